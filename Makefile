@@ -1,0 +1,40 @@
+# Common commands. The tiny profile runs everything offline on a CPU.
+PY ?= python3
+export COURSE_PROFILE ?= tiny
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+export MPLBACKEND = Agg
+export PYTHONWARNINGS = ignore::DeprecationWarning
+
+.PHONY: setup world demo test lint format notebooks bench
+
+setup:  ## install the pinned stack (CPU torch from the wheel on disk) and the helpers package
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m ipykernel install --user --name python3 > /dev/null
+
+world:  ## build (or load from cache) the offline tiny world and print its table
+	$(PY) -m helpers.tiny build
+
+demo: setup world  ## the main demo: speculative decoding on the tiny pair
+	$(PY) -m helpers.speculative demo
+
+test: setup world  ## unit tests + every notebook through nbmake (tiny profile) + ruff
+	$(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 -q -p no:cacheprovider; \
+	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+lint:
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+format:
+	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+notebooks: world  ## re-run every notebook top to bottom (tiny profile) and commit its outputs
+	$(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 --overwrite -q -p no:cacheprovider
+	$(PY) -m helpers.notebooks clean notebooks/*.ipynb
+
+bench: world  ## stage-11 speed benchmark on the bench pair (builds it once, ~20 min)
+	$(PY) -m helpers.speculative bench --json bench/speculative.json

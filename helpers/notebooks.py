@@ -1,0 +1,96 @@
+"""Notebook conventions, checked statically (no execution), and a cleaner for committed outputs.
+
+The conventions are written out in notebooks/README.md; `check` enforces them in tests/test_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+# The GitHub home of the course, in one place: badges in the notebooks and README must use it.
+COURSE_REPO = "llm-course-lab/advanced-llm-course"
+BRANCH = "main"
+MAX_BYTES = 2_000_000
+
+
+def colab_url(path: str) -> str:
+    return f"https://colab.research.google.com/github/{COURSE_REPO}/blob/{BRANCH}/{path}"
+
+
+def colab_badge(path: str) -> str:
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def check(path: Path) -> list[str]:
+    """Every way the notebook at `path` breaks the course conventions (empty list = fine)."""
+    path = Path(path)
+    problems: list[str] = []
+    nb = json.loads(path.read_text())
+    cells = nb.get("cells", [])
+    md = [_source(c) for c in cells if c["cell_type"] == "markdown"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    rel = f"notebooks/{path.name}"
+    if not md or colab_url(rel) not in md[0]:
+        problems.append(f"first cell lacks the Open-in-Colab badge for {colab_url(rel)}")
+    if not md or not re.search(r"^# ", md[0], re.M):
+        problems.append("first cell lacks a '# ' title")
+    if not any("learning goals" in m.lower() for m in md[:2]):
+        problems.append("no 'Learning goals' in the first cells")
+    if not code or "IN_COLAB" not in _source(code[0]):
+        problems.append("first code cell is not the Colab setup cell (IN_COLAB guard)")
+    for c in code:
+        for line in _source(c).splitlines():
+            if re.match(r"\s*[!%](pip|git)\b", line) and c is not code[0]:
+                problems.append(f"install/clone outside the setup cell: {line.strip()}")
+    if not any("profiles.setup(" in _source(c) for c in code[:3]):
+        problems.append("no profile summary cell (helpers.profiles.setup) among the first code cells")
+    if not any(re.search(r"^## \d+\.", m, re.M) for m in md):
+        problems.append("no numbered sections ('## 1. ...')")
+    if not any("exercise" in m.lower() for m in md):
+        problems.append("no exercises")
+    if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
+        problems.append("kernelspec is not python3")
+    if "widgets" in nb.get("metadata", {}):
+        problems.append("metadata.widgets present (GitHub cannot render it)")
+    if code and not any(c.get("outputs") for c in code):
+        problems.append("committed without outputs")
+    for c in code:
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "error":
+                problems.append(f"error output: {o.get('ename')}: {o.get('evalue')}")
+    if path.stat().st_size > MAX_BYTES:
+        problems.append(f"file is {path.stat().st_size:,} bytes (> {MAX_BYTES:,})")
+    return problems
+
+
+def clean(path: Path) -> None:
+    """Drop volatile metadata (execution timestamps, widget state) but keep every output."""
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb["cells"]:
+        cell.get("metadata", {}).pop("execution", None)
+        cell.get("metadata", {}).pop("outputId", None)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] not in ("clean", "check"):
+        sys.exit("usage: python -m helpers.notebooks clean|check NOTEBOOK...")
+    bad = 0
+    for p in sys.argv[2:]:
+        if sys.argv[1] == "clean":
+            clean(Path(p))
+        else:
+            for problem in check(Path(p)):
+                print(f"{p}: {problem}")
+                bad += 1
+    sys.exit(1 if bad else 0)

@@ -1,0 +1,225 @@
+"""Profile selection: which models, dtype and budgets a notebook uses on this machine.
+
+One place decides between the offline **tiny** profile (CPU, models built from the tiny world) and the
+GPU presets (hub models sized per card). Every notebook calls `setup()` in its first cells.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+
+import numpy as np
+import torch
+
+# Roles the stages ask for. Tiny profile: "tiny:<name>" points into the tiny world (helpers.tiny).
+ROLES = ("target", "draft", "policy", "judge", "vision_encoder", "vlm_lm")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything a notebook needs to know about the machine it runs on."""
+
+    name: str
+    device: str
+    dtype: torch.dtype
+    load_in_4bit: bool
+    models: dict[str, str]
+    budgets: dict[str, int]
+    gpu_name: str = ""
+    gpu_mem_gb: float = 0.0
+    notes: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.name == "tiny"
+
+    def model(self, role: str) -> str:
+        """Model path or hub id for a role; `COURSE_<ROLE>` overrides it (e.g. your own ./dpo_final)."""
+        if role not in ROLES:
+            raise KeyError(f"unknown role {role!r}; roles are {ROLES}")
+        return os.environ.get(f"COURSE_{role.upper()}", self.models[role])
+
+
+TINY_MODELS = {
+    "target": "tiny:target",
+    "draft": "tiny:draft",
+    "policy": "tiny:target",
+    "judge": "tiny:target",
+    "vision_encoder": "tiny:clip",
+    "vlm_lm": "tiny:draft",
+}
+TINY_BUDGETS = {"train_steps": 60, "samples": 64, "max_new_tokens": 48, "batch_size": 16}
+
+# GPU presets. Same-tokenizer target/draft pairs (stage 11); learners swap in their own checkpoint
+# with COURSE_TARGET=./dpo_final (a TinyLlama fine-tune pairs with the TinyLlama-tokenizer draft below).
+_T4_MODELS = {
+    "target": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+    "draft": "Felladrin/Llama-68M-Chat-v1",
+    "policy": "HuggingFaceTB/SmolLM2-360M-Instruct",
+    "judge": "Qwen/Qwen2.5-1.5B-Instruct",
+    "vision_encoder": "openai/clip-vit-base-patch16",
+    "vlm_lm": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
+_L4_MODELS = {
+    **_T4_MODELS,
+    "target": "Qwen/Qwen2.5-3B-Instruct",
+    "draft": "Qwen/Qwen2.5-0.5B-Instruct",
+    "policy": "Qwen/Qwen2.5-0.5B-Instruct",
+    "judge": "Qwen/Qwen2.5-3B-Instruct",
+}
+_A100_MODELS = {
+    **_L4_MODELS,
+    "target": "Qwen/Qwen2.5-7B-Instruct",  # padded vocab 152064 vs the draft's 151936: see stage 11
+    "policy": "Qwen/Qwen2.5-1.5B-Instruct",
+    "judge": "Qwen/Qwen2.5-7B-Instruct",
+    "vlm_lm": "HuggingFaceTB/SmolLM2-360M-Instruct",
+}
+GPU_PRESETS: dict[str, dict] = {
+    "t4": dict(
+        dtype=torch.float16,
+        load_in_4bit=True,
+        models=_T4_MODELS,
+        budgets={"train_steps": 200, "samples": 256, "max_new_tokens": 256, "batch_size": 4},
+        notes="T4 (sm_75): fp16 only; 4-bit QLoRA for training the policy.",
+    ),
+    "l4": dict(
+        dtype=torch.bfloat16,
+        load_in_4bit=True,
+        models=_L4_MODELS,
+        budgets={"train_steps": 300, "samples": 512, "max_new_tokens": 256, "batch_size": 8},
+        notes="L4 24 GB (sm_89): bf16; 4-bit QLoRA where it must fit.",
+    ),
+    "a100": dict(
+        dtype=torch.bfloat16,
+        load_in_4bit=False,
+        models=_A100_MODELS,
+        budgets={"train_steps": 500, "samples": 1024, "max_new_tokens": 384, "batch_size": 16},
+        notes="A100 40/80 GB (sm_80): bf16, no quantization needed.",
+    ),
+}
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules or "COLAB_GPU" in os.environ
+
+
+def pick_preset(capability: tuple[int, int], mem_gb: float) -> str:
+    """GPU preset from compute capability and memory. bf16 needs capability >= 8.0: on a T4
+    `torch.cuda.is_bf16_supported()` says True through slow emulation, so it is not asked."""
+    if capability < (8, 0):
+        return "t4"
+    return "a100" if mem_gb >= 35 else "l4"
+
+
+def choose_profile(
+    env: dict[str, str] | None = None,
+    cuda_available: bool | None = None,
+    capability: tuple[int, int] | None = None,
+    mem_gb: float | None = None,
+    gpu_name: str = "",
+) -> Profile:
+    """Pure decision (testable without a GPU): `COURSE_PROFILE` wins, else no GPU -> tiny, else by card."""
+    env = os.environ if env is None else env
+    forced = env.get("COURSE_PROFILE", "").strip().lower()
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if forced and forced != "tiny" and forced not in GPU_PRESETS:
+        raise ValueError(f"COURSE_PROFILE={forced!r}: choose tiny or one of {sorted(GPU_PRESETS)}")
+    if forced == "tiny" or (not forced and not cuda_available):
+        return Profile("tiny", "cpu", torch.float32, False, dict(TINY_MODELS), dict(TINY_BUDGETS))
+    if not cuda_available:
+        raise RuntimeError(f"COURSE_PROFILE={forced} needs a CUDA GPU; none is visible")
+    if capability is None:
+        capability = torch.cuda.get_device_capability(0)
+        props = torch.cuda.get_device_properties(0)
+        mem_gb, gpu_name = props.total_memory / 2**30, props.name
+    name = forced or pick_preset(capability, mem_gb or 0.0)
+    preset = GPU_PRESETS[name]
+    dtype = preset["dtype"] if capability >= (8, 0) else torch.float16
+    return Profile(
+        name,
+        "cuda",
+        dtype,
+        preset["load_in_4bit"],
+        dict(preset["models"]),
+        dict(preset["budgets"]),
+        gpu_name=gpu_name,
+        gpu_mem_gb=round(mem_gb or 0.0, 1),
+        notes=preset["notes"],
+    )
+
+
+def go_offline() -> None:
+    """Tiny profile: nothing may touch the hub (CI has no network, and the tiny world needs none)."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[var] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def package_versions() -> dict[str, str]:
+    names = ("torch", "transformers", "trl", "peft", "datasets", "bitsandbytes", "accelerate")
+    out = {}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "-"
+    return out
+
+
+def setup(seed: int = 0, verbose: bool = True) -> Profile:
+    """Choose the profile, seed everything, set threads / offline mode, and print a summary."""
+    import logging
+
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # silence its CPU-kernel probe
+    profile = choose_profile()
+    if profile.is_tiny:
+        go_offline()
+        # Measured on a shared 2-core machine: 2 threads made tiny-model steps 10-40x slower.
+        torch.set_num_threads(1)
+    seed_everything(seed)
+    if verbose:
+        print(summary(profile))
+    return profile
+
+
+def summary(profile: Profile) -> str:
+    dtype = str(profile.dtype).replace("torch.", "")
+    lines = [
+        f"profile : {profile.name}" + (" (offline, CPU, 1 thread)" if profile.is_tiny else ""),
+        f"device  : {profile.device}" + (f" - {profile.gpu_name}, {profile.gpu_mem_gb} GB" if profile.gpu_name else ""),
+        f"dtype   : {dtype}" + ("  + 4-bit loading" if profile.load_in_4bit else ""),
+        "models  : " + ", ".join(f"{r}={profile.model(r)}" for r in ROLES),
+        "versions: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
+    ]
+    if profile.notes:
+        lines.append(f"notes   : {profile.notes}")
+    return "\n".join(lines)
+
+
+def trainer_precision_kwargs(profile: Profile) -> dict:
+    """Precision arguments for TRL/transformers TrainingArguments. TRL 1.x defaults to bf16=True and
+    gradient checkpointing, which crash on a T4 (no bf16) and on a CPU without use_cpu=True."""
+    if profile.device == "cpu":
+        return dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False)
+    bf16 = profile.dtype == torch.bfloat16
+    return dict(use_cpu=False, bf16=bf16, fp16=not bf16, gradient_checkpointing=True)
+
+
+def with_overrides(profile: Profile, **budgets: int) -> Profile:
+    """A copy of the profile with some budgets changed (handy in exercises)."""
+    return replace(profile, budgets={**profile.budgets, **budgets})

@@ -1,0 +1,230 @@
+"""Stage 11 benchmark: our speculative decoding vs plain and transformers' assisted generation.
+
+All methods run in one process, interleaved per prompt, repeated; speed-ups are ratios of medians
+measured side by side, never numbers typed in. Greedy, a fixed number of new tokens (EOS off).
+
+    python -m helpers.spec_bench --json bench/speculative.json            # the bench pair (~25 min once)
+    python -m helpers.spec_bench --pair tiny --prompts 3 --new-tokens 16  # the tiny pair, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from helpers import generation, speculative, tasks, tiny
+
+
+def bench_prompts(tok, n: int, seed: int = 7) -> list[torch.Tensor]:
+    """Held-out chat prompts from every task family, as (1, length) id tensors."""
+    held = tasks.heldout_by_family(max(1, -(-n // len(tasks.CORE_FAMILIES))), seed=seed)
+    order = sorted(range(len(held)), key=lambda i: (i % (len(held) // len(tasks.CORE_FAMILIES)), i))
+    return [torch.tensor([generation.chat_prompt_ids(tok, held[i].prompt)]) for i in order[:n]]
+
+
+def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None):
+    """transformers' assisted generation; None = its default dynamic schedule (20 tokens, stop < 0.4)."""
+    gc = draft.generation_config
+    if num_assistant_tokens is None:
+        gc.num_assistant_tokens, gc.num_assistant_tokens_schedule, gc.assistant_confidence_threshold = (
+            20,
+            "constant",
+            0.4,
+        )
+    else:  # a true constant k needs the confidence stop off (None silently becomes 0.4)
+        gc.num_assistant_tokens, gc.num_assistant_tokens_schedule = num_assistant_tokens, "constant"
+        gc.assistant_confidence_threshold = 0.0
+    return target.generate(ids, assistant_model=draft, **_fixed(ids, n))
+
+
+def _fixed(ids, n):
+    return dict(
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=n,
+        min_new_tokens=n,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
+
+
+def methods(target, draft, ks, costs: dict) -> dict:
+    """name -> (k or None, function(ids, n) -> (sequence, stats or None))."""
+    table = {
+        "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n)), None)),
+        "HF assisted (default)": (None, lambda ids, n: (_hf_assisted(target, draft, ids, n), None)),
+        "HF prompt lookup": (
+            None,
+            lambda ids, n: (target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n)), None),
+        ),
+    }
+    for k in ks:
+        table[f"HF assisted k={k}"] = (k, lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k), None))
+    for k in ks:
+        table[f"ours k={k}"] = (
+            k,
+            lambda ids, n, k=k: speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=n),
+        )
+    verify = costs["verify"]
+    table["ours heuristic (+2/-1)"] = (
+        None,
+        lambda ids, n: speculative.speculative_generate(
+            target, draft, ids, k=speculative.HeuristicK(5), max_new_tokens=n
+        ),
+    )
+    table["ours alpha-driven k*"] = (
+        None,
+        lambda ids, n: speculative.speculative_generate(
+            target,
+            draft,
+            ids,
+            max_new_tokens=n,
+            k=speculative.AlphaK(costs["c"], lambda k: verify.get(k, verify[max(verify)]), k_max=max(verify)),
+        ),
+    )
+    return table
+
+
+def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress: bool = True) -> dict:
+    """Time every method on every prompt, `repeats` times, interleaved; return costs and result rows."""
+    from tqdm.auto import tqdm
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=".*generation_config.*")
+    costs = speculative.measure_costs(target, draft, prompts[0], ks=range(1, max(ks) + 1))
+    table = methods(target, draft, ks, costs)
+    times = {m: [] for m in table}
+    stats = {m: None for m in table}
+    outputs: dict = {m: [] for m in table}
+    with torch.no_grad():
+        for r in tqdm(range(repeats), desc="repeats", disable=not progress):
+            for m in table:
+                times[m].append(0.0)
+            for ids in prompts:
+                for m, (_, fn) in table.items():
+                    t0 = time.perf_counter()
+                    seq, st = fn(ids, new_tokens)
+                    times[m][-1] += time.perf_counter() - t0
+                    if r == 0:
+                        outputs[m].append(seq[0, ids.shape[1] :].tolist())
+                        if st is not None:
+                            stats[m] = st if stats[m] is None else stats[m].merge(st)
+    base = statistics.median(times["plain generate"])
+    rows = []
+    for m, (k, _) in table.items():
+        med = statistics.median(times[m])
+        st = stats[m]
+        row = {
+            "method": m,
+            "k": k,
+            "median_s": round(med, 4),
+            "speedup": round(base / med, 3),
+            "exact": outputs[m] == outputs["plain generate"],
+            "alpha_hat": None,
+            "tau": None,
+        }
+        if st is not None:
+            row.update(
+                alpha_hat=round(st.alpha_hat, 4),
+                tau=round(st.tau, 3),
+                accepted_over_proposed=round(st.accepted_over_proposed, 4),
+            )
+            row["time_split"] = {
+                "draft": round(st.t_draft / st.t_total, 3),
+                "verify": round(st.t_verify / st.t_total, 3),
+                "overhead": round(1 - (st.t_draft + st.t_verify) / st.t_total, 3),
+            }
+            if k is not None:
+                v = costs["verify"][k]
+                row["predicted_textbook"] = round(speculative.predicted_speedup(st.alpha_hat, k, costs["c"]), 3)
+                row["predicted_with_verify"] = round(speculative.predicted_speedup(st.alpha_hat, k, costs["c"], v), 3)
+        rows.append(row)
+    return {
+        "prompts": len(prompts),
+        "new_tokens": new_tokens,
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "costs": {
+            "target_ms": round(costs["target_ms"], 3),
+            "draft_ms": round(costs["draft_ms"], 3),
+            "c": round(costs["c"], 4),
+            "verify": {k: round(v, 3) for k, v in costs["verify"].items()},
+        },
+        "rows": rows,
+    }
+
+
+def format_table(result: dict) -> str:
+    head = f"{'method':24} {'median s':>9} {'speedup':>8} {'alpha':>6} {'tau':>5} {'theory':>7} {'+verify':>7} exact"
+    lines = [head, "-" * len(head)]
+    f = lambda v, w, d: f"{v:{w}.{d}f}" if isinstance(v, (int, float)) else f"{'-':>{w}}"  # noqa: E731
+    for r in result["rows"]:
+        lines.append(
+            f"{r['method']:24} {f(r['median_s'], 9, 3)} {f(r['speedup'], 7, 2)}x {f(r['alpha_hat'], 6, 3)} "
+            f"{f(r['tau'], 5, 2)} {f(r.get('predicted_textbook'), 7, 2)} {f(r.get('predicted_with_verify'), 7, 2)} {r['exact']}"
+        )
+    c = result["costs"]
+    lines.append(
+        f"target step {c['target_ms']:.2f} ms, draft step {c['draft_ms']:.2f} ms, c = {c['c']:.3f}; verify cost v(k) = {c['verify']}"
+    )
+    return "\n".join(lines)
+
+
+def best(result: dict, prefix: str) -> dict:
+    """The fastest row whose method name starts with `prefix`."""
+    return max((r for r in result["rows"] if r["method"].startswith(prefix)), key=lambda r: r["speedup"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers.spec_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--pair", choices=["bench", "tiny"], default="bench")
+    ap.add_argument("--prompts", type=int, default=10)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--ks", default="1,2,3,4,5,6,7,8,10,12")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    from helpers.profiles import go_offline
+
+    go_offline()
+    recipe = tiny.BENCH_RECIPE if args.pair == "bench" else tiny.RECIPE
+    tiny.build(recipe)
+    torch.set_num_threads(args.threads)
+    tok = tiny.load_tokenizer(recipe)
+    target, draft = tiny.load_model("target", recipe), tiny.load_model("draft", recipe)
+    result = run(
+        target,
+        draft,
+        bench_prompts(tok, args.prompts),
+        args.new_tokens,
+        [int(k) for k in args.ks.split(",")],
+        args.repeats,
+    )
+    result["pair"] = {
+        "name": args.pair,
+        "target_params": sum(p.numel() for p in target.parameters()),
+        "draft_params": sum(p.numel() for p in draft.parameters()),
+    }
+    print(format_table(result))
+    ours, hf = best(result, "ours"), best(result, "HF assisted")
+    print(
+        f"best ours: {ours['method']} {ours['speedup']:.2f}x plain; best HF: {hf['method']} {hf['speedup']:.2f}x; ratio {ours['speedup'] / hf['speedup']:.2f}"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

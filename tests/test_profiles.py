@@ -1,0 +1,71 @@
+import torch
+
+from helpers import profiles
+
+
+def test_no_gpu_gives_tiny():
+    p = profiles.choose_profile(env={}, cuda_available=False)
+    assert p.name == "tiny" and p.device == "cpu" and p.dtype == torch.float32
+    assert p.model("target") == "tiny:target"
+
+
+def test_env_override_forces_tiny_even_with_a_gpu():
+    p = profiles.choose_profile(env={"COURSE_PROFILE": "tiny"}, cuda_available=True, capability=(8, 0), mem_gb=80)
+    assert p.name == "tiny"
+
+
+def test_t4_capability_gives_fp16_not_bf16():
+    p = profiles.choose_profile(env={}, cuda_available=True, capability=(7, 5), mem_gb=15.0, gpu_name="Tesla T4")
+    assert (p.name, p.dtype, p.load_in_4bit) == ("t4", torch.float16, True)
+    assert profiles.trainer_precision_kwargs(p) == dict(
+        use_cpu=False, bf16=False, fp16=True, gradient_checkpointing=True
+    )
+
+
+def test_ampere_and_memory_choose_l4_or_a100_in_bf16():
+    l4 = profiles.choose_profile(env={}, cuda_available=True, capability=(8, 9), mem_gb=22.5)
+    a100 = profiles.choose_profile(env={}, cuda_available=True, capability=(8, 0), mem_gb=79.2)
+    assert (l4.name, l4.dtype) == ("l4", torch.bfloat16)
+    assert (a100.name, a100.dtype) == ("a100", torch.bfloat16)
+
+
+def test_forcing_a_bf16_preset_on_a_t4_still_uses_fp16():
+    p = profiles.choose_profile(env={"COURSE_PROFILE": "a100"}, cuda_available=True, capability=(7, 5), mem_gb=15)
+    assert p.name == "a100" and p.dtype == torch.float16
+
+
+def test_bad_profile_name_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="COURSE_PROFILE='h100'"):
+        profiles.choose_profile(env={"COURSE_PROFILE": "h100"}, cuda_available=True)
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        profiles.choose_profile(env={"COURSE_PROFILE": "t4"}, cuda_available=False)
+
+
+def test_cpu_trainer_arguments_avoid_trl_bf16_defaults():
+    p = profiles.choose_profile(env={}, cuda_available=False)
+    assert profiles.trainer_precision_kwargs(p) == dict(
+        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False
+    )
+
+
+def test_own_checkpoint_overrides_a_role(monkeypatch):
+    p = profiles.choose_profile(env={}, cuda_available=True, capability=(7, 5), mem_gb=15)
+    monkeypatch.setenv("COURSE_TARGET", "./dpo_final")
+    assert p.model("target") == "./dpo_final"
+
+
+def test_every_preset_names_every_role():
+    for name, preset in profiles.GPU_PRESETS.items():
+        assert set(preset["models"]) == set(profiles.ROLES), name
+
+
+def test_setup_prints_summary_and_uses_one_thread(capsys):
+    p = profiles.setup(seed=3)
+    out = capsys.readouterr().out
+    assert p.is_tiny and "profile : tiny" in out and "transformers" in out
+    assert torch.get_num_threads() == 1
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"

@@ -1,0 +1,244 @@
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from helpers import speculative as spec
+from helpers.generation import chat_prompt_ids
+
+
+def random_lm(kind: str, vocab: int, layers: int, hidden: int, seed: int):
+    """A random-init causal LM with peaked logits (large init), so argmax ties cannot occur."""
+    torch.manual_seed(seed)
+    common = dict(vocab_size=vocab, initializer_range=0.3)
+    if kind == "llama":
+        cfg = LlamaConfig(
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            **common,
+        )
+        return LlamaForCausalLM(cfg).eval()
+    if kind == "qwen2":
+        cfg = Qwen2Config(
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            **common,
+        )
+        return Qwen2ForCausalLM(cfg).eval()
+    cfg = GPT2Config(n_embd=hidden, n_layer=layers, n_head=4, n_positions=256, **common)
+    return GPT2LMHeadModel(cfg).eval()
+
+
+def plain_greedy(model, ids, n, eos=None):
+    out = model.generate(
+        ids, max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=0, attention_mask=torch.ones_like(ids)
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    "kind,vocab,seed",
+    [("llama", 97, 0), ("qwen2", 131, 1), ("gpt2", 250, 2)],  # vocabularies unlike the tiny world's
+)
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_greedy_equals_generate_on_random_configs(kind, vocab, seed, k):
+    target = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
+    draft = random_lm(kind, vocab, layers=1, hidden=32, seed=seed + 100)
+    ids = torch.randint(vocab, (1, 7), generator=torch.Generator().manual_seed(seed))
+    ours, stats = spec.speculative_generate(target, draft, ids, k=k, max_new_tokens=40)
+    assert torch.equal(ours, plain_greedy(target, ids, 40))
+    assert stats.target_calls == stats.rounds and stats.new_tokens == 40
+
+
+def test_greedy_with_the_target_as_its_own_draft_accepts_everything():
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=3)
+    ids = torch.tensor([[1, 2, 3]])
+    ours, stats = spec.speculative_generate(target, target, ids, k=4, max_new_tokens=25)
+    assert torch.equal(ours, plain_greedy(target, ids, 25))
+    assert stats.rejections == 0 and stats.rounds == 5  # 5 rounds x (4 accepted + 1 bonus)
+
+
+def test_tiny_pair_greedy_parity_on_chat_prompts(tok, target, draft):
+    for prompt in ["Tell a story about a cat named Tom who likes fish.", "What is 12 + 30?", "Count from 5 to 11."]:
+        ids = torch.tensor([chat_prompt_ids(tok, prompt)])
+        ours, _ = spec.speculative_generate(target, draft, ids, k=4, max_new_tokens=60, eos_token_id=tok.eos_token_id)
+        ref = plain_greedy(target, ids, 60, eos=tok.eos_token_id)
+        assert torch.equal(ours, ref), prompt
+
+
+def test_caches_roll_back_to_the_accepted_prefix(monkeypatch):
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=4)
+    draft = random_lm("llama", 97, layers=1, hidden=32, seed=5)
+    trace = []
+    real_crop = spec._crop
+
+    def spy(cache, length):
+        real_crop(cache, length)
+        trace.append((length, cache.get_seq_length()))
+
+    monkeypatch.setattr(spec, "_crop", spy)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    seq, stats = spec.speculative_generate(target, draft, ids, k=3, max_new_tokens=20)
+    assert stats.rejections > 0  # random pair: rejections happen
+    # After every round the target cache holds exactly the committed tokens except the newest one; the
+    # draft cache holds the same, or one token fewer after a fully accepted round (it never saw x_k).
+    target_trace, draft_trace = trace[0::2], trace[1::2]
+    assert all(length == held for length, held in target_trace)
+    assert all(held in (length, length - 1) for length, held in draft_trace)
+    assert any(held == length for length, held in draft_trace)
+    assert target_trace[-1][0] == seq.shape[1] - 1
+
+
+def test_eos_inside_a_draft_block_stops_there():
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=6)
+    ids = torch.tensor([[9, 10, 11]])
+    free = plain_greedy(target, ids, 30)[0, 3:].tolist()
+    eos = free[6]  # a token the greedy text reaches at position 7 (inside the second block of k=5)
+    first = free.index(eos)
+    ours, stats = spec.speculative_generate(target, target, ids, k=5, max_new_tokens=30, eos_token_id=eos)
+    assert ours[0, 3:].tolist() == free[: first + 1]
+    assert torch.equal(ours, plain_greedy(target, ids, 30, eos=eos)[:, : ours.shape[1]])
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 7, 13])
+def test_exactly_max_new_tokens(n):
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=7)
+    for k in (1, 4, 8):
+        seq, stats = spec.speculative_generate(target, target, torch.tensor([[1, 2]]), k=k, max_new_tokens=n)
+        assert seq.shape[1] - 2 == n == stats.new_tokens
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "4"])
+def test_invalid_k(bad):
+    m = random_lm("llama", 97, layers=1, hidden=32, seed=0)
+    with pytest.raises(ValueError, match="k .draft tokens per round. must be a positive integer"):
+        spec.speculative_generate(m, m, torch.tensor([[1]]), k=bad, max_new_tokens=3)
+
+
+def test_empty_prompt_and_batches_are_refused():
+    m = random_lm("llama", 97, layers=1, hidden=32, seed=0)
+    with pytest.raises(ValueError, match="empty prompt"):
+        spec.speculative_generate(m, m, torch.zeros((1, 0), dtype=torch.long), k=2)
+    with pytest.raises(ValueError, match="shape"):
+        spec.speculative_generate(m, m, torch.zeros((2, 3), dtype=torch.long), k=2)
+
+
+# ---------------------------------------------------------------- vocabulary guard
+def test_vocab_guard_same_tokenizer(tok, target, draft):
+    assert spec.shared_vocab_size(target, draft, tok, tok) == len(tok)
+
+
+def test_vocab_guard_padded_vocabulary_is_sliced(tok):
+    target = random_lm("llama", len(tok) + 64, layers=1, hidden=32, seed=1)  # padded like Qwen2.5-7B
+    draft = random_lm("llama", len(tok), layers=1, hidden=32, seed=2)
+    assert spec.shared_vocab_size(target, draft, tok, tok) == len(tok)
+    ids = torch.tensor([[3, 4, 5]])
+    seq, _ = spec.speculative_generate(target, draft, ids, k=3, max_new_tokens=10, vocab_size=len(tok))
+    assert seq.shape[1] == 13 and int(seq.max()) < len(tok)
+    with pytest.raises(ValueError, match="pass both tokenizers"):
+        spec.speculative_generate(target, draft, ids, k=3, max_new_tokens=10)
+
+
+def test_vocab_guard_true_mismatch_names_both_tokenizers(tok):
+    from helpers import tiny
+
+    other = tiny.build_tokenizer(["completely different text " * 50, "zebra quantum 123"], 300)
+    target = random_lm("llama", len(tok), layers=1, hidden=32, seed=1)
+    draft = random_lm("llama", len(other), layers=1, hidden=32, seed=2)
+    with pytest.raises(ValueError, match=rf"\({len(tok)} tokens\).*\({len(other)} tokens\)"):
+        spec.shared_vocab_size(target, draft, tok, other)
+
+
+# ---------------------------------------------------------------- exact sampling
+def sharp_pair(vocab=12):
+    target = random_lm("llama", vocab, layers=1, hidden=32, seed=11)
+    draft = random_lm("llama", vocab, layers=1, hidden=32, seed=12)
+    return target, draft
+
+
+def pvalue(ids, n, seed, temperature=1.0, top_k=0, draft_argmax=False):
+    target, draft = sharp_pair()
+    pairs, law = spec.two_token_law(target, ids, temperature, top_k)
+    counts = spec.sample_two_tokens(
+        target, draft, ids, pairs, n, seed, temperature=temperature, top_k=top_k, draft_argmax=draft_argmax
+    )
+    return spec.chi_square_pvalue(counts, law)
+
+
+def test_sampling_follows_the_target_distribution():
+    """Chi-square on the joint law of 2 tokens (accept, residual and bonus paths all used)."""
+    p, dof = pvalue(torch.tensor([[1, 2, 3]]), 3000, seed=0)
+    assert dof >= 10 and p > 1e-3
+
+
+def test_sampling_with_top_k_and_temperature_is_exact():
+    assert pvalue(torch.tensor([[4, 5]]), 2000, seed=1, temperature=0.7, top_k=5)[0] > 1e-3
+
+
+def test_negative_control_argmax_draft_with_soft_q_fails():
+    assert pvalue(torch.tensor([[1, 2, 3]]), 3000, seed=0, draft_argmax=True)[0] < 1e-6
+
+
+def test_sampling_on_the_tiny_pair_is_exact(tok, target, draft):
+    ids = torch.tensor([tok("<|im_start|>user\n")["input_ids"]])
+    pairs, law = spec.two_token_law(target, ids, 1.0, top_k=20)
+    ours = spec.sample_two_tokens(target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20)
+    control = spec.sample_two_tokens(
+        target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20, draft_argmax=True
+    )
+    assert spec.chi_square_pvalue(ours, law)[0] > 1e-3
+    assert spec.chi_square_pvalue(control, law)[0] < 1e-6
+
+
+def test_chi_square_pvalue_against_scipy_reference():
+    counts = torch.tensor([18.0, 22, 30, 30])
+    probs = torch.tensor([0.25, 0.25, 0.25, 0.25])
+    pvalue, dof = spec.chi_square_pvalue(counts, probs)
+    # scipy.stats.chisquare([18, 22, 30, 30]) -> statistic 4.32, pvalue 0.2289...
+    assert dof == 3 and abs(pvalue - 0.22887) < 1e-4
+
+
+# ---------------------------------------------------------------- theory and schedules
+def test_theory_formulas():
+    assert spec.expected_tokens(0.0, 4) == 1.0
+    assert spec.expected_tokens(1.0, 4) == 5.0
+    assert abs(spec.expected_tokens(0.8, 4) - (1 - 0.8**5) / 0.2) < 1e-12
+    assert abs(spec.predicted_speedup(0.8, 4, 0.1) - spec.expected_tokens(0.8, 4) / 1.4) < 1e-12
+    # Leviathan et al.'s optimal-k table values: alpha 0.8, c 0.1 -> k 6; alpha 0.9, c 0.05 -> k 13
+    assert spec.optimal_k(0.8, 0.1, k_max=20) == 6
+    assert spec.optimal_k(0.9, 0.05, k_max=20) == 13
+    # a costly verify pass shortens the best k
+    assert spec.optimal_k(0.9, 0.05, verify_cost=lambda k: 1 + 0.1 * k, k_max=20) < 13
+
+
+def test_heuristic_schedule_matches_transformers():
+    s = spec.HeuristicK(5)
+    s.update(5, 5)
+    assert s.next_k() == 7
+    s.update(2, 7)
+    assert s.next_k() == 6
+    for _ in range(10):
+        s.update(0, s.next_k())
+    assert s.next_k() == 1
+
+
+def test_alpha_schedule_grows_k_when_drafts_are_accepted():
+    s = spec.AlphaK(c=0.05)
+    start = s.next_k()
+    for _ in range(30):
+        s.update(s.next_k(), s.next_k())
+    assert s.next_k() > start
+    for _ in range(200):
+        s.update(0, s.next_k())
+    assert s.next_k() <= 2
+
+
+def test_statistics_alpha_hat_vs_accepted_over_proposed():
+    st = spec.SpecStats(accepted=[4, 1, 4], proposed=[4, 4, 4], rejections=1)
+    assert st.alpha_hat == 9 / 10
+    assert st.accepted_over_proposed == 9 / 12
