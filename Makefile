@@ -15,10 +15,10 @@ setup:  ## install the pinned stack (CPU torch from the wheel on disk) and the h
 	$(PY) -m ipykernel install --user --name python3 > /dev/null
 
 world:  ## build (or load from cache) the offline tiny world and print its table
-	$(PY) -m helpers.tiny build
+	$(PY) -m helpers.tiny build --json data/results/tiny_world.json
 
 demo: setup world  ## the main demo: speculative decoding on the tiny pair
-	$(PY) -m helpers.speculative demo
+	$(PY) -m helpers.spec_bench --pair tiny --prompts 4 --new-tokens 48 --ks 1,2,4,8 --repeats 1
 
 test: setup world  ## unit tests + every notebook through nbmake (tiny profile) + ruff
 	$(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 -q -p no:cacheprovider; \
@@ -36,5 +36,6 @@ notebooks: world  ## re-run every notebook top to bottom (tiny profile) and comm
 	$(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 --overwrite -q -p no:cacheprovider
 	$(PY) -m helpers.notebooks clean notebooks/*.ipynb
 
-bench: world  ## stage-11 speed benchmark on the bench pair (builds it once, ~20 min)
-	$(PY) -m helpers.speculative bench --json bench/speculative.json
+bench:  ## stage-11 speed benchmark on the bench pair (builds it once, ~15 min), then the README table
+	$(PY) -m helpers.spec_bench --threads 1 --json data/results/speculative_bench.json
+	$(PY) -m helpers.report

@@ -162,6 +162,16 @@ def go_offline() -> None:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
+def quiet_progress_bars() -> None:
+    """No weight-loading bars or ipywidgets warnings in the rendered tiny-profile notebooks."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message="IProgress not found")
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -189,6 +199,7 @@ def setup(seed: int = 0, verbose: bool = True) -> Profile:
     profile = choose_profile()
     if profile.is_tiny:
         go_offline()
+        quiet_progress_bars()
         # Measured on a shared 2-core machine: 2 threads made tiny-model steps 10-40x slower.
         torch.set_num_threads(1)
     seed_everything(seed)

@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.tiny", description=__doc__)
     parser.add_argument("command", choices=["build", "path"])
     parser.add_argument("--force", action="store_true", help="rebuild even on a cache hit")
+    parser.add_argument("--json", type=Path, help="also write the world's figures here")
     args = parser.parse_args(argv)
     from helpers.profiles import go_offline
 
@@ -306,7 +307,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "path":
         print(world_dir())
     else:
-        build(force=args.force)
+        out = build(force=args.force)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text((out / "world.json").read_text())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,101 @@
+"""The README's results table, rendered from measured JSON files in data/results/ (never typed in).
+
+python -m helpers.report            # rewrite the block between the markers in README.md
+python -m helpers.report --check    # exit 1 if README.md is out of date (a test runs this)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "data" / "results"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def tiny_world_rows(info: dict) -> list[str]:
+    fams = [f for f in next(iter(info["models"].values()))["heldout"] if f != "mean"]
+    rows = [
+        "| model | parameters | training (s, 1 thread) | " + " | ".join(fams) + " | mean |",
+        "|---|---:|---:|" + "---:|" * (len(fams) + 1),
+    ]
+    for role, m in info["models"].items():
+        accs = " | ".join(f"{m['heldout'][f]:.2f}" for f in fams + ["mean"])
+        rows.append(f"| {role} | {m['params']:,} | {m['train_s']:.0f} | {accs} |")
+    return rows
+
+
+def speculative_rows(bench: dict) -> list[str]:
+    by = {r["method"]: r for r in bench["rows"]}
+    ours = max((r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"])
+    hf = max((r for r in bench["rows"] if r["method"].startswith("HF assisted")), key=lambda r: r["speedup"])
+    exact = sum(r["exact"] for r in bench["rows"])
+    c = bench["costs"]
+    pred = ours.get("predicted_with_verify")
+    lines = [
+        f"Bench pair: target {bench['pair']['target_params'] / 1e6:.1f}M parameters, draft "
+        f"{bench['pair']['draft_params'] / 1e6:.2f}M; greedy, {bench['prompts']} prompts x {bench['new_tokens']} new "
+        f"tokens, median of {bench['repeats']} runs, {bench['threads']} thread(s), CPU. Target step "
+        f"{c['target_ms']:.1f} ms, draft step {c['draft_ms']:.2f} ms, c = {c['c']:.3f}.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| best of ours ({ours['method']}) vs plain `generate` | **{ours['speedup']:.2f}x** |",
+        f"| best HF assisted ({hf['method']}) vs plain | {hf['speedup']:.2f}x |",
+        f"| ours / HF best | {ours['speedup'] / hf['speedup']:.2f} |",
+        f"| HF prompt lookup vs plain | {by['HF prompt lookup']['speedup']:.2f}x |",
+        f"| alpha-hat, tokens per target call (ours best) | {ours['alpha_hat']:.3f}, {ours['tau']:.2f} |",
+    ]
+    if pred:
+        lines.append(f"| measured / predicted (alpha, c, measured verify cost) | {ours['speedup'] / pred:.2f} |")
+        lines.append(
+            f"| measured / textbook prediction (verify cost 1) | {ours['speedup'] / ours['predicted_textbook']:.2f} |"
+        )
+    lines.append(f"| methods whose tokens equal plain greedy on every prompt | {exact}/{len(bench['rows'])} |")
+    return lines
+
+
+def render() -> str:
+    out = [START, ""]
+    world = _load("tiny_world.json")
+    out += ["**Tiny world** (`python -m helpers.tiny build`): held-out accuracy per task family, greedy.", ""]
+    out += tiny_world_rows(world) if world else ["_not measured yet_"]
+    out += [
+        "",
+        "**Stage 11, speculative decoding** (`python -m helpers.spec_bench --json data/results/speculative_bench.json`):",
+        "",
+    ]
+    bench = _load("speculative_bench.json")
+    out += speculative_rows(bench) if bench else ["_not measured yet_"]
+    ci = _load("ci_time.json")
+    out += ["", f"**CI** (`.ci/run` on 2 cores, all notebooks): {ci['seconds'] / 60:.1f} min." if ci else "", "", END]
+    return "\n".join(out)
+
+
+def updated_readme(text: str) -> str:
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return head + render() + tail
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    new = updated_readme(text)
+    if "--check" in sys.argv:
+        if new != text:
+            sys.exit("README.md results are out of date: run `python -m helpers.report`")
+        return
+    readme.write_text(new)
+    print("README.md results updated")
+
+
+if __name__ == "__main__":
+    main()
