@@ -37,5 +37,6 @@ notebooks: world  ## re-run every notebook top to bottom (tiny profile) and comm
 	$(PY) -m helpers.notebooks clean notebooks/*.ipynb
 
 bench:  ## stage-11 speed benchmark on the bench pair (builds it once, ~15 min), then the README table
+	$(PY) -m helpers.tiny build --recipe bench --json data/results/bench_world.json
 	$(PY) -m helpers.spec_bench --threads 1 --json data/results/speculative_bench.json
 	$(PY) -m helpers.report

@@ -50,8 +50,8 @@ TINY_MODELS = {
     "draft": "tiny:draft",
     "policy": "tiny:target",
     "judge": "tiny:target",
-    "vision_encoder": "tiny:clip",
-    "vlm_lm": "tiny:draft",
+    "vision_encoder": "tiny:clip",  # built from a config in stage 13 (no pretrained tiny CLIP)
+    "vlm_lm": "tiny:target",
 }
 TINY_BUDGETS = {"train_steps": 60, "samples": 64, "max_new_tokens": 48, "batch_size": 16}
 
@@ -163,13 +163,21 @@ def go_offline() -> None:
 
 
 def quiet_progress_bars() -> None:
-    """No weight-loading bars or ipywidgets warnings in the rendered tiny-profile notebooks."""
+    """Tiny profile: loops take seconds, so no progress bars, weight-loading bars or library deprecation
+    chatter in the rendered notebooks (the GPU presets keep them)."""
     import warnings
 
+    warnings.filterwarnings("ignore", message="IProgress not found")  # before transformers imports tqdm
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ["COURSE_PROGRESS"] = "0"
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", message="IProgress not found")
+
+
+def show_progress() -> bool:
+    """Whether long loops draw a progress bar (off in the tiny profile, see `quiet_progress_bars`)."""
+    return os.environ.get("COURSE_PROGRESS", "1") != "0"
 
 
 def seed_everything(seed: int) -> None:

@@ -62,6 +62,15 @@ def speculative_rows(bench: dict) -> list[str]:
     return lines
 
 
+def llava_rows(vlm: dict) -> list[str]:
+    cols = ["colour", "shape", "position", "exact"]
+    rows = ["| model | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    rows.append("| chance | " + " | ".join(f"{vlm['chance'][c]:.3f}" for c in cols) + " |")
+    for name, r in vlm["results"].items():
+        rows.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+    return rows
+
+
 def render() -> str:
     out = [START, ""]
     world = _load("tiny_world.json")
@@ -74,6 +83,19 @@ def render() -> str:
     ]
     bench = _load("speculative_bench.json")
     out += speculative_rows(bench) if bench else ["_not measured yet_"]
+    bench_world = _load("bench_world.json")
+    if bench_world:
+        t = bench_world["models"]["target"]
+        out += [
+            "",
+            f"The bench pair is built for speed measurement (`python -m helpers.tiny build --recipe bench`, "
+            f"{bench_world['build_s'] / 60:.0f} min): its target trained {t['train_s'] / 60:.0f} min and reaches held-out "
+            f"accuracy {t['heldout']['mean']:.2f} (tiny-world target above: {world['models']['target']['heldout']['mean']:.2f}), "
+            "and its draft was distilled on the target's own answers.",
+        ]
+    vlm = _load("llava.json")
+    out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
+    out += llava_rows(vlm) if vlm else ["_not measured yet_"]
     ci = _load("ci_time.json")
     out += ["", f"**CI** (`.ci/run` on 2 cores, all notebooks): {ci['seconds'] / 60:.1f} min." if ci else "", "", END]
     return "\n".join(out)

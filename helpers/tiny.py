@@ -57,7 +57,7 @@ BENCH_RECIPE: dict = {
     **RECIPE,
     "threads": 2,
     "models": {
-        "target": {"hidden": 512, "layers": 8, "heads": 8, "mlp": 1376, "steps": 250, "batch": 24, "lr": 1.5e-3},
+        "target": {"hidden": 512, "layers": 8, "heads": 8, "mlp": 1376, "steps": 400, "batch": 24, "lr": 2e-3},
         "draft": {
             "hidden": 128,
             "layers": 1,
@@ -67,7 +67,8 @@ BENCH_RECIPE: dict = {
             "batch": 32,
             "lr": 3e-3,
             "distill_from": "target",
-            "distill_docs": 4000,
+            "distill_docs": 3000,
+            "distill_tokens": 128,
         },
     },
     "eval_per_family": 20,
@@ -190,12 +191,25 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
     return losses
 
 
-def distill_docs(teacher, tok, n: int, seed: int) -> list[list[int]]:
-    """Chat docs whose answers are the teacher's greedy answers to train prompts."""
-    prompts = [t.prompt for t in tasks.sample_tasks(n, "train", seed)]
-    answers = generation.chat_generate(teacher, tok, prompts, max_new_tokens=80, batch_size=128, progress=True)
-    docs = [tasks.Task("distill", p, a) for p, a in zip(prompts, answers)]
-    return encode_docs(tok, docs)
+@torch.no_grad()
+def distill_docs(teacher, tok, n: int, seed: int, new_tokens: int = 128, batch: int = 128) -> list[list[int]]:
+    """Train prompts followed by the teacher's greedy continuation of exactly `new_tokens` tokens, past
+    its end-of-turn too: the regime the speed benchmark measures (DistillSpec: train on the target)."""
+    rows = []
+    prompts = [generation.chat_prompt_ids(tok, t.prompt) for t in tasks.sample_tasks(n, "train", seed)]
+    for i in tqdm(range(0, n, batch), desc="distill", mininterval=5):
+        ids, mask = generation.left_pad(prompts[i : i + batch], tok.pad_token_id)
+        out = teacher.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=tok.pad_token_id,
+        )
+        rows += [p + out[j, ids.shape[1] :].tolist() for j, p in enumerate(prompts[i : i + batch])]
+    return rows
 
 
 def evaluate(model, tok, heldout: list[tasks.Task], batch_size: int = 120) -> dict[str, float]:
@@ -226,7 +240,7 @@ def build(recipe: dict | None = None, force: bool = False, verbose: bool = True)
     seed = recipe["seed"]
     t0 = time.time()
     tok = build_tokenizer(corpus_texts(recipe["tokenizer"]["corpus_docs"], seed), recipe["tokenizer"]["vocab_size"])
-    tmp = out.with_name(out.name + ".partial")
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")  # concurrent builds never share a folder
     tok.save_pretrained(tmp / "tokenizer")
     rows = encode_docs(tok, tasks.sample_tasks(recipe["train_docs"], "train", seed + 1))
     heldout = tasks.heldout_by_family(recipe["eval_per_family"])
@@ -236,8 +250,10 @@ def build(recipe: dict | None = None, force: bool = False, verbose: bool = True)
         t1 = time.time()
         model = new_model(tok, spec, seed)
         docs = rows
-        if "distill_from" in spec:  # train on the teacher's own answers: the draft learns to agree
-            docs = distill_docs(trained[spec["distill_from"]], tok, spec["distill_docs"], seed + 2)
+        if "distill_from" in spec:  # train on the teacher's own outputs: the draft learns to agree
+            docs = distill_docs(
+                trained[spec["distill_from"]], tok, spec["distill_docs"], seed + 2, spec["distill_tokens"]
+            )
         losses = train_lm(model, docs, tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], seed)
         trained[role] = model
         train_s = time.time() - t1
@@ -251,11 +267,16 @@ def build(recipe: dict | None = None, force: bool = False, verbose: bool = True)
         }
     info["build_s"] = round(time.time() - t0, 1)
     (tmp / "world.json").write_text(json.dumps(info, indent=2))
-    if out.exists():
+    if force and out.exists():
         import shutil
 
         shutil.rmtree(out)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)  # atomic: a world folder is complete or absent
+    except OSError:  # another process finished the same build first; keep theirs
+        import shutil
+
+        shutil.rmtree(tmp)
     if verbose:
         print(world_table(info))
         print(f"tiny world built in {info['build_s']} s -> {out}")
@@ -299,15 +320,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["build", "path"])
     parser.add_argument("--force", action="store_true", help="rebuild even on a cache hit")
     parser.add_argument("--json", type=Path, help="also write the world's figures here")
+    parser.add_argument("--recipe", choices=["tiny", "bench"], default="tiny", help="bench: stage 11's speed pair")
     args = parser.parse_args(argv)
+    recipe = BENCH_RECIPE if args.recipe == "bench" else RECIPE
     from helpers.profiles import go_offline
 
     go_offline()
     random.seed(0)
     if args.command == "path":
-        print(world_dir())
+        print(world_dir(recipe))
     else:
-        out = build(force=args.force)
+        out = build(recipe, force=args.force)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text((out / "world.json").read_text())
