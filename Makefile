@@ -15,7 +15,7 @@ setup:  ## install the pinned stack (CPU torch from the wheel on disk) and the h
 	$(PY) -m ipykernel install --user --name python3 > /dev/null
 
 world:  ## build (or load from cache) the offline tiny world and print its table
-	$(PY) -m helpers.tiny build --json data/results/tiny_world.json
+	$(PY) -m helpers.tiny build
 
 demo: setup world  ## the main demo: speculative decoding on the tiny pair
 	$(PY) -m helpers.spec_bench --pair tiny --prompts 4 --new-tokens 48 --ks 1,2,4,8 --repeats 1
@@ -32,9 +32,11 @@ lint:
 format:
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
 
-notebooks: world  ## re-run every notebook top to bottom (tiny profile) and commit its outputs
+notebooks:  ## re-run every notebook top to bottom (tiny profile), record the figures for the README
+	$(PY) -m helpers.tiny build --json data/results/tiny_world.json
 	$(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 --overwrite -q -p no:cacheprovider
 	$(PY) -m helpers.notebooks clean notebooks/*.ipynb
+	$(PY) -m helpers.report
 
 bench:  ## stage-11 speed benchmark on the bench pair (builds it once, ~15 min), then the README table
 	$(PY) -m helpers.tiny build --recipe bench --json data/results/bench_world.json

@@ -88,3 +88,30 @@ def test_short_training_reads_the_image_beyond_chance(world):
     shuffled = llava.evaluate(model, proc, held, shuffle_images=True)
     assert real["colour"] >= llava.CHANCE["colour"] + 0.4
     assert shuffled["colour"] <= llava.CHANCE["colour"] + 0.15
+
+
+def test_gpu_path_assembles_from_saved_towers(tmp_path, world):
+    """build_llava_from_pretrained is the GPU presets' route; here it loads towers saved to disk."""
+    from transformers import CLIPVisionModel
+
+    tok = tiny.load_tokenizer()
+    CLIPVisionModel(llava.tiny_vision_config()).save_pretrained(tmp_path / "clip")
+    model = llava.build_llava_from_pretrained(str(tmp_path / "clip"), tiny.resolve("tiny:draft"), tok)
+    lm = tiny.load_model("draft")
+    assert torch.equal(model.lm_head.weight, lm.lm_head.weight)
+    proc = llava.build_processor(tok)
+    batch = llava.collate(proc, llava.make_scenes(2, "train"), ["caption", "shape"])
+    assert torch.isfinite(model(**batch).loss)
+
+
+def test_add_image_token_to_a_tokenizer_without_it():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.WordLevel({"a": 0, "b": 1, "<unk>": 2}, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    other = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>")
+    assert "<image>" not in other.get_vocab()
+    llava.add_image_token(other)
+    assert "<image>" in other.get_vocab() and len(other) == 4
+    assert other.chat_template == llava.VLM_TEMPLATE
