@@ -97,7 +97,14 @@ def render() -> str:
     out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
     out += llava_rows(vlm) if vlm else ["_not measured yet_"]
     ci = _load("ci_time.json")
-    out += ["", f"**CI** (`.ci/run` on 2 cores, all notebooks): {ci['seconds'] / 60:.1f} min." if ci else "", "", END]
+    out += [
+        "",
+        f"**CI** (`.ci/run` on a clean clone with an empty tiny-world cache, 2 cores, all notebooks; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
+        if ci
+        else "",
+        "",
+        END,
+    ]
     return "\n".join(out)
 
 
