@@ -72,6 +72,10 @@ def methods(target, draft, ks, costs: dict) -> dict:
             lambda ids, n, k=k: speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=n),
         )
     verify = costs["verify"]
+    table["ours k<=20, stop < 0.4"] = (
+        None,
+        lambda ids, n: speculative.speculative_generate(target, draft, ids, k=20, max_new_tokens=n, stop_below=0.4),
+    )
     table["ours heuristic (+2/-1)"] = (
         None,
         lambda ids, n: speculative.speculative_generate(

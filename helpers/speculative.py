@@ -207,10 +207,14 @@ def speculative_generate(
     generator: torch.Generator | None = None,
     vocab_size: int | None = None,
     draft_argmax: bool = False,
+    stop_below: float = 0.0,
 ) -> tuple[torch.Tensor, SpecStats]:
     """Generate up to `max_new_tokens` after `input_ids` (batch 1) with a draft and a target model.
 
     `k` is an int or a schedule (ConstantK, HeuristicK, AlphaK). temperature 0 is greedy decoding.
+    `stop_below`: end a round's drafting once the draft gives its token a probability below this
+    (transformers' `assistant_confidence_threshold`, 0.4 by default there). Still exact: when to stop
+    depends on the draft alone.
     `draft_argmax=True` is a negative control, the tutorial bug: the draft takes its argmax but the
     ratio uses the soft q, so the output no longer follows the target's distribution.
     Returns the full sequence (prompt + new tokens) and the statistics.
@@ -247,12 +251,17 @@ def speculative_generate(
             if greedy:
                 x = logits.argmax().view(1, 1)
                 qs.append(None)
+                confidence = logits.float().softmax(-1)[x].item() if stop_below else 1.0
             else:
                 q = probs_of(logits)
                 x = q.argmax().view(1, 1) if draft_argmax else torch.multinomial(q, 1, generator=generator).view(1, 1)
                 qs.append(q)
+                confidence = q[x].item()
             drafts.append(x)
             stats.draft_calls += 1
+            if confidence < stop_below:
+                break
+        kr = len(drafts)
         t1 = time.perf_counter()
 
         # 2. one target pass over [tokens it has not seen, x_1..x_kr] gives p_1..p_{kr+1}
@@ -394,13 +403,16 @@ def two_token_law(
     return torch.tensor(pairs), torch.cat(probs).cpu()
 
 
-def sample_two_tokens(target, draft, ids, pairs: torch.Tensor, n: int, seed: int, **kwargs) -> torch.Tensor:
-    """Counts of each pair in `pairs` over `n` speculative samples of two tokens (k=3 drafts, so the
-    accept, residual and bonus paths all occur). A pair outside `pairs` would be a bug: it raises."""
+def sample_two_tokens(
+    target, draft, ids, pairs: torch.Tensor, n: int, seed: int, k: int = 3, new_tokens: int = 2, **kwargs
+) -> torch.Tensor:
+    """Counts of each pair in `pairs` (the first two new tokens) over `n` speculative samples. With two
+    new tokens a round drafts one token, so the accept, residual and bonus paths all occur. A pair
+    outside `pairs` would be a bug: it raises."""
     gen = torch.Generator(device=ids.device).manual_seed(seed)
     index = {tuple(p): i for i, p in enumerate(pairs.tolist())}
     counts = torch.zeros(len(pairs), dtype=torch.float64)
     for _ in range(n):
-        seq, _ = speculative_generate(target, draft, ids, k=3, max_new_tokens=2, generator=gen, **kwargs)
-        counts[index[tuple(seq[0, -2:].tolist())]] += 1
+        seq, _ = speculative_generate(target, draft, ids, k=k, max_new_tokens=new_tokens, generator=gen, **kwargs)
+        counts[index[tuple(seq[0, ids.shape[1] : ids.shape[1] + 2].tolist())]] += 1
     return counts

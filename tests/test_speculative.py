@@ -55,6 +55,25 @@ def test_greedy_equals_generate_on_random_configs(kind, vocab, seed, k):
     assert stats.target_calls == stats.rounds and stats.new_tokens == 40
 
 
+@pytest.mark.parametrize("stop", [0.3, 0.9])
+def test_confidence_stop_keeps_greedy_exact_and_shortens_rounds(tok, target, draft, stop):
+    ids = torch.tensor([chat_prompt_ids(tok, "Tell a story about a fox named Liz who likes honey.")])
+    ours, st = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=50, stop_below=stop)
+    assert torch.equal(ours, plain_greedy(target, ids, 50))
+    assert min(st.proposed) < 12  # some rounds stopped drafting early
+
+
+def test_confidence_stop_keeps_sampling_exact():
+    target, draft = sharp_pair()
+    ids = torch.tensor([[1, 2, 3]])
+    pairs, law = spec.two_token_law(target, ids, 1.0, 0)
+    # three new tokens and k=3: a round drafts two tokens, so the stop can end it after the first
+    counts = spec.sample_two_tokens(
+        target, draft, ids, pairs, 2000, seed=5, new_tokens=3, temperature=1.0, stop_below=0.5
+    )
+    assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
+
+
 def test_greedy_with_the_target_as_its_own_draft_accepts_everything():
     target = random_lm("llama", 97, layers=2, hidden=64, seed=3)
     ids = torch.tensor([[1, 2, 3]])
