@@ -102,7 +102,10 @@ def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress:
 
     hf_logging.set_verbosity_error()
     warnings.filterwarnings("ignore", message=".*generation_config.*")
-    costs = speculative.measure_costs(target, draft, prompts[0], ks=range(1, max(ks) + 1))
+    # Costs at a context length typical of the run: the first prompt plus half the new tokens.
+    with torch.no_grad():
+        context = target.generate(prompts[0], **_fixed(prompts[0], max(1, new_tokens // 2)))
+    costs = speculative.measure_costs(target, draft, context, ks=range(1, max(ks) + 1), repeats=30)
     table = methods(target, draft, ks, costs)
     times = {m: [] for m in table}
     stats = {m: None for m in table}
