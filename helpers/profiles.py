@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
@@ -32,7 +32,6 @@ class Profile:
     gpu_name: str = ""
     gpu_mem_gb: float = 0.0
     notes: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_tiny(self) -> bool:
@@ -237,8 +236,3 @@ def trainer_precision_kwargs(profile: Profile) -> dict:
         return dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False)
     bf16 = profile.dtype == torch.bfloat16
     return dict(use_cpu=False, bf16=bf16, fp16=not bf16, gradient_checkpointing=True)
-
-
-def with_overrides(profile: Profile, **budgets: int) -> Profile:
-    """A copy of the profile with some budgets changed (handy in exercises)."""
-    return replace(profile, budgets={**profile.budgets, **budgets})

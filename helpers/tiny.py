@@ -13,7 +13,6 @@ import inspect
 import json
 import math
 import os
-import random
 import time
 from pathlib import Path
 
@@ -326,7 +325,6 @@ def main(argv: list[str] | None = None) -> None:
     from helpers.profiles import go_offline
 
     go_offline()
-    random.seed(0)
     if args.command == "path":
         print(world_dir(recipe))
     else:
