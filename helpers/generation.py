@@ -1,10 +1,16 @@
 """Batched chat generation with `model.generate`, shared by every stage.
 
 Prompts are rendered with the tokenizer's chat template and left-padded (decoder-only models continue
-from the last position, so padding must sit on the left).
+from the last position, so padding must sit on the left). `generate_to_jsonl` checkpoints long runs to a
+JSONL file (on Colab, point it at Google Drive) so that a disconnect loses nothing.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -39,12 +45,15 @@ def chat_generate(
     max_new_tokens: int = 64,
     batch_size: int = 64,
     progress: bool = False,
+    return_finished: bool = False,
     **sampling,
-) -> list[str]:
-    """Answer each user prompt; greedy unless sampling arguments (do_sample, temperature...) are given."""
+) -> list[str] | tuple[list[str], list[bool]]:
+    """Answer each user prompt; greedy unless sampling arguments (do_sample, temperature...) are given.
+    With `return_finished`, also say which answers ended with end-of-turn rather than the token limit."""
     model.eval()
     sampling.setdefault("do_sample", False)
     answers: list[str] = []
+    finished: list[bool] = []
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generate", disable=not progress):
         rows = [chat_prompt_ids(tok, p) for p in prompts[start : start + batch_size]]
@@ -57,5 +66,98 @@ def chat_generate(
             eos_token_id=tok.eos_token_id,
             **sampling,
         )
-        answers += tok.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
-    return [a.strip() for a in answers]
+        new = out[:, ids.shape[1] :]
+        answers += tok.batch_decode(new, skip_special_tokens=True)
+        finished += (new == tok.eos_token_id).any(dim=1).tolist()
+    answers = [a.strip() for a in answers]
+    return (answers, finished) if return_finished else answers
+
+
+# ---------------------------------------------------------------- crash-safe JSONL checkpoints
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Every record of a JSONL file, strictly: a malformed line is an error naming the file and line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(
+                    f"{path}:{lineno}: not valid JSON ({err.msg}). If this is the last line, a run was killed "
+                    "while writing it: delete that line and rerun to resume."
+                ) from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+            records.append(record)
+    return records
+
+
+def append_jsonl(path: str | Path, records: list[dict]) -> None:
+    """Append records, one line each, flushed and fsynced: a crash loses at most the line being written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+        os.fsync(f.fileno())
+
+
+def batch_seed(seed: int, first_id: str) -> int:
+    """The random seed of one batch, from the run's seed and the batch's first id (stable across resumes)."""
+    return int(hashlib.sha256(f"{seed}:{first_id}".encode()).hexdigest()[:15], 16)
+
+
+def generate_to_jsonl(
+    path: str | Path,
+    items: list[dict],
+    model,
+    tok,
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    max_new_tokens: int = 64,
+    progress: bool = False,
+    desc: str = "generate",
+    **sampling,
+) -> list[dict]:
+    """Answer each item's "prompt"; append {**item, "output", "finished"} to `path`, resumably.
+
+    Items need a unique "id". Batches are fixed by position and each is sampled from its own seed, so a
+    rerun skips finished ids and regenerates an unfinished batch with the same random numbers: an
+    interrupted-then-resumed run writes the same records as an uninterrupted one. Returns records in
+    item order."""
+    ids = [item["id"] for item in items]
+    if len(set(ids)) != len(ids):
+        raise ValueError("generate_to_jsonl: item ids must be unique")
+    done = {}
+    for lineno, record in enumerate(read_jsonl(path), 1):
+        if "id" not in record or record["id"] in done:
+            raise ValueError(f"{path}:{lineno}: record without an id, or a duplicate id {record.get('id')!r}")
+        done[record["id"]] = record
+    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    todo = [b for b in batches if any(item["id"] not in done for item in b)]
+    for batch in tqdm(todo, desc=desc, disable=not progress):
+        torch.manual_seed(batch_seed(seed, batch[0]["id"]))
+        outputs, finished = chat_generate(
+            model,
+            tok,
+            [item["prompt"] for item in batch],
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            return_finished=True,
+            **sampling,
+        )
+        new = [
+            {**item, "output": out, "finished": fin}
+            for item, out, fin in zip(batch, outputs, finished)
+            if item["id"] not in done
+        ]
+        append_jsonl(path, new)
+        done.update((r["id"], r) for r in new)
+    return [done[i] for i in ids]

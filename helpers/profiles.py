@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 # Roles the stages ask for. Tiny profile: "tiny:<name>" points into the tiny world (helpers.tiny).
-ROLES = ("target", "draft", "policy", "judge", "vision_encoder", "vlm_lm")
+ROLES = ("target", "draft", "policy", "judge", "generator", "student", "vision_encoder", "vlm_lm")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ TINY_MODELS = {
     "draft": "tiny:draft",
     "policy": "tiny:target",
     "judge": "tiny:target",
+    "generator": "tiny:generator",  # the target trained further on stage 12a's prompts (helpers.tiny_self_instruct)
+    "student": "tiny:draft",
     "vision_encoder": "tiny:clip",  # built from a config in stage 13 (no pretrained tiny CLIP)
     "vlm_lm": "tiny:target",
 }
@@ -61,6 +63,8 @@ _T4_MODELS = {
     "draft": "Felladrin/Llama-68M-Chat-v1",
     "policy": "HuggingFaceTB/SmolLM2-360M-Instruct",
     "judge": "Qwen/Qwen2.5-1.5B-Instruct",
+    "generator": "Qwen/Qwen2.5-1.5B-Instruct",  # writes Self-Instruct data (12a)
+    "student": "Qwen/Qwen2.5-0.5B",  # a base model (not -Instruct) that 12a instruction-tunes
     "vision_encoder": "openai/clip-vit-base-patch16",
     "vlm_lm": "HuggingFaceTB/SmolLM2-135M-Instruct",
 }
@@ -70,12 +74,15 @@ _L4_MODELS = {
     "draft": "Qwen/Qwen2.5-0.5B-Instruct",
     "policy": "Qwen/Qwen2.5-0.5B-Instruct",
     "judge": "Qwen/Qwen2.5-3B-Instruct",
+    "generator": "Qwen/Qwen2.5-3B-Instruct",
 }
 _A100_MODELS = {
     **_L4_MODELS,
     "target": "Qwen/Qwen2.5-7B-Instruct",  # padded vocab 152064 vs the draft's 151936: see stage 11
     "policy": "Qwen/Qwen2.5-1.5B-Instruct",
     "judge": "Qwen/Qwen2.5-7B-Instruct",
+    "generator": "Qwen/Qwen2.5-7B-Instruct",
+    "student": "Qwen/Qwen2.5-1.5B",
     "vlm_lm": "HuggingFaceTB/SmolLM2-360M-Instruct",
 }
 GPU_PRESETS: dict[str, dict] = {

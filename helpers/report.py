@@ -75,6 +75,29 @@ def llava_rows(vlm: dict) -> list[str]:
     return rows
 
 
+def self_instruct_rows(si: dict) -> list[str]:
+    total = sum(si["funnel"].values())
+    rows = ["| candidate's fate | count | share |", "|---|---:|---:|"]
+    rows += [f"| {k} | {v} | {v / total:.1%} |" for k, v in si["funnel"].items()]
+    rows.append(f"| all parsed candidates | {total} | |")
+    b = si["rouge_bench"]
+    rows += [
+        "",
+        f"{si['kept_instructions']} kept instructions gave {si['instances']} instances; the world's grader could grade "
+        f"{si['instances_gradable']} of them and found {si['instances_correct']} correct "
+        f"({si['instances_correct'] / max(si['instances_gradable'], 1):.0%}; the paper's hand audit: 58% correct outputs). "
+        f"ROUGE-L dedup against a {b['pool_size']:,}-item pool: pre-tokenized bit-parallel pool "
+        f"**{b['speedup']:.0f}x** faster than pairwise `rouge_scorer.score`, identical decisions: {b['identical_decisions']}.",
+        "",
+    ]
+    cols = list(si["before"])
+    rows += ["| model | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, key in [("student (draft) before", "before"), (f"student after LoRA SFT ({si['sft_steps']} steps)", "after"),
+                      ("writer (reference)", "writer")]:  # fmt: skip
+        rows.append(f"| {name} | " + " | ".join(f"{si[key][c]:.2f}" for c in cols) + " |")
+    return rows
+
+
 def render() -> str:
     out = [START, ""]
     world = _load("tiny_world.json")
@@ -97,6 +120,14 @@ def render() -> str:
             f"accuracy {t['heldout']['mean']:.2f} (tiny-world target above: {world['models']['target']['heldout']['mean']:.2f}), "
             "and its draft was distilled on the target's own greedy continuations of train prompts.",
         ]
+    si = _load("self_instruct.json")
+    out += [
+        "",
+        "**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
+        + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
+        "",
+    ]
+    out += self_instruct_rows(si) if si else ["_not measured yet_"]
     vlm = _load("llava.json")
     out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
     out += llava_rows(vlm) if vlm else ["_not measured yet_"]

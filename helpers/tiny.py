@@ -282,6 +282,60 @@ def build(recipe: dict | None = None, force: bool = False, verbose: bool = True)
     return out
 
 
+def pack_rows(rows: list[list[int]], width: int) -> list[list[int]]:
+    """Concatenate whole docs into rows of at most `width` tokens: batches of short and long docs then
+    waste no compute on padding."""
+    packed: list[list[int]] = [[]]
+    for row in rows:
+        if packed[-1] and len(packed[-1]) + len(row) > width:
+            packed.append([])
+        packed[-1] += row
+    return packed
+
+
+def extend(name: str, mix: dict[str, float], spec: dict, code: str, eval_families: tuple[str, ...] = ()) -> Path:
+    """A world model trained further on a `mix` of task families (share of the docs per family; a later
+    stage's formats plus core tasks against forgetting), cached like the world under a hash of the world,
+    the spec and the `code` that defines those families."""
+    key = json.dumps([spec, mix, eval_families], sort_keys=True) + code
+    out = world_dir() / "ext" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    if (out / "info.json").exists():
+        return out
+    torch.set_num_threads(1)
+    t0 = time.time()
+    tok = load_tokenizer()
+    model = load_model(spec["base"])
+    total = sum(mix.values())
+    docs = [
+        task
+        for i, (family, share) in enumerate(mix.items())
+        for task in tasks.sample_tasks(round(spec["docs"] * share / total), "train", spec["seed"] + i, (family,))
+    ]
+    rows = encode_docs(tok, docs)
+    rows = pack_rows(rows, spec["pack"]) if spec.get("pack") else rows
+    losses = train_lm(model, rows, tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"])
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    info = {"name": name, "spec": spec, "mix": mix, "train_s": round(time.time() - t0, 1)}
+    info["final_loss"] = round(sum(losses[-20:]) / 20, 4)
+    if eval_families:
+        heldout = tasks.heldout_by_family(RECIPE["eval_per_family"], families=eval_families)
+        info["heldout"] = {k: round(v, 4) for k, v in evaluate(model, tok, heldout).items()}
+    (tmp / "info.json").write_text(json.dumps(info, indent=2))
+    try:
+        tmp.rename(out)
+    except OSError:  # another process built it first
+        import shutil
+
+        shutil.rmtree(tmp)
+    return out
+
+
+# Extensions by name, built on first use by the stage module that defines their families.
+EXTENSIONS = {"generator": "helpers.tiny_self_instruct:generator_path"}
+
+
 def world_table(info: dict) -> str:
     """Parameters, training time and held-out accuracy per family, one row per model."""
     fams = list(next(iter(info["models"].values()))["heldout"])
@@ -311,7 +365,15 @@ def load_model(role: str, recipe: dict | None = None):
 
 def resolve(name: str) -> str:
     """'tiny:target' -> its directory on disk; anything else (hub id, local path) unchanged."""
-    return str(build(verbose=False) / name.split(":", 1)[1]) if name.startswith("tiny:") else name
+    if not name.startswith("tiny:"):
+        return name
+    role = name.split(":", 1)[1]
+    if role in EXTENSIONS:
+        import importlib
+
+        module, function = EXTENSIONS[role].split(":")
+        return str(getattr(importlib.import_module(module), function)())
+    return str(build(verbose=False) / role)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -329,6 +391,9 @@ def main(argv: list[str] | None = None) -> None:
         print(world_dir(recipe))
     else:
         out = build(recipe, force=args.force)
+        if recipe is RECIPE:  # the stages' extensions of the default world (cached like it)
+            for name in EXTENSIONS:
+                print(f"extension {name}: {resolve('tiny:' + name)}")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text((out / "world.json").read_text())

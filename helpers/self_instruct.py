@@ -1,0 +1,430 @@
+"""Self-Instruct (Wang et al. 2022): grow an instruction dataset from a few seed tasks with the model itself.
+
+The pipeline of the paper's repository (yizhongw/self-instruct): prompts of 8 instructions (6 seeds + 2
+machine-generated), a numbered-list parser, a yes/no "is it classification?" step, instances written
+output-first for classification and input-first otherwise, and the filters below. Every generation goes
+through `generation.generate_to_jsonl`, so a long run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rouge_score import rouge_scorer, scoring
+
+from helpers import generation
+
+# ---------------------------------------------------------------- seed tasks
+SEED_FIELDS = {"instruction": str, "input": str, "output": str, "is_classification": bool}
+
+
+def load_seed_tasks(path: str | Path) -> list[dict]:
+    """Seed tasks from JSONL, checked field by field; an error names the file and the line."""
+    tasks = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+        for name, kind in SEED_FIELDS.items():
+            if not isinstance(row.get(name), kind):
+                raise ValueError(f"{path}:{lineno}: field {name!r} must be a {kind.__name__}, got {row.get(name)!r}")
+        if not row["instruction"].strip() or not row["output"].strip():
+            raise ValueError(f"{path}:{lineno}: empty instruction or output")
+        tasks.append({k: row[k] for k in SEED_FIELDS})
+    if not tasks:
+        raise ValueError(f"{path}: no seed tasks")
+    return tasks
+
+
+def user_text(instruction: str, inp: str = "") -> str:
+    """One chat turn from an (instruction, input) pair, as Alpaca formats its training data."""
+    return f"{instruction}\n\n{inp}" if inp.strip() else instruction
+
+
+# ---------------------------------------------------------------- the three prompts
+def instruction_prompt(instructions: list[str]) -> str:
+    """The paper's prompt: a numbered list of example tasks that the model continues."""
+    lines = "".join(f"{i}. {text}\n" for i, text in enumerate(instructions, 1))
+    return f"Come up with a series of tasks:\n{lines}{len(instructions) + 1}."
+
+
+_NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*(.*)$")
+
+
+def parse_instructions(text: str, finished: bool = True) -> list[str]:
+    """New instructions from a continued numbered list ("9. ...", "10) ..."). The first line may lack its
+    number (the prompt ends in "9."); an unnumbered line continues the item above it; if generation hit the
+    token limit (`finished` False) the last item is cut off and dropped, as in the paper."""
+    items: list[str] = []
+    for line in text.strip().splitlines():
+        match = _NUMBERED.match(line)
+        if match:
+            items.append(match.group(2))
+        elif line.strip():
+            if items:
+                items[-1] += " " + line.strip()
+            else:
+                items.append(line)
+    if not finished and items:
+        items.pop()
+    return [re.sub(r"\s+", " ", i).strip() for i in items if i.strip()]
+
+
+def clf_prompt(instruction: str) -> str:
+    """Classification identification, zero-shot (the paper gave base GPT-3 31 examples; chat models
+    answer the question directly)."""
+    return (
+        "Can the following task be regarded as a classification task with finite output labels?\n"
+        f"Task: {instruction}\nAnswer Yes or No."
+    )
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """True for Yes, False for No, None when the answer is neither."""
+    first = re.match(r"\W*(yes|no)\b", text.strip(), flags=re.I)
+    return None if first is None else first.group(1).lower() == "yes"
+
+
+def instance_prompt(instruction: str, is_classification: bool) -> str:
+    """Output-first for classification (label, then an input for it), so that labels are not all the
+    majority class; input-first otherwise."""
+    if is_classification:
+        return (
+            "Given the classification task definition and the class labels, generate an input that "
+            "corresponds to each of the class labels.\n"
+            f"Task: {instruction}"
+        )
+    return (
+        "Come up with an example for the following task. If the task doesn't require additional input, "
+        "you can generate the output directly.\n"
+        f"Task: {instruction}"
+    )
+
+
+def parse_instances(text: str, is_classification: bool) -> list[tuple[str, str]]:
+    """(input, output) pairs. Classification: "Class label: X / Input: Y" blocks; otherwise an optional
+    "Input:" and an "Output:"."""
+    if is_classification:
+        pairs = re.findall(r"Class label:\s*(.*?)\s*\n\s*Input:\s*(.*?)\s*(?=\n\s*Class label:|\Z)", text, re.S)
+        return [(inp.strip(), label.strip()) for label, inp in pairs]
+    match = re.match(r"\s*(?:Input:\s*(.*?)\s*\n)?\s*Output:\s*(.*)\Z", text, re.S)
+    if not match:
+        return []
+    return [((match.group(1) or "").strip(), match.group(2).strip())]
+
+
+# ---------------------------------------------------------------- filters
+BLACKLIST = ["image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
+             "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram"]  # fmt: skip
+_BLACKLIST_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b", re.I)
+
+
+def cheap_rejection(instruction: str) -> str | None:
+    """The paper's rule-based instruction filters; returns the rule that rejects, or None."""
+    words = instruction.split()
+    if len(words) <= 3:
+        return "3 words or fewer"
+    if len(words) > 150:
+        return "over 150 words"
+    if _BLACKLIST_RE.search(instruction):
+        return "blacklisted word"
+    if instruction.lower().startswith("write a program"):
+        return "'Write a program'"
+    first = instruction[0]
+    if not first.isascii() or not (first.isalnum() or first in "\"'("):
+        return "starts with punctuation / non-ASCII"
+    return None
+
+
+def instance_rejection(inp: str, out: str) -> str | None:
+    """Instance checks (prepare_for_finetuning.py, plus AlpacaDataCleaned's defects)."""
+    if not out.strip():
+        return "empty output"
+    if inp.strip() and inp.strip() == out.strip():
+        return "input == output"
+    if re.search(r"(^|\n)\s*\d+\s*\.\s|Instruction:|Task:", out):
+        return "leaked list numbering"
+    if inp.rstrip().endswith(":") or out.rstrip().endswith(":"):
+        return "ends with ':'"
+    return None
+
+
+# ---------------------------------------------------------------- ROUGE-L, fast
+_SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """rouge-score's own tokenization (lower-case, alphanumeric words), so scores match it exactly."""
+    return _SCORER._tokenizer.tokenize(text)
+
+
+def lcs_length(masks: dict[str, int], b: list[str]) -> int:
+    """Length of the longest common subsequence by the bit-parallel method (Allison-Dix / Hyyro):
+    `masks` holds, for each token of the first text, the bit set of its positions."""
+    row = 0
+    for token in b:
+        match = masks.get(token, 0)
+        x = match | row
+        row = x & ((x - ((row << 1) | 1)) ^ x)
+    return row.bit_count()
+
+
+def position_masks(tokens: list[str]) -> dict[str, int]:
+    masks: dict[str, int] = {}
+    for i, token in enumerate(tokens):
+        masks[token] = masks.get(token, 0) | (1 << i)
+    return masks
+
+
+class RougePool:
+    """Instructions kept so far, tokenized once (as Alpaca does). `max_score` gives the largest ROUGE-L F
+    of a candidate against the pool, equal to `rouge_scorer.score(pool_item, candidate)` maximized."""
+
+    def __init__(self, texts: list[str] = ()):
+        self.tokens: list[list[str]] = []
+        self.masks: list[dict[str, int]] = []
+        for t in texts:
+            self.add(t)
+
+    def add(self, text: str) -> None:
+        tokens = rouge_tokens(text)
+        self.tokens.append(tokens)
+        self.masks.append(position_masks(tokens))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def max_score(self, text: str) -> tuple[float, int]:
+        """(best F-measure, index of the most similar pool item or -1)."""
+        pred = rouge_tokens(text)
+        best, where = 0.0, -1
+        if not pred:
+            return best, where
+        n = len(pred)
+        for i, target in enumerate(self.tokens):
+            m = len(target)
+            if not m or 2 * min(m, n) / (m + n) <= best:  # LCS <= min(m, n) bounds F from above
+                continue
+            lcs = lcs_length(self.masks[i], pred)
+            f = scoring.fmeasure(lcs / n, lcs / m)
+            if f > best:
+                best, where = f, i
+        return best, where
+
+
+def slow_max_score(pool: list[str], text: str) -> float:
+    """The reference: pairwise `rouge_scorer.score`, re-tokenizing both texts every time."""
+    return max((_SCORER.score(p, text)["rougeL"].fmeasure for p in pool), default=0.0)
+
+
+# ---------------------------------------------------------------- the bootstrapping loop
+@dataclass
+class Candidate:
+    instruction: str
+    round: int
+    reason: str | None  # None = kept
+    max_rouge: float | None = None
+    most_similar: str | None = None
+
+
+@dataclass
+class Run:
+    """Everything one pipeline run produced: the pool, each candidate's fate, the final instances."""
+
+    seeds: list[dict]
+    candidates: list[Candidate] = field(default_factory=list)
+    instances: list[dict] = field(default_factory=list)
+    rejected_instances: list[dict] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[str]:
+        return [c.instruction for c in self.candidates if c.reason is None]
+
+    def funnel(self) -> Counter:
+        """Candidates per fate, in pipeline order."""
+        return Counter("kept" if c.reason is None else c.reason for c in self.candidates)
+
+
+def build_prompts(seeds: list[dict], machine: list[str], n: int, rng: random.Random) -> list[str]:
+    """`n` prompts of 8 shuffled instructions: 6 seeds and 2 machine-generated ones once the pool has 2."""
+    prompts = []
+    for _ in range(n):
+        chosen = [s["instruction"] for s in rng.sample(seeds, 6 if len(machine) >= 2 else 8)]
+        if len(machine) >= 2:
+            chosen += rng.sample(machine, 2)
+        rng.shuffle(chosen)
+        prompts.append(instruction_prompt(chosen))
+    return prompts
+
+
+def generate_instructions(
+    model,
+    tok,
+    seeds: list[dict],
+    workdir: str | Path,
+    *,
+    rounds: int,
+    prompts_per_round: int,
+    seed: int = 0,
+    threshold: float = 0.7,
+    exclude=None,
+    batch_size: int = 16,
+    max_new_tokens: int = 160,
+    progress: bool = False,
+    **sampling,
+) -> Run:
+    """Bootstrapping rounds: each round's prompts mix seeds with instructions kept so far; candidates pass
+    the rule filters, an optional `exclude(instruction)` test (e.g. evaluation prompts) and ROUGE-L."""
+    run = Run(seeds)
+    pool = RougePool([s["instruction"] for s in seeds])
+    for r in range(rounds):
+        rng = random.Random(f"{seed}:round{r}")
+        prompts = build_prompts(seeds, run.kept, prompts_per_round, rng)
+        items = [{"id": f"round{r}-{j}", "prompt": p} for j, p in enumerate(prompts)]
+        records = generation.generate_to_jsonl(
+            Path(workdir) / "instructions.jsonl", items, model, tok, seed=seed, batch_size=batch_size,
+            max_new_tokens=max_new_tokens, progress=progress, desc=f"round {r}", **sampling,
+        )  # fmt: skip
+        for record in records:
+            for text in parse_instructions(record["output"], record["finished"]):
+                run.candidates.append(judge_candidate(text, r, pool, threshold, exclude))
+    return run
+
+
+def judge_candidate(text: str, rnd: int, pool: RougePool, threshold: float, exclude=None) -> Candidate:
+    """Apply the filters in order; a kept instruction joins the pool that later candidates are compared to."""
+    reason = cheap_rejection(text)
+    if reason is None and exclude is not None and exclude(text):
+        reason = "in the evaluation set"
+    if reason is not None:
+        return Candidate(text, rnd, reason)
+    score, where = pool.max_score(text)
+    similar = None if where < 0 else " ".join(pool.tokens[where])
+    if score > threshold:
+        return Candidate(text, rnd, f"ROUGE-L > {threshold}", score, similar)
+    pool.add(text)
+    return Candidate(text, rnd, None, score, similar)
+
+
+def generate_instances(
+    model, tok, run: Run, workdir: str | Path, *, seed: int = 0, batch_size: int = 16, max_new_tokens: int = 96,
+    progress: bool = False, **sampling,
+) -> Run:  # fmt: skip
+    """Identify classification tasks, write instances for every kept instruction, filter them."""
+    kept = run.kept
+    clf_items = [{"id": f"clf-{i}", "prompt": clf_prompt(t), "instruction": t} for i, t in enumerate(kept)]
+    clf = generation.generate_to_jsonl(
+        Path(workdir) / "classification.jsonl", clf_items, model, tok, seed=seed, batch_size=batch_size,
+        max_new_tokens=4, progress=progress, desc="classification?",
+    )  # fmt: skip
+    is_clf = [parse_yes_no(r["output"]) is True for r in clf]
+    inst_items = [
+        {"id": f"inst-{i}", "prompt": instance_prompt(t, c), "instruction": t, "is_classification": c}
+        for i, (t, c) in enumerate(zip(kept, is_clf))
+    ]
+    records = generation.generate_to_jsonl(
+        Path(workdir) / "instances.jsonl", inst_items, model, tok, seed=seed, batch_size=batch_size,
+        max_new_tokens=max_new_tokens, progress=progress, desc="instances", **sampling,
+    )  # fmt: skip
+    run.instances, run.rejected_instances = [], []
+    seen: set[tuple[str, str, str]] = set()
+    for r in records:
+        pairs = parse_instances(r["output"], r["is_classification"])
+        if not pairs:
+            run.rejected_instances.append({**r, "input": "", "reason": "unparseable"})
+        for inp, out in pairs:
+            row = {"instruction": r["instruction"], "input": inp, "output": out,
+                   "is_classification": r["is_classification"]}  # fmt: skip
+            key = (r["instruction"], inp, out)
+            reason = instance_rejection(inp, out) or ("duplicate" if key in seen else None)
+            seen.add(key)
+            (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
+    return run
+
+
+def rouge_l_eval(model, tok, rows: list[dict], max_new_tokens: int = 256, batch_size: int = 8) -> float:
+    """Mean ROUGE-L F of greedy answers against reference outputs (how the paper scored SuperNI)."""
+    prompts = [user_text(r["instruction"], r["input"]) for r in rows]
+    answers = generation.chat_generate(model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    scores = [_SCORER.score(r["output"], a)["rougeL"].fmeasure for r, a in zip(rows, answers)]
+    return sum(scores) / len(scores)
+
+
+def to_sft_rows(instances: list[dict]) -> list[dict]:
+    """Prompt-completion chat rows: TRL's SFTTrainer then puts the loss on the completion only."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": user_text(x["instruction"], x["input"])}],
+            "completion": [{"role": "assistant", "content": x["output"]}],
+        }
+        for x in instances
+    ]
+
+
+# ---------------------------------------------------------------- benchmark: fast pool vs pairwise scorer
+def variants(texts: list[str], n: int, seed: int = 0) -> list[str]:
+    """`n` instruction-like texts: the given ones with random words swapped in, so that some are near
+    duplicates of each other (as a real pool is) and some are not."""
+    rng = random.Random(seed)
+    vocab = sorted({w for t in texts for w in t.split()})
+    out = []
+    for _ in range(n):
+        words = rng.choice(texts).split()
+        for _ in range(rng.randint(0, len(words))):
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+        out.append(" ".join(words))
+    return out
+
+
+def rouge_benchmark(texts: list[str], pool_size: int = 5000, candidates: int = 20, threshold: float = 0.7) -> dict:
+    """Time `RougePool.max_score` against pairwise `rouge_scorer.score` on the same pool and candidates,
+    and check that both give the same scores (hence the same keep/reject decisions)."""
+    import time
+
+    pool_texts = variants(texts, pool_size, seed=0)
+    cands = variants(texts, candidates, seed=1)
+    t0 = time.perf_counter()
+    pool = RougePool(pool_texts)
+    fast = [pool.max_score(c)[0] for c in cands]
+    fast_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    slow = [slow_max_score(pool_texts, c) for c in cands]
+    slow_s = time.perf_counter() - t0
+    return {
+        "pool_size": pool_size,
+        "candidates": candidates,
+        "identical_scores": fast == slow,
+        "identical_decisions": [f > threshold for f in fast] == [s > threshold for s in slow],
+        "rejected": sum(s > threshold for s in slow),
+        "fast_s": round(fast_s, 3),
+        "pairwise_s": round(slow_s, 3),
+        "speedup": round(slow_s / fast_s, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.self_instruct", description=__doc__)
+    parser.add_argument("command", choices=["bench"])
+    parser.add_argument("--pool", type=int, default=5000)
+    parser.add_argument("--candidates", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    texts = [s["instruction"] for s in load_seed_tasks(Path(__file__).parent.parent / "data" / "seed_tasks.jsonl")]
+    result = rouge_benchmark(texts, args.pool, args.candidates)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

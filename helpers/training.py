@@ -1,0 +1,101 @@
+"""Supervised fine-tuning with LoRA through TRL, with the settings every stage shares.
+
+The library does the work (`trl.SFTTrainer` + `peft.LoraConfig`); this module only fixes what bites on
+our machines: TRL 1.x defaults to bf16 and gradient checkpointing (a T4 has no bf16, a CPU needs
+`use_cpu`), reports to no tracker, and saves nothing unless asked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from datasets import Dataset
+
+from helpers import profiles
+
+
+def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.0):
+    """LoRA on every linear layer of a causal LM (QLoRA when the model was loaded in 4-bit)."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def load_causal_lm(path: str, profile: profiles.Profile, four_bit: bool | None = None):
+    """A causal LM in the profile's dtype on its device; 4-bit (for QLoRA) where the preset asks, unless
+    `four_bit` says otherwise (a model that only generates needs no quantization on these presets)."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs: dict = {"dtype": profile.dtype}
+    if profile.load_in_4bit if four_bit is None else four_bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=profile.dtype
+        )
+    if profile.device == "cuda":
+        kwargs["device_map"] = {"": 0}
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+def sft_lora(
+    model,
+    tok,
+    rows: list[dict],
+    profile: profiles.Profile,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int = 16,
+    lora_r: int = 16,
+    max_length: int = 256,
+    output_dir: str = "outputs/sft",
+    logging_steps: int = 20,
+):
+    """Train a LoRA adapter on prompt-completion rows (loss on completions only); returns the trainer,
+    whose `.model` is the adapted model and `.state.log_history` the logged losses."""
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        output_dir=output_dir,
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, steps // 20),
+        logging_steps=logging_steps,
+        max_length=max_length,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=not profiles.show_progress(),
+        seed=0,
+        **profiles.trainer_precision_kwargs(profile),
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=lora_config(r=lora_r, alpha=2 * lora_r),
+    )
+    trainer.train()
+    trainer.model.eval()
+    return trainer
+
+
+def losses(trainer) -> list[tuple[int, float]]:
+    """(step, training loss) pairs from the trainer's log."""
+    return [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
+
+
+def trainable_share(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total
+
+
+@torch.no_grad()
+def max_logit_diff(a, b, input_ids: torch.Tensor) -> float:
+    """Largest absolute difference between two models' logits on the same input (e.g. adapter vs merged)."""
+    return (a(input_ids=input_ids).logits - b(input_ids=input_ids).logits).abs().max().item()

@@ -1,0 +1,256 @@
+import json
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from rouge_score import rouge_scorer
+
+from helpers import generation, tasks
+from helpers import self_instruct as si
+from helpers import tiny_self_instruct as tsi
+
+SEEDS = "data/seed_tasks.jsonl"
+
+
+# ---------------------------------------------------------------- filters
+@pytest.mark.parametrize("word", si.BLACKLIST)
+def test_each_blacklisted_word_is_rejected(word):
+    assert si.cheap_rejection(f"Please use the {word} to answer this question.") == "blacklisted word"
+    assert si.cheap_rejection(f"Please use the {word.upper()} to answer this question.") == "blacklisted word"
+
+
+def test_blacklist_matches_whole_words_only():
+    assert si.cheap_rejection("Explain how a mapping between two sets works.") is None  # "map" inside a word
+    assert si.cheap_rejection("Describe the profile of a good teacher.") is None  # "file" inside a word
+
+
+def test_length_bounds():
+    assert si.cheap_rejection("Count the numbers.") == "3 words or fewer"
+    assert si.cheap_rejection("Count the red apples.") is None  # 4 words pass
+    assert si.cheap_rejection(" ".join(["word"] * 150) + ".") is None
+    assert si.cheap_rejection(" ".join(["word"] * 151)) == "over 150 words"
+
+
+def test_program_and_first_character_rules():
+    assert si.cheap_rejection("Write a program that sorts a list.") == "'Write a program'"
+    assert si.cheap_rejection("- What is 3 + 4 today?") == "starts with punctuation / non-ASCII"
+    assert si.cheap_rejection("¿Cuál es la capital de Francia?") == "starts with punctuation / non-ASCII"
+    assert si.cheap_rejection("Éclairez the reasons for the war.") == "starts with punctuation / non-ASCII"
+    assert si.cheap_rejection('"Hello" is a greeting; explain why.') is None
+
+
+def test_near_duplicate_rejected_and_distinct_kept():
+    pool = si.RougePool(["Give three tips for staying healthy."])
+    dup = si.judge_candidate("Give three tips for staying very healthy.", 0, pool, 0.7)
+    assert dup.reason == "ROUGE-L > 0.7" and dup.max_rouge > 0.7
+    new = si.judge_candidate("Translate the sentence into German.", 0, pool, 0.7)
+    assert new.reason is None and len(pool) == 2  # kept, and later candidates are compared to it
+    again = si.judge_candidate("Translate the sentence into German please.", 0, pool, 0.7)
+    assert again.reason == "ROUGE-L > 0.7"
+
+
+def test_exclude_rejects_evaluation_prompts():
+    pool = si.RougePool([])
+    c = si.judge_candidate("What is 3 + 4 now?", 0, pool, 0.7, exclude=lambda t: "3 + 4" in t)
+    assert c.reason == "in the evaluation set" and len(pool) == 0
+
+
+def test_instance_checks():
+    assert si.instance_rejection("", "") == "empty output"
+    assert si.instance_rejection("odd", "odd") == "input == output"
+    assert si.instance_rejection("", "10. Spell the word fox.") == "leaked list numbering"
+    assert si.instance_rejection("", "Fine.\nInstruction: add two numbers") == "leaked list numbering"
+    assert si.instance_rejection("Name:", "Bob") == "ends with ':'"
+    assert si.instance_rejection("37", "odd") is None
+
+
+# ---------------------------------------------------------------- ROUGE-L, fast = reference
+def _random_text(rng: random.Random) -> str:
+    vocab = "the a cat dog what is count from to spell word tell story about 1 2 3 4 5 red blue it".split()
+    return " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 14))) + rng.choice(["", ".", "?"])
+
+
+def test_fast_rouge_equals_rouge_scorer_exactly():
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    rng = random.Random(0)
+    for _ in range(2000):
+        a, b = _random_text(rng), _random_text(rng)
+        ta, tb = si.rouge_tokens(a), si.rouge_tokens(b)
+        ref = scorer.score(a, b)["rougeL"]
+        lcs = si.lcs_length(si.position_masks(ta), tb) if ta and tb else 0
+        assert lcs == rouge_scorer._lcs_table(ta, tb)[-1][-1] if ta and tb else True
+        pool = si.RougePool([a])
+        assert pool.max_score(b)[0] == ref.fmeasure  # exact float equality, not approx
+
+
+def test_pool_max_equals_pairwise_max_and_decisions_agree():
+    rng = random.Random(1)
+    texts = [_random_text(rng) for _ in range(300)]
+    pool = si.RougePool(texts[:200])
+    for cand in texts[200:]:
+        fast, _ = pool.max_score(cand)
+        slow = si.slow_max_score(texts[:200], cand)
+        assert fast == slow
+        assert (fast > 0.7) == (slow > 0.7)
+
+
+# ---------------------------------------------------------------- parsing
+def test_list_parser_on_clean_and_malformed_outputs():
+    assert si.parse_instructions("9. Spell the word fox.\n10. Count from 1 to 4.") == [
+        "Spell the word fox.",
+        "Count from 1 to 4.",
+    ]
+    # no number on the first line (the prompt ended in "9."), ")" numbering, blank lines
+    assert si.parse_instructions(" Spell the word fox.\n\n10) Count from 1 to 4.\n") == [
+        "Spell the word fox.",
+        "Count from 1 to 4.",
+    ]
+    # a continuation line joins its item; a cut-off last item is dropped when generation hit the limit
+    text = "9. Tell a story about a cat\nnamed Tom who likes fish.\n10. What is 2 + 3?\n11. Which is lar"
+    assert si.parse_instructions(text, finished=False) == [
+        "Tell a story about a cat named Tom who likes fish.",
+        "What is 2 + 3?",
+    ]
+    assert si.parse_instructions("") == [] and si.parse_instructions("\n\n9.\n10.") == []
+
+
+def test_yes_no_and_instance_parsers():
+    assert si.parse_yes_no("Yes") is True and si.parse_yes_no(" no.") is False
+    assert si.parse_yes_no("Yesterday") is None and si.parse_yes_no("Maybe") is None
+    out = "Class label: odd\nInput: 37\nClass label: even\nInput: 12"
+    assert si.parse_instances(out, True) == [("37", "odd"), ("12", "even")]
+    assert si.parse_instances("Input: 5\nOutput: odd", False) == [("5", "odd")]
+    assert si.parse_instances("Output: 2 + 3 = 5. The answer is 5.", False) == [("", "2 + 3 = 5. The answer is 5.")]
+    assert si.parse_instances("garbage", False) == [] and si.parse_instances("garbage", True) == []
+
+
+def test_prompt_rendering_is_the_papers_list():
+    p = si.instruction_prompt(["A task.", "B task."])
+    assert p == "Come up with a series of tasks:\n1. A task.\n2. B task.\n3."
+
+
+def test_prompts_mix_six_seeds_and_two_machine_instructions():
+    seeds = [{"instruction": f"Seed task number {i}."} for i in range(20)]
+    machine = ["Machine task one here.", "Machine task two here.", "Machine task three here."]
+    for prompt in si.build_prompts(seeds, machine, 5, random.Random(0)):
+        lines = prompt.splitlines()[1:-1]
+        assert len(lines) == 8 and sum("Machine" in x for x in lines) == 2
+    assert all("Machine" not in p for p in si.build_prompts(seeds, machine[:1], 3, random.Random(0)))
+
+
+# ---------------------------------------------------------------- data files
+def test_seed_file_is_valid_and_diverse():
+    seeds = si.load_seed_tasks(SEEDS)
+    assert len(seeds) >= 100
+    assert 0.25 <= sum(s["is_classification"] for s in seeds) / len(seeds) <= 0.5
+    assert len({s["instruction"] for s in seeds}) == len(seeds)
+    assert all(si.cheap_rejection(s["instruction"]) is None for s in seeds)
+
+
+def test_malformed_seed_file_names_file_and_line(tmp_path):
+    path = tmp_path / "seeds.jsonl"
+    good = json.dumps({"instruction": "Do it now please.", "input": "", "output": "ok", "is_classification": False})
+    path.write_text(good + "\n" + good[:-5] + "\n")
+    with pytest.raises(ValueError, match=r"seeds.jsonl:2: not valid JSON"):
+        si.load_seed_tasks(path)
+    path.write_text(good + "\n" + good.replace("false", '"no"') + "\n")
+    with pytest.raises(ValueError, match=r"seeds.jsonl:2: field 'is_classification' must be a bool"):
+        si.load_seed_tasks(path)
+
+
+# ---------------------------------------------------------------- crash-safe generation
+def _items(n):
+    return [{"id": f"q{i}", "prompt": f"What is {i} + {i + 1}?"} for i in range(n)]
+
+
+def test_malformed_checkpoint_line_is_a_clear_error(tmp_path, tok, draft):
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"id": "q0", "output": "x"}\n{"id": "q1", "outp\n')
+    with pytest.raises(ValueError, match=r"run.jsonl:2: not valid JSON"):
+        generation.generate_to_jsonl(path, _items(4), draft, tok)
+    path.write_text('{"id": "q0", "output": "x"}\n{"id": "q0", "output": "y"}\n')
+    with pytest.raises(ValueError, match=r"run.jsonl:2: .*duplicate id 'q0'"):
+        generation.generate_to_jsonl(path, _items(4), draft, tok)
+
+
+def test_interrupted_then_resumed_run_writes_the_same_records(tmp_path, tok, draft, monkeypatch):
+    kwargs = dict(seed=3, batch_size=4, max_new_tokens=12, do_sample=True, temperature=1.0)
+    full = tmp_path / "full.jsonl"
+    reference = generation.generate_to_jsonl(full, _items(14), draft, tok, **kwargs)
+
+    part = tmp_path / "part.jsonl"
+    real, calls = generation.chat_generate, []
+
+    def crash_on_third_batch(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("disconnected")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(generation, "chat_generate", crash_on_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        generation.generate_to_jsonl(part, _items(14), draft, tok, **kwargs)
+    monkeypatch.setattr(generation, "chat_generate", real)
+    assert len(generation.read_jsonl(part)) == 8  # two batches survived
+    resumed = generation.generate_to_jsonl(part, _items(14), draft, tok, **kwargs)
+    assert resumed == reference
+    assert part.read_text() == full.read_text()  # no duplicate, none lost, same order
+
+
+def test_killed_process_resumes_with_identical_records(tmp_path, world):
+    """A real SIGKILL half-way through, then a rerun: same file as an uninterrupted run."""
+    script = textwrap.dedent(
+        """
+        import sys, time, torch
+        torch.set_num_threads(1)
+        from helpers import generation, tiny
+        tok, model = tiny.load_tokenizer(), tiny.load_model("draft")
+        real = generation.append_jsonl
+        def slow_append(path, records):
+            real(path, records)
+            time.sleep(float(sys.argv[2]))
+        generation.append_jsonl = slow_append
+        items = [{"id": f"q{i}", "prompt": f"Count from {i} to {i + 3}."} for i in range(12)]
+        generation.generate_to_jsonl(sys.argv[1], items, model, tok, seed=1, batch_size=3, max_new_tokens=10,
+                                     do_sample=True, temperature=1.0)
+        """
+    )
+    run = [sys.executable, "-c", script]
+    subprocess.run([*run, str(tmp_path / "full.jsonl"), "0"], check=True, timeout=120)
+    killed = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen([*run, str(killed), "30"])
+    import time
+
+    for _ in range(600):  # wait for the first batch, then kill -9 while it sleeps
+        if killed.exists() and killed.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    assert killed.read_text().count("\n") == 3
+    subprocess.run([*run, str(killed), "0"], check=True, timeout=120)
+    assert killed.read_text() == (tmp_path / "full.jsonl").read_text()
+
+
+# ---------------------------------------------------------------- the tiny world's side
+def test_world_task_reads_back_every_core_prompt():
+    for task in tasks.sample_tasks(500, "train", 11, tsi.EVAL_FAMILIES):
+        inp = task.meta.get("input", "")
+        instruction = task.meta.get("instruction", task.prompt)
+        assert tsi.check_instance(instruction, inp, task.answer) is True
+        assert tsi.check_instance(instruction, inp, "wrong answer") is False
+    assert tsi.check_instance("Explain the rules of chess.", "", "anything") is None
+
+
+def test_tiny_format_families_render_the_pipelines_prompts():
+    rng = random.Random(0)
+    task = tsi.make_instruction_list(rng)
+    assert task.prompt.startswith("Come up with a series of tasks:\n1. ") and task.prompt.endswith("\n9.")
+    assert len(si.parse_instructions(task.answer)) == 6
+    clf = tsi.make_instance(random.Random(3))
+    assert clf.prompt.startswith(("Given the classification", "Come up with an example"))
+    seeds = tsi.tiny_seed_tasks(50)
+    assert len({(s["instruction"], s["input"]) for s in seeds}) == 50
+    assert not any(tasks.is_heldout(si.user_text(s["instruction"], s["input"])) for s in seeds)
