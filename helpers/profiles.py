@@ -176,9 +176,11 @@ def quiet_progress_bars() -> None:
     warnings.filterwarnings("ignore", message="IProgress not found")  # before transformers imports tqdm
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ["COURSE_PROGRESS"] = "0"
+    from datasets.utils.logging import disable_progress_bar as datasets_quiet
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    datasets_quiet()  # "Tokenizing train dataset" bars of TRL's preprocessing
 
 
 def show_progress() -> bool:

@@ -318,35 +318,50 @@ def generate_instances(
     model, tok, run: Run, workdir: str | Path, *, seed: int = 0, batch_size: int = 16, max_new_tokens: int = 96,
     progress: bool = False, **sampling,
 ) -> Run:  # fmt: skip
-    """Identify classification tasks, write instances for every kept instruction, filter them."""
+    """Identify classification tasks, write instances for every kept instruction, filter them.
+
+    Classification: one output-first call gives (label, input) pairs. Otherwise the input-first call
+    gives the input, and the output is the writer's answer to the task as a chat turn (a second call,
+    as distilabel's SelfInstruct -> TextGeneration does; in the paper one call wrote both)."""
     kept = run.kept
+    workdir = Path(workdir)
+    gen = dict(model=model, tok=tok, seed=seed, batch_size=batch_size, progress=progress)
     clf_items = [{"id": f"clf-{i}", "prompt": clf_prompt(t), "instruction": t} for i, t in enumerate(kept)]
-    clf = generation.generate_to_jsonl(
-        Path(workdir) / "classification.jsonl", clf_items, model, tok, seed=seed, batch_size=batch_size,
-        max_new_tokens=4, progress=progress, desc="classification?",
-    )  # fmt: skip
+    clf = generation.generate_to_jsonl(workdir / "classification.jsonl", clf_items, max_new_tokens=4,
+                                       desc="classification?", **gen)  # fmt: skip
     is_clf = [parse_yes_no(r["output"]) is True for r in clf]
     inst_items = [
         {"id": f"inst-{i}", "prompt": instance_prompt(t, c), "instruction": t, "is_classification": c}
         for i, (t, c) in enumerate(zip(kept, is_clf))
     ]
-    records = generation.generate_to_jsonl(
-        Path(workdir) / "instances.jsonl", inst_items, model, tok, seed=seed, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, progress=progress, desc="instances", **sampling,
-    )  # fmt: skip
-    run.instances, run.rejected_instances = [], []
-    seen: set[tuple[str, str, str]] = set()
+    records = generation.generate_to_jsonl(workdir / "instances.jsonl", inst_items, max_new_tokens=max_new_tokens,
+                                           desc="instances", **gen, **sampling)  # fmt: skip
+    drafts, run.rejected_instances = [], []
     for r in records:
         pairs = parse_instances(r["output"], r["is_classification"])
         if not pairs:
             run.rejected_instances.append({**r, "input": "", "reason": "unparseable"})
-        for inp, out in pairs:
-            row = {"instruction": r["instruction"], "input": inp, "output": out,
-                   "is_classification": r["is_classification"]}  # fmt: skip
-            key = (r["instruction"], inp, out)
-            reason = instance_rejection(inp, out) or ("duplicate" if key in seen else None)
-            seen.add(key)
-            (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
+        drafts += [(r, inp, out) for inp, out in pairs]
+    to_answer = [{"id": f"answer-{i}", "prompt": user_text(r["instruction"], inp)}
+                 for i, (r, inp, _) in enumerate(drafts) if not r["is_classification"]]  # fmt: skip
+    answers = generation.generate_to_jsonl(workdir / "answers.jsonl", to_answer, max_new_tokens=max_new_tokens,
+                                           desc="outputs", **gen, **sampling)  # fmt: skip
+    answer_of = {a["prompt"]: a["output"] for a in answers}
+    run.instances = []
+    seen: set[tuple[str, str, str]] = set()
+    for r, inp, out in drafts:
+        if not r["is_classification"]:
+            out = answer_of[user_text(r["instruction"], inp)]
+        row = {
+            "instruction": r["instruction"],
+            "input": inp,
+            "output": out,
+            "is_classification": r["is_classification"],
+        }
+        key = (r["instruction"], inp, out)
+        reason = instance_rejection(inp, out) or ("duplicate" if key in seen else None)
+        seen.add(key)
+        (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
     return run
 
 
