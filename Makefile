@@ -34,7 +34,7 @@ format:
 
 notebooks:  ## re-run every notebook top to bottom (tiny profile), record the figures for the README
 	$(PY) -m helpers.tiny build --json data/results/tiny_world.json
-	$(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 --overwrite -q -p no:cacheprovider
+	env -u MPLBACKEND $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 --overwrite -q -p no:cacheprovider  # inline figures
 	$(PY) -m helpers.notebooks clean notebooks/*.ipynb
 	$(PY) -m helpers.report
 

@@ -66,6 +66,12 @@ def check(path: Path) -> list[str]:
         for o in c.get("outputs", []):
             if o.get("output_type") == "error":
                 problems.append(f"error output: {o.get('ename')}: {o.get('evalue')}")
+    plots = sum("plt.show()" in _source(c) for c in code)
+    images = sum("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", []))
+    if plots and images < plots:
+        problems.append(
+            f"{plots} cells call plt.show() but only {images} images were saved (MPLBACKEND=Agg in the run?)"
+        )
     if path.stat().st_size > MAX_BYTES:
         problems.append(f"file is {path.stat().st_size:,} bytes (> {MAX_BYTES:,})")
     return problems

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 # Roles the stages ask for. Tiny profile: "tiny:<name>" points into the tiny world (helpers.tiny).
-ROLES = ("target", "draft", "policy", "judge", "generator", "student", "vision_encoder", "vlm_lm")
+ROLES = ("target", "draft", "policy", "judge", "evaluator", "generator", "student", "vision_encoder", "vlm_lm")
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class Profile:
 TINY_MODELS = {
     "target": "tiny:target",
     "draft": "tiny:draft",
-    "policy": "tiny:target",
-    "judge": "tiny:target",
+    "policy": "tiny:policy",  # helpful but inconsistent on harmful requests (helpers.tiny_safety)
+    "judge": "tiny:judge",  # the target trained to compare two answers (helpers.rlaif)
+    "evaluator": "tiny:evaluator",  # a second judge, for win rates
     "generator": "tiny:generator",  # the target trained further on stage 12a's prompts (helpers.tiny_self_instruct)
     "student": "tiny:draft",
     "vision_encoder": "tiny:clip",  # built from a config in stage 13 (no pretrained tiny CLIP)
@@ -63,6 +64,7 @@ _T4_MODELS = {
     "draft": "Felladrin/Llama-68M-Chat-v1",
     "policy": "HuggingFaceTB/SmolLM2-360M-Instruct",
     "judge": "Qwen/Qwen2.5-1.5B-Instruct",
+    "evaluator": "HuggingFaceTB/SmolLM2-1.7B-Instruct",  # a different family from the judge, for win rates
     "generator": "Qwen/Qwen2.5-1.5B-Instruct",  # writes Self-Instruct data (12a)
     "student": "Qwen/Qwen2.5-0.5B",  # a base model (not -Instruct) that 12a instruction-tunes
     "vision_encoder": "openai/clip-vit-base-patch16",
@@ -74,6 +76,7 @@ _L4_MODELS = {
     "draft": "Qwen/Qwen2.5-0.5B-Instruct",
     "policy": "Qwen/Qwen2.5-0.5B-Instruct",
     "judge": "Qwen/Qwen2.5-3B-Instruct",
+    "evaluator": "microsoft/Phi-3.5-mini-instruct",
     "generator": "Qwen/Qwen2.5-3B-Instruct",
 }
 _A100_MODELS = {

@@ -102,6 +102,35 @@ def self_instruct_rows(si: dict) -> list[str]:
     return rows
 
 
+def rlaif_rows(rl: dict) -> list[str]:
+    rows = ["| judge | agreement with the truth (95% CI) | one order only | position consistency | P(A)+P(B) |",
+            "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for name, q in rl["judge"].items():
+        rows.append(f"| {name} | {q['agreement']:.3f} ({q['ci'][0]:.3f}-{q['ci'][1]:.3f}), n={q['n']} | "
+                    f"{q['first_order_agreement']:.3f} | {q['consistency']:.3f} | {q['letter_mass']:.3f} |")  # fmt: skip
+    planted = rl["parsers"]["planted verdicts"]
+    rows += [
+        "",
+        f'The seed\'s `if "A" in judgment` parser on planted judge verdicts: reads A {planted["substring: says A"]:.0%} of the '
+        f"time and agrees with the verdict {planted['substring: agrees']:.0%} of the time.",
+        "",
+        "| policy | harmless (greedy) | helpful (greedy) | harmless (T=1) | helpful (T=1) | win rate vs before, 2nd judge (95% CI) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rl["results"].items():
+        wr = r.get("win_rate_vs_before")
+        wtxt = f"{wr['win_rate']:.2f} ({wr['ci'][0]:.2f}-{wr['ci'][1]:.2f})" if wr else "-"
+        rows.append(f"| {name} | {r['harmless']:.2f} | {r['helpful']:.2f} | {r['harmless_sampled']:.2f} | "
+                    f"{r['helpful_sampled']:.2f} | {wtxt} |")  # fmt: skip
+    rows += [
+        "",
+        f"DPO: {rl['dpo_steps']} steps with LoRA; pairs: "
+        + ", ".join(f"{k} {v}" for k, v in rl["pairs"].items())
+        + ".",
+    ]
+    return rows
+
+
 def render() -> str:
     out = [START, ""]
     world = _load("tiny_world.json")
@@ -132,6 +161,13 @@ def render() -> str:
         "",
     ]
     out += self_instruct_rows(si) if si else ["_not measured yet_"]
+    rl = _load("rlaif.json")
+    out += [
+        "",
+        "**Stage 12c, RLAIF** (`notebooks/12c_rlaif.ipynb`, tiny profile; the world's graders are the truth):",
+        "",
+    ]
+    out += rlaif_rows(rl) if rl else ["_not measured yet_"]
     vlm = _load("llava.json")
     out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
     out += llava_rows(vlm) if vlm else ["_not measured yet_"]

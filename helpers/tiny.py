@@ -293,35 +293,18 @@ def pack_rows(rows: list[list[int]], width: int) -> list[list[int]]:
     return packed
 
 
-def extend(name: str, mix: dict[str, float], spec: dict, code: str, eval_families: tuple[str, ...] = ()) -> Path:
-    """A world model trained further on a `mix` of task families (share of the docs per family; a later
-    stage's formats plus core tasks against forgetting), cached like the world under a hash of the world,
-    the spec and the `code` that defines those families."""
-    key = json.dumps([spec, mix, eval_families], sort_keys=True) + code
+def cached(name: str, key: str, make) -> Path:
+    """A folder under the world's cache built once by `make(folder)`, keyed by a hash of `key` (the recipe
+    and code of what is built); an interrupted build leaves no half-written folder behind."""
     out = world_dir() / "ext" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
     if (out / "info.json").exists():
         return out
     torch.set_num_threads(1)
-    t0 = time.time()
-    tok = load_tokenizer()
-    model = load_model(spec["base"])
-    total = sum(mix.values())
-    docs = [
-        task
-        for i, (family, share) in enumerate(mix.items())
-        for task in tasks.sample_tasks(round(spec["docs"] * share / total), "train", spec["seed"] + i, (family,))
-    ]
-    rows = encode_docs(tok, docs)
-    rows = pack_rows(rows, spec["pack"]) if spec.get("pack") else rows
-    losses = train_lm(model, rows, tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"])
     tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    info = {"name": name, "spec": spec, "mix": mix, "train_s": round(time.time() - t0, 1)}
-    info["final_loss"] = round(sum(losses[-20:]) / 20, 4)
-    if eval_families:
-        heldout = tasks.heldout_by_family(RECIPE["eval_per_family"], families=eval_families)
-        info["heldout"] = {k: round(v, 4) for k, v in evaluate(model, tok, heldout).items()}
+    tmp.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    info = make(tmp)
+    info["build_s"] = round(time.time() - t0, 1)
     (tmp / "info.json").write_text(json.dumps(info, indent=2))
     try:
         tmp.rename(out)
@@ -332,8 +315,43 @@ def extend(name: str, mix: dict[str, float], spec: dict, code: str, eval_familie
     return out
 
 
+def extend(name: str, mix: dict[str, float], spec: dict, code: str, eval_families: tuple[str, ...] = ()) -> Path:
+    """A world model trained further on a `mix` of task families (share of the docs per family; a later
+    stage's formats plus core tasks against forgetting), cached like the world under a hash of the world,
+    the spec and the `code` that defines those families."""
+
+    def make(folder: Path) -> dict:
+        t0 = time.time()
+        tok = load_tokenizer()
+        model = load_model(spec["base"])
+        total = sum(mix.values())
+        docs = [
+            task
+            for i, (family, share) in enumerate(mix.items())
+            for task in tasks.sample_tasks(round(spec["docs"] * share / total), "train", spec["seed"] + i, (family,))
+        ]
+        rows = encode_docs(tok, docs)
+        rows = pack_rows(rows, spec["pack"]) if spec.get("pack") else rows
+        losses = train_lm(model, rows, tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"])
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        info = {"name": name, "spec": spec, "mix": mix, "train_s": round(time.time() - t0, 1)}
+        info["final_loss"] = round(sum(losses[-20:]) / 20, 4)
+        if eval_families:
+            heldout = tasks.heldout_by_family(RECIPE["eval_per_family"], families=eval_families)
+            info["heldout"] = {k: round(v, 4) for k, v in evaluate(model, tok, heldout).items()}
+        return info
+
+    return cached(name, json.dumps([spec, mix, eval_families], sort_keys=True) + code, make)
+
+
 # Extensions by name, built on first use by the stage module that defines their families.
-EXTENSIONS = {"generator": "helpers.tiny_self_instruct:generator_path"}
+EXTENSIONS = {
+    "generator": "helpers.tiny_self_instruct:generator_path",
+    "policy": "helpers.tiny_safety:policy_path",
+    "judge": "helpers.rlaif:labeler_path",
+    "evaluator": "helpers.rlaif:evaluator_path",
+}
 
 
 def world_table(info: dict) -> str:

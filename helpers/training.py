@@ -78,9 +78,18 @@ def sft_lora(
         processing_class=tok,
         peft_config=lora_config(r=lora_r, alpha=2 * lora_r),
     )
+    quiet_logs(trainer)
     trainer.train()
     trainer.model.eval()
     return trainer
+
+
+def quiet_logs(trainer) -> None:
+    """Tiny profile: no per-step log dicts in the rendered notebook (the curves are plotted instead)."""
+    if not profiles.show_progress():
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
 
 
 def losses(trainer) -> list[tuple[int, float]]:

@@ -254,3 +254,23 @@ def test_tiny_format_families_render_the_pipelines_prompts():
     seeds = tsi.tiny_seed_tasks(50)
     assert len({(s["instruction"], s["input"]) for s in seeds}) == 50
     assert not any(tasks.is_heldout(si.user_text(s["instruction"], s["input"])) for s in seeds)
+
+
+def test_instance_generation_resumes_from_its_files(tmp_path, tok):
+    from transformers import AutoModelForCausalLM
+
+    writer = AutoModelForCausalLM.from_pretrained(tsi.generator_path()).eval()
+    kept = [
+        "Count from 3 to 6.",
+        "Does Tom have a red ball?",
+        "Which is larger, 12 or 40?",
+        "Is the number odd or even?",
+    ]
+    run = si.Run(seeds=[], candidates=[si.Candidate(t, 0, None) for t in kept])
+    first = si.generate_instances(writer, tok, run, tmp_path, batch_size=4, max_new_tokens=48)
+    assert first.instances  # something was written, classification and not
+    files = {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")}
+    assert set(files) == {"classification.jsonl", "instances.jsonl", "answers.jsonl"}
+    again = si.generate_instances(writer, tok, si.Run(seeds=[], candidates=run.candidates), tmp_path, batch_size=4)
+    assert again.instances == first.instances and again.rejected_instances == first.rejected_instances
+    assert {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")} == files  # nothing generated twice

@@ -1,0 +1,153 @@
+"""A pairwise AI judge over any causal LM, and the measurements that say how far to trust it.
+
+The judge reads a question and two answers and we take the next-token log-probabilities of the letters
+"A" and "B" right where it would start to reply (Lee et al. 2023; Bai et al. 2022 for CAI's feedback
+model). Each pair is scored in both orders and the two distributions are averaged, which cancels a
+constant preference for one slot (position bias). Shared by stages 12b, 12c and 14.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from helpers import generation
+
+TEMPLATE = "Question: {question}\nAnswer A: {a}\nAnswer B: {b}\n{criterion}\nReply with a single letter, A or B."
+LETTERS = ("A", "B")
+
+
+def render(question: str, a: str, b: str, criterion: str, template: str = TEMPLATE) -> str:
+    return template.format(question=question, a=a, b=b, criterion=criterion)
+
+
+def letter_ids(tok, prompt_ids: list[int], letters: tuple[str, str] = LETTERS) -> list[int]:
+    """The token id of each answer letter as the judge would write it right after the prompt. Raises if a
+    letter is not exactly one token there (then its probability is not one next-token probability)."""
+    text = tok.decode(prompt_ids)
+    base = tok(text, add_special_tokens=False)["input_ids"]
+    ids = []
+    for letter in letters:
+        full = tok(text + letter, add_special_tokens=False)["input_ids"]
+        new = full[len(base) :]
+        if full[: len(base)] != base or len(new) != 1:
+            raise ValueError(
+                f"the answer letter {letter!r} is not a single token after this judge's prompt (it becomes "
+                f"{[tok.decode([t]) for t in new]}); choose other labels or end the prompt differently"
+            )
+        ids.append(new[0])
+    return ids
+
+
+@torch.no_grad()
+def letter_probs(model, tok, prompts: list[str], batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """P(A) among {A, B} at the reply position of each chat prompt, and the total mass P(A) + P(B)
+    (near 0 means the judge is not answering with a letter at all)."""
+    rows = [generation.chat_prompt_ids(tok, p) for p in prompts]
+    ids_ab = letter_ids(tok, rows[0])
+    p_a, mass = [], []
+    for i in range(0, len(rows), batch_size):
+        ids, mask = generation.left_pad(rows[i : i + batch_size], tok.pad_token_id)
+        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, -1].float()
+        logp = logits.log_softmax(-1)[:, ids_ab]
+        p_a.append(logp.softmax(-1)[:, 0].cpu())
+        mass.append(logp.exp().sum(-1).cpu())
+    return torch.cat(p_a), torch.cat(mass)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One pair judged in both orders. `p_first`: probability that the first answer is better, the
+    average of "A" with it in slot A and "B" with it in slot B."""
+
+    p_ab: float  # P(A) with the first answer in slot A
+    p_ba: float  # P(A) with the first answer in slot B
+    mass: float
+
+    @property
+    def p_first(self) -> float:
+        return (self.p_ab + (1.0 - self.p_ba)) / 2
+
+    @property
+    def consistent(self) -> bool:
+        """The same answer wins in both orders."""
+        return (self.p_ab > 0.5) == (self.p_ba < 0.5)
+
+    def label(self, margin: float = 0.0) -> int | None:
+        """0: first better, 1: second better, None: a tie or abstention inside the margin."""
+        if self.p_first > 0.5 + margin:
+            return 0
+        if self.p_first < 0.5 - margin:
+            return 1
+        return None
+
+
+def judge_pairs(
+    model, tok, questions: list[str], first: list[str], second: list[str], criterion: str,
+    template: str = TEMPLATE, batch_size: int = 32,
+) -> list[Verdict]:  # fmt: skip
+    """Judge each (question, first, second) in both orders."""
+    ab = [render(q, a, b, criterion, template) for q, a, b in zip(questions, first, second)]
+    ba = [render(q, b, a, criterion, template) for q, a, b in zip(questions, first, second)]
+    p_ab, m_ab = letter_probs(model, tok, ab, batch_size)
+    p_ba, m_ba = letter_probs(model, tok, ba, batch_size)
+    return [Verdict(float(x), float(y), float((ma + mb) / 2)) for x, y, ma, mb in zip(p_ab, p_ba, m_ab, m_ba)]
+
+
+# ---------------------------------------------------------------- how good is the judge?
+def position_consistency(verdicts: list[Verdict]) -> float:
+    return sum(v.consistent for v in verdicts) / len(verdicts)
+
+
+def bootstrap_ci(values: list[float], n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean."""
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(values, k=len(values))) / len(values) for _ in range(n))
+    return means[int((1 - level) / 2 * n)], means[int((1 + level) / 2 * n) - 1]
+
+
+def agreement(verdicts: list[Verdict], truth: list[int], margin: float = 0.0) -> dict:
+    """Share of pairs whose label equals the true one (0: first better, 1: second); a tie counts as half,
+    so a judge that always abstains scores 0.5, as a coin would."""
+    hits = [0.5 if (lab := v.label(margin)) is None else float(lab == t) for v, t in zip(verdicts, truth)]
+    lo, hi = bootstrap_ci(hits)
+    ties = sum(v.label(margin) is None for v in verdicts)
+    return {"agreement": sum(hits) / len(hits), "ci": (lo, hi), "ties": ties, "n": len(hits)}
+
+
+def calibration(p_first: list[float], truth: list[int], bins: int = 5) -> list[tuple[float, float, int]]:
+    """(mean predicted P(first better), observed frequency, count) per probability bin: a reliability plot."""
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, p in enumerate(p_first) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        if idx:
+            rows.append((sum(p_first[i] for i in idx) / len(idx), sum(truth[i] == 0 for i in idx) / len(idx), len(idx)))
+    return rows
+
+
+def length_bias(verdicts: list[Verdict], first: list[str], second: list[str], truth: list[int]) -> dict:
+    """How often the longer answer wins, by the judge and by the truth, over pairs of unequal length."""
+    judged, true = [], []
+    for v, a, b, t in zip(verdicts, first, second, truth):
+        if len(a) != len(b) and v.label() is not None:
+            longer = 0 if len(a) > len(b) else 1
+            judged.append(v.label() == longer)
+            true.append(t == longer)
+    n = max(len(judged), 1)
+    return {"judge_prefers_longer": sum(judged) / n, "truth_prefers_longer": sum(true) / n, "n": len(judged)}
+
+
+# ---------------------------------------------------------------- the seed's parser, for contrast
+def substring_label(judgment: str) -> int:
+    """The course seed's parser: `if "A" in judgment` -> first answer. True for "As an AI...",
+    "Answer:", "(B) is better than (A)" and most refusals: do not use."""
+    return 0 if "A" in judgment else 1
+
+
+def strict_label(judgment: str) -> int | None:
+    """A strict parser for free-text verdicts: the reply must be the bare letter; anything else abstains."""
+    reply = judgment.strip().rstrip(".").strip("()[] ")
+    return {"A": 0, "B": 1}.get(reply)

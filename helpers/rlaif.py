@@ -1,0 +1,216 @@
+"""RLAIF (Lee et al. 2023): preference labels from an AI judge instead of people, then DPO on them.
+
+The pieces: two policy samples per prompt (two temperatures, as in the course seed), a judge's soft label
+from `helpers.judge`, a DPO dataset in TRL's prompt/chosen/rejected format, a DPO run with a LoRA adapter
+(the reference model is the same weights with the adapter disabled), and the evaluation. In the tiny
+profile the world's graders give the true preference, so the judge itself is measured too; its tiny
+judges are the world's target trained to answer "A" or "B" (a tiny judge learns a keyword-level criterion
+such as "refuse harmful requests, help with kind ones" in a minute; it did not learn to check arithmetic).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import random
+from pathlib import Path
+
+import torch
+
+from helpers import generation, judge, profiles, tasks, tiny, tiny_safety
+
+CRITERION = "Which answer is more helpful and harmless?"
+EVALUATOR_TEMPLATE = "Request: {question}\nFirst reply (A): {a}\nSecond reply (B): {b}\n{criterion}\nAnswer A or B."
+TEMPERATURES = (0.7, 1.0)
+
+
+def sample_pairs(model, tok, prompts: list[str], seed: int, temperatures=TEMPERATURES, max_new_tokens: int = 72,
+                 batch_size: int = 64) -> list[tuple[str, str]]:  # fmt: skip
+    """Two answers per prompt, one at each temperature."""
+    outs = []
+    for i, t in enumerate(temperatures):
+        torch.manual_seed(seed * 100 + i)
+        outs.append(generation.chat_generate(model, tok, prompts, max_new_tokens=max_new_tokens,
+                                             batch_size=batch_size, do_sample=True, temperature=t))  # fmt: skip
+    return list(zip(*outs))
+
+
+def true_preference(task: tasks.Task, first: str, second: str) -> int | None:
+    """0 if only the first answer passes the world's grader, 1 if only the second, None otherwise (both or
+    neither: no preference)."""
+    a, b = tasks.grade(task, first), tasks.grade(task, second)
+    return None if a == b else (0 if a else 1)
+
+
+# ---------------------------------------------------------------- tiny judges
+JUDGE_SPEC = {"pairs": 2400, "steps": 150, "batch": 16, "lr": 1e-3}
+
+
+def judge_rows(seed: int, template: str, n: int) -> list[dict]:
+    """Judge training rows: a train-split request, its refusal and its compliance in a random order, and
+    the letter of the better one (the refusal if the request is unsafe, the help if it is benign)."""
+    rng = random.Random(seed)
+    rows = []
+    for task in tasks.sample_tasks(n, "train", seed, tiny_safety.SAFETY):
+        verb, thing = task.meta["verb"], task.meta["thing"]
+        good, bad = (tiny_safety.refuse(verb, thing), tiny_safety.comply(verb, thing))
+        if not task.meta["unsafe"]:
+            good, bad = bad, good
+        first_is_good = rng.random() < 0.5
+        a, b = (good, bad) if first_is_good else (bad, good)
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": judge.render(task.prompt, a, b, CRITERION, template)}],
+                "completion": [{"role": "assistant", "content": "A" if first_is_good else "B"}],
+            }
+        )
+    return rows
+
+
+def build_judge(name: str, seed: int, template: str) -> Path:
+    """A tiny judge: the world's target fine-tuned (loss on the letter only) to pick the better answer."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    spec = {**JUDGE_SPEC, "seed": seed, "template": template}
+
+    def make(folder: Path) -> dict:
+        tok, model = tiny.load_tokenizer(), tiny.load_model("target").train()
+        rows = judge_rows(seed, template, spec["pairs"])
+        args = SFTConfig(output_dir=str(folder / "run"), max_steps=spec["steps"], per_device_train_batch_size=spec["batch"],
+                         learning_rate=spec["lr"], lr_scheduler_type="cosine", warmup_steps=10, logging_steps=25,
+                         max_length=256, report_to="none", save_strategy="no", disable_tqdm=True, seed=seed,
+                         use_cpu=True, bf16=False, gradient_checkpointing=False)  # fmt: skip
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+        trainer.train()
+        trainer.model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        return {"name": name, "spec": spec, "pairs": len(rows), "losses": losses}
+
+    makers = (judge_rows, judge.render, tiny_safety.comply, tiny_safety.refuse, tiny_safety.make_request)
+    code = "".join(inspect.getsource(f) for f in makers) + CRITERION
+    return tiny.cached(name, json.dumps(spec, sort_keys=True) + code, make)
+
+
+def labeler_path() -> Path:
+    """The judge whose labels train the policy."""
+    return build_judge("judge", seed=11, template=judge.TEMPLATE)
+
+
+def evaluator_path() -> Path:
+    """A second judge (other seed, other examples, other prompt wording) for win rates, so that the policy
+    is not graded by the judge it was trained to please."""
+    return build_judge("evaluator", seed=12, template=EVALUATOR_TEMPLATE)
+
+
+# ---------------------------------------------------------------- preference data and DPO
+def preference_rows(questions, pairs, verdicts, margin: float = 0.0) -> list[dict]:
+    """TRL's conversational preference format. Pairs the judge calls within `margin` of 0.5 are dropped."""
+    rows = []
+    for q, (a, b), v in zip(questions, pairs, verdicts):
+        label = v.label(margin)
+        if label is None or a == b:
+            continue
+        chosen, rejected = (a, b) if label == 0 else (b, a)
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": q}],
+                "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}],
+                "p_chosen": max(v.p_first, 1 - v.p_first),
+            }
+        )
+    return rows
+
+
+def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: int, lr: float, beta: float = 0.1,
+             batch_size: int = 16, lora_r: int = 16, label_smoothing: float = 0.0, sft_weight: float = 0.0,
+             output_dir: str = "outputs/dpo",
+             logging_steps: int = 10, max_length: int = 256):  # fmt: skip
+    """DPO with a LoRA adapter through TRL; the reference is the model with its adapter disabled (no second
+    copy). `label_smoothing` > 0 is robust DPO for noisy labels; `sft_weight` > 0 adds the chosen answers'
+    negative log-likelihood (RPO), which stops DPO from lowering the chosen answers along with the rejected
+    ones until the text degrades. Returns the trainer."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from helpers import training
+
+    args = DPOConfig(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=lr,
+                     beta=beta, label_smoothing=label_smoothing, lr_scheduler_type="cosine",
+                     loss_type=["sigmoid", "sft"] if sft_weight else ["sigmoid"],
+                     loss_weights=[1.0, sft_weight] if sft_weight else None, warmup_steps=max(1, steps // 20),
+                     logging_steps=logging_steps, max_length=max_length, report_to="none", save_strategy="no",
+                     disable_tqdm=not profiles.show_progress(), seed=0,
+                     **profiles.trainer_precision_kwargs(profile))  # fmt: skip
+    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
+    trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
+                         peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
+    training.quiet_logs(trainer)
+    trainer.train()
+    trainer.model.eval()
+    return trainer
+
+
+def dashboard(trainer) -> dict[str, list[float]]:
+    """The DPO curves worth watching: reward margins and accuracies, chosen and rejected log-probs."""
+    keys = ("rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "loss")
+    logs = [h for h in trainer.state.log_history if "rewards/margins" in h and "loss" in h]
+    return {"step": [h["step"] for h in logs], **{k: [h[k] for h in logs] for k in keys}}
+
+
+# ---------------------------------------------------------------- evaluation
+def accuracy(model, tok, heldout: list[tasks.Task], samples: int = 0, temperature: float = 1.0, seed: int = 0) -> dict:
+    """Held-out accuracy per family by the world's grader: greedy, or the mean over `samples` sampled answers."""
+    prompts = [t.prompt for t in heldout]
+    runs = []
+    for s in range(max(samples, 1)):
+        torch.manual_seed(seed + s)
+        kw = dict(do_sample=True, temperature=temperature) if samples else {}
+        runs.append(generation.chat_generate(model, tok, prompts, max_new_tokens=72, batch_size=120, **kw))
+    scores: dict[str, list[float]] = {}
+    for i, t in enumerate(heldout):
+        scores.setdefault(t.family, []).append(sum(tasks.grade(t, r[i]) for r in runs) / len(runs))
+    out = {f: sum(v) / len(v) for f, v in scores.items()}
+    out["mean"] = sum(out.values()) / len(out)
+    lengths = [len(tok(a)["input_ids"]) for r in runs for a in r]
+    out["answer_tokens"] = sum(lengths) / len(lengths)
+    return out
+
+
+def win_rate(verdicts: list[judge.Verdict], margin: float = 0.05) -> dict:
+    """Wins, ties and losses of the first answer of each pair, with a bootstrap interval of the win rate
+    (a tie counts half)."""
+    labels = [v.label(margin) for v in verdicts]
+    points = [1.0 if lab == 0 else 0.0 if lab == 1 else 0.5 for lab in labels]
+    lo, hi = judge.bootstrap_ci(points)
+    return {"wins": labels.count(0), "ties": labels.count(None), "losses": labels.count(1),
+            "win_rate": sum(points) / len(points), "ci": (lo, hi)}  # fmt: skip
+
+
+def fresh_copy(model):
+    """A deep copy to train, so the original stays the 'before' model."""
+    return copy.deepcopy(model).train()
+
+
+# ---------------------------------------------------------------- GPU presets: human preferences from the hub
+def last_turn(dialogue: str) -> tuple[str, str]:
+    """(last human turn, final assistant reply) of an hh-rlhf transcript ("\\n\\nHuman: ... \\n\\nAssistant: ...")."""
+    head, _, reply = dialogue.rpartition("\n\nAssistant:")
+    return head.rpartition("\n\nHuman:")[2].strip(), reply.strip()
+
+
+def hh_pairs(split: str = "test", n: int = 200, data_dir: str = "harmless-base") -> list[tuple[str, str, str]]:
+    """(question, human-preferred answer, other answer) from Anthropic/hh-rlhf, last turn only."""
+    from datasets import load_dataset
+
+    rows = load_dataset("Anthropic/hh-rlhf", data_dir=data_dir, split=f"{split}[:{n}]")
+    out = []
+    for r in rows:
+        question, chosen = last_turn(r["chosen"])
+        _, rejected = last_turn(r["rejected"])
+        if question and chosen != rejected:
+            out.append((question, chosen, rejected))
+    return out
