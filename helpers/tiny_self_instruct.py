@@ -1,7 +1,7 @@
 """The tiny world's side of stage 12a: what its models need to take part in Self-Instruct.
 
-- Two classification families (parity of a number, kind of a word) with an instruction and an input,
-  so the pipeline has classification tasks to find.
+- Two classification families with an instruction and an input, so the pipeline has classification
+  tasks to find: the parity of a number, and "Does Tom have a red ball?" about a sentence.
 - Format families that teach the tiny generator the pipeline's three prompts (continue a task list, say
   whether a task is classification, write an instance). Its task lists sometimes contain the defects the
   paper's filters exist for (blacklisted words, "Write a program", too short, leading punctuation), at the
@@ -149,7 +149,6 @@ def _grade_exact(task: Task, answer: str) -> bool:
     return answer.strip() == task.answer
 
 
-FORMATS = ("si_instructions", "si_clf", "si_instance")
 for _family in (
     Family("si_instructions", make_instruction_list, _grade_exact, 1.5),
     Family("si_clf", make_clf_question, _grade_exact, 1.0),

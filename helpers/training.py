@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import torch
 from datasets import Dataset
 
 from helpers import profiles
@@ -102,9 +101,3 @@ def trainable_share(model) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return trainable, total
-
-
-@torch.no_grad()
-def max_logit_diff(a, b, input_ids: torch.Tensor) -> float:
-    """Largest absolute difference between two models' logits on the same input (e.g. adapter vs merged)."""
-    return (a(input_ids=input_ids).logits - b(input_ids=input_ids).logits).abs().max().item()
