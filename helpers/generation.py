@@ -74,12 +74,10 @@ def chat_generate(
 
 
 # ---------------------------------------------------------------- crash-safe JSONL checkpoints
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Every record of a JSONL file, strictly: a malformed line is an error naming the file and line."""
+def jsonl_lines(path: str | Path):
+    """(line number, record) for each non-blank line of a JSONL file, strictly: a malformed line is an
+    error naming the file and the line."""
     path = Path(path)
-    if not path.exists():
-        return []
-    records = []
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -93,8 +91,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
                 ) from None
             if not isinstance(record, dict):
                 raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            records.append(record)
-    return records
+            yield lineno, record
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Every record of a JSONL file (none if it does not exist yet); see `jsonl_lines`."""
+    return [record for _, record in jsonl_lines(path)] if Path(path).exists() else []
 
 
 def append_jsonl(path: str | Path, records: list[dict]) -> None:

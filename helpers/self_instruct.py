@@ -26,13 +26,7 @@ SEED_FIELDS = {"instruction": str, "input": str, "output": str, "is_classificati
 def load_seed_tasks(path: str | Path) -> list[dict]:
     """Seed tasks from JSONL, checked field by field; an error names the file and the line."""
     tasks = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+    for lineno, row in generation.jsonl_lines(path):
         for name, kind in SEED_FIELDS.items():
             if not isinstance(row.get(name), kind):
                 raise ValueError(f"{path}:{lineno}: field {name!r} must be a {kind.__name__}, got {row.get(name)!r}")
