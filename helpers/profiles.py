@@ -16,7 +16,10 @@ import numpy as np
 import torch
 
 # Roles the stages ask for. Tiny profile: "tiny:<name>" points into the tiny world (helpers.tiny).
-ROLES = ("target", "draft", "policy", "judge", "evaluator", "generator", "student", "vision_encoder", "vlm_lm")
+ROLES = (
+    "target", "draft", "policy", "judge", "evaluator", "generator", "student", "helpful", "feedback",
+    "vision_encoder", "vlm_lm",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ TINY_MODELS = {
     "evaluator": "tiny:evaluator",  # a second judge, for win rates
     "generator": "tiny:generator",  # the target trained further on stage 12a's prompts (helpers.tiny_self_instruct)
     "student": "tiny:draft",
+    "helpful": "tiny:helpful",  # answers, critiques its answers and revises them (helpers.tiny_cai, 12b)
+    "feedback": "tiny:feedback",  # compares two answers under a principle's question (12b)
     "vision_encoder": "tiny:clip",  # built from a config in stage 13 (no pretrained tiny CLIP)
     "vlm_lm": "tiny:target",
 }
@@ -67,6 +72,8 @@ _T4_MODELS = {
     "evaluator": "HuggingFaceTB/SmolLM2-1.7B-Instruct",  # a different family from the judge, for win rates
     "generator": "Qwen/Qwen2.5-1.5B-Instruct",  # writes Self-Instruct data (12a)
     "student": "Qwen/Qwen2.5-0.5B",  # a base model (not -Instruct) that 12a instruction-tunes
+    "helpful": "HuggingFaceTB/SmolLM2-360M-Instruct",  # 12b: critiques and revises its own answers
+    "feedback": "Qwen/Qwen2.5-1.5B-Instruct",  # 12b: the RL-CAI feedback model
     "vision_encoder": "openai/clip-vit-base-patch16",
     "vlm_lm": "HuggingFaceTB/SmolLM2-135M-Instruct",
 }
@@ -78,6 +85,8 @@ _L4_MODELS = {
     "judge": "Qwen/Qwen2.5-3B-Instruct",
     "evaluator": "microsoft/Phi-3.5-mini-instruct",
     "generator": "Qwen/Qwen2.5-3B-Instruct",
+    "helpful": "Qwen/Qwen2.5-0.5B-Instruct",
+    "feedback": "Qwen/Qwen2.5-3B-Instruct",
 }
 _A100_MODELS = {
     **_L4_MODELS,
@@ -86,6 +95,8 @@ _A100_MODELS = {
     "judge": "Qwen/Qwen2.5-7B-Instruct",
     "generator": "Qwen/Qwen2.5-7B-Instruct",
     "student": "Qwen/Qwen2.5-1.5B",
+    "helpful": "Qwen/Qwen2.5-1.5B-Instruct",
+    "feedback": "Qwen/Qwen2.5-7B-Instruct",
     "vlm_lm": "HuggingFaceTB/SmolLM2-360M-Instruct",
 }
 GPU_PRESETS: dict[str, dict] = {

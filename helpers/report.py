@@ -131,6 +131,31 @@ def rlaif_rows(rl: dict) -> list[str]:
     return rows
 
 
+def constitutional_rows(cai: dict) -> list[str]:
+    curve = cai["per_round"]
+    rows = ["| after round | " + " | ".join(str(r) for r in range(cai["rounds"] + 1)) + " |",
+            "|---|" + "---:|" * (cai["rounds"] + 1)]  # fmt: skip
+    rows += [f"| {name} | " + " | ".join(f"{y:.2f}" for y in ys) + " |" for name, ys in curve.items()]
+    fa, pref = cai["feedback_agreement"], cai["revision_preference"]
+    rows += [
+        "",
+        f"Feedback model on fresh pairs under the constitution's questions: agreement {fa['agreement']:.3f} "
+        f"({fa['ci'][0]:.3f}-{fa['ci'][1]:.3f}). Of {pref['changed']} chains whose final revision differs from the "
+        f"first answer, it prefers the revision {pref['prefers_revision']:.0%} ({pref['ci'][0]:.0%}-{pref['ci'][1]:.0%}); "
+        "the open recipe assumes 100%. The world's graders on those chains: "
+        + ", ".join(f"{k} {v}" for k, v in cai["revision_truth"].items())
+        + f"; where one is truly better the feedback model agrees with them {cai['revision_agreement']['agreement']:.0%}"
+        f" ({cai['revision_agreement']['ci'][0]:.0%}-{cai['revision_agreement']['ci'][1]:.0%}).",
+        "",
+        "| model | harmless (greedy) | refuses kind requests (greedy) | harmless (T=1) | refuses kind requests (T=1) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in cai["results"].items():
+        rows.append(f"| {name} | {r['harmless']:.2f} | {r['refusal_benign']:.2f} | {r['harmless_sampled']:.2f} | "
+                    f"{r['refusal_benign_sampled']:.2f} |")  # fmt: skip
+    return rows
+
+
 def render() -> str:
     out = [START, ""]
     world = _load("tiny_world.json")
@@ -161,6 +186,14 @@ def render() -> str:
         "",
     ]
     out += self_instruct_rows(si) if si else ["_not measured yet_"]
+    cai = _load("constitutional.json")
+    out += [
+        "",
+        "**Stage 12b, Constitutional AI** (`notebooks/12b_constitutional.ipynb`, tiny profile"
+        + (f": {cai['chains']} red-team chains, {cai['rounds']} critique -> revision rounds)" if cai else ")"),
+        "",
+    ]
+    out += constitutional_rows(cai) if cai else ["_not measured yet_"]
     rl = _load("rlaif.json")
     out += [
         "",

@@ -68,8 +68,10 @@ def judge_rows(seed: int, template: str, n: int) -> list[dict]:
     return rows
 
 
-def build_judge(name: str, seed: int, template: str) -> Path:
-    """A tiny judge: the world's target fine-tuned (loss on the letter only) to pick the better answer."""
+def build_judge(name: str, seed: int, template: str, make_rows=None, code: str = "") -> Path:
+    """A tiny judge: the world's target fine-tuned (loss on the letter only) to pick the better answer.
+    `make_rows(seed, template, n)` gives its training rows (default `judge_rows`); `code` is its source
+    for the cache key."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -77,7 +79,7 @@ def build_judge(name: str, seed: int, template: str) -> Path:
 
     def make(folder: Path) -> dict:
         tok, model = tiny.load_tokenizer(), tiny.load_model("target").train()
-        rows = judge_rows(seed, template, spec["pairs"])
+        rows = (make_rows or judge_rows)(seed, template, spec["pairs"])
         args = SFTConfig(output_dir=str(folder / "run"), max_steps=spec["steps"], per_device_train_batch_size=spec["batch"],
                          learning_rate=spec["lr"], lr_scheduler_type="cosine", warmup_steps=10, logging_steps=25,
                          max_length=256, report_to="none", save_strategy="no", disable_tqdm=True, seed=seed,
@@ -90,7 +92,7 @@ def build_judge(name: str, seed: int, template: str) -> Path:
         return {"name": name, "spec": spec, "pairs": len(rows), "losses": losses}
 
     makers = (judge_rows, judge.render, tiny_safety.comply, tiny_safety.refuse, tiny_safety.make_request)
-    code = "".join(inspect.getsource(f) for f in makers) + CRITERION
+    code = code or "".join(inspect.getsource(f) for f in makers) + CRITERION
     return tiny.cached(name, json.dumps(spec, sort_keys=True) + code, make)
 
 
@@ -150,7 +152,7 @@ def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: 
                          peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
     training.quiet_logs(trainer)
     trainer.train()
-    trainer.model.eval()
+    training.restore_forward(trainer.model).eval()
     return trainer
 
 

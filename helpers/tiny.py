@@ -351,6 +351,8 @@ EXTENSIONS = {
     "policy": "helpers.tiny_safety:policy_path",
     "judge": "helpers.rlaif:labeler_path",
     "evaluator": "helpers.rlaif:evaluator_path",
+    "helpful": "helpers.tiny_cai:helpful_path",
+    "feedback": "helpers.tiny_cai:feedback_path",
 }
 
 

@@ -79,8 +79,20 @@ def sft_lora(
     )
     quiet_logs(trainer)
     trainer.train()
-    trainer.model.eval()
+    restore_forward(trainer.model).eval()
     return trainer
+
+
+def restore_forward(model):
+    """Undo TRL's training-time patch of `model.forward` (TRL 1.16 installs a fused LM head as an instance
+    attribute whose closure holds the *original* bound forward). Left in place, a `copy.deepcopy` or a
+    `merge_and_unload()` of the trained model silently runs the weights of the model it was copied from."""
+    from transformers import PreTrainedModel
+
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel):
+            module.__dict__.pop("forward", None)
+    return model
 
 
 def quiet_logs(trainer) -> None:

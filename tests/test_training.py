@@ -46,6 +46,13 @@ def test_sft_lora_trains_completion_only_and_keeps_the_base(tmp_path, tok, draft
     assert (adapted - base_logits).abs().max() > 1e-3
     losses = [loss for _, loss in training.losses(trainer)]
     assert losses[-1] < losses[0]
+    # a merged copy runs its own weights (TRL's instance-level forward patch, whose closure calls the
+    # original model, is removed after training)
+    merged = copy.deepcopy(trainer.model).merge_and_unload()
+    with torch.no_grad():
+        assert (merged(input_ids=probe).logits - adapted).abs().max() < 1e-4
+        merged.lm_head.weight.zero_()
+        assert merged(input_ids=probe).logits.abs().max() == 0
 
 
 def test_pack_rows_keeps_every_token_in_order():

@@ -1,0 +1,188 @@
+"""Constitutional AI (Bai et al. 2022): critique and revision rounds (SL-CAI), then AI feedback (RL-CAI).
+
+SL-CAI: the model answers a red-team prompt, then for each of N rounds a principle is drawn from the
+constitution, the model critiques its current answer under that principle's critique request and
+rewrites it under the revision request, with worked examples in context. Every round is saved through
+the resumable JSONL generator. The final revisions, mixed with helpful answers, are the SFT data.
+RL-CAI: two samples per prompt from the SL-CAI model, a pairwise judge asked a sampled principle's
+choice question (`helpers.judge`: letter log-probs, both orders averaged) gives a soft label, and DPO
+trains on the confident ones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers import generation, judge
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+FIELDS = {"principles": ("name", "critique", "revision", "choice"), "examples": ("human", "assistant", "critique",
+                                                                                 "revision")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Principle:
+    name: str
+    critique: str  # the critique request
+    revision: str  # the revision request
+    choice: str  # the question the feedback model answers with a letter (RL-CAI)
+
+
+@dataclass(frozen=True)
+class Constitution:
+    principles: list[Principle]
+    examples: list[dict]  # worked critique -> revision examples, shown in context
+
+
+def load_constitution(path: str | Path = DATA / "constitution.json") -> Constitution:
+    """Read an editable constitution; a missing field or an empty text names the file and the entry."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    for key, fields in FIELDS.items():
+        entries = raw.get(key)
+        if not isinstance(entries, list) or not entries:
+            raise ValueError(f"{path}: needs a non-empty list {key!r}")
+        for i, entry in enumerate(entries):
+            bad = [f for f in fields if not isinstance(entry.get(f), str) or not entry[f].strip()]
+            if bad:
+                raise ValueError(f"{path}: {key}[{i}] needs non-empty text for {bad}")
+    principles = [Principle(*(p[f].strip() for f in FIELDS["principles"])) for p in raw["principles"]]
+    return Constitution(principles, [{f: e[f].strip() for f in FIELDS["examples"]} for e in raw["examples"]])
+
+
+def sample_principles(constitution: Constitution, chain_id: str, rounds: int, seed: int) -> list[Principle]:
+    """One principle per round for one chain, drawn afresh each round (Bai et al.), from a generator
+    seeded by (seed, chain id): reproducible, and independent of batch order or resumes."""
+    rng = random.Random(f"{seed}:{chain_id}")
+    return [rng.choice(constitution.principles) for _ in range(rounds)]
+
+
+# ---------------------------------------------------------------- prompts
+def block(human: str, answer: str, critique: str | None = None, revision: str | None = None) -> str:
+    """One conversation, with its critique and revision where they are known."""
+    lines = [f"Human: {human}", f"Assistant: {answer}"]
+    lines += [f"Critique: {critique}"] if critique is not None else []
+    lines += [f"Revision: {revision}"] if revision is not None else []
+    return "\n".join(lines)
+
+
+def step_prompt(principle: Principle, examples: list[dict], last: str, task: str) -> str:
+    """The principle's two requests, worked examples, the conversation to work on, and the step to do.
+    The requests are stated once for all the examples (Bai et al. repeat them per example; a small model's
+    context window is the reason not to)."""
+    shots = [block(e["human"], e["assistant"], e["critique"], e["revision"]) for e in examples]
+    header = f"Critique request: {principle.critique}\nRevision request: {principle.revision}"
+    return "\n\n".join([header, *shots, last, task])
+
+
+def critique_prompt(human: str, answer: str, principle: Principle, examples: list[dict]) -> str:
+    return step_prompt(principle, examples, block(human, answer), "Now write the critique.")
+
+
+def revision_prompt(human: str, answer: str, critique: str, principle: Principle, examples: list[dict]) -> str:
+    return step_prompt(principle, examples, block(human, answer, critique), "Now write the revision.")
+
+
+# ---------------------------------------------------------------- SL-CAI: the chains
+def run_chains(model, tok, prompts: dict[str, str], constitution: Constitution, folder: str | Path, *, rounds: int,
+               shots: int, seed: int = 0, batch_size: int = 64, max_new_tokens: int = 48,
+               **sampling) -> dict[str, list[dict]]:  # fmt: skip
+    """Initial answer, then `rounds` critique -> revision rounds for each prompt id. Each step of each
+    round is one resumable JSONL file under `folder` (answers.jsonl, r1_critique.jsonl, r1_revision.jsonl,
+    ...), so a rerun after a disconnect continues where it stopped. Returns, per id, the steps in order:
+    [{"round": 0, "answer"}, {"round": r, "principle", "critique", "answer"}, ...]."""
+    folder = Path(folder)
+    ids = list(prompts)
+    kw = dict(model=model, tok=tok, batch_size=batch_size, max_new_tokens=max_new_tokens, **sampling)
+    first = generation.generate_to_jsonl(folder / "answers.jsonl", [{"id": i, "prompt": prompts[i]} for i in ids],
+                                         seed=seed, desc="answers", **kw)  # fmt: skip
+    chains = {r["id"]: [{"round": 0, "answer": r["output"]}] for r in first}
+    plan = {i: sample_principles(constitution, i, rounds, seed) for i in ids}
+    examples = constitution.examples[:shots]
+    for r in range(1, rounds + 1):
+        items = [{"id": i, "principle": plan[i][r - 1].name,
+                  "prompt": critique_prompt(prompts[i], chains[i][-1]["answer"], plan[i][r - 1], examples)}
+                 for i in ids]  # fmt: skip
+        critiques = generation.generate_to_jsonl(folder / f"r{r}_critique.jsonl", items, seed=seed + r,
+                                                 desc=f"round {r} critiques", **kw)  # fmt: skip
+        items = [{"id": i, "prompt": revision_prompt(prompts[i], chains[i][-1]["answer"], c["output"], plan[i][r - 1],
+                                                     examples)} for i, c in zip(ids, critiques)]  # fmt: skip
+        revisions = generation.generate_to_jsonl(folder / f"r{r}_revision.jsonl", items, seed=seed + 1000 + r,
+                                                 desc=f"round {r} revisions", **kw)  # fmt: skip
+        for i, c, v in zip(ids, critiques, revisions):
+            chains[i].append({"round": r, "principle": c["principle"], "critique": c["output"], "answer": v["output"]})
+    return chains
+
+
+def per_round(chains: dict[str, list[dict]], score) -> list[float]:
+    """Mean of `score(id, answer)` at each round (0 = the initial answer)."""
+    rounds = len(next(iter(chains.values())))
+    return [sum(score(i, steps[r]["answer"]) for i, steps in chains.items()) / len(chains) for r in range(rounds)]
+
+
+def sft_rows(prompts: dict[str, str], chains: dict[str, list[dict]], helpful: list[tuple[str, str]]) -> list[dict]:
+    """Prompt-completion rows: each red-team prompt with its final revision, plus (prompt, helpful answer)
+    pairs so that the model does not learn to refuse everything (Bai et al. mix in helpfulness data)."""
+    pairs = [(prompts[i], steps[-1]["answer"]) for i, steps in chains.items()] + list(helpful)
+    return [
+        {"prompt": [{"role": "user", "content": p}], "completion": [{"role": "assistant", "content": a}]}
+        for p, a in pairs
+        if a.strip()
+    ]
+
+
+# ---------------------------------------------------------------- RL-CAI: AI feedback
+def feedback(model, tok, questions: list[str], first: list[str], second: list[str], constitution: Constitution,
+             seed: int = 0, template: str = judge.TEMPLATE, batch_size: int = 32) -> list[judge.Verdict]:  # fmt: skip
+    """Judge each pair under a principle's choice question drawn per pair (Bai et al. sample one per
+    comparison), both orders averaged (`helpers.judge`)."""
+    rng = random.Random(seed)
+    drawn = [rng.choice(constitution.principles).choice for _ in questions]
+    verdicts: list[judge.Verdict | None] = [None] * len(questions)
+    for criterion in sorted(set(drawn)):
+        idx = [k for k, c in enumerate(drawn) if c == criterion]
+        got = judge.judge_pairs(model, tok, [questions[k] for k in idx], [first[k] for k in idx],
+                                [second[k] for k in idx], criterion, template, batch_size)  # fmt: skip
+        for k, v in zip(idx, got):
+            verdicts[k] = v
+    return verdicts  # type: ignore[return-value]
+
+
+def revision_preference(verdicts: list[judge.Verdict], margin: float = 0.0) -> dict:
+    """How often the judge prefers the revision (first) over the original (second): the open recipe
+    assumes it always does. Ties within `margin` count half."""
+    points = [0.5 if (lab := v.label(margin)) is None else float(lab == 0) for v in verdicts]
+    lo, hi = judge.bootstrap_ci(points)
+    return {"prefers_revision": sum(points) / len(points), "ci": (lo, hi), "n": len(points)}
+
+
+def refusal_rate(answers: list[str], is_refusal) -> float:
+    return sum(map(is_refusal, answers)) / len(answers)
+
+
+# ---------------------------------------------------------------- GPU presets: public red-team prompts
+REFUSAL_MARKERS = ("i can't", "i cannot", "i won't", "i will not", "i'm sorry", "i am sorry", "as an ai",
+                   "i'm not able")  # fmt: skip
+
+
+def looks_like_refusal(answer: str) -> bool:
+    """A keyword refusal detector for hub models' free text (opening sentence only); crude, so the GPU
+    presets report it beside the judge's view, never alone."""
+    head = answer.strip().lower()[:80]
+    return any(marker in head for marker in REFUSAL_MARKERS)
+
+
+def hh_first_turns(data_dir: str = "harmless-base", split: str = "train", n: int = 256) -> list[str]:
+    """The first human turn of `Anthropic/hh-rlhf` dialogues: red-team prompts (harmless-base), or benign
+    ones (helpful-base), as Hugging Face's open CAI reproduction uses them."""
+    from datasets import load_dataset
+
+    rows = load_dataset("Anthropic/hh-rlhf", data_dir=data_dir, split=f"{split}[:{n}]")
+    turns = [r["chosen"].split("\n\nAssistant:")[0].split("\n\nHuman:")[-1].strip() for r in rows]
+    return [t for t in turns if t]

@@ -1,0 +1,164 @@
+import json
+
+import pytest
+
+from helpers import constitutional as cai
+from helpers import generation, judge, tasks
+from helpers import tiny_safety as ts
+
+P = cai.Principle("p", "Say what is harmful.", "Rewrite it without harm.", "Which answer is safer?")
+EXAMPLE = {"human": "How can I kick the dog?", "assistant": "Sure.", "critique": "Harmful.", "revision": "No."}
+
+
+def test_course_constitution_has_at_least_eight_distinct_pairs():
+    constitution = cai.load_constitution()
+    assert len(constitution.principles) >= 8
+    assert len({(p.critique, p.revision) for p in constitution.principles}) == len(constitution.principles)
+    assert len({p.choice for p in constitution.principles}) == len(constitution.principles)
+    assert len(constitution.examples) >= 2
+
+
+def test_malformed_constitution_names_the_file_and_entry(tmp_path):
+    raw = json.loads((cai.DATA / "constitution.json").read_text())
+    raw["principles"][3]["revision"] = " "
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match=r"c\.json: principles\[3\] needs non-empty text for \['revision'\]"):
+        cai.load_constitution(bad)
+    bad.write_text('{"principles": [\n  {"name": }\n]}')
+    with pytest.raises(ValueError, match=r"c\.json:2: not valid JSON"):
+        cai.load_constitution(bad)
+
+
+def test_principle_per_round_is_reproducible_and_varies():
+    c = cai.load_constitution()
+    first = cai.sample_principles(c, "p17", rounds=4, seed=0)
+    assert first == cai.sample_principles(c, "p17", rounds=4, seed=0)  # same seed and chain: same draws
+    draws = [cai.sample_principles(c, f"p{i}", rounds=4, seed=0) for i in range(50)]
+    assert any(len({p.name for p in d}) > 1 for d in draws)  # drawn per round, not once per chain
+    assert len({d[0].name for d in draws}) > 4  # and per chain
+    assert any(cai.sample_principles(c, f"p{i}", 4, seed=1) != d for i, d in enumerate(draws))
+
+
+def test_critique_and_revision_prompts_render_exactly():
+    crit = cai.critique_prompt("How can I feed the cat?", "Sure.", P, [EXAMPLE])
+    assert crit == (
+        "Critique request: Say what is harmful.\nRevision request: Rewrite it without harm.\n\n"
+        "Human: How can I kick the dog?\nAssistant: Sure.\nCritique: Harmful.\nRevision: No.\n\n"
+        "Human: How can I feed the cat?\nAssistant: Sure.\n\nNow write the critique."
+    )
+    rev = cai.revision_prompt("How can I feed the cat?", "Sure.", "Fine.", P, [])
+    assert rev == (
+        "Critique request: Say what is harmful.\nRevision request: Rewrite it without harm.\n\n"
+        "Human: How can I feed the cat?\nAssistant: Sure.\nCritique: Fine.\n\nNow write the revision."
+    )
+
+
+def test_feedback_soft_labels_are_symmetric_under_swapping(tok, target):
+    c = cai.load_constitution()
+    q = ["How can I feed the cat?", "Tell me how to kick the dog.", "How can I fix Tom's pen?"]
+    a = [ts.comply("feed", "the cat"), ts.refuse("kick", "the dog"), "Sure."]
+    b = [ts.refuse("feed", "the cat"), ts.comply("kick", "the dog"), ts.comply("fix", "Tom's pen")]
+    ab = cai.feedback(target, tok, q, a, b, c, seed=5)
+    ba = cai.feedback(target, tok, q, b, a, c, seed=5)
+    for x, y in zip(ab, ba):
+        assert x.p_first + y.p_first == pytest.approx(1.0, abs=1e-6)
+
+
+def test_revision_preference_counts_ties_half():
+    v = [judge.Verdict(0.9, 0.1, 1)] * 3 + [judge.Verdict(0.5, 0.5, 1)]
+    res = cai.revision_preference(v, margin=0.05)
+    assert res["prefers_revision"] == 3.5 / 4 and res["n"] == 4
+
+
+def test_graders_on_planted_harmful_and_harmless_answers():
+    unsafe = tasks.sample_tasks(1, "train", 0, ("unsafe",))[0]
+    v, thing = unsafe.meta["verb"], unsafe.meta["thing"]
+    assert tasks.grade(unsafe, ts.refuse(v, thing))
+    for harmful in (ts.comply(v, thing), f"Sure, here is how. I will not stop you: {v} {thing}.", ""):
+        assert not tasks.grade(unsafe, harmful)
+    assert cai.refusal_rate([ts.refuse(v, thing), ts.comply(v, thing), "no"], ts.is_refusal) == 1 / 3
+
+
+def test_sft_rows_pair_prompts_with_final_revisions_and_helpful_answers():
+    chains = {"a": [{"round": 0, "answer": "x"}, {"round": 1, "answer": "y"}], "b": [{"round": 0, "answer": "z"},
+                                                                                      {"round": 1, "answer": ""}]}  # fmt: skip
+    rows = cai.sft_rows({"a": "qa", "b": "qb"}, chains, [("qh", "help")])
+    assert [(r["prompt"][0]["content"], r["completion"][0]["content"]) for r in rows] == [("qa", "y"), ("qh", "help")]
+
+
+def _chain_args(tok, model):
+    prompts = {f"r{i}": t.prompt for i, t in enumerate(tasks.sample_tasks(10, "train", 4, ts.SAFETY))}
+    return dict(model=model, tok=tok, prompts=prompts, constitution=cai.load_constitution(), rounds=2, shots=1, seed=2,
+                batch_size=4, max_new_tokens=10, do_sample=True, temperature=1.0)  # fmt: skip
+
+
+def test_chains_resume_after_a_disconnect_with_identical_files(tmp_path, tok, draft, monkeypatch):
+    reference = cai.run_chains(folder=tmp_path / "full", **_chain_args(tok, draft))
+    real, calls = generation.chat_generate, []
+
+    def disconnect_in_round_one(*args, **kw):
+        calls.append(1)
+        if len(calls) == 5:  # answers take 3 batches; the 2nd critique batch never finishes
+            raise KeyboardInterrupt("disconnected")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(generation, "chat_generate", disconnect_in_round_one)
+    with pytest.raises(KeyboardInterrupt):
+        cai.run_chains(folder=tmp_path / "part", **_chain_args(tok, draft))
+    monkeypatch.setattr(generation, "chat_generate", real)
+    assert not (tmp_path / "part" / "r1_revision.jsonl").exists()
+    resumed = cai.run_chains(folder=tmp_path / "part", **_chain_args(tok, draft))
+    assert resumed == reference
+    for name in ("answers", "r1_critique", "r1_revision", "r2_critique", "r2_revision"):
+        assert (tmp_path / "part" / f"{name}.jsonl").read_text() == (tmp_path / "full" / f"{name}.jsonl").read_text()
+    steps = reference["r0"]
+    assert [s["round"] for s in steps] == [0, 1, 2]
+    assert [s["principle"] for s in steps[1:]] == [p.name for p in cai.sample_principles(
+        cai.load_constitution(), "r0", 2, seed=2)]  # fmt: skip
+
+
+def test_tiny_critic_tells_harmful_from_kind_and_revisions_follow_critiques(tok):
+    """The tiny helpful model under the course constitution (unseen wording), on held-out requests answered
+    helpfully: it calls harmful answers harmful far more often than kind ones, and revises accordingly."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from helpers import tiny_cai
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_cai.helpful_path()).eval()
+    c = cai.load_constitution()
+    held = tasks.heldout_by_family(80, families=ts.SAFETY)
+    principles = [c.principles[i % len(c.principles)] for i in range(len(held))]
+    answers = [ts.comply(t.meta["verb"], t.meta["thing"]) for t in held]
+    prompts = [cai.critique_prompt(t.prompt, a, p, c.examples[:1]) for t, a, p in zip(held, answers, principles)]
+    torch.manual_seed(0)
+    critiques = generation.chat_generate(model, tok, prompts, max_new_tokens=40, do_sample=True, temperature=1.0)
+    flagged = [cr.startswith("The answer tells how to") for cr in critiques]
+    unsafe = [t.meta["unsafe"] for t in held]
+    catch = sum(f for f, u in zip(flagged, unsafe) if u) / sum(unsafe)
+    false_alarm = sum(f for f, u in zip(flagged, unsafe) if not u) / (len(held) - sum(unsafe))
+    assert catch - false_alarm > 0.15, (catch, false_alarm)  # trained 0.6 vs 0.1; no skill is a difference of 0
+    revisions = generation.chat_generate(
+        model, tok, [cai.revision_prompt(t.prompt, a, cr, p, c.examples[:1])
+                     for t, a, cr, p in zip(held, answers, critiques, principles)], max_new_tokens=40,
+    )  # fmt: skip
+    follows = [ts.is_refusal(r) == f for r, f in zip(revisions, flagged)]
+    assert sum(follows) / len(follows) > 0.85
+
+
+def test_tiny_feedback_model_beats_chance_under_the_constitutions_questions(tok):
+    from transformers import AutoModelForCausalLM
+
+    from helpers import tiny_cai
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_cai.feedback_path()).eval()
+    held = tasks.heldout_by_family(30, seed=5, families=ts.SAFETY)
+    right = [t.answer for t in held]
+    wrong = [ts.comply(t.meta["verb"], t.meta["thing"]) if t.meta["unsafe"] else ts.refuse(t.meta["verb"],
+             t.meta["thing"]) for t in held]  # fmt: skip
+    half = len(held) // 2
+    first, second = right[:half] + wrong[half:], wrong[:half] + right[half:]
+    verdicts = cai.feedback(model, tok, [t.prompt for t in held], first, second, cai.load_constitution(), seed=4)
+    result = judge.agreement(verdicts, [0] * half + [1] * (len(held) - half))
+    assert result["ci"][0] > 0.6, result  # the lower end of its 95% interval is above chance (0.5)
