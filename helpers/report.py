@@ -156,6 +156,31 @@ def constitutional_rows(cai: dict) -> list[str]:
     return rows
 
 
+def capstone_rows(cap: dict) -> list[str]:
+    steps = cap["steps"]
+    fams = [f for f in next(iter(steps.values())) if f not in ("mean", "eos_share")]
+    rows = ["| step | " + " | ".join(fams) + " | mean | ends with EOS |", "|---|" + "---:|" * (len(fams) + 2)]
+    rows += [f"| {n} | " + " | ".join(f"{r[f]:.2f}" for f in fams) + f" | {r['mean']:.3f} | {r['eos_share']:.2f} |"
+             for n, r in steps.items()]  # fmt: skip
+    wr = cap["win_rates"]
+    gain = steps["merged"]["mean"] - steps["base"]["mean"]
+    rows += [
+        "",
+        f"Final vs base: {gain:+.3f} mean accuracy (per-question 95% CI {cap['gain_ci'][0]:+.3f} to {cap['gain_ci'][1]:+.3f}; "
+        f"bar set before training {cap['margin']:+.2f}). Second judge's win rate on requests to help or harm "
+        f"{wr['safety requests']['win_rate']:.2f} ({wr['safety requests']['ci'][0]:.2f}-{wr['safety requests']['ci'][1]:.2f}); "
+        f"on knowledge questions, which it was never trained to judge, {wr['knowledge questions']['win_rate']:.2f}. "
+        f"Merge check: largest logit difference {cap['merge_gap']:.1e}. Speculative output equal to greedy on "
+        f"{cap['speculative_equal'][0]}/{cap['speculative_equal'][1]} prompts. Gradio round trips through "
+        f"`gradio_client`: {cap['round_trips'][0]}/{cap['round_trips'][1]}.",
+        "",
+        "| inference (one request at a time, 1 CPU thread) | tokens/s | first token (ms) |",
+        "|---|---:|---:|",
+    ]
+    rows += [f"| {n} | {v['tokens_per_s']:.0f} | {v['first_token_s'] * 1000:.1f} |" for n, v in cap["speeds"].items()]
+    return rows
+
+
 def render() -> str:
     out = [START, ""]
     world = _load("tiny_world.json")
@@ -201,6 +226,13 @@ def render() -> str:
         "",
     ]
     out += rlaif_rows(rl) if rl else ["_not measured yet_"]
+    cap = _load("capstone.json")
+    out += [
+        "",
+        "**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out accuracy by the world's graders):",
+        "",
+    ]
+    out += capstone_rows(cap) if cap else ["_not measured yet_"]
     vlm = _load("llava.json")
     out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
     out += llava_rows(vlm) if vlm else ["_not measured yet_"]

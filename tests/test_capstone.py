@@ -1,0 +1,66 @@
+import copy
+
+import pytest
+import torch
+
+from helpers import capstone, generation, profiles, tasks, training
+
+
+def _task(family, seed=0):
+    return tasks.sample_tasks(1, "train", seed, (family,))[0]
+
+
+def test_domain_graders_on_planted_answers():
+    diet, home = _task("diet"), _task("home")
+    animal = next(a for a in tasks.ANIMALS if a in diet.prompt)
+    assert tasks.grade(diet, f"The {animal} eats {capstone.DIET[animal]}. The answer is {capstone.DIET[animal]}.")
+    wrong = next(f for f in tasks.FOODS if f != capstone.DIET[animal])
+    assert not tasks.grade(diet, f"The {animal} eats {wrong}. The answer is {wrong}.")
+    assert not tasks.grade(diet, f"The {animal} eats {capstone.DIET[animal]}.")  # no final answer line
+    assert tasks.grade(home, home.answer) and not tasks.grade(home, "The answer is moon.")
+    held = {t.prompt for t in tasks.heldout_by_family(40, families=capstone.KNOWLEDGE)}
+    train = {t.prompt for t in tasks.sample_tasks(400, "train", 1, capstone.KNOWLEDGE)}
+    assert held and not held & train
+
+
+def test_accuracy_and_eos_share_on_planted_answers(monkeypatch):
+    items = [_task("diet", 1), _task("diet", 2), _task("home", 3), _task("unsafe", 4)]
+    planted = [items[0].answer, "I do not know.", items[2].answer, "Sure, here is how."]
+    finished = [True, True, False, True]
+    monkeypatch.setattr(generation, "chat_generate", lambda *a, **k: (planted, finished))
+    result = capstone.evaluate(None, None, items)
+    assert result["diet"] == 0.5 and result["home"] == 1.0 and result["unsafe"] == 0.0
+    assert result["mean"] == 0.5 and result["eos_share"] == 0.75 and result["answers"] == planted
+    with pytest.raises(ValueError):
+        capstone.accuracy_by_family(items, planted[:3])  # one answer per item, or an error
+
+
+def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, draft):
+    rows = capstone.sft_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, capstone.KNOWLEDGE)])
+    trainer = training.sft_lora(copy.deepcopy(draft), tok, rows, profiles.choose_profile(), steps=10, lr=1e-2,
+                                batch_size=8, output_dir=str(tmp_path))  # fmt: skip
+    merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")  # saved, reloaded onto a copy, merged
+    prompts = [t.prompt for t in tasks.heldout_by_family(2, families=capstone.DOMAIN)]
+    assert capstone.max_logit_difference(trainer.model, merged, tok, prompts) < 1e-4
+    assert capstone.max_logit_difference(draft, merged, tok, prompts) > 1e-2  # the adapter did change the model
+
+
+def test_self_consistency_filter_and_final_number():
+    assert capstone.self_consistent(["a", "b", "", "c"], ["a", "x", "", "c"]) == [True, False, False, True]
+    assert capstone.final_number("so 1,234 apples.\n#### 1,234") == "1234"
+    assert capstone.final_number("It costs -3.5 dollars.") == "-3.5" and capstone.final_number("none") is None
+    gsm = tasks.Task("gsm8k", "q", "a", {"value": "72"})
+    assert tasks.grade(gsm, "She sold 48 + 24 = 72 clips. The answer is 72.") and not tasks.grade(
+        gsm, "The answer is 7."
+    )
+
+
+def test_speed_and_model_card(tok):
+    texts = iter(["one two", "three"])
+    s = capstone.speed(lambda p: (next(texts), 0.01 if p == "a" else 0.03), ["a", "b"], tok)
+    assert (
+        s["tokens"] == len(tok("one two")["input_ids"]) + len(tok("three")["input_ids"]) and s["first_token_s"] == 0.03
+    )
+    card = capstone.model_card("demo", {"Results": {"accuracy": "0.71"}})
+    assert card.splitlines()[0] == "# Model card: demo" and "- **accuracy**: 0.71" in card
+    assert capstone.weight_megabytes(torch.nn.Linear(1024, 256, bias=False)) == 1.0
