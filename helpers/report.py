@@ -226,6 +226,9 @@ def render() -> str:
         "",
     ]
     out += rlaif_rows(rl) if rl else ["_not measured yet_"]
+    vlm = _load("llava.json")
+    out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
+    out += llava_rows(vlm) if vlm else ["_not measured yet_"]
     cap = _load("capstone.json")
     out += [
         "",
@@ -233,9 +236,6 @@ def render() -> str:
         "",
     ]
     out += capstone_rows(cap) if cap else ["_not measured yet_"]
-    vlm = _load("llava.json")
-    out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
-    out += llava_rows(vlm) if vlm else ["_not measured yet_"]
     ci = _load("ci_time.json")
     out += [
         "",
