@@ -19,8 +19,10 @@ from pathlib import Path
 from helpers import generation, judge
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-FIELDS = {"principles": ("name", "critique", "revision", "choice"), "examples": ("human", "assistant", "critique",
-                                                                                 "revision")}  # fmt: skip
+FIELDS = {  # the keys each entry of the constitution file must give, as non-empty text
+    "principles": ("name", "critique", "revision", "choice"),
+    "examples": ("human", "assistant", "critique", "revision"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ def load_constitution(path: str | Path = DATA / "constitution.json") -> Constitu
         if not isinstance(entries, list) or not entries:
             raise ValueError(f"{path}: needs a non-empty list {key!r}")
         for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise ValueError(f"{path}: {key}[{i}] must be an object with the keys {list(fields)}")
             bad = [f for f in fields if not isinstance(entry.get(f), str) or not entry[f].strip()]
             if bad:
                 raise ValueError(f"{path}: {key}[{i}] needs non-empty text for {bad}")
