@@ -181,19 +181,20 @@ def capstone_rows(cap: dict) -> list[str]:
     return rows
 
 
+def section(heading: str, data: dict | None, rows) -> list[str]:
+    """A results section: a blank line, its heading, a blank line, then its rows (or a placeholder)."""
+    return ["", heading, "", *(rows(data) if data else ["_not measured yet_"])]
+
+
 def render() -> str:
-    out = [START, ""]
-    world = _load("tiny_world.json")
-    out += ["**Tiny world** (`python -m helpers.tiny build`): held-out accuracy per task family, greedy.", ""]
-    out += tiny_world_rows(world) if world else ["_not measured yet_"]
-    out += [
-        "",
-        "**Stage 11, speculative decoding** (`python -m helpers.spec_bench --json data/results/speculative_bench.json`):",
-        "",
-    ]
-    bench = _load("speculative_bench.json")
-    out += speculative_rows(bench) if bench else ["_not measured yet_"]
-    bench_world = _load("bench_world.json")
+    world, bench, bench_world = _load("tiny_world.json"), _load("speculative_bench.json"), _load("bench_world.json")
+    si, cai, rl = _load("self_instruct.json"), _load("constitutional.json"), _load("rlaif.json")
+    vlm, cap, ci = _load("llava.json"), _load("capstone.json"), _load("ci_time.json")
+    out = [START]
+    out += section("**Tiny world** (`python -m helpers.tiny build`): held-out accuracy per task family, greedy.",
+                   world, tiny_world_rows)  # fmt: skip
+    out += section("**Stage 11, speculative decoding** (`python -m helpers.spec_bench --json "
+                   "data/results/speculative_bench.json`):", bench, speculative_rows)  # fmt: skip
     if bench_world:
         t = bench_world["models"]["target"]
         out += [
@@ -203,40 +204,19 @@ def render() -> str:
             f"accuracy {t['heldout']['mean']:.2f} (tiny-world target above: {world['models']['target']['heldout']['mean']:.2f}), "
             "and its draft was distilled on the target's own greedy continuations of train prompts.",
         ]
-    si = _load("self_instruct.json")
-    out += [
-        "",
-        "**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
-        + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
-        "",
-    ]
-    out += self_instruct_rows(si) if si else ["_not measured yet_"]
-    cai = _load("constitutional.json")
-    out += [
-        "",
-        "**Stage 12b, Constitutional AI** (`notebooks/12b_constitutional.ipynb`, tiny profile"
-        + (f": {cai['chains']} red-team chains, {cai['rounds']} critique -> revision rounds)" if cai else ")"),
-        "",
-    ]
-    out += constitutional_rows(cai) if cai else ["_not measured yet_"]
-    rl = _load("rlaif.json")
-    out += [
-        "",
-        "**Stage 12c, RLAIF** (`notebooks/12c_rlaif.ipynb`, tiny profile; the world's graders are the truth):",
-        "",
-    ]
-    out += rlaif_rows(rl) if rl else ["_not measured yet_"]
-    vlm = _load("llava.json")
-    out += ["", "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", ""]
-    out += llava_rows(vlm) if vlm else ["_not measured yet_"]
-    cap = _load("capstone.json")
-    out += [
-        "",
-        "**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out accuracy by the world's graders):",
-        "",
-    ]
-    out += capstone_rows(cap) if cap else ["_not measured yet_"]
-    ci = _load("ci_time.json")
+    out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
+                   + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
+                   si, self_instruct_rows)  # fmt: skip
+    out += section("**Stage 12b, Constitutional AI** (`notebooks/12b_constitutional.ipynb`, tiny profile"
+                   + (f": {cai['chains']} red-team chains, {cai['rounds']} critique -> revision rounds)" if cai else ")"),
+                   cai, constitutional_rows)  # fmt: skip
+    out += section("**Stage 12c, RLAIF** (`notebooks/12c_rlaif.ipynb`, tiny profile; the world's graders are the truth):",
+                   rl, rlaif_rows)  # fmt: skip
+    out += section(
+        "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", vlm, llava_rows
+    )
+    out += section("**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
+                   "accuracy by the world's graders):", cap, capstone_rows)  # fmt: skip
     out += [
         "",
         f"**CI** (`.ci/run` on a clean clone with an empty tiny-world cache, 2 cores, all notebooks; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
