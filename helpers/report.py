@@ -54,6 +54,12 @@ def speculative_rows(bench: dict) -> list[str]:
         f"| HF prompt lookup vs plain | {by['HF prompt lookup']['speedup']:.2f}x |",
         f"| alpha-hat, tokens per target call (ours best) | {ours['alpha_hat']:.3f}, {ours['tau']:.2f} |",
     ]
+    first = next((r for r in bench["rows"] if r["method"].endswith("first draft")), None)
+    if first:
+        lines.append(
+            f"| the same schedule with the first draft ({bench['pair']['first_draft_params'] / 1e6:.2f}M, "
+            f"train-prompt mix): speed-up, alpha-hat | {first['speedup']:.2f}x, {first['alpha_hat']:.3f} |"
+        )
     with_v = [r["speedup"] / r["predicted_with_verify"] for r in const]
     textbook = [r["speedup"] / r["predicted_textbook"] for r in const]
     lines += [
@@ -202,8 +208,16 @@ def render() -> str:
             f"The bench pair is built for speed measurement (`python -m helpers.tiny build --recipe bench`, "
             f"{bench_world['build_s'] / 60:.0f} min): its target trained {t['train_s'] / 60:.0f} min and reaches held-out "
             f"accuracy {t['heldout']['mean']:.2f} (tiny-world target above: {world['models']['target']['heldout']['mean']:.2f}), "
-            "and its draft was distilled on the target's own greedy continuations of train prompts.",
+            "and its first draft was distilled on the target's own greedy continuations of train prompts.",
         ]
+    if bench and "draft_info" in bench["pair"]:
+        d = bench["pair"]["draft_info"]
+        out.append(
+            f"The benchmark's draft (`spec_bench.draft_path`, {d['build_s'] / 60:.0f} min once) is {d['spec']['layers']} layer "
+            f"x {d['spec']['hidden']}, distilled on the target's greedy continuations ({d['spec']['new_tokens']} tokens, "
+            f"past end-of-turn) of {d['spec']['docs']:,} train prompts drawn evenly from every task family, like the "
+            "benchmark's prompts."
+        )
     out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
                    + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
                    si, self_instruct_rows)  # fmt: skip

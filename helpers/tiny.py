@@ -293,13 +293,13 @@ def pack_rows(rows: list[list[int]], width: int) -> list[list[int]]:
     return packed
 
 
-def cached(name: str, key: str, make) -> Path:
+def cached(name: str, key: str, make, recipe: dict | None = None) -> Path:
     """A folder under the world's cache built once by `make(folder)`, keyed by a hash of `key` (the recipe
     and code of what is built); an interrupted build leaves no half-written folder behind."""
-    out = world_dir() / "ext" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    out = world_dir(recipe) / "ext" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
     if (out / "info.json").exists():
         return out
-    torch.set_num_threads(1)
+    torch.set_num_threads((recipe or RECIPE).get("threads", 1))
     tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     t0 = time.time()

@@ -1,12 +1,29 @@
 import json
 
-from helpers import spec_bench
+import torch
+
+from helpers import generation, spec_bench
 
 
 def test_benchmark_code_path_on_the_tiny_pair(world, tmp_path, capsys):
     out = tmp_path / "bench.json"
     spec_bench.main(
-        ["--pair", "tiny", "--prompts", "2", "--new-tokens", "6", "--ks", "1,3", "--repeats", "1", "--json", str(out)]
+        [
+            "--pair",
+            "tiny",
+            "--prompts",
+            "2",
+            "--new-tokens",
+            "6",
+            "--ks",
+            "1,3",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+        ]
     )
     result = json.loads(out.read_text())
     methods = [r["method"] for r in result["rows"]]
@@ -19,6 +36,7 @@ def test_benchmark_code_path_on_the_tiny_pair(world, tmp_path, capsys):
         "ours k=3",
         "ours heuristic (+2/-1)",
         "ours alpha-driven k*",
+        "ours alpha-driven k*, block stop",
     ):
         assert m in methods
     assert all(r["exact"] for r in result["rows"])  # every method reproduces plain greedy
@@ -28,3 +46,22 @@ def test_benchmark_code_path_on_the_tiny_pair(world, tmp_path, capsys):
     assert result["pair"]["target_params"] > result["pair"]["draft_params"]
     printed = capsys.readouterr().out
     assert "best ours" in printed and "c =" in printed
+
+
+def test_a_first_draft_is_timed_beside_the_draft(target, draft, tok):
+    prompts = spec_bench.bench_prompts(tok, 2)
+    result = spec_bench.run(target, draft, prompts, 6, ks=[2], repeats=1, progress=False, first_draft=draft)
+    row = next(r for r in result["rows"] if r["method"] == "ours alpha-driven k*, block stop, first draft")
+    same = next(r for r in result["rows"] if r["method"] == "ours alpha-driven k*, block stop")
+    assert row["exact"] and row["alpha_hat"] == same["alpha_hat"]  # the same draft accepts the same tokens
+    assert result["costs"]["c_first"] > 0
+
+
+def test_batched_continuations_equal_each_prompt_alone(target, tok):
+    prompts = [
+        generation.chat_prompt_ids(tok, p) for p in ("What is 2 + 3?", "Spell the word cat.", "Count from 1 to 4.")
+    ]
+    rows = spec_bench.continuations(target, tok, prompts, new_tokens=12, batch=2)  # left-padded batches
+    for p, row in zip(prompts, rows):
+        alone = target.generate(torch.tensor([p]), **spec_bench._fixed(torch.tensor([p]), 12))
+        assert row == alone[0].tolist() and len(row) == len(p) + 12

@@ -56,11 +56,20 @@ def test_greedy_equals_generate_on_random_configs(kind, vocab, seed, k):
 
 
 @pytest.mark.parametrize("stop", [0.3, 0.9])
-def test_confidence_stop_keeps_greedy_exact_and_shortens_rounds(tok, target, draft, stop):
+@pytest.mark.parametrize("rule", ["stop_below", "stop_block_below"])
+def test_confidence_stop_keeps_greedy_exact_and_shortens_rounds(tok, target, draft, stop, rule):
     ids = torch.tensor([chat_prompt_ids(tok, "Tell a story about a fox named Liz who likes honey.")])
-    ours, st = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=50, stop_below=stop)
+    ours, st = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=50, **{rule: stop})
     assert torch.equal(ours, plain_greedy(target, ids, 50))
     assert min(st.proposed) < 12  # some rounds stopped drafting early
+
+
+def test_block_stop_drafts_no_more_than_the_per_token_stop(tok, target, draft):
+    ids = torch.tensor([chat_prompt_ids(tok, "Count from 3 to 9.")])
+    _, token = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=40, stop_below=0.6)
+    _, block = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=40, stop_block_below=0.6)
+    # a product of probabilities is at most each of them, so the block rule stops at least as early
+    assert block.draft_calls / block.rounds <= token.draft_calls / token.rounds
 
 
 def test_confidence_stop_keeps_sampling_exact():
@@ -70,6 +79,10 @@ def test_confidence_stop_keeps_sampling_exact():
     # three new tokens and k=3: a round drafts two tokens, so the stop can end it after the first
     counts = spec.sample_two_tokens(
         target, draft, ids, pairs, 2000, seed=5, new_tokens=3, temperature=1.0, stop_below=0.5
+    )
+    assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
+    counts = spec.sample_two_tokens(
+        target, draft, ids, pairs, 2000, seed=6, new_tokens=3, temperature=1.0, stop_block_below=0.5
     )
     assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
 
