@@ -349,7 +349,7 @@ def optimal_k(alpha: float, c: float, verify_cost=None, k_max: int = 16) -> int:
     return max(range(1, k_max + 1), key=lambda k: predicted_speedup(alpha, k, c, cost(k)))
 
 
-@torch.no_grad()
+@torch.inference_mode()  # the mode speculative_generate runs in, so c and v(k) are its costs
 def time_call(model, context: torch.Tensor, n_new: int, repeats: int = 20) -> float:
     """Median seconds of one cached forward over `n_new` new tokens after `context`."""
     out = model(input_ids=context, use_cache=True)
