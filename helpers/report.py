@@ -72,6 +72,40 @@ def speculative_rows(bench: dict) -> list[str]:
     return lines
 
 
+def gpu_check_rows(gpu: dict) -> list[str]:
+    lines = [
+        f"{gpu['gpu']}, torch {gpu['torch']}, transformers {gpu['transformers']}; random-init weights in the presets' shapes.",
+        "",
+        "| check | result |",
+        "|---|---|",
+    ]
+    for dtype, r in gpu["self_draft"].items():
+        lines.append(
+            f"| TinyLlama-1.1B shape as its own draft, {dtype}, k=4: alpha-hat (exact arithmetic: 1), "
+            f"outputs equal to plain greedy | {r['alpha_hat_self']:.4f}, {r['equal_to_greedy']} |"
+        )
+    for pair, r in gpu["pairs"].items():
+        best = r["best_predicted_speedup_at_alpha"]
+        lines.append(
+            f"| {pair}, bf16, eager: target step, draft step, c; best predicted speed-up at alpha 0.8 / 0.9 | "
+            f"{r['target_ms']:.1f} ms, {r['draft_ms']:.1f} ms, {r['c']:.2f}; {best['0.8']:.2f}x / {best['0.9']:.2f}x |"
+        )
+    q = gpu["four_bit"]
+    if "error" not in q:
+        lines.append(
+            f"| NF4 4-bit TinyLlama-1.1B shape: memory, speculative output equal to its greedy (any draft; "
+            f"itself as draft) | {q['memory_gb']:.2f} GB, {q['equal_to_greedy']}; {q['self']['equal_to_greedy']} |"
+        )
+    lines += [
+        "",
+        "Greedy equality is a promise of exact arithmetic: in bf16, fp16 and 4-bit the (k+1)-token verify pass rounds "
+        "differently from one-token decoding, so near-ties can flip (random weights have many). At batch 1 in eager "
+        "mode an H200 step is bound by kernel launches, so a deep small draft costs about what its target does; "
+        "CUDA graphs (`torch.compile` with a static cache) are what make such pairs pay.",
+    ]
+    return lines
+
+
 def llava_rows(vlm: dict) -> list[str]:
     cols = ["colour", "shape", "position", "exact"]
     rows = ["| model | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
@@ -218,6 +252,8 @@ def render() -> str:
             f"past end-of-turn) of {d['spec']['docs']:,} train prompts drawn evenly from every task family, like the "
             "benchmark's prompts."
         )
+    out += section("**Stage 11 on a GPU** (`python -m helpers.gpu_check --json data/results/gpu_check.json`, run once "
+                   "on a lent H200; CI has no GPU):", _load("gpu_check.json"), gpu_check_rows)  # fmt: skip
     out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
                    + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
                    si, self_instruct_rows)  # fmt: skip

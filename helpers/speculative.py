@@ -352,12 +352,15 @@ def optimal_k(alpha: float, c: float, verify_cost=None, k_max: int = 16) -> int:
 @torch.inference_mode()  # the mode speculative_generate runs in, so c and v(k) are its costs
 def time_call(model, context: torch.Tensor, n_new: int, repeats: int = 20) -> float:
     """Median seconds of one cached forward over `n_new` new tokens after `context`."""
+    sync = torch.cuda.synchronize if context.is_cuda else (lambda: None)  # GPU calls return before they finish
     out = model(input_ids=context, use_cache=True)
     cache, times = out.cache, []
     new = context[:, -n_new:]
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=n_new)
+        sync()
         times.append(time.perf_counter() - t0)
         _crop(cache, context.shape[1])
     return sorted(times)[len(times) // 2]

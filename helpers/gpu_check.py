@@ -1,0 +1,122 @@
+"""GPU checks of stage 11's code paths with random-init models (the device machine reaches no hub).
+
+    python -m helpers.gpu_check --json data/results/gpu_check.json
+
+1. Exactness under GPU numerics: the target as its own draft accepts every token in exact arithmetic, so
+   any rejection is the verify pass (k+1 tokens at once) rounding differently from one-token decoding.
+2. c and v(k) for the GPU presets' pair shapes in bf16: on a GPU a step costs kernel launches, so depth
+   sets c more than parameter count does.
+3. A 4-bit (bitsandbytes NF4) target: speculative output equals its own greedy `generate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+
+from helpers import speculative
+
+SHAPES = {  # the presets' models as (config class, kwargs); weights random
+    "SmolLM2-135M": (LlamaConfig, dict(hidden_size=576, num_hidden_layers=30, num_attention_heads=9,
+                                       num_key_value_heads=3, intermediate_size=1536, vocab_size=49152)),
+    "SmolLM2-1.7B": (LlamaConfig, dict(hidden_size=2048, num_hidden_layers=24, num_attention_heads=32,
+                                       num_key_value_heads=32, intermediate_size=8192, vocab_size=49152)),
+    "Qwen2.5-0.5B": (Qwen2Config, dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
+                                       num_key_value_heads=2, intermediate_size=4864, vocab_size=151936)),
+    "Qwen2.5-7B": (Qwen2Config, dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28,
+                                     num_key_value_heads=4, intermediate_size=18944, vocab_size=152064)),
+    "TinyLlama-1.1B": (LlamaConfig, dict(hidden_size=2048, num_hidden_layers=22, num_attention_heads=32,
+                                         num_key_value_heads=4, intermediate_size=5632, vocab_size=32000)),
+}  # fmt: skip
+
+
+def random_model(name: str, dtype, seed: int = 0):
+    cls, kw = SHAPES[name]
+    torch.manual_seed(seed)
+    with torch.device("cuda"):
+        return AutoModelForCausalLM.from_config(cls(**kw), dtype=dtype).eval()
+
+
+def greedy(model, ids, n):
+    return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
+                          do_sample=False, eos_token_id=None, pad_token_id=0)  # fmt: skip
+
+
+def self_draft_check(model, n_prompts=5, n=64, k=4) -> dict:
+    """alpha-hat with the model as its own draft, and how many outputs equal plain greedy."""
+    g = torch.Generator().manual_seed(1)
+    stats, equal = speculative.SpecStats(), 0
+    for _ in range(n_prompts):
+        ids = torch.randint(5, 1000, (1, 24), generator=g).cuda()
+        seq, st = speculative.speculative_generate(model, model, ids, k=k, max_new_tokens=n)
+        stats, equal = stats.merge(st), equal + int(torch.equal(seq, greedy(model, ids, n)))
+    return {"alpha_hat_self": round(stats.alpha_hat, 4), "equal_to_greedy": f"{equal}/{n_prompts}"}
+
+
+def pair_costs(target, draft) -> dict:
+    ctx = torch.randint(5, 1000, (1, 128)).cuda()
+    for _ in range(3):  # warm-up
+        speculative.time_call(target, ctx, 1, 3), speculative.time_call(draft, ctx, 1, 3)
+    c = speculative.measure_costs(target, draft, ctx, ks=range(1, 9), repeats=20)
+    pred = {
+        a: max(speculative.predicted_speedup(a, k, c["c"], c["verify"][k]) for k in range(1, 9))
+        for a in (0.6, 0.7, 0.8, 0.9)
+    }
+    return {"target_ms": round(c["target_ms"], 2), "draft_ms": round(c["draft_ms"], 2), "c": round(c["c"], 3),
+            "verify": {k: round(v, 2) for k, v in c["verify"].items()},
+            "best_predicted_speedup_at_alpha": {a: round(v, 2) for a, v in pred.items()}}  # fmt: skip
+
+
+def four_bit_check() -> dict:
+    from transformers import BitsAndBytesConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        random_model("TinyLlama-1.1B", torch.bfloat16).save_pretrained(tmp)
+        q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(tmp, quantization_config=q, device_map="cuda").eval()
+        draft = random_model("SmolLM2-135M", torch.bfloat16)  # any draft: greedy output must still equal
+        draft.resize_token_embeddings(32000)
+        ids = torch.randint(5, 1000, (1, 24)).cuda()
+        seq, st = speculative.speculative_generate(model, draft, ids, k=4, max_new_tokens=48)
+        return {"memory_gb": round(model.get_memory_footprint() / 1e9, 2), "equal_to_greedy": bool(torch.equal(seq, greedy(model, ids, 48))),
+                "self": self_draft_check(model, n_prompts=3, n=48)}  # fmt: skip
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m helpers.gpu_check", description=__doc__)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    import transformers
+
+    out: dict = {
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+    out["self_draft"] = {}
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        out["self_draft"][str(dtype).split(".")[-1]] = self_draft_check(random_model("TinyLlama-1.1B", dtype))
+        print(out["self_draft"], flush=True)
+    out["pairs"] = {}
+    for t, d in (("SmolLM2-1.7B", "SmolLM2-135M"), ("Qwen2.5-7B", "Qwen2.5-0.5B")):
+        out["pairs"][f"{t} + {d}"] = pair_costs(random_model(t, torch.bfloat16), random_model(d, torch.bfloat16))
+        print(t, d, out["pairs"][f"{t} + {d}"], flush=True)
+        torch.cuda.empty_cache()
+    try:
+        out["four_bit"] = four_bit_check()
+    except Exception as e:  # report, do not hide: bitsandbytes may be missing on the machine
+        out["four_bit"] = {"error": f"{type(e).__name__}: {e}"[:300]}
+    print(out["four_bit"], flush=True)
+    print(json.dumps(out, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
