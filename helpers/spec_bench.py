@@ -284,9 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     tiny.build(recipe)
     tok = tiny.load_tokenizer(recipe)
     target, first_draft = tiny.load_model("target", recipe), tiny.load_model("draft", recipe)
-    draft = first_draft
-    if args.pair == "bench":  # the distilled draft (built once); the world's own draft is timed beside it
-        draft = AutoModelForCausalLM.from_pretrained(draft_path()).eval()
+    draft, distilled = first_draft, draft_path() if args.pair == "bench" else None
+    if distilled:  # the distilled draft (built once); the world's own draft is timed beside it
+        draft = AutoModelForCausalLM.from_pretrained(distilled).eval()
     torch.set_num_threads(args.threads)
     result = run(
         target,
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     result["pair"] = {"name": args.pair, "target_params": count(target), "draft_params": count(draft)}
     if draft is not first_draft:
         result["pair"]["first_draft_params"] = count(first_draft)
-        result["pair"]["draft_info"] = json.loads((draft_path() / "info.json").read_text())
+        result["pair"]["draft_info"] = json.loads((distilled / "info.json").read_text())
     print(format_table(result))
     ours, hf = best(result, "ours"), best(result, "HF assisted")
     print(
