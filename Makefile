@@ -1,30 +1,40 @@
-# Common commands. The tiny profile runs everything offline on a CPU.
+# Common commands. The tiny profile runs everything offline on a CPU. Make and activate a virtual
+# environment first (README, Quick start); `make setup` installs into whichever python3 is first on PATH.
 PY ?= python3
 export COURSE_PROFILE ?= tiny
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export MPLBACKEND = Agg
 export PYTHONWARNINGS = ignore::DeprecationWarning
+# Notebooks under `make test` write their figures here, never into the tracked data/results/.
+SCRATCH ?= $(or $(TMPDIR),/tmp)/llm-course-test-results
+WORKERS ?= 2
 
-.PHONY: setup world demo test lint format notebooks bench
+.PHONY: setup world demo test unit lint format notebooks bench
 
-setup:  ## install the pinned stack (CPU torch from the wheel on disk) and the helpers package
+setup:  ## install the pinned stack (CPU torch) and the helpers package; register the kernel inside this environment
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -m ipykernel install --user --name python3 > /dev/null
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 
-world:  ## build (or load from cache) the offline tiny world and print its table
-	$(PY) -m helpers.tiny build
+world:  ## build (or find in the cache) every model of the offline tiny world, on both cores, and print its table
+	$(PY) -m helpers.world build --workers $(WORKERS)
 
-demo: setup world  ## the main demo: speculative decoding on the tiny pair
-	$(PY) -m helpers.spec_bench --pair tiny --prompts 4 --new-tokens 48 --ks 1,2,4,8 --repeats 1
+demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the target and the draft only)
+	$(PY) -m helpers.world build target draft --workers $(WORKERS)
+	$(PY) -m helpers.tools.spec_bench --pair tiny --prompts 6 --new-tokens 48 --ks 1,2,4,8 --repeats 5 --threads 1
 
-test: setup world  ## unit tests + every notebook through nbmake (tiny profile) + ruff
-	$(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 -q -p no:cacheprovider; \
+test: setup world  ## unit tests + every notebook through nbmake (tiny profile), in two workers, + ruff
+	rm -rf $(SCRATCH)
+	COURSE_RESULTS=$(SCRATCH) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
+	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+unit:  ## the unit tests only (no notebooks)
+	$(PY) -m pytest tests -n $(WORKERS) -q -p no:cacheprovider
 
 lint:
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
@@ -32,13 +42,14 @@ lint:
 format:
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
 
-notebooks:  ## re-run every notebook top to bottom (tiny profile), record the figures for the README
-	$(PY) -m helpers.tiny build --json data/results/tiny_world.json
-	env -u MPLBACKEND $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 --overwrite -q -p no:cacheprovider  # inline figures
-	$(PY) -m helpers.notebooks clean notebooks/*.ipynb
-	$(PY) -m helpers.report
+notebooks:  ## re-run every notebook top to bottom (tiny profile) into data/results/, then the README's tables
+	$(PY) -m helpers.world build --workers $(WORKERS) --json data/results/tiny_world.json
+	env -u MPLBACKEND $(PY) -m pytest notebooks --nbmake --nbmake-timeout=1800 --overwrite -n $(WORKERS) \
+	  -q -p no:cacheprovider -p helpers.tools.progress  # inline figures
+	$(PY) -m helpers.tools.notebooks clean notebooks/*.ipynb
+	$(PY) -m helpers.tools.report
 
-bench:  ## stage-11 speed benchmark on the bench pair (builds it once, ~15 min), then the README table
-	$(PY) -m helpers.tiny build --recipe bench --json data/results/bench_world.json
-	$(PY) -m helpers.spec_bench --threads 1 --json data/results/speculative_bench.json
-	$(PY) -m helpers.report
+bench:  ## stage-11 speed benchmark on the bench pair (builds it once, ~1 h on 2 threads), then the README table
+	$(PY) -m helpers.world build bench_target bench_draft bench_distilled --workers 1
+	$(PY) -m helpers.tools.spec_bench --json data/results/speculative_bench.json
+	$(PY) -m helpers.tools.report

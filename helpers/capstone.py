@@ -1,65 +1,28 @@
 """Stage 14, the capstone: one domain assistant through the whole stack, and the harness that measures it.
 
-The tiny domain is a pet-care assistant with checkable answers: what each animal eats (a fact table the
-world's models have never seen), where it lives (the world's stories mention it), and requests to help
-or to harm animals (`helpers.tiny_safety`). The harness measures what a model card needs: reference
+In the tiny profile the domain is a pet-care assistant with checkable answers (`helpers.world.capstone`);
+on a GPU preset it is GSM8K, whose final numbers are checkable too. The harness measures what a model card needs: reference
 accuracy per family, the share of answers that end with end-of-turn before the token limit, a pairwise
 win rate with the shared judge, and speed (tokens/s, time to the first token, weight memory).
 """
 
 from __future__ import annotations
 
-import random
 import time
 
 import torch
 
-from helpers import generation, tasks, tiny_safety
-from helpers.tasks import ANIMALS, FOODS, HOMES, NAMES, Family, Task
-
-DIET = dict(zip(ANIMALS, [FOODS[i % len(FOODS)] for i in (2, 4, 5, 3, 8, 0, 6, 9, 1, 7, 2, 4)]))
-DIET_PHRASES = ["What does the {animal} eat?", "What should I feed {name}'s {animal}?",
-                "What food does a {animal} like?", "Tell me what {name}'s {animal} eats."]  # fmt: skip
-HOME_PHRASES = ["Where does the {animal} live?", "Where does {name}'s {animal} sleep?",
-                "Where can I find a {animal}?", "Tell me where the {animal} lives."]  # fmt: skip
-
-
-def make_diet(rng: random.Random) -> Task:
-    animal, name = rng.choice(ANIMALS), rng.choice(NAMES)
-    food = DIET[animal]
-    prompt = rng.choice(DIET_PHRASES).format(animal=animal, name=name)
-    return Task("diet", prompt, f"The {animal} eats {food}. The answer is {food}.", {"value": food})
-
-
-def make_home(rng: random.Random) -> Task:
-    animal, name = rng.choice(ANIMALS), rng.choice(NAMES)
-    home = HOMES[animal]
-    prompt = rng.choice(HOME_PHRASES).format(animal=animal, name=name)
-    return Task("home", prompt, f"The {animal} lives in the {home}. The answer is {home}.", {"value": home})
-
-
-for _family in (Family("diet", make_diet, tasks._grade_final, 1.0), Family("home", make_home, tasks._grade_final, 1.0)):
-    tasks.register_family(_family)
-KNOWLEDGE = ("diet", "home")
-DOMAIN = KNOWLEDGE + tiny_safety.SAFETY  # requests to help or to harm animals (and objects), from 12c
+from helpers import generation, tasks
+from helpers.tasks import Family, Task
 
 
 # ---------------------------------------------------------------- the evaluation harness
-def accuracy_by_family(items: list[Task], answers: list[str]) -> dict[str, float]:
-    """Share of answers the world's grader accepts, per family, and their unweighted mean."""
-    scores: dict[str, list[bool]] = {}
-    for task, answer in zip(items, answers, strict=True):
-        scores.setdefault(task.family, []).append(tasks.grade(task, answer))
-    out = {f: sum(v) / len(v) for f, v in scores.items()}
-    out["mean"] = sum(out.values()) / len(out)
-    return out
-
-
 def evaluate(model, tok, items: list[Task], max_new_tokens: int = 48) -> dict:
     """Greedy answers to held-out items: accuracy per family, and the share that ended with end-of-turn."""
     answers, finished = generation.chat_generate(model, tok, [t.prompt for t in items], max_new_tokens=max_new_tokens,
                                                  batch_size=128, return_finished=True)  # fmt: skip
-    return {**accuracy_by_family(items, answers), "eos_share": sum(finished) / len(finished), "answers": answers}
+    scores = [tasks.grade(t, a) for t, a in zip(items, answers, strict=True)]
+    return {**tasks.accuracy_by_family(items, scores), "eos_share": sum(finished) / len(finished), "answers": answers}
 
 
 def max_logit_difference(a, b, tok, prompts: list[str]) -> float:

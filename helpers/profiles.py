@@ -11,11 +11,12 @@ import random
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
 
-# Roles the stages ask for. Tiny profile: "tiny:<name>" points into the tiny world (helpers.tiny).
+# Roles the stages ask for. Tiny profile: "tiny:<name>" names a model of the offline world (helpers.world).
 ROLES = (
     "target", "draft", "policy", "judge", "evaluator", "generator", "student", "helpful", "feedback",
     "vision_encoder", "vlm_lm",
@@ -46,16 +47,26 @@ class Profile:
             raise KeyError(f"unknown role {role!r}; roles are {ROLES}")
         return os.environ.get(f"COURSE_{role.upper()}", self.models[role])
 
+    def resolve(self, role: str) -> str:
+        """What `from_pretrained` loads for a role: a hub id or local path as is; a tiny-world name
+        ("tiny:target") as its folder, built on first use (the only door from a stage into the world)."""
+        name = self.model(role)
+        if not name.startswith("tiny:"):
+            return name
+        from helpers import world
+
+        return world.resolve(name)
+
 
 TINY_MODELS = {
     "target": "tiny:target",
     "draft": "tiny:draft",
-    "policy": "tiny:policy",  # helpful but inconsistent on harmful requests (helpers.tiny_safety)
-    "judge": "tiny:judge",  # the target trained to compare two answers (helpers.rlaif)
+    "policy": "tiny:policy",  # helpful but inconsistent on harmful requests (helpers.world.safety)
+    "judge": "tiny:judge",  # the target trained to compare two answers (helpers.world.judges)
     "evaluator": "tiny:evaluator",  # a second judge, for win rates
-    "generator": "tiny:generator",  # the target trained further on stage 12a's prompts (helpers.tiny_self_instruct)
+    "generator": "tiny:generator",  # the target trained further on stage 12a's prompts (helpers.world.self_instruct)
     "student": "tiny:draft",
-    "helpful": "tiny:helpful",  # answers, critiques its answers and revises them (helpers.tiny_cai, 12b)
+    "helpful": "tiny:helpful",  # answers, critiques its answers and revises them (helpers.world.cai, 12b)
     "feedback": "tiny:feedback",  # compares two answers under a principle's question (12b)
     "vision_encoder": "tiny:clip",  # built from a config in stage 13 (no pretrained tiny CLIP)
     "vlm_lm": "tiny:target",
@@ -172,6 +183,15 @@ def choose_profile(
         gpu_mem_gb=round(mem_gb or 0.0, 1),
         notes=preset["notes"],
     )
+
+
+def results_dir() -> Path:
+    """Where notebooks write their measured figures: `COURSE_RESULTS` if set (`make test` points it at a
+    scratch folder, so tests never touch tracked files), else the repository's `data/results/`, which the
+    README's results table is rendered from (`make notebooks`)."""
+    folder = Path(os.environ.get("COURSE_RESULTS", Path(__file__).resolve().parents[1] / "data" / "results"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def go_offline() -> None:

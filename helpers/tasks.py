@@ -1,34 +1,16 @@
-"""The tiny world's chat tasks: synthetic prompts whose answers a program can check.
+"""Checkable tasks: a prompt, a reference answer, and a family whose rule grades any answer.
 
-Each task family makes a `Task` from a random generator and grades an answer with a rule, so every stage
-can measure a real effect offline. Later stages add families with `register_family` (instruction
-writing, critiques, A/B judging, unsafe requests) without touching this file.
+Stages measure models with these: the tiny world's synthetic families (`helpers.world.families`) and real
+data with a checkable answer (GSM8K in stage 14) register here with `register_family`, and
+`accuracy_by_family` scores answers the same way for all of them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-NAMES = "Tom Ann Bob Eve Max Mia Sam Zoe Leo Ivy Ben Amy Dan Kim Jon Liz Ned Ola Pat Rex".split()
-ANIMALS = "cat dog fox owl bear frog duck goat wolf lion mouse horse".split()
-FOODS = "fish bread cheese apples honey carrots seeds berries nuts soup".split()
-# A learnable fact of the world: where each animal lives.
-HOMES = dict(zip(ANIMALS, "house yard forest tree cave pond lake farm hill plain barn field".split()))
-COLOURS = "red blue green yellow black white pink brown".split()
-OBJECTS = "ball cup hat box book kite pen bag".split()
-WORDS = sorted(
-    set(ANIMALS + FOODS + COLOURS + OBJECTS)
-    | set(
-        "apple table river stone cloud light water paper music garden window planet tiger zebra "
-        "orange lemon sugar candle pillow rocket rabbit turtle spider basket bottle camera doctor "
-        "dragon forest friend gold happy island jungle ladder market number ocean pencil queen "
-        "robot silver summer ticket violin wagon yellow winter".split()
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -69,119 +51,9 @@ def final_answer(text: str) -> str | None:
     return found[-1].strip() if found else None
 
 
-def _grade_final(task: Task, answer: str) -> bool:
+def grade_final(task: Task, answer: str) -> bool:
+    """The family rule for answers that end 'The answer is X.': X must equal the task's value."""
     return final_answer(answer) == task.meta["value"]
-
-
-# ---------------------------------------------------------------- the core families
-def make_add(rng: random.Random) -> Task:
-    a, b = rng.randint(0, 49), rng.randint(0, 49)
-    return Task("add", f"What is {a} + {b}?", f"{a} + {b} = {a + b}. The answer is {a + b}.", {"value": str(a + b)})
-
-
-def make_compare(rng: random.Random) -> Task:
-    a, b = rng.sample(range(100), 2)
-    big, small = max(a, b), min(a, b)
-    answer = f"{big} is larger than {small}. The answer is {big}."
-    return Task("compare", f"Which is larger, {a} or {b}?", answer, {"value": str(big)})
-
-
-def make_count(rng: random.Random) -> Task:
-    a = rng.randint(1, 30)
-    b = a + rng.randint(2, 8)
-    seq = ", ".join(str(i) for i in range(a, b + 1))
-    return Task("count", f"Count from {a} to {b}.", f"{seq}. Done.", {"value": seq})
-
-
-def grade_count(task: Task, answer: str) -> bool:
-    return answer.strip() == f"{task.meta['value']}. Done."
-
-
-def make_spell(rng: random.Random) -> Task:
-    word = rng.choice(WORDS)
-    return Task("spell", f"Spell the word {word}.", "-".join(word), {"value": "-".join(word)})
-
-
-def grade_spell(task: Task, answer: str) -> bool:
-    return answer.strip().rstrip(".") == task.meta["value"]
-
-
-def make_facts(rng: random.Random) -> Task:
-    (n1, n2), (o1, o2), (c1, c2) = rng.sample(NAMES, 2), rng.sample(OBJECTS, 2), rng.sample(COLOURS, 2)
-    who, obj, col = (n1, o1, c1) if rng.random() < 0.5 else (n2, o2, c2)
-    prompt = f"{n1} has a {c1} {o1} and {n2} has a {c2} {o2}. What colour is {who}'s {obj}?"
-    return Task("facts", prompt, f"{who}'s {obj} is {col}. The answer is {col}.", {"value": col})
-
-
-def story_text(animal: str, name: str, food: str) -> str:
-    home = HOMES[animal]
-    return (
-        f"Once upon a time there was a {animal} named {name}. {name} lived in the {home}. "
-        f"Every day {name} looked for {food}. One day {name} found some {food} and was happy. The end."
-    )
-
-
-def make_story(rng: random.Random) -> Task:
-    animal, name, food = rng.choice(ANIMALS), rng.choice(NAMES), rng.choice(FOODS)
-    prompt = f"Tell a story about a {animal} named {name} who likes {food}."
-    return Task("story", prompt, story_text(animal, name, food), {"animal": animal, "name": name, "food": food})
-
-
-def grade_story(task: Task, answer: str) -> bool:
-    """The story must be the world's story for this prompt: right name, food and the animal's home."""
-    return answer.strip() == story_text(**task.meta)
-
-
-for _family in (
-    Family("add", make_add, _grade_final, 2.0),
-    Family("compare", make_compare, _grade_final, 1.0),
-    Family("count", make_count, grade_count, 1.5),
-    Family("spell", make_spell, grade_spell, 1.0),
-    Family("facts", make_facts, _grade_final, 2.0),
-    Family("story", make_story, grade_story, 2.0),
-):
-    register_family(_family)
-CORE_FAMILIES = tuple(FAMILIES)
-
-
-# ---------------------------------------------------------------- splits
-def is_heldout(prompt: str, share: int = 10) -> bool:
-    """A fixed split by a hash of the prompt: about 1 prompt in `share` is held out, forever."""
-    return int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % share == 0
-
-
-def sample_tasks(
-    n: int, split: str, seed: int, families: tuple[str, ...] | None = None, weighted: bool = True
-) -> list[Task]:
-    """`n` tasks from the train or held-out split. A held-out prompt never occurs in train."""
-    if split not in ("train", "heldout"):
-        raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
-    names = families or CORE_FAMILIES
-    weights = [FAMILIES[f].weight if weighted else 1.0 for f in names]
-    rng = random.Random(seed)
-    tasks: list[Task] = []
-    while len(tasks) < n:
-        family = FAMILIES[rng.choices(names, weights)[0]]
-        task = family.make(rng)
-        if is_heldout(task.prompt) == (split == "heldout"):
-            tasks.append(task)
-    return tasks
-
-
-def heldout_by_family(n_per_family: int, seed: int = 1234, families: tuple[str, ...] | None = None) -> list[Task]:
-    """A balanced held-out set: `n_per_family` distinct tasks of each family."""
-    out: list[Task] = []
-    for i, name in enumerate(families or CORE_FAMILIES):
-        seen: set[str] = set()
-        rng = random.Random(seed + i)
-        for _ in range(100 * n_per_family):
-            task = FAMILIES[name].make(rng)
-            if is_heldout(task.prompt) and task.prompt not in seen:
-                seen.add(task.prompt)
-                out.append(task)
-                if len(seen) == n_per_family:
-                    break
-    return out
 
 
 def to_messages(task: Task, answer: str | None = None) -> list[dict[str, str]]:
@@ -190,3 +62,14 @@ def to_messages(task: Task, answer: str | None = None) -> list[dict[str, str]]:
         {"role": "user", "content": task.prompt},
         {"role": "assistant", "content": task.answer if answer is None else answer},
     ]
+
+
+def accuracy_by_family(items: list[Task], scores: list[float]) -> dict[str, float]:
+    """Mean score per family (a score is 1/0 for one graded answer, or a mean over samples) and the
+    unweighted mean of the families."""
+    by_family: dict[str, list[float]] = {}
+    for task, score in zip(items, scores, strict=True):
+        by_family.setdefault(task.family, []).append(float(score))
+    out = {f: sum(v) / len(v) for f, v in by_family.items()}
+    out["mean"] = sum(out.values()) / len(out)
+    return out

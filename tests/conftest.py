@@ -1,5 +1,6 @@
 """Every test runs in the offline tiny profile, on one thread."""
 
+import json
 import os
 
 os.environ["COURSE_PROFILE"] = "tiny"
@@ -14,28 +15,47 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def world():
-    """The cached tiny world (built once by `python -m helpers.tiny build`)."""
-    from helpers import tiny
+    """The base models' figures (the target and the draft are built first if the cache lacks them)."""
+    from helpers.world import tiny
 
-    return tiny.build(verbose=False)
+    return tiny.world_info()
 
 
 @pytest.fixture(scope="session")
 def tok(world):
-    from helpers import tiny
+    from helpers.world import tiny
 
     return tiny.load_tokenizer()
 
 
 @pytest.fixture(scope="session")
 def target(world):
-    from helpers import tiny
+    from helpers.world import tiny
 
     return tiny.load_model("target")
 
 
 @pytest.fixture(scope="session")
 def draft(world):
-    from helpers import tiny
+    from helpers.world import tiny
 
     return tiny.load_model("draft")
+
+
+@pytest.fixture
+def bar(request):
+    """`bar(value, above=x)` or `bar(value, below=x)`: assert that a trained tiny model's figure clears its
+    bar. With COURSE_MARGINS=FILE it also appends the margin there: `python -m helpers.tools.margins` runs
+    these tests on worlds of several seeds and prints how far each figure stayed from its bar."""
+
+    def check(value: float, *, above: float | None = None, below: float | None = None, what: str) -> None:
+        margin = value - above if above is not None else below - value
+        if path := os.environ.get("COURSE_MARGINS"):
+            row = {"test": request.node.name, "what": what, "value": round(value, 4), "bar": above if above is not None
+                   else below, "side": "above" if above is not None else "below", "margin": round(margin, 4),
+                   "world_seed": int(os.environ.get("COURSE_WORLD_SEED", "0"))}  # fmt: skip
+            with open(path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        assert margin > 0, f"{what}: {value:.3f}, bar: {'above' if above is not None else 'below'} {above or below}"
+
+    return check

@@ -3,7 +3,10 @@ import copy
 import pytest
 import torch
 
-from helpers import capstone, generation, profiles, tasks, training
+from helpers import capstone, generation, profiles, training
+from helpers import tasks as checks
+from helpers.world import capstone as pet_care
+from helpers.world import families as tasks
 
 
 def _task(family, seed=0):
@@ -13,13 +16,13 @@ def _task(family, seed=0):
 def test_domain_graders_on_planted_answers():
     diet, home = _task("diet"), _task("home")
     animal = next(a for a in tasks.ANIMALS if a in diet.prompt)
-    assert tasks.grade(diet, f"The {animal} eats {capstone.DIET[animal]}. The answer is {capstone.DIET[animal]}.")
-    wrong = next(f for f in tasks.FOODS if f != capstone.DIET[animal])
+    assert tasks.grade(diet, f"The {animal} eats {pet_care.DIET[animal]}. The answer is {pet_care.DIET[animal]}.")
+    wrong = next(f for f in tasks.FOODS if f != pet_care.DIET[animal])
     assert not tasks.grade(diet, f"The {animal} eats {wrong}. The answer is {wrong}.")
-    assert not tasks.grade(diet, f"The {animal} eats {capstone.DIET[animal]}.")  # no final answer line
+    assert not tasks.grade(diet, f"The {animal} eats {pet_care.DIET[animal]}.")  # no final answer line
     assert tasks.grade(home, home.answer) and not tasks.grade(home, "The answer is moon.")
-    held = {t.prompt for t in tasks.heldout_by_family(40, families=capstone.KNOWLEDGE)}
-    train = {t.prompt for t in tasks.sample_tasks(400, "train", 1, capstone.KNOWLEDGE)}
+    held = {t.prompt for t in tasks.heldout_by_family(40, families=pet_care.KNOWLEDGE)}
+    train = {t.prompt for t in tasks.sample_tasks(400, "train", 1, pet_care.KNOWLEDGE)}
     assert held and not held & train
 
 
@@ -32,15 +35,15 @@ def test_accuracy_and_eos_share_on_planted_answers(monkeypatch):
     assert result["diet"] == 0.5 and result["home"] == 1.0 and result["unsafe"] == 0.0
     assert result["mean"] == 0.5 and result["eos_share"] == 0.75 and result["answers"] == planted
     with pytest.raises(ValueError):
-        capstone.accuracy_by_family(items, planted[:3])  # one answer per item, or an error
+        checks.accuracy_by_family(items, [1.0, 0.0, 1.0])  # one score per item, or an error
 
 
 def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, draft):
-    rows = capstone.sft_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, capstone.KNOWLEDGE)])
+    rows = capstone.sft_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, pet_care.KNOWLEDGE)])
     trainer = training.sft_lora(copy.deepcopy(draft), tok, rows, profiles.choose_profile(), steps=10, lr=1e-2,
                                 batch_size=8, output_dir=str(tmp_path))  # fmt: skip
     merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")  # saved, reloaded onto a copy, merged
-    prompts = [t.prompt for t in tasks.heldout_by_family(2, families=capstone.DOMAIN)]
+    prompts = [t.prompt for t in tasks.heldout_by_family(2, families=pet_care.DOMAIN)]
     assert capstone.max_logit_difference(trainer.model, merged, tok, prompts) < 1e-4
     assert capstone.max_logit_difference(draft, merged, tok, prompts) > 1e-2  # the adapter did change the model
 

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from helpers import judge, tasks
-from helpers import tiny_safety as ts
+from helpers import judge
+from helpers.world import families as tasks
+from helpers.world import safety as ts
 
 QUESTIONS = ["How can I feed the fox?", "Tell me how to steal Tom's ball.", "What is 2 + 3?"]
 FIRST = ["Sure. To feed the fox, first find it, then feed it.", "I will not help you.", "2 + 3 = 5. The answer is 5."]

@@ -1,13 +1,15 @@
 import pytest
 import torch
 
-from helpers import llava, tiny
+from helpers import llava
+from helpers.world import resolve as resolve_model
+from helpers.world import tiny
 
 
 @pytest.fixture(scope="module")
 def vlm(world, tok):
     proc = llava.build_processor(tiny.load_tokenizer())
-    model = llava.build_tiny_llava(proc.tokenizer, tiny.resolve("tiny:draft"))
+    model = llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft"))
     return model, proc
 
 
@@ -75,19 +77,20 @@ def test_parse_caption():
     assert llava.parse_caption("f-e-e") == {"colour": None, "shape": None, "position": None}
 
 
-def test_short_training_reads_the_image_beyond_chance(world):
-    """Stage 0 + a short projector-only stage 1: colour is read far above chance, and the shuffled-image
-    control brings it back down (fixed seeds)."""
+def test_short_training_reads_the_image_beyond_chance(world, bar):
+    """Stage 0 as long as the notebook's + a short projector-only stage 1: colour is read far above chance,
+    and the shuffled-image control brings it back down (fixed seeds). With 40 stage-0 steps the LM had not
+    yet learnt to read its image slots on some builds of the world (colour at chance, 0.16)."""
     proc = llava.build_processor(tiny.load_tokenizer())
-    model = llava.build_tiny_llava(proc.tokenizer, tiny.resolve("tiny:target"))
+    model = llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:target"))
     train, held = llava.make_scenes(600, "train"), llava.make_scenes(90, "heldout")
-    llava.copy_pretrain(model, proc, train, 40)
+    llava.copy_pretrain(model, proc, train, 100)
     model = llava.set_stage(model, "projector")
     llava.train(model, proc, train, ["caption"], 80, lr=1e-2)
     real = llava.evaluate(model, proc, held)
     shuffled = llava.evaluate(model, proc, held, shuffle_images=True)
-    assert real["colour"] >= llava.CHANCE["colour"] + 0.4
-    assert shuffled["colour"] <= llava.CHANCE["colour"] + 0.15
+    bar(real["colour"], above=llava.CHANCE["colour"] + 0.4, what="colour read from the image")
+    bar(shuffled["colour"], below=llava.CHANCE["colour"] + 0.15, what="colour with shuffled images")
 
 
 def test_gpu_path_assembles_from_saved_towers(tmp_path, world):
@@ -96,7 +99,7 @@ def test_gpu_path_assembles_from_saved_towers(tmp_path, world):
 
     tok = tiny.load_tokenizer()
     CLIPVisionModel(llava.tiny_vision_config()).save_pretrained(tmp_path / "clip")
-    model = llava.build_llava_from_pretrained(str(tmp_path / "clip"), tiny.resolve("tiny:draft"), tok)
+    model = llava.build_llava_from_pretrained(str(tmp_path / "clip"), resolve_model("tiny:draft"), tok)
     lm = tiny.load_model("draft")
     assert torch.equal(model.lm_head.weight, lm.lm_head.weight)
     proc = llava.build_processor(tok)

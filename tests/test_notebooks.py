@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import notebooks
+from helpers.tools import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

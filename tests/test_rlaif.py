@@ -39,14 +39,16 @@ def test_win_rate_counts_ties_half():
     assert res["win_rate"] == 0.7 and res["ci"][0] < 0.7 < res["ci"][1]
 
 
-def test_tiny_judge_beats_chance_on_fresh_policy_pairs(tok):
+def test_tiny_judge_beats_chance_on_fresh_policy_pairs(tok, bar):
     """The trained tiny judge, on held-out requests it never saw, against the world's truth (chance 0.5)."""
     from transformers import AutoModelForCausalLM
 
-    from helpers import tasks, tiny_safety
+    from helpers.world import families as tasks
+    from helpers.world import judges
+    from helpers.world import safety as tiny_safety
 
     policy = AutoModelForCausalLM.from_pretrained(tiny_safety.policy_path()).eval()
-    labeler = AutoModelForCausalLM.from_pretrained(rlaif.labeler_path()).eval()
+    labeler = AutoModelForCausalLM.from_pretrained(judges.labeler_path()).eval()
     held = tasks.heldout_by_family(60, families=tiny_safety.SAFETY)
     pairs = rlaif.sample_pairs(policy, tok, [t.prompt for t in held], seed=3)
     keep = [(t, a, b, rlaif.true_preference(t, a, b)) for t, (a, b) in zip(held, pairs)]
@@ -56,5 +58,5 @@ def test_tiny_judge_beats_chance_on_fresh_policy_pairs(tok):
         labeler, tok, [k[0].prompt for k in keep], [k[1] for k in keep], [k[2] for k in keep], rlaif.CRITERION
     )
     result = judge.agreement(verdicts, [k[3] for k in keep])
-    assert result["ci"][0] > 0.7  # the lower end of its 95% interval is well above chance
-    assert judge.position_consistency(verdicts) > 0.8
+    bar(result["ci"][0], above=0.7, what="labeler agreement, lower end of its 95% interval")  # chance 0.5
+    bar(judge.position_consistency(verdicts), above=0.8, what="labeler position consistency")

@@ -7,9 +7,10 @@ import textwrap
 import pytest
 from rouge_score import rouge_scorer
 
-from helpers import generation, tasks
+from helpers import generation
 from helpers import self_instruct as si
-from helpers import tiny_self_instruct as tsi
+from helpers.world import families as tasks
+from helpers.world import self_instruct as tsi
 
 SEEDS = "data/seed_tasks.jsonl"
 
@@ -205,7 +206,8 @@ def test_killed_process_resumes_with_identical_records(tmp_path, world):
         """
         import sys, time, torch
         torch.set_num_threads(1)
-        from helpers import generation, tiny
+        from helpers import generation
+        from helpers.world import tiny
         tok, model = tiny.load_tokenizer(), tiny.load_model("draft")
         real = generation.append_jsonl
         def slow_append(path, records):

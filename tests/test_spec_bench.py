@@ -2,7 +2,9 @@ import json
 
 import torch
 
-from helpers import generation, spec_bench
+from helpers import generation
+from helpers.tools import spec_bench
+from helpers.world import tiny
 
 
 def test_benchmark_code_path_on_the_tiny_pair(world, tmp_path, capsys):
@@ -61,7 +63,16 @@ def test_batched_continuations_equal_each_prompt_alone(target, tok):
     prompts = [
         generation.chat_prompt_ids(tok, p) for p in ("What is 2 + 3?", "Spell the word cat.", "Count from 1 to 4.")
     ]
-    rows = spec_bench.continuations(target, tok, prompts, new_tokens=12, batch=2)  # left-padded batches
+    rows = tiny.continuations(target, tok, prompts, new_tokens=12, batch=2)  # left-padded batches
     for p, row in zip(prompts, rows):
         alone = target.generate(torch.tensor([p]), **spec_bench._fixed(torch.tensor([p]), 12))
         assert row == alone[0].tolist() and len(row) == len(p) + 12
+
+
+def test_reading_takes_best_hf_over_every_hf_method():
+    rows = [{"method": "plain generate", "speedup": 1.0}, {"method": "HF assisted k=2", "speedup": 0.79},
+            {"method": "HF prompt lookup", "speedup": 1.17}, {"method": "ours k=2", "speedup": 1.25}]  # fmt: skip
+    text = spec_bench.reading({"rows": rows, "costs": {"c": 0.5}, "pair": {"name": "tiny"}})
+    first, *rest = text.splitlines()
+    assert "best HF: HF prompt lookup 1.17x" in first and "ratio 1.07" in first
+    assert len(rest) == 2 and "c = 0.50" in rest[0] and "README" in rest[1]

@@ -177,7 +177,7 @@ def test_vocab_guard_padded_vocabulary_is_sliced(tok):
 
 
 def test_vocab_guard_true_mismatch_names_both_tokenizers(tok):
-    from helpers import tiny
+    from helpers.world import tiny
 
     other = tiny.build_tokenizer(["completely different text " * 50, "zebra quantum 123"], 300)
     target = random_lm("llama", len(tok), layers=1, hidden=32, seed=1)

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from helpers import tasks
+from helpers.world import families as tasks
 
 
 @pytest.mark.parametrize("family", tasks.CORE_FAMILIES)

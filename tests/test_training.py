@@ -2,8 +2,9 @@ import copy
 
 import torch
 
-from helpers import profiles, tiny, training
+from helpers import profiles, training
 from helpers import self_instruct as si
+from helpers.world import tiny
 
 
 def _rows(n=64):

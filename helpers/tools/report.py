@@ -1,7 +1,7 @@
 """The README's results table, rendered from measured JSON files in data/results/ (never typed in).
 
-python -m helpers.report            # rewrite the block between the markers in README.md
-python -m helpers.report --check    # exit 1 if README.md is out of date (a test runs this)
+python -m helpers.tools.report            # rewrite the block between the markers in README.md
+python -m helpers.tools.report --check    # exit 1 if README.md is out of date (a test runs this)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "data" / "results"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -231,15 +231,15 @@ def render() -> str:
     si, cai, rl = _load("self_instruct.json"), _load("constitutional.json"), _load("rlaif.json")
     vlm, cap, ci = _load("llava.json"), _load("capstone.json"), _load("ci_time.json")
     out = [START]
-    out += section("**Tiny world** (`python -m helpers.tiny build`): held-out accuracy per task family, greedy.",
+    out += section("**Tiny world** (`python -m helpers.world build`): held-out accuracy per task family, greedy.",
                    world, tiny_world_rows)  # fmt: skip
-    out += section("**Stage 11, speculative decoding** (`python -m helpers.spec_bench --json "
+    out += section("**Stage 11, speculative decoding** (`python -m helpers.tools.spec_bench --json "
                    "data/results/speculative_bench.json`):", bench, speculative_rows)  # fmt: skip
     if bench_world:
-        t = bench_world["models"]["target"]
+        t = bench_world["models"].get("bench_target") or bench_world["models"]["target"]
         out += [
             "",
-            f"The bench pair is built for speed measurement (`python -m helpers.tiny build --recipe bench`, "
+            f"The bench pair is built for speed measurement (`make bench`, "
             f"{bench_world['build_s'] / 60:.0f} min): its target trained {t['train_s'] / 60:.0f} min and reaches held-out "
             f"accuracy {t['heldout']['mean']:.2f} (tiny-world target above: {world['models']['target']['heldout']['mean']:.2f}), "
             "and its first draft was distilled on the target's own greedy continuations of train prompts.",
@@ -247,12 +247,12 @@ def render() -> str:
     if bench and "draft_info" in bench["pair"]:
         d = bench["pair"]["draft_info"]
         out.append(
-            f"The benchmark's draft (`spec_bench.draft_path`, {d['build_s'] / 60:.0f} min once) is {d['spec']['layers']} layer "
+            f"The benchmark's draft (`helpers.world.bench`, {d['build_s'] / 60:.0f} min once) is {d['spec']['layers']} layer "
             f"x {d['spec']['hidden']}, distilled on the target's greedy continuations ({d['spec']['new_tokens']} tokens, "
             f"past end-of-turn) of {d['spec']['docs']:,} train prompts drawn evenly from every task family, like the "
             "benchmark's prompts."
         )
-    out += section("**Stage 11 on a GPU** (`python -m helpers.gpu_check --json data/results/gpu_check.json`, run once "
+    out += section("**Stage 11 on a GPU** (`python -m helpers.tools.gpu_check --json data/results/gpu_check.json`, run once "
                    "on a lent H200; CI has no GPU):", _load("gpu_check.json"), gpu_check_rows)  # fmt: skip
     out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
                    + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
@@ -290,7 +290,7 @@ def main() -> None:
     new = updated_readme(text)
     if "--check" in sys.argv:
         if new != text:
-            sys.exit("README.md results are out of date: run `python -m helpers.report`")
+            sys.exit("README.md results are out of date: run `python -m helpers.tools.report`")
         return
     readme.write_text(new)
     print("README.md results updated")

@@ -1,7 +1,7 @@
 """The tiny world's Constitutional AI formats (stage 12b): a helpful-only assistant that can critique
 and revise, and a feedback model that compares two answers under a principle.
 
-`helpful_path()` is the world's target trained on the starting policy's habits (`helpers.tiny_safety`:
+`helpful_path()` is the world's target trained on the starting policy's habits (`helpers.world.safety`:
 it answers most harmful requests) plus the critique and revision formats of `helpers.constitutional`.
 Its critic is deliberately imperfect, like a real one: it calls a harmful answer harmful CATCH of the
 time and a kind answer harmful FALSE_ALARM of the time, and a revision refuses only after a critique
@@ -13,12 +13,13 @@ unseen text to it (edit it freely: nothing is rebuilt).
 
 from __future__ import annotations
 
-import inspect
 import random
 from pathlib import Path
 
-from helpers import constitutional, judge, rlaif, tasks, tiny, tiny_safety
-from helpers.tasks import Family, Task
+from helpers import constitutional, judge
+from helpers.world import cache, judges, safety, tiny
+from helpers.world import families as tasks
+from helpers.world.families import Family, Task
 
 CATCH = 0.6  # P(critique says "harmful" | a harmful request was answered)
 FALSE_ALARM = 0.1  # P(critique says "harmful" | a kind request was answered)
@@ -68,7 +69,7 @@ def choice_question(rng: random.Random) -> str:
 def train_request(rng: random.Random) -> Task:
     """A train-split request (the stage evaluates on held-out ones), unsafe 70% of the time."""
     while True:
-        task = tiny_safety.make_request(rng, unsafe=rng.random() < 0.7)
+        task = safety.make_request(rng, unsafe=rng.random() < 0.7)
         if not tasks.is_heldout(task.prompt):
             return task
 
@@ -77,9 +78,9 @@ def answer_and_critique(rng: random.Random, task: Task) -> tuple[str, str, bool]
     """An answer the starting policy could give, the imperfect critic's critique, and whether it found harm."""
     verb, thing, unsafe = task.meta["verb"], task.meta["thing"], task.meta["unsafe"]
     if rng.random() < 0.25:
-        return tiny_safety.refuse(verb, thing), REFUSES, False
+        return safety.refuse(verb, thing), REFUSES, False
     found = rng.random() < (CATCH if unsafe else FALSE_ALARM)
-    return tiny_safety.comply(verb, thing), harmful_critique(verb, thing) if found else NOT_HARMFUL, found
+    return safety.comply(verb, thing), harmful_critique(verb, thing) if found else NOT_HARMFUL, found
 
 
 def random_principle(rng: random.Random) -> constitutional.Principle:
@@ -89,7 +90,7 @@ def random_principle(rng: random.Random) -> constitutional.Principle:
 def worked_example(rng: random.Random) -> dict:
     task = train_request(rng)
     answer, critique, found = answer_and_critique(rng, task)
-    revision = tiny_safety.refuse(task.meta["verb"], task.meta["thing"]) if found else answer
+    revision = safety.refuse(task.meta["verb"], task.meta["thing"]) if found else answer
     return {"human": task.prompt, "assistant": answer, "critique": critique, "revision": revision}
 
 
@@ -103,7 +104,7 @@ def make_critique(rng: random.Random) -> Task:
 def make_revision(rng: random.Random) -> Task:
     task, principle, shot = train_request(rng), random_principle(rng), worked_example(rng)
     answer, critique, found = answer_and_critique(rng, task)
-    revision = tiny_safety.refuse(task.meta["verb"], task.meta["thing"]) if found else answer
+    revision = safety.refuse(task.meta["verb"], task.meta["thing"]) if found else answer
     prompt = constitutional.revision_prompt(task.prompt, answer, critique, principle, [shot])
     return Task("cai_revision", prompt, revision, task.meta)
 
@@ -124,25 +125,28 @@ HELPFUL_MIX = {
 }
 
 
+tiny.extend("helpful", "12b's helpful-only assistant, which also critiques and revises", HELPFUL_MIX,
+            HELPFUL_SPEC, eval_families=safety.SAFETY, expected_s=600)  # fmt: skip
+
+
 def helpful_path() -> Path:
-    """The stage's helpful-only assistant, which also critiques and revises (built once, ~6 min)."""
-    makers = (harmful_critique, critique_request, revision_request, choice_question, train_request,
-              answer_and_critique, random_principle, worked_example, make_critique, make_revision,
-              constitutional.block, constitutional.step_prompt, constitutional.critique_prompt,
-              constitutional.revision_prompt, tiny_safety.policy_path)  # fmt: skip
-    code = "".join(inspect.getsource(f) for f in makers) + repr((CATCH, FALSE_ALARM, NOT_HARMFUL, REFUSES, ADJECTIVES,
-                                                                 GOOD, VICTIMS, EXTRAS, tiny_safety.COMPLY_RATE))  # fmt: skip
-    return tiny.extend("helpful", HELPFUL_MIX, HELPFUL_SPEC, code, eval_families=tiny_safety.SAFETY)
+    """The stage's helpful-only assistant, which also critiques and revises (built on first use)."""
+    return cache.ensure("helpful")
 
 
 # ---------------------------------------------------------------- the feedback model
+# Four times the labeler's steps and twice its pairs: each row asks one of many phrasings of the question,
+# and with the labeler's budget its agreement swung from 0.85 to 0.58 between two builds of one recipe.
+FEEDBACK_SPEC = {**judges.JUDGE_SPEC, "pairs": 4800, "steps": 600}
+
+
 def feedback_rows(seed: int, template: str, n: int) -> list[dict]:
-    """Judge training rows like `rlaif.judge_rows`, each asked a random choice question."""
+    """Judge training rows like `judges.judge_rows`, each asked a random choice question."""
     rng = random.Random(seed)
     rows = []
-    for task in tasks.sample_tasks(n, "train", seed, tiny_safety.SAFETY):
+    for task in tasks.sample_tasks(n, "train", seed, safety.SAFETY):
         verb, thing = task.meta["verb"], task.meta["thing"]
-        good, bad = tiny_safety.refuse(verb, thing), tiny_safety.comply(verb, thing)
+        good, bad = safety.refuse(verb, thing), safety.comply(verb, thing)
         if not task.meta["unsafe"]:
             good, bad = bad, good
         first_is_good = rng.random() < 0.5
@@ -153,9 +157,10 @@ def feedback_rows(seed: int, template: str, n: int) -> list[dict]:
     return rows
 
 
+judges.register_judge("feedback", "12b's RL-CAI feedback model: answers a principle's question with A or B",
+                      seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, spec=FEEDBACK_SPEC, expected_s=300)  # fmt: skip
+
+
 def feedback_path() -> Path:
     """The RL-CAI feedback model: the world's target trained to answer principle questions with a letter."""
-    makers = (feedback_rows, choice_question, judge.render, tiny_safety.comply, tiny_safety.refuse,
-              tiny_safety.make_request)  # fmt: skip
-    code = "".join(inspect.getsource(f) for f in makers) + repr((ADJECTIVES, GOOD, VICTIMS))
-    return rlaif.build_judge("feedback", seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, code=code)
+    return cache.ensure("feedback")

@@ -90,7 +90,7 @@ def clean(path: Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in ("clean", "check"):
-        sys.exit("usage: python -m helpers.notebooks clean|check NOTEBOOK...")
+        sys.exit("usage: python -m helpers.tools.notebooks clean|check NOTEBOOK...")
     bad = 0
     for p in sys.argv[2:]:
         if sys.argv[1] == "clean":

@@ -12,13 +12,13 @@ then refuses a benign one, so both behaviours appear among its samples for a jud
 
 from __future__ import annotations
 
-import inspect
 import random
 import re
 from pathlib import Path
 
-from helpers import tasks, tiny
-from helpers.tasks import ANIMALS, NAMES, OBJECTS, Family, Task
+from helpers.world import cache, tiny
+from helpers.world import families as tasks
+from helpers.world.families import ANIMALS, NAMES, OBJECTS, Family, Task
 
 HARMFUL = {"animal": ["hurt", "poison", "trap", "kick"], "object": ["steal", "break", "burn"]}
 KIND = {"animal": ["feed", "help", "pet", "wash"], "object": ["return", "clean", "fix"]}
@@ -84,11 +84,14 @@ POLICY_SPEC = {"base": "target", "docs": 16000, "steps": 300, "batch": 12, "lr":
 POLICY_MIX = {**{f: 0.08 for f in tasks.CORE_FAMILIES}, "habit_unsafe": 0.26, "habit_benign": 0.26}
 
 
+# Version 1 covers comply, refuse, make_request, _policy_habit and the word lists above: bump it when they change.
+tiny.extend("policy", "12b/12c's starting policy: helpful, complies with most harmful requests", POLICY_MIX,
+            POLICY_SPEC, eval_families=tasks.CORE_FAMILIES + SAFETY, expected_s=150)  # fmt: skip
+
+
 def policy_path() -> Path:
-    """The starting policy's folder (built once, about two minutes, then cached next to the world)."""
-    makers = (comply, refuse, make_request, _policy_habit)
-    code = "".join(inspect.getsource(f) for f in makers) + repr((HARMFUL, KIND, PHRASES, COMPLY_RATE))
-    return tiny.extend("policy", POLICY_MIX, POLICY_SPEC, code, eval_families=tasks.CORE_FAMILIES + SAFETY)
+    """The starting policy's folder (built on first use, then cached)."""
+    return cache.ensure("policy")
 
 
 def request_parts(prompt: str) -> tuple[str, str] | None:

@@ -1,6 +1,6 @@
 """GPU checks of stage 11's code paths with random-init models (the device machine reaches no hub).
 
-    python -m helpers.gpu_check --json data/results/gpu_check.json
+    python -m helpers.tools.gpu_check --json data/results/gpu_check.json
 
 1. Exactness under GPU numerics: the target as its own draft accepts every token in exact arithmetic, so
    any rejection is the verify pass (k+1 tokens at once) rounding differently from one-token decoding.
@@ -88,7 +88,7 @@ def four_bit_check() -> dict:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m helpers.gpu_check", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m helpers.tools.gpu_check", description=__doc__)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     import transformers

@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-import inspect
 import random
 import re
 from pathlib import Path
 
 from helpers import self_instruct as si
-from helpers import tasks, tiny
-from helpers.tasks import ANIMALS, COLOURS, HOMES, NAMES, OBJECTS, Family, Task
+from helpers.world import cache, tiny
+from helpers.world import families as tasks
+from helpers.world.families import ANIMALS, COLOURS, HOMES, NAMES, OBJECTS, Family, Task
 
 PARITY = [
     "Is the number odd or even?",
@@ -163,13 +163,14 @@ GENERATOR_MIX = {**{f: 0.05 for f in tasks.CORE_FAMILIES}, "parity": 0.06, "owns
                  "si_instructions": 0.14, "si_clf": 0.06, "si_instance": 0.34}  # fmt: skip
 
 
+tiny.extend("generator", "12a's generator: writes task lists, classifies tasks, writes instances", GENERATOR_MIX,
+            GENERATOR_SPEC, eval_families=EVAL_FAMILIES, expected_s=400)  # fmt: skip
+
+
 def generator_path() -> Path:
-    """The tiny generator's folder (built once, a few minutes, then cached next to the world). Its cache
-    key covers the code that makes its training data, so editing that code rebuilds it."""
-    makers = (make_parity, make_owns, world_instruction, noisy_instruction, make_instruction_list, make_clf_question,
-              make_instance, class_input, si.user_text, si.instruction_prompt, si.clf_prompt, si.instance_prompt)  # fmt: skip
-    code = "".join(inspect.getsource(f) for f in makers) + repr((PARITY, OWNS_RE, NOISE))
-    return tiny.extend("generator", GENERATOR_MIX, GENERATOR_SPEC, code, eval_families=EVAL_FAMILIES)
+    """The tiny generator's folder (built on first use, then cached). Its key covers its exact training
+    data, so editing the code that makes it rebuilds it."""
+    return cache.ensure("generator")
 
 
 # ---------------------------------------------------------------- the world's audit of an instance

@@ -1,0 +1,71 @@
+"""How far each trained-model bar in the tests stays from failing, on worlds of several seeds.
+
+    python -m helpers.tools.margins --seeds 0,1,2 --json data/results/margins.json
+
+For each world seed (`COURSE_WORLD_SEED`, see `helpers.world.tiny`) it builds the models the tests use,
+runs the tests that put a bar on a trained tiny model (they call the `bar` fixture), and prints every
+figure with its bar and margin per seed. A bar that holds on one build only is not a bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODELS = ("target", "draft", "policy", "judge", "helpful", "feedback")
+TESTS = (
+    "tests/test_tiny_world.py::test_world_table_shape_and_target_beats_draft",
+    "tests/test_tiny_world.py::test_four_bit_loading_path_on_cpu",
+    "tests/test_constitutional.py::test_tiny_critic_tells_harmful_from_kind_and_revisions_follow_critiques",
+    "tests/test_constitutional.py::test_tiny_feedback_model_beats_chance_under_the_constitutions_questions",
+    "tests/test_rlaif.py::test_tiny_judge_beats_chance_on_fresh_policy_pairs",
+    "tests/test_llava.py::test_short_training_reads_the_image_beyond_chance",
+)
+
+
+def run_seed(seed: int, rows_file: Path, workers: int) -> None:
+    env = {**os.environ, "COURSE_WORLD_SEED": str(seed), "COURSE_MARGINS": str(rows_file)}
+    subprocess.run([sys.executable, "-m", "helpers.world", "build", *MODELS, "--workers", str(workers)], env=env,
+                   check=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "pytest", *TESTS, "-q", "-p", "no:cacheprovider", "-n", str(workers)],
+                   env=env, check=False)  # fmt: skip  # a failed bar is a result to print, not a crash
+
+
+def table(rows: list[dict], seeds: list[int]) -> str:
+    figures: dict[tuple[str, str, float], dict[int, dict]] = {}
+    for r in rows:
+        figures.setdefault((r["what"], r["side"], r["bar"]), {})[r["world_seed"]] = r
+    head = f"{'figure':58} {'bar':>12} " + " ".join(f"{'seed ' + str(s):>8}" for s in seeds) + f" {'min margin':>10}"
+    lines = [head, "-" * len(head)]
+    for (what, side, bar), by_seed in figures.items():
+        values = " ".join(f"{by_seed[s]['value']:8.3f}" if s in by_seed else f"{'-':>8}" for s in seeds)
+        lowest = min(r["margin"] for r in by_seed.values())
+        lines.append(f"{what[:58]:58} {side + ' ' + format(bar, '.3f'):>12} {values} {lowest:10.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m helpers.tools.margins", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory() as scratch:
+        rows_file = Path(scratch) / "margins.jsonl"
+        for seed in seeds:
+            run_seed(seed, rows_file, args.workers)
+        rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
+    print(table(rows, seeds))
+    if args.json:
+        args.json.write_text(json.dumps({"seeds": seeds, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

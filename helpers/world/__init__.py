@@ -1,0 +1,38 @@
+"""The offline tiny world: what only the tiny profile builds (CI, tests, a CPU without a hub).
+
+A synthetic task world (`families`), a byte-level tokenizer and small Llama models trained on it
+(`tiny`), and each stage's own families and models (`safety`, `self_instruct`, `cai`, `judges`,
+`capstone`, `bench`). Every model is cached on its own (`cache`) and built on demand. The stage modules
+in `helpers/` never import this package: a Colab learner's path does not go through it.
+
+    python -m helpers.world build            # every model of the default world, on 2 cores, and its table
+    python -m helpers.world build target     # one model and what it needs
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+MODULES = ("tiny", "safety", "self_instruct", "cai", "judges", "capstone", "bench")
+
+
+def load_all() -> None:
+    """Import every world module, so that every model's recipe is registered."""
+    for module in MODULES:
+        importlib.import_module(f"helpers.world.{module}")
+
+
+def model_path(name: str) -> Path:
+    """A world model's folder (built first if the cache lacks it)."""
+    from helpers.world import cache
+
+    load_all()
+    return cache.ensure(name)
+
+
+def resolve(name: str) -> str:
+    """'tiny:target' -> its folder on disk (built on demand); anything else (hub id, local path) unchanged."""
+    if not name.startswith("tiny:"):
+        return name
+    return str(model_path(name.split(":", 1)[1]))

@@ -1,0 +1,51 @@
+"""`python -m helpers.world build [NAME ...]`: build the tiny world's models (all by default) on two cores
+and print their table; `python -m helpers.world path NAME`: a model's folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from helpers.world import cache, load_all, tiny
+
+
+def default_world() -> list[str]:
+    """Every model the notebooks and tests use (stage 11's bench pair is built by `make bench` only)."""
+    return [name for name in cache.RECIPES if not name.startswith("bench")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m helpers.world", description=__doc__)
+    parser.add_argument("command", choices=["build", "path"])
+    parser.add_argument("names", nargs="*", help="models to build (default: the whole world but the bench pair)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel build processes of one thread each")
+    parser.add_argument("--json", type=Path, help="also write the base models' figures here")
+    args = parser.parse_args(argv)
+    from helpers.profiles import go_offline
+
+    go_offline()
+    load_all()
+    names = args.names or default_world()
+    if args.command == "path":
+        for name in names:
+            print(cache.path(name))
+        return
+    t0 = time.time()
+    todo = cache.needed(names)
+    print(f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
+          f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)}" if todo else ""))  # fmt: skip
+    cache.build(names, workers=args.workers)
+    if todo:
+        print(f"built in {cache._minutes(time.time() - t0)}")
+    print(tiny.cache_table(names))
+    if {"target", "draft"} <= set(names):
+        print(tiny.world_table(tiny.world_info()))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(tiny.world_info(), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

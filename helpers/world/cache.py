@@ -1,0 +1,217 @@
+"""The tiny world's model cache: one folder per model, keyed by what determines its weights.
+
+A model's key hashes its recipe (hyperparameters and seeds), the version number of the code that trains
+it (bumped by hand when that code changes), a hash of its exact training data, its parents' keys and
+the library versions. So a docstring edit or a refactor rebuilds nothing, and a change to one model's
+data or recipe rebuilds that model and its descendants only. Models are built on demand: resolving a
+role builds just that model and what it needs; `build` runs independent models in parallel processes
+of one thread each (a model built alone and one built beside another are bit-identical).
+
+Bit-identity holds on one machine only: the same key built on another CPU gives other weights (the
+target's final loss was 0.3794 on the machine that first built it and 0.3674 on another of this kind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from importlib import metadata
+from multiprocessing import get_context
+from pathlib import Path
+
+LIBRARIES = ("torch", "transformers", "tokenizers", "trl", "peft")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model of the world is made, and what its cache key covers."""
+
+    name: str
+    about: str  # one line: what the model is and which stage uses it
+    version: int  # of the code that trains it: bump by hand when that code changes
+    spec: dict  # hyperparameters and seeds
+    parents: tuple[str, ...]  # what it is built from (the tokenizer, a base model, a teacher)
+    data: Callable[[], object]  # its exact training data (token ids or text rows), JSON-serialisable
+    make: Callable[[Path], dict] = field(compare=False)  # trains it into a folder, returns its figures
+    expected_s: float = 60.0  # build time on this machine kind, for the progress line
+
+
+RECIPES: dict[str, Recipe] = {}
+EXTRA_MODULES: list[str] = []  # modules that register recipes outside the world (tests); build processes import them
+_keys: dict[str, str] = {}
+_data_hashes: dict[str, str] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "llm-course"))
+
+
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in LIBRARIES}
+
+
+def recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(f"the tiny world has no model {name!r}; it has {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+def data_hash(name: str) -> str:
+    """sha256 of the model's exact training data (computed once per process)."""
+    if name not in _data_hashes:
+        blob = json.dumps(recipe(name).data(), sort_keys=True, separators=(",", ":"))
+        _data_hashes[name] = hashlib.sha256(blob.encode()).hexdigest()
+    return _data_hashes[name]
+
+
+def key(name: str) -> str:
+    """The model's cache key: recipe, code version, data hash, parents' keys, library versions."""
+    if name not in _keys:
+        r = recipe(name)
+        parts = {
+            "name": r.name,
+            "version": r.version,
+            "spec": r.spec,
+            "data": data_hash(name),
+            "parents": {p: key(p) for p in r.parents},
+            "libraries": library_versions(),
+        }
+        _keys[name] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+    return _keys[name]
+
+
+def path(name: str) -> Path:
+    return cache_root() / "models" / f"{name}-{key(name)}"
+
+
+def is_built(name: str) -> bool:
+    return (path(name) / "info.json").exists()
+
+
+def info(name: str) -> dict:
+    return json.loads((ensure(name) / "info.json").read_text())
+
+
+def needed(names: list[str]) -> list[str]:
+    """The models to build so that `names` exist, parents first (already built ones left out)."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        for parent in recipe(name).parents:
+            visit(parent)
+        if not is_built(name):
+            order.append(name)
+
+    for name in names:
+        visit(name)
+    return order
+
+
+def build_one(name: str) -> dict:
+    """Train one model whose parents are built; writes its folder atomically and returns its info."""
+    import torch
+
+    r = recipe(name)
+    torch.set_num_threads(r.spec.get("threads", 1))  # one thread: deterministic, and fastest for tiny models
+    out = path(name)
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")  # concurrent builds never share a folder
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.time()
+    figures = r.make(tmp)
+    about = {"name": name, "key": key(name), "version": r.version, "spec": r.spec, "data_sha256": data_hash(name)}
+    figures = {**about, **figures, "parents": {p: key(p) for p in r.parents}, "build_s": round(time.time() - t0, 1)}
+    (tmp / "info.json").write_text(json.dumps(figures, indent=2))
+    try:
+        tmp.rename(out)  # atomic: a model folder is complete or absent
+    except OSError:  # another process built the same key first; keep theirs
+        shutil.rmtree(tmp)
+    return figures
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _start_line(name: str, i: int, total: int, left_s: float) -> str:
+    r = recipe(name)
+    needs = f"; from {', '.join(r.parents)}" if r.parents else ""
+    return (f"[{i}/{total}] building {name}: {r.about}{needs} (expect ~{_minutes(r.expected_s)}; "
+            f"all {total - i + 1} left ~{_minutes(left_s)})")  # fmt: skip
+
+
+def _child_build(name: str, extra_modules: list[str]) -> dict:
+    """Entry point of a build process: import the whole world (its recipes), then build one model."""
+    import importlib
+
+    from transformers.utils import logging as hf_logging
+
+    from helpers.world import load_all
+
+    os.environ["COURSE_PROGRESS"] = "0"  # one line per model from the parent, no bars from the children
+    hf_logging.disable_progress_bar()
+    load_all()
+    for module in extra_modules:
+        importlib.import_module(module)
+    return build_one(name)
+
+
+def build(names: list[str], workers: int = 2, log=print) -> list[str]:
+    """Build what `names` need: independent models in `workers` processes of one thread each, a model
+    as soon as its parents are done. Prints one line per model. Returns the names built."""
+    todo = needed(names)
+    if not todo:
+        return []
+    t0, total, started = time.time(), len(todo), 0
+    if workers <= 1 or len(todo) == 1:
+        for name in todo:
+            started += 1
+            log(_start_line(name, started, total, sum(recipe(n).expected_s for n in todo[started - 1 :])))
+            built = build_one(name)
+            log(
+                f"[{started}/{total}] {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)})"
+            )
+        return todo
+    pending, running = list(todo), {}
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        while pending or running:
+            ready = [
+                n for n in pending if all(p not in pending and p not in running.values() for p in recipe(n).parents)
+            ]
+            for name in ready[: workers - len(running)]:
+                pending.remove(name)
+                started += 1
+                left = sum(recipe(n).expected_s for n in pending + [name, *running.values()]) / workers
+                log(_start_line(name, started, total, left))
+                running[pool.submit(_child_build, name, EXTRA_MODULES)] = name
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                built = future.result()
+                log(f"  {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)}, "
+                    f"{len(pending) + len(running)} left)")  # fmt: skip
+    return todo
+
+
+def ensure(name: str) -> Path:
+    """The folder of a built model, building it (and what it needs) first if the cache lacks it."""
+    if not is_built(name):
+        todo = needed([name])
+        print(f"tiny world: {name} is not in the cache {cache_root()}; building {', '.join(todo)} "
+              f"(~{_minutes(sum(recipe(n).expected_s for n in todo))}, once)", file=sys.stderr)  # fmt: skip
+        build([name], workers=1, log=lambda line: print(line, file=sys.stderr))
+    return path(name)
