@@ -10,13 +10,19 @@ export PYTHONWARNINGS = ignore::DeprecationWarning
 SCRATCH ?= $(or $(TMPDIR),/tmp)/llm-course-test-results
 WORKERS ?= 2
 
+# One stamp per interpreter: setup re-runs when the pins change or another environment is active.
+SETUP_STAMP := .cache/setup$(subst /,_,$(shell command -v $(PY)))
+
 .PHONY: setup world demo test unit lint format notebooks bench
 
-setup:  ## install the pinned stack (CPU torch) and the helpers package; register the kernel inside this environment
+setup: $(SETUP_STAMP)  ## install the pinned stack (CPU torch) and the helpers package; register the kernel inside this environment
+
+$(SETUP_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	mkdir -p .cache && touch $@
 
 world:  ## build (or find in the cache) every model of the offline tiny world, on both cores, and print its table
 	$(PY) -m helpers.world build --workers $(WORKERS)

@@ -172,3 +172,9 @@ def test_four_bit_loading_path_on_cpu(world, bar):
         a, b = full(ids).logits, q(ids).logits.float()
     agree = (a.argmax(-1) == b.argmax(-1)).float().mean().item()
     bar(agree, above=0.7, what="4-bit vs full next-token argmax agreement")  # quantized, yet close
+
+
+def test_answer_masks_mark_the_answer_and_its_end_of_turn(tok):
+    task = tasks.sample_tasks(1, "train", 3)[0]
+    (ids,), (mask,) = tiny.encode_docs(tok, [task]), tiny.answer_masks(tok, [task])
+    assert len(ids) == len(mask) and tok.decode([i for i, m in zip(ids, mask) if m]) == task.answer + "<|im_end|>"

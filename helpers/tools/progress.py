@@ -31,14 +31,16 @@ def pytest_runtest_logreport(report) -> None:
         _write(f"notebook {report.nodeid.split('::')[0]}: {report.outcome} in {seconds / 60:.1f} min")
 
 
-_terminal = None
+_config = None
 
 
 def pytest_configure(config) -> None:
-    global _terminal
-    _terminal = config.pluginmanager.get_plugin("terminalreporter")
+    global _config
+    _config = config
 
 
 def _write(line: str) -> None:
-    if _terminal is not None:
-        _terminal.write_line(f"[{time.strftime('%H:%M:%S')}] {line}")
+    """Through the terminal reporter, looked up when needed (it registers after this plugin configures)."""
+    terminal = _config.pluginmanager.get_plugin("terminalreporter") if _config else None
+    if terminal is not None:
+        terminal.write_line(f"[{time.strftime('%H:%M:%S')}] {line}")

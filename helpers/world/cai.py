@@ -115,7 +115,9 @@ for _family in (
 ):
     tasks.register_family(_family)
 
-HELPFUL_SPEC = {"base": "target", "docs": 16000, "steps": 500, "batch": 12, "lr": 1e-3, "seed": 17, "pack": 320}
+# lr 2e-3: at 1e-3 the critic it learnt barely told harmful from kind on one build (it flagged harmful answers
+# 0.43 of the time and kind ones 0.30, sampled); at 2e-3 on the same build 0.55 and 0.17 (designed: 0.6, 0.1).
+HELPFUL_SPEC = {"base": "target", "docs": 16000, "steps": 500, "batch": 12, "lr": 2e-3, "seed": 17, "pack": 320}
 HELPFUL_MIX = {
     **{f: 0.03 for f in tasks.CORE_FAMILIES},
     "habit_unsafe": 0.14,

@@ -117,8 +117,20 @@ def encode_docs(tok, docs: list[tasks.Task]) -> list[list[int]]:
     return out
 
 
-def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, lr: float, seed: int) -> list[float]:
-    """Next-token training on whole chat docs (AdamW, warm-up then cosine decay). Returns the losses."""
+def answer_masks(tok, docs: list[tasks.Task]) -> list[list[int]]:
+    """1 on each doc's answer tokens (the template's `{% generation %}` span, end of turn included), else 0."""
+    out = []
+    for t in docs:
+        enc = tok.apply_chat_template(tasks.to_messages(t), tokenize=True, return_dict=True,
+                                      return_assistant_tokens_mask=True)  # fmt: skip
+        out.append(list(enc["assistant_masks"]))
+    return out
+
+
+def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, lr: float, seed: int,
+             targets: list[list[int]] | None = None) -> list[float]:  # fmt: skip
+    """Next-token training on whole chat docs (AdamW, warm-up then cosine decay), or only on the tokens
+    `targets` marks with 1 (answers, not prompts). Returns the losses."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     warmup = max(1, steps // 20)
@@ -130,11 +142,12 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
     for _ in tqdm(range(steps), desc="train", mininterval=5, disable=os.environ.get("COURSE_PROGRESS") == "0"):
         idx = torch.randint(len(rows), (batch,), generator=gen).tolist()
         width = max(len(rows[i]) for i in idx)
-        ids = torch.full((batch, width), pad_id)
+        ids, trained = torch.full((batch, width), pad_id), torch.zeros(batch, width, dtype=torch.bool)
         for b, i in enumerate(idx):
             ids[b, : len(rows[i])] = torch.tensor(rows[i])
+            trained[b, : len(rows[i])] = torch.tensor(targets[i]).bool() if targets else True
         mask = (ids != pad_id).long()
-        labels = ids.masked_fill(mask == 0, -100)
+        labels = ids.masked_fill((mask == 0) | ~trained, -100)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -292,18 +305,25 @@ def extend(
     version: int = 1,
 ) -> cache.Recipe:
     """Register a world model trained further on a `mix` of task families (a later stage's formats plus
-    core tasks against forgetting). `version` covers the code of those families: bump it when it changes."""  # fmt: skip
+    core tasks against forgetting); `answer_only` in the spec puts the loss on answers only. `version`
+    covers the code that trains it: bump it when that code changes."""  # fmt: skip
     spec = reseeded(spec)
 
     @memo
-    def data() -> list[list[int]]:
-        rows = encode_docs(load_tokenizer(), mixed_docs(mix, spec["docs"], spec["seed"]))
-        return pack_rows(rows, spec["pack"]) if spec.get("pack") else rows
+    def data() -> list[list[int]] | dict[str, list[list[int]]]:
+        """Token ids; with `answer_only` in the spec, also the answer masks that restrict the loss."""
+        tok, docs = load_tokenizer(), mixed_docs(mix, spec["docs"], spec["seed"])
+        pack = (lambda rows: pack_rows(rows, spec["pack"])) if spec.get("pack") else (lambda rows: rows)
+        rows = pack(encode_docs(tok, docs))
+        return {"rows": rows, "targets": pack(answer_masks(tok, docs))} if spec.get("answer_only") else rows
 
     def make(folder: Path) -> dict:
         tok, model = load_tokenizer(), load_model(spec["base"])
         t0 = time.time()
-        losses = train_lm(model, data(), tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"])
+        rows, targets = (data()["rows"], data()["targets"]) if spec.get("answer_only") else (data(), None)
+        losses = train_lm(
+            model, rows, tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"], targets
+        )
         figures = {"mix": mix, "train_s": round(time.time() - t0, 1), "final_loss": mean_tail(losses)}
         save(model, tok, folder)
         if eval_families:
