@@ -29,6 +29,10 @@ def tiny_world_rows(info: dict) -> list[str]:
     for role, m in info["models"].items():
         accs = " | ".join(f"{m['heldout'][f]:.2f}" for f in fams + ["mean"])
         rows.append(f"| {role} | {m['params']:,} | {m['train_s']:.0f} | {accs} |")
+    if builds := info.get("build_s_per_model"):
+        parts = ", ".join(f"{name} {s / 60:.1f}" for name, s in builds.items())
+        rows += ["", f"Build time per model (minutes, one thread each, two built at a time): {parts}; "
+                 f"{sum(builds.values()) / 60:.0f} min of CPU in all."]  # fmt: skip
     return rows
 
 

@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         print(tiny.world_table(tiny.world_info()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(tiny.world_info(), indent=2) + "\n")
+        record = {**tiny.world_info(), "build_s_per_model": {n: cache.info(n)["build_s"] for n in names}}
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
