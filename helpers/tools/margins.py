@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from helpers.tools import report
+
 MODELS = ("target", "draft", "policy", "judge", "helpful", "feedback")
 TESTS = (
     "tests/test_tiny_world.py::test_world_table_shape_and_target_beats_draft",
@@ -36,19 +38,6 @@ def run_seed(seed: int, rows_file: Path, workers: int) -> None:
                    env=env, check=False)  # fmt: skip  # a failed bar is a result to print, not a crash
 
 
-def table(rows: list[dict], seeds: list[int]) -> str:
-    figures: dict[tuple[str, str, float], dict[int, dict]] = {}
-    for r in rows:
-        figures.setdefault((r["what"], r["side"], r["bar"]), {})[r["world_seed"]] = r
-    head = f"{'figure':58} {'bar':>12} " + " ".join(f"{'seed ' + str(s):>8}" for s in seeds) + f" {'min margin':>10}"
-    lines = [head, "-" * len(head)]
-    for (what, side, bar), by_seed in figures.items():
-        values = " ".join(f"{by_seed[s]['value']:8.3f}" if s in by_seed else f"{'-':>8}" for s in seeds)
-        lowest = min(r["margin"] for r in by_seed.values())
-        lines.append(f"{what[:58]:58} {side + ' ' + format(bar, '.3f'):>12} {values} {lowest:10.3f}")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m helpers.tools.margins", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -62,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:
             run_seed(seed, rows_file, args.workers)
         rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
-    print(table(rows, seeds))
+    print("\n".join(report.margins_rows({"seeds": seeds, "rows": rows})))
     if args.json:
         args.json.write_text(json.dumps({"seeds": seeds, "rows": rows}, indent=2) + "\n")
 

@@ -225,6 +225,19 @@ def capstone_rows(cap: dict) -> list[str]:
     return rows
 
 
+def margins_rows(m: dict) -> list[str]:
+    """Each trained-model bar of the tests: its figure on every world seed and the smallest margin."""
+    seeds, figures = m["seeds"], {}
+    for r in m["rows"]:
+        figures.setdefault((r["what"], r["side"], r["bar"]), {})[r["world_seed"]] = r
+    rows = ["| figure (test bar) | bar | " + " | ".join(f"seed {s}" for s in seeds) + " | smallest margin |",
+            "|---|---:|" + "---:|" * (len(seeds) + 1)]  # fmt: skip
+    for (what, side, bar), by_seed in figures.items():
+        values = " | ".join(f"{by_seed[s]['value']:.3f}" if s in by_seed else "-" for s in seeds)
+        rows.append(f"| {what} | {side} {bar:.3f} | {values} | {min(r['margin'] for r in by_seed.values()):.3f} |")
+    return rows
+
+
 def section(heading: str, data: dict | None, rows) -> list[str]:
     """A results section: a blank line, its heading, a blank line, then its rows (or a placeholder)."""
     return ["", heading, "", *(rows(data) if data else ["_not measured yet_"])]
@@ -271,6 +284,9 @@ def render() -> str:
     )
     out += section("**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
                    "accuracy by the world's graders):", cap, capstone_rows)  # fmt: skip
+    out += section("**Bars across world seeds** (`python -m helpers.tools.margins --seeds 0,1,2 --json "
+                   "data/results/margins.json`): each figure a test puts a bar on, on worlds built with three seeds; "
+                   "a negative margin is a failed bar.", _load("margins.json"), margins_rows)  # fmt: skip
     out += [
         "",
         f"**CI** (`.ci/run` on a clean clone with an empty tiny-world cache, 2 cores, all notebooks; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
