@@ -289,7 +289,8 @@ def render() -> str:
                    "a negative margin is a failed bar.", _load("margins.json"), margins_rows)  # fmt: skip
     out += [
         "",
-        f"**CI** (`.ci/run` on a clean clone with an empty tiny-world cache, 2 cores, all notebooks; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
+        f"**CI** (`.ci/run` on a clean clone, 2 cores, all notebooks, tiny world {ci.get('world', 'not built')} at the "
+        f"start; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
         if ci
         else "",
         "",
