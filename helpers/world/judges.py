@@ -62,6 +62,7 @@ def register_judge(
 
     def make(folder: Path) -> dict:
         from datasets import Dataset
+        from transformers import PrinterCallback
         from trl import SFTConfig, SFTTrainer
 
         tok, model = tiny.load_tokenizer(), tiny.load_model("target").train()
@@ -71,6 +72,7 @@ def register_judge(
                          report_to="none", save_strategy="no", disable_tqdm=True, seed=seed, use_cpu=True, bf16=False,
                          gradient_checkpointing=False)  # fmt: skip
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data()), processing_class=tok)
+        trainer.remove_callback(PrinterCallback)  # the build prints one line per model, not per log step
         trainer.train()
         tiny.save(trainer.model, tok, folder)
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
