@@ -26,7 +26,7 @@ TESTS = (
     "tests/test_constitutional.py::test_tiny_critic_tells_harmful_from_kind_and_revisions_follow_critiques",
     "tests/test_constitutional.py::test_tiny_feedback_model_beats_chance_under_the_constitutions_questions",
     "tests/test_rlaif.py::test_tiny_judge_beats_chance_on_fresh_policy_pairs",
-    "tests/test_llava.py::test_short_training_reads_the_image_beyond_chance",
+    "tests/test_llava.py::test_training_reads_the_image_beyond_chance",
 )
 
 
