@@ -137,8 +137,8 @@ def helpful_path() -> Path:
 
 
 # ---------------------------------------------------------------- the feedback model
-# Four times the labeler's steps and twice its pairs: each row asks one of many phrasings of the question,
-# and with the labeler's budget its agreement swung from 0.85 to 0.58 between two builds of one recipe.
+# 4800 pairs and 600 steps (each row asks one of many phrasings of the question): with 2400 and 150 its
+# agreement swung from 0.85 to 0.58 between two builds of one recipe.
 FEEDBACK_SPEC = {**judges.JUDGE_SPEC, "pairs": 4800, "steps": 600}
 
 
