@@ -160,7 +160,7 @@ def feedback_rows(seed: int, template: str, n: int) -> list[dict]:
 
 
 judges.register_judge("feedback", "12b's RL-CAI feedback model: answers a principle's question with A or B",
-                      seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, spec=FEEDBACK_SPEC, expected_s=300)  # fmt: skip
+                      seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, spec=FEEDBACK_SPEC, expected_s=450)  # fmt: skip
 
 
 def feedback_path() -> Path:
