@@ -13,10 +13,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 # ---------------------------------------------------------------- vocabulary guard
+
+
+def _tokenizer_name(tok) -> str:
+    """A hub id as is; a local folder by its last part (no machine paths in messages)."""
+    name = tok.name_or_path or type(tok).__name__
+    return Path(name).name if Path(name).is_absolute() else name
 
 
 def shared_vocab_size(target, draft, target_tok=None, draft_tok=None) -> int:
@@ -38,8 +45,8 @@ def shared_vocab_size(target, draft, target_tok=None, draft_tok=None) -> int:
     if target_tok is not draft_tok and target_tok.get_vocab() != draft_tok.get_vocab():
         raise ValueError(
             "speculative decoding needs one tokenizer: target tokenizer "
-            f"{target_tok.name_or_path or type(target_tok).__name__!r} ({len(target_tok)} tokens) and draft "
-            f"tokenizer {draft_tok.name_or_path or type(draft_tok).__name__!r} ({len(draft_tok)} tokens) "
+            f"{_tokenizer_name(target_tok)!r} ({len(target_tok)} tokens) and draft "
+            f"tokenizer {_tokenizer_name(draft_tok)!r} ({len(draft_tok)} tokens) "
             "give the same id different meanings. Pick a draft from the target's family, or use "
             "transformers' universal assisted generation (tokenizer=..., assistant_tokenizer=...)."
         )
