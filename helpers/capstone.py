@@ -30,7 +30,7 @@ def max_logit_difference(a, b, tok, prompts: list[str]) -> float:
     worst = 0.0
     with torch.no_grad():
         for p in prompts:
-            ids = torch.tensor([generation.chat_prompt_ids(tok, p)])
+            ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=a.device)  # a GPU model needs GPU ids
             worst = max(worst, (a(input_ids=ids).logits - b(input_ids=ids).logits).abs().max().item())
     return worst
 
@@ -91,11 +91,12 @@ def final_number(text: str) -> str | None:
     return found[-1].replace(",", "").rstrip(".") if found else None
 
 
-def gsm8k_tasks(split: str, n: int) -> list[Task]:
-    """`openai/gsm8k` questions with their reference answers, graded by the final number."""
-    from datasets import load_dataset
+def gsm8k_tasks(split: str) -> list[Task]:
+    """`openai/gsm8k` questions with their reference answers, graded by the final number. `split` is one
+    datasets split spec, slice included ("train[256:512]"): datasets accepts one slice, not two."""
+    from helpers.hub import load_dataset
 
-    rows = load_dataset("openai/gsm8k", "main", split=f"{split}[:{n}]")
+    rows = load_dataset("openai/gsm8k", "main", split=split)
     return [Task("gsm8k", r["question"], r["answer"].replace("####", "The answer is"),
                  {"value": final_number(r["answer"])}) for r in rows]  # fmt: skip
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import generation, judge
+from helpers import generation, judge, tasks
+from helpers.tasks import Task
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FIELDS = {  # the keys each entry of the constitution file must give, as non-empty text
@@ -130,6 +132,65 @@ def per_round(chains: dict[str, list[dict]], score) -> list[float]:
     return [sum(score(i, steps[r]["answer"]) for i, steps in chains.items()) / len(chains) for r in range(rounds)]
 
 
+def round_curves(chains: dict[str, list[dict]], task_of: dict, is_refusal) -> dict[str, list[float]]:
+    """Per round: the harmless rate on harmful requests by their graders (where the tasks have graders; hub
+    prompts have none), and the refusal rate on kind requests (a refusal detector works everywhere)."""
+    unsafe = {i: c for i, c in chains.items() if task_of[i].meta["unsafe"]}
+    benign = {i: c for i, c in chains.items() if not task_of[i].meta["unsafe"]}
+    curves = {}
+    if unsafe and all(tasks.gradable(task_of[i]) for i in unsafe):
+        curves["harmless (harmful requests)"] = per_round(unsafe, lambda i, a: tasks.grade(task_of[i], a))
+    if benign:
+        curves["refused (kind requests)"] = per_round(benign, lambda i, a: is_refusal(a))
+    return curves
+
+
+def judged_curve(
+    feedback_model, ftok, chains: dict[str, list[dict]], prompts: dict[str, str], choice: str
+) -> list[float]:
+    """Per round r, the feedback model's mean P(round r's answer is better than round 0's) under one
+    principle's question (0.5 at round 0): the one curve that needs no grader."""
+    ids = list(chains)
+    first = [chains[i][0]["answer"] for i in ids]
+    rounds = len(chains[ids[0]])
+    return [0.5] + [sum(v.p_first for v in judge.judge_pairs(feedback_model, ftok, [prompts[i] for i in ids],
+                                                              [chains[i][r]["answer"] for i in ids], first, choice))
+                    / len(ids) for r in range(1, rounds)]  # fmt: skip
+
+
+def principle_effects(chains: dict[str, list[dict]], task_of: dict, is_refusal) -> Counter:
+    """Per principle: rounds run, harmful answers it fixed (graded tasks only) and new refusals of kind requests."""
+    rows = Counter()
+    for i, steps in chains.items():
+        t = task_of[i]
+        graded = t.meta["unsafe"] and tasks.gradable(t)
+        for prev, step in zip(steps, steps[1:]):
+            rows[step["principle"], "rounds"] += 1
+            rows[step["principle"], "fixed"] += (
+                graded and not tasks.grade(t, prev["answer"]) and tasks.grade(t, step["answer"])
+            )
+            rows[step["principle"], "new refusals"] += (not t.meta["unsafe"]) and not is_refusal(prev["answer"]) and is_refusal(step["answer"])  # fmt: skip
+    return rows
+
+
+def safety_rates(answer_fn, held: list[Task], is_refusal, samples: int = 4) -> dict[str, float]:
+    """Greedy and sampled rates on held-out requests: harmless on harmful ones by their graders (or, with no
+    grader, the refusal rate on harmful ones as a stand-in) and refusals of kind ones. `answer_fn(prompts, n)`."""
+    red, kind = [t for t in held if t.meta["unsafe"]], [t for t in held if not t.meta["unsafe"]]
+    graded = all(tasks.gradable(t) for t in red)
+    out = {}
+    for tag, n in (("", 0), ("_sampled", samples)):
+        harmful_answers = answer_fn([t.prompt for t in red], n)
+        if graded:
+            out["harmless" + tag] = sum(tasks.grade(t, a) for t, a in zip(red * max(n, 1), harmful_answers)) / len(
+                harmful_answers
+            )
+        else:
+            out["refusal_harmful" + tag] = refusal_rate(harmful_answers, is_refusal)
+        out["refusal_benign" + tag] = refusal_rate(answer_fn([t.prompt for t in kind], n), is_refusal)
+    return out
+
+
 def sft_rows(prompts: dict[str, str], chains: dict[str, list[dict]], helpful: list[tuple[str, str]]) -> list[dict]:
     """Prompt-completion rows: each red-team prompt with its final revision, plus (prompt, helpful answer)
     pairs so that the model does not learn to refuse everything (Bai et al. mix in helpfulness data)."""
@@ -185,7 +246,7 @@ def looks_like_refusal(answer: str) -> bool:
 def hh_first_turns(data_dir: str = "harmless-base", split: str = "train", n: int = 256) -> list[str]:
     """The first human turn of `Anthropic/hh-rlhf` dialogues: red-team prompts (harmless-base), or benign
     ones (helpful-base), as Hugging Face's open CAI reproduction uses them."""
-    from datasets import load_dataset
+    from helpers.hub import load_dataset
 
     rows = load_dataset("Anthropic/hh-rlhf", data_dir=data_dir, split=f"{split}[:{n}]")
     turns = [r["chosen"].split("\n\nAssistant:")[0].split("\n\nHuman:")[-1].strip() for r in rows]

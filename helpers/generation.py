@@ -17,12 +17,31 @@ from tqdm.auto import tqdm
 
 
 def chat_prompt_ids(tok, user_text: str) -> list[int]:
-    """Token ids of a one-turn chat prompt, ending where the assistant starts to answer."""
+    """Token ids of a one-turn chat prompt, ending where the assistant starts to answer. A tokenizer that
+    puts BOS in front of every text (Llama's, TinyLlama's) gets it here too: its chat template leaves it out."""
     if not user_text or not user_text.strip():
         raise ValueError("empty prompt: give the model something to answer")
     messages = [{"role": "user", "content": user_text}]
     enc = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-    return list(enc["input_ids"])
+    ids = list(enc["input_ids"])
+    bos = tok.bos_token_id
+    if bos is not None and ids[:1] != [bos] and tok("a")["input_ids"][:1] == [bos]:
+        ids = [bos] + ids
+    return ids
+
+
+def stop_ids(tok) -> list[int]:
+    """Token ids that end a reply: EOS, and the chat template's end-of-turn token where it is another one
+    (Qwen2.5 base models stop at <|endoftext|> but their template ends turns with <|im_end|>)."""
+    ids = [tok.eos_token_id]
+    if tok.chat_template:
+        mark = "Zq9"
+        text = tok.apply_chat_template([{"role": "user", "content": "a"}, {"role": "assistant", "content": mark}],
+                                       tokenize=False)  # fmt: skip
+        after = tok(text[text.rindex(mark) + len(mark) :], add_special_tokens=False)["input_ids"]
+        special = set(tok.all_special_ids) | {i for i, t in tok.added_tokens_decoder.items() if t.special}
+        ids += [i for i in after[:2] if i in special][:1]
+    return list(dict.fromkeys(i for i in ids if i is not None))
 
 
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,6 +73,7 @@ def chat_generate(
     sampling.setdefault("do_sample", False)
     answers: list[str] = []
     finished: list[bool] = []
+    stops = stop_ids(tok)
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generate", disable=not progress):
         rows = [chat_prompt_ids(tok, p) for p in prompts[start : start + batch_size]]
@@ -63,12 +83,12 @@ def chat_generate(
             attention_mask=mask.to(model.device),
             max_new_tokens=max_new_tokens,
             pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id,
+            eos_token_id=stops,
             **sampling,
         )
         new = out[:, ids.shape[1] :]
         answers += tok.batch_decode(new, skip_special_tokens=True)
-        finished += (new == tok.eos_token_id).any(dim=1).tolist()
+        finished += torch.isin(new, torch.tensor(stops, device=new.device)).any(dim=1).tolist()
     answers = [a.strip() for a in answers]
     return (answers, finished) if return_finished else answers
 

@@ -50,7 +50,14 @@ def letter_probs(model, tok, prompts: list[str], batch_size: int = 32) -> tuple[
     p_a, mass = [], []
     for i in range(0, len(rows), batch_size):
         ids, mask = generation.left_pad(rows[i : i + batch_size], tok.pad_token_id)
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, -1].float()
+        # logits_to_keep=1: only the reply position's logits (a full batch x length x 152k in 16-bit is ~6 GB)
+        out = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), logits_to_keep=1)
+        logits = out.logits[:, -1].float()
+        if not torch.isfinite(logits).all():
+            raise FloatingPointError(
+                "the judge's logits are not finite (inf/NaN): 16-bit overflow, a known risk of Qwen2.5 in fp16 "
+                "on a T4. Load the judge in float32 (or bf16 on an Ampere GPU); its verdicts would be all ties."
+            )
         logp = logits.log_softmax(-1)[:, ids_ab]
         p_a.append(logp.softmax(-1)[:, 0].cpu())
         mass.append(logp.exp().sum(-1).cpu())

@@ -36,6 +36,7 @@ class Profile:
     gpu_name: str = ""
     gpu_mem_gb: float = 0.0
     notes: str = ""
+    dry_run: bool = False  # a GPU preset's code path on a CPU against the stand-in hub (make presets)
 
     @property
     def is_tiny(self) -> bool:
@@ -135,6 +136,11 @@ GPU_PRESETS: dict[str, dict] = {
 }
 
 
+# `COURSE_DRY_RUN=1`: a preset's models, data, prompts and pairings on a CPU, in fp32 (the dtype a CPU
+# trains in), with budgets cut to a few steps and samples: `make presets` proves the learner's cells in CI.
+DRY_RUN_BUDGETS = {"train_steps": 2, "samples": 4, "max_new_tokens": 12, "batch_size": 2}
+
+
 def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_GPU" in os.environ
 
@@ -163,6 +169,11 @@ def choose_profile(
         raise ValueError(f"COURSE_PROFILE={forced!r}: choose tiny or one of {sorted(GPU_PRESETS)}")
     if forced == "tiny" or (not forced and not cuda_available):
         return Profile("tiny", "cpu", torch.float32, False, dict(TINY_MODELS), dict(TINY_BUDGETS))
+    if env.get("COURSE_DRY_RUN", "") == "1":
+        preset = GPU_PRESETS[forced]
+        notes = f"dry run of the {forced} preset on a CPU (fp32, no 4-bit, budgets cut); the stand-in hub's models"
+        return Profile(forced, "cpu", torch.float32, False, dict(preset["models"]), dict(DRY_RUN_BUDGETS),
+                       notes=notes, dry_run=True)  # fmt: skip
     if not cuda_available:
         raise RuntimeError(f"COURSE_PROFILE={forced} needs a CUDA GPU; none is visible")
     if capability is None:
@@ -247,7 +258,7 @@ def setup(seed: int = 0, verbose: bool = True) -> Profile:
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # silence its CPU-kernel probe
     profile = choose_profile()
-    if profile.is_tiny:
+    if profile.device == "cpu":
         go_offline()
         quiet_progress_bars()
         # Measured on a shared 2-core machine: 2 threads made tiny-model steps 10-40x slower.
@@ -261,7 +272,7 @@ def setup(seed: int = 0, verbose: bool = True) -> Profile:
 def summary(profile: Profile) -> str:
     dtype = str(profile.dtype).replace("torch.", "")
     lines = [
-        f"profile : {profile.name}" + (" (offline, CPU, 1 thread)" if profile.is_tiny else ""),
+        f"profile : {profile.name}" + (" (offline, CPU, 1 thread)" if profile.device == "cpu" else ""),
         f"device  : {profile.device}" + (f" - {profile.gpu_name}, {profile.gpu_mem_gb} GB" if profile.gpu_name else ""),
         f"dtype   : {dtype}" + ("  + 4-bit loading" if profile.load_in_4bit else ""),
         "models  : " + ", ".join(f"{r}={profile.model(r)}" for r in ROLES),

@@ -10,6 +10,7 @@ is measured too. The tiny profile's judges are built in `helpers.world.judges`.
 from __future__ import annotations
 
 import copy
+import random
 
 import torch
 
@@ -32,8 +33,10 @@ def sample_pairs(model, tok, prompts: list[str], seed: int, temperatures=TEMPERA
 
 
 def true_preference(task: tasks.Task, first: str, second: str) -> int | None:
-    """0 if only the first answer passes the world's grader, 1 if only the second, None otherwise (both or
-    neither: no preference)."""
+    """0 if only the first answer passes the task's grader, 1 if only the second, None otherwise (both or
+    neither: no preference; or no grader, as for hub prompts)."""
+    if not tasks.gradable(task):
+        return None
     a, b = tasks.grade(task, first), tasks.grade(task, second)
     return None if a == b else (0 if a else 1)
 
@@ -75,13 +78,17 @@ def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: 
                      beta=beta, label_smoothing=label_smoothing, lr_scheduler_type="cosine",
                      loss_type=["sigmoid", "sft"] if sft_weight else ["sigmoid"],
                      loss_weights=[1.0, sft_weight] if sft_weight else None, warmup_steps=max(1, steps // 20),
-                     logging_steps=logging_steps, max_length=max_length, report_to="none", save_strategy="no",
+                     logging_steps=min(logging_steps, steps), max_length=max_length, report_to="none", save_strategy="no",
                      disable_tqdm=not profiles.show_progress(), seed=0,
                      **profiles.trainer_precision_kwargs(profile))  # fmt: skip
+    if not rows:
+        raise ValueError("dpo_lora: no preference rows. The judge was confident on no pair: check its verdicts "
+                         "(mass near 0 means it is not answering with a letter) or lower the margin")  # fmt: skip
     data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
     trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
                          peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
     training.quiet_logs(trainer)
+    training.keep_adapters_fp32(trainer.model, profile)
     trainer.train()
     training.restore_forward(trainer.model).eval()
     return trainer
@@ -110,6 +117,40 @@ def accuracy(model, tok, heldout: list[tasks.Task], samples: int = 0, temperatur
     return out
 
 
+def graded_rates(model, tok, heldout: list[tasks.Task]) -> dict:
+    """Harmless and helpful rates by the tasks' graders, greedy and sampled (4 answers at T=1); none when the
+    tasks have no grader (the presets' hub prompts: only the judged win rate measures them there)."""
+    if not heldout or not all(tasks.gradable(t) for t in heldout):
+        return {}
+    greedy, sampled = accuracy(model, tok, heldout), accuracy(model, tok, heldout, samples=4)
+    return {"harmless": greedy["unsafe"], "helpful": greedy["benign"], "harmless_sampled": sampled["unsafe"],
+            "helpful_sampled": sampled["benign"], "answer_tokens": sampled["answer_tokens"]}  # fmt: skip
+
+
+def human_labelled(hh: list[tuple[str, str, str]], seed: int = 0) -> tuple[list, list, list, list[int]]:
+    """(questions, first answers, second answers, truth) from (question, preferred, other) triples, the
+    preferred answer put first or second at random (truth 0: first better)."""
+    rng = random.Random(seed)
+    Q, X, Y, truth = [], [], [], []
+    for q, good, bad in hh:
+        first_good = rng.random() < 0.5
+        Q.append(q)
+        X.append(good if first_good else bad)
+        Y.append(bad if first_good else good)
+        truth.append(0 if first_good else 1)
+    return Q, X, Y, truth
+
+
+def graded_pairs(policy, tok, held: list[tasks.Task], seed: int = 3) -> tuple[list, list, list, list[int]]:
+    """(questions, first answers, second answers, truth) from two sampled answers per held-out task, kept
+    where exactly one answer passes the grader."""
+    pairs = sample_pairs(policy, tok, [t.prompt for t in held], seed=seed)
+    truth_all = [true_preference(t, a, b) for t, (a, b) in zip(held, pairs)]
+    idx = [i for i, tr in enumerate(truth_all) if tr is not None]
+    return ([held[i].prompt for i in idx], [pairs[i][0] for i in idx], [pairs[i][1] for i in idx],
+            [truth_all[i] for i in idx])  # fmt: skip
+
+
 def win_rate(verdicts: list[judge.Verdict], margin: float = 0.05) -> dict:
     """Wins, ties and losses of the first answer of each pair, with a bootstrap interval of the win rate
     (a tie counts half)."""
@@ -134,7 +175,7 @@ def last_turn(dialogue: str) -> tuple[str, str]:
 
 def hh_pairs(split: str = "test", n: int = 200, data_dir: str = "harmless-base") -> list[tuple[str, str, str]]:
     """(question, human-preferred answer, other answer) from Anthropic/hh-rlhf, last turn only."""
-    from datasets import load_dataset
+    from helpers.hub import load_dataset
 
     rows = load_dataset("Anthropic/hh-rlhf", data_dir=data_dir, split=f"{split}[:{n}]")
     out = []

@@ -401,14 +401,16 @@ def chi_square_pvalue(counts: torch.Tensor, probs: torch.Tensor, min_expected: f
 
 @torch.no_grad()
 def two_token_law(
-    target, ids: torch.Tensor, temperature: float = 1.0, top_k: int = 20
+    target, ids: torch.Tensor, temperature: float = 1.0, top_k: int = 20, vocab_size: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The target's exact law of the next two tokens, p(x1) p(x2 | x1), over the top-k support.
-    Returns (pairs (n, 2), probabilities (n,)). top_k keeps the enumeration small for any vocabulary."""
-    p1 = to_probs(target(ids).logits[0, -1].float(), temperature, top_k)
+    """The target's exact law of the next two tokens, p(x1) p(x2 | x1), over the top-k support, on the
+    first `vocab_size` logits (as `speculative_generate` sees them). Returns (pairs (n, 2), probabilities (n,));
+    top_k keeps the enumeration small for any vocabulary."""
+    V = vocab_size or target.config.get_text_config().vocab_size
+    p1 = to_probs(target(ids).logits[0, -1, :V].float(), temperature, top_k)
     first = torch.nonzero(p1).flatten()
     ext = torch.cat([ids.repeat(len(first), 1), first.view(-1, 1).to(ids.device)], dim=1)
-    p2 = to_probs(target(ext).logits[:, -1].float(), temperature, top_k)
+    p2 = to_probs(target(ext).logits[:, -1, :V].float(), temperature, top_k)
     pairs, probs = [], []
     for row, x1 in enumerate(first.tolist()):
         second = torch.nonzero(p2[row]).flatten()

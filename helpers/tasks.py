@@ -40,6 +40,11 @@ def register_family(family: Family) -> Family:
     return family
 
 
+def gradable(task: Task) -> bool:
+    """Whether a grader knows the task's family (hub prompts such as hh-rlhf's have none: no ground truth)."""
+    return task.family in FAMILIES
+
+
 def grade(task: Task, answer: str) -> bool:
     """True when `answer` solves `task`, by the family's rule."""
     return FAMILIES[task.family].grade(task, answer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import torch
 from datasets import Dataset
 
 from helpers import profiles
@@ -62,7 +63,7 @@ def sft_lora(
         learning_rate=lr,
         lr_scheduler_type="cosine",
         warmup_steps=max(1, steps // 20),
-        logging_steps=logging_steps,
+        logging_steps=min(logging_steps, steps),  # a short run (a dry run's 2 steps) still logs its loss
         max_length=max_length,
         report_to="none",
         save_strategy="no",
@@ -78,9 +79,24 @@ def sft_lora(
         peft_config=lora_config(r=lora_r, alpha=2 * lora_r),
     )
     quiet_logs(trainer)
+    keep_adapters_fp32(trainer.model, profile)
     trainer.train()
     restore_forward(trainer.model).eval()
     return trainer
+
+
+def keep_adapters_fp32(model, profile: profiles.Profile) -> int:
+    """fp16 training (the T4): trainable weights back to fp32. TRL 1.16 casts a QLoRA model's adapters to bf16
+    ("When using QLoRA, the PEFT adapter weights are converted to bf16"), and the fp16 GradScaler cannot
+    unscale bf16 gradients: the first optimizer step would raise. Returns how many tensors it cast."""
+    if profile.dtype != torch.float16:
+        return 0
+    cast = 0
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
+            cast += 1
+    return cast
 
 
 def restore_forward(model):

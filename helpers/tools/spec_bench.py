@@ -30,8 +30,10 @@ def bench_prompts(tok, n: int, seed: int = 7) -> list[torch.Tensor]:
     return [torch.tensor([generation.chat_prompt_ids(tok, held[i].prompt)]) for i in order[:n]]
 
 
-def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None):
-    """transformers' assisted generation; None = its default dynamic schedule (20 tokens, stop < 0.4)."""
+def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=None):
+    """transformers' assisted generation; None = its default dynamic schedule (20 tokens, stop < 0.4).
+    Models whose embedding matrices are padded to different sizes (Qwen2.5-7B with 0.5B) need the tokenizer:
+    transformers then refuses to assume the ids agree and decodes through text (universal assisted generation)."""
     gc = draft.generation_config
     if num_assistant_tokens is None:
         gc.num_assistant_tokens, gc.num_assistant_tokens_schedule, gc.assistant_confidence_threshold = (
@@ -42,7 +44,9 @@ def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None):
     else:  # a true constant k needs the confidence stop off (None silently becomes 0.4)
         gc.num_assistant_tokens, gc.num_assistant_tokens_schedule = num_assistant_tokens, "constant"
         gc.assistant_confidence_threshold = 0.0
-    return target.generate(ids, assistant_model=draft, **_fixed(ids, n))
+    padded = target.config.get_text_config().vocab_size != draft.config.get_text_config().vocab_size
+    extra = dict(tokenizer=tokenizer, assistant_tokenizer=tokenizer) if padded else {}
+    return target.generate(ids, assistant_model=draft, **_fixed(ids, n), **extra)
 
 
 def _fixed(ids, n):
@@ -59,45 +63,51 @@ def _fixed(ids, n):
 BLOCK_STOP = 0.5  # stop drafting once the draft thinks its block more likely to fail than to survive
 
 
-def _alpha_driven(target, draft, c: float, verify: dict, stop_block_below: float = 0.0):
+def _alpha_driven(target, draft, c: float, verify: dict, stop_block_below: float = 0.0, vocab_size=None):
     """Ours with k picked each round from the running alpha estimate and the measured c and v(k);
     optionally also ending a round's drafting once the draft's own guess that the block survives drops."""
     schedule = lambda: speculative.AlphaK(c, lambda k: verify.get(k, verify[max(verify)]), k_max=max(verify))  # noqa: E731
     return lambda ids, n: speculative.speculative_generate(
-        target, draft, ids, max_new_tokens=n, k=schedule(), stop_block_below=stop_block_below
+        target, draft, ids, max_new_tokens=n, k=schedule(), stop_block_below=stop_block_below, vocab_size=vocab_size
     )
 
 
-def methods(target, draft, ks, costs: dict, first_draft=None) -> dict:
-    """name -> (k or None, function(ids, n) -> (sequence, stats or None))."""
+def methods(target, draft, ks, costs: dict, first_draft=None, vocab_size=None, tokenizer=None) -> dict:
+    """name -> (k or None, function(ids, n) -> (sequence, stats or None)). `vocab_size`: the logits the
+    pair shares (`speculative.shared_vocab_size`); `tokenizer`: for HF assisted on a padded pair."""
+    V, tk = vocab_size, tokenizer
     table = {
         "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n)), None)),
-        "HF assisted (default)": (None, lambda ids, n: (_hf_assisted(target, draft, ids, n), None)),
+        "HF assisted (default)": (None, lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk), None)),
         "HF prompt lookup": (
             None,
             lambda ids, n: (target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n)), None),
         ),
     }
     for k in ks:
-        table[f"HF assisted k={k}"] = (k, lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k), None))
+        table[f"HF assisted k={k}"] = (k, lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k, tk), None))
     for k in ks:
         table[f"ours k={k}"] = (
             k,
-            lambda ids, n, k=k: speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=n),
+            lambda ids, n, k=k: speculative.speculative_generate(
+                target, draft, ids, k=k, max_new_tokens=n, vocab_size=V
+            ),
         )
     verify = costs["verify"]
     table["ours k<=20, stop < 0.4"] = (
         None,
-        lambda ids, n: speculative.speculative_generate(target, draft, ids, k=20, max_new_tokens=n, stop_below=0.4),
+        lambda ids, n: speculative.speculative_generate(
+            target, draft, ids, k=20, max_new_tokens=n, stop_below=0.4, vocab_size=V
+        ),
     )
     table["ours heuristic (+2/-1)"] = (
         None,
         lambda ids, n: speculative.speculative_generate(
-            target, draft, ids, k=speculative.HeuristicK(5), max_new_tokens=n
+            target, draft, ids, k=speculative.HeuristicK(5), max_new_tokens=n, vocab_size=V
         ),
     )
-    table["ours alpha-driven k*"] = (None, _alpha_driven(target, draft, costs["c"], verify))
-    table["ours alpha-driven k*, block stop"] = (None, _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP))
+    table["ours alpha-driven k*"] = (None, _alpha_driven(target, draft, costs["c"], verify, vocab_size=V))
+    table["ours alpha-driven k*, block stop"] = (None, _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP, V))
     if first_draft is not None:  # the same schedule with the bench world's first draft: what raising alpha buys
         table["ours alpha-driven k*, block stop, first draft"] = (
             None,
@@ -106,9 +116,11 @@ def methods(target, draft, ks, costs: dict, first_draft=None) -> dict:
     return table
 
 
-def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress: bool = True, first_draft=None) -> dict:
+def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress: bool = True, first_draft=None,
+        vocab_size: int | None = None, tokenizer=None) -> dict:  # fmt: skip
     """Time every method on every prompt, `repeats` times, interleaved; return costs and result rows.
-    `first_draft`: a weaker draft also timed with the alpha-driven schedule, for comparison."""
+    `first_draft`: a weaker draft also timed with the alpha-driven schedule, for comparison. `vocab_size`
+    and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`)."""
     from tqdm.auto import tqdm
     from transformers.utils import logging as hf_logging
 
@@ -121,7 +133,7 @@ def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress:
     costs = speculative.measure_costs(target, draft, context, ks=range(1, max(*ks, 16) + 1), repeats=30)
     if first_draft is not None:
         costs["c_first"] = speculative.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
-    table = methods(target, draft, ks, costs, first_draft)
+    table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer)
     times = {m: [] for m in table}
     stats = {m: None for m in table}
     outputs: dict = {m: [] for m in table}

@@ -1,0 +1,314 @@
+"""Per-stage settings: everything that differs between the tiny profile and the GPU presets, side by side.
+
+A notebook runs the same cells on every profile; what differs (models, data sources, graders, learning
+rates, steps, batch sizes, token budgets, output folders) comes from `cfg = settings.stage("14", profile)`.
+This is nanoGPT's pattern: one `train.py`, a config per machine. The tiny world and the hub are two
+sources behind one interface: `Task`s with a prompt, a reference answer where one is known and a grade
+function where one exists. The tiny builders import `helpers.world` lazily: the only door from here into it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from helpers import profiles
+from helpers.tasks import Task
+
+OUTPUTS = Path(__file__).resolve().parents[1] / "outputs"
+
+
+def output_dir(stage: str, profile: profiles.Profile) -> Path:
+    """One folder per stage and profile (a dry run never resumes from a real run's files, nor the reverse)."""
+    suffix = "" if profile.is_tiny else f"-{profile.name}" + ("-dryrun" if profile.dry_run else "")
+    return OUTPUTS / f"{stage}{suffix}"
+
+
+def results_name(stem: str, profile: profiles.Profile) -> str:
+    """The results file of a stage: `capstone.json` for the tiny run the README renders, else per preset."""
+    return f"{stem}.json" if profile.is_tiny else f"{stem}_{profile.name}{'_dryrun' if profile.dry_run else ''}.json"
+
+
+def _margin(profile: profiles.Profile, margin: float) -> float:
+    """A judge's confidence margin; 0 in a dry run, whose randomly initialised judge is never confident."""
+    return 0.0 if profile.dry_run else margin
+
+
+def _n(profile: profiles.Profile, full: int) -> int:
+    """A preset's sample count, cut to the dry run's budget."""
+    return min(full, profile.budgets["samples"]) if profile.dry_run else full
+
+
+# ---------------------------------------------------------------- stage 11: speculative decoding
+@dataclass(frozen=True)
+class Speculative:
+    prompts: list[str]  # the prompts every measurement decodes
+    other_tokenizer: object  # a tokenizer of another family, for the vocabulary guard's refusal
+    max_new_tokens: int
+    law_samples: int = 1500  # speculative samples for the chi-square test of the two-token law
+
+
+GPU_PROMPTS = [
+    "Explain in two sentences why the sky is blue.",
+    "Write a short poem about a lighthouse.",
+    "List three uses of a paperclip.",
+    "What is the capital of France? Answer in one sentence.",
+    "Describe how a bicycle works.",
+    "Give me a recipe for pancakes.",
+]
+
+
+def speculative(profile: profiles.Profile) -> Speculative:
+    if profile.is_tiny:
+        from helpers.world import families, tiny
+
+        other = tiny.build_tokenizer(["a tokenizer trained on quite different text, like GPT-2's"] * 50, 400)
+        prompts = [t.prompt for t in families.heldout_by_family(1)]
+        return Speculative(prompts, other, profile.budgets["max_new_tokens"])
+    from transformers import AutoTokenizer
+
+    prompts = GPU_PROMPTS[: 2 if profile.dry_run else None]
+    return Speculative(
+        prompts, AutoTokenizer.from_pretrained("openai-community/gpt2"), profile.budgets["max_new_tokens"]
+    )
+
+
+# ---------------------------------------------------------------- stage 12b: Constitutional AI
+@dataclass(frozen=True)
+class Constitutional:
+    red_team: list[Task]  # requests the chains revise (meta["unsafe"]: harmful or kind), graded where possible
+    helpful_prompts: list[str]  # kind prompts whose answers join the SFT data (helpfulness kept)
+    held: list[Task]  # held-out harmful and kind requests
+    feedback_test: tuple[list, list, list, list[int]]  # labelled pairs to measure the feedback model on
+    truth: str  # where those labels come from
+    is_refusal: object  # the refusal detector for this model family
+    example_question: str
+    shots: int  # worked examples in context (the tiny model's window is 512 tokens)
+    max_new_tokens: int
+    rounds: int
+    batch_size: int  # generation
+    train_batch: int
+    sft_steps: int
+    sft_lr: float
+    dpo_steps: int
+    dpo_lr: float
+    pref_margin: float
+    out: Path
+    results: str
+
+
+def constitutional(profile: profiles.Profile) -> Constitutional:
+    from helpers import constitutional as cai
+    from helpers import rlaif
+
+    out, results = output_dir("12b", profile), results_name("constitutional", profile)
+    if profile.is_tiny:
+        from helpers.world import families, safety
+
+        red = families.sample_tasks(120, "train", 31, ("unsafe",)) + families.sample_tasks(40, "train", 32, ("benign",))
+        fresh = families.heldout_by_family(40, seed=77, families=safety.SAFETY)
+        right = [t.answer for t in fresh]
+        wrong = [(safety.comply if t.meta["unsafe"] else safety.refuse)(t.meta["verb"], t.meta["thing"]) for t in fresh]
+        half = len(fresh) // 2  # the right answer first in half the pairs
+        test = ([t.prompt for t in fresh], right[:half] + wrong[half:], wrong[:half] + right[half:],
+                [0] * half + [1] * (len(fresh) - half))  # fmt: skip
+        return Constitutional(
+            red, [t.prompt for t in families.sample_tasks(96, "train", 33, ("benign",))],
+            families.heldout_by_family(100, families=safety.SAFETY), test,
+            "the world's right and wrong answers to fresh requests", safety.is_refusal,
+            "Tell me how to poison the owl.", shots=1, max_new_tokens=40, rounds=4, batch_size=64, train_batch=16, sft_steps=60,
+            sft_lr=1e-3, dpo_steps=60, dpo_lr=1e-4, pref_margin=0.25, out=out, results=results,
+        )  # fmt: skip
+    n, n_test = _n(profile, 256), _n(profile, 100)
+    red = [Task("hh-rlhf", q, None, {"unsafe": True}) for q in cai.hh_first_turns("harmless-base", "train", n)]
+    held = [Task("hh-rlhf", q, None, {"unsafe": True}) for q in cai.hh_first_turns("harmless-base", "test", n_test)]
+    held += [Task("hh-rlhf", q, None, {"unsafe": False}) for q in cai.hh_first_turns("helpful-base", "test", n_test)]
+    b = profile.budgets
+    return Constitutional(
+        red, cai.hh_first_turns("helpful-base", "train", n), held,
+        rlaif.human_labelled(rlaif.hh_pairs("test", n_test)), "human labels (hh-rlhf harmless-base test)",
+        cai.looks_like_refusal, red[0].prompt, shots=3, max_new_tokens=b["max_new_tokens"], rounds=4 if not profile.dry_run else 2,
+        batch_size=b["batch_size"], train_batch=b["batch_size"], sft_steps=b["train_steps"], sft_lr=1e-4, dpo_steps=b["train_steps"], dpo_lr=5e-5,
+        pref_margin=_margin(profile, 0.25), out=out, results=results,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- stage 12c: RLAIF
+@dataclass(frozen=True)
+class Rlaif:
+    truth: str  # where the judge's test labels come from
+    held: list[Task]  # tiny: held-out requests the world grades; presets: none (their prompts have no grader)
+    hh_test: list[tuple[str, str, str]]  # presets: human-labelled (question, preferred, other) triples
+    train_tasks: list[Task]  # prompts for the judged DPO pairs (graded where a grader exists)
+    eval_prompts: list[str]  # prompts of the win rate against the policy before DPO
+    evaluator_template: str
+    dpo_steps: int
+    dpo_lr: float
+    batch_size: int
+    max_new_tokens: int
+    pref_margin: float  # the "confident" labels: P(first better) at least this far from 0.5
+    out: Path
+    results: str
+
+    def judge_test(self, policy, tok) -> tuple[list, list, list, list[int]]:
+        """(questions, first answers, second answers, truth) to measure the judge on."""
+        from helpers import rlaif
+
+        return rlaif.graded_pairs(policy, tok, self.held) if self.held else rlaif.human_labelled(self.hh_test)
+
+
+def rlaif_stage(profile: profiles.Profile) -> Rlaif:
+    from helpers import judge, rlaif
+
+    out, results = output_dir("12c", profile), results_name("rlaif", profile)
+    if profile.is_tiny:
+        from helpers.world import families, safety
+
+        held = families.heldout_by_family(100, families=safety.SAFETY)
+        return Rlaif("the world's graders (exactly one of two sampled answers right)", held, [],
+                     families.sample_tasks(600, "train", 21, safety.SAFETY, weighted=False), [t.prompt for t in held],
+                     rlaif.EVALUATOR_TEMPLATE, dpo_steps=60, dpo_lr=1e-4, batch_size=16,
+                     max_new_tokens=profile.budgets["max_new_tokens"], pref_margin=0.25, out=out, results=results)  # fmt: skip
+    hh_test = rlaif.hh_pairs("test", _n(profile, 200))
+    train = [Task("hh-rlhf", q, None) for q, _, _ in rlaif.hh_pairs("train", _n(profile, 600))]
+    b = profile.budgets
+    return Rlaif("human labels (Anthropic/hh-rlhf harmless-base test)", [], hh_test, train,
+                 [q for q, _, _ in hh_test[:100]], judge.TEMPLATE, dpo_steps=b["train_steps"], dpo_lr=5e-5,
+                 batch_size=b["batch_size"], max_new_tokens=b["max_new_tokens"], pref_margin=_margin(profile, 0.25),
+                 out=out, results=results)  # fmt: skip
+
+
+# ---------------------------------------------------------------- stage 13: a LLaVA-style VLM
+@dataclass(frozen=True)
+class Vlm:
+    n_train: int  # scenes to train on, and held-out scenes to measure
+    n_held: int
+    steps: dict[str, int]  # stage0 (the tiny LM learning to read its image slots; 0 = none), blind, stage1, stage2
+    projector_lr: float  # stage 1 (and the blind control)
+    lora_lr: float  # stage 2
+    stage2_projector_lr: float
+    batch: int = 16
+    results: str = "llava.json"
+
+
+def vlm(profile: profiles.Profile) -> Vlm:
+    results = results_name("llava", profile)
+    if profile.is_tiny:
+        steps = dict(stage0=100, blind=60, stage1=250, stage2=350)
+        return Vlm(3000, 300, steps, projector_lr=1e-2, lora_lr=2e-3, stage2_projector_lr=1e-3, results=results)
+    # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA (Liu et al. 2023, scripts/v1_5)
+    n = profile.budgets["train_steps"]
+    steps = dict(stage0=0, blind=max(2, n // 3), stage1=n, stage2=n)
+    n_train, n_held = (16, 4) if profile.dry_run else (3000, 300)
+    return Vlm(n_train, n_held, steps, projector_lr=1e-3, lora_lr=2e-4, stage2_projector_lr=2e-5,
+               batch=profile.budgets["batch_size"], results=results)  # fmt: skip
+
+
+def vlm_model(profile: profiles.Profile):
+    """(tokenizer, processor, model) of stage 13: tiny, a random tiny CLIP tower and the world's LM;
+    presets, a pretrained CLIP encoder and a small instruct LM (fp32 on an fp16 GPU, see `llava`)."""
+    from helpers import llava
+
+    if profile.is_tiny:
+        from helpers.world import tiny
+
+        tok = tiny.load_tokenizer()
+        return tok, llava.build_processor(tok), llava.build_tiny_llava(tok, profile.resolve("vlm_lm"))
+    from transformers import AutoTokenizer, CLIPImageProcessor
+
+    tok = AutoTokenizer.from_pretrained(profile.model("vlm_lm"))
+    llava.add_image_token(tok)
+    image_processor = CLIPImageProcessor.from_pretrained(profile.model("vision_encoder"))
+    proc = llava.build_processor(tok, patch_size=16, image_processor=image_processor)
+    model = llava.build_llava_from_pretrained(
+        profile.model("vision_encoder"), profile.model("vlm_lm"), tok, profile.dtype
+    )
+    return tok, proc, model.to(profile.device)
+
+
+# ---------------------------------------------------------------- stage 14: the capstone
+@dataclass(frozen=True)
+class Capstone:
+    title: str  # the chat demo's title and the model card's name
+    limits: str  # the model card's "domain" limit
+    held: list[Task]  # held-out questions with references and graders
+    seed_tasks: list[Task]  # the written domain data (SFT)
+    general: list[str]  # general prompts whose sampled answers are replayed in SFT (none on the presets)
+    unlabeled: list[Task]  # questions for self-training; their references only audit what was kept
+    pref_prompts: list[str]  # prompts for the judged preference pairs (DPO)
+    pref_margin: float  # keep a pair when the judge's P(first better) is this far from 0.5
+    groups: dict[str, tuple[str, ...]]  # win-rate subgroups by task family ("all" covers every family)
+    headline_group: str  # the subgroup the card reports
+    evaluator_template: str
+    draft: str  # a cheap same-tokenizer draft for the policy (speculative serving)
+    max_new_tokens: int
+    sft_steps: int
+    sft_lr: float
+    dpo_steps: int
+    dpo_lr: float
+    batch_size: int
+    serve_4bit: bool  # also measure the merged model reloaded in 4-bit (bitsandbytes needs a GPU)
+    out: Path = field(default=OUTPUTS / "14")
+    results: str = "capstone.json"
+
+
+# Stage 14's drafts: the policy's own family, several times smaller (the `draft` role is stage 11's pair).
+CAPSTONE_DRAFTS = {
+    "t4": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "l4": "Qwen/Qwen2.5-0.5B-Instruct",
+    "a100": "Qwen/Qwen2.5-0.5B-Instruct",
+}
+
+
+def capstone(profile: profiles.Profile) -> Capstone:
+    from helpers import judge, rlaif
+
+    out, results = output_dir("14", profile), results_name("capstone", profile)
+    if profile.is_tiny:
+        from helpers.world import capstone as pet_care
+        from helpers.world import families, safety
+
+        unlabeled = families.sample_tasks(160, "train", 43, pet_care.DOMAIN, weighted=False)
+        harm = families.sample_tasks(160, "train", 44, ("unsafe",))  # requests to help or harm, kind ones 3:1
+        kind = families.sample_tasks(480, "train", 45, ("benign",))
+        return Capstone(
+            title="Pet-care assistant", limits="the tiny world's pet-care questions; the draft and judge are tiny models",
+            held=families.heldout_by_family(40, families=pet_care.DOMAIN),
+            seed_tasks=families.sample_tasks(96, "train", 41, pet_care.KNOWLEDGE, weighted=False),
+            general=[t.prompt for t in families.sample_tasks(64, "train", 42, safety.SAFETY, weighted=False)],
+            unlabeled=unlabeled, pref_prompts=[t.prompt for t in harm + kind], pref_margin=0.25,
+            groups={"all": (), "safety requests": safety.SAFETY, "knowledge questions": pet_care.KNOWLEDGE},
+            headline_group="safety requests", evaluator_template=rlaif.EVALUATOR_TEMPLATE,
+            draft=profile.resolve("draft"), max_new_tokens=48, sft_steps=160, sft_lr=2e-3, dpo_steps=120,
+            dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results,
+        )  # fmt: skip
+    from helpers import capstone as cap
+
+    n = _n(profile, profile.budgets["samples"])
+    unlabeled = cap.gsm8k_tasks(f"train[{n}:{2 * n}]")
+    b = profile.budgets
+    return Capstone(
+        title="Math tutor", limits="gsm8k-style word problems only",
+        held=cap.gsm8k_tasks(f"test[:{_n(profile, 100)}]"), seed_tasks=cap.gsm8k_tasks(f"train[:{n}]"),
+        general=[], unlabeled=unlabeled, pref_prompts=[t.prompt for t in unlabeled], pref_margin=_margin(profile, 0.25),
+        groups={"all": ()}, headline_group="all", evaluator_template=judge.TEMPLATE,
+        draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
+        max_new_tokens=b["max_new_tokens"], sft_steps=b["train_steps"], sft_lr=2e-4, dpo_steps=b["train_steps"],
+        dpo_lr=5e-6, batch_size=b["batch_size"], serve_4bit=profile.device == "cuda", out=out, results=results,
+    )  # fmt: skip
+
+
+def in_group(task: Task, families: tuple[str, ...]) -> bool:
+    """Whether a task belongs to a win-rate subgroup (an empty family list is everything)."""
+    return not families or task.family in families
+
+
+STAGES = {"11": speculative, "12b": constitutional, "12c": rlaif_stage, "13": vlm, "14": capstone}
+
+
+def stage(name: str, profile: profiles.Profile):
+    """The settings of one stage ("11", "12a", ..., "14") for this profile."""
+    if name not in STAGES:
+        raise KeyError(f"unknown stage {name!r}; stages are {sorted(STAGES)}")
+    return STAGES[name](profile)

@@ -1,0 +1,54 @@
+"""`make presets`: notebooks on a GPU preset's code path, on this CPU, against the stand-in hub.
+
+Each run is `COURSE_PROFILE=<preset> COURSE_DRY_RUN=1` through nbmake (outputs never written back): the
+preset's models, data, prompts, parsers and pairings, in fp32 with budgets cut to a few steps.
+
+    python -m helpers.tools.presets t4:14_capstone a100:11_speculative --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from helpers.tools import standin_hub
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_one(spec: str, results: str) -> tuple[str, int, float, str]:
+    """(spec, return code, seconds, pytest's last line) of one preset:notebook run."""
+    preset, notebook = spec.split(":")
+    env = {**os.environ, **standin_hub.env(standin_hub.build()), "COURSE_PROFILE": preset, "COURSE_DRY_RUN": "1",
+           "COURSE_RESULTS": results}  # fmt: skip
+    cmd = [sys.executable, "-m", "pytest", f"notebooks/{notebook}.ipynb", "--nbmake", "--nbmake-timeout=600", "-q",
+           "-p", "no:cacheprovider"]  # fmt: skip
+    t0 = time.time()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
+    if done.returncode:
+        print(done.stdout[-6000:], done.stderr[-2000:], sep="\n", flush=True)
+    return spec, done.returncode, time.time() - t0, lines[-1] if lines else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="preset:notebook, e.g. t4:14_capstone")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--results", default="/tmp/llm-course-presets")
+    args = parser.parse_args()
+    standin_hub.build()  # once, before the workers read it
+    with ThreadPoolExecutor(args.workers) as pool:
+        outcomes = list(pool.map(lambda s: run_one(s, args.results), args.runs))
+    for spec, rc, seconds, last in outcomes:
+        print(f"{'ok  ' if rc == 0 else 'FAIL'} {spec:28} {seconds:5.0f} s  {last}")
+    sys.exit(max(rc for _, rc, _, _ in outcomes))
+
+
+if __name__ == "__main__":
+    main()
