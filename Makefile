@@ -44,8 +44,9 @@ test: setup world hub  ## unit tests + every notebook (tiny profile) + the prese
 hub:  ## build (or find in the cache) the stand-in hub: offline copies of every hub model and dataset the presets name
 	$(PY) -m helpers.tools.standin_hub build
 
-# The notebooks on one code path so far (issue 15), on the t4 preset, and stage 11 on a100 (the padded-vocabulary pair).
-PRESET_RUNS ?= t4:11_speculative t4:14_capstone a100:11_speculative
+# Every notebook on the t4 preset; where l4 and a100 take another path: stage 11's padded vocabulary, stage 14's pairs.
+PRESET_RUNS ?= t4:11_speculative t4:12a_self_instruct t4:12b_constitutional t4:12c_rlaif t4:13_llava t4:14_capstone \
+  a100:11_speculative l4:14_capstone
 presets: setup hub  ## the GPU presets' code path on this CPU against the stand-in hub (COURSE_DRY_RUN=1), never committed
 	rm -rf outputs/*-dryrun
 	$(PY) -m helpers.tools.presets $(PRESET_RUNS) --workers $(WORKERS) --results $(SCRATCH)-presets

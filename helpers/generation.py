@@ -16,9 +16,10 @@ import torch
 from tqdm.auto import tqdm
 
 
-def chat_prompt_ids(tok, user_text: str) -> list[int]:
-    """Token ids of a one-turn chat prompt, ending where the assistant starts to answer. A tokenizer that
-    puts BOS in front of every text (Llama's, TinyLlama's) gets it here too: its chat template leaves it out."""
+def chat_prompt_ids(tok, user_text: str, reply_prefix: str = "") -> list[int]:
+    """Token ids of a one-turn chat prompt, ending where the assistant starts to answer (after
+    `reply_prefix`, the start of the reply written for it: "Input:" makes a chat model use the label). A
+    tokenizer that puts BOS in front of every text (Llama's, TinyLlama's) gets it here too."""
     if not user_text or not user_text.strip():
         raise ValueError("empty prompt: give the model something to answer")
     messages = [{"role": "user", "content": user_text}]
@@ -27,7 +28,7 @@ def chat_prompt_ids(tok, user_text: str) -> list[int]:
     bos = tok.bos_token_id
     if bos is not None and ids[:1] != [bos] and tok("a")["input_ids"][:1] == [bos]:
         ids = [bos] + ids
-    return ids
+    return ids + (tok(reply_prefix, add_special_tokens=False)["input_ids"] if reply_prefix else [])
 
 
 def stop_ids(tok) -> list[int]:
@@ -65,10 +66,12 @@ def chat_generate(
     batch_size: int = 64,
     progress: bool = False,
     return_finished: bool = False,
+    reply_prefixes: list[str] | None = None,
     **sampling,
 ) -> list[str] | tuple[list[str], list[bool]]:
     """Answer each user prompt; greedy unless sampling arguments (do_sample, temperature...) are given.
-    With `return_finished`, also say which answers ended with end-of-turn rather than the token limit."""
+    With `return_finished`, also say which answers ended with end-of-turn rather than the token limit.
+    `reply_prefixes`: the start of each reply, written for the model (the answers do not repeat it)."""
     model.eval()
     sampling.setdefault("do_sample", False)
     answers: list[str] = []
@@ -76,7 +79,8 @@ def chat_generate(
     stops = stop_ids(tok)
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generate", disable=not progress):
-        rows = [chat_prompt_ids(tok, p) for p in prompts[start : start + batch_size]]
+        prefixes = (reply_prefixes or [""] * len(prompts))[start : start + batch_size]
+        rows = [chat_prompt_ids(tok, p, x) for p, x in zip(prompts[start : start + batch_size], prefixes)]
         ids, mask = left_pad(rows, tok.pad_token_id)
         out = model.generate(
             input_ids=ids.to(model.device),
@@ -148,7 +152,8 @@ def generate_to_jsonl(
     desc: str = "generate",
     **sampling,
 ) -> list[dict]:
-    """Answer each item's "prompt"; append {**item, "output", "finished"} to `path`, resumably.
+    """Answer each item's "prompt" (after its "reply_prefix", if any); append {**item, "output", "finished"}
+    to `path`, resumably.
 
     Items need a unique "id". Batches are fixed by position and each is sampled from its own seed, so a
     rerun skips finished ids and regenerates an unfinished batch with the same random numbers: an
@@ -173,6 +178,7 @@ def generate_to_jsonl(
             max_new_tokens=max_new_tokens,
             batch_size=batch_size,
             return_finished=True,
+            reply_prefixes=[item.get("reply_prefix", "") for item in batch],
             **sampling,
         )
         new = [

@@ -51,12 +51,16 @@ class Profile:
     def resolve(self, role: str) -> str:
         """What `from_pretrained` loads for a role: a hub id or local path as is; a tiny-world name
         ("tiny:target") as its folder, built on first use (the only door from a stage into the world)."""
-        name = self.model(role)
-        if not name.startswith("tiny:"):
-            return name
-        from helpers import world
+        return resolve_model(self.model(role))
 
-        return world.resolve(name)
+
+def resolve_model(name: str) -> str:
+    """A hub id or local path as is; a tiny-world name ("tiny:target") as its folder, built on first use."""
+    if not name.startswith("tiny:"):
+        return name
+    from helpers import world
+
+    return world.resolve(name)
 
 
 TINY_MODELS = {
@@ -169,7 +173,7 @@ def choose_profile(
         raise ValueError(f"COURSE_PROFILE={forced!r}: choose tiny or one of {sorted(GPU_PRESETS)}")
     if forced == "tiny" or (not forced and not cuda_available):
         return Profile("tiny", "cpu", torch.float32, False, dict(TINY_MODELS), dict(TINY_BUDGETS))
-    if env.get("COURSE_DRY_RUN", "") == "1":
+    if env.get("COURSE_DRY_RUN", "") == "1" and not cuda_available:
         preset = GPU_PRESETS[forced]
         notes = f"dry run of the {forced} preset on a CPU (fp32, no 4-bit, budgets cut); the stand-in hub's models"
         return Profile(forced, "cpu", torch.float32, False, dict(preset["models"]), dict(DRY_RUN_BUDGETS),
@@ -183,16 +187,18 @@ def choose_profile(
     name = forced or pick_preset(capability, mem_gb or 0.0)
     preset = GPU_PRESETS[name]
     dtype = preset["dtype"] if capability >= (8, 0) else torch.float16
+    dry = env.get("COURSE_DRY_RUN", "") == "1"  # on a GPU: the preset's real precision rules, budgets cut
     return Profile(
         name,
         "cuda",
         dtype,
         preset["load_in_4bit"],
         dict(preset["models"]),
-        dict(preset["budgets"]),
+        dict(DRY_RUN_BUDGETS if dry else preset["budgets"]),
         gpu_name=gpu_name,
         gpu_mem_gb=round(mem_gb or 0.0, 1),
-        notes=preset["notes"],
+        notes=preset["notes"] + (" Dry run: budgets cut." if dry else ""),
+        dry_run=dry,
     )
 
 

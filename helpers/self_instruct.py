@@ -50,34 +50,45 @@ def instruction_prompt(instructions: list[str]) -> str:
     return f"Come up with a series of tasks:\n{lines}{len(instructions) + 1}."
 
 
-_NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*(.*)$")
+_NUMBERED = re.compile(r"^\s*(?:[*_#]+\s*)?(\d+)\s*[.)]\s*(?:[*_]+)?\s*(.*)$")  # "9. x", "10) x", "**11.** x"
+_RENUMBERED = re.compile(r"^(\d+)\s*[.)](\s+|$)")  # a chat model's "1. 1. x": the number written twice
 
 
 def parse_instructions(text: str, finished: bool = True) -> list[str]:
-    """New instructions from a continued numbered list ("9. ...", "10) ..."). The first line may lack its
-    number (the prompt ends in "9."); an unnumbered line continues the item above it; if generation hit the
-    token limit (`finished` False) the last item is cut off and dropped, as in the paper."""
+    """New instructions from a continued numbered list ("9. ...", "10) ...", "**9.** ..."). The first line may
+    lack its number (the prompt ends in "9."), unless it is a chat model's preamble ending in ":"; an
+    unnumbered line continues the item above it, unless a blank line came first (a closing remark); if
+    generation hit the token limit (`finished` False) the last item is cut off and dropped, as in the paper."""
     items: list[str] = []
+    after_blank = False
     for line in text.strip().splitlines():
         match = _NUMBERED.match(line)
         if match:
-            items.append(match.group(2))
+            items.append(_RENUMBERED.sub("", match.group(2)))
         elif line.strip():
+            if items and after_blank:  # a closing remark after the list ("I hope these tasks help!")
+                continue
             if items:
                 items[-1] += " " + line.strip()
-            else:
+            elif not line.rstrip().endswith(":"):  # a chat model's preamble ("Sure! Here are more tasks:")
                 items.append(line)
+        after_blank = not line.strip()
     if not finished and items:
         items.pop()
-    return [re.sub(r"\s+", " ", i).strip() for i in items if i.strip()]
+    return [re.sub(r"\s+", " ", i.replace("**", "")).strip() for i in items if i.strip()]
 
 
-def clf_prompt(instruction: str) -> str:
-    """Classification identification, zero-shot (the paper gave base GPT-3 31 examples; chat models
-    answer the question directly)."""
+CLF_SHOTS = [("Sort the numbers from smallest to largest.", "No"), ("Is this email spam or not spam?", "Yes"),
+             ("Write a haiku about autumn.", "No"), ("Tell whether the animal is a mammal or a bird.", "Yes")]  # fmt: skip
+
+
+def clf_prompt(instruction: str, shots: int = 0) -> str:
+    """Classification identification: zero-shot, or with `shots` worked examples (the paper gave base
+    GPT-3 31 examples; the tiny writer was trained zero-shot)."""
+    demos = "".join(f"Task: {task}\nAnswer: {answer}\n\n" for task, answer in CLF_SHOTS[:shots])
     return (
         "Can the following task be regarded as a classification task with finite output labels?\n"
-        f"Task: {instruction}\nAnswer Yes or No."
+        f"{demos}Task: {instruction}\nAnswer Yes or No."
     )
 
 
@@ -87,32 +98,68 @@ def parse_yes_no(text: str) -> bool | None:
     return None if first is None else first.group(1).lower() == "yes"
 
 
-def instance_prompt(instruction: str, is_classification: bool) -> str:
+# Worked examples for `instance_prompt(..., shots=n)`: the paper's instance prompts are few-shot, and the
+# examples show a chat model the labels `parse_instances` reads. The tiny writer was trained zero-shot.
+INSTANCE_SHOTS = [
+    ("Convert the temperature from Celsius to Fahrenheit.", "Input: 25 degrees Celsius\nOutput: 77 degrees Fahrenheit"),
+    ("Suggest a name for a new coffee shop.", "Output: The Daily Grind"),
+    ("Summarize the sentence in three words.", "Input: The weather was cold and rainy all week.\nOutput: A wet week"),
+]
+CLF_INSTANCE_SHOTS = [
+    ("Classify the sentiment of the review as positive or negative.",
+     "Class label: positive\nInput: I loved every minute of this film.\n"
+     "Class label: negative\nInput: The food was cold and the waiter was rude."),
+    ("Is the number even or odd?", "Class label: even\nInput: 14\nClass label: odd\nInput: 9"),
+]  # fmt: skip
+
+
+def instance_prompt(instruction: str, is_classification: bool, shots: int = 0) -> str:
     """Output-first for classification (label, then an input for it), so that labels are not all the
-    majority class; input-first otherwise."""
+    majority class; input-first otherwise. `shots` worked examples go before the task."""
     if is_classification:
-        return (
-            "Given the classification task definition and the class labels, generate an input that "
-            "corresponds to each of the class labels.\n"
-            f"Task: {instruction}"
-        )
-    return (
-        "Come up with an example for the following task. If the task doesn't require additional input, "
-        "you can generate the output directly.\n"
-        f"Task: {instruction}"
-    )
+        head = ("Given the classification task definition and the class labels, generate an input that "
+                "corresponds to each of the class labels.\n")  # fmt: skip
+        examples = CLF_INSTANCE_SHOTS[:shots]
+    else:
+        head = ("Come up with an example for the following task. If the task doesn't require additional input, "
+                "you can generate the output directly.\n")  # fmt: skip
+        examples = INSTANCE_SHOTS[:shots]
+    demos = "".join(f"Task: {task}\n{answer}\n\n" for task, answer in examples)
+    return f"{head}{demos}Task: {instruction}"
+
+
+def first_label(is_classification: bool) -> str:
+    """The label an instance reply starts with (`generate_instances(prefill=True)` writes it for the model)."""
+    return "Class label:" if is_classification else "Input:"
+
+
+def _unmark(text: str) -> str:
+    """Markdown emphasis off ("**Input:**" -> "Input:"), as chat models write their labels."""
+    return re.sub(r"(\*\*|__)", "", text)
 
 
 def parse_instances(text: str, is_classification: bool) -> list[tuple[str, str]]:
     """(input, output) pairs. Classification: "Class label: X / Input: Y" blocks; otherwise an optional
     "Input:" and an "Output:"."""
+    text = _unmark(text)
     if is_classification:
-        pairs = re.findall(r"Class label:\s*(.*?)\s*\n\s*Input:\s*(.*?)\s*(?=\n\s*Class label:|\Z)", text, re.S)
-        return [(inp.strip(), label.strip()) for label, inp in pairs]
-    match = re.match(r"\s*(?:Input:\s*(.*?)\s*\n)?\s*Output:\s*(.*)\Z", text, re.S)
+        pattern = r"Class label:\s*(.*?)\s*\n\s*Input:\s*(.*?)\s*(?=\n\s*Class label:|\Z)"
+        return [(inp.strip(), label.strip()) for label, inp in re.findall(pattern, text, re.S | re.I)]
+    # anywhere after a preamble line ("Sure! Here is an example:"), labels in any case
+    match = re.search(r"(?:\A|\n)\s*(?:Input:\s*(.*?)\s*\n)?\s*Output:\s*(.*)\Z", text, re.S | re.I)
     if not match:
         return []
     return [((match.group(1) or "").strip(), match.group(2).strip())]
+
+
+def parse_instance_reply(text: str, is_classification: bool, prefilled: bool = False) -> list[tuple[str, str]]:
+    """`parse_instances`; a prefilled "Input:" reply with no "Output:" still gives its input (the output of a
+    non-classification task comes from a second call anyway)."""
+    pairs = parse_instances(text, is_classification)
+    if pairs or not prefilled or is_classification:
+        return pairs
+    match = re.match(r"\s*Input:\s*(.*\S)", _unmark(text), re.S | re.I)
+    return [(match.group(1).strip(), "")] if match else []
 
 
 # ---------------------------------------------------------------- filters
@@ -310,29 +357,32 @@ def judge_candidate(text: str, rnd: int, pool: RougePool, threshold: float, excl
 
 def generate_instances(
     model, tok, run: Run, workdir: str | Path, *, seed: int = 0, batch_size: int = 16, max_new_tokens: int = 96,
-    progress: bool = False, **sampling,
+    progress: bool = False, shots: int = 0, prefill: bool = False, **sampling,
 ) -> Run:  # fmt: skip
     """Identify classification tasks, write instances for every kept instruction, filter them.
 
     Classification: one output-first call gives (label, input) pairs. Otherwise the input-first call
     gives the input, and the output is the writer's answer to the task as a chat turn (a second call,
-    as distilabel's SelfInstruct -> TextGeneration does; in the paper one call wrote both)."""
+    as distilabel's SelfInstruct -> TextGeneration does; in the paper one call wrote both). `shots`: worked
+    examples in the classification and instance prompts; `prefill`: each reply starts with its first label
+    ("Class label:" or "Input:"), as GPT-3 continued the paper's prompts (a small chat model then keeps to them)."""
     kept = run.kept
     workdir = Path(workdir)
     gen = dict(model=model, tok=tok, seed=seed, batch_size=batch_size, progress=progress)
-    clf_items = [{"id": f"clf-{i}", "prompt": clf_prompt(t), "instruction": t} for i, t in enumerate(kept)]
+    clf_items = [{"id": f"clf-{i}", "prompt": clf_prompt(t, shots), "instruction": t} for i, t in enumerate(kept)]
     clf = generation.generate_to_jsonl(workdir / "classification.jsonl", clf_items, max_new_tokens=4,
                                        desc="classification?", **gen)  # fmt: skip
     is_clf = [parse_yes_no(r["output"]) is True for r in clf]
     inst_items = [
-        {"id": f"inst-{i}", "prompt": instance_prompt(t, c), "instruction": t, "is_classification": c}
+        {"id": f"inst-{i}", "prompt": instance_prompt(t, c, shots), "instruction": t, "is_classification": c,
+         "reply_prefix": first_label(c) if prefill else ""}
         for i, (t, c) in enumerate(zip(kept, is_clf))
-    ]
+    ]  # fmt: skip
     records = generation.generate_to_jsonl(workdir / "instances.jsonl", inst_items, max_new_tokens=max_new_tokens,
                                            desc="instances", **gen, **sampling)  # fmt: skip
     drafts, run.rejected_instances = [], []
     for r in records:
-        pairs = parse_instances(r["output"], r["is_classification"])
+        pairs = parse_instance_reply(r.get("reply_prefix", "") + r["output"], r["is_classification"], prefill)
         if not pairs:
             run.rejected_instances.append({**r, "input": "", "reason": "unparseable"})
         drafts += [(r, inp, out) for inp, out in pairs]

@@ -74,6 +74,97 @@ def speculative(profile: profiles.Profile) -> Speculative:
     )
 
 
+# ---------------------------------------------------------------- stage 12a: Self-Instruct
+@dataclass(frozen=True)
+class SelfInstruct:
+    seeds: list[dict]  # the seed tasks (instruction, input, output, is_classification)
+    score: object  # score(model, tok) -> {metric: value}: how good the student is
+    score_label: str
+    writer_reference: dict  # the writer's own score where known (tiny: from its build), for the table
+    writer_note: str
+    chance_note: str
+    family_of: object  # family_of(instruction) -> a label for the funnel ("no grader" on the hub)
+    clf_truth: object  # clf_truth(instruction) -> bool | None: is it really a classification task?
+    check_instance: object  # check_instance(instruction, input, output) -> bool | None: is the output right?
+    exclude: object  # exclude(text) -> bool: decontamination against the evaluation set
+    sampling: dict
+    max_list_tokens: int
+    rounds: int
+    prompts_per_round: int
+    list_batch: int
+    instance_batch: int
+    instance_tokens: int
+    shots: int  # worked examples in the classification and instance prompts
+    prefill: bool  # start each instance reply with its first label for the writer
+    sft_steps: int
+    sft_lr: float
+    sft_batch: int
+    max_length: int
+    fresh_start: bool  # the tiny run starts afresh; on Colab the folder is kept, so a rerun resumes
+    out: Path
+    results: str
+
+
+def _decontaminate(texts: list[str]):
+    """exclude(text): True when a generated text shares a 10-token window with the evaluation texts (a
+    cheap n-gram decontamination, as dataset builders run against their benchmarks)."""
+    import re
+
+    def grams(t: str) -> set[tuple[str, ...]]:
+        w = re.findall(r"\w+", t.lower())
+        return {tuple(w[i : i + 10]) for i in range(max(len(w) - 9, 1))}
+
+    banned = set().union(*(grams(t) for t in texts)) if texts else set()
+    return lambda text: bool(grams(text) & banned)
+
+
+def self_instruct(profile: profiles.Profile) -> SelfInstruct:
+    import json
+
+    from helpers import self_instruct as si
+
+    out, results = output_dir("12a", profile), results_name("self_instruct", profile)
+    if profile.is_tiny:
+        from helpers.world import families, tiny
+        from helpers.world import self_instruct as tsi
+
+        eval_tasks = families.heldout_by_family(40, families=tsi.EVAL_FAMILIES)
+        info = json.loads((Path(profile.resolve("generator")) / "info.json").read_text())
+        note = (f"built in {info['train_s']} s; its held-out accuracy per family (the world's grader):\n  "
+                + ", ".join(f"{k} {v:.2f}" for k, v in info["heldout"].items()))  # fmt: skip
+
+        def family_of(text: str) -> str:
+            task = tsi.core_task(text)
+            return task.family if task else ("classification" if tsi.is_classification(text) else "not a valid task")
+
+        return SelfInstruct(
+            tsi.tiny_seed_tasks(120), lambda model, tok: tiny.evaluate(model, tok, eval_tasks), "held-out accuracy",
+            info["heldout"], note, "chance on parity (odd/even) and owns (yes/no): 0.5 for a model that knows the answer format",
+            family_of, tsi.is_classification, tsi.check_instance, families.is_heldout,
+            dict(do_sample=True, temperature=1.0, top_p=0.95), max_list_tokens=200, rounds=12, prompts_per_round=32,
+            list_batch=32, instance_batch=64, instance_tokens=96, shots=0, prefill=False, sft_steps=100, sft_lr=5e-3,
+            sft_batch=16, max_length=256, fresh_start=True, out=out, results=results,
+        )  # fmt: skip
+    written = si.load_seed_tasks(Path(__file__).resolve().parents[1] / "data" / "seed_tasks.jsonl")
+    seeds, eval_rows = written[:-20], written[-20:]
+    if os.environ.get("COURSE_DOLLY_SEEDS") == "1":  # 175 dolly-15k tasks as seeds instead (the paper had 175)
+        from helpers.hub import load_dataset
+
+        seeds = [{"instruction": r["instruction"], "input": r["context"], "output": r["response"],
+                  "is_classification": r["category"] == "classification"}
+                 for r in load_dataset("databricks/databricks-dolly-15k", split="train[:175]")]  # fmt: skip
+    b = profile.budgets
+    return SelfInstruct(
+        seeds, lambda model, tok: {"rougeL": si.rouge_l_eval(model, tok, eval_rows, max_new_tokens=b["max_new_tokens"])},
+        "ROUGE-L F", {}, "", "", lambda text: "no grader", lambda text: None, lambda *_: None,
+        _decontaminate([r["instruction"] + " " + r["input"] + " " + r["output"] for r in eval_rows]),
+        dict(do_sample=True, temperature=0.7, top_p=0.5), max_list_tokens=96 if profile.dry_run else 512,
+        rounds=1 if profile.dry_run else 4, prompts_per_round=2 if profile.dry_run else 25, list_batch=8,
+        instance_batch=8, instance_tokens=64 if profile.dry_run else 512, shots=2, prefill=True, sft_steps=b["train_steps"],
+        sft_lr=2e-4, sft_batch=b["batch_size"], max_length=1024, fresh_start=False, out=out, results=results,
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------- stage 12b: Constitutional AI
 @dataclass(frozen=True)
 class Constitutional:
@@ -241,6 +332,7 @@ class Capstone:
     groups: dict[str, tuple[str, ...]]  # win-rate subgroups by task family ("all" covers every family)
     headline_group: str  # the subgroup the card reports
     evaluator_template: str
+    policy: str  # the model the capstone trains (COURSE_POLICY overrides it); `profiles.resolve_model` loads it
     draft: str  # a cheap same-tokenizer draft for the policy (speculative serving)
     max_new_tokens: int
     sft_steps: int
@@ -253,7 +345,13 @@ class Capstone:
     results: str = "capstone.json"
 
 
-# Stage 14's drafts: the policy's own family, several times smaller (the `draft` role is stage 11's pair).
+# Stage 14's policy and draft per preset: a draft of the policy's own family several times smaller, so that
+# speculative serving can pay (the `draft` role is stage 11's pair; on l4 the 0.5B policy has no smaller kin).
+CAPSTONE_POLICIES = {
+    "t4": "HuggingFaceTB/SmolLM2-360M-Instruct",
+    "l4": "Qwen/Qwen2.5-1.5B-Instruct",
+    "a100": "Qwen/Qwen2.5-3B-Instruct",
+}
 CAPSTONE_DRAFTS = {
     "t4": "HuggingFaceTB/SmolLM2-135M-Instruct",
     "l4": "Qwen/Qwen2.5-0.5B-Instruct",
@@ -280,7 +378,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
             unlabeled=unlabeled, pref_prompts=[t.prompt for t in harm + kind], pref_margin=0.25,
             groups={"all": (), "safety requests": safety.SAFETY, "knowledge questions": pet_care.KNOWLEDGE},
             headline_group="safety requests", evaluator_template=rlaif.EVALUATOR_TEMPLATE,
-            draft=profile.resolve("draft"), max_new_tokens=48, sft_steps=160, sft_lr=2e-3, dpo_steps=120,
+            policy=profile.model("policy"), draft=profile.model("draft"), max_new_tokens=48, sft_steps=160, sft_lr=2e-3, dpo_steps=120,
             dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results,
         )  # fmt: skip
     from helpers import capstone as cap
@@ -293,7 +391,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
         held=cap.gsm8k_tasks(f"test[:{_n(profile, 100)}]"), seed_tasks=cap.gsm8k_tasks(f"train[:{n}]"),
         general=[], unlabeled=unlabeled, pref_prompts=[t.prompt for t in unlabeled], pref_margin=_margin(profile, 0.25),
         groups={"all": ()}, headline_group="all", evaluator_template=judge.TEMPLATE,
-        draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
+        policy=os.environ.get("COURSE_POLICY", CAPSTONE_POLICIES[profile.name]), draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
         max_new_tokens=b["max_new_tokens"], sft_steps=b["train_steps"], sft_lr=2e-4, dpo_steps=b["train_steps"],
         dpo_lr=5e-6, batch_size=b["batch_size"], serve_4bit=profile.device == "cuda", out=out, results=results,
     )  # fmt: skip
@@ -304,7 +402,7 @@ def in_group(task: Task, families: tuple[str, ...]) -> bool:
     return not families or task.family in families
 
 
-STAGES = {"11": speculative, "12b": constitutional, "12c": rlaif_stage, "13": vlm, "14": capstone}
+STAGES = {"11": speculative, "12a": self_instruct, "12b": constitutional, "12c": rlaif_stage, "13": vlm, "14": capstone}
 
 
 def stage(name: str, profile: profiles.Profile):

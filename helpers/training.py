@@ -56,6 +56,9 @@ def sft_lora(
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     from trl import SFTConfig, SFTTrainer
 
+    if not rows:
+        raise ValueError("sft_lora: no training rows (did every generated instance fail its checks?)")
+
     args = SFTConfig(
         output_dir=output_dir,
         max_steps=steps,

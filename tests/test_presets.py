@@ -176,11 +176,20 @@ def profile_branches(path: Path) -> int:
                if not line.lstrip().startswith("#"))  # fmt: skip
 
 
-ONE_PATH = ["11_speculative", "14_capstone"]  # the notebooks moved onto `helpers.settings` so far (issue 15)
-
-
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
 def test_at_most_one_profile_branch_per_notebook(name):
-    if name not in ONE_PATH:
-        pytest.xfail("not yet on one code path (issue 15)")
     assert profile_branches(ROOT / "notebooks" / f"{name}.ipynb") <= 1
+
+
+def test_branch_counter_sees_a_branch(tmp_path):
+    cell = {"cell_type": "code", "source": ["x = 1 if profile.is_tiny else 2\n", "if profile.name == 't4':\n"]}
+    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [cell]}))
+    assert profile_branches(tmp_path / "n.ipynb") == 2
+
+
+@pytest.mark.parametrize("preset", ["t4", "l4", "a100"])
+def test_capstone_serves_with_another_same_tokenizer_draft(hub_data, preset):
+    """F7: stage 14's draft shares the policy's tokenizer and is another (smaller) model on every preset."""
+    cfg = settings.stage("14", dry(preset))
+    policy, draft = (AutoTokenizer.from_pretrained(standin_hub.local_path(m)) for m in (cfg.policy, cfg.draft))
+    assert policy.get_vocab() == draft.get_vocab() and cfg.policy != cfg.draft

@@ -276,3 +276,15 @@ def test_instance_generation_resumes_from_its_files(tmp_path, tok):
     again = si.generate_instances(writer, tok, si.Run(seeds=[], candidates=run.candidates), tmp_path, batch_size=4)
     assert again.instances == first.instances and again.rejected_instances == first.rejected_instances
     assert {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")} == files  # nothing generated twice
+
+
+def test_parsers_read_a_chat_models_replies():
+    """Finding F5: what the real SmolLM2-135M-Instruct writes (helpers.tools.instruct_parse), parsed."""
+    reply = "Sure! Here are more tasks:\n**9.** Write a poem about rain.\n10. 10. Name three colours.\n11. 11.\n\nI hope these help!"
+    assert si.parse_instructions(reply) == ["Write a poem about rain.", "Name three colours."]
+    assert si.parse_instances("Here is one:\n**Input:** 5 apples\n**output:** five", False) == [("5 apples", "five")]
+    assert si.parse_instances("class label: odd\ninput: 7", True) == [("7", "odd")]
+    assert si.parse_instance_reply("Input: a long paragraph", False, prefilled=True) == [("a long paragraph", "")]
+    assert si.parse_instance_reply("Input: a long paragraph", False) == []  # the tiny path is unchanged
+    assert "Task: Suggest a name" in si.instance_prompt("Spell fox.", False, shots=2)
+    assert si.instance_prompt("Spell fox.", False) == si.instance_prompt("Spell fox.", False, shots=0)

@@ -146,6 +146,17 @@ def self_instruct_rows(si: dict) -> list[str]:
     return rows
 
 
+def instruct_parse_rows(r: dict) -> list[str]:
+    return [
+        "| what the writer wrote | before the fix | after |",
+        "|---|---:|---:|",
+        f"| items from {r['lists']} instruction lists (broken: numbering, markdown or a preamble left in) | "
+        f"{r['items_before']} ({r['broken_items_before']} broken) | {r['items_after']} ({r['broken_items_after']} broken) |",
+        f"| instance replies that parse, of {r['instances']} | {r['instances_parsed_before']} (zero-shot) | "
+        f"{r['instances_parsed_after']} ({r['shots']}-shot, reply started with its label) |",
+    ]
+
+
 def rlaif_rows(rl: dict) -> list[str]:
     rows = ["| judge | agreement with the truth (95% CI) | one order only | position consistency | P(A)+P(B) |",
             "|---|---:|---:|---:|---:|"]  # fmt: skip
@@ -274,6 +285,10 @@ def render() -> str:
     out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
                    + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
                    si, self_instruct_rows)  # fmt: skip
+    out += section("**Stage 12a with a real instruct model** (`python -m helpers.tools.instruct_parse --json "
+                   "data/results/instruct_parse.json`): the real SmolLM2-135M-Instruct as the writer, sampled as the "
+                   "presets sample it, with the presets' prompts and parsers.", _load("instruct_parse.json"),
+                   instruct_parse_rows)  # fmt: skip
     out += section("**Stage 12b, Constitutional AI** (`notebooks/12b_constitutional.ipynb`, tiny profile"
                    + (f": {cai['chains']} red-team chains, {cai['rounds']} critique -> revision rounds)" if cai else ")"),
                    cai, constitutional_rows)  # fmt: skip
