@@ -181,10 +181,11 @@ def build_tiny_llava(tok, lm_path: str, seed: int = 0) -> LlavaForConditionalGen
 
 def build_llava_from_pretrained(vision_id: str, lm_id: str, tok, dtype=torch.float32) -> LlavaForConditionalGeneration:
     """GPU presets: a pretrained CLIP encoder (e.g. openai/clip-vit-base-patch16) and a small instruct LM.
-    The tokenizer must already contain '<image>' (see `add_image_token`). fp16 (a T4) loads in fp32 instead:
-    `train` runs plain AdamW, whose eps 1e-8 rounds to 0 in fp16 and which has no loss scaling, so fp16
-    weights go inf/NaN within steps; CLIP-B/16 and a small LM fit a T4 in fp32."""
-    dtype = torch.float32 if dtype == torch.float16 else dtype
+    The tokenizer must already contain '<image>' (see `add_image_token`). It loads in fp32 whatever `dtype`
+    says: `train` runs plain AdamW with no fp32 master weights, so in fp16 (a T4) eps 1e-8 rounds to 0 and
+    the weights go inf/NaN within steps, and in bf16 an update below half a bf16 step (a projector step at
+    lr 2e-5) rounds away. CLIP-B/16 and a small LM fit any preset's GPU in fp32."""
+    dtype = torch.float32
     vision = CLIPVisionModel.from_pretrained(vision_id, dtype=dtype)
     lm = AutoModelForCausalLM.from_pretrained(lm_id, dtype=dtype)
     if lm.get_input_embeddings().num_embeddings < len(tok):

@@ -42,6 +42,12 @@ class Profile:
     def is_tiny(self) -> bool:
         return self.name == "tiny"
 
+    @property
+    def judge_dtype(self) -> torch.dtype:
+        """The dtype of models that judge or write but are not trained (judge, evaluator, feedback, generator):
+        fp32 where the preset runs fp16 (a T4), because Qwen2.5 is known to overflow to inf/NaN in fp16."""
+        return torch.float32 if self.dtype == torch.float16 else self.dtype
+
     def model(self, role: str) -> str:
         """Model path or hub id for a role; `COURSE_<ROLE>` overrides it (e.g. your own ./dpo_final)."""
         if role not in ROLES:

@@ -69,9 +69,8 @@ def speculative(profile: profiles.Profile) -> Speculative:
     from transformers import AutoTokenizer
 
     prompts = GPU_PROMPTS[: 2 if profile.dry_run else None]
-    return Speculative(
-        prompts, AutoTokenizer.from_pretrained("openai-community/gpt2"), profile.budgets["max_new_tokens"]
-    )
+    other = AutoTokenizer.from_pretrained(os.environ.get("COURSE_OTHER_TOKENIZER", "openai-community/gpt2"))
+    return Speculative(prompts, other, profile.budgets["max_new_tokens"], law_samples=100 if profile.dry_run else 1500)
 
 
 # ---------------------------------------------------------------- stage 12a: Self-Instruct
@@ -187,6 +186,7 @@ class Constitutional:
     pref_margin: float
     out: Path
     results: str
+    max_length: int = 256  # tokens per training row (prompt + answer); the presets' answers run to 256+ tokens
 
 
 def constitutional(profile: profiles.Profile) -> Constitutional:
@@ -221,7 +221,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
         rlaif.human_labelled(rlaif.hh_pairs("test", n_test)), "human labels (hh-rlhf harmless-base test)",
         cai.looks_like_refusal, red[0].prompt, shots=3, max_new_tokens=b["max_new_tokens"], rounds=4 if not profile.dry_run else 2,
         batch_size=b["batch_size"], train_batch=b["batch_size"], sft_steps=b["train_steps"], sft_lr=1e-4, dpo_steps=b["train_steps"], dpo_lr=5e-5,
-        pref_margin=_margin(profile, 0.25), out=out, results=results,
+        pref_margin=_margin(profile, 0.25), out=out, results=results, max_length=1024,
     )  # fmt: skip
 
 
@@ -241,6 +241,7 @@ class Rlaif:
     pref_margin: float  # the "confident" labels: P(first better) at least this far from 0.5
     out: Path
     results: str
+    max_length: int = 256  # tokens per training row (prompt + answer)
 
     def judge_test(self, policy, tok) -> tuple[list, list, list, list[int]]:
         """(questions, first answers, second answers, truth) to measure the judge on."""
@@ -267,7 +268,7 @@ def rlaif_stage(profile: profiles.Profile) -> Rlaif:
     return Rlaif("human labels (Anthropic/hh-rlhf harmless-base test)", [], hh_test, train,
                  [q for q, _, _ in hh_test[:100]], judge.TEMPLATE, dpo_steps=b["train_steps"], dpo_lr=5e-5,
                  batch_size=b["batch_size"], max_new_tokens=b["max_new_tokens"], pref_margin=_margin(profile, 0.25),
-                 out=out, results=results)  # fmt: skip
+                 out=out, results=results, max_length=1024)  # fmt: skip
 
 
 # ---------------------------------------------------------------- stage 13: a LLaVA-style VLM
@@ -343,6 +344,7 @@ class Capstone:
     serve_4bit: bool  # also measure the merged model reloaded in 4-bit (bitsandbytes needs a GPU)
     out: Path = field(default=OUTPUTS / "14")
     results: str = "capstone.json"
+    max_length: int = 256  # tokens per training row (a gsm8k question + worked answer often passes 256)
 
 
 # Stage 14's policy and draft per preset: a draft of the policy's own family several times smaller, so that
@@ -394,6 +396,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
         policy=os.environ.get("COURSE_POLICY", CAPSTONE_POLICIES[profile.name]), draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
         max_new_tokens=b["max_new_tokens"], sft_steps=b["train_steps"], sft_lr=2e-4, dpo_steps=b["train_steps"],
         dpo_lr=5e-6, batch_size=b["batch_size"], serve_4bit=profile.device == "cuda", out=out, results=results,
+        max_length=1024,
     )  # fmt: skip
 
 

@@ -22,12 +22,13 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.0):
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM")
 
 
-def load_causal_lm(path: str, profile: profiles.Profile, four_bit: bool | None = None):
-    """A causal LM in the profile's dtype on its device; 4-bit (for QLoRA) where the preset asks, unless
-    `four_bit` says otherwise (a model that only generates needs no quantization on these presets)."""
+def load_causal_lm(path: str, profile: profiles.Profile, four_bit: bool | None = None, dtype=None):
+    """A causal LM in the profile's dtype (or `dtype`: `profile.judge_dtype` for judges) on its device; 4-bit
+    (for QLoRA) where the preset asks, unless `four_bit` says otherwise (a model that only generates needs
+    no quantization on these presets)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    kwargs: dict = {"dtype": profile.dtype}
+    kwargs: dict = {"dtype": dtype or profile.dtype}
     if profile.load_in_4bit if four_bit is None else four_bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=profile.dtype
@@ -100,6 +101,15 @@ def keep_adapters_fp32(model, profile: profiles.Profile) -> int:
             p.data = p.data.float()
             cast += 1
     return cast
+
+
+def free_memory() -> None:
+    """Give the memory of models you have `del`eted back (a Colab GPU holds only a few models at once)."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def restore_forward(model):

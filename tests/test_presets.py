@@ -96,7 +96,7 @@ def test_padded_vocabulary_pair_decodes_exactly(hub):
     assert V == len(tok) == 151665
     ids = torch.tensor([generation.chat_prompt_ids(tok, "Count to five.")])
     out, _ = speculative.speculative_generate(target, draft, ids, k=3, max_new_tokens=8, vocab_size=V)
-    plain = target.generate(input_ids=ids, max_new_tokens=8, do_sample=False, eos_token_id=None,
+    plain = target.generate(input_ids=ids, max_new_tokens=8, do_sample=False, eos_token_id=None, repetition_penalty=1.0,
                             logits_processor=[lambda _, s: s[:, :V]])  # fmt: skip
     assert torch.equal(out, plain)
 
@@ -141,12 +141,14 @@ def test_judge_reads_only_the_last_position_and_refuses_nan(hub):
 
 
 # ---------------------------------------------------------------- F6: stage 13 does not train in pure fp16
-def test_vlm_for_an_fp16_gpu_trains_in_fp32(hub):
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_vlm_for_a_16_bit_gpu_trains_in_fp32(hub, dtype):
+    """fp16: AdamW's eps rounds to 0 (NaN); bf16: small updates round away (no fp32 master weights)."""
     tok = AutoTokenizer.from_pretrained(standin_hub.local_path("HuggingFaceTB/SmolLM2-135M-Instruct"))
     llava.add_image_token(tok)
     model = llava.build_llava_from_pretrained(str(standin_hub.local_path("openai/clip-vit-base-patch16")),
                                               str(standin_hub.local_path("HuggingFaceTB/SmolLM2-135M-Instruct")),
-                                              tok, dtype=torch.float16)  # fmt: skip
+                                              tok, dtype=dtype)  # fmt: skip
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
@@ -193,3 +195,17 @@ def test_capstone_serves_with_another_same_tokenizer_draft(hub_data, preset):
     cfg = settings.stage("14", dry(preset))
     policy, draft = (AutoTokenizer.from_pretrained(standin_hub.local_path(m)) for m in (cfg.policy, cfg.draft))
     assert policy.get_vocab() == draft.get_vocab() and cfg.policy != cfg.draft
+
+
+def test_presets_decontaminate_against_their_evaluation_rows(hub_data):
+    """F9: 12a's generated instructions are checked against the held-out seed rows on the presets too."""
+    cfg = settings.stage("12a", dry("t4"))
+    held_out = json.loads((ROOT / "data" / "seed_tasks.jsonl").read_text().splitlines()[-1])
+    text = " ".join(held_out[k] for k in ("instruction", "input", "output") if k in held_out)
+    assert cfg.exclude(text) and not cfg.exclude("Name three rivers of South America and their lengths.")
+
+
+def test_judges_load_in_fp32_where_the_preset_runs_fp16():
+    """F8: Qwen2.5 overflows in fp16 on a T4, so judges, writers and feedback models load in fp32 there."""
+    t4, l4 = (profiles.Profile(n, "cuda", d, True, {}, {}) for n, d in (("t4", torch.float16), ("l4", torch.bfloat16)))
+    assert (t4.judge_dtype, l4.judge_dtype) == (torch.float32, torch.bfloat16)

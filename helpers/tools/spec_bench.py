@@ -55,6 +55,7 @@ def _fixed(ids, n):
         max_new_tokens=n,
         min_new_tokens=n,
         do_sample=False,
+        repetition_penalty=1.0,  # Qwen2.5's generation config sets one even for greedy; ours has none
         eos_token_id=None,
         pad_token_id=0,
     )
