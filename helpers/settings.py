@@ -16,7 +16,9 @@ from pathlib import Path
 from helpers import profiles
 from helpers.tasks import Task
 
-OUTPUTS = Path(__file__).resolve().parents[1] / "outputs"
+# Outputs (resumable JSONL checkpoints, adapters): on Colab point COURSE_OUTPUTS at Google Drive and a
+# disconnect loses nothing.
+OUTPUTS = Path(os.environ.get("COURSE_OUTPUTS", Path(__file__).resolve().parents[1] / "outputs"))
 
 
 def output_dir(stage: str, profile: profiles.Profile) -> Path:
