@@ -288,3 +288,29 @@ def test_parsers_read_a_chat_models_replies():
     assert si.parse_instance_reply("Input: a long paragraph", False) == []  # the tiny path is unchanged
     assert "Task: Suggest a name" in si.instance_prompt("Spell fox.", False, shots=2)
     assert si.instance_prompt("Spell fox.", False) == si.instance_prompt("Spell fox.", False, shots=0)
+
+
+def test_fast_pool_decides_as_pairwise_rouge_at_float_boundaries():
+    """Issue 16: a pool item whose upper bound 2*21/60 rounds to exactly the best score so far (0.7) can
+    still score 0.7 + 1 ulp by rouge-score's own fmeasure; pruning on `bound <= best` kept such a candidate
+    that pairwise rouge-score rejects (ROUGE-L > 0.7)."""
+    w, x = [f"w{i}" for i in range(21)], [f"x{i}" for i in range(40)]
+    cand = " ".join(w)
+    at_threshold = " ".join(w[:14] + x[:5])  # LCS 14 of 21 and 19 tokens: F == 0.7 exactly
+    contains_all = " ".join(w[:10] + x[5:23] + w[10:])  # LCS 21 of 21 and 39 tokens: F == 0.7 + 1 ulp
+    for pool_texts in ([at_threshold, contains_all], [contains_all, at_threshold]):
+        fast, _ = si.RougePool(pool_texts).max_score(cand)
+        assert fast == si.slow_max_score(pool_texts, cand) > 0.7
+        assert si.judge_candidate(cand, 0, si.RougePool(pool_texts), 0.7).reason == "ROUGE-L > 0.7"
+
+
+def test_fast_pool_equals_pairwise_on_many_item_pools_in_every_order():
+    """Random pools over a 6-word vocabulary (many ties and near-ties), each in three orders."""
+    rng = random.Random(0)
+    vocab = "a b c d e f".split()
+    for _ in range(60):
+        texts = [" ".join(rng.choices(vocab, k=rng.randint(1, 12))) for _ in range(rng.randint(2, 25))]
+        cand = " ".join(rng.choices(vocab, k=rng.randint(1, 12)))
+        for order in range(3):
+            pool_texts = texts if order == 0 else rng.sample(texts, len(texts))
+            assert si.RougePool(pool_texts).max_score(cand)[0] == si.slow_max_score(pool_texts, cand)
