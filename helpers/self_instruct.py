@@ -185,6 +185,18 @@ def cheap_rejection(instruction: str) -> str | None:
     return None
 
 
+def overlaps_any(texts: list[str], n: int = 10):
+    """exclude(text): True when a text shares an `n`-word window with any of `texts` (n-gram decontamination
+    against an evaluation set, as dataset builders run against their benchmarks)."""
+
+    def grams(t: str) -> set[tuple[str, ...]]:
+        w = re.findall(r"\w+", t.lower())
+        return {tuple(w[i : i + n]) for i in range(max(len(w) - n + 1, 1))}
+
+    banned = set().union(*(grams(t) for t in texts)) if texts else set()
+    return lambda text: bool(grams(text) & banned)
+
+
 def instance_rejection(inp: str, out: str) -> str | None:
     """Instance checks (prepare_for_finetuning.py, plus AlpacaDataCleaned's defects)."""
     if not out.strip():

@@ -106,19 +106,6 @@ class SelfInstruct:
     results: str
 
 
-def _decontaminate(texts: list[str]):
-    """exclude(text): True when a generated text shares a 10-token window with the evaluation texts (a
-    cheap n-gram decontamination, as dataset builders run against their benchmarks)."""
-    import re
-
-    def grams(t: str) -> set[tuple[str, ...]]:
-        w = re.findall(r"\w+", t.lower())
-        return {tuple(w[i : i + 10]) for i in range(max(len(w) - 9, 1))}
-
-    banned = set().union(*(grams(t) for t in texts)) if texts else set()
-    return lambda text: bool(grams(text) & banned)
-
-
 def self_instruct(profile: profiles.Profile) -> SelfInstruct:
     import json
 
@@ -158,7 +145,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
     return SelfInstruct(
         seeds, lambda model, tok: {"rougeL": si.rouge_l_eval(model, tok, eval_rows, max_new_tokens=b["max_new_tokens"])},
         "ROUGE-L F", {}, "", "", lambda text: "no grader", lambda text: None, lambda *_: None,
-        _decontaminate([r["instruction"] + " " + r["input"] + " " + r["output"] for r in eval_rows]),
+        si.overlaps_any([r["instruction"] + " " + r["input"] + " " + r["output"] for r in eval_rows]),
         dict(do_sample=True, temperature=0.7, top_p=0.5), max_list_tokens=96 if profile.dry_run else 512,
         rounds=1 if profile.dry_run else 4, prompts_per_round=2 if profile.dry_run else 25, list_batch=8,
         instance_batch=8, instance_tokens=64 if profile.dry_run else 512, shots=2, prefill=True, sft_steps=b["train_steps"],
