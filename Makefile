@@ -9,6 +9,7 @@ export PYTHONWARNINGS = ignore::DeprecationWarning
 # Notebooks under `make test` write their figures here, never into the tracked data/results/.
 SCRATCH ?= $(or $(TMPDIR),/tmp)/llm-course-test-results
 WORKERS ?= 2
+TINY_STAGES := 11 12a 12b 12c 13 14
 
 # One stamp per interpreter: setup re-runs when the pins change or another environment is active.
 SETUP_STAMP := .cache/setup$(subst /,_,$(shell command -v $(PY)))
@@ -33,8 +34,8 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 	$(PY) -m helpers.tools.spec_bench --pair tiny --prompts 6 --new-tokens 48 --ks 1,2,4,8 --repeats 5 --threads 1
 
 test: setup world hub  ## unit tests + every notebook (tiny profile) + the presets' code path (make presets) + ruff
-	rm -rf $(SCRATCH)
-	COURSE_RESULTS=$(SCRATCH) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
+	rm -rf $(SCRATCH) $(SCRATCH)-outputs
+	COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
 	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
 	$(MAKE) --no-print-directory presets
@@ -62,6 +63,7 @@ format:
 
 notebooks:  ## re-run every notebook top to bottom (tiny profile) into data/results/, then the README's tables
 	$(PY) -m helpers.world build --workers $(WORKERS) --json data/results/tiny_world.json
+	rm -rf $(addprefix outputs/,$(TINY_STAGES))  # from clean output folders: no record of an earlier run is reused
 	env -u MPLBACKEND $(PY) -m pytest notebooks --nbmake --nbmake-timeout=1800 --overwrite -n $(WORKERS) \
 	  -q -p no:cacheprovider -p helpers.tools.progress  # inline figures
 	$(PY) -m helpers.tools.notebooks clean notebooks/*.ipynb

@@ -139,6 +139,49 @@ def batch_seed(seed: int, first_id: str) -> int:
     return int(hashlib.sha256(f"{seed}:{first_id}".encode()).hexdigest()[:15], 16)
 
 
+def model_fingerprint(model) -> str:
+    """A short hash of a model's weights: every tensor's name, shape, dtype and 256 evenly spaced values.
+    Training (full or LoRA) moves the sampled values, so a record made by another model is never reused."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        flat = t.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // 256)][:256].to("cpu", torch.float32)
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode() + sample.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _batch_fingerprints(batches: list[list[dict]], prompt_ids: dict, model_fp: str, settings_fp: str) -> list[dict]:
+    """Per batch: what its records depend on. A sampled output depends on every prompt of its batch (they
+    share the random stream and the padding), so a batch's key covers all of them."""
+    return [{"model": model_fp, "settings": settings_fp,
+             "batch": _digest([model_fp, settings_fp, [(item["id"], prompt_ids[item["id"]]) for item in b]])}
+            for b in batches]  # fmt: skip
+
+
+def _batch_key(record: dict) -> str | None:
+    return (record.get("fingerprint") or {}).get("batch")
+
+
+def _stale_reasons(old: list[dict], new: dict) -> set[str]:
+    """Why records found under a batch's ids were not made by this batch."""
+    reasons = set()
+    for record in old:
+        fp = record.get("fingerprint") or {}
+        if not fp:
+            reasons.add("no fingerprint (an older file)")
+        elif fp.get("model") != new["model"]:
+            reasons.add("another model")
+        elif fp.get("settings") != new["settings"]:
+            reasons.add("other sampling settings")
+        else:
+            reasons.add("another prompt in the batch")
+    return reasons
+
+
 def generate_to_jsonl(
     path: str | Path,
     items: list[dict],
@@ -152,24 +195,41 @@ def generate_to_jsonl(
     desc: str = "generate",
     **sampling,
 ) -> list[dict]:
-    """Answer each item's "prompt" (after its "reply_prefix", if any); append {**item, "output", "finished"}
-    to `path`, resumably.
+    """Answer each item's "prompt" (after its "reply_prefix", if any); append {**item, "output", "finished",
+    "fingerprint"} to `path`, resumably.
 
     Items need a unique "id". Batches are fixed by position and each is sampled from its own seed, so a
-    rerun skips finished ids and regenerates an unfinished batch with the same random numbers: an
-    interrupted-then-resumed run writes the same records as an uninterrupted one. Returns records in
-    item order."""
+    rerun skips finished batches and regenerates an unfinished one with the same random numbers: an
+    interrupted-then-resumed run writes the same records as an uninterrupted one. A record is reused only if
+    its fingerprint (the model's weights, the sampling settings and every rendered prompt of its batch)
+    matches; otherwise the batch is generated again and says why, so a changed prompt, model or setting
+    never gets an old output back. Returns records in item order."""
     ids = [item["id"] for item in items]
     if len(set(ids)) != len(ids):
         raise ValueError("generate_to_jsonl: item ids must be unique")
-    done = {}
+    found: dict[tuple, dict] = {}  # (id, batch key) -> record
     for lineno, record in enumerate(read_jsonl(path), 1):
-        if "id" not in record or record["id"] in done:
+        key = (record.get("id"), _batch_key(record))
+        if key[0] is None or key in found:
             raise ValueError(f"{path}:{lineno}: record without an id, or a duplicate id {record.get('id')!r}")
-        done[record["id"]] = record
+        found[key] = record
+    settings = {"seed": seed, "batch_size": batch_size, "max_new_tokens": max_new_tokens, **sampling}
+    prompt_ids = {item["id"]: chat_prompt_ids(tok, item["prompt"], item.get("reply_prefix", "")) for item in items}
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    todo = [b for b in batches if any(item["id"] not in done for item in b)]
-    for batch in tqdm(todo, desc=desc, disable=not progress):
+    keys = _batch_fingerprints(batches, prompt_ids, model_fingerprint(model), _digest(settings))
+    done = {
+        i["id"]: found[i["id"], k["batch"]] for b, k in zip(batches, keys) for i in b if (i["id"], k["batch"]) in found
+    }
+    by_id: dict[str, list[dict]] = {}
+    for (i, _), record in found.items():
+        by_id.setdefault(i, []).append(record)
+    todo = [(b, k) for b, k in zip(batches, keys) if any(item["id"] not in done for item in b)]
+    why = set()
+    for b, k in todo:
+        why |= _stale_reasons([r for i in b for r in by_id.get(i["id"], []) if _batch_key(r) != k["batch"]], k)
+    if why:
+        print(f"{Path(path).name}: regenerating records made with {', '.join(sorted(why))}")
+    for batch, key in tqdm(todo, desc=desc, disable=not progress):
         torch.manual_seed(batch_seed(seed, batch[0]["id"]))
         outputs, finished = chat_generate(
             model,
@@ -182,7 +242,7 @@ def generate_to_jsonl(
             **sampling,
         )
         new = [
-            {**item, "output": out, "finished": fin}
+            {**item, "output": out, "finished": fin, "fingerprint": key}
             for item, out, fin in zip(batch, outputs, finished)
             if item["id"] not in done
         ]

@@ -61,32 +61,68 @@ def preference_rows(questions, pairs, verdicts, margin: float = 0.0) -> list[dic
     return rows
 
 
+def both_orders(rows: list[dict]) -> list[dict]:
+    """Soft labels as data: each pair in the judge's order with weight p and flipped with weight 1 - p. Drawn
+    by weight, TRL's sigmoid loss then has the expectation -[p log s(bD) + (1-p) log s(-bD)] per pair (the
+    cross-entropy with target p; "conservative DPO"), whose gradient vanishes where s(bD) = p, not at 1."""
+    out = []
+    for r in rows:
+        p = r["p_chosen"]
+        out.append({**r, "weight": p})
+        out.append({**r, "chosen": r["rejected"], "rejected": r["chosen"], "weight": 1 - p})
+    return out
+
+
+def _weighted_sampler_trainer():
+    """TRL's DPOTrainer drawing its rows by their "weight" column (with replacement, seeded), so soft labels
+    reach the loss through TRL's own sigmoid loss."""
+    from trl import DPOTrainer
+
+    class WeightedDPOTrainer(DPOTrainer):
+        def _get_train_sampler(self, train_dataset=None):
+            weights = torch.tensor(self.train_dataset["weight"], dtype=torch.double)
+            gen = torch.Generator().manual_seed(self.args.seed)
+            return torch.utils.data.WeightedRandomSampler(weights, len(weights), replacement=True, generator=gen)
+
+    return WeightedDPOTrainer
+
+
 def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: int, lr: float, beta: float = 0.1,
-             batch_size: int = 16, lora_r: int = 16, label_smoothing: float = 0.0, sft_weight: float = 0.0,
-             output_dir: str = "outputs/dpo",
+             batch_size: int = 16, lora_r: int = 16, soft_labels: bool = False, label_smoothing: float = 0.0,
+             sft_weight: float = 0.0, output_dir: str = "outputs/dpo",
              logging_steps: int = 10, max_length: int = 256):  # fmt: skip
     """DPO with a LoRA adapter through TRL; the reference is the model with its adapter disabled (no second
-    copy). `label_smoothing` > 0 is robust DPO for noisy labels; `sft_weight` > 0 adds the chosen answers'
-    negative log-likelihood (RPO), which stops DPO from lowering the chosen answers along with the rejected
-    ones until the text degrades. Returns the trainer."""
+    copy). Labels: hard (the judge's side), `soft_labels` (the judge's p as the target, `both_orders`), or
+    `label_smoothing` = e > 0: TRL's robust DPO (Chowdhury et al. 2024; `loss_type="robust"`, unbiased if
+    a share e of labels is flipped; TRL's plain sigmoid loss ignores `label_smoothing`). `sft_weight` > 0 adds
+    the chosen answers' negative log-likelihood (RPO), which stops DPO from lowering the chosen answers
+    along with the rejected ones until the text degrades. Returns the trainer."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     from helpers import training
 
+    if soft_labels and label_smoothing:
+        raise ValueError("dpo_lora: soft labels already say how sure each label is; use one of the two")
+    if not rows:
+        raise ValueError("dpo_lora: no preference rows. The judge was confident on no pair: check its verdicts "
+                         "(mass near 0 means it is not answering with a letter) or lower the margin")  # fmt: skip
+    if len(rows) < batch_size:
+        print(f"WARNING dpo_lora: only {len(rows)} preference pairs for batches of {batch_size}: every step "
+              "repeats them, and the run measures those few pairs, not the method")  # fmt: skip
+    pref = "robust" if label_smoothing else "sigmoid"
     args = DPOConfig(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=lr,
                      beta=beta, label_smoothing=label_smoothing, lr_scheduler_type="cosine",
-                     loss_type=["sigmoid", "sft"] if sft_weight else ["sigmoid"],
+                     loss_type=[pref, "sft"] if sft_weight else [pref],
                      loss_weights=[1.0, sft_weight] if sft_weight else None, warmup_steps=max(1, steps // 20),
                      logging_steps=min(logging_steps, steps), max_length=max_length, report_to="none", save_strategy="no",
                      disable_tqdm=not profiles.show_progress(), seed=0,
                      **profiles.trainer_precision_kwargs(profile))  # fmt: skip
-    if not rows:
-        raise ValueError("dpo_lora: no preference rows. The judge was confident on no pair: check its verdicts "
-                         "(mass near 0 means it is not answering with a letter) or lower the margin")  # fmt: skip
-    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
-    trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
-                         peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
+    keys = ("prompt", "chosen", "rejected", "weight") if soft_labels else ("prompt", "chosen", "rejected")
+    data = Dataset.from_list([{k: r[k] for k in keys} for r in (both_orders(rows) if soft_labels else rows)])
+    trainer_class = _weighted_sampler_trainer() if soft_labels else DPOTrainer
+    trainer = trainer_class(model=model, args=args, train_dataset=data, processing_class=tok,
+                            peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
     training.quiet_logs(trainer)
     training.keep_adapters_fp32(trainer.model, profile)
     trainer.train()

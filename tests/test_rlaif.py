@@ -1,5 +1,7 @@
 import copy
 
+import torch
+
 from helpers import judge, profiles, rlaif
 
 
@@ -30,6 +32,43 @@ def test_dpo_trainer_accepts_the_rows_and_learns_a_planted_preference(tmp_path, 
     curves = rlaif.dashboard(trainer)
     assert curves["rewards/margins"][-1] > 0
     assert curves["rewards/accuracies"][-1] > 0.5
+
+
+def _soft_rows(n=16):
+    """Rows whose judge was sure to different degrees (p from 0.55 to 0.95)."""
+    rows = _rows(n)
+    for i, r in enumerate(rows):
+        r["p_chosen"] = 0.55 + 0.4 * i / (n - 1)
+    return rows
+
+
+def _train(tmp_path, tok, draft, **option):
+    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(), profiles.choose_profile(), steps=3,
+                             lr=5e-3, batch_size=4, output_dir=str(tmp_path), **option)  # fmt: skip
+    return {k: v.detach().clone() for k, v in trainer.model.state_dict().items() if "lora_" in k}
+
+
+def test_each_dpo_option_changes_the_trained_weights(tmp_path, tok, draft):
+    """Soft labels, robust DPO and the NLL term each reach the loss (TRL's sigmoid loss ignores
+    label_smoothing: passed to it, robust DPO trained bit-identically to plain DPO)."""
+    hard = _train(tmp_path, tok, draft)
+    assert all(torch.equal(hard[k], v) for k, v in _train(tmp_path, tok, draft).items())  # deterministic
+    for option in ({"soft_labels": True}, {"label_smoothing": 0.1}, {"sft_weight": 1.0}):
+        other = _train(tmp_path, tok, draft, **option)
+        assert any(not torch.equal(hard[k], v) for k, v in other.items()), option
+
+
+def test_soft_labels_put_each_pair_in_both_orders_drawn_by_the_judges_p(tmp_path, tok, draft):
+    rows = rlaif.both_orders(_soft_rows(4))
+    assert rows[0]["weight"] == 0.55 and abs(rows[1]["weight"] - 0.45) < 1e-12
+    assert rows[1]["chosen"] == rows[0]["rejected"] and rows[1]["rejected"] == rows[0]["chosen"]
+    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(16), profiles.choose_profile(), steps=1,
+                             lr=1e-4, batch_size=4, output_dir=str(tmp_path), soft_labels=True)  # fmt: skip
+    sampler = trainer._get_train_sampler()
+    draws = [i for _ in range(250) for i in sampler]  # 8,000 draws over 32 rows
+    flipped = sum(i % 2 for i in draws) / len(draws)
+    expected = sum(1 - r["p_chosen"] for r in _soft_rows(16)) / 16  # 0.25
+    assert abs(flipped - expected) < 0.02  # binomial sd at n = 8,000: 0.005
 
 
 def test_win_rate_counts_ties_half():

@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 from rouge_score import rouge_scorer
 
 from helpers import generation
@@ -198,6 +199,54 @@ def test_interrupted_then_resumed_run_writes_the_same_records(tmp_path, tok, dra
     resumed = generation.generate_to_jsonl(part, _items(14), draft, tok, **kwargs)
     assert resumed == reference
     assert part.read_text() == full.read_text()  # no duplicate, none lost, same order
+
+
+@pytest.mark.parametrize("change", ["prompt", "reply prefix", "model", "sampling", "token budget"])
+def test_a_changed_input_never_gets_the_old_record_back(tmp_path, tok, draft, change, monkeypatch):
+    """Same ids, one thing changed: the rerun equals a fresh run, and only the batches it touches rerun."""
+    import copy
+
+    kwargs = dict(seed=3, batch_size=4, max_new_tokens=12, do_sample=True, temperature=1.0)
+    path = tmp_path / "run.jsonl"
+    generation.generate_to_jsonl(path, _items(6), draft, tok, **kwargs)
+    items, model, batches = _items(6), draft, 2
+    if change == "prompt":
+        items[5]["prompt"], batches = "Count from 2 to 5.", 1
+    elif change == "reply prefix":
+        items[0]["reply_prefix"], batches = "The answer", 1
+    elif change == "model":
+        model = copy.deepcopy(draft)
+        with torch.no_grad():
+            model.get_output_embeddings().weight.mul_(3.0)
+    elif change == "sampling":
+        kwargs["temperature"] = 0.3
+    else:
+        kwargs["max_new_tokens"] = 5
+    fresh = generation.generate_to_jsonl(tmp_path / "fresh.jsonl", items, model, tok, **kwargs)
+    real, calls = generation.chat_generate, []
+    monkeypatch.setattr(generation, "chat_generate", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    assert generation.generate_to_jsonl(path, items, model, tok, **kwargs) == fresh
+    assert len(calls) == batches
+    assert generation.generate_to_jsonl(path, items, model, tok, **kwargs) == fresh  # now reused
+    assert len(calls) == batches
+
+
+def test_the_model_fingerprint_sees_a_small_update_and_ignores_a_copy(draft):
+    import copy
+
+    twin = copy.deepcopy(draft)
+    assert generation.model_fingerprint(twin) == generation.model_fingerprint(draft)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.add_(1e-4)
+    assert generation.model_fingerprint(twin) != generation.model_fingerprint(draft)
+
+
+def test_a_file_without_fingerprints_is_regenerated(tmp_path, tok, draft):
+    path = tmp_path / "old.jsonl"
+    path.write_text("".join(json.dumps({**item, "output": "stale", "finished": True}) + "\n" for item in _items(3)))
+    records = generation.generate_to_jsonl(path, _items(3), draft, tok, max_new_tokens=6)
+    assert all(r["output"] != "stale" for r in records)
 
 
 def test_killed_process_resumes_with_identical_records(tmp_path, world):
