@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +58,9 @@ _RENUMBERED = re.compile(r"^(\d+)\s*[.)](\s+|$)")  # a chat model's "1. 1. x": t
 def parse_instructions(text: str, finished: bool = True) -> list[str]:
     """New instructions from a continued numbered list ("9. ...", "10) ...", "**9.** ..."). The first line may
     lack its number (the prompt ends in "9."), unless it is a chat model's preamble ending in ":"; an
-    unnumbered line continues the item above it, unless a blank line came first (a closing remark); if
-    generation hit the token limit (`finished` False) the last item is cut off and dropped, as in the paper."""
+    unnumbered line continues the item above it, unless a blank line came first (a closing remark). A reply
+    that hit the token limit (`finished` False) gives nothing, as in the paper (bootstrap_instructions.py
+    drops `finish_reason == "length"`; Alpaca keeps all but the cut-off last item)."""
     items: list[str] = []
     after_blank = False
     for line in text.strip().splitlines():
@@ -73,8 +75,8 @@ def parse_instructions(text: str, finished: bool = True) -> list[str]:
             elif not line.rstrip().endswith(":"):  # a chat model's preamble ("Sure! Here are more tasks:")
                 items.append(line)
         after_blank = not line.strip()
-    if not finished and items:
-        items.pop()
+    if not finished:
+        return []
     return [re.sub(r"\s+", " ", i.replace("**", "")).strip() for i in items if i.strip()]
 
 
@@ -169,7 +171,8 @@ _BLACKLIST_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + 
 
 
 def cheap_rejection(instruction: str) -> str | None:
-    """The paper's rule-based instruction filters; returns the rule that rejects, or None."""
+    """The paper's rule-based instruction filters (bootstrap_instructions.py); returns the rule that
+    rejects, or None."""
     words = instruction.split()
     if len(words) <= 3:
         return "3 words or fewer"
@@ -180,7 +183,7 @@ def cheap_rejection(instruction: str) -> str | None:
     if instruction.lower().startswith("write a program"):
         return "'Write a program'"
     first = instruction[0]
-    if not first.isascii() or not (first.isalnum() or first in "\"'("):
+    if first in string.punctuation or not first.isascii():
         return "starts with punctuation / non-ASCII"
     return None
 
@@ -197,13 +200,20 @@ def overlaps_any(texts: list[str], n: int = 10):
     return lambda text: bool(grams(text) & banned)
 
 
+def _continues_the_list(out: str) -> bool:
+    """An output that goes on with the prompt's numbered list of tasks ("10. Spell the word fox.") or its
+    labels, as AlpacaDataCleaned found; an answer's own numbered list starts at 1 and is kept."""
+    numbers = re.findall(r"(?:^|\n)\s*(\d+)\s*[.)]\s", out)
+    return bool(re.search(r"Instruction:|Task:", out)) or (bool(numbers) and numbers[0] != "1")
+
+
 def instance_rejection(inp: str, out: str) -> str | None:
     """Instance checks (prepare_for_finetuning.py, plus AlpacaDataCleaned's defects)."""
     if not out.strip():
         return "empty output"
     if inp.strip() and inp.strip() == out.strip():
         return "input == output"
-    if re.search(r"(^|\n)\s*\d+\s*\.\s|Instruction:|Task:", out):
+    if _continues_the_list(out):
         return "leaked list numbering"
     if inp.rstrip().endswith(":") or out.rstrip().endswith(":"):
         return "ends with ':'"
@@ -331,14 +341,13 @@ def generate_instructions(
     prompts_per_round: int,
     seed: int = 0,
     threshold: float = 0.7,
-    exclude=None,
     batch_size: int = 16,
     max_new_tokens: int = 160,
     progress: bool = False,
     **sampling,
 ) -> Run:
     """Bootstrapping rounds: each round's prompts mix seeds with instructions kept so far; candidates pass
-    the rule filters, an optional `exclude(instruction)` test (e.g. evaluation prompts) and ROUGE-L."""
+    the rule filters and ROUGE-L. The items of a reply cut at the token limit are recorded and dropped."""
     run = Run(seeds)
     pool = RougePool([s["instruction"] for s in seeds])
     for r in range(rounds):
@@ -350,16 +359,18 @@ def generate_instructions(
             max_new_tokens=max_new_tokens, progress=progress, desc=f"round {r}", **sampling,
         )  # fmt: skip
         for record in records:
+            if not record["finished"]:
+                run.candidates += [
+                    Candidate(t, r, "reply cut at the token limit") for t in parse_instructions(record["output"])
+                ]
             for text in parse_instructions(record["output"], record["finished"]):
-                run.candidates.append(judge_candidate(text, r, pool, threshold, exclude))
+                run.candidates.append(judge_candidate(text, r, pool, threshold))
     return run
 
 
-def judge_candidate(text: str, rnd: int, pool: RougePool, threshold: float, exclude=None) -> Candidate:
+def judge_candidate(text: str, rnd: int, pool: RougePool, threshold: float) -> Candidate:
     """Apply the filters in order; a kept instruction joins the pool that later candidates are compared to."""
     reason = cheap_rejection(text)
-    if reason is None and exclude is not None and exclude(text):
-        reason = "in the evaluation set"
     if reason is not None:
         return Candidate(text, rnd, reason)
     score, where = pool.max_score(text)
@@ -372,7 +383,7 @@ def judge_candidate(text: str, rnd: int, pool: RougePool, threshold: float, excl
 
 def generate_instances(
     model, tok, run: Run, workdir: str | Path, *, seed: int = 0, batch_size: int = 16, max_new_tokens: int = 96,
-    progress: bool = False, shots: int = 0, prefill: bool = False, **sampling,
+    progress: bool = False, shots: int = 0, prefill: bool = False, exclude=None, **sampling,
 ) -> Run:  # fmt: skip
     """Identify classification tasks, write instances for every kept instruction, filter them.
 
@@ -380,7 +391,8 @@ def generate_instances(
     gives the input, and the output is the writer's answer to the task as a chat turn (a second call,
     as distilabel's SelfInstruct -> TextGeneration does; in the paper one call wrote both). `shots`: worked
     examples in the classification and instance prompts; `prefill`: each reply starts with its first label
-    ("Class label:" or "Input:"), as GPT-3 continued the paper's prompts (a small chat model then keeps to them)."""
+    ("Class label:" or "Input:"), as GPT-3 continued the paper's prompts (a small chat model then keeps to them).
+    `exclude(prompt)`: decontamination, on the prompt the student would train on (instruction and input)."""
     kept = run.kept
     workdir = Path(workdir)
     gen = dict(model=model, tok=tok, seed=seed, batch_size=batch_size, progress=progress)
@@ -400,28 +412,43 @@ def generate_instances(
         pairs = parse_instance_reply(r.get("reply_prefix", "") + r["output"], r["is_classification"], prefill)
         if not pairs:
             run.rejected_instances.append({**r, "input": "", "reason": "unparseable"})
+        if pairs and not r["finished"]:  # the last instance was cut off: dropped, as prepare_for_finetuning.py does
+            run.rejected_instances.append({**r, "input": pairs.pop()[0], "reason": "cut at the token limit"})
         drafts += [(r, inp, out) for inp, out in pairs]
     to_answer = [{"id": f"answer-{i}", "prompt": user_text(r["instruction"], inp)}
                  for i, (r, inp, _) in enumerate(drafts) if not r["is_classification"]]  # fmt: skip
     answers = generation.generate_to_jsonl(workdir / "answers.jsonl", to_answer, max_new_tokens=max_new_tokens,
                                            desc="outputs", **gen, **sampling)  # fmt: skip
-    answer_of = {a["prompt"]: a["output"] for a in answers}
-    run.instances = []
-    seen: set[tuple[str, str, str]] = set()
+    answer_of = {a["prompt"]: a for a in answers}
+    rows = []
     for r, inp, out in drafts:
-        if not r["is_classification"]:
-            out = answer_of[user_text(r["instruction"], inp)]
-        row = {
-            "instruction": r["instruction"],
-            "input": inp,
-            "output": out,
-            "is_classification": r["is_classification"],
-        }
-        key = (r["instruction"], inp, out)
-        reason = instance_rejection(inp, out) or ("duplicate" if key in seen else None)
-        seen.add(key)
+        answer = None if r["is_classification"] else answer_of[user_text(r["instruction"], inp)]
+        row = {"instruction": r["instruction"], "input": inp, "output": answer["output"] if answer else out,
+               "is_classification": r["is_classification"]}  # fmt: skip
+        rows.append((row, "answer cut at the token limit" if answer and not answer["finished"] else None))
+    run.instances = []
+    for row, reason in _filter_rows(rows, exclude):
         (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
     return run
+
+
+def _filter_rows(rows: list[tuple[dict, str | None]], exclude=None) -> list[tuple[dict, str | None]]:
+    """Each instance's fate: the instance checks, duplicates, decontamination, and the paper's task filter
+    (prepare_for_finetuning.py drops every instance of a task whose same input got different outputs)."""
+    outputs: dict[tuple[str, str], set[str]] = {}
+    for row, _ in rows:
+        outputs.setdefault((row["instruction"], row["input"]), set()).add(row["output"])
+    conflicted = {instruction for (instruction, _), outs in outputs.items() if len(outs) > 1}
+    seen: set[tuple[str, str, str]] = set()
+    fates = []
+    for row, reason in rows:
+        key = (row["instruction"], row["input"], row["output"])
+        reason = (reason or instance_rejection(row["input"], row["output"]) or ("duplicate" if key in seen else None)
+                  or ("same input, different outputs" if row["instruction"] in conflicted else None)
+                  or ("in the evaluation set" if exclude and exclude(user_text(row["instruction"], row["input"])) else None))  # fmt: skip
+        seen.add(key)
+        fates.append((row, reason))
+    return fates
 
 
 def rouge_l_eval(model, tok, rows: list[dict], max_new_tokens: int = 256, batch_size: int = 8) -> float:

@@ -40,7 +40,8 @@ def test_program_and_first_character_rules():
     assert si.cheap_rejection("- What is 3 + 4 today?") == "starts with punctuation / non-ASCII"
     assert si.cheap_rejection("¿Cuál es la capital de Francia?") == "starts with punctuation / non-ASCII"
     assert si.cheap_rejection("Éclairez the reasons for the war.") == "starts with punctuation / non-ASCII"
-    assert si.cheap_rejection('"Hello" is a greeting; explain why.') is None
+    for text in ('"Hello" is a greeting; explain why.', "(a) Name three rivers of Asia."):  # the paper's rule
+        assert si.cheap_rejection(text) == "starts with punctuation / non-ASCII"
 
 
 def test_near_duplicate_rejected_and_distinct_kept():
@@ -53,10 +54,55 @@ def test_near_duplicate_rejected_and_distinct_kept():
     assert again.reason == "ROUGE-L > 0.7"
 
 
-def test_exclude_rejects_evaluation_prompts():
-    pool = si.RougePool([])
-    c = si.judge_candidate("What is 3 + 4 now?", 0, pool, 0.7, exclude=lambda t: "3 + 4" in t)
-    assert c.reason == "in the evaluation set" and len(pool) == 0
+def _row(instruction, inp, out):
+    return {"instruction": instruction, "input": inp, "output": out, "is_classification": False}
+
+
+def test_decontamination_tests_the_prompt_the_student_trains_on():
+    """The evaluated prompt is instruction + input: a bare instruction that matches is not a test question,
+    an (instruction, input) row that matches is."""
+    evaluated = {si.user_text("Does Pat have a pink cup?", "Pat has a pink cup.")}
+    rows = [(_row("Does Pat have a pink cup?", "Pat has a pink cup.", "yes"), None),
+            (_row("Does Pat have a pink cup?", "Pat has a red box.", "no"), None)]  # fmt: skip
+    fates = [reason for _, reason in si._filter_rows(rows, exclude=evaluated.__contains__)]
+    assert fates == ["in the evaluation set", None]
+
+
+def test_a_task_whose_same_input_got_different_outputs_is_dropped_whole():
+    rows = [(_row("Is the number odd or even?", "7", "odd"), None), (_row("Is the number odd or even?", "7", "even"), None),
+            (_row("Is the number odd or even?", "4", "even"), None), (_row("Count from 1 to 3.", "", "1, 2, 3"), None)]  # fmt: skip
+    fates = [reason for _, reason in si._filter_rows(rows)]
+    assert fates == ["same input, different outputs"] * 3 + [None]
+
+
+def test_no_cut_off_reply_or_answer_becomes_training_data(tmp_path, tok, draft, monkeypatch):
+    """The paper drops the last instance of a reply that hit the token limit; an answer cut off is dropped
+    too (the chat template would otherwise close it with an end-of-turn and teach the cut). A scripted
+    writer says which replies were cut."""
+    script = {  # prompt fragment -> (reply, finished)
+        "regarded as a classification": lambda p: ("Yes" if "odd or even" in p else "No", True),
+        "Task: Is the number odd or even?": lambda p: (
+            "Class label: odd\nInput: 7\nClass label: even\nInput: 1",
+            False,
+        ),
+        "Task: Count from 3 to 6.": lambda p: ("Output: 3, 4, 5, 6", True),
+        "Task: Tell a story": lambda p: ("Output: Once", True),
+        "Count from 3 to 6.": lambda p: ("3, 4, 5, 6. Done.", True),  # the answer call
+        "Tell a story": lambda p: ("Once upon a time a cat named", False),
+    }
+
+    def scripted(model, tok, prompts, **kw):
+        replies = [next(f(p) for k, f in script.items() if k in p) for p in prompts]
+        return [r for r, _ in replies], [f for _, f in replies]
+
+    monkeypatch.setattr(generation, "chat_generate", scripted)
+    kept = ["Count from 3 to 6.", "Tell a story about a cat named Tom.", "Is the number odd or even?"]
+    run = si.Run(seeds=[], candidates=[si.Candidate(t, 0, None) for t in kept])
+    run = si.generate_instances(draft, tok, run, tmp_path, batch_size=4)
+    assert [(x["instruction"], x["input"], x["output"]) for x in run.instances] == [
+        ("Count from 3 to 6.", "", "3, 4, 5, 6. Done."), ("Is the number odd or even?", "7", "odd")]  # fmt: skip
+    assert sorted((x["instruction"][:12], x["reason"]) for x in run.rejected_instances) == [
+        ("Is the numbe", "cut at the token limit"), ("Tell a story", "answer cut at the token limit")]  # fmt: skip
 
 
 def test_instance_checks():
@@ -66,6 +112,10 @@ def test_instance_checks():
     assert si.instance_rejection("", "Fine.\nInstruction: add two numbers") == "leaked list numbering"
     assert si.instance_rejection("Name:", "Bob") == "ends with ':'"
     assert si.instance_rejection("37", "odd") is None
+    # an answer's own numbered list is kept, as in the paper (2 of the course's 121 seed outputs are lists)
+    assert si.instance_rejection("", "1. Eat plenty of vegetables.\n2. Sleep eight hours.") is None
+    seeds = si.load_seed_tasks(SEEDS)
+    assert all(si.instance_rejection(s["input"], s["output"]) is None for s in seeds)
 
 
 # ---------------------------------------------------------------- ROUGE-L, fast = reference
@@ -109,12 +159,10 @@ def test_list_parser_on_clean_and_malformed_outputs():
         "Spell the word fox.",
         "Count from 1 to 4.",
     ]
-    # a continuation line joins its item; a cut-off last item is dropped when generation hit the limit
+    # a continuation line joins its item; a reply that hit the token limit gives nothing (the paper's rule)
     text = "9. Tell a story about a cat\nnamed Tom who likes fish.\n10. What is 2 + 3?\n11. Which is lar"
-    assert si.parse_instructions(text, finished=False) == [
-        "Tell a story about a cat named Tom who likes fish.",
-        "What is 2 + 3?",
-    ]
+    assert si.parse_instructions(text)[0] == "Tell a story about a cat named Tom who likes fish."
+    assert si.parse_instructions(text, finished=False) == []
     assert si.parse_instructions("") == [] and si.parse_instructions("\n\n9.\n10.") == []
 
 
@@ -322,7 +370,9 @@ def test_instance_generation_resumes_from_its_files(tmp_path, tok):
     assert first.instances  # something was written, classification and not
     files = {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")}
     assert set(files) == {"classification.jsonl", "instances.jsonl", "answers.jsonl"}
-    again = si.generate_instances(writer, tok, si.Run(seeds=[], candidates=run.candidates), tmp_path, batch_size=4)
+    again = si.generate_instances(
+        writer, tok, si.Run(seeds=[], candidates=run.candidates), tmp_path, batch_size=4, max_new_tokens=48
+    )
     assert again.instances == first.instances and again.rejected_instances == first.rejected_instances
     assert {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")} == files  # nothing generated twice
 
