@@ -145,6 +145,12 @@ def round_curves(chains: dict[str, list[dict]], task_of: dict, is_refusal) -> di
     return curves
 
 
+def planted_curve(start: float, rate: float, rounds: int) -> list[float]:
+    """The curve a critic with a fixed per-round rate predicts: each round turns a share `rate` of the
+    answers not yet refused into refusals, and a refusal never reverts, so 1 - (1 - start)(1 - rate)^r."""
+    return [start] + [1 - (1 - start) * (1 - rate) ** r for r in range(1, rounds + 1)]
+
+
 def judged_curve(
     feedback_model, ftok, chains: dict[str, list[dict]], prompts: dict[str, str], choice: str
 ) -> list[float]:

@@ -115,6 +115,23 @@ def bootstrap_ci(values: list[float], n: int = 2000, seed: int = 0, level: float
     return means[int((1 - level) / 2 * n)], means[int((1 + level) / 2 * n) - 1]
 
 
+def cluster_bootstrap_ci(values: list[float], clusters: list, n: int = 2000, seed: int = 0,
+                         level: float = 0.95) -> tuple[float, float]:  # fmt: skip
+    """Percentile bootstrap interval of the mean that resamples whole clusters (paraphrases of one fact
+    are not independent questions). With every value its own cluster it equals `bootstrap_ci`."""
+    groups: dict = {}
+    for v, c in zip(values, clusters, strict=True):
+        groups.setdefault(c, []).append(v)
+    sums = [(sum(g), len(g)) for g in groups.values()]
+    rng = random.Random(seed)
+    means = []
+    for _ in range(n):
+        draw = rng.choices(sums, k=len(sums))
+        means.append(sum(s for s, _ in draw) / sum(m for _, m in draw))
+    means.sort()
+    return means[int((1 - level) / 2 * n)], means[int((1 + level) / 2 * n) - 1]
+
+
 def agreement(verdicts: list[Verdict], truth: list[int], margin: float = 0.0) -> dict:
     """Share of pairs whose label equals the true one (0: first better, 1: second); a tie counts as half,
     so a judge that always abstains scores 0.5, as a coin would."""

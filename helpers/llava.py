@@ -310,7 +310,7 @@ def train(
     batch: int = 16,
     seed: int = 0,
 ) -> list[float]:
-    """AdamW on the trainable parameters; the projector may get its own (higher) learning rate."""
+    """AdamW on the trainable parameters; the projector may get its own learning rate (`projector_lr`)."""
     rng = random.Random(seed)
     proj = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" in n]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" not in n]

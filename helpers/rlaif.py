@@ -187,12 +187,12 @@ def graded_pairs(policy, tok, held: list[tasks.Task], seed: int = 3) -> tuple[li
             [truth_all[i] for i in idx])  # fmt: skip
 
 
-def win_rate(verdicts: list[judge.Verdict], margin: float = 0.05) -> dict:
+def win_rate(verdicts: list[judge.Verdict], margin: float = 0.05, clusters: list | None = None) -> dict:
     """Wins, ties and losses of the first answer of each pair, with a bootstrap interval of the win rate
-    (a tie counts half)."""
+    (a tie counts half); with `clusters`, the interval resamples whole clusters (`judge.cluster_bootstrap_ci`)."""
     labels = [v.label(margin) for v in verdicts]
     points = [1.0 if lab == 0 else 0.0 if lab == 1 else 0.5 for lab in labels]
-    lo, hi = judge.bootstrap_ci(points)
+    lo, hi = judge.bootstrap_ci(points) if clusters is None else judge.cluster_bootstrap_ci(points, clusters)
     return {"wins": labels.count(0), "ties": labels.count(None), "losses": labels.count(1),
             "win_rate": sum(points) / len(points), "ci": (lo, hi)}  # fmt: skip
 

@@ -51,6 +51,18 @@ def instruction_prompt(instructions: list[str]) -> str:
     return f"Come up with a series of tasks:\n{lines}{len(instructions) + 1}."
 
 
+STOP_ITEM = 16  # the paper's stop sequences ("\n16", "16.", "16 ."): a reply ends where item 16 would begin
+_STOP = re.compile(rf"(?:^|\n)\s*(?:[*_#]+\s*)?{STOP_ITEM}\s*\.")
+
+
+def stop_at_item(text: str, finished: bool) -> tuple[str, bool]:
+    """The reply as the paper's stop sequences would have ended it: cut where item 16 starts, and then
+    finished. Cutting afterwards gives the same text as stopping there (generation is causal); the paper's
+    blank-line stop ("\n\n") is left out, because a chat model writes one after its preamble."""
+    match = _STOP.search(text)
+    return (text[: match.start()], True) if match else (text, finished)
+
+
 _NUMBERED = re.compile(r"^\s*(?:[*_#]+\s*)?(\d+)\s*[.)]\s*(?:[*_]+)?\s*(.*)$")  # "9. x", "10) x", "**11.** x"
 _RENUMBERED = re.compile(r"^(\d+)\s*[.)](\s+|$)")  # a chat model's "1. 1. x": the number written twice
 
@@ -359,11 +371,10 @@ def generate_instructions(
             max_new_tokens=max_new_tokens, progress=progress, desc=f"round {r}", **sampling,
         )  # fmt: skip
         for record in records:
-            if not record["finished"]:
-                run.candidates += [
-                    Candidate(t, r, "reply cut at the token limit") for t in parse_instructions(record["output"])
-                ]
-            for text in parse_instructions(record["output"], record["finished"]):
+            reply, finished = stop_at_item(record["output"], record["finished"])
+            if not finished:
+                run.candidates += [Candidate(t, r, "reply cut at the token limit") for t in parse_instructions(reply)]
+            for text in parse_instructions(reply, finished):
                 run.candidates.append(judge_candidate(text, r, pool, threshold))
     return run
 

@@ -91,7 +91,9 @@ def chat_demo(model, tok, log_path: str | Path, max_new_tokens: int = 64, title:
 
 def launch_local(demo) -> str:
     """Launch on 127.0.0.1 without blocking (no share link, no browser); returns the URL."""
-    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, inbrowser=False, share=False)
+    demo.queue().launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, inbrowser=False, share=False, inline=False
+    )  # no iframe in the notebook: it would be dead once the server stops
     return demo.local_url
 
 

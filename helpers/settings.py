@@ -146,9 +146,9 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
         seeds, lambda model, tok: {"rougeL": si.rouge_l_eval(model, tok, eval_rows, max_new_tokens=b["max_new_tokens"])},
         "ROUGE-L F", {}, "", "", lambda text: "no grader", lambda text: None, lambda *_: None,
         si.overlaps_any([r["instruction"] + " " + r["input"] + " " + r["output"] for r in eval_rows]),
-        dict(do_sample=True, temperature=0.7, top_p=0.5), max_list_tokens=96 if profile.dry_run else 512,
+        dict(do_sample=True, temperature=0.7, top_p=0.5), max_list_tokens=256 if profile.dry_run else 512,
         rounds=1 if profile.dry_run else 4, prompts_per_round=2 if profile.dry_run else 25, list_batch=8,
-        instance_batch=8, instance_tokens=64 if profile.dry_run else 512, shots=2, prefill=True, sft_steps=b["train_steps"],
+        instance_batch=8, instance_tokens=192 if profile.dry_run else 512, shots=2, prefill=True, sft_steps=b["train_steps"],
         sft_lr=2e-4, sft_batch=b["batch_size"], max_length=1024, fresh_start=False, out=out, results=results,
     )  # fmt: skip
 
@@ -176,6 +176,7 @@ class Constitutional:
     out: Path
     results: str
     max_length: int = 256  # tokens per training row (prompt + answer); the presets' answers run to 256+ tokens
+    planted: dict | None = None  # tiny: the per-round rates its critic was built with (curve -> rate)
 
 
 def constitutional(profile: profiles.Profile) -> Constitutional:
@@ -184,6 +185,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
 
     out, results = output_dir("12b", profile), results_name("constitutional", profile)
     if profile.is_tiny:
+        from helpers.world import cai as world_cai
         from helpers.world import families, safety
 
         red = families.sample_tasks(120, "train", 31, ("unsafe",)) + families.sample_tasks(40, "train", 32, ("benign",))
@@ -199,6 +201,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
             "the world's right and wrong answers to fresh requests", safety.is_refusal,
             "Tell me how to poison the owl.", shots=1, max_new_tokens=40, rounds=4, batch_size=64, train_batch=16, sft_steps=60,
             sft_lr=1e-3, dpo_steps=60, dpo_lr=1e-4, pref_margin=0.25, out=out, results=results,
+            planted={"harmless (harmful requests)": world_cai.CATCH, "refused (kind requests)": world_cai.FALSE_ALARM},
         )  # fmt: skip
     n, n_test = _n(profile, 256), _n(profile, 100)
     red = [Task("hh-rlhf", q, None, {"unsafe": True}) for q in cai.hh_first_turns("harmless-base", "train", n)]
@@ -334,6 +337,8 @@ class Capstone:
     out: Path = field(default=OUTPUTS / "14")
     results: str = "capstone.json"
     max_length: int = 256  # tokens per training row (a gsm8k question + worked answer often passes 256)
+    distill_steps: int = 100  # the serving draft, distilled on the merged model's answers (stage 11's recipe)
+    distill_lr: float = 2e-4
 
 
 # Stage 14's policy and draft per preset: a draft of the policy's own family several times smaller, so that
@@ -370,7 +375,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
             groups={"all": (), "safety requests": safety.SAFETY, "knowledge questions": pet_care.KNOWLEDGE},
             headline_group="safety requests", evaluator_template=rlaif.EVALUATOR_TEMPLATE,
             policy=profile.model("policy"), draft=profile.model("draft"), max_new_tokens=48, sft_steps=160, sft_lr=2e-3, dpo_steps=120,
-            dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results,
+            dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results, distill_steps=150, distill_lr=2e-3,
         )  # fmt: skip
     from helpers import capstone as cap
 
@@ -385,7 +390,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
         policy=os.environ.get("COURSE_POLICY", CAPSTONE_POLICIES[profile.name]), draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
         max_new_tokens=b["max_new_tokens"], sft_steps=b["train_steps"], sft_lr=2e-4, dpo_steps=b["train_steps"],
         dpo_lr=5e-6, batch_size=b["batch_size"], serve_4bit=profile.device == "cuda", out=out, results=results,
-        max_length=1024,
+        max_length=1024, distill_steps=b["train_steps"],
     )  # fmt: skip
 
 

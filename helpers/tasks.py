@@ -78,3 +78,9 @@ def accuracy_by_family(items: list[Task], scores: list[float]) -> dict[str, floa
     out = {f: sum(v) / len(v) for f, v in by_family.items()}
     out["mean"] = sum(out.values()) / len(out)
     return out
+
+
+def cluster_of(task: Task) -> str:
+    """Questions with the same reference answer are paraphrases of one fact ("What does the frog eat?",
+    "What should I feed Leo's frog?"): one cluster for an interval that does not count them twice."""
+    return f"{task.family}:{task.answer}"

@@ -163,3 +163,10 @@ def test_tiny_feedback_model_beats_chance_under_the_constitutions_questions(tok,
     verdicts = cai.feedback(model, tok, [t.prompt for t in held], first, second, cai.load_constitution(), seed=4)
     result = judge.agreement(verdicts, [0] * half + [1] * (len(held) - half))
     bar(result["ci"][0], above=0.6, what="feedback model agreement, lower end of its 95% interval")  # chance 0.5
+
+
+def test_planted_curve_is_the_closed_form_of_a_fixed_catch_rate():
+    from helpers import constitutional as cai
+
+    assert cai.planted_curve(0.2, 0.5, 2) == [0.2, 0.6, 0.8]
+    assert cai.planted_curve(0.0, 0.1, 1) == [0.0, 0.09999999999999998]

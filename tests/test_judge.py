@@ -89,3 +89,18 @@ def test_letter_probs_are_a_distribution(tok, target):
         target, tok, [judge.render(q, a, b, "Better?") for q, a, b in zip(QUESTIONS, FIRST, SECOND)]
     )
     assert torch.all((p_a > 0) & (p_a < 1)) and torch.all((mass >= 0) & (mass <= 1))
+
+
+def test_cluster_bootstrap_equals_the_plain_one_for_singletons_and_widens_for_paraphrases():
+    import random
+
+    from helpers import judge
+
+    rng = random.Random(1)
+    values = [float(rng.random() < 0.6) for _ in range(60)]
+    assert judge.cluster_bootstrap_ci(values, list(range(60))) == judge.bootstrap_ci(values)
+    facts = [float(rng.random() < 0.6) for _ in range(12)]  # 12 facts, 5 paraphrases each: 60 answers
+    repeated, clusters = [f for f in facts for _ in range(5)], [i for i in range(12) for _ in range(5)]
+    lo, hi = judge.cluster_bootstrap_ci(repeated, clusters)
+    plo, phi = judge.bootstrap_ci(repeated)
+    assert hi - lo > 1.8 * (phi - plo)  # about sqrt(5) = 2.2 times wider

@@ -413,3 +413,11 @@ def test_fast_pool_equals_pairwise_on_many_item_pools_in_every_order():
         for order in range(3):
             pool_texts = texts if order == 0 else rng.sample(texts, len(texts))
             assert si.RougePool(pool_texts).max_score(cand)[0] == si.slow_max_score(pool_texts, cand)
+
+
+def test_a_reply_ends_where_item_16_would_begin_as_the_papers_stop_sequences_end_it():
+    text = "9. Spell the word fox.\n10. What is 16.5 + 2?\n15. Count to 3.\n16. Name a colour.\n17. Sing"
+    reply, finished = si.stop_at_item(text, finished=False)
+    assert finished and reply == "9. Spell the word fox.\n10. What is 16.5 + 2?\n15. Count to 3."
+    assert si.parse_instructions(reply, finished)[-1] == "Count to 3."
+    assert si.stop_at_item("9. Spell the word fox.\n10. Count", False) == ("9. Spell the word fox.\n10. Count", False)

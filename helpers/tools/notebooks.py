@@ -14,6 +14,8 @@ from pathlib import Path
 COURSE_REPO = "llm-course-lab/advanced-llm-course"
 BRANCH = "main"
 MAX_BYTES = 2_000_000
+SETUP_CELL = (Path(__file__).parent / "colab_setup_cell.py").read_text()  # every notebook's first cell
+MAX_CELL_LINES = 25  # about a screen: a longer cell is two ideas
 
 
 def colab_url(path: str) -> str:
@@ -44,8 +46,10 @@ def check(path: Path) -> list[str]:
         problems.append("first cell lacks a '# ' title")
     if not any("learning goals" in m.lower() for m in md[:2]):
         problems.append("no 'Learning goals' in the first cells")
-    if not code or "IN_COLAB" not in _source(code[0]):
-        problems.append("first code cell is not the Colab setup cell (IN_COLAB guard)")
+    if not code or _source(code[0]).strip() != SETUP_CELL.strip():
+        problems.append(
+            "first code cell is not helpers/tools/colab_setup_cell.py (python -m helpers.tools.notebooks setup)"
+        )
     for c in code:
         for line in _source(c).splitlines():
             if re.match(r"\s*[!%](pip|git)\b", line) and c is not code[0]:
@@ -56,6 +60,25 @@ def check(path: Path) -> list[str]:
         problems.append("no numbered sections ('## 1. ...')")
     if not any("exercise" in m.lower() for m in md):
         problems.append("no exercises")
+    if not any(re.search(r"^## Summary", m, re.M) for m in md):
+        problems.append("no '## Summary' section")
+    for i, c in enumerate(cells):
+        src = _source(c)
+        if c["cell_type"] == "code" and len(src.splitlines()) > MAX_CELL_LINES:
+            problems.append(f"cell {i}: {len(src.splitlines())} lines (a lecture's cells stay under {MAX_CELL_LINES})")
+        if (
+            c["cell_type"] == "code"
+            and "plt.show()" in src
+            and "imshow" not in src
+            and not (re.search(r"xlabel", src) and re.search(r"ylabel", src))
+        ):
+            problems.append(f"cell {i}: a plot without labelled axes")
+        for o in c.get("outputs", []):
+            if re.search(
+                r"/(root|home|tmp|work)/\S+",
+                json.dumps(o.get("text", "")) + json.dumps(o.get("data", {}).get("text/plain", "")),
+            ):
+                problems.append(f"cell {i}: an output shows a path of this machine")
     if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
         problems.append("kernelspec is not python3")
     if "widgets" in nb.get("metadata", {}):
@@ -77,6 +100,16 @@ def check(path: Path) -> list[str]:
     return problems
 
 
+def write_setup_cell(path: Path) -> None:
+    """Make the notebook's first code cell the one Colab setup cell (`colab_setup_cell.py`); outputs kept."""
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    lines = SETUP_CELL.rstrip("\n").split("\n")
+    first["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
 def clean(path: Path) -> None:
     """Drop volatile metadata (execution timestamps, widget state) but keep every output."""
     path = Path(path)
@@ -89,12 +122,14 @@ def clean(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("clean", "check"):
-        sys.exit("usage: python -m helpers.tools.notebooks clean|check NOTEBOOK...")
+    if len(sys.argv) < 3 or sys.argv[1] not in ("clean", "check", "setup"):
+        sys.exit("usage: python -m helpers.tools.notebooks clean|check|setup NOTEBOOK...")
     bad = 0
     for p in sys.argv[2:]:
         if sys.argv[1] == "clean":
             clean(Path(p))
+        elif sys.argv[1] == "setup":
+            write_setup_cell(Path(p))
         else:
             for problem in check(Path(p)):
                 print(f"{p}: {problem}")

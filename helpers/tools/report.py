@@ -163,11 +163,12 @@ def rlaif_rows(rl: dict) -> list[str]:
     for name, q in rl["judge"].items():
         rows.append(f"| {name} | {q['agreement']:.3f} ({q['ci'][0]:.3f}-{q['ci'][1]:.3f}), n={q['n']} | "
                     f"{q['first_order_agreement']:.3f} | {q['consistency']:.3f} | {q['letter_mass']:.3f} |")  # fmt: skip
-    planted = rl["parsers"]["planted verdicts"]
+    planted, n = rl["parsers"]["planted verdicts"], rl.get("planted_n", 8)
     rows += [
         "",
-        f'The seed\'s `if "A" in judgment` parser on planted judge verdicts: reads A {planted["substring: says A"]:.0%} of the '
-        f"time and agrees with the verdict {planted['substring: agrees']:.0%} of the time.",
+        f'The seed\'s `if "A" in judgment` parser on {n} planted judge verdicts (a list of failure modes, not a rate): '
+        f"reads A in {round(planted['substring: says A'] * n)} of {n} and agrees with the verdict in "
+        f"{round(planted['substring: agrees'] * n)} of {n}.",
         "",
         "| policy | harmless (greedy) | helpful (greedy) | harmless (T=1) | helpful (T=1) | win rate vs before, 2nd judge (95% CI) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -217,22 +218,37 @@ def capstone_rows(cap: dict) -> list[str]:
     rows = ["| step | " + " | ".join(fams) + " | mean | ends with EOS |", "|---|" + "---:|" * (len(fams) + 2)]
     rows += [f"| {n} | " + " | ".join(f"{r[f]:.2f}" for f in fams) + f" | {r['mean']:.3f} | {r['eos_share']:.2f} |"
              for n, r in steps.items()]  # fmt: skip
-    wr = cap["win_rates"]
     gain = steps["merged"]["mean"] - steps["base"]["mean"]
+    wins = "; ".join(
+        f"{g} {w['win_rate']:.2f} ({w['ci'][0]:.2f}-{w['ci'][1]:.2f})" for g, w in cap["win_rates"].items()
+    )
+    spec = "; ".join(f"{n}: acceptance {s['alpha']:.2f}, equal to greedy on {s['same']}/{s['prompts']} prompts, "
+                     f"{s['measured']:.2f}x the merged model's tokens/s (predicted {s['predicted']:.2f}x)"
+                     for n, s in cap["speculative"].items())  # fmt: skip
     rows += [
         "",
-        f"Final vs base: {gain:+.3f} mean accuracy (per-question 95% CI {cap['gain_ci'][0]:+.3f} to {cap['gain_ci'][1]:+.3f}; "
-        f"bar set before training {cap['margin']:+.2f}). Second judge's win rate on requests to help or harm "
-        f"{wr['safety requests']['win_rate']:.2f} ({wr['safety requests']['ci'][0]:.2f}-{wr['safety requests']['ci'][1]:.2f}); "
-        f"on knowledge questions, which it was never trained to judge, {wr['knowledge questions']['win_rate']:.2f}. "
-        f"Merge check: largest logit difference {cap['merge_gap']:.1e}. Speculative output equal to greedy on "
-        f"{cap['speculative_equal'][0]}/{cap['speculative_equal'][1]} prompts. Gradio round trips through "
-        f"`gradio_client`: {cap['round_trips'][0]}/{cap['round_trips'][1]}.",
+        f"Final vs base: {gain:+.3f} mean accuracy (per-question 95% CI over {cap['clusters']} clusters of paraphrases "
+        f"{cap['gain_ci'][0]:+.3f} to {cap['gain_ci'][1]:+.3f}; bar set before training {cap['margin']:+.2f}). Second "
+        f"judge's win rate vs base (intervals over clusters): {wins}; the judges were trained on requests to help or "
+        f"harm only. Merge check: largest logit difference {cap['merge_gap']:.1e}. Speculative serving: {spec}. "
+        f"Gradio round trips through `gradio_client`: {cap['round_trips'][0]}/{cap['round_trips'][1]}.",
         "",
         "| inference (one request at a time, 1 CPU thread) | tokens/s | first token (ms) |",
         "|---|---:|---:|",
     ]
     rows += [f"| {n} | {v['tokens_per_s']:.0f} | {v['first_token_s'] * 1000:.1f} |" for n, v in cap["speeds"].items()]
+    return rows
+
+
+def seeds_rows(d: dict) -> list[str]:
+    """Each notebook's headline figures per world seed, and their range (`python -m helpers.tools.seeds`)."""
+    seeds = d["seeds"]
+    rows = ["| figure | " + " | ".join(f"seed {s}" for s in seeds) + " | range |", "|---|" + "---:|" * (len(seeds) + 1)]
+    for name, values in d["figures"].items():
+        cells = ["-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values]
+        known = [v for v in values if v is not None]
+        spread = f"{min(known):.2f} to {max(known):.2f}" if known else "-"
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {spread} |")
     return rows
 
 
@@ -299,6 +315,10 @@ def render() -> str:
     )
     out += section("**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
                    "accuracy by the world's graders):", cap, capstone_rows)  # fmt: skip
+    if seeds := _load("seeds.json"):
+        out += section("**Each notebook's headline figures across world seeds** (`python -m helpers.tools.seeds "
+                       "--seeds 0,1,2 --json data/results/seeds.json`): the stories the notebooks tell, on worlds "
+                       "built with three seeds; a notebook claims only what holds on all of them.", seeds, seeds_rows)  # fmt: skip
     out += section("**Bars across world seeds** (`python -m helpers.tools.margins --seeds 0,1,2 --json "
                    "data/results/margins.json`): each figure a test puts a bar on, on worlds built with three seeds; "
                    "a negative margin is a failed bar.", _load("margins.json"), margins_rows)  # fmt: skip

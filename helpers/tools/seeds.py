@@ -1,0 +1,98 @@
+"""Each notebook's headline figures on tiny worlds built with several seeds: which stories hold on all.
+
+    python -m helpers.tools.seeds --seeds 0,1,2 --json data/results/seeds.json
+
+For each world seed (`COURSE_WORLD_SEED`, see `helpers.world.tiny`) it builds the whole world, runs the
+stage notebooks top to bottom into a scratch folder (the committed notebooks and `data/results/` are left
+alone), reads the figures each notebook wrote, and prints every headline figure per seed with its range. A
+story a notebook tells should hold on every seed; where it does not, the notebook must say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from helpers.tools import report
+
+NOTEBOOKS = ("12a_self_instruct", "12b_constitutional", "12c_rlaif", "13_llava", "14_capstone")
+# (results file, figure, path into the record)
+HEADLINES = [
+    ("self_instruct.json", "12a student mean accuracy before", ("before", "mean")),
+    ("self_instruct.json", "12a student mean accuracy after", ("after", "mean")),
+    ("self_instruct.json", "12a student 'owns' after (chance 0.5)", ("after", "owns")),
+    ("constitutional.json", "12b SL-CAI harmless", ("results", "SL-CAI", "harmless")),
+    ("constitutional.json", "12b SL-CAI refuses kind requests", ("results", "SL-CAI", "refusal_benign")),
+    ("constitutional.json", "12b RL-CAI harmless", ("results", "RL-CAI", "harmless")),
+    ("constitutional.json", "12b RL-CAI refuses kind requests", ("results", "RL-CAI", "refusal_benign")),
+    ("constitutional.json", "12b RL-CAI confident pairs", ("pairs",)),
+    *[
+        ("rlaif.json", f"12c DPO, {run}: {side}", ("results", f"DPO, {run}", side))
+        for run in ("hard labels", "soft labels", "confident labels", "confident labels, no NLL")
+        for side in ("harmless", "helpful")
+    ],  # fmt: skip
+    ("llava.json", "13 stage 2 exact", ("results", "stage 2: projector + LoRA", "exact")),
+    ("llava.json", "13 blind exact", ("results", "blind (text only)", "exact")),
+    ("capstone.json", "14 final mean accuracy", ("steps", "merged", "mean")),
+    ("capstone.json", "14 final harmful requests refused", ("steps", "merged", "unsafe")),
+    ("capstone.json", "14 win rate, knowledge questions", ("win_rates", "knowledge questions", "win_rate")),
+    ("capstone.json", "14 acceptance, draft", ("speculative", "draft", "alpha")),
+    ("capstone.json", "14 acceptance, distilled draft", ("speculative", "distilled draft", "alpha")),
+]
+
+
+def dig(record: dict, path: tuple) -> float | None:
+    for key in path:
+        if not isinstance(record, dict) or key not in record:
+            return None
+        record = record[key]
+    return record
+
+
+def run_seed(seed: int, scratch: Path, workers: int) -> dict[str, dict]:
+    """Build the world of `seed`, run the notebooks, return {results file: record}."""
+    results, outputs = scratch / f"results-{seed}", scratch / f"outputs-{seed}"
+    env = {**os.environ, "COURSE_WORLD_SEED": str(seed), "COURSE_RESULTS": str(results),
+           "COURSE_OUTPUTS": str(outputs), "MPLBACKEND": "Agg"}  # fmt: skip
+    subprocess.run([sys.executable, "-m", "helpers.world", "build", "--workers", str(workers)], env=env, check=True)
+    paths = [f"notebooks/{nb}.ipynb" for nb in NOTEBOOKS]
+    subprocess.run([sys.executable, "-m", "pytest", *paths, "--nbmake", "--nbmake-timeout=1800", "-n", str(workers),
+                    "-q", "-p", "no:cacheprovider"], env=env, check=False)  # fmt: skip  # a failed run shows as gaps
+    return read(results)
+
+
+def read(folder: Path) -> dict[str, dict]:
+    """{results file: record} of one run's results folder."""
+    return {p.name: json.loads(p.read_text()) for p in Path(folder).glob("*.json")}
+
+
+def figures(seeds: list[int], records: dict[int, dict]) -> dict[str, list]:
+    """{headline figure: its value on each seed (None where that run wrote none)}."""
+    return {name: [dig(records.get(s, {}).get(file, {}), path) for s in seeds] for file, name, path in HEADLINES}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m helpers.tools.seeds", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--seed0", type=Path, help="read seed 0's figures from this folder (make notebooks' data/results)")
+    args = ap.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory() as scratch:
+        records = {s: read(args.seed0) if s == 0 and args.seed0 else run_seed(s, Path(scratch), args.workers)
+                   for s in seeds}  # fmt: skip
+    data = {"seeds": seeds, "figures": figures(seeds, records)}
+    print("\n".join(report.seeds_rows(data)))
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
