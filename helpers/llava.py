@@ -9,8 +9,12 @@ language model. GPU presets: a pretrained CLIP encoder and a small instruct LM i
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
@@ -309,16 +313,24 @@ def train(
     projector_lr: float | None = None,
     batch: int = 16,
     seed: int = 0,
+    checkpoint: str | Path | None = None,
+    minutes: float | None = None,
 ) -> list[float]:
-    """AdamW on the trainable parameters; the projector may get its own learning rate (`projector_lr`)."""
+    """AdamW on the trainable parameters; the projector may get its own learning rate (`projector_lr`).
+    With `checkpoint` (a file), the trainable weights, optimizer, random states and losses are saved every
+    `minutes` (`training.CHECKPOINT_MINUTES`) and at the end, and a rerun resumes from them."""
+    from helpers import training
+
     rng = random.Random(seed)
     proj = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" in n]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" not in n]
     groups = [{"params": proj, "lr": projector_lr or lr}] + ([{"params": rest, "lr": lr}] if rest else [])
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    key = _run_key(model, scenes, [questions, steps, lr, projector_lr, batch, seed]) if checkpoint else None
+    losses = _resume(checkpoint, key, model, opt, rng) if checkpoint else []
+    every, last_save = 60 * (training.CHECKPOINT_MINUTES if minutes is None else minutes), time.monotonic()
     model.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="train", mininterval=5, disable=not show_progress()):
+    for step in tqdm(range(len(losses), steps), desc="train", mininterval=5, disable=not show_progress()):
         idx = [rng.randrange(len(scenes)) for _ in range(batch)]
         b = to_model(collate(proc, [scenes[i] for i in idx], [rng.choice(questions) for _ in idx]), model)
         loss = model(**b).loss
@@ -327,8 +339,54 @@ def train(
         opt.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        if checkpoint and (step + 1 == steps or time.monotonic() - last_save >= every):
+            save_checkpoint(checkpoint, key, model, opt, rng, losses)
+            last_save = time.monotonic()
     model.eval()
     return losses
+
+
+def _run_key(model, scenes, settings) -> dict:
+    """What a run's weights depend on: the model before training, every scene (image bytes, caption) and
+    the settings."""
+    from helpers.generation import model_fingerprint
+
+    data = hashlib.sha256()
+    for s in scenes:
+        data.update(s.caption.encode() + s.image.tobytes())
+    return {"model": model_fingerprint(model), "data": data.hexdigest()[:16], "settings": repr(settings)}
+
+
+def save_checkpoint(path, key: dict, model, opt, rng: random.Random, losses: list[float]) -> None:
+    """Trainable weights, optimizer, random states and losses, written atomically (a reset mid-write
+    leaves the previous checkpoint)."""
+    state = {"key": key, "losses": losses, "optimizer": opt.state_dict(), "rng": rng.getstate(),
+             "torch_rng": torch.get_rng_state(),
+             "trainable": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}}  # fmt: skip
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)
+
+
+def _resume(path, key: dict, model, opt, rng: random.Random) -> list[float]:
+    """Load this run's checkpoint into model, optimizer and random states; returns the losses so far
+    (none, with a word on why, when the file is missing or belongs to another run)."""
+    if not Path(path).exists():
+        return []
+    state = torch.load(path, weights_only=False)
+    if state["key"] != key:
+        why = ", ".join(f"another {k}" for k in key if state["key"].get(k) != key[k])
+        print(f"{path}: a checkpoint of another run ({why}): training from step 0")
+        return []
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, t in state["trainable"].items():
+            params[n].copy_(t)
+    opt.load_state_dict(state["optimizer"])
+    rng.setstate(state["rng"])
+    torch.set_rng_state(state["torch_rng"])
+    print(f"{path}: step {len(state['losses'])}, resuming")
+    return state["losses"]
 
 
 def copy_pretrain(model, proc, scenes, steps: int, lr: float = 1e-3, batch: int = 16, seed: int = 0) -> list[float]:

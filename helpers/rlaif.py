@@ -73,6 +73,22 @@ def both_orders(rows: list[dict]) -> list[dict]:
     return out
 
 
+class EpochWeightedSampler(torch.utils.data.WeightedRandomSampler):
+    """Rows drawn by weight with replacement, seeded by (seed, epoch): a run resumed in the middle of an
+    epoch replays that epoch's draws (the trainer calls `set_epoch`), so it ends on the same weights."""
+
+    def __init__(self, weights: torch.Tensor, seed: int):
+        super().__init__(weights, len(weights), replacement=True)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return super().__iter__()
+
+
 def _weighted_sampler_trainer():
     """TRL's DPOTrainer drawing its rows by their "weight" column (with replacement, seeded), so soft labels
     reach the loss through TRL's own sigmoid loss."""
@@ -81,8 +97,7 @@ def _weighted_sampler_trainer():
     class WeightedDPOTrainer(DPOTrainer):
         def _get_train_sampler(self, train_dataset=None):
             weights = torch.tensor(self.train_dataset["weight"], dtype=torch.double)
-            gen = torch.Generator().manual_seed(self.args.seed)
-            return torch.utils.data.WeightedRandomSampler(weights, len(weights), replacement=True, generator=gen)
+            return EpochWeightedSampler(weights, self.args.seed)
 
     return WeightedDPOTrainer
 
@@ -116,16 +131,18 @@ def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: 
                      loss_type=[pref, "sft"] if sft_weight else [pref],
                      loss_weights=[1.0, sft_weight] if sft_weight else None, warmup_steps=max(1, steps // 20),
                      logging_steps=min(logging_steps, steps), max_length=max_length, report_to="none", save_strategy="no",
+                     save_total_limit=1,
                      disable_tqdm=not profiles.show_progress(), seed=0,
                      **profiles.trainer_precision_kwargs(profile))  # fmt: skip
     keys = ("prompt", "chosen", "rejected", "weight") if soft_labels else ("prompt", "chosen", "rejected")
     data = Dataset.from_list([{k: r[k] for k in keys} for r in (both_orders(rows) if soft_labels else rows)])
     trainer_class = _weighted_sampler_trainer() if soft_labels else DPOTrainer
+    base = generation.model_fingerprint(model)
     trainer = trainer_class(model=model, args=args, train_dataset=data, processing_class=tok,
                             peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
     training.quiet_logs(trainer)
     training.keep_adapters_fp32(trainer.model, profile)
-    trainer.train()
+    training.train_resumable(trainer, base, data.to_list())
     training.restore_forward(trainer.model).eval()
     return trainer
 

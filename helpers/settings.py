@@ -272,20 +272,22 @@ class Vlm:
     projector_lr: float  # stage 1 (and the blind control)
     lora_lr: float  # stage 2
     stage2_projector_lr: float
+    out: Path  # each training run's checkpoint (a rerun resumes it)
     batch: int = 16
     results: str = "llava.json"
 
 
 def vlm(profile: profiles.Profile) -> Vlm:
-    results = results_name("llava", profile)
+    out, results = output_dir("13", profile), results_name("llava", profile)
     if profile.is_tiny:
         steps = dict(stage0=100, blind=60, stage1=250, stage2=350)
-        return Vlm(3000, 300, steps, projector_lr=1e-2, lora_lr=2e-3, stage2_projector_lr=1e-3, results=results)
+        return Vlm(3000, 300, steps, projector_lr=1e-2, lora_lr=2e-3, stage2_projector_lr=1e-3, out=out,
+                   results=results)  # fmt: skip
     # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA (Liu et al. 2023, scripts/v1_5)
     n = profile.budgets["train_steps"]
     steps = dict(stage0=0, blind=max(2, n // 3), stage1=n, stage2=n)
     n_train, n_held = (16, 4) if profile.dry_run else (3000, 300)
-    return Vlm(n_train, n_held, steps, projector_lr=1e-3, lora_lr=2e-4, stage2_projector_lr=2e-5,
+    return Vlm(n_train, n_held, steps, projector_lr=1e-3, lora_lr=2e-4, stage2_projector_lr=2e-5, out=out,
                batch=profile.budgets["batch_size"], results=results)  # fmt: skip
 
 

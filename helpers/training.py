@@ -2,17 +2,29 @@
 
 The library does the work (`trl.SFTTrainer` + `peft.LoraConfig`); this module only fixes what bites on
 our machines: TRL 1.x defaults to bf16 and gradient checkpointing (a T4 has no bf16, a CPU needs
-`use_cpu`), reports to no tracker, and saves nothing unless asked.
+`use_cpu`), reports to no tracker, and saves nothing unless asked. Every run here is resumable: it saves a
+checkpoint every few minutes and at its last step, and a rerun picks up where a reset stopped it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
+import time
+from pathlib import Path
 
 import torch
 from datasets import Dataset
+from transformers import TrainerCallback
 
 from helpers import profiles
+
+# A Colab reset loses at most this much training (the checkpoint holds the adapter, optimizer, scheduler,
+# random states and step; with COURSE_OUTPUTS on Google Drive it survives the VM).
+CHECKPOINT_MINUTES = float(os.environ.get("COURSE_CHECKPOINT_MINUTES", "5"))
 
 
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.0):
@@ -59,6 +71,9 @@ def sft_lora(
 
     if not rows:
         raise ValueError("sft_lora: no training rows (did every generated instance fail its checks?)")
+    from helpers.generation import model_fingerprint
+
+    base = model_fingerprint(model)
 
     args = SFTConfig(
         output_dir=output_dir,
@@ -70,7 +85,8 @@ def sft_lora(
         logging_steps=min(logging_steps, steps),  # a short run (a dry run's 2 steps) still logs its loss
         max_length=max_length,
         report_to="none",
-        save_strategy="no",
+        save_strategy="no",  # TimedCheckpoints decides when (every few minutes and at the last step)
+        save_total_limit=1,
         disable_tqdm=not profiles.show_progress(),
         seed=0,
         **profiles.trainer_precision_kwargs(profile),
@@ -84,9 +100,75 @@ def sft_lora(
     )
     quiet_logs(trainer)
     keep_adapters_fp32(trainer.model, profile)
-    trainer.train()
+    train_resumable(trainer, base, rows)
     restore_forward(trainer.model).eval()
     return trainer
+
+
+# ---------------------------------------------------------------- checkpoints and resuming
+class TimedCheckpoints(TrainerCallback):
+    """Ask the trainer for a checkpoint every `minutes` of training and after the last step (TRL/transformers
+    save by step count only; on a Colab GPU minutes are what a disconnect costs)."""
+
+    def __init__(self, minutes: float = CHECKPOINT_MINUTES):
+        self.seconds, self.last = 60 * minutes, time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps or time.monotonic() - self.last >= self.seconds:
+            control.should_save = True
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        self.last = time.monotonic()
+        return control
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_NOT_THE_RUN = ("output_dir", "logging_dir", "disable_tqdm", "save_total_limit")  # where and how it reports
+
+
+def run_key(trainer, base: str, rows: list[dict]) -> dict:
+    """What a run's weights depend on: the base model's weights, the training rows and every setting
+    (the output folder and progress display aside). A checkpoint is resumed only under the same key."""
+    settings = {k: v for k, v in trainer.args.to_dict().items() if k not in _NOT_THE_RUN}
+    peft = getattr(trainer.model, "peft_config", {})
+    return {
+        "model": base,
+        "data": _digest(rows),
+        "settings": _digest([settings, {k: repr(v) for k, v in peft.items()}]),
+    }
+
+
+def last_checkpoint(out: Path, key: dict) -> str | None:
+    """The newest checkpoint in `out` made under `key`; checkpoints of another run are deleted (and the
+    call says why), so nothing stale is resumed."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stamp = out / "run.json"
+    old = json.loads(stamp.read_text()) if stamp.exists() else None
+    if old is not None and old != key:
+        why = ", ".join(f"another {k}" for k in key if old.get(k) != key[k])
+        print(f"{out}: its checkpoints are of another run ({why}): training from step 0")
+        for ckpt in out.glob("checkpoint-*"):
+            shutil.rmtree(ckpt)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(key))
+    return get_last_checkpoint(str(out))
+
+
+def train_resumable(trainer, base: str, rows: list[dict], minutes: float = CHECKPOINT_MINUTES) -> None:
+    """`trainer.train()`, resumed from this run's last checkpoint when there is one (a finished run loads
+    its final weights and trains no step)."""
+    trainer.add_callback(TimedCheckpoints(minutes))
+    ckpt = last_checkpoint(Path(trainer.args.output_dir), run_key(trainer, base, rows))
+    if ckpt:
+        step = json.loads((Path(ckpt) / "trainer_state.json").read_text())["global_step"]
+        done = "finished: loading its weights" if step >= trainer.args.max_steps else "resuming"
+        print(f"{ckpt}: step {step} of {trainer.args.max_steps}, {done}")
+    trainer.train(resume_from_checkpoint=ckpt)
 
 
 def keep_adapters_fp32(model, profile: profiles.Profile) -> int:

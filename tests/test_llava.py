@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -122,3 +124,33 @@ def test_add_image_token_to_a_tokenizer_without_it():
     llava.add_image_token(other)
     assert "<image>" in other.get_vocab() and len(other) == 4
     assert other.chat_template == llava.VLM_TEMPLATE
+
+
+def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, world, monkeypatch, capsys):
+    """Checkpointed after every step and killed after step 6 of 10, the rerun resumes there and ends on the
+    uninterrupted run's weights and losses, bit for bit; another run's checkpoint is not resumed."""
+    proc = llava.build_processor(tiny.load_tokenizer())
+    base = llava.set_stage(llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector")
+    scenes = llava.make_scenes(40, "train")
+    run = lambda m, path, steps=10: llava.train(m, proc, scenes, ["caption", "shape"], steps, lr=1e-2, batch=4,  # noqa: E731
+                                                checkpoint=path, minutes=0)  # fmt: skip
+    whole_model = copy.deepcopy(base)
+    whole = run(whole_model, tmp_path / "whole.pt")
+    save = llava.save_checkpoint
+
+    def reset_after_step_6(path, key, model, opt, rng, losses):
+        save(path, key, model, opt, rng, losses)
+        if len(losses) == 6:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(llava, "save_checkpoint", reset_after_step_6)
+        with pytest.raises(KeyboardInterrupt):
+            run(copy.deepcopy(base), tmp_path / "reset.pt")
+    resumed_model = copy.deepcopy(base)
+    assert run(resumed_model, tmp_path / "reset.pt") == whole
+    weights = lambda m: {n: p for n, p in m.named_parameters() if p.requires_grad}  # noqa: E731
+    assert all(torch.equal(p, weights(resumed_model)[n]) for n, p in weights(whole_model).items())
+    assert "step 6, resuming" in capsys.readouterr().out
+    run(copy.deepcopy(base), tmp_path / "reset.pt", steps=12)
+    assert "another settings): training from step 0" in capsys.readouterr().out

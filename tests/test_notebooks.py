@@ -1,7 +1,9 @@
 """Static checks of the notebook conventions (notebooks/README.md). Execution is nbmake's job."""
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,5 +67,52 @@ def test_colab_installs_only_what_colab_lacks_at_the_pinned_versions():
     colab, ci = pins("requirements-colab.txt"), pins("requirements.txt")
     assert all(ci.get(k) == v for k, v in colab.items()), "requirements-colab.txt pins a version CI does not test"
     assert not set(colab) & {"torch", "jupyterlab", "ipykernel", "nbmake", "pytest", "pytest-xdist", "ruff"}
-    assert "requirements-colab.txt" in notebooks.SETUP_CELL and "check=True" in notebooks.SETUP_CELL
+    assert "requirements-colab.txt" in notebooks.SETUP_CELL and "check_call" in notebooks.SETUP_CELL
     assert "requirements.txt" not in notebooks.SETUP_CELL.replace("requirements-colab.txt", "")
+
+
+def _run_setup_cell(tmp_path, monkeypatch, fail_pip=False, use_drive=False) -> list[tuple]:
+    """The setup cell as Colab runs it (a fake `google.colab`, subprocess calls recorded, /content -> tmp)."""
+    import subprocess
+    import types
+
+    calls = []
+
+    def fake_run(cmd):
+        calls.append(tuple(cmd))
+        if tuple(cmd[:2]) == ("git", "clone"):
+            (Path(cmd[-1]) / ".git").mkdir(parents=True)
+            (Path(cmd[-1]) / "notebooks").mkdir()
+        if "pip" in cmd and fail_pip:
+            raise subprocess.CalledProcessError(1, cmd)
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda where: calls.append(("mount", where)))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(subprocess, "check_call", fake_run)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("COURSE_OUTPUTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    source = notebooks.SETUP_CELL.replace("/content", str(tmp_path))
+    exec(source.replace("USE_DRIVE = False", f"USE_DRIVE = {use_drive}"), {})
+    return calls
+
+
+def test_the_setup_cell_reruns_a_failed_install_and_never_clones_twice(tmp_path, monkeypatch):
+    import subprocess
+
+    with pytest.raises(subprocess.CalledProcessError):  # the first pip install fails (a network blip)
+        _run_setup_cell(tmp_path, monkeypatch, fail_pip=True)
+    second = _run_setup_cell(tmp_path, monkeypatch)  # rerun: no second clone, the install is retried
+    assert [c[:2] for c in second] == [("git", "-C"), ("git", "-C"), (sys.executable, "-m")]
+    assert second[-1][-1].endswith("requirements-colab.txt")
+    third = _run_setup_cell(tmp_path, monkeypatch)  # done: fetch and check out COURSE_REF, install nothing
+    assert third == [c for c in second if "pip" not in c]
+    assert ("git", "-C", str(tmp_path / "advanced-llm-course"), "checkout", "-q", "FETCH_HEAD") in third
+    assert "COURSE_OUTPUTS" not in os.environ  # outputs stay inside the clone unless Drive is asked for
+
+
+def test_the_setup_cell_puts_outputs_on_drive_only_when_asked(tmp_path, monkeypatch):
+    calls = _run_setup_cell(tmp_path, monkeypatch, use_drive=True)
+    assert ("mount", str(tmp_path / "drive")) in calls
+    assert os.environ["COURSE_OUTPUTS"] == str(tmp_path / "drive/MyDrive/advanced-llm-course/outputs")

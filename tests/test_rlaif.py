@@ -2,7 +2,7 @@ import copy
 
 import torch
 
-from helpers import judge, profiles, rlaif
+from helpers import judge, profiles, rlaif, training
 
 
 def _rows(n=48):
@@ -42,20 +42,36 @@ def _soft_rows(n=16):
     return rows
 
 
-def _train(tmp_path, tok, draft, **option):
-    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(), profiles.choose_profile(), steps=3,
-                             lr=5e-3, batch_size=4, output_dir=str(tmp_path), **option)  # fmt: skip
+def _train(out, tok, draft, steps=3, **option):
+    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(), profiles.choose_profile(), steps=steps,
+                             lr=5e-3, batch_size=4, output_dir=str(out), **option)  # fmt: skip
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items() if "lora_" in k}
 
 
 def test_each_dpo_option_changes_the_trained_weights(tmp_path, tok, draft):
     """Soft labels, robust DPO and the NLL term each reach the loss (TRL's sigmoid loss ignores
     label_smoothing: passed to it, robust DPO trained bit-identically to plain DPO)."""
-    hard = _train(tmp_path, tok, draft)
-    assert all(torch.equal(hard[k], v) for k, v in _train(tmp_path, tok, draft).items())  # deterministic
+    hard = _train(tmp_path / "hard", tok, draft)
+    assert all(torch.equal(hard[k], v) for k, v in _train(tmp_path / "again", tok, draft).items())  # deterministic
     for option in ({"soft_labels": True}, {"label_smoothing": 0.1}, {"sft_weight": 1.0}):
-        other = _train(tmp_path, tok, draft, **option)
+        other = _train(tmp_path / str(option), tok, draft, **option)
         assert any(not torch.equal(hard[k], v) for k, v in other.items()), option
+
+
+def test_a_soft_label_dpo_run_reset_half_way_resumes_to_the_same_weights(tmp_path, tok, draft, monkeypatch):
+    """The weighted sampler's draws survive a reset: killed after step 10 of 12 (32 weighted rows in
+    batches of 4: the second epoch), the resumed run ends on the uninterrupted run's weights."""
+    from test_training import _interrupted_at, _Reset
+
+    whole = _train(tmp_path / "whole", tok, draft, steps=12, soft_labels=True)
+    monkeypatch.setattr(training, "TimedCheckpoints", _interrupted_at(10))
+    try:
+        _train(tmp_path / "reset", tok, draft, steps=12, soft_labels=True)
+        raise AssertionError("the reset did not happen")
+    except _Reset:
+        monkeypatch.undo()
+    resumed = _train(tmp_path / "reset", tok, draft, steps=12, soft_labels=True)
+    assert all(torch.equal(v, resumed[k]) for k, v in whole.items())
 
 
 def test_soft_labels_put_each_pair_in_both_orders_drawn_by_the_judges_p(tmp_path, tok, draft):
@@ -65,7 +81,10 @@ def test_soft_labels_put_each_pair_in_both_orders_drawn_by_the_judges_p(tmp_path
     trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(16), profiles.choose_profile(), steps=1,
                              lr=1e-4, batch_size=4, output_dir=str(tmp_path), soft_labels=True)  # fmt: skip
     sampler = trainer._get_train_sampler()
-    draws = [i for _ in range(250) for i in sampler]  # 8,000 draws over 32 rows
+    draws = []
+    for epoch in range(250):  # 8,000 draws over 32 rows, as the trainer draws them: a new seed each epoch
+        sampler.set_epoch(epoch)
+        draws += list(sampler)
     flipped = sum(i % 2 for i in draws) / len(draws)
     expected = sum(1 - r["p_chosen"] for r in _soft_rows(16)) / 16  # 0.25
     assert abs(flipped - expected) < 0.02  # binomial sd at n = 8,000: 0.005

@@ -62,3 +62,60 @@ def test_pack_rows_keeps_every_token_in_order():
     assert [t for r in packed for t in r] == [t for r in rows for t in r]
     assert all(len(r) <= 10 for r in packed[:-1] if len(r) > 0)
     assert packed == [[1] * 5 + [2] * 3, [3] * 7 + [4] * 2, [5] * 9]
+
+
+class _Reset(Exception):
+    """A Colab VM reset, mid-run."""
+
+
+def _interrupted_at(step: int):
+    """TimedCheckpoints that saves after every step and 'resets the VM' right after saving `step`."""
+
+    class Interrupted(training.TimedCheckpoints):
+        def __init__(self, minutes):
+            super().__init__(0.0)
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                raise _Reset
+            return super().on_save(args, state, control, **kwargs)
+
+    return Interrupted
+
+
+def _lora(trainer) -> dict:
+    return {k: v.detach().clone() for k, v in trainer.model.state_dict().items() if "lora_" in k}
+
+
+def _sft(tok, draft, out, steps=12):
+    return training.sft_lora(copy.deepcopy(draft).train(), tok, _rows(), profiles.choose_profile(), steps=steps,
+                             lr=1e-2, batch_size=8, logging_steps=2, output_dir=str(out))  # fmt: skip
+
+
+def test_a_run_reset_half_way_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, tok, draft, monkeypatch):
+    """Killed after step 10 of 12 (64 rows in batches of 8: inside the second epoch), the rerun resumes
+    from the step-10 checkpoint (adapter, optimizer, scheduler, random states, data order) and ends on
+    bit-identical weights and losses; a rerun of the finished run trains no step."""
+    whole = _sft(tok, draft, tmp_path / "whole")
+    with monkeypatch.context() as m:
+        m.setattr(training, "TimedCheckpoints", _interrupted_at(10))
+        try:
+            _sft(tok, draft, tmp_path / "reset")
+            raise AssertionError("the reset did not happen")
+        except _Reset:
+            pass
+    assert sorted(p.name for p in (tmp_path / "reset").glob("checkpoint-*")) == ["checkpoint-10"]
+    resumed = _sft(tok, draft, tmp_path / "reset")
+    assert resumed.state.global_step == 12 and training.losses(resumed) == training.losses(whole)
+    assert all(torch.equal(v, _lora(resumed)[k]) for k, v in _lora(whole).items())
+    again = _sft(tok, draft, tmp_path / "reset")  # finished: its final checkpoint, no training step
+    assert all(torch.equal(v, _lora(again)[k]) for k, v in _lora(whole).items())
+
+
+def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path, tok, draft, capsys):
+    """Same folder, more steps or other rows: the old checkpoints are deleted and the run starts at step 0."""
+    _sft(tok, draft, tmp_path, steps=4)
+    longer = _sft(tok, draft, tmp_path, steps=6)
+    assert "another settings" in capsys.readouterr().out
+    fresh = _sft(tok, draft, tmp_path / "fresh", steps=6)
+    assert all(torch.equal(v, _lora(longer)[k]) for k, v in _lora(fresh).items())

@@ -1,25 +1,25 @@
 # Setup: on Colab, fetch the course at COURSE_REF and install what Colab lacks (its CUDA torch and Jupyter
 # stay: no restart). Rerun it freely: a half-done install is retried. Locally it does nothing (`make setup`).
 import os
-import subprocess
 import sys
+from subprocess import check_call as run
 
 COURSE_REF = "main"  # the course version to run: a branch, tag or commit
-IN_COLAB = "google.colab" in sys.modules
+USE_DRIVE = False  # True: generations and checkpoints go to your Google Drive, so a VM reset loses nothing
 
-
-def run(*cmd):
-    subprocess.run(cmd, check=True)
-
-
-if IN_COLAB:
+if "google.colab" in sys.modules:
     repo = "/content/advanced-llm-course"
     if not os.path.isdir(f"{repo}/.git"):
-        run("git", "clone", "-q", "https://github.com/llm-course-lab/advanced-llm-course", repo)
-    run("git", "-C", repo, "fetch", "-q", "--depth", "1", "origin", COURSE_REF)
-    run("git", "-C", repo, "checkout", "-q", "FETCH_HEAD")
+        run(["git", "clone", "-q", "https://github.com/llm-course-lab/advanced-llm-course", repo])
+    run(["git", "-C", repo, "fetch", "-q", "--depth", "1", "origin", COURSE_REF])
+    run(["git", "-C", repo, "checkout", "-q", "FETCH_HEAD"])
     if not os.path.exists(done := f"{repo}/.installed-{COURSE_REF}"):  # written only once pip has succeeded
-        run(sys.executable, "-m", "pip", "install", "-q", "-r", f"{repo}/requirements-colab.txt")
+        run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{repo}/requirements-colab.txt"])
         open(done, "w").close()
+    if USE_DRIVE:  # before `helpers` is imported: it reads COURSE_OUTPUTS once
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.environ["COURSE_OUTPUTS"] = "/content/drive/MyDrive/advanced-llm-course/outputs"
     os.chdir(f"{repo}/notebooks")
 sys.path.insert(0, os.path.abspath(".."))  # `helpers/` lives next to `notebooks/`

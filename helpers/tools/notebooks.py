@@ -54,6 +54,8 @@ def check(path: Path) -> list[str]:
         for line in _source(c).splitlines():
             if re.match(r"\s*[!%](pip|git)\b", line) and c is not code[0]:
                 problems.append(f"install/clone outside the setup cell: {line.strip()}")
+            if re.search(r"""["'](\.\./|\./)?outputs\b""", line):
+                problems.append(f"a hard-coded outputs folder (use the stage settings' `out`): {line.strip()}")
     if not any("profiles.setup(" in _source(c) for c in code[:3]):
         problems.append("no profile summary cell (helpers.profiles.setup) among the first code cells")
     if not any(re.search(r"^## \d+\.", m, re.M) for m in md):
