@@ -166,7 +166,7 @@ class Constitutional:
     shots: int  # worked examples in context (the tiny model's window is 512 tokens)
     max_new_tokens: int
     rounds: int
-    batch_size: int  # generation
+    batch_size: int  # generation: four times the training batch on the presets (no gradients to hold)
     train_batch: int
     sft_steps: int
     sft_lr: float
@@ -212,7 +212,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
         red, cai.hh_first_turns("helpful-base", "train", n), held,
         rlaif.human_labelled(rlaif.hh_pairs("test", n_test)), "human labels (hh-rlhf harmless-base test)",
         cai.looks_like_refusal, red[0].prompt, shots=3, max_new_tokens=b["max_new_tokens"], rounds=4 if not profile.dry_run else 2,
-        batch_size=b["batch_size"], train_batch=b["batch_size"], sft_steps=b["train_steps"], sft_lr=1e-4, dpo_steps=b["train_steps"], dpo_lr=5e-5,
+        batch_size=4 * b["batch_size"], train_batch=b["batch_size"], sft_steps=b["train_steps"], sft_lr=1e-4, dpo_steps=b["train_steps"], dpo_lr=5e-5,
         pref_margin=_margin(profile, 0.25), out=out, results=results, max_length=1024,
     )  # fmt: skip
 

@@ -265,6 +265,18 @@ def margins_rows(m: dict) -> list[str]:
     return rows
 
 
+def runtime_rows(rt: dict) -> list[str]:
+    """Each notebook's estimated minutes per preset and its biggest part on a T4 (`helpers.tools.runtime`)."""
+    from helpers.runtime import GPUS
+
+    rows = ["| notebook | " + " | ".join(f"{g.name} (min)" for g in GPUS.values()) + " | biggest part on a T4 |",
+            "|---|" + "---:|" * len(GPUS) + "---|"]  # fmt: skip
+    for stage, by_preset in rt["stages"].items():
+        cells = " | ".join(f"{m:.0f}" if (m := by_preset[p]["minutes"]) >= 1 else "<1" for p in GPUS)
+        rows.append(f"| {stage} | {cells} | {by_preset['t4']['parts'][0][1]} |")
+    return rows + ["", "Assumptions: " + rt["assumptions"], "", "GPU figures: " + "; ".join(rt["gpus"].values()) + "."]
+
+
 def section(heading: str, data: dict | None, rows) -> list[str]:
     """A results section: a blank line, its heading, a blank line, then its rows (or a placeholder)."""
     return ["", heading, "", *(rows(data) if data else ["_not measured yet_"])]
@@ -315,6 +327,9 @@ def render() -> str:
     )
     out += section("**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
                    "accuracy by the world's graders):", cap, capstone_rows)  # fmt: skip
+    out += section("**Run time on Colab, estimated** (`python -m helpers.tools.runtime`): each notebook's work on each "
+                   "preset, counted from its settings, at estimated costs per decoding step and training token; "
+                   "no preset has been timed on its GPU yet.", _load("runtime.json"), runtime_rows)  # fmt: skip
     if seeds := _load("seeds.json"):
         out += section("**Each notebook's headline figures across world seeds** (`python -m helpers.tools.seeds "
                        "--seeds 0,1,2 --json data/results/seeds.json`): the stories the notebooks tell, on worlds "

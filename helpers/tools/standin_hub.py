@@ -354,7 +354,7 @@ def build_datasets(base: Path) -> None:
     )
     gsm = base / "datasets" / "openai" / "gsm8k" / "main"
     gsm.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", 800), ("test", 200)):
+    for split, n in (("train", 2048), ("test", 200)):  # the a100 capstone reads train[:1024] and [1024:2048]
         pd.DataFrame(gsm8k_rows(n, rng)).to_parquet(gsm / f"{split}-00000-of-00001.parquet")
 
 

@@ -1,0 +1,93 @@
+"""How long a notebook takes on a Colab GPU: the work it does (decode steps, training tokens), counted from
+its settings, times a cost per unit of work for each GPU.
+
+The costs are **estimates** until a GPU measures them (`helpers.tools.gpu_check`): a decoding step costs
+the larger of reading the weights once (datasheet bandwidth at 60 %) and a per-layer kernel-launch floor
+(0.6 ms per layer, measured in eager mode on an H200 by `gpu_check`: SmolLM2-135M, 30 layers, 17.8 ms a
+token); a training step costs 4 forward-passes' FLOPs per token for LoRA (forward, backward through the
+frozen base) at 30 % of the datasheet's tensor FLOPs, plus a reference pass for DPO.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "runtime.json"
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    tflops: float  # dense fp16/bf16 tensor-core peak
+    bandwidth_gbs: float
+    source: str
+
+
+GPUS = {
+    "t4": Gpu("T4", 65.0, 320.0, "NVIDIA T4 datasheet: 65 TFLOPS fp16 mixed precision, 320 GB/s"),
+    "l4": Gpu("L4", 121.0, 300.0, "NVIDIA L4 datasheet: 242 TFLOPS bf16 with sparsity (121 dense), 300 GB/s"),
+    "a100": Gpu("A100 40GB", 312.0, 1555.0, "NVIDIA A100 datasheet: 312 TFLOPS bf16, 1,555 GB/s (40 GB)"),
+}
+LAUNCH_MS_PER_LAYER = 0.6  # eager decoding, batch 1-16: measured on an H200 (gpu_check.json); Colab's CPUs are slower
+BANDWIDTH_SHARE, FLOPS_SHARE = 0.6, 0.3
+
+# (parameters in billions, decoder layers) from each model's config.json on the hub
+SHAPES = {
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": (1.10, 22),
+    "Felladrin/Llama-68M-Chat-v1": (0.068, 2),
+    "HuggingFaceTB/SmolLM2-135M-Instruct": (0.135, 30),
+    "HuggingFaceTB/SmolLM2-360M-Instruct": (0.362, 32),
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": (1.71, 24),
+    "Qwen/Qwen2.5-0.5B": (0.494, 24),
+    "Qwen/Qwen2.5-0.5B-Instruct": (0.494, 24),
+    "Qwen/Qwen2.5-1.5B": (1.54, 28),
+    "Qwen/Qwen2.5-1.5B-Instruct": (1.54, 28),
+    "Qwen/Qwen2.5-3B-Instruct": (3.09, 36),
+    "Qwen/Qwen2.5-7B-Instruct": (7.62, 28),
+    "microsoft/Phi-3.5-mini-instruct": (3.82, 32),
+    "openai/clip-vit-base-patch16": (0.086, 12),
+}
+
+
+@dataclass(frozen=True)
+class Work:
+    """One piece of a notebook's work: `generate` (decode steps), `train` (optimizer steps) or `score`
+    (forward passes over whole sequences)."""
+
+    kind: str
+    model: str
+    what: str
+    count: int  # generate: sequences; train: optimizer steps; score: sequences
+    batch: int
+    tokens: int  # generate: new tokens per sequence; train, score: tokens per sequence
+    passes: float = 1.0  # train: sequences per row (DPO: chosen + rejected, and a reference pass)
+
+
+def seconds(w: Work, gpu: Gpu) -> float:
+    """The estimated seconds of one piece of work on one GPU."""
+    params, layers = SHAPES[w.model]
+    launch = layers * LAUNCH_MS_PER_LAYER / 1000
+    if w.kind == "generate":
+        read = 2 * params * 1e9 / (gpu.bandwidth_gbs * 1e9 * BANDWIDTH_SHARE)
+        return -(-w.count // w.batch) * w.tokens * max(read, launch)
+    flops = (4 if w.kind == "train" else 2) * params * 1e9 * w.batch * w.tokens * w.passes
+    compute = flops / (gpu.tflops * 1e12 * FLOPS_SHARE)
+    steps = w.count if w.kind == "train" else -(-w.count // w.batch)
+    return steps * max(compute, 3 * launch if w.kind == "train" else launch)
+
+
+def estimate(plan: list[Work], preset: str) -> dict:
+    """Minutes in all and per piece of work, largest first."""
+    gpu = GPUS[preset]
+    parts = sorted(((seconds(w, gpu) / 60, w) for w in plan), key=lambda x: -x[0])
+    return {"minutes": sum(m for m, _ in parts), "parts": [(round(m, 1), w.what) for m, w in parts]}
+
+
+def line(stage: str) -> str:
+    """A notebook's run-time line from `data/results/runtime.json` (`python -m helpers.tools.runtime`)."""
+    rows = json.loads(RESULTS.read_text())["stages"][stage]
+    times = ", ".join(f"{GPUS[p].name} {max(1, round(r['minutes']))} min" for p, r in rows.items())
+    return (f"Estimated run time of this notebook's GPU work on Colab: {times}; the biggest part on a T4 is "
+            f"{rows['t4']['parts'][0][1]}. Estimates, not measurements (helpers/runtime.py, README).")  # fmt: skip

@@ -1,0 +1,144 @@
+"""The run-time table: each notebook's work on each GPU preset, counted from its settings, times the
+estimated costs of `helpers.runtime`; writes `data/results/runtime.json`, which the notebooks' intros and
+the README read.
+
+    python -m helpers.tools.runtime   # builds each preset's settings against the stand-in hub (offline)
+
+Each entry is one call of a notebook that does GPU work (cell references in the `what` text); counts are
+upper bounds where the code decides at run time (every sampled batch runs to its token limit, every
+instruction list yields 7 new tasks). Speculative runs are counted as plain decoding of the target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from helpers import runtime
+from helpers.runtime import Work
+
+_ANSWER = 100  # tokens of a prompt with its chat template, for rows and judge prompts
+
+
+def _spec(cfg, b, m) -> list[Work]:
+    n, new = len(cfg.prompts), cfg.max_new_tokens
+    t = m["target"]
+    return [Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 2-3)", 3 * n, 1, new),
+            Work("generate", t, "acceptance sweep and greedy parity over k (sec. 5-6)", 11 * n, 1, new),
+            Work("generate", t, "the two-token law's samples (sec. 6)", 2 * cfg.law_samples, 1, 2),
+            Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
+            Work("generate", t, "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 8)", 19 * min(4, n) * 3, 1, new),
+            Work("generate", t, "temperatures and draft-quality cases (sec. 9-10)", 4 * n + 12, 1, new)]  # fmt: skip
+
+
+def _self_instruct(cfg, b, m) -> list[Work]:
+    g, s = m["generator"], m["student"]
+    tasks = 7 * cfg.rounds * cfg.prompts_per_round
+    return [Work("generate", g, "instruction lists (sec. 3)", cfg.rounds * cfg.prompts_per_round + 1, cfg.list_batch,
+                 cfg.max_list_tokens),
+            Work("generate", g, "classification: yes/no per task (sec. 4)", tasks, cfg.instance_batch, 4),
+            Work("generate", g, "instances, then outputs (sec. 5)", 2 * tasks, cfg.instance_batch, cfg.instance_tokens),
+            Work("train", s, "SFT of the student (sec. 6)", cfg.sft_steps, cfg.sft_batch,
+                 min(cfg.max_length, _ANSWER + cfg.instance_tokens)),
+            Work("generate", s, "ROUGE-L before and after (sec. 6)", 40, 8, b["max_new_tokens"])]  # fmt: skip
+
+
+def _constitutional(cfg, b, m) -> list[Work]:
+    h, f = m["helpful"], m["feedback"]
+    red, new, pairs = len(cfg.red_team), cfg.max_new_tokens, len(cfg.red_team) + min(48, len(cfg.helpful_prompts))
+    row = min(cfg.max_length, _ANSWER + new)
+    return [Work("generate", h, "critique-revision chains (sec. 4)", red * (1 + 2 * cfg.rounds), cfg.batch_size, new),
+            Work("score", f, "feedback model: rounds, revisions, labelled pairs (sec. 5-6)",
+                 2 * (cfg.rounds + 1) * red + 2 * len(cfg.feedback_test[0]), 32, _ANSWER + 2 * new),
+            Work("generate", h, "helpful answers and RL-CAI sample pairs (sec. 7-8)",
+                 len(cfg.helpful_prompts) + 2 * pairs, 64, new),
+            Work("score", f, "AI feedback on the pairs (sec. 8)", 2 * pairs, 32, _ANSWER + 2 * new),
+            Work("train", h, "SL-CAI SFT (sec. 7)", cfg.sft_steps, cfg.train_batch, row),
+            Work("train", h, "RL-CAI DPO (sec. 8)", cfg.dpo_steps, cfg.train_batch, row, passes=3),
+            Work("generate", h, "held-out rates: 3 models x 5 answers (sec. 9)", 15 * len(cfg.held), 128, new)]  # fmt: skip
+
+
+def _rlaif(cfg, b, m) -> list[Work]:
+    p, j, e = m["policy"], m["judge"], m["evaluator"]
+    test, train, ev, new = len(cfg.hh_test), len(cfg.train_tasks), len(cfg.eval_prompts), cfg.max_new_tokens
+    return [Work("score", j, "judge and untrained policy on labelled pairs (sec. 3)", 4 * test, 32, 3 * _ANSWER),
+            Work("generate", j, "free-text verdicts for the parsers (sec. 4)", 2 * test, 64, 12),
+            Work("generate", p, "two sampled answers per training prompt (sec. 5)", 2 * train, 64, 72),
+            Work("score", j, "the judge labels the training pairs (sec. 5)", 2 * train, 32, _ANSWER + 144),
+            Work("train", p, "4 DPO runs (sec. 6)", 4 * cfg.dpo_steps, cfg.batch_size, _ANSWER + 72, passes=3),
+            Work("generate", p, "answers before and after each run (sec. 7)", 5 * ev, 64, new),
+            Work("score", e, "second judge: each run vs before (sec. 7)", 8 * ev, 32, _ANSWER + 2 * new)]  # fmt: skip
+
+
+def _vlm(cfg, b, m) -> list[Work]:
+    lm, row = m["vlm_lm"], 196 + 32  # 196 image patches + the chat turn
+    steps = cfg.steps["blind"] + cfg.steps["stage1"] + cfg.steps["stage2"]
+    return [
+        Work("train", lm, "blind control, stage 1 and stage 2 (sec. 4-6)", steps, cfg.batch, row),
+        Work("generate", lm, "held-out answers: 4 evaluations (sec. 4-7)", 4 * cfg.n_held, 100, 16),
+    ]
+
+
+def _capstone(cfg, b, m) -> list[Work]:
+    p, new, held = cfg.policy, cfg.max_new_tokens, len(cfg.held)
+    row = min(cfg.max_length, _ANSWER + new)
+    prompts = len({t.prompt for t in cfg.seed_tasks + cfg.unlabeled} | set(cfg.pref_prompts))
+    return [Work("generate", p, "held-out answers after each step (sec. 2-7)", 5 * held, 128, new),
+            Work("train", p, "SFT twice (sec. 3-4)", 2 * cfg.sft_steps, cfg.batch_size, row),
+            Work("generate", p, "self-training answers, greedy and sampled (sec. 4)", 2 * len(cfg.unlabeled), 64, new),
+            Work("generate", p, "preference pairs (sec. 5)", 2 * len(cfg.pref_prompts), 64, new),
+            Work("score", m["judge"], "the judge on the pairs (sec. 5)", 2 * len(cfg.pref_prompts), 32, _ANSWER + 2 * new),
+            Work("train", p, "DPO (sec. 5)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
+            Work("generate", p, "distillation data: the model's own answers (sec. 8)", prompts, 64, new),
+            Work("train", cfg.draft, "draft distillation (sec. 8)", cfg.distill_steps, cfg.batch_size, 256),
+            Work("generate", p, "speculative checks and serving speed, one at a time (sec. 8)",
+                 (4 + 2 + int(cfg.serve_4bit) + 2) * len(cfg.held[::4]) + 2 * len(cfg.held[::10]), 1, new),
+            Work("score", m["evaluator"], "second judge, final vs base (sec. 9)", 2 * held, 32, _ANSWER + 2 * new)]  # fmt: skip
+
+
+PLANS = {"11": _spec, "12a": _self_instruct, "12b": _constitutional, "12c": _rlaif, "13": _vlm, "14": _capstone}
+
+
+def preset_profile(name: str):
+    """A GPU preset's profile with its real budgets, built on this CPU (nothing is loaded onto a GPU)."""
+    from helpers import profiles
+
+    capability = (7, 5) if name == "t4" else (8, 0)
+    return profiles.choose_profile(env={"COURSE_PROFILE": name}, cuda_available=True, capability=capability,
+                                   mem_gb=40.0)  # fmt: skip
+
+
+def table() -> dict:
+    """{stage: {preset: estimate}} from each preset's settings."""
+    from helpers import settings
+
+    out: dict = {}
+    for preset in runtime.GPUS:
+        profile = preset_profile(preset)
+        for stage, plan in PLANS.items():
+            work = plan(settings.stage(stage, profile), profile.budgets, profile.models)
+            out.setdefault(stage, {})[preset] = runtime.estimate(work, preset)
+    return out
+
+
+def main() -> None:
+    import argparse
+    from pathlib import Path
+
+    from helpers.tools import standin_hub
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=runtime.RESULTS, help="where to write the table")
+    args = parser.parse_args()
+    os.environ.update(standin_hub.env(standin_hub.root()))  # before a build imports the hub libraries
+    standin_hub.build()
+    stages = table()
+    record = {"stages": stages, "assumptions": runtime.__doc__.split("\n\n")[1].replace("\n", " "),
+              "gpus": {k: g.source for k, g in runtime.GPUS.items()}}  # fmt: skip
+    args.json.write_text(json.dumps(record, indent=1) + "\n")
+    for stage, rows in stages.items():
+        print(stage, "  ".join(f"{p} {r['minutes']:5.1f} min" for p, r in rows.items()), "|", rows["t4"]["parts"][0])
+
+
+if __name__ == "__main__":
+    main()
