@@ -341,6 +341,7 @@ class Capstone:
     max_length: int = 256  # tokens per training row (a gsm8k question + worked answer often passes 256)
     distill_steps: int = 100  # the serving draft, distilled on the merged model's answers (stage 11's recipe)
     distill_lr: float = 2e-4
+    serve_every: int = 4  # the speculative and speed checks run one request at a time on every n-th held-out question
 
 
 # Stage 14's policy and draft per preset: a draft of the policy's own family several times smaller, so that
@@ -392,7 +393,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
         policy=os.environ.get("COURSE_POLICY", CAPSTONE_POLICIES[profile.name]), draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
         max_new_tokens=b["max_new_tokens"], sft_steps=b["train_steps"], sft_lr=2e-4, dpo_steps=b["train_steps"],
         dpo_lr=5e-6, batch_size=b["batch_size"], serve_4bit=profile.device == "cuda", out=out, results=results,
-        max_length=1024, distill_steps=b["train_steps"],
+        max_length=1024, distill_steps=b["train_steps"], serve_every=10,
     )  # fmt: skip
 
 

@@ -23,24 +23,24 @@ _ANSWER = 100  # tokens of a prompt with its chat template, for rows and judge p
 def _spec(cfg, b, m) -> list[Work]:
     n, new = len(cfg.prompts), cfg.max_new_tokens
     t = m["target"]
-    return [Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 2-3)", 3 * n, 1, new),
-            Work("generate", t, "acceptance sweep and greedy parity over k (sec. 5-6)", 11 * n, 1, new),
-            Work("generate", t, "the two-token law's samples (sec. 6)", 2 * cfg.law_samples, 1, 2),
+    return [Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 3)", 3 * n, 1, new),
+            Work("generate", t, "acceptance sweep and greedy parity over k (sec. 3-6)", 11 * n, 1, new),
+            Work("generate", t, "the two-token law's samples (sec. 5)", 2 * cfg.law_samples, 1, 2),
             Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
-            Work("generate", t, "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 8)", 19 * min(4, n) * 3, 1, new),
-            Work("generate", t, "temperatures and draft-quality cases (sec. 9-10)", 4 * n + 12, 1, new)]  # fmt: skip
+            Work("generate", t, "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 7)", 19 * min(4, n) * 3, 1, new),
+            Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new)]  # fmt: skip
 
 
 def _self_instruct(cfg, b, m) -> list[Work]:
     g, s = m["generator"], m["student"]
     tasks = 7 * cfg.rounds * cfg.prompts_per_round
-    return [Work("generate", g, "instruction lists (sec. 3)", cfg.rounds * cfg.prompts_per_round + 1, cfg.list_batch,
+    return [Work("generate", g, "instruction lists (sec. 4, 6)", cfg.rounds * cfg.prompts_per_round + 1, cfg.list_batch,
                  cfg.max_list_tokens),
-            Work("generate", g, "classification: yes/no per task (sec. 4)", tasks, cfg.instance_batch, 4),
-            Work("generate", g, "instances, then outputs (sec. 5)", 2 * tasks, cfg.instance_batch, cfg.instance_tokens),
-            Work("train", s, "SFT of the student (sec. 6)", cfg.sft_steps, cfg.sft_batch,
+            Work("generate", g, "classification: yes/no per task (sec. 7)", tasks, cfg.instance_batch, 4),
+            Work("generate", g, "instances, then outputs (sec. 7)", 2 * tasks, cfg.instance_batch, cfg.instance_tokens),
+            Work("train", s, "SFT of the student (sec. 8)", cfg.sft_steps, cfg.sft_batch,
                  min(cfg.max_length, _ANSWER + cfg.instance_tokens)),
-            Work("generate", s, "ROUGE-L before and after (sec. 6)", 40, 8, b["max_new_tokens"])]  # fmt: skip
+            Work("generate", s, "ROUGE-L before and after (sec. 8)", 40, 8, b["max_new_tokens"])]  # fmt: skip
 
 
 def _constitutional(cfg, b, m) -> list[Work]:
@@ -61,21 +61,21 @@ def _constitutional(cfg, b, m) -> list[Work]:
 def _rlaif(cfg, b, m) -> list[Work]:
     p, j, e = m["policy"], m["judge"], m["evaluator"]
     test, train, ev, new = len(cfg.hh_test), len(cfg.train_tasks), len(cfg.eval_prompts), cfg.max_new_tokens
-    return [Work("score", j, "judge and untrained policy on labelled pairs (sec. 3)", 4 * test, 32, 3 * _ANSWER),
-            Work("generate", j, "free-text verdicts for the parsers (sec. 4)", 2 * test, 64, 12),
-            Work("generate", p, "two sampled answers per training prompt (sec. 5)", 2 * train, 64, 72),
-            Work("score", j, "the judge labels the training pairs (sec. 5)", 2 * train, 32, _ANSWER + 144),
-            Work("train", p, "4 DPO runs (sec. 6)", 4 * cfg.dpo_steps, cfg.batch_size, _ANSWER + 72, passes=3),
-            Work("generate", p, "answers before and after each run (sec. 7)", 5 * ev, 64, new),
-            Work("score", e, "second judge: each run vs before (sec. 7)", 8 * ev, 32, _ANSWER + 2 * new)]  # fmt: skip
+    return [Work("score", j, "judge and untrained policy on labelled pairs (sec. 5)", 4 * test, 32, 3 * _ANSWER),
+            Work("generate", j, "free-text verdicts for the parsers (sec. 5)", 2 * test, 64, 12),
+            Work("generate", p, "two sampled answers per training prompt (sec. 6)", 2 * train, 64, 72),
+            Work("score", j, "the judge labels the training pairs (sec. 6)", 2 * train, 32, _ANSWER + 144),
+            Work("train", p, "4 DPO runs (sec. 7)", 4 * cfg.dpo_steps, cfg.batch_size, _ANSWER + 72, passes=3),
+            Work("generate", p, "answers before and after each run (sec. 8)", 5 * ev, 64, new),
+            Work("score", e, "second judge: each run vs before (sec. 8)", 8 * ev, 32, _ANSWER + 2 * new)]  # fmt: skip
 
 
 def _vlm(cfg, b, m) -> list[Work]:
     lm, row = m["vlm_lm"], 196 + 32  # 196 image patches + the chat turn
     steps = cfg.steps["blind"] + cfg.steps["stage1"] + cfg.steps["stage2"]
     return [
-        Work("train", lm, "blind control, stage 1 and stage 2 (sec. 4-6)", steps, cfg.batch, row),
-        Work("generate", lm, "held-out answers: 4 evaluations (sec. 4-7)", 4 * cfg.n_held, 100, 16),
+        Work("train", lm, "blind control, stage 1 and stage 2 (sec. 6-8)", steps, cfg.batch, row),
+        Work("generate", lm, "held-out answers: 4 evaluations (sec. 6-9)", 4 * cfg.n_held, 100, 16),
     ]
 
 
@@ -83,17 +83,17 @@ def _capstone(cfg, b, m) -> list[Work]:
     p, new, held = cfg.policy, cfg.max_new_tokens, len(cfg.held)
     row = min(cfg.max_length, _ANSWER + new)
     prompts = len({t.prompt for t in cfg.seed_tasks + cfg.unlabeled} | set(cfg.pref_prompts))
-    return [Work("generate", p, "held-out answers after each step (sec. 2-7)", 5 * held, 128, new),
-            Work("train", p, "SFT twice (sec. 3-4)", 2 * cfg.sft_steps, cfg.batch_size, row),
-            Work("generate", p, "self-training answers, greedy and sampled (sec. 4)", 2 * len(cfg.unlabeled), 64, new),
-            Work("generate", p, "preference pairs (sec. 5)", 2 * len(cfg.pref_prompts), 64, new),
-            Work("score", m["judge"], "the judge on the pairs (sec. 5)", 2 * len(cfg.pref_prompts), 32, _ANSWER + 2 * new),
-            Work("train", p, "DPO (sec. 5)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
-            Work("generate", p, "distillation data: the model's own answers (sec. 8)", prompts, 64, new),
-            Work("train", cfg.draft, "draft distillation (sec. 8)", cfg.distill_steps, cfg.batch_size, 256),
-            Work("generate", p, "speculative checks and serving speed, one at a time (sec. 8)",
-                 (4 + 2 + int(cfg.serve_4bit) + 2) * len(cfg.held[::4]) + 2 * len(cfg.held[::10]), 1, new),
-            Work("score", m["evaluator"], "second judge, final vs base (sec. 9)", 2 * held, 32, _ANSWER + 2 * new)]  # fmt: skip
+    return [Work("generate", p, "held-out answers after each step (sec. 1-5)", 5 * held, 128, new),
+            Work("train", p, "SFT twice (sec. 2-3)", 2 * cfg.sft_steps, cfg.batch_size, row),
+            Work("generate", p, "self-training answers, greedy and sampled (sec. 3)", 2 * len(cfg.unlabeled), 64, new),
+            Work("generate", p, "preference pairs (sec. 4)", 2 * len(cfg.pref_prompts), 64, new),
+            Work("score", m["judge"], "the judge on the pairs (sec. 4)", 2 * len(cfg.pref_prompts), 32, _ANSWER + 2 * new),
+            Work("train", p, "DPO (sec. 4)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
+            Work("generate", p, "distillation data: the model's own answers (sec. 6)", prompts, 64, new),
+            Work("train", cfg.draft, "draft distillation (sec. 6)", cfg.distill_steps, cfg.batch_size, 256),
+            Work("generate", p, "speculative checks and serving speed, one at a time (sec. 6-8)",
+                 (4 + 2 + int(cfg.serve_4bit) + 2) * len(cfg.held[:: cfg.serve_every]) + 2 * len(cfg.held[::10]), 1, new),
+            Work("score", m["evaluator"], "second judge, final vs base (sec. 7)", 2 * held, 32, _ANSWER + 2 * new)]  # fmt: skip
 
 
 PLANS = {"11": _spec, "12a": _self_instruct, "12b": _constitutional, "12c": _rlaif, "13": _vlm, "14": _capstone}
