@@ -274,3 +274,63 @@ def test_statistics_alpha_hat_vs_accepted_over_proposed():
     st = spec.SpecStats(accepted=[4, 1, 4], proposed=[4, 4, 4], rejections=1)
     assert st.alpha_hat == 9 / 10
     assert st.accepted_over_proposed == 9 / 12
+
+
+# ---------------------------------------------------------------- a batch of prompts
+def left_padded(prompts: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    return ids, mask
+
+
+@pytest.mark.parametrize("kind,vocab,seed", [("llama", 97, 0), ("qwen2", 131, 1), ("gpt2", 250, 2)])
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_every_batched_greedy_row_equals_its_own_greedy_decoding(kind, vocab, seed, k):
+    """Prompts of 2 to 11 tokens, left-padded; rows accept different numbers of drafts each round, and one
+    row meets end-of-turn early and leaves the batch."""
+    target = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
+    draft = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)  # the target, perturbed: some drafts stand
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for w in draft.parameters():
+            w.add_(0.1 * torch.randn(w.shape, generator=g) * w.std().nan_to_num())
+    prompts = [torch.randint(1, vocab, (n,), generator=g).tolist() for n in (7, 2, 11, 5)]
+    eos = plain_greedy(target, torch.tensor([prompts[1]]), 30)[0, 2 + 4].item()  # row 1 ends at its 5th token
+    ids, mask = left_padded(prompts)
+    ours, stats = spec.speculative_generate_batch(target, draft, ids, mask, k=k, max_new_tokens=30, eos_token_id=eos)
+    for row, p in zip(ours, prompts):
+        assert row == plain_greedy(target, torch.tensor([p]), 30, eos=eos)[0, len(p) :].tolist()
+    assert len(ours[1]) <= 5 and stats.new_tokens == sum(map(len, ours))
+    assert len(set(stats.accepted)) > 1  # rows did accept different numbers of drafts
+
+
+def test_batched_greedy_parity_on_the_tiny_pair(tok, target, draft):
+    from helpers.world import families
+
+    prompts = [chat_prompt_ids(tok, t.prompt) for t in families.heldout_by_family(2)][:8]
+    ids, mask = left_padded(prompts, pad=tok.pad_token_id)
+    ours, stats = spec.speculative_generate_batch(target, draft, ids, mask, k=4, max_new_tokens=32)
+    for row, p in zip(ours, prompts):
+        assert row == plain_greedy(target, torch.tensor([p]), 32)[0, len(p) :].tolist()
+    assert 0.5 < stats.alpha_hat < 1  # the tiny pair's drafts mostly stand, not always
+
+
+def test_batched_sampling_follows_the_target_distribution_in_every_row():
+    """Chi-square on each row's first two tokens, 2,000 batched samples of three prompts of different
+    lengths; the control (a row's counts against another row's law) must fail."""
+    target, draft = sharp_pair()
+    prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9]]
+    ids, mask = left_padded(prompts)
+    laws = [spec.two_token_law(target, torch.tensor([p]), 1.0, 0) for p in prompts]
+    index = [{tuple(x): i for i, x in enumerate(pairs.tolist())} for pairs, _ in laws]
+    counts = [torch.zeros(len(law), dtype=torch.float64) for _, law in laws]
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(2000):
+        rows, _ = spec.speculative_generate_batch(target, draft, ids, mask, k=3, max_new_tokens=2, temperature=1.0,
+                                                  generator=gen)  # fmt: skip
+        for r, row in enumerate(rows):
+            counts[r][index[r][tuple(row)]] += 1
+    for c, (_, law) in zip(counts, laws):
+        assert spec.chi_square_pvalue(c, law)[0] > 1e-3
+    assert spec.chi_square_pvalue(counts[0], laws[2][1])[0] < 1e-6

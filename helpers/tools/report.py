@@ -265,6 +265,20 @@ def margins_rows(m: dict) -> list[str]:
     return rows
 
 
+def batched_rows(r: dict) -> list[str]:
+    """Batched speculative decoding vs plain batched `generate`, best k per batch size (`helpers.tools.batch_bench`)."""
+    from helpers.tools.batch_bench import best_per_batch
+
+    plain = {row["batch"]: row for row in r["rows"] if row["k"] is None}
+    rows = ["| batch | plain `generate` tok/s | ours (best k) tok/s | speed-up | predicted | alpha | c at this batch | parity |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for b, row in best_per_batch(r).items():
+        rows.append(f"| {b} | {plain[b]['tokens_per_s']:.0f} | {row['tokens_per_s']:.0f} (k={row['k']}) | "
+                    f"**{row['speedup']:.2f}x** | {row['predicted']:.2f}x | {row['alpha_hat']:.2f} | {row['c']:.3f} | "
+                    f"{row['parity']}/{row['rows']} |")  # fmt: skip
+    return rows
+
+
 def runtime_rows(rt: dict) -> list[str]:
     """Each notebook's estimated minutes per preset and its biggest part on a T4 (`helpers.tools.runtime`)."""
     from helpers.runtime import GPUS
@@ -308,6 +322,11 @@ def render() -> str:
             f"past end-of-turn) of {d['spec']['docs']:,} train prompts drawn evenly from every task family, like the "
             "benchmark's prompts."
         )
+    if batched := _load("batched_bench.json"):
+        out += section(f"**Stage 11, batched** (`python -m helpers.tools.batch_bench --pair {batched['pair']} --json "
+                       f"data/results/batched_bench.json`, the {batched['pair']} pair, {batched['prompts']} prompts x "
+                       f"{batched['new_tokens']} new tokens, {batched['threads']} thread(s); parity: rows equal to "
+                       "each prompt's own greedy decoding):", batched, batched_rows)  # fmt: skip
     out += section("**Stage 11 on a GPU** (`python -m helpers.tools.gpu_check --json data/results/gpu_check.json`, run once "
                    "on a lent H200; CI has no GPU):", _load("gpu_check.json"), gpu_check_rows)  # fmt: skip
     out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"

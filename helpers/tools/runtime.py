@@ -28,7 +28,8 @@ def _spec(cfg, b, m) -> list[Work]:
             Work("generate", t, "the two-token law's samples (sec. 5)", 2 * cfg.law_samples, 1, 2),
             Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
             Work("generate", t, "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 7)", 19 * min(4, n) * 3, 1, new),
-            Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new)]  # fmt: skip
+            Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new),
+            *(Work("generate", t, f"batched, plain and ours at batch {b} (sec. 11)", 8 * 8, b, new) for b in (1, 4, 8))]  # fmt: skip
 
 
 def _self_instruct(cfg, b, m) -> list[Work]:
