@@ -47,39 +47,6 @@ def merge_adapter(peft_model, full_base, folder) -> torch.nn.Module:
     return PeftModel.from_pretrained(copy.deepcopy(full_base), folder).merge_and_unload().eval()
 
 
-def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int, lr: float, batch_size: int,
-                  max_new_tokens: int, output_dir: str) -> torch.nn.Module:  # fmt: skip
-    """A draft matched to its target, by stage 11's recipe (DistillSpec, Zhou et al. 2023): fine-tune the
-    draft (LoRA, merged) on the target's own greedy answers to training prompts, so that it proposes the
-    tokens this target writes. The held-out prompts must not be among `prompts`."""
-    import copy
-
-    from helpers import training
-
-    answers = generation.chat_generate(target, tok, prompts, max_new_tokens=max_new_tokens, batch_size=64)
-    trainer = training.sft_lora(copy.deepcopy(draft).train(), tok, sft_rows(list(zip(prompts, answers))), profile,
-                                steps=steps, lr=lr, batch_size=batch_size, output_dir=output_dir)  # fmt: skip
-    return trainer.model.merge_and_unload().eval()
-
-
-@torch.no_grad()
-def speculative_check(target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4):
-    """(prompts where greedy speculative decoding equals `target.generate`, mean acceptance rate alpha)."""
-    from helpers import speculative
-
-    same, alphas = 0, []
-    for p in prompts:
-        ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=target.device)
-        out, st = speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=max_new_tokens,
-                                                   vocab_size=vocab_size, eos_token_id=tok.eos_token_id)  # fmt: skip
-        plain = target.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                do_sample=False, repetition_penalty=1.0, eos_token_id=tok.eos_token_id,
-                                pad_token_id=tok.pad_token_id)  # Qwen's config sets a penalty: off, as in ours  # fmt: skip
-        same += torch.equal(out.cpu(), plain.cpu())
-        alphas.append(st.alpha_hat)
-    return same, sum(alphas) / len(alphas)
-
-
 def weight_megabytes(model) -> float:
     return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
 
@@ -102,12 +69,6 @@ def speed(generate_one, prompts: list[str], tok) -> dict:
     if cuda:  # torch does not track CPU allocations, so peak memory is a GPU-only figure
         out["peak_gpu_mb"] = (torch.cuda.max_memory_allocated() - resident) / 2**20  # above what was resident
     return out
-
-
-def sft_rows(pairs: list[tuple[str, str]]) -> list[dict]:
-    """(question, answer) pairs as TRL prompt-completion rows."""
-    return [{"prompt": [{"role": "user", "content": q}], "completion": [{"role": "assistant", "content": a}]}
-            for q, a in pairs]  # fmt: skip
 
 
 def self_consistent(greedy: list[str], sampled: list[str]) -> list[bool]:

@@ -48,6 +48,13 @@ class Speculative:
     prompts: list[str]  # the prompts every measurement decodes
     other_tokenizer: object  # a tokenizer of another family, for the vocabulary guard's refusal
     max_new_tokens: int
+    your_target: str  # "your model" for the draft distillation (tiny: the policy, the target fine-tuned further)
+    distill_prompts: list[str]  # training prompts the target answers for the draft to learn from
+    distill_held: list[str]  # held-out prompts alpha is measured on, before and after
+    distill_steps: int
+    distill_lr: float
+    distill_batch: int
+    out: Path
     law_samples: int = 1500  # speculative samples for the chi-square test of the two-token law
 
 
@@ -62,19 +69,32 @@ GPU_PROMPTS = [
 
 
 def speculative(profile: profiles.Profile) -> Speculative:
+    out = output_dir("11", profile)
     if profile.is_tiny:
-        from helpers.world import families, tiny
+        from helpers.world import families, safety, tiny
 
         other = tiny.build_tokenizer(["a tokenizer trained on quite different text, like GPT-2's"] * 50, 400)
         prompts = [t.prompt for t in families.heldout_by_family(1)]
-        return Speculative(prompts, other, profile.budgets["max_new_tokens"])
+        mix = families.sample_tasks(400, "train", 51, weighted=False) + families.sample_tasks(
+            200, "train", 52, safety.SAFETY
+        )
+        held = families.heldout_by_family(2) + families.heldout_by_family(4, families=safety.SAFETY)
+        return Speculative(prompts, other, profile.budgets["max_new_tokens"], your_target=profile.model("policy"),
+                           distill_prompts=[t.prompt for t in mix], distill_held=[t.prompt for t in held],
+                           distill_steps=150, distill_lr=2e-3, distill_batch=16, out=out)  # fmt: skip
     from transformers import AutoTokenizer
+
+    from helpers.hub import load_dataset
 
     prompts = GPU_PROMPTS[: 2 if profile.dry_run else None]
     other = AutoTokenizer.from_pretrained(os.environ.get("COURSE_OTHER_TOKENIZER", "openai-community/gpt2"))
     # 128 new tokens time a pair as well as 256 do, in half the time (a 36-layer target's step is ~22 ms, README)
-    new = min(128, profile.budgets["max_new_tokens"])
-    return Speculative(prompts, other, new, law_samples=100 if profile.dry_run else 1500)
+    new, b = min(128, profile.budgets["max_new_tokens"]), profile.budgets
+    dolly = load_dataset("databricks/databricks-dolly-15k", split=f"train[:{_n(profile, 512)}]")
+    return Speculative(prompts, other, new, your_target=profile.model("target"),
+                       distill_prompts=[r["instruction"] + (f"\n\n{r['context']}" if r["context"] else "") for r in dolly],
+                       distill_held=prompts, distill_steps=b["train_steps"], distill_lr=2e-4, distill_batch=b["batch_size"],
+                       out=out, law_samples=100 if profile.dry_run else 1500)  # fmt: skip
 
 
 # ---------------------------------------------------------------- stage 12a: Self-Instruct

@@ -50,6 +50,12 @@ def load_causal_lm(path: str, profile: profiles.Profile, four_bit: bool | None =
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
+def chat_rows(pairs: list[tuple[str, str]]) -> list[dict]:
+    """(question, answer) pairs as TRL prompt-completion rows (the loss falls on the answers)."""
+    return [{"prompt": [{"role": "user", "content": q}], "completion": [{"role": "assistant", "content": a}]}
+            for q, a in pairs]  # fmt: skip
+
+
 def sft_lora(
     model,
     tok,

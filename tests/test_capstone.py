@@ -39,7 +39,7 @@ def test_accuracy_and_eos_share_on_planted_answers(monkeypatch):
 
 
 def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, draft):
-    rows = capstone.sft_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, pet_care.KNOWLEDGE)])
+    rows = training.chat_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, pet_care.KNOWLEDGE)])
     trainer = training.sft_lora(copy.deepcopy(draft), tok, rows, profiles.choose_profile(), steps=10, lr=1e-2,
                                 batch_size=8, output_dir=str(tmp_path))  # fmt: skip
     merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")  # saved, reloaded onto a copy, merged

@@ -29,7 +29,13 @@ def _spec(cfg, b, m) -> list[Work]:
             Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
             Work("generate", t, "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 7)", 19 * min(4, n) * 3, 1, new),
             Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new),
-            *(Work("generate", t, f"batched, plain and ours at batch {b} (sec. 11)", 8 * 8, b, new) for b in (1, 4, 8))]  # fmt: skip
+            *(Work("generate", t, f"batched, plain and ours at batch {b} (sec. 11)", 8 * 8, b, new) for b in (1, 4, 8)),
+            Work("generate", t, "your target's answers to the distillation prompts (sec. 12)", len(cfg.distill_prompts),
+                 64, new),
+            Work("train", m["draft"], "draft distillation (sec. 12)", cfg.distill_steps, cfg.distill_batch,
+                 min(256, _ANSWER + new)),
+            Work("generate", t, "alpha before and after, one prompt at a time (sec. 12)", 4 * len(cfg.distill_held), 1,
+                 new)]  # fmt: skip
 
 
 def _self_instruct(cfg, b, m) -> list[Work]:

@@ -350,7 +350,7 @@ def build_datasets(base: Path) -> None:
         for split, n in (("train", 600), ("test", 200)):
             write_jsonl(hh / f"{kind}-base" / f"{split}.jsonl.gz", hh_rows(kind, n, rng), gz=True)
     write_jsonl(
-        base / "datasets" / "databricks" / "databricks-dolly-15k" / "databricks-dolly-15k.jsonl", dolly_rows(400, rng)
+        base / "datasets" / "databricks" / "databricks-dolly-15k" / "databricks-dolly-15k.jsonl", dolly_rows(1024, rng)
     )
     gsm = base / "datasets" / "openai" / "gsm8k" / "main"
     gsm.mkdir(parents=True, exist_ok=True)

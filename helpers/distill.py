@@ -1,0 +1,61 @@
+"""Train a draft for your model: DistillSpec's recipe (Zhou et al. 2024) for speculative decoding.
+
+A draft proposes what it learned to expect. A target fine-tuned after the draft was trained (your phases 1-3
+checkpoint) writes other tokens, so its drafts are rejected more often and the acceptance rate alpha falls.
+Fine-tuning the draft on the target's own greedy answers to training prompts brings them back into agreement.
+There are three steps:
+1. the target's answers, written to a resumable JSONL checkpoint;
+2. LoRA on the draft, merged afterwards so serving needs no PEFT;
+3. alpha before and after, on held-out prompts.
+
+Stage 11 trains a draft for its pair with this module, and stage 14 one for the model it serves.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+
+from helpers import generation, training
+
+
+def target_answers(
+    target, tok, prompts: list[str], path: str | Path, max_new_tokens: int, batch_size: int = 64
+) -> list[str]:
+    """The target's greedy answers to `prompts`, checkpointed in `path` (a rerun reuses finished batches)."""
+    items = [{"id": f"p{i:05d}", "prompt": p} for i, p in enumerate(prompts)]
+    records = generation.generate_to_jsonl(path, items, target, tok, max_new_tokens=max_new_tokens,
+                                           batch_size=batch_size)  # fmt: skip
+    return [r["output"] for r in records]
+
+
+def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int, lr: float, batch_size: int,
+                  max_new_tokens: int, output_dir: str | Path, max_length: int = 256) -> torch.nn.Module:  # fmt: skip
+    """A copy of `draft` fine-tuned (LoRA, merged) on `target`'s greedy answers to `prompts`, which must not
+    be the prompts you measure it on. Both steps resume from `output_dir` after a reset."""
+    out = Path(output_dir)
+    answers = target_answers(target, tok, prompts, out / "answers.jsonl", max_new_tokens)
+    trainer = training.sft_lora(copy.deepcopy(draft).train(), tok, training.chat_rows(list(zip(prompts, answers))),
+                                profile, steps=steps, lr=lr, batch_size=batch_size, max_length=max_length,
+                                output_dir=str(out / "lora"))  # fmt: skip
+    return trainer.model.merge_and_unload().eval()
+
+
+@torch.no_grad()
+def acceptance(target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4):
+    """(prompts where greedy speculative decoding equals `target.generate`, mean acceptance rate alpha)."""
+    from helpers import speculative
+
+    same, alphas = 0, []
+    for p in prompts:
+        ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=target.device)
+        out, st = speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=max_new_tokens,
+                                                   vocab_size=vocab_size, eos_token_id=tok.eos_token_id)  # fmt: skip
+        plain = target.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                do_sample=False, repetition_penalty=1.0, eos_token_id=tok.eos_token_id,
+                                pad_token_id=tok.pad_token_id)  # Qwen's config sets a penalty: off, as in ours  # fmt: skip
+        same += torch.equal(out.cpu(), plain.cpu())
+        alphas.append(st.alpha_hat)
+    return same, sum(alphas) / len(alphas)
