@@ -56,6 +56,7 @@ class Speculative:
     distill_batch: int
     out: Path
     law_samples: int = 1500  # speculative samples for the chi-square test of the two-token law
+    second_pair: tuple[str, str] | None = None  # l4, a100: a deeper pair of another family (padded vocabularies)
 
 
 GPU_PROMPTS = [
@@ -66,6 +67,11 @@ GPU_PROMPTS = [
     "Describe how a bicycle works.",
     "Give me a recipe for pancakes.",
 ]
+
+
+# Qwen2.5-7B pads its embedding matrix to 152,064 rows, the 0.5B to 151,936: one tokenizer, sliced by the guard.
+SECOND_PAIRS = {"l4": ("Qwen/Qwen2.5-3B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct"),
+                "a100": ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct")}  # fmt: skip
 
 
 def speculative(profile: profiles.Profile) -> Speculative:
@@ -94,7 +100,8 @@ def speculative(profile: profiles.Profile) -> Speculative:
     return Speculative(prompts, other, new, your_target=profile.model("target"),
                        distill_prompts=[r["instruction"] + (f"\n\n{r['context']}" if r["context"] else "") for r in dolly],
                        distill_held=prompts, distill_steps=b["train_steps"], distill_lr=2e-4, distill_batch=b["batch_size"],
-                       out=out, law_samples=100 if profile.dry_run else 1500)  # fmt: skip
+                       out=out, law_samples=100 if profile.dry_run else 1500,
+                       second_pair=SECOND_PAIRS.get(profile.name))  # fmt: skip
 
 
 # ---------------------------------------------------------------- stage 12a: Self-Instruct

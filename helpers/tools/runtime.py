@@ -35,7 +35,9 @@ def _spec(cfg, b, m) -> list[Work]:
             Work("train", m["draft"], "draft distillation (sec. 12)", cfg.distill_steps, cfg.distill_batch,
                  min(256, _ANSWER + new)),
             Work("generate", t, "alpha before and after, one prompt at a time (sec. 12)", 4 * len(cfg.distill_held), 1,
-                 new)]  # fmt: skip
+                 new),
+            *([Work("generate", cfg.second_pair[0], "the second pair: parity and alpha (sec. 10)", 4, 1, new)]
+              if cfg.second_pair else [])]  # fmt: skip
 
 
 def _self_instruct(cfg, b, m) -> list[Work]:
