@@ -21,14 +21,15 @@ import torch
 from helpers import generation, training
 
 
-def target_answers(
-    target, tok, prompts: list[str], path: str | Path, max_new_tokens: int, batch_size: int = 64
-) -> list[str]:
-    """The target's greedy answers to `prompts`, checkpointed in `path` (a rerun reuses finished batches)."""
+def target_answers(target, tok, prompts: list[str], path: str | Path, max_new_tokens: int,
+                   batch_size: int = 64) -> list[tuple[str, str]]:  # fmt: skip
+    """(prompt, the target's greedy answer) for each prompt whose answer ended before the token limit (a cut
+    answer, closed by the chat template's end-of-turn, would teach the draft to stop mid-sentence);
+    checkpointed in `path`, so a rerun reuses finished batches."""
     items = [{"id": f"p{i:05d}", "prompt": p} for i, p in enumerate(prompts)]
     records = generation.generate_to_jsonl(path, items, target, tok, max_new_tokens=max_new_tokens,
                                            batch_size=batch_size)  # fmt: skip
-    return [r["output"] for r in records]
+    return [(r["prompt"], r["output"]) for r in records if r["finished"]]
 
 
 def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int, lr: float, batch_size: int,
@@ -36,8 +37,8 @@ def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int
     """A copy of `draft` fine-tuned (LoRA, merged) on `target`'s greedy answers to `prompts`, which must not
     be the prompts you measure it on. Both steps resume from `output_dir` after a reset."""
     out = Path(output_dir)
-    answers = target_answers(target, tok, prompts, out / "answers.jsonl", max_new_tokens)
-    trainer = training.sft_lora(copy.deepcopy(draft).train(), tok, training.chat_rows(list(zip(prompts, answers))),
+    pairs = target_answers(target, tok, prompts, out / "answers.jsonl", max_new_tokens)
+    trainer = training.sft_lora(copy.deepcopy(draft).train(), tok, training.chat_rows(pairs),
                                 profile, steps=steps, lr=lr, batch_size=batch_size, max_length=max_length,
                                 output_dir=str(out / "lora"))  # fmt: skip
     return trainer.model.merge_and_unload().eval()
@@ -45,10 +46,11 @@ def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int
 
 @torch.no_grad()
 def acceptance(target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4):
-    """(prompts where greedy speculative decoding equals `target.generate`, mean acceptance rate alpha)."""
+    """(prompts where greedy speculative decoding equals `target.generate`, the acceptance rate alpha pooled
+    over every checked draft of every prompt)."""
     from helpers import speculative
 
-    same, alphas = 0, []
+    same, pooled = 0, speculative.SpecStats()
     for p in prompts:
         ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=target.device)
         out, st = speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=max_new_tokens,
@@ -57,5 +59,5 @@ def acceptance(target, draft, tok, prompts: list[str], max_new_tokens: int, voca
                                 do_sample=False, repetition_penalty=1.0, eos_token_id=tok.eos_token_id,
                                 pad_token_id=tok.pad_token_id)  # Qwen's config sets a penalty: off, as in ours  # fmt: skip
         same += torch.equal(out.cpu(), plain.cpu())
-        alphas.append(st.alpha_hat)
-    return same, sum(alphas) / len(alphas)
+        pooled = pooled.merge(st)
+    return same, pooled.alpha_hat

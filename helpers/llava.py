@@ -347,14 +347,26 @@ def train(
 
 
 def _run_key(model, scenes, settings) -> dict:
-    """What a run's weights depend on: the model before training, every scene (image bytes, caption) and
-    the settings."""
-    from helpers.generation import model_fingerprint
+    """What a run's weights depend on: the frozen weights it starts from, which parameters train (the stage),
+    every scene (image bytes, caption) and the settings. The trainable weights' random start is left out: a
+    rerun draws it anew, and a resumed run takes them from the checkpoint."""
+    from helpers.training import _digest
 
+    frozen = hashlib.sha256()
+    for name, t in model.named_parameters():
+        flat = t.detach().reshape(-1)
+        frozen.update(name.encode() + str(tuple(t.shape)).encode())
+        if not t.requires_grad:
+            frozen.update(flat[:: max(1, flat.numel() // 256)][:256].to("cpu", torch.float32).numpy().tobytes())
     data = hashlib.sha256()
     for s in scenes:
         data.update(s.caption.encode() + s.image.tobytes())
-    return {"model": model_fingerprint(model), "data": data.hexdigest()[:16], "settings": repr(settings)}
+    trainable = [n for n, t in model.named_parameters() if t.requires_grad]
+    return {
+        "model": frozen.hexdigest()[:16],
+        "data": data.hexdigest()[:16],
+        "settings": _digest([repr(settings), trainable]),
+    }
 
 
 def save_checkpoint(path, key: dict, model, opt, rng: random.Random, losses: list[float]) -> None:

@@ -119,3 +119,48 @@ def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path, tok, draft, caps
     assert "another settings" in capsys.readouterr().out
     fresh = _sft(tok, draft, tmp_path / "fresh", steps=6)
     assert all(torch.equal(v, _lora(longer)[k]) for k, v in _lora(fresh).items())
+
+
+_KEY_IN_A_FRESH_PROCESS = """
+import json
+from peft import get_peft_model
+from helpers import training
+from helpers.world import tiny
+cfg = get_peft_model(tiny.load_model("draft"), training.lora_config()).peft_config["default"].to_dict()
+print(json.dumps({"raw": repr(cfg["target_modules"]), "key": training._digest(training.canonical(cfg))}))
+"""
+
+
+def test_the_run_key_is_the_same_in_every_python_process(world):
+    """PEFT turns "all-linear" into a set of module names, whose order changes with each interpreter's string
+    hashing: hashed as it comes, a Colab kernel restart gave another key and deleted the run's checkpoints."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _KEY_IN_A_FRESH_PROCESS], capture_output=True, text=True,
+                                      check=True, env={**os.environ, "PYTHONHASHSEED": str(s)}).stdout.splitlines()[-1])
+            for s in (1, 2, 3)]  # fmt: skip
+    assert len({r["raw"] for r in runs}) > 1  # the hazard is real: the set's order moved
+    assert len({r["key"] for r in runs}) == 1
+
+
+def test_a_half_written_checkpoint_is_skipped_for_the_complete_one(tmp_path, tok, draft, monkeypatch):
+    """A reset during a save leaves a checkpoint folder without trainer_state.json: the rerun deletes it and
+    resumes from the complete checkpoint before it, ending on the uninterrupted run's weights."""
+    import shutil
+
+    whole = _sft(tok, draft, tmp_path / "whole")
+    with monkeypatch.context() as m:
+        m.setattr(training, "TimedCheckpoints", _interrupted_at(10))
+        try:
+            _sft(tok, draft, tmp_path / "reset")
+        except _Reset:
+            pass
+    half = tmp_path / "reset" / "checkpoint-11"
+    shutil.copytree(tmp_path / "reset" / "checkpoint-10", half)
+    (half / "trainer_state.json").unlink()
+    resumed = _sft(tok, draft, tmp_path / "reset")
+    assert not half.exists() or (half / "trainer_state.json").exists()
+    assert all(torch.equal(v, _lora(resumed)[k]) for k, v in _lora(whole).items())

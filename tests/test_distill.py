@@ -1,0 +1,29 @@
+"""Training a draft for your model (helpers.distill): its data, and the alpha gain it must deliver."""
+
+from transformers import AutoModelForCausalLM
+
+from helpers import distill, profiles, settings
+
+
+def test_cut_answers_are_not_training_data(tmp_path, tok, target):
+    """An answer that hits the token limit would be closed with end-of-turn by the chat template: dropped."""
+    prompts = [t for t in settings.stage("11", profiles.choose_profile()).distill_prompts[:16]]
+    full = distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=64)
+    cut = distill.target_answers(target, tok, prompts, tmp_path / "b.jsonl", max_new_tokens=3)
+    assert len(full) > len(cut) and all(len(tok(a)["input_ids"]) <= 3 for _, a in cut)
+
+
+def test_a_draft_distilled_for_the_policy_accepts_more(tmp_path, tok, draft, bar):
+    """Notebook 11, section 12: the stock draft against the world's policy (the target fine-tuned further),
+    then distilled on the policy's answers to training prompts; alpha on held-out prompts rises by > 0.1."""
+    profile = profiles.choose_profile()
+    cfg = settings.stage("11", profile)
+    policy = AutoModelForCausalLM.from_pretrained(profiles.resolve_model(cfg.your_target)).eval()
+    V = policy.config.vocab_size
+    same0, before = distill.acceptance(policy, draft, tok, cfg.distill_held, 48, V)
+    matched = distill.distill_draft(draft, policy, tok, cfg.distill_prompts, profile, steps=cfg.distill_steps,
+                                    lr=cfg.distill_lr, batch_size=cfg.distill_batch, max_new_tokens=48,
+                                    output_dir=tmp_path)  # fmt: skip
+    same1, after = distill.acceptance(policy, matched, tok, cfg.distill_held, 48, V)
+    assert same0 == same1 == len(cfg.distill_held)  # exact with either draft
+    bar(after - before, above=0.1, what="distillation: alpha gain of the stock draft for the policy")
