@@ -369,7 +369,8 @@ class _Slots:
 
 
 def accept_rows(drafts, qs, p_logits, greedy: bool, probs_of, generator):
-    """Per row: how many drafts the target accepts (n) and the token it adds (the correction or the bonus).
+    """Per row: how many drafts the target accepts (n), the token it adds (the correction or the bonus), and
+    per position sum_x min(p, q) (alpha's lower-variance estimate; greedy: whether the argmaxes agree).
     Greedy: a draft stands while it equals the target's argmax. Sampling: accept x_i with probability
     min(1, p/q), then draw the correction from max(0, p - q), or the bonus from p when all stood."""
     B, kr = drafts.shape
@@ -378,7 +379,7 @@ def accept_rows(drafts, qs, p_logits, greedy: bool, probs_of, generator):
         best = p_logits.argmax(-1)  # (B, kr + 1)
         ok = drafts == best[:, :kr]
         n = ok.long().cumprod(1).sum(1)
-        return n, best[rows, n], ok
+        return n, best[rows, n], ok.float()
     p = probs_of(p_logits)  # (B, kr + 1, V)
     q = torch.stack(qs, dim=1)  # (B, kr, V)
     idx = drafts.unsqueeze(-1)
@@ -388,7 +389,7 @@ def accept_rows(drafts, qs, p_logits, greedy: bool, probs_of, generator):
     residual = torch.clamp(p[rows, n.clamp(max=kr - 1)] - q[rows, n.clamp(max=kr - 1)], min=0)
     last = torch.where((n == kr).unsqueeze(-1), p[rows, n], residual)
     extra = torch.multinomial(last / last.sum(-1, keepdim=True), 1, generator=generator).squeeze(-1)
-    return n, extra, ok
+    return n, extra, torch.minimum(p[:, :kr], q).sum(-1)
 
 
 @torch.inference_mode()
@@ -449,8 +450,8 @@ def speculative_generate_batch(
         stats.target_calls += 1
         t2 = time.perf_counter()
         # 3. per-row acceptance, then mask each row's rejected drafts out of both caches
-        n, extra, ok = accept_rows(X, qs, p_logits, greedy, probs_of, generator)
-        rounds.append((n, ok, kr))
+        n, extra, overlap = accept_rows(X, qs, p_logits, greedy, probs_of, generator)
+        rounds.append((n, overlap, kr))
         stood = torch.arange(kr, device=dev).unsqueeze(0) < n.unsqueeze(1)  # (rows, kr)
         t.mask[:, -kr:] = stood.long()
         if kr > 1:
@@ -480,8 +481,8 @@ def speculative_generate_batch(
         if len(live):
             t.drop_empty_tail()
             d.drop_empty_tail()
-    for n, ok, kr in rounds:
-        _count_round(stats, n, ok, kr, greedy)
+    for n, overlap, kr in rounds:
+        _count_round(stats, n, overlap, kr)
     lengths = lengths.clamp(max=max_new_tokens).tolist()
     rows_out = [row[:m] for row, m in zip(out.tolist(), lengths)]
     stats.new_tokens = sum(lengths)
@@ -501,7 +502,7 @@ def _count_to_eos(
     return torch.where(ended, is_eos.long().argmax(1) + 1, count), ended
 
 
-def _count_round(stats: SpecStats, n: torch.Tensor, ok: torch.Tensor, kr: int, greedy: bool) -> None:
+def _count_round(stats: SpecStats, n: torch.Tensor, overlap: torch.Tensor, kr: int) -> None:
     """Pool one round's per-row acceptance into `stats` (a row checks positions up to its first rejection)."""
     stats.rounds += 1
     stats.accepted += n.tolist()
@@ -513,9 +514,8 @@ def _count_round(stats: SpecStats, n: torch.Tensor, ok: torch.Tensor, kr: int, g
         tried = n >= i
         stats.pos_tried[i] += int(tried.sum())
         stats.pos_accepted[i] += int((n > i).sum())
-        if greedy:
-            stats.overlap_sum += float(ok[:, i][tried].sum())
-            stats.overlap_n += int(tried.sum())
+        stats.overlap_sum += float(overlap[:, i][tried].sum())
+        stats.overlap_n += int(tried.sum())
 
 
 # ---------------------------------------------------------------- theory
