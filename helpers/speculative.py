@@ -216,6 +216,7 @@ def speculative_generate(
     draft_argmax: bool = False,
     stop_below: float = 0.0,
     stop_block_below: float = 0.0,
+    static_cache: bool = False,
 ) -> tuple[torch.Tensor, SpecStats]:
     """Generate up to `max_new_tokens` after `input_ids` (batch 1) with a draft and a target model.
 
@@ -227,7 +228,9 @@ def speculative_generate(
     guess that the whole block survives, drops below this (an untrained form of SpecDec++'s stop rule).
     `draft_argmax=True` is a negative control, the tutorial bug: the draft takes its argmax but the
     ratio uses the soft q, so the output no longer follows the target's distribution.
-    Returns the full sequence (prompt + new tokens) and the statistics.
+    `static_cache=True`: both KV caches preallocated (`transformers.StaticCache`), rolled back by moving
+    their position, nothing copied or freed: the fixed shapes `torch.compile` and CUDA graphs need
+    (`compiled` below). Returns the full sequence (prompt + new tokens) and the statistics.
     """
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
         raise ValueError(f"input_ids must have shape (1, length), got {tuple(input_ids.shape)}")
@@ -241,6 +244,11 @@ def speculative_generate(
     seq = input_ids.to(target.device)
     prompt_len = seq.shape[1]
     t_cache = d_cache = None  # KV caches; None until the first call creates them
+    if static_cache:  # a round feeds at most the tokens it may still emit: prompt + max_new_tokens slots suffice
+        from transformers import StaticCache
+
+        size = prompt_len + max_new_tokens + 1
+        t_cache, d_cache = (StaticCache(config=m.config, max_cache_len=size) for m in (target, draft))
     t_len = d_len = 0  # how many tokens of `seq` each cache holds
 
     def probs_of(logits):
@@ -334,6 +342,18 @@ def speculative_generate(
     stats.new_tokens = seq.shape[1] - prompt_len
     stats.t_total = time.perf_counter() - t_start
     return seq, stats
+
+
+def compile_for_decoding(model, **compile_kwargs):
+    """`torch.compile` a model's forward for decoding with `static_cache=True`. On a GPU the default
+    `mode="reduce-overhead"` records CUDA graphs, so a step costs one graph launch instead of one launch per
+    kernel: the per-layer floor that makes a deep draft cost what its target costs at batch 1 (section 10).
+    Each new input shape compiles once (the draft's 1-token step, the target's (k+1)-token pass)."""
+    import torch._dynamo
+
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)  # one graph per shape
+    model.forward = torch.compile(model.forward, **({"mode": "reduce-overhead", "dynamic": False} | compile_kwargs))
+    return model
 
 
 # ---------------------------------------------------------------- a batch of prompts

@@ -335,3 +335,48 @@ def test_batched_sampling_follows_the_target_distribution_in_every_row():
     for c, (_, law) in zip(counts, laws):
         assert spec.chi_square_pvalue(c, law)[0] > 1e-3
     assert spec.chi_square_pvalue(counts[0], laws[2][1])[0] < 1e-6
+
+
+@pytest.mark.parametrize("kind,vocab,seed", [("llama", 97, 0), ("qwen2", 131, 1)])
+@pytest.mark.parametrize("k", [1, 4])
+def test_static_caches_roll_back_by_position_and_stay_exact(kind, vocab, seed, k):
+    """Preallocated caches (no copying, the shapes CUDA graphs need): greedy equals plain decoding, as with
+    the growing cache, and end-of-turn inside a block stops there."""
+    target = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
+    draft = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
+    with torch.no_grad():
+        for w in draft.parameters():
+            w.add_(0.1 * torch.randn(w.shape, generator=torch.Generator().manual_seed(seed)) * w.std().nan_to_num())
+    ids = torch.randint(1, vocab, (1, 7), generator=torch.Generator().manual_seed(seed))
+    ours, stats = spec.speculative_generate(target, draft, ids, k=k, max_new_tokens=40, static_cache=True)
+    assert torch.equal(ours, plain_greedy(target, ids, 40)) and 0 < stats.alpha_hat < 1
+    eos = ours[0, 7 + 9].item()
+    stopped, _ = spec.speculative_generate(
+        target, draft, ids, k=k, max_new_tokens=40, static_cache=True, eos_token_id=eos
+    )
+    assert torch.equal(stopped, plain_greedy(target, ids, 40, eos=eos)[:, : stopped.shape[1]])
+
+
+def test_static_caches_keep_sampling_exact():
+    target, draft = sharp_pair()
+    ids = torch.tensor([[1, 2, 3]])
+    pairs, law = spec.two_token_law(target, ids, 1.0, 0)
+    counts = spec.sample_two_tokens(target, draft, ids, pairs, 2000, seed=5, temperature=1.0, static_cache=True)
+    assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
+
+
+def test_a_compiled_pair_with_static_caches_stays_exact():
+    """The compiled path's loop under torch.compile (dynamo with the eager backend on a CPU: the graph capture
+    without a GPU's CUDA graphs): greedy still equals plain decoding."""
+    import copy
+
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=3)
+    draft = copy.deepcopy(target)
+    with torch.no_grad():
+        for w in draft.parameters():
+            w.add_(0.1 * torch.randn(w.shape, generator=torch.Generator().manual_seed(3)) * w.std().nan_to_num())
+    ids = torch.tensor([[5, 6, 7, 8]])
+    reference = plain_greedy(target, ids, 24)
+    t, d = (spec.compile_for_decoding(copy.deepcopy(m), backend="eager", mode=None) for m in (target, draft))
+    ours, _ = spec.speculative_generate(t, d, ids, k=3, max_new_tokens=24, static_cache=True)
+    assert torch.equal(ours, reference)

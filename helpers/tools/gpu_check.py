@@ -7,6 +7,12 @@
 2. c and v(k) for the GPU presets' pair shapes in bf16: on a GPU a step costs kernel launches, so depth
    sets c more than parameter count does.
 3. A 4-bit (bitsandbytes NF4) target: speculative output equals its own greedy `generate`.
+
+    python -m helpers.tools.gpu_check --compiled --json data/results/gpu_compiled.json
+
+4. The compiled path (static caches + `torch.compile(mode="reduce-overhead")`, CUDA graphs): c and v(k) of
+   each preset pair's shapes eager and compiled, the predicted speed-up at the bench's alpha, and greedy
+   parity of compiled speculative decoding in fp32. `--smoke` runs the same code on a CPU with small shapes.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -32,13 +39,22 @@ SHAPES = {  # the presets' models as (config class, kwargs); weights random
                                      num_key_value_heads=4, intermediate_size=18944, vocab_size=152064)),
     "TinyLlama-1.1B": (LlamaConfig, dict(hidden_size=2048, num_hidden_layers=22, num_attention_heads=32,
                                          num_key_value_heads=4, intermediate_size=5632, vocab_size=32000)),
+    "Llama-68M": (LlamaConfig, dict(hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
+                                    num_key_value_heads=12, intermediate_size=3072, vocab_size=32000)),
+    "Qwen2.5-3B": (Qwen2Config, dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16,
+                                     num_key_value_heads=2, intermediate_size=11008, vocab_size=151936)),
 }  # fmt: skip
+COMPILED_PAIRS = [("TinyLlama-1.1B", "Llama-68M"), ("Qwen2.5-3B", "Qwen2.5-0.5B"), ("Qwen2.5-7B", "Qwen2.5-0.5B")]
 
 
-def random_model(name: str, dtype, seed: int = 0):
+def random_model(name: str, dtype, seed: int = 0, device: str = "cuda", small: bool = False):
+    """A preset model's shape with random weights (`small`: 2 layers x 64, for the CPU smoke run)."""
     cls, kw = SHAPES[name]
+    if small:
+        kw = {**kw, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": min(2, kw["num_hidden_layers"]),
+              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512}  # fmt: skip
     torch.manual_seed(seed)
-    with torch.device("cuda"):
+    with torch.device(device):
         return AutoModelForCausalLM.from_config(cls(**kw), dtype=dtype).eval()
 
 
@@ -72,6 +88,49 @@ def pair_costs(target, draft) -> dict:
             "best_predicted_speedup_at_alpha": {a: round(v, 2) for a, v in pred.items()}}  # fmt: skip
 
 
+def static_step_ms(model, ctx, n_new: int, repeats: int = 20) -> float:
+    """Median ms of one `n_new`-token pass after `ctx` with a static cache, rolled back by position after each
+    (the compiled loop's own access pattern; the first calls compile and record, so they are not timed)."""
+    from transformers import StaticCache
+
+    cache = StaticCache(config=model.config, max_cache_len=ctx.shape[1] + 32)
+    model(input_ids=ctx, cache=cache, use_cache=True)
+    new, times = ctx[:, -n_new:], []
+    sync = torch.cuda.synchronize if ctx.is_cuda else (lambda: None)
+    for _ in range(repeats + 3):
+        sync()
+        t0 = time.perf_counter()
+        model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=n_new)
+        sync()
+        times.append(time.perf_counter() - t0)
+        speculative._crop(cache, ctx.shape[1])
+    return 1e3 * sorted(times[3:])[repeats // 2]
+
+
+def compiled_pair(t_name: str, d_name: str, alpha: float, device: str, small: bool, compile_kwargs: dict) -> dict:
+    """c and v(k) eager and compiled (static caches both), the predicted speed-up at `alpha`, and fp32 parity."""
+    dtype = torch.float32 if small else torch.bfloat16
+    out: dict = {}
+    for label in ("eager", "compiled"):
+        target, draft = random_model(t_name, dtype, 0, device, small), random_model(d_name, dtype, 1, device, small)
+        if label == "compiled":
+            target, draft = (speculative.compile_for_decoding(m, **compile_kwargs) for m in (target, draft))
+        ctx = torch.randint(5, 500, (1, 128), device=device)
+        t1, d1 = static_step_ms(target, ctx, 1), static_step_ms(draft, ctx, 1)
+        verify = {k: static_step_ms(target, ctx, k + 1) / t1 for k in range(1, 9)}
+        best = max(speculative.predicted_speedup(alpha, k, d1 / t1, v) for k, v in verify.items())
+        out[label] = {"target_ms": round(t1, 2), "draft_ms": round(d1, 2), "c": round(d1 / t1, 3),
+                      "verify": {k: round(v, 2) for k, v in verify.items()}, "best_predicted_speedup": round(best, 2)}  # fmt: skip
+        del target, draft
+    target = random_model(t_name, torch.float32, 0, device, small)
+    compiled = speculative.compile_for_decoding(random_model(t_name, torch.float32, 0, device, small), **compile_kwargs)
+    ids = torch.randint(5, 500, (1, 24), device=device)
+    seq, _ = speculative.speculative_generate(compiled, compiled, ids, k=4, max_new_tokens=32, static_cache=True)
+    out["fp32_self_draft_equal_to_greedy"] = bool(torch.equal(seq, greedy(target, ids, 32)))
+    out["alpha"] = alpha
+    return out
+
+
 def four_bit_check() -> dict:
     from transformers import BitsAndBytesConfig
 
@@ -90,8 +149,31 @@ def four_bit_check() -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m helpers.tools.gpu_check", description=__doc__)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--compiled", action="store_true", help="only check 4: the compiled path per preset pair")
+    ap.add_argument(
+        "--smoke", action="store_true", help="check 4 on this CPU with small shapes (dynamo, eager backend)"
+    )
     args = ap.parse_args(argv)
     import transformers
+
+    if args.compiled or args.smoke:
+        bench = Path(__file__).resolve().parents[2] / "data" / "results" / "speculative_bench.json"
+        rows = json.loads(bench.read_text())["rows"] if bench.exists() else []
+        alpha = max((r["alpha_hat"] or 0 for r in rows if r["method"].startswith("ours")), default=0.8)
+        device, kw = ("cpu", {"backend": "eager", "mode": None}) if args.smoke else ("cuda", {})
+        out = {"gpu": "cpu (smoke)" if args.smoke else torch.cuda.get_device_name(), "torch": torch.__version__,
+               "transformers": transformers.__version__, "pairs": {}}  # fmt: skip
+        for t, d in COMPILED_PAIRS:
+            try:
+                out["pairs"][f"{t} + {d}"] = compiled_pair(t, d, round(alpha, 3), device, args.smoke, kw)
+            except Exception as e:  # report, do not hide: a GPU run is too precious to lose to one pair
+                out["pairs"][f"{t} + {d}"] = {"error": f"{type(e).__name__}: {e}"[:300]}
+            print(t, d, out["pairs"][f"{t} + {d}"], flush=True)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+        return
 
     out: dict = {
         "gpu": torch.cuda.get_device_name(),

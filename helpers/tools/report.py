@@ -329,6 +329,10 @@ def render() -> str:
                        "each prompt's own greedy decoding):", batched, batched_rows)  # fmt: skip
     out += section("**Stage 11 on a GPU** (`python -m helpers.tools.gpu_check --json data/results/gpu_check.json`, run once "
                    "on a lent H200; CI has no GPU):", _load("gpu_check.json"), gpu_check_rows)  # fmt: skip
+    out += ["", "**Stage 11's compiled path** (static caches + `torch.compile` with CUDA graphs, `python -m "
+            "helpers.tools.gpu_check --compiled --json data/results/gpu_compiled.json`): "
+            + ("see `data/results/gpu_compiled.json`." if _load("gpu_compiled.json") else
+               "_not measured yet: no GPU has been lent since it was written (exact on a CPU: tests)._")]  # fmt: skip
     out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
                    + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
                    si, self_instruct_rows)  # fmt: skip
