@@ -23,13 +23,14 @@ from helpers import generation, training
 
 def target_answers(target, tok, prompts: list[str], path: str | Path, max_new_tokens: int,
                    batch_size: int = 64) -> list[tuple[str, str]]:  # fmt: skip
-    """(prompt, the target's greedy answer) for each prompt whose answer ended before the token limit (a cut
-    answer, closed by the chat template's end-of-turn, would teach the draft to stop mid-sentence);
-    checkpointed in `path`, so a rerun reuses finished batches."""
+    """(prompt, the target's greedy answer) pairs, checkpointed in `path` (a rerun reuses finished batches).
+    Answers cut at the token limit are kept: a real model's answers often run past it, and dropping them
+    would leave little data. The chat template closes them with end-of-turn, so the draft learns a stop at
+    the cut, which costs alpha only near the token limit."""
     items = [{"id": f"p{i:05d}", "prompt": p} for i, p in enumerate(prompts)]
     records = generation.generate_to_jsonl(path, items, target, tok, max_new_tokens=max_new_tokens,
                                            batch_size=batch_size)  # fmt: skip
-    return [(r["prompt"], r["output"]) for r in records if r["finished"]]
+    return [(r["prompt"], r["output"]) for r in records]
 
 
 def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int, lr: float, batch_size: int,

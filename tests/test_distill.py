@@ -5,12 +5,14 @@ from transformers import AutoModelForCausalLM
 from helpers import distill, profiles, settings
 
 
-def test_cut_answers_are_not_training_data(tmp_path, tok, target):
-    """An answer that hits the token limit would be closed with end-of-turn by the chat template: dropped."""
-    prompts = [t for t in settings.stage("11", profiles.choose_profile()).distill_prompts[:16]]
-    full = distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=64)
-    cut = distill.target_answers(target, tok, prompts, tmp_path / "b.jsonl", max_new_tokens=3)
-    assert len(full) > len(cut) and all(len(tok(a)["input_ids"]) <= 3 for _, a in cut)
+def test_the_targets_answers_are_a_resumable_checkpoint(tmp_path, tok, target, capsys):
+    """A rerun reads the answers back; another token budget generates them again, saying why."""
+    prompts = settings.stage("11", profiles.choose_profile()).distill_prompts[:16]
+    first = distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=24)
+    assert distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=24) == first
+    assert "regenerating" not in capsys.readouterr().out
+    distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=8)
+    assert "other sampling settings" in capsys.readouterr().out
 
 
 def test_a_draft_distilled_for_the_policy_accepts_more(tmp_path, tok, draft, bar):
