@@ -47,11 +47,12 @@ def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int
 
 @torch.no_grad()
 def acceptance(target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4):
-    """(prompts where greedy speculative decoding equals `target.generate`, the acceptance rate alpha pooled
-    over every checked draft of every prompt)."""
+    """(prompts where greedy speculative decoding equals `target.generate`, the mean over prompts of each
+    prompt's acceptance rate alpha; a prompt with no draft checked, e.g. one answered by end-of-turn at once,
+    has no alpha and is left out of the mean)."""
     from helpers import speculative
 
-    same, pooled = 0, speculative.SpecStats()
+    same, alphas = 0, []
     for p in prompts:
         ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=target.device)
         out, st = speculative.speculative_generate(target, draft, ids, k=k, max_new_tokens=max_new_tokens,
@@ -60,5 +61,5 @@ def acceptance(target, draft, tok, prompts: list[str], max_new_tokens: int, voca
                                 do_sample=False, repetition_penalty=1.0, eos_token_id=tok.eos_token_id,
                                 pad_token_id=tok.pad_token_id)  # Qwen's config sets a penalty: off, as in ours  # fmt: skip
         same += torch.equal(out.cpu(), plain.cpu())
-        pooled = pooled.merge(st)
-    return same, pooled.alpha_hat
+        alphas += [st.alpha_hat] if st.alpha_hat == st.alpha_hat else []  # NaN: nothing was checked
+    return same, sum(alphas) / len(alphas) if alphas else float("nan")
