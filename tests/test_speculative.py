@@ -278,10 +278,9 @@ def test_statistics_alpha_hat_vs_accepted_over_proposed():
 
 # ---------------------------------------------------------------- a batch of prompts
 def left_padded(prompts: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(p) for p in prompts)
-    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    return ids, mask
+    from helpers.generation import left_pad
+
+    return left_pad(prompts, pad)
 
 
 @pytest.mark.parametrize("kind,vocab,seed", [("llama", 97, 0), ("qwen2", 131, 1), ("gpt2", 250, 2)])

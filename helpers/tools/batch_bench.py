@@ -17,15 +17,13 @@ from pathlib import Path
 
 import torch
 
-from helpers import speculative
+from helpers import generation, speculative
 
 
 def left_padded(prompts: list[list[int]], pad_id: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, attention mask) of prompts padded on the left to one width."""
-    width = max(len(p) for p in prompts)
-    ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-    return ids, mask
+    """`generation.left_pad` on the target's device."""
+    ids, mask = generation.left_pad(prompts, pad_id)
+    return ids.to(device), mask.to(device)
 
 
 def plain_batched(target, ids, mask, n: int, pad_id: int) -> list[list[int]]:
