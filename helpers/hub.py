@@ -22,12 +22,15 @@ def local_copy(repo: str) -> Path | None:
     return path
 
 
-def load_dataset(repo: str, config: str | None = None, *, split: str, data_dir: str | None = None):
-    """`datasets.load_dataset(repo, config, split=..., data_dir=...)`, from a local copy where there is one.
-    A config of a local copy is its subfolder (gsm8k's "main"), as `data_dir` is (hh-rlhf's "harmless-base")."""
+def load_dataset(
+    repo: str, config: str | None = None, *, split: str, data_dir: str | None = None, streaming: bool = False
+):
+    """`datasets.load_dataset(repo, config, split=..., data_dir=..., streaming=...)`, from a local copy where
+    there is one. A config of a local copy is its subfolder (gsm8k's "main"), as `data_dir` is (hh-rlhf's
+    "harmless-base"). `streaming=True` reads rows as they are iterated (only those rows are fetched)."""
     import datasets
 
     local = local_copy(repo)
     if local is None:
-        return datasets.load_dataset(repo, config, split=split, data_dir=data_dir)
-    return datasets.load_dataset(str(local), data_dir=data_dir or config, split=split)
+        return datasets.load_dataset(repo, config, split=split, data_dir=data_dir, streaming=streaming)
+    return datasets.load_dataset(str(local), data_dir=data_dir or config, split=split, streaming=streaming)

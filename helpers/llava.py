@@ -13,11 +13,9 @@ import hashlib
 import os
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import (
@@ -30,31 +28,12 @@ from transformers import (
 )
 
 from helpers.profiles import show_progress
+from helpers.vlm_data import Example
 
 try:  # transformers >= 5 without torchvision: the PIL image processor (Colab has torchvision)
     from transformers import CLIPImageProcessorPil as ImageProcessor
 except ImportError:  # pragma: no cover
     from transformers import CLIPImageProcessor as ImageProcessor
-
-COLOURS = {
-    "red": (220, 30, 30),
-    "green": (30, 160, 50),
-    "blue": (30, 60, 220),
-    "yellow": (230, 200, 0),
-    "black": (0, 0, 0),
-    "pink": (250, 120, 200),
-}
-SHAPES = ("circle", "square", "triangle")
-POSITIONS = ("left", "right")
-ATTRIBUTES = ("colour", "shape", "position")
-CHANCE = {"colour": 1 / len(COLOURS), "shape": 1 / len(SHAPES), "position": 1 / len(POSITIONS)}
-CHANCE["exact"] = CHANCE["colour"] * CHANCE["shape"] * CHANCE["position"]
-QUESTIONS = {
-    "caption": "Describe the image.",
-    "colour": "What colour is the shape?",
-    "shape": "What shape is it?",
-    "position": "Is the shape on the left or the right?",
-}
 
 # ChatML like the tiny world's template; content may be a string or a list of image/text parts.
 VLM_TEMPLATE = (
@@ -67,56 +46,6 @@ VLM_TEMPLATE = (
     "{% endfor %}{{ '<|im_end|>\\n' }}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-
-
-# ---------------------------------------------------------------- data
-@dataclass
-class Scene:
-    colour: str
-    shape: str
-    position: str
-    image: Image.Image
-
-    @property
-    def caption(self) -> str:
-        return f"a {self.colour} {self.shape} on the {self.position}"
-
-    def answer(self, question: str) -> str:
-        return self.caption if question == "caption" else getattr(self, question)
-
-
-def draw_scene(colour: str, shape: str, position: str, rng: random.Random, size: int = 32) -> Image.Image:
-    """One shape on a white canvas, in the left or right half, with random size and jitter."""
-    img = Image.new("RGB", (size, size), "white")
-    r = rng.uniform(0.2, 0.28) * size
-    cx = rng.uniform(r + 1, size / 2 - r / 2) if position == "left" else rng.uniform(size / 2 + r / 2, size - r - 1)
-    cy = rng.uniform(r + 1, size - r - 1)
-    box = (cx - r, cy - r, cx + r, cy + r)
-    draw = ImageDraw.Draw(img)
-    if shape == "circle":
-        draw.ellipse(box, fill=COLOURS[colour])
-    elif shape == "square":
-        draw.rectangle(box, fill=COLOURS[colour])
-    else:
-        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=COLOURS[colour])
-    return img
-
-
-def make_scenes(n: int, split: str, seed: int = 0) -> list[Scene]:
-    """Random scenes; train and held-out use disjoint random streams (same attribute space)."""
-    rng = random.Random(f"{split}-{seed}")
-    out = []
-    for _ in range(n):
-        c, s, p = rng.choice(list(COLOURS)), rng.choice(SHAPES), rng.choice(POSITIONS)
-        out.append(Scene(c, s, p, draw_scene(c, s, p, rng)))
-    return out
-
-
-def parse_caption(text: str) -> dict[str, str | None]:
-    """Attributes named in a generated caption ('a red circle on the left')."""
-    words = text.replace(".", " ").split()
-    pick = lambda names: next((w for w in words if w in names), None)  # noqa: E731
-    return {"colour": pick(COLOURS), "shape": pick(SHAPES), "position": pick(POSITIONS)}
 
 
 # ---------------------------------------------------------------- model and processor
@@ -205,24 +134,25 @@ def add_image_token(tok) -> None:
 
 
 def messages(question: str, answer: str | None = None) -> list[dict]:
-    user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTIONS[question]}]}
+    """One user turn with the image and the question's text, and the assistant's answer when given."""
+    user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}
     return [user] + ([{"role": "assistant", "content": answer}] if answer is not None else [])
 
 
 # ---------------------------------------------------------------- batches with answer-only labels
-def collate(proc, scenes: list[Scene], questions: list[str]) -> dict[str, torch.Tensor]:
-    """Right-padded training batch. Labels cover the answer and its end-of-turn token; image, prompt and
-    padding positions are -100."""
+def collate(proc, examples: list[Example]) -> dict[str, torch.Tensor]:
+    """Right-padded training batch of examples (`vlm_data.Example`). Labels cover the target and its
+    end-of-turn token; image, prompt and padding positions are -100."""
     tok = proc.tokenizer
-    prompts = [proc.apply_chat_template(messages(q), add_generation_prompt=True) for q in questions]
-    fulls = [proc.apply_chat_template(messages(q, s.answer(q))) for s, q in zip(scenes, questions)]
-    images = [s.image for s in scenes]
+    prompts = [proc.apply_chat_template(messages(e.question), add_generation_prompt=True) for e in examples]
+    fulls = [proc.apply_chat_template(messages(e.question, e.target)) for e in examples]
+    images = [e.image for e in examples]
     p_len = [len(x) for x in proc(images=images, text=prompts)["input_ids"]]
     enc = proc(images=images, text=fulls, return_tensors="np")
     width = max(len(x) for x in enc["input_ids"])
-    ids = torch.full((len(scenes), width), tok.pad_token_id)
-    labels = torch.full((len(scenes), width), -100)
-    mask = torch.zeros((len(scenes), width), dtype=torch.long)
+    ids = torch.full((len(examples), width), tok.pad_token_id)
+    labels = torch.full((len(examples), width), -100)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
     for i, row in enumerate(enc["input_ids"]):
         row = torch.as_tensor(row)
         ids[i, : len(row)], mask[i, : len(row)] = row, 1
@@ -242,38 +172,29 @@ def to_model(batch: dict, model) -> dict:
 
 
 @torch.no_grad()
-def answer(model, proc, scenes: list[Scene], question="caption", images=None, max_new_tokens: int = 16) -> list[str]:
-    """Greedy answers for a batch: one question for all, or one per scene (prompts of different lengths
-    are left-padded). `images` overrides the scenes' images."""
+def answer(
+    model, proc, examples: list[Example], max_new_tokens: int = 16, autocast: torch.dtype | None = None
+) -> list[str]:
+    """Greedy answers to a batch of examples (prompts of different lengths are left-padded)."""
     model.eval()
-    questions = [question] * len(scenes) if isinstance(question, str) else question
-    prompts = [proc.apply_chat_template(messages(q), add_generation_prompt=True) for q in questions]
-    enc = proc(images=images or [s.image for s in scenes], text=prompts, return_tensors="pt", padding=True)
+    prompts = [proc.apply_chat_template(messages(e.question), add_generation_prompt=True) for e in examples]
+    enc = proc(images=[e.image for e in examples], text=prompts, return_tensors="pt", padding=True)
     enc = to_model(dict(enc), model)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+    with autocast_to(model, autocast):
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
     return [
         t.strip() for t in proc.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     ]
 
 
-def evaluate(model, proc, scenes: list[Scene], shuffle_images: bool = False, batch: int = 100) -> dict[str, float]:
-    """Per-attribute accuracy and exact match of generated captions. shuffle_images: a control that pairs
-    each question with another scene's image (a model that reads the image must then fail)."""
-    images = [s.image for s in scenes]
-    if shuffle_images:
-        images = images[1:] + images[:1]  # every image moves to another scene
-    captions = []
-    for i in range(0, len(scenes), batch):
-        captions += answer(model, proc, scenes[i : i + batch], images=images[i : i + batch])
-    hits = {a: 0 for a in ATTRIBUTES}
-    exact = 0
-    for s, c in zip(scenes, captions):
-        got = parse_caption(c)
-        for a in ATTRIBUTES:
-            hits[a] += got[a] == getattr(s, a)
-        exact += c == s.caption
-    n = len(scenes)
-    return {**{a: hits[a] / n for a in ATTRIBUTES}, "exact": exact / n}
+def autocast_to(model, dtype: torch.dtype | None):
+    """Mixed precision on a GPU: the weights stay fp32, matrix products run in `dtype` (fp16 on a T4, bf16 on
+    an L4/A100); a no-op for None or fp32."""
+    import contextlib
+
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(model.device.type, dtype=dtype)
 
 
 # ---------------------------------------------------------------- training stages
@@ -306,8 +227,8 @@ def set_stage(model, stage: str, lora_r: int = 16):
 def train(
     model,
     proc,
-    scenes,
-    questions,
+    tasks: dict[str, list[Example]],
+    mix: list[str],
     steps: int,
     lr: float,
     projector_lr: float | None = None,
@@ -315,10 +236,14 @@ def train(
     seed: int = 0,
     checkpoint: str | Path | None = None,
     minutes: float | None = None,
+    autocast: torch.dtype | None = None,
 ) -> list[float]:
     """AdamW on the trainable parameters; the projector may get its own learning rate (`projector_lr`).
-    With `checkpoint` (a file), the trainable weights, optimizer, random states and losses are saved every
-    `minutes` (`training.CHECKPOINT_MINUTES`) and at the end, and a rerun resumes from them."""
+    Each step draws `batch` row numbers, then a task per row from `mix` (repeat a task to weight it), and
+    takes that row of that task (modulo its length: tasks may differ in size).
+    `autocast` (fp16/bf16 on a GPU) runs the products in half precision over fp32 weights, with loss
+    scaling in fp16. With `checkpoint` (a file), the trainable weights, optimizer, random states and losses
+    are saved every `minutes` (`training.CHECKPOINT_MINUTES`) and at the end, and a rerun resumes from them."""
     from helpers import training
 
     rng = random.Random(seed)
@@ -326,17 +251,23 @@ def train(
     rest = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" not in n]
     groups = [{"params": proj, "lr": projector_lr or lr}] + ([{"params": rest, "lr": lr}] if rest else [])
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    key = _run_key(model, scenes, [questions, steps, lr, projector_lr, batch, seed]) if checkpoint else None
+    scaler = torch.amp.GradScaler(model.device.type, enabled=autocast == torch.float16)
+    used = [e for k in dict.fromkeys(mix) for e in tasks[k]]
+    key = _run_key(model, used, [mix, steps, lr, projector_lr, batch, seed, str(autocast)]) if checkpoint else None
     losses = _resume(checkpoint, key, model, opt, rng) if checkpoint else []
     every, last_save = 60 * (training.CHECKPOINT_MINUTES if minutes is None else minutes), time.monotonic()
+    n = max(len(tasks[k]) for k in mix)
     model.train()
     for step in tqdm(range(len(losses), steps), desc="train", mininterval=5, disable=not show_progress()):
-        idx = [rng.randrange(len(scenes)) for _ in range(batch)]
-        b = to_model(collate(proc, [scenes[i] for i in idx], [rng.choice(questions) for _ in idx]), model)
-        loss = model(**b).loss
-        loss.backward()
+        idx = [rng.randrange(n) for _ in range(batch)]
+        rows = [tasks[k][i % len(tasks[k])] for i, k in zip(idx, [rng.choice(mix) for _ in idx])]
+        with autocast_to(model, autocast):
+            loss = model(**to_model(collate(proc, rows), model)).loss
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         if checkpoint and (step + 1 == steps or time.monotonic() - last_save >= every):
@@ -346,10 +277,10 @@ def train(
     return losses
 
 
-def _run_key(model, scenes, settings) -> dict:
+def _run_key(model, examples: list[Example], settings) -> dict:
     """What a run's weights depend on: the frozen weights it starts from, which parameters train (the stage),
-    every scene (image bytes, caption) and the settings. The trainable weights' random start is left out: a
-    rerun draws it anew, and a resumed run takes them from the checkpoint."""
+    every example it may draw (image bytes, question, target) and the settings. The trainable weights' random
+    start is left out: a rerun draws it anew, and a resumed run takes them from the checkpoint."""
     from helpers.training import _digest
 
     frozen = hashlib.sha256()
@@ -359,8 +290,8 @@ def _run_key(model, scenes, settings) -> dict:
         if not t.requires_grad:
             frozen.update(flat[:: max(1, flat.numel() // 256)][:256].to("cpu", torch.float32).numpy().tobytes())
     data = hashlib.sha256()
-    for s in scenes:
-        data.update(s.caption.encode() + s.image.tobytes())
+    for e in examples:
+        data.update(f"{e.question}\0{e.target}\0".encode() + e.image.tobytes())
     trainable = [n for n, t in model.named_parameters() if t.requires_grad]
     return {
         "model": frozen.hexdigest()[:16],
@@ -401,7 +332,9 @@ def _resume(path, key: dict, model, opt, rng: random.Random) -> list[float]:
     return state["losses"]
 
 
-def copy_pretrain(model, proc, scenes, steps: int, lr: float = 1e-3, batch: int = 16, seed: int = 0) -> list[float]:
+def copy_pretrain(
+    model, proc, captions: list[Example], steps: int, lr: float = 1e-3, batch: int = 16, seed: int = 0
+) -> list[float]:
     """Stage 0 (tiny profile only): teach the tiny LM to read its image slots. The caption's tokens are
     written *as text* into the image positions (at a random offset) and the LM learns to answer from them;
     stage 1 then only has to teach the projector to write such 'words'."""
@@ -413,9 +346,7 @@ def copy_pretrain(model, proc, scenes, steps: int, lr: float = 1e-3, batch: int 
     model.train()
     losses = []
     for _ in tqdm(range(steps), desc="stage 0", mininterval=5, disable=not show_progress()):
-        b = to_model(
-            collate(proc, [scenes[rng.randrange(len(scenes))] for _ in range(batch)], ["caption"] * batch), model
-        )
+        b = to_model(collate(proc, [captions[rng.randrange(len(captions))] for _ in range(batch)]), model)
         ids = b["input_ids"].clone()
         for i in range(batch):
             slots = (ids[i] == image_id).nonzero().flatten()

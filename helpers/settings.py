@@ -295,13 +295,17 @@ def rlaif_stage(profile: profiles.Profile) -> Rlaif:
 # ---------------------------------------------------------------- stage 13: a LLaVA-style VLM
 @dataclass(frozen=True)
 class Vlm:
-    n_train: int  # scenes to train on, and held-out scenes to measure
+    n_train: int  # training examples per task, and held-out examples per kind (captions, questions)
     n_held: int
     steps: dict[str, int]  # stage0 (the tiny LM learning to read its image slots; 0 = none), blind, stage1, stage2
     projector_lr: float  # stage 1 (and the blind control)
     lora_lr: float  # stage 2
     stage2_projector_lr: float
     out: Path  # each training run's checkpoint (a rerun resumes it)
+    stage2_mix: tuple[str, ...]  # the tasks stage 2 draws from, a task repeated to weight it
+    photographs: tuple[str, str] | None = None  # (caption set, VQA set) on the hub; None: the drawn shapes
+    autocast: object = None  # a torch dtype: fp32 weights, products in fp16 (T4) or bf16 (L4, A100)
+    max_new_tokens: int = 16  # per generated caption or answer
     batch: int = 16
     results: str = "llava.json"
 
@@ -311,13 +315,16 @@ def vlm(profile: profiles.Profile) -> Vlm:
     if profile.is_tiny:
         steps = dict(stage0=100, blind=60, stage1=250, stage2=350)
         return Vlm(3000, 300, steps, projector_lr=1e-2, lora_lr=2e-3, stage2_projector_lr=1e-3, out=out,
-                   results=results)  # fmt: skip
-    # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA (Liu et al. 2023, scripts/v1_5)
-    n = profile.budgets["train_steps"]
-    steps = dict(stage0=0, blind=max(2, n // 3), stage1=n, stage2=n)
+                   stage2_mix=("caption",) * 3 + ("colour", "shape", "position"), results=results)  # fmt: skip
+    # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA, projector 2e-5 beside LoRA
+    # (Liu et al. 2023, scripts/v1_5). About one pass over the captions in stage 1, over both tasks in stage 2.
     n_train, n_held = (16, 4) if profile.dry_run else (3000, 300)
+    batch = profile.budgets["batch_size"] if profile.dry_run else 16
+    stage1 = -(-n_train // batch)
+    steps = dict(stage0=0, blind=max(2, stage1 // 2), stage1=stage1, stage2=2 * stage1)
     return Vlm(n_train, n_held, steps, projector_lr=1e-3, lora_lr=2e-4, stage2_projector_lr=2e-5, out=out,
-               batch=profile.budgets["batch_size"], results=results)  # fmt: skip
+               stage2_mix=("caption", "answer", "answer"), photographs=("jxie/flickr8k", "lmms-lab/VQAv2"),
+               autocast=profile.dtype, max_new_tokens=32, batch=batch, results=results)  # fmt: skip
 
 
 def vlm_model(profile: profiles.Profile):

@@ -209,3 +209,22 @@ def test_judges_load_in_fp32_where_the_preset_runs_fp16():
     """F8: Qwen2.5 overflows in fp16 on a T4, so judges, writers and feedback models load in fp32 there."""
     t4, l4 = (profiles.Profile(n, "cuda", d, True, {}, {}) for n, d in (("t4", torch.float16), ("l4", torch.bfloat16)))
     assert (t4.judge_dtype, l4.judge_dtype) == (torch.float32, torch.bfloat16)
+
+
+# ---------------------------------------------------------------- stage 13 on photographs: the stand-in sets
+def test_stand_in_photographs_load_in_the_real_sets_schemas(hub_data):
+    """jxie/flickr8k (five captions per photo) and lmms-lab/VQAv2 (ten answers per question, held out by
+    image_id), streamed through the presets' loader; no photograph is on both sides of the VQA split."""
+    from helpers import hub as datasets_hub  # (`hub` is this file's fixture)
+    from helpers import vlm_data
+
+    row = next(iter(datasets_hub.load_dataset("jxie/flickr8k", split="train", streaming=True)))
+    assert {f"caption_{i}" for i in range(5)} <= set(row) and row["image"].size[0] > 100
+    data = vlm_data.photographs(16, 4, "jxie/flickr8k", "lmms-lab/VQAv2")
+    assert [len(data.train["caption"]), len(data.train["answer"])] == [16, 16]
+    assert all(len(e.references) == 5 for e in data.held if e.kind == "caption")
+    assert all(len(e.references) == 10 and e.group in ("yes/no", "number", "other") for e in data.train["answer"])
+    held = [e for e in data.held if e.kind == "answer"]
+    assert len(held) == 4 and held[0].question.endswith(vlm_data.SHORT_ANSWER)
+    pixels = lambda examples: {e.image.tobytes() for e in examples}  # noqa: E731
+    assert not pixels(held) & pixels(data.train["answer"])

@@ -111,9 +111,10 @@ def gpu_check_rows(gpu: dict) -> list[str]:
 
 
 def llava_rows(vlm: dict) -> list[str]:
-    cols = ["colour", "shape", "position", "exact"]
+    cols = list(next(iter(vlm["results"].values())))
     rows = ["| model | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    rows.append("| chance | " + " | ".join(f"{vlm['chance'][c]:.3f}" for c in cols) + " |")
+    chance = vlm.get("chance", {})
+    rows.append("| chance | " + " | ".join(f"{chance[c]:.3f}" if c in chance else "–" for c in cols) + " |")
     for name, r in vlm["results"].items():
         rows.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
     return rows

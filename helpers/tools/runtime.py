@@ -80,12 +80,13 @@ def _rlaif(cfg, b, m) -> list[Work]:
 
 
 def _vlm(cfg, b, m) -> list[Work]:
-    lm, row = m["vlm_lm"], 196 + 32  # 196 image patches + the chat turn
+    lm, row = m["vlm_lm"], 196 + 48  # 196 image patches + the chat turn and its answer
     steps = cfg.steps["blind"] + cfg.steps["stage1"] + cfg.steps["stage2"]
     return [
         Work("train", lm, "blind control, stage 1 and stage 2 (sec. 6-8)", steps, cfg.batch, row),
-        Work("generate", lm, "held-out answers: 4 evaluations (sec. 6-9)", 4 * cfg.n_held, 100, 16),
-    ]
+        Work("generate", lm, "held-out captions and answers: 4 evaluations (sec. 6-9)", 4 * 2 * cfg.n_held, 100,
+             cfg.max_new_tokens),
+    ]  # fmt: skip
 
 
 def _capstone(cfg, b, m) -> list[Work]:

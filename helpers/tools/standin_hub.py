@@ -47,6 +47,7 @@ PHI3_SPECIALS = [  # (content, id): Phi-3.5-mini-instruct's added tokens
 
 # Chat templates verbatim from each model's tokenizer_config.json (sources: ../shared/research/hub_facts.md).
 TEMPLATES = json.loads((Path(__file__).resolve().parents[2] / "data" / "standin_chat_templates.json").read_text())
+PHOTOS = Path(__file__).resolve().parents[2] / "data" / "standin_photos.json"  # stage 13's stand-in photographs
 QWEN_SAMPLING = dict(do_sample=True, temperature=0.7, top_p=0.8, top_k=20)  # + repetition_penalty per size
 
 # hub id -> the facts the stand-in copies. family picks the tokenizer; vocab is the config's (padded) size.
@@ -80,7 +81,8 @@ TINY_DIMS = dict(
 # ---------------------------------------------------------------- where it lives
 def key() -> str:
     """Changes when this builder or the libraries that write the files change."""
-    parts = [Path(__file__).read_bytes()] + [metadata.version(n).encode() for n in ("transformers", "tokenizers")]
+    parts = [Path(__file__).read_bytes(), PHOTOS.read_bytes()]
+    parts += [metadata.version(n).encode() for n in ("transformers", "tokenizers", "datasets")]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:12]
 
 
@@ -358,6 +360,65 @@ def build_datasets(base: Path) -> None:
         pd.DataFrame(gsm8k_rows(n, rng)).to_parquet(gsm / f"{split}-00000-of-00001.parquet")
 
 
+def skimage_photo(name: str):
+    """A sample photograph shipped in the scikit-image wheel (installed with --no-deps: only its files are
+    read, the package is never imported), as RGB at most 320 pixels a side (Flickr8k's are about 500)."""
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None:
+        raise RuntimeError("the stand-in photographs need scikit-image's files: pip install --no-deps scikit-image")
+    image = Image.open(Path(spec.origin).parent / "data" / name)
+    if image.mode == "RGBA":  # the horse: black on transparent, shown on white
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+    image = image.convert("RGB")
+    image.thumbnail((320, 320))
+    return image
+
+
+def photo_rows() -> tuple[list[dict], list[dict], list[dict]]:
+    """(Flickr8k train rows, Flickr8k test rows, VQAv2 validation rows) of the stand-in photographs. Train
+    photos appear twice, the second time mirrored, so a dry run finds its 16 training examples."""
+    from PIL import ImageOps
+
+    train, test, vqa = [], [], []
+    for n, photo in enumerate(json.loads(PHOTOS.read_text())["photos"]):
+        image = skimage_photo(photo["file"])
+        views = [image] if photo["held"] else [image, ImageOps.mirror(image)]
+        for v, view in enumerate(views):
+            image_id = 10 * (n + 1) if photo["held"] else 10 * (n + 1) + 1 + v  # held out: a multiple of 10
+            row = {"image": view, **{f"caption_{i}": c for i, c in enumerate(photo["captions"])}}
+            (test if photo["held"] else train).append(row)
+            for k, q in enumerate(photo["questions"]):
+                answers = [a for a, count in q["answers"].items() for _ in range(count)]
+                vqa.append({"question": q["q"], "image": view, "multiple_choice_answer": answers[0],
+                            "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1}
+                                        for i, a in enumerate(answers)],
+                            "answer_type": q["type"], "question_type": " ".join(q["q"].lower().split()[:2]),
+                            "image_id": image_id, "question_id": 100 * image_id + k})  # fmt: skip
+    return train, test, vqa
+
+
+def write_parquet(path: Path, rows: list[dict]) -> None:
+    """Rows with their images inside the parquet file, as the hub's image datasets store them."""
+    import datasets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    features = datasets.Dataset.from_list(rows[:1]).features.copy()
+    features["image"] = datasets.Image()
+    datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
+
+
+def build_photo_datasets(base: Path) -> None:
+    train, test, vqa = photo_rows()
+    flickr = base / "datasets" / "jxie" / "flickr8k" / "data"
+    write_parquet(flickr / "train-00000-of-00001.parquet", train)
+    write_parquet(flickr / "test-00000-of-00001.parquet", test)
+    write_parquet(base / "datasets" / "lmms-lab" / "VQAv2" / "data" / "validation-00000-of-00001.parquet", vqa)
+
+
 def build(force: bool = False) -> Path:
     """Build the stand-in hub once (cached by `key()`); returns its folder."""
     base = root()
@@ -367,6 +428,7 @@ def build(force: bool = False) -> Path:
         shutil.rmtree(old, ignore_errors=True)
     build_models(base)
     build_datasets(base)
+    build_photo_datasets(base)
     (base / "done").write_text(json.dumps({"models": sorted(MODELS), "key": key()}))
     return base
 

@@ -1,0 +1,103 @@
+"""Stage 13's scores on held-out images: short-answer accuracy, caption quality, and what captions name.
+
+- **Short answers**: the VQA accuracy of Antol et al. 2015 (VQAv2's official metric): an answer counts in
+  full when at least 3 of the 10 humans gave it, `min(1, matches / 3)`, averaged over the ten ways of leaving
+  one human out; both sides normalized first (lower case, punctuation, articles, number words, as the
+  official evaluation does; its table of contractions is left out). With one reference it is exact match.
+- **Captions**: ROUGE-L F against the best of the references (`rouge_score`'s `score_multi`; COCO's caption
+  evaluation reports it beside BLEU and CIDEr), and the share of captions equal to a reference.
+- **Facts** (shapes only): the share of captions that name the scene's colour, shape and side.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from rouge_score import rouge_scorer
+
+from helpers.vlm_data import Example
+
+NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+ARTICLES = {"a", "an", "the"}
+_ROUGE = rouge_scorer.RougeScorer(["rougeL"])
+
+
+def normalize(answer: str) -> str:
+    """'Two dogs.' -> '2 dogs'; 'The Frisbee!' -> 'frisbee'; '1,000' -> '1000'."""
+    text = answer.lower().replace("\n", " ").replace("\t", " ").strip()
+    text = re.sub(r"(?<=\d),(?=\d)", "", text)  # digit grouping
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", "", text)  # full stops, not decimal points
+    text = re.sub(r"[;/\[\]\"{}()=+\\_\-><@`,?!*#%^&$~|:']", " ", text)
+    words = [NUMBERS.get(w, w) for w in text.split() if w not in ARTICLES]
+    return " ".join(words)
+
+
+def vqa_accuracy(prediction: str, answers: tuple[str, ...] | list[str]) -> float:
+    """VQA accuracy of one prediction against the human answers (exact match with fewer than 3)."""
+    pred, refs = normalize(prediction), [normalize(a) for a in answers]
+    if len(refs) < 3:
+        return float(pred in refs)
+    scores = []
+    for left_out in range(len(refs)):
+        matches = sum(r == pred for i, r in enumerate(refs) if i != left_out)
+        scores.append(min(1.0, matches / 3))
+    return sum(scores) / len(scores)
+
+
+def rouge_l(prediction: str, references: tuple[str, ...] | list[str]) -> float:
+    """ROUGE-L F of a caption against its best-matching reference."""
+    return _ROUGE.score_multi(list(references), prediction)["rougeL"].fmeasure
+
+
+def names(caption: str, value: str) -> bool:
+    """Whether a caption names `value` as a word ('a red circle' names 'red', not 'circ')."""
+    return value in re.sub(r"[^\w\s]", " ", caption.lower()).split()
+
+
+def score(examples: list[Example], predictions: list[str]) -> dict[str, float]:
+    """Every score of one model on one held-out set: caption facts and exact match, ROUGE-L, and short-answer
+    accuracy overall and per group (VQA's answer types), each averaged over the examples it applies to."""
+    if len(examples) != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {len(examples)} examples")
+    parts: dict[str, list[float]] = defaultdict(list)
+    for e, p in zip(examples, predictions):
+        if e.kind == "caption":
+            for name, value in e.facts.items():
+                parts[name].append(float(names(p, value)))
+            parts["exact"].append(float(normalize(p) in {normalize(r) for r in e.references}))
+            parts["ROUGE-L"].append(rouge_l(p, e.references))
+        else:
+            parts["answers"].append(vqa_accuracy(p, e.references))
+            if e.group:
+                parts[f"answers: {e.group}"].append(parts["answers"][-1])
+    groups = sorted(n for n in parts if n.startswith("answers: "))
+    order = [n for n in parts if not n.startswith("answers: ")] + groups
+    return {name: sum(parts[name]) / len(parts[name]) for name in order}
+
+
+def shuffled(examples: list[Example]) -> list[Example]:
+    """The shuffled-image control: every example with the image of the next example of its kind (a model
+    that reads the image must then fail; one that answers from the text alone does not move)."""
+    from dataclasses import replace
+
+    out = list(examples)
+    for kind in {e.kind for e in examples}:
+        idx = [i for i, e in enumerate(examples) if e.kind == kind]
+        for i, j in zip(idx, idx[1:] + idx[:1]):
+            out[i] = replace(examples[i], image=examples[j].image)
+    return out
+
+
+def evaluate(
+    model, proc, examples: list[Example], shuffle_images: bool = False, batch: int = 100, **generation
+) -> dict[str, float]:
+    """Greedy answers of `model` to every held-out example, scored (`score`); `shuffle_images`: the control.
+    `generation`: `max_new_tokens` and `autocast`, as `llava.answer` takes them."""
+    from helpers import llava
+
+    shown = shuffled(examples) if shuffle_images else examples
+    predictions = []
+    for i in range(0, len(shown), batch):
+        predictions += llava.answer(model, proc, shown[i : i + batch], **generation)
+    return score(examples, predictions)

@@ -1,0 +1,94 @@
+"""Stage 13's scores on planted answers: a perfect, a blind and a shuffled model get the expected scores."""
+
+import pytest
+from PIL import Image
+
+from helpers import vlm_data, vlm_eval
+from helpers.vlm_data import Example
+
+IMG = Image.new("RGB", (8, 8))
+TEN = ("2", "2", "2", "two", "2", "3", "2", "2", "2", "2")  # nine humans say 2, one says 3
+
+
+def question(target: str, references: tuple[str, ...], group: str) -> Example:
+    return Example(IMG, "How many?", target, references, "answer", group)
+
+
+def caption(text: str, *others: str) -> Example:
+    return Example(IMG, vlm_data.CAPTION_PROMPT, text, (text, *others), "caption")
+
+
+@pytest.mark.parametrize(
+    "answer, text",
+    [("Two dogs.", "2 dogs"), ("The Frisbee!", "frisbee"), ("1,000", "1000"), ("3.5", "3.5"), ("yes.", "yes")],
+)
+def test_normalize_like_the_official_vqa_evaluation(answer, text):
+    assert vlm_eval.normalize(answer) == text
+
+
+def test_vqa_accuracy_is_the_leave_one_out_average_of_min_matches_over_three():
+    assert vlm_eval.vqa_accuracy("2", TEN) == 1.0  # at least 3 of any 9 humans said it
+    # "3": one human; left out, 0 matches (1 of 10 ways), else 1 match -> 1/3 (9 of 10 ways)
+    assert vlm_eval.vqa_accuracy("three", TEN) == pytest.approx(0.9 * (1 / 3))
+    two_of_ten = ("cat",) * 2 + ("dog",) * 8  # left out one of the two: 1/3; else 2/3
+    assert vlm_eval.vqa_accuracy("Cat", two_of_ten) == pytest.approx(0.2 * (1 / 3) + 0.8 * (2 / 3))
+    assert vlm_eval.vqa_accuracy("red", ("red",)) == 1.0 and vlm_eval.vqa_accuracy("blue", ("red",)) == 0.0
+
+
+def planted() -> list[Example]:
+    return [
+        caption("a dog runs on the grass", "a brown dog running"),
+        caption("two people ride bikes", "cyclists on a road"),
+        question("yes", ("yes",) * 10, "yes/no"),
+        question("no", ("no",) * 7 + ("yes",) * 3, "yes/no"),
+        question("2", TEN, "number"),
+        question("red", ("red",) * 10, "other"),
+    ]
+
+
+def test_a_perfect_model_scores_one_everywhere():
+    held = planted()
+    scores = vlm_eval.score(held, [e.target for e in held])
+    assert scores == {"exact": 1.0, "ROUGE-L": 1.0, "answers": 1.0, "answers: yes/no": 1.0, "answers: number": 1.0,
+                      "answers: other": 1.0}  # fmt: skip
+
+
+def test_a_blind_model_that_always_says_yes_gets_the_yes_share_only():
+    held = planted()
+    scores = vlm_eval.score(held, ["a dog"] * 2 + ["yes"] * 4)
+    yes_on_no = sum(min(1, m / 3) for m in [3] * 7 + [2] * 3) / 10  # the "no" question: 3 humans said yes
+    assert scores["answers: yes/no"] == pytest.approx((1 + yes_on_no) / 2)
+    assert scores["answers: number"] == scores["answers: other"] == 0.0
+    assert scores["exact"] == 0.0 and 0 < scores["ROUGE-L"] < 0.6
+
+
+def test_the_shuffled_control_shows_each_example_another_image_of_its_kind():
+    images = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(6)]
+    held = [Example(im, e.question, e.target, e.references, e.kind, e.group) for im, e in zip(images, planted())]
+    moved = vlm_eval.shuffled(held)
+    assert [m.image.getpixel((0, 0))[0] for m in moved] == [1, 0, 3, 4, 5, 2]  # rotated within captions, questions
+    assert [(m.question, m.target) for m in moved] == [(e.question, e.target) for e in held]
+    # a model that answers from the image it sees: on shuffled images it gives the neighbour's answer
+    said = {m.image.getpixel((0, 0))[0]: e.target for m, e in zip(held, held)}
+    scores = vlm_eval.score(held, [said[m.image.getpixel((0, 0))[0]] for m in moved])
+    assert scores["exact"] == 0.0 and scores["answers: other"] == 0.0  # "red" became "yes"
+
+
+def test_caption_facts_count_words_not_substrings():
+    scene = vlm_data.Scene("red", "square", "left", IMG)
+    held = [vlm_data.scene_caption(scene)] * 2
+    scores = vlm_eval.score(held, ["a red square on the left", "a reddish squares on the right"])
+    assert (scores["colour"], scores["shape"], scores["position"], scores["exact"]) == (0.5, 0.5, 0.5, 0.5)
+
+
+def test_score_refuses_a_count_mismatch():
+    with pytest.raises(ValueError, match="2 predictions for 6 examples"):
+        vlm_eval.score(planted(), ["a", "b"])
+
+
+def test_shapes_hold_out_each_scenes_caption_and_one_question_in_turn():
+    data = vlm_data.shapes(30, 6)
+    assert [len(v) for v in data.train.values()] == [30] * 4
+    assert [e.kind for e in data.held] == ["caption"] * 6 + ["answer"] * 6
+    assert [e.question for e in data.held[6:9]] == [vlm_data.QUESTIONS[a] for a in vlm_data.ATTRIBUTES]
+    assert data.held[0].target == data.held[0].references[0] and data.held[0].facts
