@@ -77,15 +77,18 @@ def score(examples: list[Example], predictions: list[str]) -> dict[str, float]:
 
 
 def shuffled(examples: list[Example]) -> list[Example]:
-    """The shuffled-image control: every example with the image of the next example of its kind (a model
-    that reads the image must then fail; one that answers from the text alone does not move)."""
+    """The shuffled-image control: every example with the image of the next example of its kind that shows
+    another picture (VQAv2 lists an image's questions one after another, so the next row is often the same
+    photograph). A model that reads the image must then fail; one that answers from the text does not move."""
     from dataclasses import replace
 
     out = list(examples)
     for kind in {e.kind for e in examples}:
         idx = [i for i, e in enumerate(examples) if e.kind == kind]
-        for i, j in zip(idx, idx[1:] + idx[:1]):
-            out[i] = replace(examples[i], image=examples[j].image)
+        pixels = [examples[i].image.tobytes() for i in idx]
+        for p, i in enumerate(idx):
+            q = next((q % len(idx) for q in range(p + 1, p + len(idx)) if pixels[q % len(idx)] != pixels[p]), p)
+            out[i] = replace(examples[i], image=examples[idx[q]].image)
     return out
 
 

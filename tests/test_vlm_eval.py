@@ -92,3 +92,12 @@ def test_shapes_hold_out_each_scenes_caption_and_one_question_in_turn():
     assert [e.kind for e in data.held] == ["caption"] * 6 + ["answer"] * 6
     assert [e.question for e in data.held[6:9]] == [vlm_data.QUESTIONS[a] for a in vlm_data.ATTRIBUTES]
     assert data.held[0].target == data.held[0].references[0] and data.held[0].facts
+
+
+def test_the_shuffled_control_never_shows_a_question_its_own_photograph():
+    """VQAv2 asks several questions about one image in a row: the next row's image is often the same one."""
+    photos = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(3)]
+    held = [question("yes", ("yes",), "yes/no") for _ in range(6)]
+    held = [Example(photos[i // 2].copy(), e.question, e.target, e.references, e.kind) for i, e in enumerate(held)]
+    moved = vlm_eval.shuffled(held)
+    assert all(m.image.tobytes() != e.image.tobytes() for m, e in zip(moved, held))
