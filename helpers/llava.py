@@ -10,6 +10,7 @@ language model. GPU presets: a pretrained CLIP encoder and a small instruct LM i
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import random
 import time
@@ -237,13 +238,16 @@ def train(
     checkpoint: str | Path | None = None,
     minutes: float | None = None,
     autocast: torch.dtype | None = None,
+    schedule: str = "constant",
 ) -> list[float]:
     """AdamW on the trainable parameters; the projector may get its own learning rate (`projector_lr`).
     Each step draws `batch` row numbers, then a task per row from `mix` (repeat a task to weight it), and
     takes that row of that task (modulo its length: tasks may differ in size).
     `autocast` (fp16/bf16 on a GPU) runs the products in half precision over fp32 weights, with loss
-    scaling in fp16. With `checkpoint` (a file), the trainable weights, optimizer, random states and losses
-    are saved every `minutes` (`training.CHECKPOINT_MINUTES`) and at the end, and a rerun resumes from them."""
+    scaling in fp16. `schedule`: "constant", or "cosine" (LLaVA-1.5's: a linear warmup over the first 3 % of
+    steps, then cosine decay to 0). With `checkpoint` (a file), the trainable weights, optimizer, loss scale,
+    random states and losses are saved every `minutes` (`training.CHECKPOINT_MINUTES`) and at the end, and a
+    rerun resumes from them."""
     from helpers import training
 
     rng = random.Random(seed)
@@ -253,14 +257,18 @@ def train(
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     scaler = torch.amp.GradScaler(model.device.type, enabled=autocast == torch.float16)
     used = [e for k in dict.fromkeys(mix) for e in tasks[k]]
-    key = _run_key(model, used, [mix, steps, lr, projector_lr, batch, seed, str(autocast)]) if checkpoint else None
-    losses = _resume(checkpoint, key, model, opt, rng) if checkpoint else []
+    settings = [mix, steps, lr, projector_lr, batch, seed, str(autocast), schedule]
+    key = _run_key(model, used, settings) if checkpoint else None
+    losses = _resume(checkpoint, key, model, opt, rng, scaler) if checkpoint else []
+    peaks = [g["lr"] for g in groups]
     every, last_save = 60 * (training.CHECKPOINT_MINUTES if minutes is None else minutes), time.monotonic()
     n = max(len(tasks[k]) for k in mix)
     model.train()
     for step in tqdm(range(len(losses), steps), desc="train", mininterval=5, disable=not show_progress()):
         idx = [rng.randrange(n) for _ in range(batch)]
         rows = [tasks[k][i % len(tasks[k])] for i, k in zip(idx, [rng.choice(mix) for _ in idx])]
+        for g, peak in zip(opt.param_groups, peaks):
+            g["lr"] = peak * lr_factor(schedule, step, steps)
         with autocast_to(model, autocast):
             loss = model(**to_model(collate(proc, rows), model)).loss
         scaler.scale(loss).backward()
@@ -271,10 +279,22 @@ def train(
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         if checkpoint and (step + 1 == steps or time.monotonic() - last_save >= every):
-            save_checkpoint(checkpoint, key, model, opt, rng, losses)
+            save_checkpoint(checkpoint, key, model, opt, rng, losses, scaler)
             last_save = time.monotonic()
     model.eval()
     return losses
+
+
+def lr_factor(schedule: str, step: int, steps: int, warmup: float = 0.03) -> float:
+    """The share of the peak learning rate at `step` (0-based): 1, or warmup-then-cosine (decays to 0)."""
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        raise ValueError(f"llava.train: schedule {schedule!r}: choose 'constant' or 'cosine'")
+    ramp = max(1, math.ceil(warmup * steps))
+    if step < ramp:
+        return (step + 1) / ramp
+    return 0.5 * (1 + math.cos(math.pi * (step - ramp) / max(1, steps - ramp)))
 
 
 def _run_key(model, examples: list[Example], settings) -> dict:
@@ -300,10 +320,11 @@ def _run_key(model, examples: list[Example], settings) -> dict:
     }
 
 
-def save_checkpoint(path, key: dict, model, opt, rng: random.Random, losses: list[float]) -> None:
-    """Trainable weights, optimizer, random states and losses, written atomically (a reset mid-write
-    leaves the previous checkpoint)."""
+def save_checkpoint(path, key: dict, model, opt, rng: random.Random, losses: list[float], scaler=None) -> None:
+    """Trainable weights, optimizer, loss scale (fp16), random states and losses, written atomically (a reset
+    mid-write leaves the previous checkpoint)."""
     state = {"key": key, "losses": losses, "optimizer": opt.state_dict(), "rng": rng.getstate(),
+             "scaler": scaler.state_dict() if scaler is not None else {},
              "torch_rng": torch.get_rng_state(),
              "trainable": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}}  # fmt: skip
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -311,7 +332,7 @@ def save_checkpoint(path, key: dict, model, opt, rng: random.Random, losses: lis
     os.replace(f"{path}.tmp", path)
 
 
-def _resume(path, key: dict, model, opt, rng: random.Random) -> list[float]:
+def _resume(path, key: dict, model, opt, rng: random.Random, scaler=None) -> list[float]:
     """Load this run's checkpoint into model, optimizer and random states; returns the losses so far
     (none, with a word on why, when the file is missing or belongs to another run)."""
     if not Path(path).exists():
@@ -326,6 +347,8 @@ def _resume(path, key: dict, model, opt, rng: random.Random) -> list[float]:
         for n, t in state["trainable"].items():
             params[n].copy_(t)
     opt.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
     rng.setstate(state["rng"])
     torch.set_rng_state(state["torch_rng"])
     print(f"{path}: step {len(state['losses'])}, resuming")

@@ -30,6 +30,9 @@ GPUS = {
     "l4": Gpu("L4", 121.0, 300.0, "NVIDIA L4 datasheet: 242 TFLOPS bf16 with sparsity (121 dense), 300 GB/s"),
     "a100": Gpu("A100 40GB", 312.0, 1555.0, "NVIDIA A100 datasheet: 312 TFLOPS bf16, 1,555 GB/s (40 GB)"),
 }
+# Streaming a hub dataset whose rows hold their images: download and JPEG decoding on Colab's CPU. Assumed,
+# not measured: ~30 MB/s from the hub and ~10 ms to decode and shrink one photograph.
+DOWNLOAD_MBPS, DECODE_S = 30.0, 0.010
 LAUNCH_MS_PER_LAYER = 0.6  # eager decoding, batch 1-16: measured on an H200 (gpu_check.json); Colab's CPUs are slower
 BANDWIDTH_SHARE, FLOPS_SHARE = 0.6, 0.3
 
@@ -53,8 +56,8 @@ SHAPES = {
 
 @dataclass(frozen=True)
 class Work:
-    """One piece of a notebook's work: `generate` (decode steps), `train` (optimizer steps) or `score`
-    (forward passes over whole sequences)."""
+    """One piece of a notebook's work: `generate` (decode steps), `train` (optimizer steps), `score`
+    (forward passes over whole sequences) or `fetch` (dataset rows streamed; `tokens` holds KB per row)."""
 
     kind: str
     model: str
@@ -67,6 +70,8 @@ class Work:
 
 def seconds(w: Work, gpu: Gpu) -> float:
     """The estimated seconds of one piece of work on one GPU."""
+    if w.kind == "fetch":
+        return w.count * (w.tokens / 1000 / DOWNLOAD_MBPS + DECODE_S)
     params, layers = SHAPES[w.model]
     launch = layers * LAUNCH_MS_PER_LAYER / 1000
     if w.kind == "generate":

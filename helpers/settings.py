@@ -308,6 +308,8 @@ class Vlm:
     max_new_tokens: int = 16  # per generated caption or answer
     batch: int = 16
     results: str = "llava.json"
+    schedule: str = "constant"  # the rate over a run: "cosine" is LLaVA-1.5's (3 % warmup, then cosine decay)
+    image_side: int = 224  # photographs shrink to the vision tower's input side as they load
 
 
 def vlm(profile: profiles.Profile) -> Vlm:
@@ -324,7 +326,7 @@ def vlm(profile: profiles.Profile) -> Vlm:
     steps = dict(stage0=0, blind=max(2, stage1 // 2), stage1=stage1, stage2=2 * stage1)
     return Vlm(n_train, n_held, steps, projector_lr=1e-3, lora_lr=2e-4, stage2_projector_lr=2e-5, out=out,
                stage2_mix=("caption", "answer", "answer"), photographs=("jxie/flickr8k", "lmms-lab/VQAv2"),
-               autocast=profile.dtype, max_new_tokens=32, batch=batch, results=results)  # fmt: skip
+               autocast=profile.dtype, max_new_tokens=32, batch=batch, results=results, schedule="cosine")  # fmt: skip
 
 
 def vlm_model(profile: profiles.Profile):

@@ -2,10 +2,14 @@
 
 - **Short answers**: the VQA accuracy of Antol et al. 2015 (VQAv2's official metric): an answer counts in
   full when at least 3 of the 10 humans gave it, `min(1, matches / 3)`, averaged over the ten ways of leaving
-  one human out; both sides normalized first (lower case, punctuation, articles, number words, as the
-  official evaluation does; its table of contractions is left out). With one reference it is exact match.
-- **Captions**: ROUGE-L F against the best of the references (`rouge_score`'s `score_multi`; COCO's caption
-  evaluation reports it beside BLEU and CIDEr), and the share of captions equal to a reference.
+  one human out; both sides normalized first, in part as the official evaluation does (lower case,
+  punctuation, articles, number words and 'none' -> '0'; its table of contractions and its rule of when
+  punctuation joins or splits words are left out, so a few answers compare differently). With fewer than 3
+  references it is exact match.
+- **Captions**: ROUGE-L F1 against the best of the references (`rouge_score`'s `score_multi`), and the share
+  of captions equal to a reference. COCO's caption evaluation reports a ROUGE-L beside BLEU and CIDEr that
+  weighs recall more (beta = 1.2) and takes precision and recall each at its best reference, so its figures
+  run a little apart from these.
 - **Facts** (shapes only): the share of captions that name the scene's colour, shape and side.
 """
 
@@ -19,12 +23,13 @@ from rouge_score import rouge_scorer
 from helpers.vlm_data import Example
 
 NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+NUMBERS["none"] = "0"  # the official evaluation's manualMap: 'none' counts as the answer 0
 ARTICLES = {"a", "an", "the"}
 _ROUGE = rouge_scorer.RougeScorer(["rougeL"])
 
 
 def normalize(answer: str) -> str:
-    """'Two dogs.' -> '2 dogs'; 'The Frisbee!' -> 'frisbee'; '1,000' -> '1000'."""
+    """'Two dogs.' -> '2 dogs'; 'The Frisbee!' -> 'frisbee'; '1,000' -> '1000'; 'None' -> '0'."""
     text = answer.lower().replace("\n", " ").replace("\t", " ").strip()
     text = re.sub(r"(?<=\d),(?=\d)", "", text)  # digit grouping
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", "", text)  # full stops, not decimal points

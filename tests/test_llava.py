@@ -1,4 +1,5 @@
 import copy
+import functools
 
 import pytest
 import torch
@@ -130,20 +131,26 @@ def test_add_image_token_to_a_tokenizer_without_it():
     assert other.chat_template == llava.VLM_TEMPLATE
 
 
-def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, world, monkeypatch, capsys):
+@pytest.mark.parametrize("autocast, schedule", [(None, "constant"), (torch.float16, "cosine")])
+def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, world, monkeypatch, capsys,
+                                                                     autocast, schedule):  # fmt: skip
     """Checkpointed after every step and killed after step 6 of 10, the rerun resumes there and ends on the
-    uninterrupted run's weights and losses, bit for bit; another run's checkpoint is not resumed."""
+    uninterrupted run's weights and losses, bit for bit; another run's checkpoint is not resumed. In fp16 the
+    loss scale is made to grow every step, so steps overflow and are skipped by turns: a resume that forgot
+    the scale would skip other steps. The cosine schedule's rate depends on the step count it resumes at."""
+    if autocast == torch.float16:
+        monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=1))
     proc = llava.build_processor(tiny.load_tokenizer())
     base = llava.set_stage(llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector")
     tasks = vlm_data.shapes(40, 1).train
     run = lambda m, path, steps=10: llava.train(m, proc, tasks, ["caption", "shape"], steps, lr=1e-2, batch=4,  # noqa: E731
-                                                checkpoint=path, minutes=0)  # fmt: skip
+                                                checkpoint=path, minutes=0, autocast=autocast, schedule=schedule)  # fmt: skip
     whole_model = copy.deepcopy(base)
     whole = run(whole_model, tmp_path / "whole.pt")
     save = llava.save_checkpoint
 
-    def reset_after_step_6(path, key, model, opt, rng, losses):
-        save(path, key, model, opt, rng, losses)
+    def reset_after_step_6(path, key, model, opt, rng, losses, scaler=None):
+        save(path, key, model, opt, rng, losses, scaler)
         if len(losses) == 6:
             raise KeyboardInterrupt
 
@@ -158,6 +165,15 @@ def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, wo
     assert "step 6, resuming" in capsys.readouterr().out
     run(copy.deepcopy(base), tmp_path / "reset.pt", steps=12)
     assert "another settings): training from step 0" in capsys.readouterr().out
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    factors = [llava.lr_factor("cosine", s, 100) for s in range(100)]
+    assert factors[:3] == [1 / 3, 2 / 3, 1.0] and factors[-1] < 1e-3
+    assert all(a >= b for a, b in zip(factors[2:], factors[3:]))  # falls monotonically after the warmup
+    assert llava.lr_factor("constant", 50, 100) == 1.0
+    with pytest.raises(ValueError, match="schedule 'linear'"):
+        llava.lr_factor("linear", 0, 10)
 
 
 def test_mixed_precision_training_keeps_fp32_weights_and_learns(world):

@@ -20,7 +20,14 @@ def caption(text: str, *others: str) -> Example:
 
 @pytest.mark.parametrize(
     "answer, text",
-    [("Two dogs.", "2 dogs"), ("The Frisbee!", "frisbee"), ("1,000", "1000"), ("3.5", "3.5"), ("yes.", "yes")],
+    [
+        ("Two dogs.", "2 dogs"),
+        ("The Frisbee!", "frisbee"),
+        ("1,000", "1000"),
+        ("3.5", "3.5"),
+        ("yes.", "yes"),
+        ("None", "0"),
+    ],
 )
 def test_normalize_like_the_official_vqa_evaluation(answer, text):
     assert vlm_eval.normalize(answer) == text
@@ -101,3 +108,21 @@ def test_the_shuffled_control_never_shows_a_question_its_own_photograph():
     held = [Example(photos[i // 2].copy(), e.question, e.target, e.references, e.kind) for i, e in enumerate(held)]
     moved = vlm_eval.shuffled(held)
     assert all(m.image.tobytes() != e.image.tobytes() for m, e in zip(moved, held))
+
+
+def test_photographs_shrink_to_the_towers_side_and_keep_their_shape():
+    wide, small = Image.new("RGBA", (600, 400)), Image.new("L", (100, 80))
+    assert vlm_data.shrink(wide, 224).size == (336, 224) and vlm_data.shrink(wide).mode == "RGB"
+    assert vlm_data.shrink(small, 224).size == (100, 80) and vlm_data.shrink(small).mode == "RGB"
+
+
+def test_held_out_questions_span_many_photographs(monkeypatch):
+    """Five questions per image, as VQAv2 asks: at most two per held-out image are kept, every train one is."""
+    rows = [{"image_id": i // 5, "question": f"q{i}", "image": Image.new("RGB", (8, 8), (i // 5, 0, 0)),
+             "answers": [{"answer": "yes"}] * 10, "multiple_choice_answer": "yes", "answer_type": "yes/no"}
+            for i in range(200)]  # fmt: skip
+    monkeypatch.setattr(vlm_data.hub, "load_dataset", lambda *a, **k: iter(rows))
+    train, held = vlm_data.vqa_split("lmms-lab/VQAv2", n_train=12, n_held=6, held_every=10)
+    held_images = [e.image.getpixel((0, 0))[0] for e in held]
+    assert held_images == [0, 0, 10, 10, 20, 20]
+    assert [e.image.getpixel((0, 0))[0] for e in train] == [1] * 5 + [2] * 5 + [3] * 2

@@ -79,13 +79,24 @@ def _rlaif(cfg, b, m) -> list[Work]:
             Work("score", e, "second judge: each run vs before (sec. 8)", 8 * ev, 32, _ANSWER + 2 * new)]  # fmt: skip
 
 
+_QUESTIONS_PER_IMAGE = 5.3  # VQAv2 validation: 214,354 questions about 40,504 images
+_PHOTO_KB = 160  # a COCO or Flickr8k JPEG inside its parquet row
+
+
 def _vlm(cfg, b, m) -> list[Work]:
-    lm, row = m["vlm_lm"], 196 + 48  # 196 image patches + the chat turn and its answer
+    lm, clip, row = m["vlm_lm"], m["vision_encoder"], 196 + 48  # 196 image patches + the chat turn and its answer
     steps = cfg.steps["blind"] + cfg.steps["stage1"] + cfg.steps["stage2"]
+    # VQAv2 rows are streamed until both sides are full: held out, 1 image in 10 and at most 2 questions each
+    vqa_rows = max(cfg.n_train * 10 / 9, 10 * cfg.n_held / 2 * _QUESTIONS_PER_IMAGE)
+    evaluated = 4 * 2 * cfg.n_held
     return [
         Work("train", lm, "blind control, stage 1 and stage 2 (sec. 6-8)", steps, cfg.batch, row),
-        Work("generate", lm, "held-out captions and answers: 4 evaluations (sec. 6-9)", 4 * 2 * cfg.n_held, 100,
+        Work("score", clip, "the frozen CLIP tower on every training row (sec. 6-8)", steps * cfg.batch, cfg.batch, 197),
+        Work("generate", lm, "held-out captions and answers: 4 evaluations (sec. 6-9)", evaluated, 100,
              cfg.max_new_tokens),
+        Work("score", clip, "the CLIP tower on every evaluated image (sec. 6-9)", evaluated, 100, 197),
+        Work("fetch", clip, "streaming the photographs: Flickr8k and VQAv2 rows (sec. 2)",
+             int(cfg.n_train + cfg.n_held + vqa_rows), 1, _PHOTO_KB),
     ]  # fmt: skip
 
 
