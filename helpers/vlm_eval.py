@@ -81,6 +81,22 @@ def score(examples: list[Example], predictions: list[str]) -> dict[str, float]:
     return {name: sum(parts[name]) / len(parts[name]) for name in order}
 
 
+def correct(e: Example, prediction: str) -> bool:
+    """A caption equal to a reference, or a short answer with any VQA credit."""
+    if e.kind == "caption":
+        return normalize(prediction) in {normalize(r) for r in e.references}
+    return vqa_accuracy(prediction, e.references) > 0
+
+
+def right_and_wrong(examples: list[Example], predictions: list[str], n: int = 3) -> list[int]:
+    """Indices of the first `n` examples the model got right and the first `n` it got wrong, topped up from
+    the other side when one runs short: a gallery that shows both, chosen by rule, not by eye."""
+    right = [i for i, (e, p) in enumerate(zip(examples, predictions)) if correct(e, p)]
+    wrong = [i for i in range(len(examples)) if i not in set(right)]
+    picked = right[:n] + wrong[:n]
+    return picked + (right[n:] + wrong[n:])[: 2 * n - len(picked)]
+
+
 def shuffled(examples: list[Example]) -> list[Example]:
     """The shuffled-image control: every example with the image of the next example of its kind that shows
     another picture (VQAv2 lists an image's questions one after another, so the next row is often the same

@@ -126,3 +126,10 @@ def test_held_out_questions_span_many_photographs(monkeypatch):
     held_images = [e.image.getpixel((0, 0))[0] for e in held]
     assert held_images == [0, 0, 10, 10, 20, 20]
     assert [e.image.getpixel((0, 0))[0] for e in train] == [1] * 5 + [2] * 5 + [3] * 2
+
+
+def test_the_gallery_shows_three_right_and_three_wrong_by_rule():
+    held = [question("2", TEN, "number") for _ in range(8)]
+    said = ["2", "5", "2", "7", "two", "2", "9", "2"]  # right: 0, 2, 4, 5, 7; wrong: 1, 3, 6
+    assert vlm_eval.right_and_wrong(held, said) == [0, 2, 4, 1, 3, 6]
+    assert vlm_eval.right_and_wrong(held[:4], ["2"] * 4) == [0, 1, 2, 3]  # none wrong: topped up with right ones
