@@ -111,6 +111,19 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def build_record(name: str) -> dict:
+    """Which build of a world model was timed: its cache key and figures (builds differ across machines)."""
+    from helpers.world import cache, load_all
+
+    load_all()
+    info = cache.info(name)
+    return {
+        "key": info["key"],
+        "final_loss": info.get("final_loss"),
+        "heldout_mean": info.get("heldout", {}).get("mean"),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m helpers.tools.batch_bench", description=__doc__.splitlines()[0])
     ap.add_argument("--pair", choices=["bench", "tiny"], default="tiny")
@@ -132,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     prompts = [p[0].tolist() for p in bench_prompts(tok, args.prompts)]
     result = run(target, draft, prompts, args.new_tokens, tok.pad_token_id, repeats=args.repeats)
     result["pair"] = args.pair
+    result["models"] = {n: build_record(n) for n in names}
     print(format_table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

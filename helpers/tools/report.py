@@ -328,6 +328,11 @@ def render() -> str:
                        f"data/results/batched_bench.json`, the {batched['pair']} pair, {batched['prompts']} prompts x "
                        f"{batched['new_tokens']} new tokens, {batched['threads']} thread(s); parity: rows equal to "
                        "each prompt's own greedy decoding):", batched, batched_rows)  # fmt: skip
+        if models := batched.get("models"):
+            built = ", ".join(f"{n} `{m['key']}` (loss {m['final_loss']}, held-out mean {m['heldout_mean']})"
+                              for n, m in models.items())  # fmt: skip
+            out.append(f"Timed on these builds: {built}. A build is bit-identical on one machine only, so the "
+                       "single-row table above may come from another build of the same recipe.")  # fmt: skip
     out += section("**Stage 11 on a GPU** (`python -m helpers.tools.gpu_check --json data/results/gpu_check.json`, run once "
                    "on a lent H200; CI has no GPU):", _load("gpu_check.json"), gpu_check_rows)  # fmt: skip
     out += ["", "**Stage 11's compiled path** (static caches + `torch.compile` with CUDA graphs, `python -m "
