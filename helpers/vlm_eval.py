@@ -70,7 +70,7 @@ def score(examples: list[Example], predictions: list[str]) -> dict[str, float]:
         if e.kind == "caption":
             for name, value in e.facts.items():
                 parts[name].append(float(names(p, value)))
-            parts["exact"].append(float(normalize(p) in {normalize(r) for r in e.references}))
+            parts["exact"].append(float(correct(e, p)))
             parts["ROUGE-L"].append(rouge_l(p, e.references))
         else:
             parts["answers"].append(vqa_accuracy(p, e.references))
@@ -91,8 +91,8 @@ def correct(e: Example, prediction: str) -> bool:
 def right_and_wrong(examples: list[Example], predictions: list[str], n: int = 3) -> list[int]:
     """Indices of the first `n` examples the model got right and the first `n` it got wrong, topped up from
     the other side when one runs short: a gallery that shows both, chosen by rule, not by eye."""
-    right = [i for i, (e, p) in enumerate(zip(examples, predictions)) if correct(e, p)]
-    wrong = [i for i in range(len(examples)) if i not in set(right)]
+    good = [correct(e, p) for e, p in zip(examples, predictions)]
+    right, wrong = [i for i, g in enumerate(good) if g], [i for i, g in enumerate(good) if not g]
     picked = right[:n] + wrong[:n]
     return picked + (right[n:] + wrong[n:])[: 2 * n - len(picked)]
 
