@@ -34,9 +34,11 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 	$(PY) -m helpers.world build target draft --workers $(WORKERS)
 	$(PY) -m helpers.tools.spec_bench --pair tiny --prompts 6 --new-tokens 48 --ks 1,2,4,8 --repeats 5 --threads 1
 
-test: setup world hub  ## unit tests + every notebook (tiny profile) + the presets' code path (make presets) + ruff
+# Notebooks under `make test` run quick (COURSE_QUICK=1: every step and sample count cut, the same cells): they prove
+# that each cell runs; the figures the committed notebooks show come from `make notebooks`, at the full tiny counts.
+test: setup world hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH) $(SCRATCH)-outputs
-	COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
+	COURSE_QUICK=1 COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
 	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
 	$(MAKE) --no-print-directory presets
@@ -65,7 +67,7 @@ format:
 notebooks:  ## re-run every notebook top to bottom (tiny profile) into data/results/, then the README's tables
 	$(PY) -m helpers.world build --workers $(WORKERS) --json data/results/tiny_world.json
 	rm -rf $(addprefix outputs/,$(TINY_STAGES))  # from clean output folders: no record of an earlier run is reused
-	env -u MPLBACKEND $(PY) -m pytest notebooks --nbmake --nbmake-timeout=1800 --overwrite -n $(WORKERS) \
+	env -u MPLBACKEND -u COURSE_QUICK $(PY) -m pytest notebooks --nbmake --nbmake-timeout=1800 --overwrite -n $(WORKERS) \
 	  -q -p no:cacheprovider -p helpers.tools.progress  # inline figures
 	$(PY) -m helpers.tools.notebooks clean notebooks/*.ipynb
 	$(PY) -m helpers.tools.report

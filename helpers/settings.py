@@ -23,18 +23,27 @@ OUTPUTS = Path(os.environ.get("COURSE_OUTPUTS", Path(__file__).resolve().parents
 
 def output_dir(stage: str, profile: profiles.Profile) -> Path:
     """One folder per stage and profile (a dry run never resumes from a real run's files, nor the reverse)."""
-    suffix = "" if profile.is_tiny else f"-{profile.name}" + ("-dryrun" if profile.dry_run else "")
-    return OUTPUTS / f"{stage}{suffix}"
+    if profile.is_tiny:
+        return OUTPUTS / (f"{stage}-quick" if profile.quick else stage)
+    return OUTPUTS / f"{stage}-{profile.name}{'-dryrun' if profile.dry_run else ''}"
 
 
 def results_name(stem: str, profile: profiles.Profile) -> str:
     """The results file of a stage: `capstone.json` for the tiny run the README renders, else per preset."""
-    return f"{stem}.json" if profile.is_tiny else f"{stem}_{profile.name}{'_dryrun' if profile.dry_run else ''}.json"
+    if profile.is_tiny:
+        return f"{stem}_quick.json" if profile.quick else f"{stem}.json"
+    return f"{stem}_{profile.name}{'_dryrun' if profile.dry_run else ''}.json"
 
 
 def _margin(profile: profiles.Profile, margin: float) -> float:
     """A judge's confidence margin; 0 in a dry run, whose randomly initialised judge is never confident."""
     return 0.0 if profile.dry_run else margin
+
+
+def _q(profile: profiles.Profile, full: int, quick: int) -> int:
+    """A tiny count (steps, samples, held-out tasks): `quick` under `make test` (COURSE_QUICK=1), which proves
+    that every cell runs in minutes; `full` for the figures the committed notebooks show (`make notebooks`)."""
+    return quick if profile.quick else full
 
 
 def _n(profile: profiles.Profile, full: int) -> int:
@@ -56,6 +65,9 @@ class Speculative:
     distill_batch: int
     out: Path
     law_samples: int = 1500  # speculative samples for the chi-square test of the two-token law
+    bench_ks: tuple[int, ...] = (1, 2, 3, 4, 6, 8)  # the draft lengths the benchmark times
+    bench_repeats: int = 3  # timed repeats per method (the best is kept)
+    batch_repeats: int = 2  # the same, per batch size in the batched benchmark
     second_pair: tuple[str, str] | None = None  # l4, a100: a deeper pair of another family (padded vocabularies)
 
 
@@ -81,13 +93,15 @@ def speculative(profile: profiles.Profile) -> Speculative:
 
         other = tiny.build_tokenizer(["a tokenizer trained on quite different text, like GPT-2's"] * 50, 400)
         prompts = [t.prompt for t in families.heldout_by_family(1)]
-        mix = families.sample_tasks(400, "train", 51, weighted=False) + families.sample_tasks(
-            200, "train", 52, safety.SAFETY
+        mix = families.sample_tasks(_q(profile, 400, 40), "train", 51, weighted=False) + families.sample_tasks(
+            _q(profile, 200, 20), "train", 52, safety.SAFETY
         )
         held = families.heldout_by_family(2) + families.heldout_by_family(4, families=safety.SAFETY)
         return Speculative(prompts, other, profile.budgets["max_new_tokens"], your_target=profile.model("policy"),
                            distill_prompts=[t.prompt for t in mix], distill_held=[t.prompt for t in held],
-                           distill_steps=150, distill_lr=2e-3, distill_batch=16, out=out)  # fmt: skip
+                           distill_steps=_q(profile, 150, 6), distill_lr=2e-3, distill_batch=16, out=out,
+                           law_samples=_q(profile, 1500, 200), bench_ks=(1, 4) if profile.quick else Speculative.bench_ks,
+                           bench_repeats=_q(profile, 3, 1), batch_repeats=_q(profile, 2, 1))  # fmt: skip
     from transformers import AutoTokenizer
 
     from helpers.hub import load_dataset
@@ -145,7 +159,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
         from helpers.world import families, tiny
         from helpers.world import self_instruct as tsi
 
-        eval_tasks = families.heldout_by_family(40, families=tsi.EVAL_FAMILIES)
+        eval_tasks = families.heldout_by_family(_q(profile, 40, 4), families=tsi.EVAL_FAMILIES)
         info = json.loads((Path(profile.resolve("generator")) / "info.json").read_text())
         note = (f"built in {info['train_s']} s; its held-out accuracy per family (the world's grader):\n  "
                 + ", ".join(f"{k} {v:.2f}" for k, v in info["heldout"].items()))  # fmt: skip
@@ -155,11 +169,12 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
             return task.family if task else ("classification" if tsi.is_classification(text) else "not a valid task")
 
         return SelfInstruct(
-            tsi.tiny_seed_tasks(120), lambda model, tok: tiny.evaluate(model, tok, eval_tasks), "held-out accuracy",
+            tsi.tiny_seed_tasks(_q(profile, 120, 24)), lambda model, tok: tiny.evaluate(model, tok, eval_tasks), "held-out accuracy",
             info["heldout"], note, "chance on parity (odd/even) and owns (yes/no): 0.5 for a model that knows the answer format",
             family_of, tsi.is_classification, tsi.check_instance, families.is_heldout,
-            dict(do_sample=True, temperature=1.0, top_p=0.95), max_list_tokens=200, rounds=12, prompts_per_round=32,
-            list_batch=32, instance_batch=64, instance_tokens=96, shots=0, prefill=False, sft_steps=100, sft_lr=5e-3,
+            dict(do_sample=True, temperature=1.0, top_p=0.95), max_list_tokens=200, rounds=_q(profile, 12, 2),
+            prompts_per_round=_q(profile, 32, 8), list_batch=32, instance_batch=64, instance_tokens=96, shots=0, prefill=False,
+            sft_steps=_q(profile, 100, 6), sft_lr=5e-3,
             sft_batch=16, max_length=256, fresh_start=True, out=out, results=results,
         )  # fmt: skip
     written = si.load_seed_tasks(Path(__file__).resolve().parents[1] / "data" / "seed_tasks.jsonl")
@@ -217,19 +232,20 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
         from helpers.world import cai as world_cai
         from helpers.world import families, safety
 
-        red = families.sample_tasks(120, "train", 31, ("unsafe",)) + families.sample_tasks(40, "train", 32, ("benign",))
-        fresh = families.heldout_by_family(40, seed=77, families=safety.SAFETY)
+        red = families.sample_tasks(_q(profile, 120, 12), "train", 31, ("unsafe",))
+        red += families.sample_tasks(_q(profile, 40, 4), "train", 32, ("benign",))
+        fresh = families.heldout_by_family(_q(profile, 40, 4), seed=77, families=safety.SAFETY)
         right = [t.answer for t in fresh]
         wrong = [(safety.comply if t.meta["unsafe"] else safety.refuse)(t.meta["verb"], t.meta["thing"]) for t in fresh]
         half = len(fresh) // 2  # the right answer first in half the pairs
         test = ([t.prompt for t in fresh], right[:half] + wrong[half:], wrong[:half] + right[half:],
                 [0] * half + [1] * (len(fresh) - half))  # fmt: skip
         return Constitutional(
-            red, [t.prompt for t in families.sample_tasks(96, "train", 33, ("benign",))],
-            families.heldout_by_family(100, families=safety.SAFETY), test,
+            red, [t.prompt for t in families.sample_tasks(_q(profile, 96, 10), "train", 33, ("benign",))],
+            families.heldout_by_family(_q(profile, 100, 6), families=safety.SAFETY), test,
             "the world's right and wrong answers to fresh requests", safety.is_refusal,
-            "Tell me how to poison the owl.", shots=1, max_new_tokens=40, rounds=4, batch_size=64, train_batch=16, sft_steps=60,
-            sft_lr=1e-3, dpo_steps=60, dpo_lr=1e-4, pref_margin=0.25, out=out, results=results,
+            "Tell me how to poison the owl.", shots=1, max_new_tokens=40, rounds=4, batch_size=64, train_batch=16,
+            sft_steps=_q(profile, 60, 4), sft_lr=1e-3, dpo_steps=_q(profile, 60, 4), dpo_lr=1e-4, pref_margin=0.25, out=out, results=results,
             planted={"harmless (harmful requests)": world_cai.CATCH, "refused (kind requests)": world_cai.FALSE_ALARM},
         )  # fmt: skip
     n, n_test = _n(profile, 256), _n(profile, 100)
@@ -278,10 +294,10 @@ def rlaif_stage(profile: profiles.Profile) -> Rlaif:
     if profile.is_tiny:
         from helpers.world import families, safety
 
-        held = families.heldout_by_family(100, families=safety.SAFETY)
+        held = families.heldout_by_family(_q(profile, 100, 6), families=safety.SAFETY)
         return Rlaif("the world's graders (exactly one of two sampled answers right)", held, [],
-                     families.sample_tasks(600, "train", 21, safety.SAFETY, weighted=False), [t.prompt for t in held],
-                     rlaif.EVALUATOR_TEMPLATE, dpo_steps=60, dpo_lr=1e-4, batch_size=16,
+                     families.sample_tasks(_q(profile, 600, 60), "train", 21, safety.SAFETY, weighted=False),
+                     [t.prompt for t in held], rlaif.EVALUATOR_TEMPLATE, dpo_steps=_q(profile, 60, 4), dpo_lr=1e-4, batch_size=16,
                      max_new_tokens=profile.budgets["max_new_tokens"], pref_margin=0.25, out=out, results=results)  # fmt: skip
     hh_test = rlaif.hh_pairs("test", _n(profile, 200))
     train = [Task("hh-rlhf", q, None) for q, _, _ in rlaif.hh_pairs("train", _n(profile, 600))]
@@ -315,12 +331,14 @@ class Vlm:
 def vlm(profile: profiles.Profile) -> Vlm:
     out, results = output_dir("13", profile), results_name("llava", profile)
     if profile.is_tiny:
-        steps = dict(stage0=100, blind=60, stage1=250, stage2=350)
-        return Vlm(3000, 300, steps, projector_lr=1e-2, lora_lr=2e-3, stage2_projector_lr=1e-3, out=out,
+        steps = dict(
+            stage0=_q(profile, 100, 4), blind=_q(profile, 60, 4), stage1=_q(profile, 250, 4), stage2=_q(profile, 350, 4)
+        )
+        return Vlm(_q(profile, 3000, 64), _q(profile, 300, 16), steps, projector_lr=1e-2, lora_lr=2e-3, stage2_projector_lr=1e-3, out=out,
                    stage2_mix=("caption",) * 3 + ("colour", "shape", "position"), results=results)  # fmt: skip
     # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA, projector 2e-5 beside LoRA
     # (Liu et al. 2023, scripts/v1_5). About one pass over the captions in stage 1, over both tasks in stage 2.
-    n_train, n_held = (16, 4) if profile.dry_run else (3000, 300)
+    n_train, n_held = (4, 4) if profile.dry_run else (3000, 300)  # dry run: 2 steps a stage, the code path only
     batch = profile.budgets["batch_size"] if profile.dry_run else 16
     stage1 = -(-n_train // batch)
     steps = dict(stage0=0, blind=max(2, stage1 // 2), stage1=stage1, stage2=2 * stage1)
@@ -404,19 +422,21 @@ def capstone(profile: profiles.Profile) -> Capstone:
         from helpers.world import capstone as pet_care
         from helpers.world import families, safety
 
-        unlabeled = families.sample_tasks(160, "train", 43, pet_care.DOMAIN, weighted=False)
-        harm = families.sample_tasks(160, "train", 44, ("unsafe",))  # requests to help or harm, kind ones 3:1
-        kind = families.sample_tasks(480, "train", 45, ("benign",))
+        unlabeled = families.sample_tasks(_q(profile, 160, 16), "train", 43, pet_care.DOMAIN, weighted=False)
+        # requests to help or harm, kind ones 3:1
+        harm = families.sample_tasks(_q(profile, 160, 16), "train", 44, ("unsafe",))
+        kind = families.sample_tasks(_q(profile, 480, 48), "train", 45, ("benign",))
         return Capstone(
             title="Pet-care assistant", limits="the tiny world's pet-care questions; the draft and judge are tiny models",
-            held=families.heldout_by_family(40, families=pet_care.DOMAIN),
-            seed_tasks=families.sample_tasks(96, "train", 41, pet_care.KNOWLEDGE, weighted=False),
-            general=[t.prompt for t in families.sample_tasks(64, "train", 42, safety.SAFETY, weighted=False)],
+            held=families.heldout_by_family(_q(profile, 40, 4), families=pet_care.DOMAIN),
+            seed_tasks=families.sample_tasks(_q(profile, 96, 16), "train", 41, pet_care.KNOWLEDGE, weighted=False),
+            general=[t.prompt for t in families.sample_tasks(_q(profile, 64, 8), "train", 42, safety.SAFETY, weighted=False)],
             unlabeled=unlabeled, pref_prompts=[t.prompt for t in harm + kind], pref_margin=0.25,
             groups={"all": (), "safety requests": safety.SAFETY, "knowledge questions": pet_care.KNOWLEDGE},
             headline_group="safety requests", evaluator_template=rlaif.EVALUATOR_TEMPLATE,
-            policy=profile.model("policy"), draft=profile.model("draft"), max_new_tokens=48, sft_steps=160, sft_lr=2e-3, dpo_steps=120,
-            dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results, distill_steps=150, distill_lr=2e-3,
+            policy=profile.model("policy"), draft=profile.model("draft"), max_new_tokens=48, sft_steps=_q(profile, 160, 6), sft_lr=2e-3,
+            dpo_steps=_q(profile, 120, 4), dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results,
+            distill_steps=_q(profile, 150, 4), distill_lr=2e-3,
         )  # fmt: skip
     from helpers import capstone as cap
 

@@ -13,6 +13,12 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _full_tiny_profile(monkeypatch):
+    """Unit tests see the full tiny profile: `make test` sets COURSE_QUICK=1 for its notebook runs only."""
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+
+
 @pytest.fixture(scope="session")
 def world():
     """The base models' figures (the target and the draft are built first if the cache lacks them)."""

@@ -168,7 +168,7 @@ def test_merge_check_puts_ids_on_the_models_device():
 
 
 # ---------------------------------------------------------------- one code path
-PROFILE_BRANCH = ("is_tiny", "profile.name", "dry_run")
+PROFILE_BRANCH = ("is_tiny", "profile.name", "dry_run", "quick")
 
 
 def profile_branches(path: Path) -> int:

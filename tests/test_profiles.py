@@ -69,3 +69,26 @@ def test_setup_prints_summary_and_uses_one_thread(capsys):
     import os
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_quick_tiny_cuts_every_count_and_keeps_its_files_apart(world):
+    """`make test`'s notebooks (COURSE_QUICK=1) run the same stages with smaller counts, into their own output
+    folders and results files, so a quick run's figures are never read as the full tiny run's."""
+    import dataclasses
+
+    from helpers import settings
+
+    full = profiles.choose_profile(env={"COURSE_PROFILE": "tiny"}, cuda_available=False)
+    quick = profiles.choose_profile(env={"COURSE_PROFILE": "tiny", "COURSE_QUICK": "1"}, cuda_available=False)
+    assert quick.quick and not full.quick and quick.models == full.models
+    dry = profiles.choose_profile(env={"COURSE_PROFILE": "t4", "COURSE_DRY_RUN": "1", "COURSE_QUICK": "1"},
+                                  cuda_available=False)  # fmt: skip
+    assert not dry.quick  # the presets' dry run has its own cut budgets
+    for name in settings.STAGES:
+        a, b = settings.stage(name, full), settings.stage(name, quick)
+        assert a.out != b.out and getattr(a, "results", 0) != getattr(b, "results", 1), name
+        cut = [f.name for f in dataclasses.fields(a) if isinstance(getattr(a, f.name), int)
+               and getattr(b, f.name) < getattr(a, f.name)]  # fmt: skip
+        grown = [f.name for f in dataclasses.fields(a) if isinstance(getattr(a, f.name), int)
+                 and getattr(b, f.name) > getattr(a, f.name)]  # fmt: skip
+        assert cut and not grown, (name, cut, grown)

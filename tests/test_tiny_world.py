@@ -88,6 +88,22 @@ def test_a_recipe_change_moves_exactly_the_keys_it_should(world, monkeypatch):
     assert _keys() == before
 
 
+def test_the_data_memo_is_read_back_and_a_source_edit_recomputes_it(world, monkeypatch, tmp_path):
+    """A fresh process reads a model's data hash from the memo (no 30 s of data making); the memo belongs to
+    one source tree, so an edited tree makes the data again and finds the true hash."""
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(cache, "_data_hashes", {})
+    true = cache.data_hash("draft")
+    memo = json.loads(cache._data_memo_file().read_text())
+    assert list(memo.values()) == [true]
+    cache._write_data_memo({k: "from the memo" for k in memo})
+    monkeypatch.setattr(cache, "_data_hashes", {})
+    assert cache.data_hash("draft") == "from the memo"  # read back, not recomputed
+    monkeypatch.setattr(cache, "_data_hashes", {})
+    monkeypatch.setattr(cache, "_source_hash", "an edited tree")
+    assert cache.data_hash("draft") == true
+
+
 def test_a_cosmetic_edit_keeps_every_key(world, tmp_path):
     """A copy of the package whose world modules gain a comment and a docstring line computes the same keys."""
     copy_root = tmp_path / "repo"

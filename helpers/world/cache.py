@@ -47,6 +47,7 @@ RECIPES: dict[str, Recipe] = {}
 EXTRA_MODULES: list[str] = []  # modules that register recipes outside the world (tests); build processes import them
 _keys: dict[str, str] = {}
 _data_hashes: dict[str, str] = {}
+_source_hash: str | None = None
 
 
 def register(recipe: Recipe) -> Recipe:
@@ -69,11 +70,55 @@ def recipe(name: str) -> Recipe:
 
 
 def data_hash(name: str) -> str:
-    """sha256 of the model's exact training data (computed once per process)."""
+    """sha256 of the model's exact training data: computed once per source tree (the data of the world's
+    biggest models takes ~30 s to make), then read back from a memo that any source edit invalidates."""
     if name not in _data_hashes:
-        blob = json.dumps(recipe(name).data(), sort_keys=True, separators=(",", ":"))
-        _data_hashes[name] = hashlib.sha256(blob.encode()).hexdigest()
+        memo_key = _data_memo_key(name)
+        memo = _read_data_memo()
+        if memo_key not in memo:
+            blob = json.dumps(recipe(name).data(), sort_keys=True, separators=(",", ":"))
+            memo = {**_read_data_memo(), memo_key: hashlib.sha256(blob.encode()).hexdigest()}
+            _write_data_memo(memo)
+        _data_hashes[name] = memo[memo_key]
     return _data_hashes[name]
+
+
+def source_hash() -> str:
+    """sha256 of every Python file of the helpers package: what the training data is made by."""
+    global _source_hash
+    if _source_hash is None:
+        package = Path(__file__).resolve().parents[1]
+        digest = hashlib.sha256()
+        for file in sorted(package.rglob("*.py")):
+            digest.update(str(file.relative_to(package)).encode() + b"\0" + file.read_bytes() + b"\0")
+        _source_hash = digest.hexdigest()[:16]
+    return _source_hash
+
+
+def _data_memo_key(name: str) -> str:
+    r = recipe(name)
+    made_by = f"{r.data.__module__}.{r.data.__qualname__}"
+    return hashlib.sha256(json.dumps([name, r.spec, made_by, library_versions()], sort_keys=True).encode()).hexdigest()
+
+
+def _data_memo_file() -> Path:
+    return cache_root() / "data-hashes" / f"{source_hash()}.json"
+
+
+def _read_data_memo() -> dict[str, str]:
+    try:
+        return json.loads(_data_memo_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_data_memo(memo: dict[str, str]) -> None:
+    """Atomic: concurrent processes may each write; a lost entry is only computed again."""
+    file = _data_memo_file()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f"{file.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(memo, indent=0, sort_keys=True))
+    tmp.replace(file)
 
 
 def key(name: str) -> str:
