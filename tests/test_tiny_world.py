@@ -102,6 +102,9 @@ def test_the_data_memo_is_read_back_and_a_source_edit_recomputes_it(world, monke
     monkeypatch.setattr(cache, "_data_hashes", {})
     monkeypatch.setattr(cache, "_source_hash", "an edited tree")
     assert cache.data_hash("draft") == true
+    key = cache._data_memo_key("draft")
+    monkeypatch.setenv("COURSE_WORLD_SEED", "1")  # another world's data: another memo entry
+    assert cache._data_memo_key("draft") != key
 
 
 def test_a_cosmetic_edit_keeps_every_key(world, tmp_path):

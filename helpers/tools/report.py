@@ -368,7 +368,7 @@ def render() -> str:
                    "a negative margin is a failed bar.", _load("margins.json"), margins_rows)  # fmt: skip
     out += [
         "",
-        f"**CI** (`.ci/run` on a clean clone, 2 cores, all notebooks, tiny world {ci.get('world', 'not built')} at the "
+        f"**CI** (`.ci/run` on a clean clone, 2 cores, all notebooks quick and on the presets' path, tiny world {ci.get('world', 'not built')} at the "
         f"start; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
         if ci
         else "",
