@@ -34,7 +34,7 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 	$(PY) -m helpers.world build target draft --workers $(WORKERS)
 	$(PY) -m helpers.tools.spec_bench --pair tiny --prompts 6 --new-tokens 48 --ks 1,2,4,8 --repeats 5 --threads 1
 
-# Notebooks under `make test` run quick (COURSE_QUICK=1: every step and sample count cut, the same cells): they prove
+# Notebooks under `make test` run quick (COURSE_QUICK=1: steps and most sample counts cut, the same cells): they prove
 # that each cell runs; the figures the committed notebooks show come from `make notebooks`, at the full tiny counts.
 test: setup world hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH) $(SCRATCH)-outputs

@@ -37,7 +37,7 @@ class Profile:
     gpu_mem_gb: float = 0.0
     notes: str = ""
     dry_run: bool = False  # a GPU preset's code path on a CPU against the stand-in hub (make presets)
-    quick: bool = False  # tiny, every count cut (COURSE_QUICK=1, make test): proves the cells run, not figures
+    quick: bool = False  # tiny, counts cut (COURSE_QUICK=1, make test): proves the cells run, not the figures
 
     @property
     def is_tiny(self) -> bool:
@@ -84,7 +84,6 @@ TINY_MODELS = {
     "vlm_lm": "tiny:target",
 }
 TINY_BUDGETS = {"train_steps": 60, "samples": 64, "max_new_tokens": 48, "batch_size": 16}
-QUICK_BUDGETS = {"train_steps": 4, "samples": 8, "max_new_tokens": 48, "batch_size": 8}
 
 # GPU presets. Same-tokenizer target/draft pairs (stage 11); learners swap in their own checkpoint
 # with COURSE_TARGET=./dpo_final (a TinyLlama fine-tune pairs with the TinyLlama-tokenizer draft below).
@@ -181,8 +180,8 @@ def choose_profile(
         raise ValueError(f"COURSE_PROFILE={forced!r}: choose tiny or one of {sorted(GPU_PRESETS)}")
     if forced == "tiny" or (not forced and not cuda_available):
         quick = env.get("COURSE_QUICK", "") == "1"
-        notes = "quick: every step and sample count cut (make test); the figures are `make notebooks`'" if quick else ""
-        return Profile("tiny", "cpu", torch.float32, False, dict(TINY_MODELS), dict(QUICK_BUDGETS if quick else TINY_BUDGETS),
+        notes = "quick: steps and sample counts cut (make test); the figures are `make notebooks`'" if quick else ""
+        return Profile("tiny", "cpu", torch.float32, False, dict(TINY_MODELS), dict(TINY_BUDGETS),
                        notes=notes, quick=quick)  # fmt: skip
     if env.get("COURSE_DRY_RUN", "") == "1" and not cuda_available:
         preset = GPU_PRESETS[forced]

@@ -184,9 +184,10 @@ def test_at_most_one_profile_branch_per_notebook(name):
 
 
 def test_branch_counter_sees_a_branch(tmp_path):
-    cell = {"cell_type": "code", "source": ["x = 1 if profile.is_tiny else 2\n", "if profile.name == 't4':\n"]}
+    cell = {"cell_type": "code", "source": ["x = 1 if profile.is_tiny else 2\n", "if profile.name == 't4':\n",
+                                            "steps = 4 if profile.quick else 60\n"]}  # fmt: skip
     (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [cell]}))
-    assert profile_branches(tmp_path / "n.ipynb") == 2
+    assert profile_branches(tmp_path / "n.ipynb") == 3
 
 
 @pytest.mark.parametrize("preset", ["t4", "l4", "a100"])

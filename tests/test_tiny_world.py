@@ -95,15 +95,15 @@ def test_the_data_memo_is_read_back_and_a_source_edit_recomputes_it(world, monke
     monkeypatch.setattr(cache, "_data_hashes", {})
     true = cache.data_hash("draft")
     memo = json.loads(cache._data_memo_file().read_text())
-    assert list(memo.values()) == [true]
-    cache._write_data_memo({k: "from the memo" for k in memo})
+    assert memo[cache._data_memo_key("draft")] == true
+    cache._write_data_memo({**memo, cache._data_memo_key("draft"): "from the memo"})
     monkeypatch.setattr(cache, "_data_hashes", {})
     assert cache.data_hash("draft") == "from the memo"  # read back, not recomputed
     monkeypatch.setattr(cache, "_data_hashes", {})
     monkeypatch.setattr(cache, "_source_hash", "an edited tree")
     assert cache.data_hash("draft") == true
     key = cache._data_memo_key("draft")
-    monkeypatch.setenv("COURSE_WORLD_SEED", "1")  # another world's data: another memo entry
+    monkeypatch.setattr(tiny, "WORLD_SEED", 1)  # another world's data: another memo entry
     assert cache._data_memo_key("draft") != key
 
 

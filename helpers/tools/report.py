@@ -15,6 +15,11 @@ RESULTS = ROOT / "data" / "results"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+# How `.ci/run` ran the notebooks (its ci_time.json says; runs before the quick notebooks say nothing).
+CI_NOTEBOOKS = {"full": "all notebooks at the full tiny counts and on the presets' path",
+                "quick": "all notebooks quick and on the presets' path"}  # fmt: skip
+
+
 def _load(name: str) -> dict | None:
     path = RESULTS / name
     return json.loads(path.read_text()) if path.exists() else None
@@ -368,7 +373,7 @@ def render() -> str:
                    "a negative margin is a failed bar.", _load("margins.json"), margins_rows)  # fmt: skip
     out += [
         "",
-        f"**CI** (`.ci/run` on a clean clone, 2 cores, all notebooks quick and on the presets' path, tiny world {ci.get('world', 'not built')} at the "
+        f"**CI** (`.ci/run` on a clean clone, 2 cores, {CI_NOTEBOOKS[ci.get('notebooks', 'full')]}, tiny world {ci.get('world', 'not built')} at the "
         f"start; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
         if ci
         else "",

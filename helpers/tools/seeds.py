@@ -59,6 +59,7 @@ def run_seed(seed: int, scratch: Path, workers: int) -> dict[str, dict]:
     results, outputs = scratch / f"results-{seed}", scratch / f"outputs-{seed}"
     env = {**os.environ, "COURSE_WORLD_SEED": str(seed), "COURSE_RESULTS": str(results),
            "COURSE_OUTPUTS": str(outputs), "MPLBACKEND": "Agg"}  # fmt: skip
+    env.pop("COURSE_QUICK", None)  # the full tiny counts: the figures the notebooks teach
     subprocess.run([sys.executable, "-m", "helpers.world", "build", "--workers", str(workers)], env=env, check=True)
     paths = [f"notebooks/{nb}.ipynb" for nb in NOTEBOOKS]
     subprocess.run([sys.executable, "-m", "pytest", *paths, "--nbmake", "--nbmake-timeout=1800", "-n", str(workers),

@@ -96,11 +96,18 @@ def source_hash() -> str:
 
 
 def _data_memo_key(name: str) -> str:
-    """What a model's data is made from besides the source: its recipe, the world seed, the libraries."""
+    """What a model's data is made from besides the helpers source: its recipe, its data function (and that
+    function's file where it lives outside helpers/, as the tests' recipes may), the world seed, its
+    parents (the tokenizer that encodes it, a teacher), Python and the libraries."""
+    from helpers.world import tiny
+
     r = recipe(name)
     made_by = f"{r.data.__module__}.{r.data.__qualname__}"
-    world = os.environ.get("COURSE_WORLD_SEED", "0")  # moves every model's data seed (helpers.world.tiny)
-    parts = [name, r.spec, made_by, world, library_versions()]
+    file = Path(sys.modules[r.data.__module__].__file__).resolve()
+    if Path(__file__).resolve().parents[1] not in file.parents:
+        made_by += ":" + hashlib.sha256(file.read_bytes()).hexdigest()
+    parents = {p: key(p) for p in r.parents}
+    parts = [name, r.spec, made_by, tiny.WORLD_SEED, parents, list(sys.version_info[:2]), library_versions()]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
