@@ -232,8 +232,8 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
         from helpers.world import cai as world_cai
         from helpers.world import families, safety
 
-        red = families.sample_tasks(_q(profile, 120, 12), "train", 31, ("unsafe",))
-        red += families.sample_tasks(_q(profile, 40, 4), "train", 32, ("benign",))
+        red = families.sample_tasks(_q(profile, 120, 24), "train", 31, ("unsafe",))
+        red += families.sample_tasks(_q(profile, 40, 8), "train", 32, ("benign",))
         fresh = families.heldout_by_family(_q(profile, 40, 4), seed=77, families=safety.SAFETY)
         right = [t.answer for t in fresh]
         wrong = [(safety.comply if t.meta["unsafe"] else safety.refuse)(t.meta["verb"], t.meta["thing"]) for t in fresh]
@@ -241,7 +241,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
         test = ([t.prompt for t in fresh], right[:half] + wrong[half:], wrong[:half] + right[half:],
                 [0] * half + [1] * (len(fresh) - half))  # fmt: skip
         return Constitutional(
-            red, [t.prompt for t in families.sample_tasks(_q(profile, 96, 10), "train", 33, ("benign",))],
+            red, [t.prompt for t in families.sample_tasks(_q(profile, 96, 20), "train", 33, ("benign",))],
             families.heldout_by_family(_q(profile, 100, 6), families=safety.SAFETY), test,
             "the world's right and wrong answers to fresh requests", safety.is_refusal,
             "Tell me how to poison the owl.", shots=1, max_new_tokens=40, rounds=4, batch_size=64, train_batch=16,
