@@ -68,6 +68,7 @@ def test_load_is_fast_and_uses_from_pretrained(world):
 
 
 def _keys() -> dict[str, str]:
+    helpers.world.load_all()  # every world module's recipes, whichever tests ran before in this process
     cache._keys.clear()
     return {name: cache.key(name) for name in cache.RECIPES if not name.startswith("test_")}
 

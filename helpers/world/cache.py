@@ -77,6 +77,7 @@ def data_hash(name: str) -> str:
         memo = _read_data_memo()
         if memo_key not in memo:
             blob = json.dumps(recipe(name).data(), sort_keys=True, separators=(",", ":"))
+            # read again: another process may have filed entries while this one made the data
             memo = {**_read_data_memo(), memo_key: hashlib.sha256(blob.encode()).hexdigest()}
             _write_data_memo(memo)
         _data_hashes[name] = memo[memo_key]
