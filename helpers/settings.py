@@ -21,18 +21,21 @@ from helpers.tasks import Task
 OUTPUTS = Path(os.environ.get("COURSE_OUTPUTS", Path(__file__).resolve().parents[1] / "outputs"))
 
 
+def _variant(profile: profiles.Profile) -> list[str]:
+    """What sets a run's files apart: nothing for the full tiny run, "quick", or the preset (and "dryrun")."""
+    if profile.is_tiny:
+        return ["quick"] if profile.quick else []
+    return [profile.name, "dryrun"] if profile.dry_run else [profile.name]
+
+
 def output_dir(stage: str, profile: profiles.Profile) -> Path:
     """One folder per stage and profile (a dry run never resumes from a real run's files, nor the reverse)."""
-    if profile.is_tiny:
-        return OUTPUTS / (f"{stage}-quick" if profile.quick else stage)
-    return OUTPUTS / f"{stage}-{profile.name}{'-dryrun' if profile.dry_run else ''}"
+    return OUTPUTS / "-".join([stage, *_variant(profile)])
 
 
 def results_name(stem: str, profile: profiles.Profile) -> str:
-    """The results file of a stage: `capstone.json` for the tiny run the README renders, else per preset."""
-    if profile.is_tiny:
-        return f"{stem}_quick.json" if profile.quick else f"{stem}.json"
-    return f"{stem}_{profile.name}{'_dryrun' if profile.dry_run else ''}.json"
+    """The results file of a stage: `capstone.json` for the tiny run the README renders, else per variant."""
+    return "_".join([stem, *_variant(profile)]) + ".json"
 
 
 def _margin(profile: profiles.Profile, margin: float) -> float:
