@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from helpers.tools import standin_hub
@@ -46,11 +46,17 @@ def main() -> None:
     parser.add_argument("--results", default="/tmp/llm-course-presets")
     args = parser.parse_args()
     standin_hub.build()  # once, before the workers read it
+    print(
+        f"presets: {len(args.runs)} dry runs, {args.workers} at a time, in the order given (longest first packs best)"
+    )
+    outcomes = []
     with ThreadPoolExecutor(args.workers) as pool:
-        outcomes = list(pool.map(lambda s: run_one(s, args.results), args.runs))
-    for spec, rc, seconds, last in outcomes:
-        print(f"{'ok  ' if rc == 0 else 'FAIL'} {spec:28} {seconds:5.0f} s  {last}")
-    sys.exit(max(rc for _, rc, _, _ in outcomes))
+        for done in as_completed([pool.submit(run_one, s, args.results) for s in args.runs]):
+            spec, rc, seconds, last = done.result()
+            outcomes.append(rc)
+            print(f"[{time.strftime('%H:%M:%S')}] preset {'ok  ' if rc == 0 else 'FAIL'} {spec:28} {seconds:5.0f} s  {last}",
+                  flush=True)  # fmt: skip
+    sys.exit(max(outcomes))
 
 
 if __name__ == "__main__":
