@@ -36,16 +36,14 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 
 # Notebooks under `make test` run quick (COURSE_QUICK=1: steps and most sample counts cut, the same cells): they prove
 # that each cell runs; the figures the committed notebooks show come from `make notebooks`, at the full tiny counts.
-# The presets' dry runs go beside pytest, not after it: four single-thread processes on two cores leave neither
-# core idle while the other finishes its last long item (measured: 18.3 min one after the other).
-test: setup world hub  ## unit tests + every notebook (tiny profile, quick), beside them the presets' code path (make presets); ruff
+# The presets' dry runs follow pytest. Run beside it (four single-thread processes on two cores) they were no
+# faster: .ci/run took 1150 s against 1088-1131 s one after the other, every process slowed by the others.
+test: setup world hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH) $(SCRATCH)-outputs
-	$(MAKE) --no-print-directory presets & presets=$$!; \
 	COURSE_QUICK=1 COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
 	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
-	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; \
-	  wait $$presets; prc=$$?; [ $$prc -eq 0 ] || echo "make presets failed (see its lines above)" >&2; \
-	  [ $$rc -eq 0 ] && [ $$prc -eq 0 ]
+	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
+	$(MAKE) --no-print-directory presets
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
