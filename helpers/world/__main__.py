@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     todo = cache.needed(names)
     print(f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
-          f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)}" if todo else ""))  # fmt: skip
+          f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)} (~"
+          f"{cache._minutes(cache.estimate(todo, args.workers))} at this machine's pace, {cache.pace():.1f}x the "
+          "recorded build times)" if todo else ""))  # fmt: skip
     cache.build(names, workers=args.workers)
     if todo:
         print(f"built in {cache._minutes(time.time() - t0)}")

@@ -40,7 +40,7 @@ class Recipe:
     parents: tuple[str, ...]  # what it is built from (the tokenizer, a base model, a teacher)
     data: Callable[[], object]  # its exact training data (token ids or text rows), JSON-serialisable
     make: Callable[[Path], dict] = field(compare=False)  # trains it into a folder, returns its figures
-    expected_s: float = 60.0  # build time on this machine kind, for the progress line
+    expected_s: float = 60.0  # build time where it was first built; progress lines scale it by this machine's pace
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -203,23 +203,57 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def _pace_file() -> Path:
+    return cache_root() / "pace.json"
+
+
+def pace() -> float:
+    """This machine's build time over the recipes' `expected_s`, from the builds it has done (1 before any):
+    machines of one kind differ several-fold, so estimates scale by what this one measured."""
+    try:
+        seen = json.loads(_pace_file().read_text())
+        return seen["build_s"] / seen["expected_s"]
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        return 1.0
+
+
+def record_pace(name: str, build_s: float) -> None:
+    """Add one finished build to this machine's pace (only the parent process writes the file)."""
+    try:
+        seen = json.loads(_pace_file().read_text())
+    except (OSError, ValueError):
+        seen = {"build_s": 0.0, "expected_s": 0.0, "models": 0}
+    seen = {"build_s": seen["build_s"] + build_s, "expected_s": seen["expected_s"] + recipe(name).expected_s,
+            "models": seen["models"] + 1}  # fmt: skip
+    _pace_file().parent.mkdir(parents=True, exist_ok=True)
+    _pace_file().write_text(json.dumps(seen))
+
+
+def estimate(names: list[str], workers: int = 1) -> float:
+    """Seconds to build `names` on this machine, `workers` at a time (the recipes' times at this machine's pace)."""
+    return pace() * sum(recipe(n).expected_s for n in names) / workers
+
+
 def _start_line(name: str, i: int, total: int, left_s: float) -> str:
-    r = recipe(name)
+    r, p = recipe(name), pace()
     needs = f"; from {', '.join(r.parents)}" if r.parents else ""
-    return (f"[{i}/{total}] building {name}: {r.about}{needs} (expect ~{_minutes(r.expected_s)}; "
-            f"all {total - i + 1} left ~{_minutes(left_s)})")  # fmt: skip
+    at = f", {p:.1f}x the recorded times at this machine's pace so far" if abs(p - 1) > 0.1 else ""
+    return (f"[{i}/{total}] building {name}: {r.about}{needs} (expect ~{_minutes(p * r.expected_s)}; "
+            f"all {total - i + 1} left ~{_minutes(left_s)}{at})")  # fmt: skip
 
 
 def _child_build(name: str, extra_modules: list[str]) -> dict:
     """Entry point of a build process: import the whole world (its recipes), then build one model."""
     import importlib
 
+    import datasets
     from transformers.utils import logging as hf_logging
 
     from helpers.world import load_all
 
     os.environ["COURSE_PROGRESS"] = "0"  # one line per model from the parent, no bars from the children
     hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()  # TRL's dataset preparation (the judges) would print a bar per step
     load_all()
     for module in extra_modules:
         importlib.import_module(module)
@@ -236,8 +270,9 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
     if workers <= 1 or len(todo) == 1:
         for name in todo:
             started += 1
-            log(_start_line(name, started, total, sum(recipe(n).expected_s for n in todo[started - 1 :])))
+            log(_start_line(name, started, total, estimate(todo[started - 1 :])))
             built = build_one(name)
+            record_pace(name, built["build_s"])
             log(
                 f"[{started}/{total}] {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)})"
             )
@@ -248,16 +283,17 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
             ready = [
                 n for n in pending if all(p not in pending and p not in running.values() for p in recipe(n).parents)
             ]
+            ready.sort(key=lambda n: -recipe(n).expected_s)  # longest first: two workers then finish together
             for name in ready[: workers - len(running)]:
                 pending.remove(name)
                 started += 1
-                left = sum(recipe(n).expected_s for n in pending + [name, *running.values()]) / workers
-                log(_start_line(name, started, total, left))
+                log(_start_line(name, started, total, estimate(pending + [name, *running.values()], workers)))
                 running[pool.submit(_child_build, name, EXTRA_MODULES)] = name
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 name = running.pop(future)
                 built = future.result()
+                record_pace(name, built["build_s"])
                 log(f"  {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)}, "
                     f"{len(pending) + len(running)} left)")  # fmt: skip
     return todo
@@ -268,6 +304,6 @@ def ensure(name: str) -> Path:
     if not is_built(name):
         todo = needed([name])
         print(f"tiny world: {name} is not in the cache {cache_root()}; building {', '.join(todo)} "
-              f"(~{_minutes(sum(recipe(n).expected_s for n in todo))}, once)", file=sys.stderr)  # fmt: skip
+              f"(~{_minutes(estimate(todo))}, once)", file=sys.stderr)  # fmt: skip
         build([name], workers=1, log=lambda line: print(line, file=sys.stderr))
     return path(name)
