@@ -40,7 +40,7 @@ class Recipe:
     parents: tuple[str, ...]  # what it is built from (the tokenizer, a base model, a teacher)
     data: Callable[[], object]  # its exact training data (token ids or text rows), JSON-serialisable
     make: Callable[[Path], dict] = field(compare=False)  # trains it into a folder, returns its figures
-    expected_s: float = 60.0  # build time where it was first built; progress lines scale it by this machine's pace
+    expected_s: float = 60.0  # seconds where first built (tiny_world.json), scaled by this machine's pace
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -203,30 +203,15 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def _pace_file() -> Path:
-    return cache_root() / "pace.json"
-
-
 def pace() -> float:
-    """This machine's build time over the recipes' `expected_s`, from the builds it has done (1 before any):
-    machines of one kind differ several-fold, so estimates scale by what this one measured."""
-    try:
-        seen = json.loads(_pace_file().read_text())
-        return seen["build_s"] / seen["expected_s"]
-    except (OSError, ValueError, KeyError, ZeroDivisionError):
-        return 1.0
-
-
-def record_pace(name: str, build_s: float) -> None:
-    """Add one finished build to this machine's pace (only the parent process writes the file)."""
-    try:
-        seen = json.loads(_pace_file().read_text())
-    except (OSError, ValueError):
-        seen = {"build_s": 0.0, "expected_s": 0.0, "models": 0}
-    seen = {"build_s": seen["build_s"] + build_s, "expected_s": seen["expected_s"] + recipe(name).expected_s,
-            "models": seen["models"] + 1}  # fmt: skip
-    _pace_file().parent.mkdir(parents=True, exist_ok=True)
-    _pace_file().write_text(json.dumps(seen))
+    """This machine's build time over the recipes' `expected_s`, from every model its cache holds (1 when it
+    holds none): machines of one kind differ several-fold, so estimates scale by what this one measured."""
+    spent = expected = 0.0
+    for file in (cache_root() / "models").glob("*/info.json"):
+        built = json.loads(file.read_text())
+        if built.get("name") in RECIPES and built.get("build_s"):
+            spent, expected = spent + built["build_s"], expected + RECIPES[built["name"]].expected_s
+    return spent / expected if expected else 1.0
 
 
 def estimate(names: list[str], workers: int = 1) -> float:
@@ -272,7 +257,6 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
             started += 1
             log(_start_line(name, started, total, estimate(todo[started - 1 :])))
             built = build_one(name)
-            record_pace(name, built["build_s"])
             log(
                 f"[{started}/{total}] {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)})"
             )
@@ -293,7 +277,6 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
             for future in done:
                 name = running.pop(future)
                 built = future.result()
-                record_pace(name, built["build_s"])
                 log(f"  {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)}, "
                     f"{len(pending) + len(running)} left)")  # fmt: skip
     return todo

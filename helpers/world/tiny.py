@@ -284,8 +284,8 @@ def lm_recipe(
 
 cache.register(cache.Recipe("tokenizer", "byte-level BPE of the world's chat docs", 1, TOKENIZER, (), corpus,
                             make_tokenizer, expected_s=2))  # fmt: skip
-lm_recipe("target", "the world's target model (every stage starts from it)", TARGET, train_docs, expected_s=200)
-lm_recipe("draft", "stage 11's draft, ~10x smaller than the target", DRAFT, train_docs, expected_s=30)
+lm_recipe("target", "the world's target model (every stage starts from it)", TARGET, train_docs, expected_s=190)
+lm_recipe("draft", "stage 11's draft, ~10x smaller than the target", DRAFT, train_docs, expected_s=10)
 
 
 def mixed_docs(mix: dict[str, float], n_docs: int, seed: int) -> list[tasks.Task]:
