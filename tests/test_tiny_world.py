@@ -109,7 +109,7 @@ def test_the_data_memo_is_read_back_and_a_source_edit_recomputes_it(world, monke
 
 
 def test_build_estimates_scale_by_this_machines_measured_pace(world, monkeypatch, tmp_path):
-    """Machines of one kind differ several-fold (the target: 3.1 min on one, 15.4 on another): estimates start
+    """Machines of one kind differ several-fold (the target: 3.2 min on one, 15.4 on another): estimates start
     at the recipes' recorded times and scale by the build times this machine's cache holds."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     target, draft = cache.recipe("target").expected_s, cache.recipe("draft").expected_s
