@@ -203,13 +203,18 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+_PACE_MIN_S = 10.0
+
+
 def pace() -> float:
     """This machine's build time over the recipes' `expected_s`, from every model its cache holds (1 when it
-    holds none): machines of one kind differ several-fold, so estimates scale by what this one measured."""
+    holds none): machines of one kind differ several-fold, so estimates scale by what this one measured.
+    Builds expected under `_PACE_MIN_S` (the tokenizer's 2 s) are too short to time and are left out."""
     spent = expected = 0.0
     for file in (cache_root() / "models").glob("*/info.json"):
         built = json.loads(file.read_text())
-        if built.get("name") in RECIPES and built.get("build_s"):
+        timed = built.get("name") in RECIPES and RECIPES[built["name"]].expected_s >= _PACE_MIN_S
+        if timed and built.get("build_s"):
             spent, expected = spent + built["build_s"], expected + RECIPES[built["name"]].expected_s
     return spent / expected if expected else 1.0
 
