@@ -15,7 +15,7 @@ import helpers
 import helpers.world
 from helpers import generation
 from helpers.world import __main__ as world_cli
-from helpers.world import cache, tiny
+from helpers.world import cache, load_all, tiny
 from helpers.world import families as tasks
 
 # Two small models for the cache's own tests (registered here and, through EXTRA_MODULES, in build processes).
@@ -114,7 +114,7 @@ def test_build_estimates_scale_by_this_machines_measured_pace(world, monkeypatch
     too short to time (the tokenizer's, which once made a fresh machine's first estimate 0.1x)."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     target, draft = cache.recipe("target").expected_s, cache.recipe("draft").expected_s
-    assert cache.pace() == 1.0 and cache.estimate(["target", "draft"], workers=2) == (target + draft) / 2
+    assert cache.pace() == 1.0 and cache.estimate(["target", "draft"], workers=2) == target  # the demo's two
     assert "this machine's pace" not in cache._start_line("target", 1, 2, 60)
     too_short_to_time = ("tokenizer", 0.01 * cache.recipe("tokenizer").expected_s)  # 0 s of an expected 2 s
     for name, build_s in (("target", 5 * target), ("draft", 3 * draft), ("not a recipe", 1e6), too_short_to_time):
@@ -123,6 +123,17 @@ def test_build_estimates_scale_by_this_machines_measured_pace(world, monkeypatch
     assert cache.pace() == pytest.approx((5 * target + 3 * draft) / (target + draft))
     assert cache.estimate(["draft"]) == pytest.approx(cache.pace() * draft)
     assert f"{cache.pace():.1f}x the recorded times" in cache._start_line("target", 1, 2, 60)
+
+
+def test_a_build_estimate_follows_the_schedule(world, monkeypatch, tmp_path):
+    """The estimate schedules as the build does: a model after its parents, the longest ready first, so two
+    workers halve the extensions but not the target they all start from (it once said 1.7 min for 3.2)."""
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    load_all()  # the extensions' recipes
+    t, p, j, e = (cache.recipe(n).expected_s for n in ("target", "policy", "judge", "evaluator"))
+    assert cache.estimate(["target", "policy", "judge"], workers=1) == t + p + j
+    assert cache.estimate(["target", "policy", "judge"], workers=2) == t + max(p, j)
+    assert cache.estimate(["target", "policy", "judge", "evaluator"], workers=2) == t + max(p, min(p, j) + e)
 
 
 def test_a_cosmetic_edit_keeps_every_key(world, tmp_path):

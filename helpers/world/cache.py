@@ -220,8 +220,18 @@ def pace() -> float:
 
 
 def estimate(names: list[str], workers: int = 1) -> float:
-    """Seconds to build `names` on this machine, `workers` at a time (the recipes' times at this machine's pace)."""
-    return pace() * sum(recipe(n).expected_s for n in names) / workers
+    """Seconds to build `names` on this machine, `workers` at a time, scheduled as `build` does (longest ready
+    first, a model after its parents): the target alone bounds the demo's two, however many workers."""
+    finish: dict[str, float] = {}  # simulated end time of each model placed so far
+    free, pending = [0.0] * max(1, workers), list(names)
+    while pending:
+        ready = [n for n in pending if all(p not in pending for p in recipe(n).parents)]
+        name = max(ready or pending, key=lambda n: recipe(n).expected_s)
+        pending.remove(name)
+        slot = min(range(len(free)), key=free.__getitem__)
+        start = max([free[slot], *(finish[p] for p in recipe(name).parents if p in finish)])
+        free[slot] = finish[name] = start + pace() * recipe(name).expected_s
+    return max(free)
 
 
 def _start_line(name: str, i: int, total: int, left_s: float) -> str:
