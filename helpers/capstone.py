@@ -19,10 +19,8 @@ from helpers.tasks import Family, Task
 # ---------------------------------------------------------------- the evaluation harness
 def evaluate(model, tok, items: list[Task], max_new_tokens: int = 48) -> dict:
     """Greedy answers to held-out items: accuracy per family, and the share that ended with end-of-turn."""
-    answers, finished = generation.chat_generate(model, tok, [t.prompt for t in items], max_new_tokens=max_new_tokens,
-                                                 batch_size=128, return_finished=True)  # fmt: skip
-    scores = [tasks.grade(t, a) for t, a in zip(items, answers, strict=True)]
-    return {**tasks.accuracy_by_family(items, scores), "eos_share": sum(finished) / len(finished), "answers": answers}
+    answers, correct, finished = tasks.graded_answers(model, tok, items, max_new_tokens, batch_size=128)
+    return {**tasks.accuracy_by_family(items, correct), "eos_share": sum(finished) / len(finished), "answers": answers}
 
 
 def max_logit_difference(a, b, tok, prompts: list[str]) -> float:

@@ -57,7 +57,8 @@ class Profile:
 
     def resolve(self, role: str) -> str:
         """What `from_pretrained` loads for a role: a hub id or local path as is; a tiny-world name
-        ("tiny:target") as its folder, built on first use (the only door from a stage into the world)."""
+        ("tiny:target") as its folder, built on first use (a door into the world; `settings`' tiny builders
+        are the other)."""
         return resolve_model(self.model(role))
 
 

@@ -157,15 +157,14 @@ def dashboard(trainer) -> dict[str, list[float]]:
 # ---------------------------------------------------------------- evaluation
 def accuracy(model, tok, heldout: list[tasks.Task], samples: int = 0, temperature: float = 1.0, seed: int = 0) -> dict:
     """Held-out accuracy per family by the world's grader: greedy, or the mean over `samples` sampled answers."""
-    prompts = [t.prompt for t in heldout]
     runs = []
     for s in range(max(samples, 1)):
         torch.manual_seed(seed + s)
         kw = dict(do_sample=True, temperature=temperature) if samples else {}
-        runs.append(generation.chat_generate(model, tok, prompts, max_new_tokens=72, batch_size=120, **kw))
-    out = tasks.accuracy_by_family(heldout, [sum(tasks.grade(t, r[i]) for r in runs) / len(runs)
-                                             for i, t in enumerate(heldout)])  # fmt: skip
-    lengths = [len(tok(a)["input_ids"]) for r in runs for a in r]
+        runs.append(tasks.graded_answers(model, tok, heldout, **kw)[:2])
+    out = tasks.accuracy_by_family(heldout, [sum(correct[i] for _, correct in runs) / len(runs)
+                                             for i in range(len(heldout))])  # fmt: skip
+    lengths = [len(tok(a)["input_ids"]) for answers, _ in runs for a in answers]
     out["answer_tokens"] = sum(lengths) / len(lengths)
     return out
 

@@ -4,7 +4,7 @@ A notebook runs the same cells on every profile; what differs (models, data sour
 rates, steps, batch sizes, token budgets, output folders) comes from `cfg = settings.stage("14", profile)`.
 This is nanoGPT's pattern: one `train.py`, a config per machine. The tiny world and the hub are two
 sources behind one interface: `Task`s with a prompt, a reference answer where one is known and a grade
-function where one exists. The tiny builders import `helpers.world` lazily: the only door from here into it.
+function where one exists. The tiny builders import `helpers.world` lazily: with `profile.resolve`, the world's only doors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers import profiles
+from helpers import profiles, tasks
 from helpers.tasks import Task
 
 # Outputs (resumable JSONL checkpoints, adapters): on Colab point COURSE_OUTPUTS at Google Drive and a
@@ -159,7 +159,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
 
     out, results = output_dir("12a", profile), results_name("self_instruct", profile)
     if profile.is_tiny:
-        from helpers.world import families, tiny
+        from helpers.world import families
         from helpers.world import self_instruct as tsi
 
         eval_tasks = families.heldout_by_family(_q(profile, 40, 4), families=tsi.EVAL_FAMILIES)
@@ -172,7 +172,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
             return task.family if task else ("classification" if tsi.is_classification(text) else "not a valid task")
 
         return SelfInstruct(
-            tsi.tiny_seed_tasks(_q(profile, 120, 24)), lambda model, tok: tiny.evaluate(model, tok, eval_tasks), "held-out accuracy",
+            tsi.tiny_seed_tasks(_q(profile, 120, 24)), lambda model, tok: tasks.accuracy(model, tok, eval_tasks), "held-out accuracy",
             info["heldout"], note, "chance on parity (odd/even) and owns (yes/no): 0.5 for a model that knows the answer format",
             family_of, tsi.is_classification, tsi.check_instance, families.is_heldout,
             dict(do_sample=True, temperature=1.0, top_p=0.95), max_list_tokens=200, rounds=_q(profile, 12, 2),

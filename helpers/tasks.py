@@ -80,6 +80,22 @@ def accuracy_by_family(items: list[Task], scores: list[float]) -> dict[str, floa
     return out
 
 
+def graded_answers(model, tok, items: list[Task], max_new_tokens: int = 72, batch_size: int = 120,
+                   **sampling) -> tuple[list[str], list[bool], list[bool]]:  # fmt: skip
+    """Answers to `items` (greedy unless sampling arguments are given), each graded by its family's rule,
+    and whether each ended with end-of-turn before the token limit: (answers, correct, finished)."""
+    from helpers import generation
+
+    answers, finished = generation.chat_generate(model, tok, [t.prompt for t in items], max_new_tokens=max_new_tokens,
+                                                 batch_size=batch_size, return_finished=True, **sampling)  # fmt: skip
+    return answers, [grade(t, a) for t, a in zip(items, answers, strict=True)], finished
+
+
+def accuracy(model, tok, items: list[Task], **kw) -> dict[str, float]:
+    """Accuracy per family of the answers to `items` (`graded_answers`) and the families' mean."""
+    return accuracy_by_family(items, graded_answers(model, tok, items, **kw)[1])
+
+
 def cluster_of(task: Task) -> str:
     """Questions with the same reference answer are paraphrases of one fact ("What does the frog eat?",
     "What should I feed Leo's frog?"): one cluster for an interval that does not count them twice."""

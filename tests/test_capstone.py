@@ -38,14 +38,15 @@ def test_accuracy_and_eos_share_on_planted_answers(monkeypatch):
         checks.accuracy_by_family(items, [1.0, 0.0, 1.0])  # one score per item, or an error
 
 
-def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, draft):
+def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, draft, bar):
     rows = training.chat_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, pet_care.KNOWLEDGE)])
     trainer = training.sft_lora(copy.deepcopy(draft), tok, rows, profiles.choose_profile(), steps=10, lr=1e-2,
                                 batch_size=8, output_dir=str(tmp_path))  # fmt: skip
     merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")  # saved, reloaded onto a copy, merged
     prompts = [t.prompt for t in tasks.heldout_by_family(2, families=pet_care.DOMAIN)]
     assert capstone.max_logit_difference(trainer.model, merged, tok, prompts) < 1e-4
-    assert capstone.max_logit_difference(draft, merged, tok, prompts) > 1e-2  # the adapter did change the model
+    changed = capstone.max_logit_difference(draft, merged, tok, prompts)  # the adapter did change the model
+    bar(changed, above=1e-2, what="capstone merge: largest logit change from the adapter")
 
 
 def test_self_consistency_filter_and_final_number():

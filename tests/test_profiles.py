@@ -120,3 +120,21 @@ def test_quick_tiny_cuts_every_count_and_keeps_its_files_apart(world):
             if big is None or f.name in KEPT_IN_QUICK[name]:
                 continue
             assert small < big or big == 0, (name, f.name, big, small)
+
+
+def test_stage_modules_never_import_the_world():
+    """What a learner reads stands alone: no module in helpers/ imports helpers.world, except the two doors
+    (profiles.resolve for a tiny model, settings' tiny builders), and those only inside a function."""
+    import ast
+    from pathlib import Path
+
+    doors = {"profiles.py", "settings.py"}
+    for path in sorted((Path(__file__).resolve().parents[1] / "helpers").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            if any(n == "helpers.world" or n.startswith("helpers.world.") for n in names):
+                assert path.name in doors, f"{path.name}:{node.lineno} imports the offline world"
+                assert id(node) not in top_level, f"{path.name}:{node.lineno} imports the world at module level"

@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from helpers import generation
+from helpers import generation, side_by_side, speculative
 from helpers.tools import spec_bench
 from helpers.world import tiny
 
@@ -57,9 +57,9 @@ def test_a_first_draft_is_timed_beside_the_draft(target, draft, tok, monkeypatch
     def fixed_cost(model, context, n_new, repeats=20):
         return 1e-3 * (1 + 0.1 * n_new) * (4.0 if model is target else 1.0)
 
-    monkeypatch.setattr(spec_bench.speculative, "time_call", fixed_cost)
+    monkeypatch.setattr(speculative, "time_call", fixed_cost)
     prompts = spec_bench.bench_prompts(tok, 2)
-    result = spec_bench.run(target, draft, prompts, 6, ks=[2], repeats=1, progress=False, first_draft=draft)
+    result = side_by_side.run(target, draft, prompts, 6, ks=[2], repeats=1, progress=False, first_draft=draft)
     row = next(r for r in result["rows"] if r["method"] == "ours alpha-driven k*, block stop, first draft")
     same = next(r for r in result["rows"] if r["method"] == "ours alpha-driven k*, block stop")
     assert row["exact"] and row["alpha_hat"] == same["alpha_hat"]  # the same draft accepts the same tokens
@@ -72,7 +72,7 @@ def test_batched_continuations_equal_each_prompt_alone(target, tok):
     ]
     rows = tiny.continuations(target, tok, prompts, new_tokens=12, batch=2)  # left-padded batches
     for p, row in zip(prompts, rows):
-        alone = target.generate(torch.tensor([p]), **spec_bench._fixed(torch.tensor([p]), 12))
+        alone = target.generate(torch.tensor([p]), **side_by_side._fixed(torch.tensor([p]), 12))
         assert row == alone[0].tolist() and len(row) == len(p) + 12
 
 

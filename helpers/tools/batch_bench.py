@@ -11,104 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
-from helpers import generation, speculative
-
-
-def left_padded(prompts: list[list[int]], pad_id: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """`generation.left_pad` on the target's device."""
-    ids, mask = generation.left_pad(prompts, pad_id)
-    return ids.to(device), mask.to(device)
-
-
-def plain_batched(target, ids, mask, n: int, pad_id: int) -> list[list[int]]:
-    """Plain greedy `generate` over a left-padded batch, exactly `n` new tokens per row."""
-    out = target.generate(ids, attention_mask=mask, max_new_tokens=n, min_new_tokens=n, do_sample=False,
-                          eos_token_id=None, pad_token_id=pad_id)  # fmt: skip
-    return out[:, ids.shape[1] :].tolist()
-
-
-def _timed(fn, groups) -> tuple[float, list]:
-    t0, rows = time.perf_counter(), []
-    for g in groups:
-        rows += fn(*g)
-    return time.perf_counter() - t0, rows
-
-
-def run(target, draft, prompts: list[list[int]], new_tokens: int, pad_id: int, batches=(1, 4, 8), ks=(2, 4, 6),
-        repeats: int = 3, vocab_size: int | None = None) -> dict:  # fmt: skip
-    """Every prompt decoded in batches of each size by plain `generate` and by ours at each k, interleaved
-    and repeated; medians of the whole pass, so every method decodes the same tokens. `vocab_size`: a pair
-    whose embedding matrices are padded to different sizes (stage 11's vocabulary guard)."""
-    torch.manual_seed(0)
-    dev = target.device
-    with torch.inference_mode():
-        reference = [plain_batched(target, *left_padded([p], pad_id, dev), new_tokens, pad_id)[0] for p in prompts]
-    rows = []
-    for b in batches:
-        groups = [left_padded(prompts[i : i + b], pad_id, dev) for i in range(0, len(prompts), b)]
-        context = torch.tensor([prompts[0]], device=dev).repeat(b, 1)
-        costs = speculative.measure_costs(target, draft, context, ks=ks, repeats=20)
-        methods = {"plain": lambda ids, mask: plain_batched(target, ids, mask, new_tokens, pad_id)}
-        for k in ks:
-            methods[f"ours k={k}"] = lambda ids, mask, k=k: speculative.speculative_generate_batch(
-                target, draft, ids, mask, k=k, max_new_tokens=new_tokens, vocab_size=vocab_size
-            )[0]
-        times: dict = {m: [] for m in methods}
-        outs: dict = {}
-        with torch.inference_mode():
-            for _ in range(repeats):
-                for m, fn in methods.items():
-                    seconds, outs[m] = _timed(fn, groups)
-                    times[m].append(seconds)
-            alpha = {k: _alpha(target, draft, groups, k, new_tokens, vocab_size) for k in ks}
-        plain = statistics.median(times["plain"])
-        tokens = len(prompts) * new_tokens
-        for m in methods:
-            k = None if m == "plain" else int(m.split("=")[1])
-            med = statistics.median(times[m])
-            row = {"batch": b, "method": m, "k": k, "tokens_per_s": round(tokens / med, 1),
-                   "speedup": round(plain / med, 3), "parity": sum(o == r for o, r in zip(outs[m], reference)),
-                   "rows": len(prompts), "c": round(costs["c"], 4)}  # fmt: skip
-            if k:
-                row["alpha_hat"] = round(alpha[k], 4)
-                row["predicted"] = round(speculative.predicted_speedup(alpha[k], k, costs["c"], costs["verify"][k]), 3)
-            rows.append(row)
-    return {"prompts": len(prompts), "new_tokens": new_tokens, "repeats": repeats, "threads": torch.get_num_threads(),
-            "rows": rows}  # fmt: skip
-
-
-def _alpha(target, draft, groups, k: int, n: int, vocab_size: int | None) -> float:
-    pooled = None
-    for ids, mask in groups:
-        st = speculative.speculative_generate_batch(
-            target, draft, ids, mask, k=k, max_new_tokens=n, vocab_size=vocab_size
-        )[1]
-        pooled = st if pooled is None else pooled.merge(st)
-    return pooled.alpha_hat
-
-
-def best_per_batch(result: dict) -> dict[int, dict]:
-    """The fastest k of ours at each batch size."""
-    out: dict = {}
-    for r in result["rows"]:
-        if r["k"] and (r["batch"] not in out or r["speedup"] > out[r["batch"]]["speedup"]):
-            out[r["batch"]] = r
-    return out
-
-
-def format_table(result: dict) -> str:
-    lines = ["batch  plain tok/s  best ours     tok/s  speed-up  predicted  parity"]
-    plain = {r["batch"]: r for r in result["rows"] if r["k"] is None}
-    for b, r in best_per_batch(result).items():
-        lines.append(f"{b:5}  {plain[b]['tokens_per_s']:11.1f}  k={r['k']:<10} {r['tokens_per_s']:6.1f}  "
-                     f"{r['speedup']:7.2f}x  {r['predicted']:8.2f}x  {r['parity']}/{r['rows']}")  # fmt: skip
-    return "\n".join(lines)
+from helpers.side_by_side_batched import format_table, run
 
 
 def build_record(name: str) -> dict:

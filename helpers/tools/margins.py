@@ -27,6 +27,10 @@ TESTS = (
     "tests/test_constitutional.py::test_tiny_feedback_model_beats_chance_under_the_constitutions_questions",
     "tests/test_rlaif.py::test_tiny_judge_beats_chance_on_fresh_policy_pairs",
     "tests/test_llava.py::test_training_reads_the_image_beyond_chance",
+    "tests/test_llava.py::test_mixed_precision_training_keeps_fp32_weights_and_learns",
+    "tests/test_distill.py::test_a_draft_distilled_for_the_policy_accepts_more",
+    "tests/test_rlaif.py::test_dpo_trainer_accepts_the_rows_and_learns_a_planted_preference",
+    "tests/test_capstone.py::test_merge_check_finds_an_identical_merge_and_a_real_change",
 )
 
 

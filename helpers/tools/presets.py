@@ -31,6 +31,7 @@ def run_one(spec: str, results: str) -> tuple[str, int, float, str]:
            "COURSE_RESULTS": results, **EXTRA_ENV.get(notebook, {})}  # fmt: skip
     cmd = [sys.executable, "-m", "pytest", f"notebooks/{notebook}.ipynb", "--nbmake", "--nbmake-timeout=600", "-q",
            "-p", "no:cacheprovider"]  # fmt: skip
+    print(f"[{time.strftime('%H:%M:%S')}] preset start {spec}", flush=True)
     t0 = time.time()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     lines = [ln for ln in done.stdout.splitlines() if ln.strip()]

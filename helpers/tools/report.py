@@ -273,7 +273,7 @@ def margins_rows(m: dict) -> list[str]:
 
 def batched_rows(r: dict) -> list[str]:
     """Batched speculative decoding vs plain batched `generate`, best k per batch size (`helpers.tools.batch_bench`)."""
-    from helpers.tools.batch_bench import best_per_batch
+    from helpers.side_by_side_batched import best_per_batch
 
     plain = {row["batch"]: row for row in r["rows"] if row["k"] is None}
     rows = ["| batch | plain `generate` tok/s | ours (best k) tok/s | speed-up | predicted | alpha | c at this batch | parity |",

@@ -1,7 +1,5 @@
-"""Stage 11 benchmark: our speculative decoding vs plain and transformers' assisted generation.
-
-All methods run in one process, interleaved per prompt, repeated; speed-ups are ratios of medians
-measured side by side, never numbers typed in. Greedy, a fixed number of new tokens (EOS off).
+"""Stage 11 benchmark on the world's pairs: `helpers.side_by_side` (every method, timed side by side in one
+process) on the bench pair or the tiny pair, with the table, its columns and a two-line reading.
 
     python -m helpers.tools.spec_bench --json bench/speculative.json            # bench pair + draft (~1 h once)
     python -m helpers.tools.spec_bench --pair tiny --prompts 3 --new-tokens 16  # the tiny pair, seconds
@@ -11,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-import warnings
 from pathlib import Path
 
 import torch
 
-from helpers import generation, speculative
+from helpers import generation
+from helpers.side_by_side import COLUMNS, best, format_table, run
 from helpers.world import families as tasks
 from helpers.world import load_all, tiny
 
@@ -28,201 +24,6 @@ def bench_prompts(tok, n: int, seed: int = 7) -> list[torch.Tensor]:
     held = tasks.heldout_by_family(max(1, -(-n // len(tasks.CORE_FAMILIES))), seed=seed)
     order = sorted(range(len(held)), key=lambda i: (i % (len(held) // len(tasks.CORE_FAMILIES)), i))
     return [torch.tensor([generation.chat_prompt_ids(tok, held[i].prompt)]) for i in order[:n]]
-
-
-def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=None):
-    """transformers' assisted generation; None = its default dynamic schedule (20 tokens, stop < 0.4).
-    Models whose embedding matrices are padded to different sizes (Qwen2.5-7B with 0.5B) need the tokenizer:
-    transformers then refuses to assume the ids agree and decodes through text (universal assisted generation)."""
-    gc = draft.generation_config
-    if num_assistant_tokens is None:
-        gc.num_assistant_tokens, gc.num_assistant_tokens_schedule, gc.assistant_confidence_threshold = (
-            20,
-            "constant",
-            0.4,
-        )
-    else:  # a true constant k needs the confidence stop off (None silently becomes 0.4)
-        gc.num_assistant_tokens, gc.num_assistant_tokens_schedule = num_assistant_tokens, "constant"
-        gc.assistant_confidence_threshold = 0.0
-    padded = target.config.get_text_config().vocab_size != draft.config.get_text_config().vocab_size
-    extra = dict(tokenizer=tokenizer, assistant_tokenizer=tokenizer) if padded else {}
-    return target.generate(ids, assistant_model=draft, **_fixed(ids, n), **extra)
-
-
-def _fixed(ids, n):
-    return dict(
-        attention_mask=torch.ones_like(ids),
-        max_new_tokens=n,
-        min_new_tokens=n,
-        do_sample=False,
-        repetition_penalty=1.0,  # Qwen2.5's generation config sets one even for greedy; ours has none
-        eos_token_id=None,
-        pad_token_id=0,
-    )
-
-
-BLOCK_STOP = 0.5  # stop drafting once the draft thinks its block more likely to fail than to survive
-
-
-def _alpha_driven(target, draft, c: float, verify: dict, stop_block_below: float = 0.0, vocab_size=None):
-    """Ours with k picked each round from the running alpha estimate and the measured c and v(k);
-    optionally also ending a round's drafting once the draft's own guess that the block survives drops."""
-    schedule = lambda: speculative.AlphaK(c, lambda k: verify.get(k, verify[max(verify)]), k_max=max(verify))  # noqa: E731
-    return lambda ids, n: speculative.speculative_generate(
-        target, draft, ids, max_new_tokens=n, k=schedule(), stop_block_below=stop_block_below, vocab_size=vocab_size
-    )
-
-
-def methods(target, draft, ks, costs: dict, first_draft=None, vocab_size=None, tokenizer=None) -> dict:
-    """name -> (k or None, function(ids, n) -> (sequence, stats or None)). `vocab_size`: the logits the
-    pair shares (`speculative.shared_vocab_size`); `tokenizer`: for HF assisted on a padded pair."""
-    V, tk = vocab_size, tokenizer
-    table = {
-        "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n)), None)),
-        "HF assisted (default)": (None, lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk), None)),
-        "HF prompt lookup": (
-            None,
-            lambda ids, n: (target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n)), None),
-        ),
-    }
-    for k in ks:
-        table[f"HF assisted k={k}"] = (k, lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k, tk), None))
-    for k in ks:
-        table[f"ours k={k}"] = (
-            k,
-            lambda ids, n, k=k: speculative.speculative_generate(
-                target, draft, ids, k=k, max_new_tokens=n, vocab_size=V
-            ),
-        )
-    verify = costs["verify"]
-    table["ours k<=20, stop < 0.4"] = (
-        None,
-        lambda ids, n: speculative.speculative_generate(
-            target, draft, ids, k=20, max_new_tokens=n, stop_below=0.4, vocab_size=V
-        ),
-    )
-    table["ours heuristic (+2/-1)"] = (
-        None,
-        lambda ids, n: speculative.speculative_generate(
-            target, draft, ids, k=speculative.HeuristicK(5), max_new_tokens=n, vocab_size=V
-        ),
-    )
-    table["ours alpha-driven k*"] = (None, _alpha_driven(target, draft, costs["c"], verify, vocab_size=V))
-    table["ours alpha-driven k*, block stop"] = (None, _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP, V))
-    if first_draft is not None:  # the same schedule with the bench world's first draft: what raising alpha buys
-        table["ours alpha-driven k*, block stop, first draft"] = (
-            None,
-            _alpha_driven(target, first_draft, costs["c_first"], verify, BLOCK_STOP),
-        )
-    return table
-
-
-def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress: bool = True, first_draft=None,
-        vocab_size: int | None = None, tokenizer=None) -> dict:  # fmt: skip
-    """Time every method on every prompt, `repeats` times, interleaved; return costs and result rows.
-    `first_draft`: a weaker draft also timed with the alpha-driven schedule, for comparison. `vocab_size`
-    and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`)."""
-    from tqdm.auto import tqdm
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", message=".*generation_config.*")
-    # Costs at a context length typical of the run: the first prompt plus half the new tokens.
-    with torch.no_grad():
-        context = target.generate(prompts[0], **_fixed(prompts[0], max(1, new_tokens // 2)))
-    # v(k) up to 16 at least, so the alpha-driven schedule can draft long where the text is easy
-    costs = speculative.measure_costs(target, draft, context, ks=range(1, max(*ks, 16) + 1), repeats=30)
-    if first_draft is not None:
-        costs["c_first"] = speculative.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
-    table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer)
-    times = {m: [] for m in table}
-    stats = {m: None for m in table}
-    outputs: dict = {m: [] for m in table}
-    with torch.no_grad():
-        for r in tqdm(range(repeats), desc="repeats", disable=not progress):
-            for m in table:
-                times[m].append(0.0)
-            for ids in prompts:
-                for m, (_, fn) in table.items():
-                    t0 = time.perf_counter()
-                    seq, st = fn(ids, new_tokens)
-                    times[m][-1] += time.perf_counter() - t0
-                    if r == 0:
-                        outputs[m].append(seq[0, ids.shape[1] :].tolist())
-                        if st is not None:
-                            stats[m] = st if stats[m] is None else stats[m].merge(st)
-    base = statistics.median(times["plain generate"])
-    rows = []
-    for m, (k, _) in table.items():
-        med = statistics.median(times[m])
-        st = stats[m]
-        row = {
-            "method": m,
-            "k": k,
-            "median_s": round(med, 4),
-            "speedup": round(base / med, 3),
-            "exact": outputs[m] == outputs["plain generate"],
-            "alpha_hat": None,
-            "tau": None,
-        }
-        if st is not None:
-            row.update(
-                alpha_hat=round(st.alpha_hat, 4),
-                tau=round(st.tau, 3),
-                accepted_over_proposed=round(st.accepted_over_proposed, 4),
-            )
-            row["time_split"] = {
-                "draft": round(st.t_draft / st.t_total, 3),
-                "verify": round(st.t_verify / st.t_total, 3),
-                "overhead": round(1 - (st.t_draft + st.t_verify) / st.t_total, 3),
-            }
-            if k is not None:
-                v = costs["verify"][k]
-                row["predicted_textbook"] = round(speculative.predicted_speedup(st.alpha_hat, k, costs["c"]), 3)
-                row["predicted_with_verify"] = round(speculative.predicted_speedup(st.alpha_hat, k, costs["c"], v), 3)
-        rows.append(row)
-    return {
-        "prompts": len(prompts),
-        "new_tokens": new_tokens,
-        "repeats": repeats,
-        "threads": torch.get_num_threads(),
-        "costs": {
-            "target_ms": round(costs["target_ms"], 3),
-            "draft_ms": round(costs["draft_ms"], 3),
-            "c": round(costs["c"], 4),
-            **({"c_first": round(costs["c_first"], 4)} if first_draft is not None else {}),
-            "verify": {k: round(v, 3) for k, v in costs["verify"].items()},
-        },
-        "rows": rows,
-    }
-
-
-def format_table(result: dict) -> str:
-    w = max(len(r["method"]) for r in result["rows"])
-    head = f"{'method':{w}} {'median s':>9} {'speedup':>8} {'alpha':>6} {'tau':>5} {'theory':>7} {'+verify':>7} exact"
-    lines = [head, "-" * len(head)]
-    f = lambda v, w, d: f"{v:{w}.{d}f}" if isinstance(v, (int, float)) else f"{'-':>{w}}"  # noqa: E731
-    for r in result["rows"]:
-        lines.append(
-            f"{r['method']:{w}} {f(r['median_s'], 9, 3)} {f(r['speedup'], 7, 2)}x {f(r['alpha_hat'], 6, 3)} "
-            f"{f(r['tau'], 5, 2)} {f(r.get('predicted_textbook'), 7, 2)} {f(r.get('predicted_with_verify'), 7, 2)} {r['exact']}"
-        )
-    c = result["costs"]
-    lines.append(
-        f"target step {c['target_ms']:.2f} ms, draft step {c['draft_ms']:.2f} ms, c = {c['c']:.3f}; verify cost v(k) = {c['verify']}"
-    )
-    return "\n".join(lines)
-
-
-def best(result: dict, prefix: str) -> dict:
-    """The fastest row whose method name starts with `prefix`."""
-    return max((r for r in result["rows"] if r["method"].startswith(prefix)), key=lambda r: r["speedup"])
-
-
-COLUMNS = """columns: median s = median over repeats of the time for all prompts; speedup = plain generate's median / this one's;
-  alpha = share of drafted tokens the target accepted; tau = tokens per target call; theory = speed-up the textbook
-  formula predicts from alpha, k and c; +verify = the same with the measured cost of a k-token verify pass;
-  exact = output identical to plain greedy on every prompt."""
 
 
 def bench_pointer() -> str:

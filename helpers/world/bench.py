@@ -14,6 +14,7 @@ from functools import cache as memo
 from pathlib import Path
 
 from helpers import generation
+from helpers import tasks as checks
 from helpers.world import cache, tiny
 from helpers.world import families as tasks
 
@@ -43,7 +44,7 @@ def distilled_recipe(name: str, about: str, spec: dict, expected_s: float) -> ca
         tiny.save(model, tok, folder)
         heldout = tasks.heldout_by_family(EVAL_PER_FAMILY)
         return {"params": sum(p.numel() for p in model.parameters()), "final_loss": tiny.mean_tail(losses),
-                "heldout": {k: round(v, 4) for k, v in tiny.evaluate(model, tok, heldout).items()}}  # fmt: skip
+                "heldout": {k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()}}  # fmt: skip
 
     # The teacher's continuations are fixed by its key (a parent), so the prompts are the data to hash.
     return cache.register(cache.Recipe(name, about, 1, spec, ("tokenizer", "bench_target"), prompts, make, expected_s))

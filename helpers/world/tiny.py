@@ -160,17 +160,10 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
 
 
 @torch.no_grad()
-def distill_docs(teacher, tok, n: int, seed: int, new_tokens: int = 128, batch: int = 128) -> list[list[int]]:
-    """Train prompts followed by the teacher's greedy continuation of exactly `new_tokens` tokens, past
-    its end-of-turn too: the regime the speed benchmark measures (DistillSpec: train on the target)."""
-    prompts = [generation.chat_prompt_ids(tok, t.prompt) for t in tasks.sample_tasks(n, "train", seed)]
-    return continuations(teacher, tok, prompts, new_tokens, batch)
-
-
-@torch.no_grad()
 def continuations(model, tok, prompts: list[list[int]], new_tokens: int, batch: int = 128) -> list[list[int]]:
     """Each prompt followed by the model's greedy continuation of exactly `new_tokens` tokens, past its
-    end-of-turn too (DistillSpec's data: what the draft must agree with)."""
+    end-of-turn too (DistillSpec's data: what the draft must agree with). Not `distill.target_answers`, which
+    stops at end-of-turn and writes text: the bench draft is measured on fixed-length continuations."""
     rows = []
     for i in tqdm(
         range(0, len(prompts), batch), desc="distill", mininterval=10, disable=os.environ.get("COURSE_PROGRESS") == "0"
@@ -187,14 +180,6 @@ def continuations(model, tok, prompts: list[list[int]], new_tokens: int, batch: 
         )
         rows += [p + out[j, ids.shape[1] :].tolist() for j, p in enumerate(prompts[i : i + batch])]
     return rows
-
-
-def evaluate(model, tok, heldout: list[tasks.Task], batch_size: int = 120) -> dict[str, float]:
-    """Held-out accuracy per family (greedy answers, graded by the family's rule)."""
-    answers = generation.chat_generate(
-        model, tok, [t.prompt for t in heldout], max_new_tokens=72, batch_size=batch_size
-    )
-    return checks.accuracy_by_family(heldout, [tasks.grade(t, a) for t, a in zip(heldout, answers)])
 
 
 def pack_rows(rows: list[list[int]], width: int) -> list[list[int]]:
@@ -276,7 +261,7 @@ def lm_recipe(
         figures = {"params": sum(p.numel() for p in model.parameters()), "train_s": round(train_s, 1)}
         figures["final_loss"] = mean_tail(losses)
         heldout = tasks.heldout_by_family(eval_per_family, families=eval_families)
-        figures["heldout"] = {k: round(v, 4) for k, v in evaluate(model, tok, heldout).items()}
+        figures["heldout"] = {k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()}
         return figures
 
     return cache.register(cache.Recipe(name, about, version, spec, parents, data, make, expected_s))
@@ -328,7 +313,7 @@ def extend(
         save(model, tok, folder)
         if eval_families:
             heldout = tasks.heldout_by_family(EVAL_PER_FAMILY, families=eval_families)
-            figures["heldout"] = {k: round(v, 4) for k, v in evaluate(model, tok, heldout).items()}
+            figures["heldout"] = {k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()}
         return figures
 
     return cache.register(cache.Recipe(name, about, version, spec, (spec["base"],), data, make, expected_s))
