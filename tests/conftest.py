@@ -62,6 +62,7 @@ def bar(request):
                    "world_seed": int(os.environ.get("COURSE_WORLD_SEED", "0"))}  # fmt: skip
             with open(path, "a") as f:
                 f.write(json.dumps(row) + "\n")
-        assert margin > 0, f"{what}: {value:.3f}, bar: {'above' if above is not None else 'below'} {above or below}"
+        side, level = ("above", above) if above is not None else ("below", below)
+        assert margin > 0, f"{what}: {value:.3f}, bar: {side} {level}"
 
     return check

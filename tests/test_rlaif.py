@@ -22,16 +22,25 @@ def test_preference_rows_follow_the_judge_and_drop_near_ties():
     assert flipped[0]["chosen"][0]["content"] == "b"
 
 
+def _planted_rows(n=48):
+    """A preference any model can learn: the judge always prefers a willing answer to a curt refusal
+    (whether the model knows the answer is beside the point, unlike parity, which a 1-layer draft barely
+    learns in 30 steps: its reward margin was +0.014 and -0.002 on worlds of seeds 0 and 1)."""
+    questions = [f"Is {i} odd or even?" for i in range(n)]
+    pairs = [(f"Happy to help: {i} is {'odd' if i % 2 else 'even'}.", "No.") for i in range(n)]
+    return rlaif.preference_rows(questions, pairs, [judge.Verdict(0.95, 0.05, 1.0)] * n)
+
+
 def test_dpo_trainer_accepts_the_rows_and_learns_a_planted_preference(tmp_path, tok, draft, bar):
     model = copy.deepcopy(draft).train()
     trainer = rlaif.dpo_lora(
-        model, tok, _rows(), profiles.choose_profile(), steps=30, lr=5e-3, batch_size=8, output_dir=str(tmp_path),
-        logging_steps=10,
+        model, tok, _planted_rows(), profiles.choose_profile(), steps=30, lr=5e-3, batch_size=8,
+        output_dir=str(tmp_path), logging_steps=10,
     )  # fmt: skip
     assert trainer.ref_model is None  # the reference is the base with the adapter disabled: no second copy
     curves = rlaif.dashboard(trainer)
-    bar(curves["rewards/margins"][-1], above=0, what="DPO on a planted preference: final reward margin")
-    bar(curves["rewards/accuracies"][-1], above=0.5, what="DPO on a planted preference: final reward accuracy")
+    bar(curves["rewards/margins"][-1], above=1.0, what="DPO on a planted preference: final reward margin")
+    bar(curves["rewards/accuracies"][-1], above=0.9, what="DPO on a planted preference: final reward accuracy")
 
 
 def _soft_rows(n=16):

@@ -374,7 +374,8 @@ def render() -> str:
     out += [
         "",
         f"**CI** (`.ci/run` on a clean clone, 2 cores, {CI_NOTEBOOKS[ci.get('notebooks', 'full')]}, tiny world {ci.get('world', 'not built')} at the "
-        f"start; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min."
+        f"start; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min"
+        + (f", of which `make test` {ci['make_test_seconds'] / 60:.1f} min." if "make_test_seconds" in ci else ".")
         if ci
         else "",
         "",
