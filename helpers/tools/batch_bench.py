@@ -1,7 +1,6 @@
-"""Batched speculative decoding (`speculative.speculative_generate_batch`) against plain batched `generate`
-of the same target, at several batch sizes, in one run: tokens per second, the speed-up, greedy parity of
-every row with that prompt's own greedy decoding, and the speed-up the formula predicts from c and v(k)
-measured at each batch size.
+"""The batched stage-11 benchmark on the world's pairs: `helpers.side_by_side_batched` (batched speculative
+decoding against plain batched `generate` of the same target, at several batch sizes, in one run) on the
+tiny or the bench pair, with the cache key and figures of the models it timed.
 
     python -m helpers.tools.batch_bench --pair tiny --json data/results/batched_bench.json
     python -m helpers.tools.batch_bench --pair bench   # the bench pair (make bench builds it, ~1 h once)
