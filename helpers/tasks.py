@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from helpers import generation
+
 
 @dataclass(frozen=True)
 class Task:
@@ -84,8 +86,6 @@ def graded_answers(model, tok, items: list[Task], max_new_tokens: int = 72, batc
                    **sampling) -> tuple[list[str], list[bool], list[bool]]:  # fmt: skip
     """Answers to `items` (greedy unless sampling arguments are given), each graded by its family's rule,
     and whether each ended with end-of-turn before the token limit: (answers, correct, finished)."""
-    from helpers import generation
-
     answers, finished = generation.chat_generate(model, tok, [t.prompt for t in items], max_new_tokens=max_new_tokens,
                                                  batch_size=batch_size, return_finished=True, **sampling)  # fmt: skip
     return answers, [grade(t, a) for t, a in zip(items, answers, strict=True)], finished
