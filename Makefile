@@ -14,7 +14,7 @@ TINY_STAGES := 11 12a 12b 12c 13 14
 # One stamp per interpreter: setup re-runs when the pins change or another environment is active.
 SETUP_STAMP := .cache/setup$(subst /,_,$(shell command -v $(PY)))
 
-.PHONY: setup world demo test unit lint format notebooks bench presets hub
+.PHONY: setup world demo test pytest-all unit lint format notebooks bench presets hub
 
 setup: $(SETUP_STAMP)  ## install the pinned stack (CPU torch) and the helpers package; register the kernel inside this environment
 
@@ -36,16 +36,27 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 
 # Notebooks under `make test` run quick (COURSE_QUICK=1: steps and most sample counts cut, the same cells): they prove
 # that each cell runs; the figures the committed notebooks show come from `make notebooks`, at the full tiny counts.
-# The presets' dry runs follow pytest. Run beside it (four single-thread processes on two cores) they were no
-# faster: .ci/run took 1150 s against 1088-1131 s one after the other, every process slowed by the others.
-test: setup world hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
+# With the world cached, the presets' dry runs follow pytest: run beside it (four single-thread processes on two cores)
+# they were no faster (.ci/run took 1150 s against 1088-1131 s one after the other). With models to build, they run
+# beside the build, one at a time: the target trains alone for minutes (nothing else of the world can start before
+# it), and a core would otherwise sit idle.
+test: setup hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH) $(SCRATCH)-outputs
+	@if $(PY) -m helpers.world check; then \
+	  $(MAKE) --no-print-directory world pytest-all && $(MAKE) --no-print-directory presets; \
+	else \
+	  echo "make test: the presets' dry runs start now, one at a time, beside the world's build"; \
+	  $(MAKE) --no-print-directory presets WORKERS=1 & beside=$$!; \
+	  $(MAKE) --no-print-directory world pytest-all; rc=$$?; \
+	  wait $$beside && [ $$rc -eq 0 ]; \
+	fi
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+pytest-all:  ## unit tests and every notebook (tiny, quick), figures to the scratch folder (part of make test)
 	COURSE_QUICK=1 COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
 	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
-	$(MAKE) --no-print-directory presets
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
 
 hub:  ## build (or find in the cache) the stand-in hub: offline copies of every hub model and dataset the presets name
 	$(PY) -m helpers.tools.standin_hub build

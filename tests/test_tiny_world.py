@@ -20,8 +20,15 @@ from helpers.world import families as tasks
 
 # Two small models for the cache's own tests (registered here and, through EXTRA_MODULES, in build processes).
 SMALL = {"hidden": 32, "layers": 1, "heads": 2, "mlp": 64, "steps": 15, "batch": 8, "lr": 3e-3, "seed": 0}
-tiny.lm_recipe("test_small_a", "a toy model for the cache tests", SMALL, tiny.train_docs, eval_per_family=2)
-tiny.lm_recipe("test_small_b", "another toy model", {**SMALL, "seed": 1}, tiny.train_docs, eval_per_family=2)
+
+
+def small_docs() -> list[list[int]]:
+    """200 train docs: each build process makes its model's data, and the target's full set is 40,000 docs."""
+    return tiny.encode_docs(tiny.load_tokenizer(), tasks.sample_tasks(200, "train", 0))
+
+
+tiny.lm_recipe("test_small_a", "a toy model for the cache tests", SMALL, small_docs, eval_per_family=2)
+tiny.lm_recipe("test_small_b", "another toy model", {**SMALL, "seed": 1}, small_docs, eval_per_family=2)
 cache.EXTRA_MODULES.append(__name__)
 DESCENDANTS_OF_TARGET = {"target", "policy", "generator", "judge", "evaluator", "helpful", "feedback"}
 

@@ -1,5 +1,6 @@
 """`python -m helpers.world build [NAME ...]`: build the tiny world's models (all by default) on two cores
-and print their table; `python -m helpers.world path NAME`: a model's folder."""
+and print their table; `python -m helpers.world path NAME`: a model's folder; `python -m helpers.world check
+[NAME ...]`: exit 0 if every one is cached, 1 if some must be built (what `make test` asks first)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def default_world() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.world", description=__doc__)
-    parser.add_argument("command", choices=["build", "path"])
+    parser.add_argument("command", choices=["build", "path", "check"])
     parser.add_argument("names", nargs="*", help="models to build (default: the whole world but the bench pair)")
     parser.add_argument("--workers", type=int, default=2, help="parallel build processes of one thread each")
     parser.add_argument("--json", type=Path, help="also write the base models' figures here")
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     t0 = time.time()
     todo = cache.needed(names)
+    if args.command == "check":
+        print(
+            f"tiny world: {len(todo)} of the models asked for must be built" + (f" ({', '.join(todo)})" if todo else "")
+        )
+        raise SystemExit(1 if todo else 0)
     print(f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
           f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)} (~"
           f"{cache._minutes(cache.estimate(todo, args.workers))} at this machine's pace, {cache.pace():.1f}x the "
