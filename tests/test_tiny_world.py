@@ -65,6 +65,17 @@ def test_second_build_is_a_cache_hit(world, capsys):
     assert "2 of 2 models cached" in capsys.readouterr().out
 
 
+def test_check_exits_zero_only_when_nothing_must_be_built(world, tmp_path, monkeypatch, capsys):
+    """`make test` asks `helpers.world check` whether to run the presets beside a build."""
+    with pytest.raises(SystemExit) as cached:
+        world_cli.main(["check", "target", "draft"])
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))  # an empty cache: the keys stay, the folders are missing
+    with pytest.raises(SystemExit) as empty:
+        world_cli.main(["check", "draft"])
+    assert (cached.value.code, empty.value.code) == (0, 1)
+    assert "2 of the models asked for must be built (tokenizer, draft)" in capsys.readouterr().out
+
+
 def test_load_is_fast_and_uses_from_pretrained(world):
     t0 = time.time()
     model, tok = tiny.load_model("target"), tiny.load_tokenizer()
