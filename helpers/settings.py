@@ -341,13 +341,13 @@ def vlm(profile: profiles.Profile) -> Vlm:
                    stage2_mix=("caption",) * 3 + ("colour", "shape", "position"), results=results)  # fmt: skip
     # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA, projector 2e-5 beside LoRA
     # (Liu et al. 2023, scripts/v1_5). About one pass over the captions in stage 1, over both tasks in stage 2.
-    n_train, n_held = (4, 4) if profile.dry_run else (3000, 300)  # dry run: 2 steps a stage, the code path only
+    n_train, n_held = (2, 4) if profile.dry_run else (3000, 300)  # dry run: a step or two a stage, the code path only
     batch = profile.budgets["batch_size"] if profile.dry_run else 16
     stage1 = -(-n_train // batch)
-    steps = dict(stage0=0, blind=max(2, stage1 // 2), stage1=stage1, stage2=2 * stage1)
+    steps = dict(stage0=0, blind=max(1, stage1 // 2), stage1=stage1, stage2=2 * stage1)
     return Vlm(n_train, n_held, steps, projector_lr=1e-3, lora_lr=2e-4, stage2_projector_lr=2e-5, out=out,
                stage2_mix=("caption", "answer", "answer"), photographs=("jxie/flickr8k", "lmms-lab/VQAv2"),
-               autocast=profile.dtype, max_new_tokens=32, batch=batch, results=results, schedule="cosine")  # fmt: skip
+               autocast=profile.dtype, max_new_tokens=12 if profile.dry_run else 32, batch=batch, results=results, schedule="cosine")  # fmt: skip
 
 
 def vlm_model(profile: profiles.Profile):

