@@ -54,7 +54,7 @@ test: setup hub  ## unit tests + every notebook (tiny profile, quick) + the pres
 	$(PY) -m ruff format --check .
 
 pytest-all:  ## unit tests and every notebook (tiny, quick), figures to the scratch folder (part of make test)
-	COURSE_QUICK=1 COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
+	COURSE_QUICK=1 COURSE_RESULTS=$(SCRATCH) COURSE_OUTPUTS=$(SCRATCH)-outputs $(PY) -m pytest notebooks tests --nbmake --nbmake-timeout=1800 -n $(WORKERS) --dist worksteal \
 	  -q -p no:cacheprovider -p helpers.tools.progress --durations=12; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; [ $$rc -eq 0 ]
 
