@@ -62,6 +62,20 @@ def test_the_smollm2_stand_in_is_the_real_model(hub):
     assert "Paris" in answer
 
 
+@pytest.mark.parametrize("size", ["360M", "1.7B"])
+def test_larger_smollm2_stand_ins_share_the_real_tokenizer_and_are_small(hub, size):
+    """The 360M and 1.7B ids: the real model's chat prompt ids and tied vocabulary, with small random weights
+    (decoding the real 135M in their place made three dry runs take minutes each)."""
+    real, tok_real = stand_in("HuggingFaceTB/SmolLM2-135M-Instruct")
+    model, tok = stand_in(f"HuggingFaceTB/SmolLM2-{size}-Instruct")
+    chat = [{"role": "user", "content": "What is the capital of France?"}]
+    assert tok.apply_chat_template(chat, add_generation_prompt=True) == tok_real.apply_chat_template(
+        chat, add_generation_prompt=True
+    )
+    assert (model.config.vocab_size, model.config.tie_word_embeddings) == (49152, True)
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in real.parameters()) / 20
+
+
 # ---------------------------------------------------------------- F4: one slice per split spec
 def test_gsm8k_split_with_an_offset(hub_data):
     cfg = settings.stage("14", dry("t4"))
