@@ -51,6 +51,31 @@ def test_checker_catches_long_cells_unlabelled_plots_machine_paths_and_no_summar
         assert expected in problems, expected
 
 
+def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeypatch):
+    """A reading's figures must round from a printed number above them: a figure typed before its output,
+    one typed wrong, and an allow-list entry no reading uses are each caught; formulas and code are not read."""
+
+    def cell(kind, src, text=""):
+        if kind == "markdown":
+            return {"cell_type": "markdown", "metadata": {}, "source": src}
+        out = {"output_type": "stream", "name": "stdout", "text": text}
+        return {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": src, "outputs": [out]}
+
+    def problems(cells):
+        path = tmp_path / "99_toy.ipynb"
+        path.write_text(json.dumps({"cells": cells, "metadata": {}}))
+        return notebooks.unprinted_figures(path)
+
+    printed = cell("code", "print(rates)", "accuracy 0.5733, speed-up 1.384x\n")
+    assert problems([printed, cell("markdown", "It reads shapes (0.57) and runs 1.38x faster; $p = 0.25$.")]) == []
+    assert len(problems([cell("markdown", "shapes 0.57"), printed])) == 1  # typed above the output it quotes
+    assert "0.58" in "".join(problems([printed, cell("markdown", "shapes 0.58, `lr=0.003`")]))
+    monkeypatch.setitem(notebooks.NOT_PRINTED_HERE, "99_toy", {"0.58": "a paper", "0.90": "a setting"})
+    assert problems([printed, cell("markdown", "shapes 0.58")]) == [
+        "NOT_PRINTED_HERE lists 0.90, which no reading types now"
+    ]
+
+
 def test_readme_links_every_notebook_with_the_one_repo_name():
     readme = (ROOT / "README.md").read_text()
     for path in NOTEBOOKS:

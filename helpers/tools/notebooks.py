@@ -31,6 +31,72 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+# ---------------------------------------------------------------- typed figures
+# A reading types the figures its run printed (a rate such as 0.57, a speed-up such as 1.38x). After a rerun on
+# another CPU they can move, and the prose would then be stale: every typed figure must round from a number a
+# code cell above it printed, or be listed here with where it comes from (a paper, another run, a setting).
+_TYPED = re.compile(r"(?<![\w.$/\\-])(\d+\.\d+)(x?)(?![\w.])")
+_PRINTED = re.compile(r"-?\d+\.\d+")
+NOT_PRINTED_HERE = {
+    "11_speculative": {
+        "0.97": "the bench pair's v(5): data/results/speculative_bench.json, in the README",
+        "0.82x": "data/results/gpu_check.json (a lent H200), in the README",
+        "0.92x": "data/results/gpu_check.json (a lent H200), in the README",
+        "1.01x": "data/results/gpu_check.json (a lent H200), in the README",
+        "1.49x": "Spec-Bench's leaderboard, a published reference",
+    },
+    "12a_self_instruct": {"0.01": "a bound on the change across world seeds: data/results/seeds.json"},
+    "13_llava": {"0.32": "stage 1's shape accuracy in a run on another CPU (an earlier commit of this notebook)"},
+    "14_capstone": {
+        "0.10": "the margin the notebook sets before training",
+        "0.05": "a setting: the judge's tie band",
+        "0.45x": "section 7's printed tokens/s, merged + draft over merged",
+        "0.73x": "section 7's printed tokens/s, merged + distilled draft over merged",
+    },
+}
+
+
+def _output_text(cell: dict) -> str:
+    texts = []
+    for o in cell.get("outputs", []):
+        t = o.get("text") or o.get("data", {}).get("text/plain") or ""
+        texts.append("".join(t) if isinstance(t, list) else t)
+    return "\n".join(texts)
+
+
+def _typed_figures(markdown: str) -> list[str]:
+    """The measured-looking figures of a markdown cell: rates in [0, 1] with two or more decimals, and speed-ups
+    (`1.38x`); formulas (`$...$`) and code spans are left out."""
+    prose = re.sub(r"```.*?```|`[^`]*`|\$[^$]*\$", "", markdown, flags=re.S)
+    return [num + x for num, x in _TYPED.findall(prose) if x or (float(num) <= 1 and len(num.split(".")[1]) >= 2)]
+
+
+def _rounds_from(typed: str, printed: set[str]) -> bool:
+    num = typed.rstrip("x")
+    places, value = len(num.split(".")[1]), float(num)
+    return any(len(p.split(".")[1]) >= places and abs(round(float(p), places) - value) < 1e-9 for p in printed)
+
+
+def unprinted_figures(path: Path) -> list[str]:
+    """Each figure a markdown cell types that no code cell above it printed (and NOT_PRINTED_HERE does not list)."""
+    cells, allowed = json.loads(Path(path).read_text())["cells"], NOT_PRINTED_HERE.get(Path(path).stem, {})
+    printed: set[str] = set()
+    problems, typed_anywhere = [], set()
+    for i, c in enumerate(cells):
+        if c["cell_type"] == "code":
+            printed.update(_PRINTED.findall(_output_text(c)))
+            continue
+        for typed in _typed_figures(_source(c)):
+            typed_anywhere.add(typed)
+            if typed not in allowed and not _rounds_from(typed, printed):
+                problems.append(f"cell {i}: the reading types {typed}, which no output above it printed "
+                                "(stale after a rerun? else list it in NOT_PRINTED_HERE with its source)")  # fmt: skip
+    problems += [
+        f"NOT_PRINTED_HERE lists {typed}, which no reading types now" for typed in allowed.keys() - typed_anywhere
+    ]
+    return problems
+
+
 def check(path: Path) -> list[str]:
     """Every way the notebook at `path` breaks the course conventions (empty list = fine)."""
     path = Path(path)
@@ -97,6 +163,7 @@ def check(path: Path) -> list[str]:
         problems.append(
             f"{plots} cells call plt.show() but only {images} images were saved (MPLBACKEND=Agg in the run?)"
         )
+    problems += unprinted_figures(path)
     if path.stat().st_size > MAX_BYTES:
         problems.append(f"file is {path.stat().st_size:,} bytes (> {MAX_BYTES:,})")
     return problems
