@@ -50,17 +50,22 @@ NOT_PRINTED_HERE = {
     "14_capstone": {
         "0.10": "the margin the notebook sets before training",
         "0.05": "a setting: the judge's tie band",
-        "0.45x": "section 7's printed tokens/s, merged + draft over merged",
-        "0.73x": "section 7's printed tokens/s, merged + distilled draft over merged",
     },
 }
 
 
 def _output_text(cell: dict) -> str:
+    """Every text a code cell showed: its streams, and the plain, markdown and HTML forms of its results."""
     texts = []
     for o in cell.get("outputs", []):
-        t = o.get("text") or o.get("data", {}).get("text/plain") or ""
-        texts.append("".join(t) if isinstance(t, list) else t)
+        data = o.get("data", {})
+        for t in (
+            o.get("text", ""),
+            data.get("text/plain", ""),
+            data.get("text/markdown", ""),
+            data.get("text/html", ""),
+        ):
+            texts.append("".join(t) if isinstance(t, list) else t)
     return "\n".join(texts)
 
 
