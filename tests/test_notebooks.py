@@ -52,13 +52,15 @@ def test_checker_catches_long_cells_unlabelled_plots_machine_paths_and_no_summar
 
 
 def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeypatch):
-    """A reading's figures must round from a printed number above them: a figure typed before its output,
-    one typed wrong, and an allow-list entry no reading uses are each caught; formulas and code are not read."""
+    """A reading's figures must round (half up) from a printed number above them: a figure typed before its
+    output, one typed wrong, and an allow-list entry no reading uses are each caught; formulas and code are not read."""
 
-    def cell(kind, src, text=""):
+    def cell(kind, src, text="", data=None):
         if kind == "markdown":
             return {"cell_type": "markdown", "metadata": {}, "source": src}
         out = {"output_type": "stream", "name": "stdout", "text": text}
+        if data:
+            out = {"output_type": "execute_result", "metadata": {}, "data": data, "execution_count": 1}
         return {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": src, "outputs": [out]}
 
     def problems(cells):
@@ -66,14 +68,26 @@ def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeyp
         path.write_text(json.dumps({"cells": cells, "metadata": {}}))
         return notebooks.unprinted_figures(path)
 
-    printed = cell("code", "print(rates)", "accuracy 0.5733, speed-up 1.384x\n")
-    assert problems([printed, cell("markdown", "It reads shapes (0.57) and runs 1.38x faster; $p = 0.25$.")]) == []
-    assert len(problems([cell("markdown", "shapes 0.57"), printed])) == 1  # typed above the output it quotes
-    assert "0.58" in "".join(problems([printed, cell("markdown", "shapes 0.58, `lr=0.003`")]))
-    monkeypatch.setitem(notebooks.NOT_PRINTED_HERE, "99_toy", {"0.58": "a paper", "0.90": "a setting"})
-    assert problems([printed, cell("markdown", "shapes 0.58")]) == [
+    printed = cell("code", "print(rates)", "accuracy 0.5768, v(5) 0.965, speed-up 1.384x\n")
+    card = cell("code", "card", data={"text/markdown": "- acceptance 0.62", "text/plain": "<Markdown>"})
+    good = "It reads shapes (0.58), v(5) = 0.97, runs 1.38x faster and accepts 0.62. $p = 0.25$, $$q = 0.75$$"
+    assert problems([printed, card, cell("markdown", good)]) == []
+    assert len(problems([cell("markdown", "shapes 0.58."), printed])) == 1  # typed above the output it quotes
+    stale = problems([printed, cell("markdown", "shapes 0.57 (truncated, not rounded), `lr=0.003`")])
+    assert len(stale) == 1 and "0.57" in stale[0]
+    monkeypatch.setitem(notebooks.NOT_PRINTED_HERE, "99_toy", {"0.59": "a paper", "0.90": "a setting"})
+    assert problems([printed, cell("markdown", "shapes 0.59")]) == [
         "NOT_PRINTED_HERE lists 0.90, which no reading types now"
     ]
+
+
+def test_the_figure_check_is_part_of_the_conventions_and_lists_only_real_notebooks(tmp_path):
+    assert set(notebooks.NOT_PRINTED_HERE) <= {p.stem for p in NOTEBOOKS}
+    nb = json.loads(NOTEBOOKS[0].read_text())
+    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "The run reached 0.1234."})
+    path = tmp_path / NOTEBOOKS[0].name
+    path.write_text(json.dumps(nb))
+    assert any("0.1234" in problem for problem in notebooks.check(path))
 
 
 def test_readme_links_every_notebook_with_the_one_repo_name():
