@@ -6,9 +6,15 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export MPLBACKEND = Agg
 export PYTHONWARNINGS = ignore::DeprecationWarning
+# One instruction level for PyTorch's and MKL's CPU kernels, so the tiny world is bit for bit the same on every
+# x86-64 CPU (helpers/numerics.py; `import helpers` sets the same in a notebook kernel).
+ifeq ($(shell uname -m),x86_64)
+export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= AVX2
+endif
 # Notebooks under `make test` write their figures here, never into the tracked data/results/.
 SCRATCH ?= $(or $(TMPDIR),/tmp)/llm-course-test-results
-WORKERS ?= 2
+WORKERS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)  # one build process or notebook worker per core
 TINY_STAGES := 11 12a 12b 12c 13 14
 
 # One stamp per interpreter: setup re-runs when the pins change or another environment is active.
@@ -36,19 +42,21 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 
 # Notebooks under `make test` run quick (COURSE_QUICK=1: steps and most sample counts cut, the same cells): they prove
 # that each cell runs; the figures the committed notebooks show come from `make notebooks`, at the full tiny counts.
-# With the world cached, the presets' dry runs follow pytest: run beside it (four single-thread processes on two cores)
-# they were no faster (.ci/run took 1150 s against 1088-1131 s one after the other). With models to build, they run
-# beside the build, one at a time: the target trains alone for minutes (nothing else of the world can start before
-# it), and a core would otherwise sit idle.
+# With the world cached, the presets' dry runs follow pytest. With models to build, the target trains first and alone
+# (every other model but the draft starts from it), so the dry runs take the other core beside it, one at a time;
+# the rest of the world then builds on every core. Never more CPU-bound processes than cores.
 test: setup hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH) $(SCRATCH)-outputs
 	@if $(PY) -m helpers.world check; then \
-	  $(MAKE) --no-print-directory world pytest-all && $(MAKE) --no-print-directory presets; \
+	  $(MAKE) --no-print-directory pytest-all && $(MAKE) --no-print-directory presets; \
+	elif [ $(WORKERS) -lt 2 ]; then \
+	  $(MAKE) --no-print-directory world pytest-all presets; \
 	else \
-	  echo "make test: the presets' dry runs start now, one at a time, beside the world's build"; \
+	  echo "make test: the presets' dry runs start now, one at a time, beside the target's build"; \
 	  $(MAKE) --no-print-directory presets WORKERS=1 & beside=$$!; \
-	  $(MAKE) --no-print-directory world pytest-all; rc=$$?; \
-	  wait $$beside && [ $$rc -eq 0 ]; \
+	  $(PY) -m helpers.world build target --workers 1; rc=$$?; \
+	  wait $$beside; dry=$$?; \
+	  [ $$rc -eq 0 ] && [ $$dry -eq 0 ] && $(MAKE) --no-print-directory world pytest-all; \
 	fi
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -67,7 +75,7 @@ hub:  ## build (or find in the cache) the stand-in hub: offline copies of every 
 PRESET_RUNS ?= t4:12a_self_instruct t4:13_llava l4:14_capstone t4:14_capstone a100:11_speculative t4:12c_rlaif \
   t4:11_speculative t4:12b_constitutional
 presets: setup hub  ## the GPU presets' code path on this CPU against the stand-in hub (COURSE_DRY_RUN=1), never committed
-	rm -rf outputs/*-dryrun
+	rm -rf $(SCRATCH)-presets
 	$(PY) -m helpers.tools.presets $(PRESET_RUNS) --workers $(WORKERS) --results $(SCRATCH)-presets
 
 unit:  ## the unit tests only (no notebooks)

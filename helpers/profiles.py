@@ -295,6 +295,10 @@ def summary(profile: Profile) -> str:
         "models  : " + ", ".join(f"{r}={profile.model(r)}" for r in ROLES),
         "versions: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
     ]
+    if profile.name == "tiny":
+        from helpers.world import fingerprint
+
+        lines.append(f"world   : {fingerprint()}")
     if profile.notes:
         lines.append(f"notes   : {profile.notes}")
     return "\n".join(lines)

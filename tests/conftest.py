@@ -7,6 +7,8 @@ os.environ["COURSE_PROFILE"] = "tiny"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+import helpers  # noqa: E402, F401, I001  (first: it pins torch's CPU kernels to AVX2 before torch is imported)
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 

@@ -124,7 +124,8 @@ def test_quick_tiny_cuts_every_count_and_keeps_its_files_apart(world):
 
 def test_stage_modules_never_import_the_world():
     """What a learner reads stands alone: no module in helpers/ imports helpers.world, except the two doors
-    (profiles.resolve for a tiny model, settings' tiny builders), and those only inside a function."""
+    (profiles.resolve for a tiny model and its summary's world line, settings' tiny builders), and those only
+    inside a function."""
     import ast
     from pathlib import Path
 

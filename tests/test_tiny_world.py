@@ -4,7 +4,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,10 +57,13 @@ def test_world_table_shape_and_target_beats_draft(world, bar):
     assert set(t["heldout"]) == set(tasks.CORE_FAMILIES) | {"mean"}
 
 
-def test_second_build_is_a_cache_hit(world, capsys):
-    t0 = time.time()
+def no_training(name: str) -> dict:
+    raise AssertionError(f"{name} was trained again: a cached model must be read, not rebuilt")
+
+
+def test_second_build_is_a_cache_hit(world, capsys, monkeypatch):
+    monkeypatch.setattr(cache, "build_one", no_training)
     world_cli.main(["build", "target", "draft"])
-    assert time.time() - t0 < 10
     assert "2 of 2 models cached" in capsys.readouterr().out
 
 
@@ -76,10 +78,9 @@ def test_check_exits_zero_only_when_nothing_must_be_built(world, tmp_path, monke
     assert "2 of the models asked for must be built (tokenizer, draft)" in capsys.readouterr().out
 
 
-def test_load_is_fast_and_uses_from_pretrained(world):
-    t0 = time.time()
+def test_load_reads_the_cache_and_uses_from_pretrained(world, monkeypatch):
+    monkeypatch.setattr(cache, "build_one", no_training)
     model, tok = tiny.load_model("target"), tiny.load_tokenizer()
-    assert time.time() - t0 < 5
     assert model.config.vocab_size == len(tok)
     assert helpers.world.resolve("tiny:draft") == str(cache.path("draft"))
     assert helpers.world.resolve("gpt2") == "gpt2"
@@ -132,6 +133,7 @@ def test_build_estimates_scale_by_this_machines_measured_pace(world, monkeypatch
     at the recipes' recorded times and scale by the build times this machine's cache holds, leaving out builds
     too short to time (the tokenizer's, which once made a fresh machine's first estimate 0.1x)."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(cache, "_calibrated", {})  # no calibration in this process: the recorded times
     target, draft = cache.recipe("target").expected_s, cache.recipe("draft").expected_s
     assert cache.pace() == 1.0 and cache.estimate(["target", "draft"], workers=2) == target  # the demo's two
     assert "this machine's pace" not in cache._start_line("target", 1, 2, 60)
@@ -142,6 +144,20 @@ def test_build_estimates_scale_by_this_machines_measured_pace(world, monkeypatch
     assert cache.pace() == pytest.approx((5 * target + 3 * draft) / (target + draft))
     assert cache.estimate(["draft"]) == pytest.approx(cache.pace() * draft)
     assert f"{cache.pace():.1f}x the recorded times" in cache._start_line("target", 1, 2, 60)
+
+
+def test_a_fresh_machine_estimates_at_its_calibrated_pace_until_it_has_built(world, monkeypatch, tmp_path):
+    """An empty cache takes the calibration's pace (a few timed steps), so a fresh machine's first estimate is
+    its own; the first timed build then replaces it."""
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(cache, "_calibrated", {})
+    monkeypatch.setattr(tiny, "calibration_step_s", lambda: 3 * tiny.CALIBRATION_STEP_S)
+    cache.know_pace()
+    target = cache.recipe("target").expected_s
+    assert cache.pace() == 3.0 and cache.estimate(["target"]) == 3 * target
+    (tmp_path / "models" / "target-key").mkdir(parents=True)
+    (tmp_path / "models" / "target-key" / "info.json").write_text(json.dumps({"name": "target", "build_s": target}))
+    assert cache.pace() == 1.0
 
 
 def test_a_build_estimate_follows_the_schedule(world, monkeypatch, tmp_path):
@@ -176,7 +192,7 @@ def test_a_cosmetic_edit_keeps_every_key(world, tmp_path):
 
 def test_a_model_built_alone_equals_one_built_beside_another(tmp_path, monkeypatch):
     """Bit-identical weights from an empty cache: built alone in this process, and in a 2-process pool
-    beside another model (on one machine; other CPUs give other weights)."""
+    beside another model (and, at the pinned AVX2 level, on any x86-64 CPU: tests/test_world_digest.py)."""
     weights = []
     for run, names, workers in (("alone", ["test_small_a"], 1), ("pool", ["test_small_a", "test_small_b"], 2)):
         monkeypatch.setenv("COURSE_CACHE", str(tmp_path / run))

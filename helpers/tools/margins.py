@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--keep", type=Path, help="keep the other seeds' figures from this earlier --json file")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
@@ -55,9 +56,12 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:
             run_seed(seed, rows_file, args.workers)
         rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
-    print("\n".join(report.margins_rows({"seeds": seeds, "rows": rows})))
+    data = {"seeds": seeds, "rows": rows}
+    if args.keep:
+        data = report.keep_other_seeds(data, json.loads(args.keep.read_text()))
+    print("\n".join(report.margins_rows(data)))
     if args.json:
-        args.json.write_text(json.dumps({"seeds": seeds, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

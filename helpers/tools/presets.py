@@ -1,7 +1,8 @@
 """`make presets`: notebooks on a GPU preset's code path, on this CPU, against the stand-in hub.
 
 Each run is `COURSE_PROFILE=<preset> COURSE_DRY_RUN=1` through nbmake (outputs never written back): the
-preset's models, data, prompts, parsers and pairings, in fp32 with budgets cut to a few steps.
+preset's models, data, prompts, parsers and pairings, in fp32 with budgets cut to a few steps. Figures and
+output folders go under `--results` (a scratch folder), never into the clone.
 
     python -m helpers.tools.presets t4:14_capstone a100:11_speculative --workers 2
 """
@@ -28,7 +29,7 @@ def run_one(spec: str, results: str) -> tuple[str, int, float, str]:
     """(spec, return code, seconds, pytest's last line) of one preset:notebook run."""
     preset, notebook = spec.split(":")
     env = {**os.environ, **standin_hub.env(standin_hub.build()), "COURSE_PROFILE": preset, "COURSE_DRY_RUN": "1",
-           "COURSE_RESULTS": results, **EXTRA_ENV.get(notebook, {})}  # fmt: skip
+           "COURSE_RESULTS": results, "COURSE_OUTPUTS": f"{results}/outputs", **EXTRA_ENV.get(notebook, {})}  # fmt: skip
     cmd = [sys.executable, "-m", "pytest", f"notebooks/{notebook}.ipynb", "--nbmake", "--nbmake-timeout=600", "-q",
            "-p", "no:cacheprovider"]  # fmt: skip
     print(f"[{time.strftime('%H:%M:%S')}] preset start {spec}", flush=True)

@@ -246,16 +246,52 @@ def capstone_rows(cap: dict) -> list[str]:
     return rows
 
 
+def seed_header(seed: int, d: dict) -> str:
+    """A seed's column: marked where its world was built before the AVX2 pin (`helpers.numerics`)."""
+    return f"seed {seed}" + (" (before the AVX2 pin)" if seed in d.get("before_pin", []) else "")
+
+
+def keep_other_seeds(new: dict, old: dict) -> dict:
+    """`new` (a seeds or margins record) with the seeds it did not run taken from `old`. A kept seed stays
+    marked as built before the AVX2 pin if `old` says so, or if `old` predates the mark (every seed then did)."""
+    kept = [s for s in old["seeds"] if s not in new["seeds"]]
+    seeds = sorted(new["seeds"] + kept)
+    before = [s for s in kept if s in old.get("before_pin", old["seeds"])]
+    if "rows" in new:
+        merged = {"seeds": seeds, "rows": new["rows"] + [r for r in old["rows"] if r["world_seed"] in kept]}
+    else:
+
+        def by_seed(record: dict, name: str) -> dict:
+            return dict(zip(record["seeds"], record["figures"].get(name, []), strict=False))
+
+        figures = {
+            name: [{**by_seed(old, name), **by_seed(new, name)}.get(s) for s in seeds] for name in new["figures"]
+        }
+        merged = {"seeds": seeds, "figures": figures}
+    return {**merged, "before_pin": before} if before else merged
+
+
+def before_pin_note(d: dict) -> list[str]:
+    """A line under a seeds table whose columns mix worlds built before and after the AVX2 pin."""
+    if not d.get("before_pin"):
+        return []
+    seeds = ", ".join(str(s) for s in d["before_pin"])
+    return ["", f"Seeds {seeds}: built before every process ran PyTorch at AVX2, on the machine that recorded "
+            "them; what those seeds build now may differ in its figures. They are kept until they are rebuilt "
+            "(about 45 min of machine each on two cores), not presented as measured on today's world."]  # fmt: skip
+
+
 def seeds_rows(d: dict) -> list[str]:
     """Each notebook's headline figures per world seed, and their range (`python -m helpers.tools.seeds`)."""
     seeds = d["seeds"]
-    rows = ["| figure | " + " | ".join(f"seed {s}" for s in seeds) + " | range |", "|---|" + "---:|" * (len(seeds) + 1)]
+    rows = ["| figure | " + " | ".join(seed_header(s, d) for s in seeds) + " | range |",
+            "|---|" + "---:|" * (len(seeds) + 1)]  # fmt: skip
     for name, values in d["figures"].items():
         cells = ["-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values]
         known = [v for v in values if v is not None]
         spread = f"{min(known):.2f} to {max(known):.2f}" if known else "-"
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {spread} |")
-    return rows
+    return rows + before_pin_note(d)
 
 
 def margins_rows(m: dict) -> list[str]:
@@ -263,12 +299,12 @@ def margins_rows(m: dict) -> list[str]:
     seeds, figures = m["seeds"], {}
     for r in m["rows"]:
         figures.setdefault((r["what"], r["side"], r["bar"]), {})[r["world_seed"]] = r
-    rows = ["| figure (test bar) | bar | " + " | ".join(f"seed {s}" for s in seeds) + " | smallest margin |",
+    rows = ["| figure (test bar) | bar | " + " | ".join(seed_header(s, m) for s in seeds) + " | smallest margin |",
             "|---|---:|" + "---:|" * (len(seeds) + 1)]  # fmt: skip
     for (what, side, bar), by_seed in figures.items():
         values = " | ".join(f"{by_seed[s]['value']:.3f}" if s in by_seed else "-" for s in seeds)
         rows.append(f"| {what} | {side} {bar:.3f} | {values} | {min(r['margin'] for r in by_seed.values()):.3f} |")
-    return rows
+    return rows + before_pin_note(m)
 
 
 def batched_rows(r: dict) -> list[str]:
@@ -391,6 +427,9 @@ def updated_readme(text: str) -> str:
 
 
 def main() -> None:
+    if "--ci" in sys.argv:  # a maintainer records a CI run's time (.ci/run writes it to .cache/, untracked)
+        timing = Path(sys.argv[sys.argv.index("--ci") + 1])
+        (RESULTS / "ci_time.json").write_text(timing.read_text())
     readme = ROOT / "README.md"
     text = readme.read_text()
     new = updated_readme(text)

@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--keep", type=Path, help="keep the other seeds' figures from this earlier --json file")
     ap.add_argument("--seed0", type=Path, help="read seed 0's figures from this folder (make notebooks' data/results)")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         records = {s: read(args.seed0) if s == 0 and args.seed0 else run_seed(s, Path(scratch), args.workers)
                    for s in seeds}  # fmt: skip
     data = {"seeds": seeds, "figures": figures(seeds, records)}
+    if args.keep:
+        data = report.keep_other_seeds(data, json.loads(args.keep.read_text()))
     print("\n".join(report.seeds_rows(data)))
     if args.json:
         args.json.write_text(json.dumps(data, indent=1) + "\n")

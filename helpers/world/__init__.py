@@ -37,3 +37,21 @@ def resolve(name: str) -> str:
     if not name.startswith("tiny:"):
         return name
     return str(model_path(name.split(":", 1)[1]))
+
+
+def fingerprint() -> str:
+    """One line naming the world this run uses (the target's key and weight digest, the CPU kernels' level),
+    and whether it is the world the committed notebooks were run on (data/results/tiny_world.json)."""
+    import json
+
+    from helpers import numerics
+    from helpers.world import cache
+
+    load_all()
+    record = Path(__file__).resolve().parents[2] / "data" / "results" / "tiny_world.json"
+    recorded = json.loads(record.read_text()).get("digests", {}).get("target", {}) if record.exists() else {}
+    target = cache.info("target")  # built first if the cache lacks it: every tiny notebook uses it
+    same = target.get("weights_sha256") == recorded.get("weights_sha256")
+    verdict = "the committed outputs' world" if same else "NOT the committed outputs' world: figures will differ"
+    return (f"target {target['key']}, weights {target.get('weights_sha256', '?')}, CPU kernels "
+            f"{numerics.level()} ({verdict})")  # fmt: skip

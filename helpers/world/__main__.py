@@ -1,4 +1,4 @@
-"""`python -m helpers.world build [NAME ...]`: build the tiny world's models (all by default) on two cores
+"""`python -m helpers.world build [NAME ...]`: build the tiny world's models (all by default) on every core
 and print their table; `python -m helpers.world path NAME`: a model's folder; `python -m helpers.world check
 [NAME ...]`: exit 0 if every one is cached, 1 if some must be built (what `make test` asks first)."""
 
@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+from helpers import numerics
 from helpers.world import cache, load_all, tiny
 
 
@@ -17,11 +18,18 @@ def default_world() -> list[str]:
     return [name for name in cache.RECIPES if not name.startswith("bench")]
 
 
+def digests(names: list[str]) -> dict[str, dict]:
+    """Each model's key, final loss and weight digest: what every other machine's build is compared with."""
+    fields = ("key", "final_loss", "weights_sha256")
+    return {n: {f: cache.info(n)[f] for f in fields if f in cache.info(n)} for n in names}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.world", description=__doc__)
     parser.add_argument("command", choices=["build", "path", "check"])
     parser.add_argument("names", nargs="*", help="models to build (default: the whole world but the bench pair)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel build processes of one thread each")
+    parser.add_argument("--workers", type=int, default=cache.cores(),
+                        help="parallel build processes of one thread each (default: one per core)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the base models' figures here")
     args = parser.parse_args(argv)
     from helpers.profiles import go_offline
@@ -40,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
             f"tiny world: {len(todo)} of the models asked for must be built" + (f" ({', '.join(todo)})" if todo else "")
         )
         raise SystemExit(1 if todo else 0)
+    if todo:
+        cache.know_pace()
     print(f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
           f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)} (~"
           f"{cache._minutes(cache.estimate(todo, args.workers))} at this machine's pace, {cache.pace():.1f}x the "
@@ -52,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         print(tiny.world_table(tiny.world_info()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {**tiny.world_info(), "build_s_per_model": {n: cache.info(n)["build_s"] for n in names}}
+        record = {**tiny.world_info(), "numerics": numerics.identity(), "digests": digests(names),
+                  "build_s_per_model": {n: cache.info(n)["build_s"] for n in names}}  # fmt: skip
         args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 

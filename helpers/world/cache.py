@@ -7,8 +7,9 @@ data or recipe rebuilds that model and its descendants only. Models are built on
 role builds just that model and what it needs; `build` runs independent models in parallel processes
 of one thread each (a model built alone and one built beside another are bit-identical).
 
-Bit-identity holds on one machine only: the same key built on another CPU gives other weights (the
-target's final loss was 0.3794 on the machine that first built it and 0.3674 on another of this kind).
+Bit-identity holds across x86-64 CPUs because every process runs PyTorch and MKL at one instruction
+level (`helpers.numerics`, AVX2), which the key records; `tiny_world.json` holds the recorded digests that
+`tests/test_world_digest.py` compares this machine's cache with. ARM CPUs agree only within a spread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
+
+from helpers import numerics
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "trl", "peft")
 
@@ -53,6 +57,11 @@ _source_hash: str | None = None
 def register(recipe: Recipe) -> Recipe:
     RECIPES[recipe.name] = recipe
     return recipe
+
+
+def cores() -> int:
+    """The cores this process may use: the build's default number of workers."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cache_root() -> Path:
@@ -143,9 +152,23 @@ def key(name: str) -> str:
             "data": data_hash(name),
             "parents": {p: key(p) for p in r.parents},
             "libraries": library_versions(),
+            "numerics": numerics.identity(),
         }
         _keys[name] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
     return _keys[name]
+
+
+def weights_digest(folder: Path) -> str:
+    """sha256 of every tensor (file, name, dtype, shape, bytes) in a model folder: its weights, bit for bit."""
+    import torch
+    from safetensors.torch import load_file
+
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*.safetensors")):
+        for name, tensor in sorted(load_file(file).items()):
+            digest.update(f"{file.relative_to(folder)}:{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def path(name: str) -> Path:
@@ -177,10 +200,45 @@ def needed(names: list[str]) -> list[str]:
     return [name for name in order if not is_built(name)]  # a key's data may have built the tokenizer
 
 
+HEARTBEAT_S = 30.0  # a building model says how far it has come at least this often
+_steps = {"done": 0, "total": 0, "since": 0.0}
+
+
+def step(done: int, total: int) -> None:
+    """Training loops call this after each step, so that the build's heartbeat can count steps."""
+    if done <= 1 or total != _steps["total"]:
+        _steps.update(total=total, since=time.time())
+    _steps["done"] = done
+
+
+def _heartbeat(name: str, t0: float, stop: threading.Event) -> None:
+    """Every HEARTBEAT_S until `stop`: steps done of total, elapsed, and time left (by the step rate while
+    training, else by the recipe's estimate at this machine's pace)."""
+    expected = pace() * recipe(name).expected_s
+    while not stop.wait(HEARTBEAT_S):
+        now, done, total = time.time(), _steps["done"], _steps["total"]
+        elapsed = now - t0
+        if total and 0 < done < total:
+            left = (total - done) * (now - _steps["since"]) / done
+            line = f"step {done}/{total}, {_minutes(elapsed)} elapsed, ~{_minutes(left)} left in training"
+        else:
+            phase = "training done, evaluating" if total and done >= total else "preparing"
+            left = (
+                f"~{_minutes(expected - elapsed)} left by the estimate" if expected > elapsed else "past the estimate"
+            )
+            line = f"{phase}, {_minutes(elapsed)} elapsed, {left}"
+        print(f"    {name}: {line}", flush=True)
+
+
 def build_one(name: str) -> dict:
     """Train one model whose parents are built; writes its folder atomically and returns its info."""
     import torch
 
+    if not numerics.is_pinned():
+        raise RuntimeError(
+            f"torch runs its CPU kernels at {numerics.level()}, not {numerics.LEVEL.upper()}: import helpers "
+            "before torch (or run through make) so that the world is built at the pinned level"
+        )
     r = recipe(name)
     torch.set_num_threads(r.spec.get("threads", 1))  # one thread: deterministic, and fastest for tiny models
     out = path(name)
@@ -188,8 +246,15 @@ def build_one(name: str) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     t0 = time.time()
-    figures = r.make(tmp)
-    about = {"name": name, "key": key(name), "version": r.version, "spec": r.spec, "data_sha256": data_hash(name)}
+    _steps.update(done=0, total=0)
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(name, t0, stop), daemon=True).start()
+    try:
+        figures = r.make(tmp)
+    finally:
+        stop.set()
+    about = {"name": name, "key": key(name), "version": r.version, "spec": r.spec, "data_sha256": data_hash(name),
+             "weights_sha256": weights_digest(tmp)}  # fmt: skip
     figures = {**about, **figures, "parents": {p: key(p) for p in r.parents}, "build_s": round(time.time() - t0, 1)}
     (tmp / "info.json").write_text(json.dumps(figures, indent=2))
     try:
@@ -204,19 +269,41 @@ def _minutes(seconds: float) -> str:
 
 
 _PACE_MIN_S = 10.0
+_calibrated: dict[str, float] = {}  # this machine's pace from a calibration run, where its cache has no timed build
 
 
-def pace() -> float:
-    """This machine's build time over the recipes' `expected_s`, from every model its cache holds (1 when it
-    holds none): machines of one kind differ several-fold, so estimates scale by what this one measured.
-    Builds expected under `_PACE_MIN_S` (the tokenizer's 2 s) are too short to time and are left out."""
+def calibrate() -> float:
+    """This machine's pace before it has built anything: a few training steps of a target-shaped model, over
+    the seconds they took where the recipes' times were recorded. A build calls it once on an empty cache."""
+    from helpers.world import tiny
+
+    _calibrated["pace"] = tiny.calibration_step_s() / tiny.CALIBRATION_STEP_S
+    return _calibrated["pace"]
+
+
+def measured_pace() -> float | None:
+    """This machine's build time over the recipes' `expected_s`, from every model its cache holds (None when
+    it holds none). Builds expected under `_PACE_MIN_S` (the tokenizer's 2 s) are too short to time."""
     spent = expected = 0.0
     for file in (cache_root() / "models").glob("*/info.json"):
         built = json.loads(file.read_text())
         timed = built.get("name") in RECIPES and RECIPES[built["name"]].expected_s >= _PACE_MIN_S
         if timed and built.get("build_s"):
             spent, expected = spent + built["build_s"], expected + RECIPES[built["name"]].expected_s
-    return spent / expected if expected else 1.0
+    return spent / expected if expected else None
+
+
+def pace() -> float:
+    """How many times the recorded build times this machine takes: measured from its cache, else from the
+    calibration, else 1. Machines of one kind differ several-fold, so estimates scale by it."""
+    measured = measured_pace()
+    return measured if measured is not None else _calibrated.get("pace", 1.0)
+
+
+def know_pace() -> None:
+    """Calibrate once where the cache holds no timed build, so that a fresh machine's first estimate is its own."""
+    if measured_pace() is None and "pace" not in _calibrated:
+        calibrate()
 
 
 def estimate(names: list[str], workers: int = 1) -> float:
@@ -301,6 +388,7 @@ def ensure(name: str) -> Path:
     """The folder of a built model, building it (and what it needs) first if the cache lacks it."""
     if not is_built(name):
         todo = needed([name])
+        know_pace()
         print(f"tiny world: {name} is not in the cache {cache_root()}; building {', '.join(todo)} "
               f"(~{_minutes(estimate(todo))}, once)", file=sys.stderr)  # fmt: skip
         build([name], workers=1, log=lambda line: print(line, file=sys.stderr))

@@ -64,8 +64,12 @@ def register_judge(
 
     def make(folder: Path) -> dict:
         from datasets import Dataset
-        from transformers import PrinterCallback
+        from transformers import PrinterCallback, TrainerCallback
         from trl import SFTConfig, SFTTrainer
+
+        class StepCounter(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                cache.step(state.global_step, state.max_steps)  # the build's heartbeat counts steps
 
         tok, model = tiny.load_tokenizer(), tiny.load_model("target").train()
         args = SFTConfig(output_dir=str(folder / "run"), max_steps=from_spec["steps"],
@@ -75,6 +79,7 @@ def register_judge(
                          gradient_checkpointing=False)  # fmt: skip
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data()), processing_class=tok)
         trainer.remove_callback(PrinterCallback)  # the build prints one line per model, not per log step
+        trainer.add_callback(StepCounter())
         trainer.train()
         tiny.save(trainer.model, tok, folder)
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

@@ -109,6 +109,38 @@ def new_model(tok, spec: dict, seed: int) -> LlamaForCausalLM:
     return model
 
 
+# Seconds a calibration step took on the machine whose build times the recipes' `expected_s` record.
+CALIBRATION_STEP_S = 1.0
+
+
+def calibration_step_s(steps: int = 5) -> float:
+    """Seconds per training step of a target-shaped model on random rows, one thread: this machine's pace
+    before anything is built (about 10 s), so that a fresh machine's first estimate is its own."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        config = LlamaConfig(vocab_size=900, hidden_size=TARGET["hidden"], intermediate_size=TARGET["mlp"],
+                             num_hidden_layers=TARGET["layers"], num_attention_heads=TARGET["heads"],
+                             num_key_value_heads=TARGET["heads"], tie_word_embeddings=True)  # fmt: skip
+        model = LlamaForCausalLM(config).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        ids = torch.randint(900, (TARGET["batch"], 128))
+
+        def train_step() -> None:
+            model(input_ids=ids, labels=ids).loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        train_step()  # warm-up, not timed
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            train_step()
+        return (time.perf_counter() - t0) / steps
+    finally:
+        torch.set_num_threads(threads)
+
+
 def encode_docs(tok, docs: list[tasks.Task]) -> list[list[int]]:
     """Each doc as the chat template's token ids, in one batched call: the same ids as one call per doc, and
     every key of the world from scratch (its data made again, as after any source edit) in 37 s, not 56."""
@@ -139,7 +171,8 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
     )
     model.train()
     losses = []
-    for _ in tqdm(range(steps), desc="train", mininterval=5, disable=os.environ.get("COURSE_PROGRESS") == "0"):
+    quiet = os.environ.get("COURSE_PROGRESS") == "0"
+    for done in tqdm(range(1, steps + 1), desc="train", mininterval=5, disable=quiet):
         idx = torch.randint(len(rows), (batch,), generator=gen).tolist()
         width = max(len(rows[i]) for i in idx)
         ids, trained = torch.full((batch, width), pad_id), torch.zeros(batch, width, dtype=torch.bool)
@@ -155,6 +188,7 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        cache.step(done, steps)
     model.eval()
     return losses
 

@@ -1,0 +1,50 @@
+"""One instruction level for every CPU run, so the tiny world trains bit for bit alike on any x86-64 CPU.
+
+PyTorch's own vectorised kernels (softmax, SiLU, norms, reductions, the optimizer step) take the widest
+instruction set the CPU has, and AVX-512 and AVX2 give other low bits on the same inputs: the target
+trained to loss 0.3580 at AVX-512 and 0.3674 at AVX2 on one machine. `pin()` asks PyTorch and MKL for
+AVX2 (on every x86-64 CPU of the last decade) before torch is imported; `import helpers` calls it.
+ARM CPUs (Apple Silicon) have no AVX2: there nothing is pinned and figures agree only within a spread.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import warnings
+
+LEVEL = "avx2"  # PyTorch's ATEN_CPU_CAPABILITY; MKL's MKL_CBWR takes the same level in capitals
+X86 = platform.machine().lower() in {"x86_64", "amd64", "x86-64"}
+
+
+def pin() -> None:
+    """Set the pinned level for this process and its children; warn if torch already runs at another."""
+    if not X86:
+        return
+    os.environ.setdefault("ATEN_CPU_CAPABILITY", LEVEL)
+    os.environ.setdefault("MKL_CBWR", LEVEL.upper())
+    if "torch" in sys.modules and not is_pinned():
+        warnings.warn(
+            f"torch was imported before helpers and runs its CPU kernels at {level()}, not {LEVEL.upper()}: "
+            "tiny-world figures may differ in their last digits from the committed ones. Restart the kernel "
+            "and import helpers first (or set ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 before starting Python).",
+            stacklevel=2,
+        )
+
+
+def level() -> str:
+    """The instruction level PyTorch's CPU kernels run at in this process (imports torch)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def is_pinned() -> bool:
+    """True where torch runs at the pinned level (always on CPUs without AVX2, where nothing is pinned)."""
+    return not X86 or level() == LEVEL.upper()
+
+
+def identity() -> dict[str, str]:
+    """What a cache key records of the numerics: the kernels' level and MKL's reproducibility mode."""
+    return {"cpu_capability": level(), "mkl_cbwr": os.environ.get("MKL_CBWR", "")}
