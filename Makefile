@@ -11,6 +11,7 @@ export PYTHONWARNINGS = ignore::DeprecationWarning
 ifeq ($(shell uname -m),x86_64)
 export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= AVX2
+export ONEDNN_MAX_CPU_ISA ?= AVX2
 endif
 # Notebooks under `make test` write their figures here, never into the tracked data/results/.
 SCRATCH ?= $(or $(TMPDIR),/tmp)/llm-course-test-results

@@ -2,8 +2,8 @@
 
 PyTorch's own vectorised kernels (softmax, SiLU, norms, reductions, the optimizer step) take the widest
 instruction set the CPU has, and AVX-512 and AVX2 give other low bits on the same inputs: the target
-trained to loss 0.3580 at AVX-512 and 0.3674 at AVX2 on one machine. `pin()` asks PyTorch and MKL for
-AVX2 (on every x86-64 CPU of the last decade) before torch is imported; `import helpers` calls it.
+trained to loss 0.3580 at AVX-512 and 0.3674 at AVX2 on one machine. `pin()` asks PyTorch, MKL and oneDNN
+for AVX2 (on every x86-64 CPU of the last decade) before torch is imported; `import helpers` calls it.
 ARM CPUs (Apple Silicon) have no AVX2: there nothing is pinned and figures agree only within a spread.
 """
 
@@ -19,12 +19,14 @@ X86 = platform.machine().lower() in {"x86_64", "amd64", "x86-64"}
 
 
 def pin() -> None:
-    """Set the pinned level for this process and its children; warn if torch already runs at another."""
+    """Set the pinned level for this process and its children; on a CPU run, warn if torch already runs at
+    another (a GPU run's figures come from the GPU, where the level does not matter)."""
     if not X86:
         return
     os.environ.setdefault("ATEN_CPU_CAPABILITY", LEVEL)
     os.environ.setdefault("MKL_CBWR", LEVEL.upper())
-    if "torch" in sys.modules and not is_pinned():
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", LEVEL.upper())  # oneDNN's kernels (convolutions), the same cap
+    if "torch" in sys.modules and not is_pinned() and not sys.modules["torch"].cuda.is_available():  # a CPU run
         warnings.warn(
             f"torch was imported before helpers and runs its CPU kernels at {level()}, not {LEVEL.upper()}: "
             "tiny-world figures may differ in their last digits from the committed ones. Restart the kernel "

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import models
+
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "runtime.json"
 
 
@@ -36,22 +38,8 @@ DOWNLOAD_MBPS, DECODE_S = 30.0, 0.010
 LAUNCH_MS_PER_LAYER = 0.6  # eager decoding, batch 1-16: measured on an H200 (gpu_check.json); Colab's CPUs are slower
 BANDWIDTH_SHARE, FLOPS_SHARE = 0.6, 0.3
 
-# (parameters in billions, decoder layers) from each model's config.json on the hub
-SHAPES = {
-    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": (1.10, 22),
-    "Felladrin/Llama-68M-Chat-v1": (0.068, 2),
-    "HuggingFaceTB/SmolLM2-135M-Instruct": (0.135, 30),
-    "HuggingFaceTB/SmolLM2-360M-Instruct": (0.362, 32),
-    "HuggingFaceTB/SmolLM2-1.7B-Instruct": (1.71, 24),
-    "Qwen/Qwen2.5-0.5B": (0.494, 24),
-    "Qwen/Qwen2.5-0.5B-Instruct": (0.494, 24),
-    "Qwen/Qwen2.5-1.5B": (1.54, 28),
-    "Qwen/Qwen2.5-1.5B-Instruct": (1.54, 28),
-    "Qwen/Qwen2.5-3B-Instruct": (3.09, 36),
-    "Qwen/Qwen2.5-7B-Instruct": (7.62, 28),
-    "microsoft/Phi-3.5-mini-instruct": (3.82, 32),
-    "openai/clip-vit-base-patch16": (0.086, 12),
-}
+# (parameters in billions, decoder layers) of every registered model: facts from each config.json (helpers/models.py)
+SHAPES = {m.id: (m.params_b, m.layers) for m in models.REGISTRY.values()}
 
 
 @dataclass(frozen=True)

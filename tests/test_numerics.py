@@ -9,16 +9,17 @@ import pytest
 from helpers import numerics
 
 pytestmark = pytest.mark.skipif(not numerics.X86, reason="only x86-64 CPUs are pinned (ARM has no AVX2)")
-UNPINNED = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")}
+UNPINNED = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")}
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], env={**UNPINNED, **env}, capture_output=True, text=True)
 
 
-def test_importing_helpers_first_pins_torch_and_mkl():
-    done = python("import helpers, os, torch; print(torch.backends.cpu.get_cpu_capability(), os.environ['MKL_CBWR'])")
-    assert done.stdout.split() == ["AVX2", "AVX2"], done.stderr
+def test_importing_helpers_first_pins_torch_mkl_and_onednn():
+    code = "import helpers, os, torch; print(torch.backends.cpu.get_cpu_capability(), os.environ['MKL_CBWR'], "
+    done = python(code + "os.environ['ONEDNN_MAX_CPU_ISA'])")
+    assert done.stdout.split() == ["AVX2", "AVX2", "AVX2"], done.stderr
 
 
 def test_torch_at_another_level_is_named_when_helpers_comes_second():

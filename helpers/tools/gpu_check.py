@@ -26,24 +26,26 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
-from helpers import speculative
+from helpers import models, speculative
+
+
+def _shape(model_id: str) -> tuple[type, dict]:
+    """A registered model's shape as (config class, kwargs), from its config.json facts (helpers/models.py)."""
+    m = models.get(model_id)
+    cls = Qwen2Config if m.family == "qwen" else LlamaConfig
+    return cls, dict(hidden_size=m.hidden, num_hidden_layers=m.layers, num_attention_heads=m.heads,
+                     num_key_value_heads=m.kv_heads, intermediate_size=m.intermediate, vocab_size=m.vocab)  # fmt: skip
+
 
 SHAPES = {  # the presets' models as (config class, kwargs); weights random
-    "SmolLM2-135M": (LlamaConfig, dict(hidden_size=576, num_hidden_layers=30, num_attention_heads=9,
-                                       num_key_value_heads=3, intermediate_size=1536, vocab_size=49152)),
-    "SmolLM2-1.7B": (LlamaConfig, dict(hidden_size=2048, num_hidden_layers=24, num_attention_heads=32,
-                                       num_key_value_heads=32, intermediate_size=8192, vocab_size=49152)),
-    "Qwen2.5-0.5B": (Qwen2Config, dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
-                                       num_key_value_heads=2, intermediate_size=4864, vocab_size=151936)),
-    "Qwen2.5-7B": (Qwen2Config, dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28,
-                                     num_key_value_heads=4, intermediate_size=18944, vocab_size=152064)),
-    "TinyLlama-1.1B": (LlamaConfig, dict(hidden_size=2048, num_hidden_layers=22, num_attention_heads=32,
-                                         num_key_value_heads=4, intermediate_size=5632, vocab_size=32000)),
-    "Llama-68M": (LlamaConfig, dict(hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
-                                    num_key_value_heads=12, intermediate_size=3072, vocab_size=32000)),
-    "Qwen2.5-3B": (Qwen2Config, dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16,
-                                     num_key_value_heads=2, intermediate_size=11008, vocab_size=151936)),
-}  # fmt: skip
+    "SmolLM2-135M": _shape("HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "SmolLM2-1.7B": _shape("HuggingFaceTB/SmolLM2-1.7B-Instruct"),
+    "Qwen2.5-0.5B": _shape("Qwen/Qwen2.5-0.5B-Instruct"),
+    "Qwen2.5-7B": _shape("Qwen/Qwen2.5-7B-Instruct"),
+    "TinyLlama-1.1B": _shape("TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
+    "Llama-68M": _shape("Felladrin/Llama-68M-Chat-v1"),
+    "Qwen2.5-3B": _shape("Qwen/Qwen2.5-3B-Instruct"),
+}
 COMPILED_PAIRS = [("TinyLlama-1.1B", "Llama-68M"), ("Qwen2.5-3B", "Qwen2.5-0.5B"), ("Qwen2.5-7B", "Qwen2.5-0.5B")]
 
 

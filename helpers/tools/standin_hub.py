@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from helpers import models
 from helpers.world.cache import cache_root
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -46,31 +47,33 @@ PHI3_SPECIALS = [  # (content, id): Phi-3.5-mini-instruct's added tokens
     ("<|placeholder5|>", 32008), ("<|placeholder6|>", 32009), ("<|user|>", 32010),
 ]  # fmt: skip
 
-# Chat templates verbatim from each model's tokenizer_config.json (sources: ../shared/research/hub_facts.md).
+# Chat templates verbatim from each model's tokenizer_config.json (sources: data/model_sources.md).
 TEMPLATES = json.loads((Path(__file__).resolve().parents[2] / "data" / "standin_chat_templates.json").read_text())
 PHOTOS = Path(__file__).resolve().parents[2] / "data" / "standin_photos.json"  # stage 13's stand-in photographs
 QWEN_SAMPLING = dict(do_sample=True, temperature=0.7, top_p=0.8, top_k=20)  # + repetition_penalty per size
 
-# hub id -> the facts the stand-in copies. family picks the tokenizer; vocab is the config's (padded) size.
+
+# hub id -> the facts the stand-in copies: family (the tokenizer), config vocabulary (padded), tied embeddings and
+# chat template from the model registry (helpers/models.py); special tokens and generation defaults from here.
+def _facts(repo: str, **tokens) -> dict:
+    m = models.get(repo)
+    return dict(family=m.family, vocab=m.vocab, tie=m.tied, template=m.template, **tokens)
+
+
+_LLAMA_TOKENS = dict(eos="</s>", pad="</s>", max_pos=2048)
 MODELS: dict[str, dict] = {
-    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": dict(family="llama", vocab=32000, tie=False, template="zephyr",
-                                               eos="</s>", pad="</s>", max_pos=2048),
-    "Felladrin/Llama-68M-Chat-v1": dict(family="llama", vocab=32000, tie=False, template="chatml",
-                                        eos="</s>", pad="</s>", max_pos=2048),
-    "microsoft/Phi-3.5-mini-instruct": dict(family="phi3", vocab=32064, tie=False, template="phi3",
-                                            eos="<|endoftext|>", pad="<|endoftext|>", max_pos=4096,
-                                            gen_eos=[32007, 32001, 32000]),
-    "openai-community/gpt2": dict(family="gpt2", vocab=50257, tie=True, template=None, eos="<|endoftext|>",
-                                  pad=None, max_pos=1024),
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": _facts("TinyLlama/TinyLlama-1.1B-Chat-v1.0", **_LLAMA_TOKENS),
+    "Felladrin/Llama-68M-Chat-v1": _facts("Felladrin/Llama-68M-Chat-v1", **_LLAMA_TOKENS),
+    "microsoft/Phi-3.5-mini-instruct": _facts("microsoft/Phi-3.5-mini-instruct", eos="<|endoftext|>", pad="<|endoftext|>",
+                                              max_pos=4096, gen_eos=[32007, 32001, 32000]),
+    "openai-community/gpt2": _facts("openai-community/gpt2", eos="<|endoftext|>", pad=None, max_pos=1024),
     "openai/clip-vit-base-patch16": dict(family="clip"),
-    **{f"Qwen/Qwen2.5-{size}-Instruct": dict(family="qwen", vocab=152064 if size == "7B" else 151936,
-                                             tie=size in ("0.5B", "1.5B", "3B"), eos="<|im_end|>",
-                                             pad="<|endoftext|>", max_pos=32768, gen_eos=[151645, 151643],
-                                             template="qwen_instruct",
-                                             sampling={**QWEN_SAMPLING, "repetition_penalty": 1.05 if size in ("3B", "7B") else 1.1})
+    **{f"Qwen/Qwen2.5-{size}-Instruct": _facts(f"Qwen/Qwen2.5-{size}-Instruct", eos="<|im_end|>", pad="<|endoftext|>",
+                                               max_pos=32768, gen_eos=[151645, 151643],
+                                               sampling={**QWEN_SAMPLING, "repetition_penalty": 1.05 if size in ("3B", "7B") else 1.1})
        for size in ("0.5B", "1.5B", "3B", "7B")},
-    **{f"Qwen/Qwen2.5-{size}": dict(family="qwen", vocab=151936, tie=True, eos="<|endoftext|>", pad="<|endoftext|>",
-                                    max_pos=32768, gen_eos=[151643], template="qwen_base")
+    **{f"Qwen/Qwen2.5-{size}": _facts(f"Qwen/Qwen2.5-{size}", eos="<|endoftext|>", pad="<|endoftext|>", max_pos=32768,
+                                      gen_eos=[151643])
        for size in ("0.5B", "1.5B")},
     **{f"HuggingFaceTB/SmolLM2-{size}-Instruct": dict(family="smollm2") for size in ("135M", "360M", "1.7B")},
 }  # fmt: skip
@@ -82,7 +85,7 @@ TINY_DIMS = dict(
 # ---------------------------------------------------------------- where it lives
 def key() -> str:
     """Changes when this builder or the libraries that write the files change."""
-    parts = [Path(__file__).read_bytes(), PHOTOS.read_bytes()]
+    parts = [Path(__file__).read_bytes(), PHOTOS.read_bytes(), json.dumps(MODELS, sort_keys=True).encode()]
     parts += [metadata.version(n).encode() for n in ("transformers", "tokenizers", "datasets")]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:12]
 
@@ -268,8 +271,8 @@ def build_clip(folder: Path) -> None:
     config = CLIPConfig(
         vision_config=dict(image_size=224, patch_size=16, hidden_size=64, intermediate_size=128,
                            num_hidden_layers=2, num_attention_heads=4),
-        text_config=dict(vocab_size=49408, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4),
+        text_config=dict(vocab_size=models.get("openai/clip-vit-base-patch16").vocab, hidden_size=64,
+                         intermediate_size=128, num_hidden_layers=2, num_attention_heads=4),
         projection_dim=64,
     )  # fmt: skip
     CLIPModel(config).save_pretrained(folder)

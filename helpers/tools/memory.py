@@ -1,0 +1,260 @@
+"""A static GPU memory plan of every heavy cell of every notebook on every preset (issue 37).
+
+    python -m helpers.tools.memory
+
+Arithmetic from the models' configs (`helpers.models`) and today's code, not a measurement. Per cell: the
+models resident on the GPU (weights at their load dtype, NF4 where 4-bit), and what the cell's largest step
+adds on top: the largest batch's KV cache, MLP activations and logits for inference; LoRA parameters,
+gradients, AdamW state and checkpointed activations for training. A cell fits when its peak is at most 90 %
+of the card's usable memory. Assumed lengths (not measured): a chat prompt is 64 tokens, a judge prompt
+200 tokens plus its two answers at the preset's `max_new_tokens`, an hh-rlhf labelled pair 400 tokens.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from helpers import models, profiles, settings
+
+CARD_GB = {"t4": 15.0, "l4": 22.5, "a100": 40.0}  # usable memory per card (issue 37): after the CUDA context
+BUDGET = 0.9  # a cell's peak may use this share of the card
+GB = 1e9
+CHAT_PROMPT, JUDGE_OVERHEAD, HH_PAIR = 64, 200, 400  # tokens (assumptions, see the docstring)
+JUDGE_BATCH = 32  # judge.letter_probs / judge_pairs / constitutional.feedback default
+LORA_R = 16  # training.lora_config and rlaif.dpo_lora default
+
+
+@dataclass(frozen=True)
+class Load:
+    """One model resident on the GPU: its registry id, bytes a weight (4, 2) and whether it is NF4."""
+
+    label: str
+    model: str
+    dtype_bytes: int
+    four_bit: bool = False
+
+    def gb(self) -> float:
+        return models.weight_bytes(models.get(self.model), self.dtype_bytes, self.four_bit) / GB
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A notebook cell: what stays resident through it and the transient parts of its largest step (GB)."""
+
+    notebook: str
+    cell: int
+    what: str
+    resident: tuple[Load, ...]
+    transient: tuple[tuple[str, float], ...]
+
+    @property
+    def resident_gb(self) -> float:
+        return sum(load.gb() for load in self.resident)
+
+    @property
+    def transient_gb(self) -> float:
+        return sum(gb for _, gb in self.transient)
+
+    @property
+    def peak_gb(self) -> float:
+        return self.resident_gb + self.transient_gb
+
+
+# ---------------------------------------------------------------- transients of one step
+def judge_step(model: str, dtype_bytes: int, tokens: int, batch: int = JUDGE_BATCH) -> tuple[tuple[str, float], ...]:
+    """`judge.letter_probs` today: the config's use_cache=True builds a full KV cache, and `out` keeps the previous
+    batch's alive while the next runs (two caches); MLP activations of the forward; one logit row per prompt."""
+    m = models.get(model)
+    kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * tokens
+    mlp = 3 * batch * tokens * m.intermediate * dtype_bytes
+    return (("KV cache x2", 2 * kv / GB), ("MLP activations", mlp / GB), ("logits", 2 * batch * m.vocab * 4 / GB))
+
+
+def generate_step(model: str, dtype_bytes: int, batch: int, prompt: int, new: int) -> tuple[tuple[str, float], ...]:
+    """`model.generate` over a batch: the KV cache at its full length, the prefill's MLP activations, and the
+    last position's logits with their fp32 copy (generate keeps one logit row per sequence)."""
+    m = models.get(model)
+    kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * (prompt + new)
+    mlp = 3 * batch * prompt * m.intermediate * dtype_bytes
+    return (("KV cache", kv / GB), ("prefill MLP activations", mlp / GB), ("logits", 2 * batch * m.vocab * 4 / GB))
+
+
+def lora_step(
+    model: str, dtype_bytes: int, batch: int, length: int, dpo: bool = False
+) -> tuple[tuple[str, float], ...]:
+    """A LoRA step of TRL's SFT or DPO trainer: fp32 adapters (`training.keep_adapters_fp32`), their gradients
+    and AdamW's two moments; activations with gradient checkpointing (each layer's input kept, one layer
+    recomputed); TRL 1.16's fused LM head projects in tiles, so full logits are never held. DPO: chosen and
+    rejected rows in one batch."""
+    m = models.get(model)
+    rows = 2 * batch if dpo else batch
+    adapters = models.lora_params(m, LORA_R) * 4
+    kept = m.layers * rows * length * m.hidden * dtype_bytes
+    layer = rows * length * (6 * m.hidden + 4 * m.intermediate) * dtype_bytes
+    return (("LoRA params", adapters / GB), ("LoRA grads", adapters / GB), ("AdamW state", 2 * adapters / GB),
+            ("activations (checkpointed)", (kept + layer) / GB))  # fmt: skip
+
+
+def vlm_step(lm: str, batch: int, tokens: int) -> tuple[tuple[str, float], ...]:
+    """A stage-13 step: fp32 weights under 16-bit autocast; activations of the LM without checkpointing
+    (a rough upper bound: every layer's MLP and attention inputs kept), and the projector's fp32 AdamW state."""
+    m = models.get(lm)
+    acts = m.layers * batch * tokens * (6 * m.hidden + 3 * m.intermediate) * 2
+    return (("LM activations", acts / GB), ("logits", batch * tokens * m.vocab * 6 / GB))
+
+
+# ---------------------------------------------------------------- the notebooks, per preset
+@dataclass(frozen=True)
+class Preset:
+    """What the plan needs of a preset: its models per role, dtype bytes, judges' bytes, 4-bit and budgets."""
+
+    name: str
+    roles: dict
+    d: int  # bytes of the preset's dtype (fp16/bf16)
+    j: int  # bytes of `profile.judge_dtype`: fp32 on a T4
+    q4: bool
+    batch: int
+    new: int  # max_new_tokens
+
+    @classmethod
+    def of(cls, name: str) -> Preset:
+        p = profiles.GPU_PRESETS[name]
+        b = p["budgets"]
+        return cls(
+            name, p["models"], 2, 4 if name == "t4" else 2, p["load_in_4bit"], b["batch_size"], b["max_new_tokens"]
+        )
+
+
+def stage11(p: Preset) -> list[Cell]:
+    t, d = p.roles["target"], p.roles["draft"]
+    pair = (Load("target", t, p.d), Load("draft", d, p.d))
+    with_untrained = pair + (Load("untrained draft", d, p.d),)
+    new = min(128, p.new)
+    cells = [Cell("11", 6, "load target + draft", pair, ()),
+             Cell("11", 37, "untrained draft beside the pair", with_untrained, generate_step(t, p.d, 1, CHAT_PROMPT, new))]  # fmt: skip
+    if p.name in settings.SECOND_PAIRS:
+        t2, d2 = settings.SECOND_PAIRS[p.name]
+        second = (Load("second target", t2, p.d), Load("second draft", d2, p.d))
+        cells.append(
+            Cell("11", 40, "second pair", with_untrained + second, generate_step(t2, p.d, 1, CHAT_PROMPT, new))
+        )
+    cells.append(
+        Cell("11", 43, "batched decoding, batch 8", with_untrained, generate_step(t, p.d, 8, CHAT_PROMPT, new))
+    )
+    distill = with_untrained + (Load("draft copy (LoRA)", d, p.d),)
+    cells.append(Cell("11", 48, "draft distillation (LoRA)", distill, lora_step(d, p.d, p.batch, 256)))
+    return cells
+
+
+def stage12a(p: Preset) -> list[Cell]:
+    g, s = p.roles["generator"], p.roles["student"]
+    writer = (Load("writer", g, p.j),)
+    student = writer + (Load("student", s, p.d, p.q4),)
+    return [Cell("12a", 10, "load the writer", writer, ()),
+            Cell("12a", 20, "instruction lists, batch 8", writer, generate_step(g, p.j, 8, 600, 512)),
+            Cell("12a", 29, "instances, batch 8", writer, generate_step(g, p.j, 8, 700, 512)),
+            Cell("12a", 34, "student SFT (LoRA), writer still resident", student, lora_step(s, p.d, p.batch, 1024))]  # fmt: skip
+
+
+def stage12b(p: Preset) -> list[Cell]:
+    h, f = p.roles["helpful"], p.roles["feedback"]
+    two = (Load("helpful", h, p.d), Load("feedback", f, p.j))
+    sl = two + (Load("SL-CAI (merged)", h, p.d),)
+    judge_len = JUDGE_OVERHEAD + 2 * p.new
+    return [Cell("12b", 7, "load helpful + feedback", two, ()),
+            Cell("12b", 12, f"critique chains, batch {4 * p.batch}", two, generate_step(h, p.d, 4 * p.batch, 800, p.new)),
+            Cell("12b", 14, "feedback model judges", two, judge_step(f, p.j, judge_len)),
+            Cell("12b", 23, "SFT (LoRA) on a copy", two + (Load("copy in training", h, p.d),), lora_step(h, p.d, p.batch, 1024)),
+            Cell("12b", 26, "DPO (LoRA) on a copy of SL-CAI", sl + (Load("copy in training", h, p.d),),
+                 lora_step(h, p.d, p.batch, 1024, dpo=True)),
+            Cell("12b", 29, "answers, batch 128", sl + (Load("RL-CAI", h, p.d),), generate_step(h, p.d, 128, CHAT_PROMPT, p.new))]  # fmt: skip
+
+
+def stage12c(p: Preset) -> list[Cell]:
+    pol, j, e = p.roles["policy"], p.roles["judge"], p.roles["evaluator"]
+    three = (Load("policy", pol, p.d), Load("judge", j, p.j), Load("evaluator", e, p.j))
+    after = (Load("policy", pol, p.d), Load("evaluator", e, p.j))
+    dpo = [Load(f"DPO copy {k}", pol, p.d) for k in range(1, 5)]
+    return [Cell("12c", 8, "load policy + judge + evaluator", three, ()),
+            Cell("12c", 13, "judge on labelled pairs, batch 32", three, judge_step(j, p.j, HH_PAIR)),
+            Cell("12c", 18, "judge's free text, batch 64", three, generate_step(j, p.j, 64, HH_PAIR, 12)),
+            Cell("12c", 20, "judge the sampled pairs", three, judge_step(j, p.j, JUDGE_OVERHEAD + 2 * 72)),
+            Cell("12c", 23, "4th DPO run (LoRA); 3 earlier copies kept", after + tuple(dpo), lora_step(pol, p.d, p.batch, 1024, dpo=True)),
+            Cell("12c", 26, "evaluator win rates, batch 32", after + tuple(dpo), judge_step(e, p.j, JUDGE_OVERHEAD + 2 * p.new))]  # fmt: skip
+
+
+def stage13(p: Preset) -> list[Cell]:
+    lm, clip = p.roles["vlm_lm"], p.roles["vision_encoder"]
+    vlm = (Load("CLIP vision tower", clip, 4), Load("LM", lm, 4))  # fp32 weights on every preset (llava)
+    blind = vlm + (Load("blind copy: tower", clip, 4), Load("blind copy: LM", lm, 4))
+    return [Cell("13", 8, "load CLIP + LM (fp32)", vlm, ()),
+            Cell("13", 18, "blind control beside the model", blind, vlm_step(lm, 16, 196 + 48)),
+            Cell("13", 22, "stage 2: projector + LoRA", vlm, vlm_step(lm, 16, 196 + 48))]  # fmt: skip
+
+
+def stage14(p: Preset) -> list[Cell]:
+    pol, dr = settings.CAPSTONE_POLICIES[p.name], settings.CAPSTONE_DRAFTS[p.name]
+    j, e = p.roles["judge"], p.roles["evaluator"]
+    base = (Load("base", pol, p.d, p.q4),) + ((Load("full_base", pol, p.d),) if p.q4 else ())
+    copy_ = Load("copy in training", pol, p.d, p.q4)
+    sft = base + (Load("sft_model (merged)", pol, p.d),)
+    exp = base + (Load("exp_model (merged)", pol, p.d),)
+    judged = exp + (Load("judge", j, p.j),)
+    merged = base + (Load("merged", pol, p.d),)
+    served = merged + (Load("draft", dr, p.d), Load("distilled draft", dr, p.d))
+    jl = JUDGE_OVERHEAD + 2 * p.new
+    cells = [Cell("14", 5, "load the policy", base, generate_step(pol, p.d, 64, CHAT_PROMPT, p.new)),
+             Cell("14", 7, "SFT (LoRA) on a copy of base", base + (copy_,), lora_step(pol, p.d, p.batch, 1024)),
+             Cell("14", 9, "expansion, then SFT again", sft + (copy_, Load("exp_model (merged)", pol, p.d)),
+                  lora_step(pol, p.d, p.batch, 1024)),
+             Cell("14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl)),
+             Cell("14", 11, "DPO (LoRA) on a copy of exp_model", judged + (Load("DPO copy", pol, p.d),),
+                  lora_step(pol, p.d, p.batch, 1024, dpo=True)),
+             Cell("14", 15, "distil the draft (LoRA)", served + (Load("draft copy", dr, p.d),), lora_step(dr, p.d, p.batch, 1024)),
+             Cell("14", 17, "evaluator win rates, batch 32", served + (Load("evaluator", e, p.j),), judge_step(e, p.j, jl))]  # fmt: skip
+    serving = served + (Load("evaluator (not freed)", e, p.j),)
+    if p.name != "a100":  # serve_4bit on a GPU: the merged model reloaded in NF4
+        serving += (Load("merged, 4-bit", pol, p.d, True),)
+    cells.append(Cell("14", 19, "serving speeds, batch 1", serving, generate_step(pol, p.d, 1, CHAT_PROMPT, p.new)))
+    return cells
+
+
+NOTEBOOKS = {"11": stage11, "12a": stage12a, "12b": stage12b, "12c": stage12c, "13": stage13, "14": stage14}
+
+
+def plan() -> dict[str, list[Cell]]:
+    """Every heavy cell of every notebook, per preset."""
+    return {name: [c for build in NOTEBOOKS.values() for c in build(Preset.of(name))] for name in CARD_GB}
+
+
+def over_budget() -> list[tuple[str, str, int, str]]:
+    """(preset, notebook, cell, what) of every cell whose peak passes 90 % of its card's usable memory."""
+    return [(name, c.notebook, c.cell, c.what) for name, cells in plan().items() for c in cells
+            if c.peak_gb > BUDGET * CARD_GB[name]]  # fmt: skip
+
+
+def table() -> str:
+    """The plan as a text table, one row per (preset, cell)."""
+    head = f"{'preset':7}{'nb':>4}{'cell':>5}  {'what':46}{'resident':>9}{'transient':>10}{'peak':>7}{'card':>6}{'%':>5}  fit"
+    lines = ["GPU memory plan: arithmetic from the models' configs (helpers/models.py) and today's code, "
+             "not a measurement. GB = 1e9 bytes.", head, "-" * len(head)]  # fmt: skip
+    for name, cells in plan().items():
+        card = CARD_GB[name]
+        for c in cells:
+            share = c.peak_gb / card
+            fit = "OK" if share <= BUDGET else "OVER"
+            lines.append(f"{name:7}{c.notebook:>4}{c.cell:>5}  {c.what[:45]:46}{c.resident_gb:9.1f}{c.transient_gb:10.1f}"
+                         f"{c.peak_gb:7.1f}{card:6.1f}{share:5.0%}  {fit}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(table())
+    over = over_budget()
+    print(f"\n{len(over)} cells over {BUDGET:.0%} of their card:", *(f"  {o}" for o in over), sep="\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
