@@ -41,18 +41,41 @@ def letter_ids(tok, prompt_ids: list[int], letters: tuple[str, str] = LETTERS) -
     return ids
 
 
+def token_batches(rows: list[list[int]], batch_size: int, max_tokens: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive batches of at most `batch_size` rows and `max_tokens` padded tokens (rows x
+    the longest row): long judge prompts on a GPU split into smaller batches, short ones keep whole batches."""
+    spans, start = [], 0
+    while start < len(rows):
+        end, longest = start, 0
+        while end < len(rows) and end - start < batch_size:
+            longest_next = max(longest, len(rows[end]))
+            if end > start and (end - start + 1) * longest_next > max_tokens:
+                break
+            end, longest = end + 1, longest_next
+        spans.append((start, end))
+        start = end
+    return spans
+
+
 @torch.no_grad()
-def letter_probs(model, tok, prompts: list[str], batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+def letter_probs(
+    model, tok, prompts: list[str], batch_size: int = 32, max_tokens: int = 16384
+) -> tuple[torch.Tensor, torch.Tensor]:
     """P(A) among {A, B} at the reply position of each chat prompt, and the total mass P(A) + P(B)
     (near 0 means the judge is not answering with a letter at all)."""
     rows = [generation.chat_prompt_ids(tok, p) for p in prompts]
     ids_ab = letter_ids(tok, rows[0])
     p_a, mass = [], []
-    for i in range(0, len(rows), batch_size):
-        ids, mask = generation.left_pad(rows[i : i + batch_size], tok.pad_token_id)
-        # logits_to_keep=1: only the reply position's logits (a full batch x length x 152k in 16-bit is ~6 GB)
-        out = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), logits_to_keep=1)
+    for start, end in token_batches(rows, batch_size, max_tokens):
+        ids, mask = generation.left_pad(rows[start:end], tok.pad_token_id)
+        # logits_to_keep=1: only the reply position's logits (a full batch x length x 152k in 16-bit is ~6 GB);
+        # use_cache=False: no KV cache (393 KB a token for an MHA evaluator: gigabytes at batch 32), and the
+        # output is dropped before the next batch runs, so one batch's activations are alive at a time
+        out = model(
+            input_ids=ids.to(model.device), attention_mask=mask.to(model.device), logits_to_keep=1, use_cache=False
+        )
         logits = out.logits[:, -1].float()
+        del out
         if not torch.isfinite(logits).all():
             raise FloatingPointError(
                 "the judge's logits are not finite (inf/NaN): 16-bit overflow, a known risk of Qwen2.5 in fp16 "

@@ -307,7 +307,9 @@ def summary(profile: Profile) -> str:
 def trainer_precision_kwargs(profile: Profile) -> dict:
     """Precision arguments for TRL/transformers TrainingArguments. TRL 1.x defaults to bf16=True and
     gradient checkpointing, which crash on a T4 (no bf16) and on a CPU without use_cpu=True."""
+    # logging_nan_inf_filter=False: an inf/NaN loss is logged as it is (transformers would log the mean of the
+    # finite ones instead), so `training.FiniteLoss` can stop a run that overflows in fp16
     if profile.device == "cpu":
-        return dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False)
+        return dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, logging_nan_inf_filter=False)
     bf16 = profile.dtype == torch.bfloat16
-    return dict(use_cpu=False, bf16=bf16, fp16=not bf16, gradient_checkpointing=True)
+    return dict(use_cpu=False, bf16=bf16, fp16=not bf16, gradient_checkpointing=True, logging_nan_inf_filter=False)

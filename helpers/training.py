@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -129,6 +130,21 @@ class TimedCheckpoints(TrainerCallback):
         return control
 
 
+class FiniteLoss(TrainerCallback):
+    """Stop a run whose logged loss is inf or NaN, naming the cause: on a T4 (fp16, no bf16) some models
+    overflow (Qwen2.5 is known to), and the fp16 loss scaler then skips step after step, learning nothing."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss} at step {state.global_step}: 16-bit overflow is the usual cause on a T4 "
+                "(fp16). Use a bf16 GPU (L4, A100), or load this model in float32 (dtype=torch.float32 in "
+                "training.load_causal_lm) and train it without fp16."
+            )
+        return control
+
+
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -193,6 +209,7 @@ def train_resumable(trainer, base: str, rows: list[dict], minutes: float = CHECK
     """`trainer.train()`, resumed from this run's last checkpoint when there is one (a finished run loads
     its final weights and trains no step)."""
     trainer.add_callback(TimedCheckpoints(minutes))
+    trainer.add_callback(FiniteLoss())
     ckpt = last_checkpoint(Path(trainer.args.output_dir), run_key(trainer, base, rows))
     if ckpt:
         step = json.loads((Path(ckpt) / "trainer_state.json").read_text())["global_step"]

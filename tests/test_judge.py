@@ -104,3 +104,51 @@ def test_cluster_bootstrap_equals_the_plain_one_for_singletons_and_widens_for_pa
     lo, hi = judge.cluster_bootstrap_ci(repeated, clusters)
     plo, phi = judge.bootstrap_ci(repeated)
     assert hi - lo > 1.8 * (phi - plo)  # about sqrt(5) = 2.2 times wider
+
+
+# ---------------------------------------------------------------- memory: no KV cache, one batch alive at a time
+def test_the_judge_runs_without_a_kv_cache_and_drops_each_batch_before_the_next(tok, target):
+    """A cache per batch is 393 KB a token for an MHA evaluator (gigabytes at batch 32), and the previous
+    batch's output once stayed alive while the next ran: two caches (helpers/tools/memory.py)."""
+    import gc
+    import weakref
+
+    seen, alive_at_next_call = [], []
+
+    def before(module, args, kwargs):
+        gc.collect()
+        alive_at_next_call.extend(ref() is not None for ref in seen)
+        assert kwargs.get("use_cache") is False, "the judge's forward must not build a KV cache"
+
+    def after(module, args, kwargs, out):
+        seen.append(weakref.ref(out))
+
+    hooks = [target.register_forward_pre_hook(before, with_kwargs=True),
+             target.register_forward_hook(after, with_kwargs=True)]  # fmt: skip
+    prompts = [judge.render(q, a, b, "Better?") for q, a, b in zip(QUESTIONS, FIRST, SECOND)]
+    try:
+        judge.letter_probs(target, tok, prompts * 3, batch_size=2)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert len(seen) >= 3 and not any(alive_at_next_call)
+
+
+def test_judge_batches_are_sized_by_tokens_and_keep_short_batches_whole():
+    short, long = [[0] * 40] * 70, [[0] * 900] * 70
+    assert judge.token_batches(short, 32, 16384) == [(0, 32), (32, 64), (64, 70)]  # 32 x 40 tokens: whole
+    spans = judge.token_batches(long, 32, 16384)
+    assert all((end - start) * 900 <= 16384 for start, end in spans) and spans[-1][1] == 70
+    assert judge.token_batches([[0] * 20000], 32, 16384) == [(0, 1)]  # one row longer than the budget still runs
+
+
+def test_judge_verdicts_do_not_depend_on_the_cache_or_batching(tok, target):
+    """use_cache=False and the token budget change memory, not numbers: the same P(A) bit for bit."""
+    prompts = [judge.render(q, a, b, "Better?") for q, a, b in zip(QUESTIONS, FIRST, SECOND)]
+    p_a, mass = judge.letter_probs(target, tok, prompts)
+    with torch.no_grad():
+        rows = [judge.generation.chat_prompt_ids(tok, p) for p in prompts]
+        ids, mask = judge.generation.left_pad(rows, tok.pad_token_id)
+        logits = target(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=True).logits[:, -1].float()
+        logp = logits.log_softmax(-1)[:, judge.letter_ids(tok, rows[0])]
+    assert torch.equal(p_a, logp.softmax(-1)[:, 0]) and torch.equal(mass, logp.exp().sum(-1))

@@ -18,7 +18,7 @@ def test_t4_capability_gives_fp16_not_bf16():
     p = profiles.choose_profile(env={}, cuda_available=True, capability=(7, 5), mem_gb=15.0, gpu_name="Tesla T4")
     assert (p.name, p.dtype, p.load_in_4bit) == ("t4", torch.float16, True)
     assert profiles.trainer_precision_kwargs(p) == dict(
-        use_cpu=False, bf16=False, fp16=True, gradient_checkpointing=True
+        use_cpu=False, bf16=False, fp16=True, gradient_checkpointing=True, logging_nan_inf_filter=False
     )
 
 
@@ -46,7 +46,7 @@ def test_bad_profile_name_is_a_clear_error():
 def test_cpu_trainer_arguments_avoid_trl_bf16_defaults():
     p = profiles.choose_profile(env={}, cuda_available=False)
     assert profiles.trainer_precision_kwargs(p) == dict(
-        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False
+        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, logging_nan_inf_filter=False
     )
 
 

@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 import torch
 
 from helpers import profiles, training
@@ -164,3 +165,13 @@ def test_a_half_written_checkpoint_is_skipped_for_the_complete_one(tmp_path, tok
     resumed = _sft(tok, draft, tmp_path / "reset")
     assert not half.exists() or (half / "trainer_state.json").exists()
     assert all(torch.equal(v, _lora(resumed)[k]) for k, v in _lora(whole).items())
+
+
+def test_a_run_whose_loss_is_not_finite_stops_and_names_the_cause(tmp_path, tok, draft):
+    """fp16 on a T4 can overflow (Qwen2.5): the loss scaler then skips every step and the run learns nothing,
+    silently. A model with a NaN weight stands in for the overflow: the run must stop at its first log."""
+    broken = copy.deepcopy(draft)
+    with torch.no_grad():
+        broken.model.norm.weight[0] = float("nan")
+    with pytest.raises(FloatingPointError, match="16-bit overflow"):
+        _sft(tok, broken, tmp_path / "nan", steps=4)

@@ -22,6 +22,7 @@ BUDGET = 0.9  # a cell's peak may use this share of the card
 GB = 1e9
 CHAT_PROMPT, JUDGE_OVERHEAD, HH_PAIR = 64, 200, 400  # tokens (assumptions, see the docstring)
 JUDGE_BATCH = 32  # judge.letter_probs / judge_pairs / constitutional.feedback default
+JUDGE_TOKENS = 16384  # judge.letter_probs' max_tokens: a batch's rows x its longest prompt
 LORA_R = 16  # training.lora_config and rlaif.dpo_lora default
 
 
@@ -62,13 +63,20 @@ class Cell:
 
 
 # ---------------------------------------------------------------- transients of one step
-def judge_step(model: str, dtype_bytes: int, tokens: int, batch: int = JUDGE_BATCH) -> tuple[tuple[str, float], ...]:
-    """`judge.letter_probs` today: the config's use_cache=True builds a full KV cache, and `out` keeps the previous
-    batch's alive while the next runs (two caches); MLP activations of the forward; one logit row per prompt."""
+def judge_step(
+    model: str, dtype_bytes: int, tokens: int, batch: int = JUDGE_BATCH, legacy: bool = False
+) -> tuple[tuple[str, float], ...]:
+    """`judge.letter_probs`: one batch of at most `JUDGE_TOKENS` padded tokens, without a KV cache, its output
+    dropped before the next (MLP activations and one logit row per prompt). `legacy`: the code before the fix,
+    where the config's use_cache=True built a full KV cache and the previous batch's stayed alive (two caches)."""
     m = models.get(model)
-    kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * tokens
-    mlp = 3 * batch * tokens * m.intermediate * dtype_bytes
-    return (("KV cache x2", 2 * kv / GB), ("MLP activations", mlp / GB), ("logits", 2 * batch * m.vocab * 4 / GB))
+    logits = ("logits", 2 * batch * m.vocab * 4 / GB)
+    if legacy:
+        kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * tokens
+        mlp = 3 * batch * tokens * m.intermediate * dtype_bytes
+        return (("KV cache x2", 2 * kv / GB), ("MLP activations", mlp / GB), logits)
+    rows = max(1, min(batch, JUDGE_TOKENS // tokens))
+    return (("MLP activations", 3 * rows * tokens * m.intermediate * dtype_bytes / GB), logits)
 
 
 def generate_step(model: str, dtype_bytes: int, batch: int, prompt: int, new: int) -> tuple[tuple[str, float], ...]:
@@ -116,14 +124,14 @@ class Preset:
     q4: bool
     batch: int
     new: int  # max_new_tokens
+    legacy: bool = False  # the code before the memory fixes (for the test that the plan flags it)
 
     @classmethod
-    def of(cls, name: str) -> Preset:
+    def of(cls, name: str, legacy: bool = False) -> Preset:
         p = profiles.GPU_PRESETS[name]
         b = p["budgets"]
-        return cls(
-            name, p["models"], 2, 4 if name == "t4" else 2, p["load_in_4bit"], b["batch_size"], b["max_new_tokens"]
-        )
+        j = 4 if name == "t4" else 2
+        return cls(name, p["models"], 2, j, p["load_in_4bit"], b["batch_size"], b["max_new_tokens"], legacy)
 
 
 def stage11(p: Preset) -> list[Cell]:
@@ -164,7 +172,7 @@ def stage12b(p: Preset) -> list[Cell]:
     judge_len = JUDGE_OVERHEAD + 2 * p.new
     return [Cell("12b", 7, "load helpful + feedback", two, ()),
             Cell("12b", 12, f"critique chains, batch {4 * p.batch}", two, generate_step(h, p.d, 4 * p.batch, 800, p.new)),
-            Cell("12b", 14, "feedback model judges", two, judge_step(f, p.j, judge_len)),
+            Cell("12b", 14, "feedback model judges", two, judge_step(f, p.j, judge_len, legacy=p.legacy)),
             Cell("12b", 23, "SFT (LoRA) on a copy", two + (Load("copy in training", h, p.d),), lora_step(h, p.d, p.batch, 1024)),
             Cell("12b", 26, "DPO (LoRA) on a copy of SL-CAI", sl + (Load("copy in training", h, p.d),),
                  lora_step(h, p.d, p.batch, 1024, dpo=True)),
@@ -172,16 +180,21 @@ def stage12b(p: Preset) -> list[Cell]:
 
 
 def stage12c(p: Preset) -> list[Cell]:
+    """The judge from cell 8 to its deletion in cell 21; the evaluator from cell 26, where it is first needed
+    (legacy: loaded beside the judge in cell 8)."""
     pol, j, e = p.roles["policy"], p.roles["judge"], p.roles["evaluator"]
-    three = (Load("policy", pol, p.d), Load("judge", j, p.j), Load("evaluator", e, p.j))
-    after = (Load("policy", pol, p.d), Load("evaluator", e, p.j))
-    dpo = [Load(f"DPO copy {k}", pol, p.d) for k in range(1, 5)]
-    return [Cell("12c", 8, "load policy + judge + evaluator", three, ()),
-            Cell("12c", 13, "judge on labelled pairs, batch 32", three, judge_step(j, p.j, HH_PAIR)),
-            Cell("12c", 18, "judge's free text, batch 64", three, generate_step(j, p.j, 64, HH_PAIR, 12)),
-            Cell("12c", 20, "judge the sampled pairs", three, judge_step(j, p.j, JUDGE_OVERHEAD + 2 * 72)),
-            Cell("12c", 23, "4th DPO run (LoRA); 3 earlier copies kept", after + tuple(dpo), lora_step(pol, p.d, p.batch, 1024, dpo=True)),
-            Cell("12c", 26, "evaluator win rates, batch 32", after + tuple(dpo), judge_step(e, p.j, JUDGE_OVERHEAD + 2 * p.new))]  # fmt: skip
+    evaluator = (Load("evaluator", e, p.j),)
+    judging = (Load("policy", pol, p.d), Load("judge", j, p.j)) + (evaluator if p.legacy else ())
+    dpo = tuple(Load(f"DPO copy {k}", pol, p.d) for k in range(1, 5))
+    training_ = (Load("policy", pol, p.d),) + (evaluator if p.legacy else ()) + dpo
+    scoring = (Load("policy", pol, p.d),) + evaluator + dpo
+    jl = JUDGE_OVERHEAD + 2 * p.new
+    return [Cell("12c", 8, "load policy + judge" + (" + evaluator" if p.legacy else ""), judging, ()),
+            Cell("12c", 13, "judge on labelled pairs, batch 32", judging, judge_step(j, p.j, HH_PAIR, legacy=p.legacy)),
+            Cell("12c", 18, "judge's free text, batch 64", judging, generate_step(j, p.j, 64, HH_PAIR, 12)),
+            Cell("12c", 20, "judge the sampled pairs", judging, judge_step(j, p.j, JUDGE_OVERHEAD + 2 * 72, legacy=p.legacy)),
+            Cell("12c", 23, "4th DPO run (LoRA); 3 earlier copies kept", training_, lora_step(pol, p.d, p.batch, 1024, dpo=True)),
+            Cell("12c", 26, "evaluator win rates, batch 32", scoring, judge_step(e, p.j, jl, legacy=p.legacy))]  # fmt: skip
 
 
 def stage13(p: Preset) -> list[Cell]:
@@ -194,6 +207,8 @@ def stage13(p: Preset) -> list[Cell]:
 
 
 def stage14(p: Preset) -> list[Cell]:
+    """The judge freed in cell 11 once its labels are made, before DPO; the evaluator freed after cell 17
+    (legacy: the judge kept through DPO, the evaluator through serving)."""
     pol, dr = settings.CAPSTONE_POLICIES[p.name], settings.CAPSTONE_DRAFTS[p.name]
     j, e = p.roles["judge"], p.roles["evaluator"]
     base = (Load("base", pol, p.d, p.q4),) + ((Load("full_base", pol, p.d),) if p.q4 else ())
@@ -204,16 +219,17 @@ def stage14(p: Preset) -> list[Cell]:
     merged = base + (Load("merged", pol, p.d),)
     served = merged + (Load("draft", dr, p.d), Load("distilled draft", dr, p.d))
     jl = JUDGE_OVERHEAD + 2 * p.new
+    dpo = (judged if p.legacy else exp) + (Load("DPO copy", pol, p.d),)
     cells = [Cell("14", 5, "load the policy", base, generate_step(pol, p.d, 64, CHAT_PROMPT, p.new)),
              Cell("14", 7, "SFT (LoRA) on a copy of base", base + (copy_,), lora_step(pol, p.d, p.batch, 1024)),
              Cell("14", 9, "expansion, then SFT again", sft + (copy_, Load("exp_model (merged)", pol, p.d)),
                   lora_step(pol, p.d, p.batch, 1024)),
-             Cell("14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl)),
-             Cell("14", 11, "DPO (LoRA) on a copy of exp_model", judged + (Load("DPO copy", pol, p.d),),
-                  lora_step(pol, p.d, p.batch, 1024, dpo=True)),
+             Cell("14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=p.legacy)),
+             Cell("14", 11, "DPO (LoRA) on a copy of exp_model", dpo, lora_step(pol, p.d, p.batch, 1024, dpo=True)),
              Cell("14", 15, "distil the draft (LoRA)", served + (Load("draft copy", dr, p.d),), lora_step(dr, p.d, p.batch, 1024)),
-             Cell("14", 17, "evaluator win rates, batch 32", served + (Load("evaluator", e, p.j),), judge_step(e, p.j, jl))]  # fmt: skip
-    serving = served + (Load("evaluator (not freed)", e, p.j),)
+             Cell("14", 17, "evaluator win rates, batch 32", served + (Load("evaluator", e, p.j),),
+                  judge_step(e, p.j, jl, legacy=p.legacy))]  # fmt: skip
+    serving = served + ((Load("evaluator (not freed)", e, p.j),) if p.legacy else ())
     if p.name != "a100":  # serve_4bit on a GPU: the merged model reloaded in NF4
         serving += (Load("merged, 4-bit", pol, p.d, True),)
     cells.append(Cell("14", 19, "serving speeds, batch 1", serving, generate_step(pol, p.d, 1, CHAT_PROMPT, p.new)))
@@ -223,14 +239,14 @@ def stage14(p: Preset) -> list[Cell]:
 NOTEBOOKS = {"11": stage11, "12a": stage12a, "12b": stage12b, "12c": stage12c, "13": stage13, "14": stage14}
 
 
-def plan() -> dict[str, list[Cell]]:
-    """Every heavy cell of every notebook, per preset."""
-    return {name: [c for build in NOTEBOOKS.values() for c in build(Preset.of(name))] for name in CARD_GB}
+def plan(legacy: bool = False) -> dict[str, list[Cell]]:
+    """Every heavy cell of every notebook, per preset (`legacy`: as the code was before the memory fixes)."""
+    return {name: [c for build in NOTEBOOKS.values() for c in build(Preset.of(name, legacy))] for name in CARD_GB}
 
 
-def over_budget() -> list[tuple[str, str, int, str]]:
+def over_budget(legacy: bool = False) -> list[tuple[str, str, int, str]]:
     """(preset, notebook, cell, what) of every cell whose peak passes 90 % of its card's usable memory."""
-    return [(name, c.notebook, c.cell, c.what) for name, cells in plan().items() for c in cells
+    return [(name, c.notebook, c.cell, c.what) for name, cells in plan(legacy).items() for c in cells
             if c.peak_gb > BUDGET * CARD_GB[name]]  # fmt: skip
 
 
@@ -251,8 +267,9 @@ def table() -> str:
 
 def main() -> None:
     print(table())
-    over = over_budget()
+    over, before = over_budget(), over_budget(legacy=True)
     print(f"\n{len(over)} cells over {BUDGET:.0%} of their card:", *(f"  {o}" for o in over), sep="\n")
+    print(f"(before the judge ran without a KV cache and the judges were loaded where first needed: {len(before)})")
     sys.stdout.flush()
 
 
