@@ -98,6 +98,13 @@ def test_readme_links_every_notebook_with_the_one_repo_name():
         assert url == notebooks.COURSE_REPO
 
 
+def test_the_setup_cell_clones_the_one_repo_the_badges_name(tmp_path, monkeypatch):
+    calls = _run_setup_cell(tmp_path, monkeypatch)
+    clone = next(c for c in calls if c[:2] == ("git", "clone"))
+    assert clone[-2:] == (f"https://github.com/{notebooks.COURSE_REPO}", str(tmp_path / "advanced-llm-course"))
+    assert notebooks.SETUP_CELL.count("llm-course-lab/advanced-llm-course") == 1  # typed once
+
+
 def test_colab_installs_only_what_colab_lacks_at_the_pinned_versions():
     def pins(name):
         lines = (ROOT / name).read_text().splitlines()

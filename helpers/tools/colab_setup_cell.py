@@ -4,13 +4,14 @@ import os
 import sys
 from subprocess import check_call as run
 
+COURSE_REPO = "llm-course-lab/advanced-llm-course"  # on GitHub: a fork puts its owner/name here
 COURSE_REF = "main"  # the course version to run: a branch, tag or commit
 USE_DRIVE = False  # True: generations and checkpoints go to your Google Drive, so a VM reset loses nothing
 
 if "google.colab" in sys.modules:
-    repo = "/content/advanced-llm-course"
+    repo = "/content/" + COURSE_REPO.split("/")[1]
     if not os.path.isdir(f"{repo}/.git"):
-        run(["git", "clone", "-q", "https://github.com/llm-course-lab/advanced-llm-course", repo])
+        run(["git", "clone", "-q", f"https://github.com/{COURSE_REPO}", repo])
     run(["git", "-C", repo, "fetch", "-q", "--depth", "1", "origin", COURSE_REF])
     run(["git", "-C", repo, "checkout", "-q", "FETCH_HEAD"])
     if not os.path.exists(done := f"{repo}/.installed-{COURSE_REF}"):  # written only once pip has succeeded

@@ -11,11 +11,13 @@ import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-# The GitHub home of the course, in one place: badges in the notebooks and README must use it.
-COURSE_REPO = "llm-course-lab/advanced-llm-course"
+SETUP_CELL = (Path(__file__).parent / "colab_setup_cell.py").read_text()  # every notebook's first cell
+# The GitHub home of the course, typed once: in the setup cell, which clones it. The badges in the notebooks and
+# the README are made from it (a test checks). A fork edits that line, then runs `python -m helpers.tools.notebooks
+# setup notebooks/*.ipynb` and replaces the owner/name in the README's badges.
+COURSE_REPO = re.search(r'^COURSE_REPO = "([^"]+)"', SETUP_CELL, re.M).group(1)
 BRANCH = "main"
 MAX_BYTES = 2_000_000
-SETUP_CELL = (Path(__file__).parent / "colab_setup_cell.py").read_text()  # every notebook's first cell
 MAX_CELL_LINES = 25  # about a screen: a longer cell is two ideas
 
 
