@@ -49,6 +49,17 @@ def _q(profile: profiles.Profile, full: int, quick: int) -> int:
     return quick if profile.quick else full
 
 
+# Budgets cut on a T4 so that each notebook stays within an hour by the run-time estimate (`helpers.runtime`,
+# `python -m helpers.tools.runtime`: its fp32 writer and feedback model read twice the bytes). Each notebook's
+# run-time line says what was cut.
+T4_CUTS = {"12a": (2, "2 rounds of task generation, not 4"), "12b": (128, "128 red-team requests, not 256")}
+
+
+def _t4(profile: profiles.Profile, stage: str, full: int) -> int:
+    """`full`, or the T4's cut of it (`T4_CUTS`)."""
+    return T4_CUTS[stage][0] if profile.name == "t4" and stage in T4_CUTS else full
+
+
 def _n(profile: profiles.Profile, full: int) -> int:
     """A preset's sample count, cut to the dry run's budget."""
     return min(full, profile.budgets["samples"]) if profile.dry_run else full
@@ -194,7 +205,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
         "ROUGE-L F", {}, "", "", lambda text: "no grader", lambda text: None, lambda *_: None,
         si.overlaps_any([r["instruction"] + " " + r["input"] + " " + r["output"] for r in eval_rows]),
         dict(do_sample=True, temperature=0.7, top_p=0.5), max_list_tokens=256 if profile.dry_run else 512,
-        rounds=1 if profile.dry_run else 4, prompts_per_round=2 if profile.dry_run else 25, list_batch=8,
+        rounds=1 if profile.dry_run else _t4(profile, "12a", 4), prompts_per_round=2 if profile.dry_run else 25, list_batch=8,
         instance_batch=8, instance_tokens=192 if profile.dry_run else 512, shots=2, prefill=True, sft_steps=b["train_steps"],
         sft_lr=2e-4, sft_batch=b["batch_size"], max_length=1024, fresh_start=False, out=out, results=results,
     )  # fmt: skip
@@ -251,7 +262,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
             sft_steps=_q(profile, 60, 4), sft_lr=1e-3, dpo_steps=_q(profile, 60, 4), dpo_lr=1e-4, pref_margin=0.25, out=out, results=results,
             planted={"harmless (harmful requests)": world_cai.CATCH, "refused (kind requests)": world_cai.FALSE_ALARM},
         )  # fmt: skip
-    n, n_test = _n(profile, 256), _n(profile, 100)
+    n, n_test = _n(profile, _t4(profile, "12b", 256)), _n(profile, 100)
     red = [Task("hh-rlhf", q, None, {"unsafe": True}) for q in cai.hh_first_turns("harmless-base", "train", n)]
     held = [Task("hh-rlhf", q, None, {"unsafe": True}) for q in cai.hh_first_turns("harmless-base", "test", n_test)]
     held += [Task("hh-rlhf", q, None, {"unsafe": False}) for q in cai.hh_first_turns("helpful-base", "test", n_test)]

@@ -323,12 +323,12 @@ def batched_rows(r: dict) -> list[str]:
 
 def runtime_rows(rt: dict) -> list[str]:
     """Each notebook's estimated minutes per preset and its biggest part on a T4 (`helpers.tools.runtime`)."""
-    from helpers.runtime import GPUS
+    from helpers.runtime import GPUS, span
 
     rows = ["| notebook | " + " | ".join(f"{g.name} (min)" for g in GPUS.values()) + " | biggest part on a T4 |",
             "|---|" + "---:|" * len(GPUS) + "---|"]  # fmt: skip
     for stage, by_preset in rt["stages"].items():
-        cells = " | ".join(f"{m:.0f}" if (m := by_preset[p]["minutes"]) >= 1 else "<1" for p in GPUS)
+        cells = " | ".join(span(by_preset[p]).removesuffix(" min") for p in GPUS)
         rows.append(f"| {stage} | {cells} | {by_preset['t4']['parts'][0][1]} |")
     return rows + ["", "Assumptions: " + rt["assumptions"], "", "GPU figures: " + "; ".join(rt["gpus"].values()) + "."]
 
@@ -398,8 +398,12 @@ def render() -> str:
     out += section("**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
                    "accuracy by the world's graders):", cap, capstone_rows)  # fmt: skip
     out += section("**Run time on Colab, estimated** (`python -m helpers.tools.runtime`): each notebook's work on each "
-                   "preset, counted from its settings, at estimated costs per decoding step and training token; "
-                   "no preset has been timed on its GPU yet.", _load("runtime.json"), runtime_rows)  # fmt: skip
+                   "preset, counted from its settings, at estimated costs per decoding step and training token, each "
+                   "model at its real dtype (the T4's fp32 judges, writer and feedback model at fp32 rates), as a range "
+                   "of minutes: the low end at the host floor measured on an H200's host, the high end at the one "
+                   "assumed for Colab's 2-vCPU host. No preset has been timed on its GPU yet. On a T4, 12a and 12b "
+                   "run cut budgets to stay within an hour (their run-time lines say what).", _load("runtime.json"),
+                   runtime_rows)  # fmt: skip
     if seeds := _load("seeds.json"):
         out += section("**Each notebook's headline figures across world seeds** (`python -m helpers.tools.seeds "
                        "--seeds 0,1,2 --json data/results/seeds.json`): the stories the notebooks tell, on worlds "
