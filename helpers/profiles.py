@@ -186,8 +186,12 @@ def choose_profile(
                        notes=notes, quick=quick)  # fmt: skip
     if env.get("COURSE_DRY_RUN", "") == "1" and not cuda_available:
         preset = GPU_PRESETS[forced]
-        notes = f"dry run of the {forced} preset on a CPU (fp32, no 4-bit, budgets cut); the stand-in hub's models"
-        return Profile(forced, "cpu", torch.float32, False, dict(preset["models"]), dict(DRY_RUN_BUDGETS),
+        # COURSE_DRY_RUN_4BIT=1: the preset's 4-bit loading too (bitsandbytes runs NF4 layers on a CPU), so that
+        # QLoRA's load path and training run in CI (`make presets` does it for one notebook)
+        four_bit = preset["load_in_4bit"] and env.get("COURSE_DRY_RUN_4BIT", "") == "1"
+        notes = (f"dry run of the {forced} preset on a CPU (fp32, {'4-bit as the preset' if four_bit else 'no 4-bit'}, "
+                 "budgets cut); the stand-in hub's models")  # fmt: skip
+        return Profile(forced, "cpu", torch.float32, four_bit, dict(preset["models"]), dict(DRY_RUN_BUDGETS),
                        notes=notes, dry_run=True)  # fmt: skip
     if not cuda_available:
         raise RuntimeError(f"COURSE_PROFILE={forced} needs a CUDA GPU; none is visible")

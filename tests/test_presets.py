@@ -243,3 +243,24 @@ def test_stand_in_photographs_load_in_the_real_sets_schemas(hub_data):
     assert len(held) == 4 and held[0].question.endswith(vlm_data.SHORT_ANSWER)
     pixels = lambda examples: {e.image.tobytes() for e in examples}  # noqa: E731
     assert not pixels(held) & pixels(data.train["answer"])
+
+
+# ---------------------------------------------------------------- QLoRA: the 4-bit load and training path on a CPU
+def test_qlora_loads_an_nf4_base_and_trains_its_adapters_on_this_cpu(hub, tmp_path):
+    """The t4 preset's QLoRA path (bitsandbytes NF4 base, LoRA adapters) runs here, as `make presets` runs it
+    for t4:14_capstone: the base's linear layers are 4-bit, the adapters train and the base stays frozen."""
+    import bitsandbytes as bnb
+
+    env = {"COURSE_PROFILE": "t4", "COURSE_DRY_RUN": "1", "COURSE_DRY_RUN_4BIT": "1"}
+    profile = profiles.choose_profile(env, cuda_available=False)
+    path = standin_hub.local_path(profile.models["policy"])
+    model, tok = training.load_causal_lm(path, profile), AutoTokenizer.from_pretrained(path)
+    assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+    rows = training.chat_rows([("What is 2 + 3?", "2 + 3 = 5.")] * 8)
+    trainer = training.sft_lora(model, tok, rows, profile, steps=2, lr=1e-2, batch_size=2, output_dir=str(tmp_path))
+    trained = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trained and all("lora_" in n for n in trained)  # only the adapters train: the NF4 base is frozen
+    # TRL 1.16 casts a QLoRA model's adapters to bf16; `keep_adapters_fp32` casts them back for fp16 runs (a T4,
+    # tested above), so this fp32 CPU run trains them in bf16, as a bf16 card would
+    assert {p.dtype for p in trained.values()} == {torch.bfloat16}
+    assert any(p.abs().sum() > 0 for n, p in trained.items() if "lora_B" in n)  # B starts at zero: it trained

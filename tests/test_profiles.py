@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import torch
 
 from helpers import profiles
@@ -139,3 +141,21 @@ def test_stage_modules_never_import_the_world():
             if any(n == "helpers.world" or n.startswith("helpers.world.") for n in names):
                 assert path.name in doors, f"{path.name}:{node.lineno} imports the offline world"
                 assert id(node) not in top_level, f"{path.name}:{node.lineno} imports the world at module level"
+
+
+def test_a_dry_run_loads_in_4_bit_only_where_asked_and_its_preset_does():
+    """`make presets` runs one notebook with its preset's 4-bit loading on the CPU (QLoRA in CI)."""
+    from helpers.tools import presets
+
+    def dry(name: str, four_bit: str) -> profiles.Profile:
+        env = {"COURSE_PROFILE": name, "COURSE_DRY_RUN": "1", "COURSE_DRY_RUN_4BIT": four_bit}
+        return profiles.choose_profile(env=env, cuda_available=False)
+
+    assert [dry("t4", "1").load_in_4bit, dry("t4", "0").load_in_4bit, dry("a100", "1").load_in_4bit] == [
+        True, False, False
+    ]  # fmt: skip
+    assert dry("t4", "1").dtype == torch.float32  # a CPU computes in fp32
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    for spec in presets.FOUR_BIT_RUNS:
+        assert profiles.GPU_PRESETS[spec.split(":")[0]]["load_in_4bit"], spec
+        assert spec in makefile.split("PRESET_RUNS ?=")[1].split("\npresets:")[0], f"make presets does not run {spec}"

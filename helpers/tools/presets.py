@@ -23,13 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # A randomly initialised writer parses into nothing, so 12a's dry run writes with the real SmolLM2-135M-Instruct
 # (the stand-in hub's one real model): the preset's prompts, prefill and parsers then meet a real chat model.
 EXTRA_ENV = {"12a_self_instruct": {"COURSE_GENERATOR": "HuggingFaceTB/SmolLM2-135M-Instruct"}}
+# One dry run loads and trains in 4-bit as its preset does (QLoRA: an NF4 base, fp32 LoRA adapters), on this CPU.
+FOUR_BIT_RUNS = {"t4:14_capstone"}
 
 
 def run_one(spec: str, results: str) -> tuple[str, int, float, str]:
     """(spec, return code, seconds, pytest's last line) of one preset:notebook run."""
     preset, notebook = spec.split(":")
     env = {**os.environ, **standin_hub.env(standin_hub.build()), "COURSE_PROFILE": preset, "COURSE_DRY_RUN": "1",
-           "COURSE_RESULTS": results, "COURSE_OUTPUTS": f"{results}/outputs", **EXTRA_ENV.get(notebook, {})}  # fmt: skip
+           "COURSE_RESULTS": results, "COURSE_OUTPUTS": f"{results}/outputs", **EXTRA_ENV.get(notebook, {}),
+           "COURSE_DRY_RUN_4BIT": "1" if spec in FOUR_BIT_RUNS else "0"}  # fmt: skip
     cmd = [sys.executable, "-m", "pytest", f"notebooks/{notebook}.ipynb", "--nbmake", "--nbmake-timeout=600", "-q",
            "-p", "no:cacheprovider"]  # fmt: skip
     print(f"[{time.strftime('%H:%M:%S')}] preset start {spec}", flush=True)
