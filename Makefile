@@ -21,7 +21,7 @@ TINY_STAGES := 11 12a 12b 12c 13 14
 # One stamp per interpreter: setup re-runs when the pins change or another environment is active.
 SETUP_STAMP := .cache/setup$(subst /,_,$(shell command -v $(PY)))
 
-.PHONY: setup world demo test pytest-all unit lint format notebooks bench presets hub
+.PHONY: setup world demo test pytest-all unit lint format notebooks bench presets hub gpu-check
 
 setup: $(SETUP_STAMP)  ## install the pinned stack (CPU torch) and the helpers package; register the kernel inside this environment
 
@@ -95,6 +95,10 @@ notebooks:  ## re-run every notebook top to bottom (tiny profile) into data/resu
 	  -q -p no:cacheprovider -p helpers.tools.progress  # inline figures
 	$(PY) -m helpers.tools.notebooks clean notebooks/*.ipynb
 	$(PY) -m helpers.tools.report
+
+gpu-check:  ## on a lent GPU (about 8 min): the memory plan's heaviest cells measured, and the compiled-decoding check
+	$(PY) -m helpers.tools.gpu_memory --json data/results/gpu_memory.json
+	$(PY) -m helpers.tools.gpu_check --compiled --json data/results/gpu_compiled.json
 
 bench:  ## stage-11 speed benchmark on the bench pair (builds it once, ~1 h on 2 threads), then the README table
 	$(PY) -m helpers.world build bench_target bench_draft bench_distilled --workers 1

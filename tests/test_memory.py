@@ -140,3 +140,13 @@ def test_no_module_but_the_registry_types_a_real_model_s_shape():
             if int(value) > small[name]:
                 found.append(f"{path.relative_to(HELPERS)}: {name}={value}")
     assert not found, found
+
+
+def test_the_gpu_memory_check_runs_the_heaviest_cells_on_a_cpu_with_small_shapes():
+    """`helpers.tools.gpu_memory` is ready for a lent GPU: its cells, loads and steps run here (nothing measured)."""
+    from helpers.tools import gpu_memory
+
+    cells = gpu_memory.heaviest()
+    assert [c.notebook for c in cells] == ["12c", "12c", "14", "14"]
+    rows = [gpu_memory.measure(c, "cpu", small=True) for c in cells]
+    assert all(r["planned_gb"] > 0 and r["measured_gb"] is None for r in rows)

@@ -63,6 +63,18 @@ class Cell:
 
 
 # ---------------------------------------------------------------- transients of one step
+class Parts(tuple):
+    """A step's transient parts ((label, GB), ...) and the step itself (`step`: kind, model, dtype bytes, rows,
+    tokens), which `helpers.tools.gpu_memory` runs on a lent GPU to measure what the plan estimates."""
+
+    step: dict
+
+    def __new__(cls, parts, **step):
+        self = super().__new__(cls, parts)
+        self.step = step
+        return self
+
+
 def judge_step(
     model: str, dtype_bytes: int, tokens: int, batch: int = JUDGE_BATCH, legacy: bool = False
 ) -> tuple[tuple[str, float], ...]:
@@ -74,9 +86,10 @@ def judge_step(
     if legacy:
         kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * tokens
         mlp = 3 * batch * tokens * m.intermediate * dtype_bytes
-        return (("KV cache x2", 2 * kv / GB), ("MLP activations", mlp / GB), logits)
+        return Parts((("KV cache x2", 2 * kv / GB), ("MLP activations", mlp / GB), logits))
     rows = max(1, min(batch, JUDGE_TOKENS // tokens))
-    return (("MLP activations", 3 * rows * tokens * m.intermediate * dtype_bytes / GB), logits)
+    mlp = ("MLP activations", 3 * rows * tokens * m.intermediate * dtype_bytes / GB)
+    return Parts((mlp, logits), kind="judge", model=model, dtype_bytes=dtype_bytes, rows=rows, tokens=tokens)
 
 
 def generate_step(model: str, dtype_bytes: int, batch: int, prompt: int, new: int) -> tuple[tuple[str, float], ...]:
@@ -85,7 +98,8 @@ def generate_step(model: str, dtype_bytes: int, batch: int, prompt: int, new: in
     m = models.get(model)
     kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * (prompt + new)
     mlp = 3 * batch * prompt * m.intermediate * dtype_bytes
-    return (("KV cache", kv / GB), ("prefill MLP activations", mlp / GB), ("logits", 2 * batch * m.vocab * 4 / GB))
+    parts = (("KV cache", kv / GB), ("prefill MLP activations", mlp / GB), ("logits", 2 * batch * m.vocab * 4 / GB))
+    return Parts(parts, kind="generate", model=model, dtype_bytes=dtype_bytes, rows=batch, tokens=prompt, new=new)
 
 
 def lora_step(
