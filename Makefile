@@ -15,7 +15,8 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 endif
 # Notebooks under `make test` write their figures here, never into the tracked data/results/.
 SCRATCH ?= $(or $(TMPDIR),/tmp)/llm-course-test-results
-WORKERS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)  # one build process or notebook worker per core
+# One build process or notebook worker per core.
+WORKERS := $(or $(WORKERS),$(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2))
 TINY_STAGES := 11 12a 12b 12c 13 14
 
 # One stamp per interpreter: setup re-runs when the pins change or another environment is active.
@@ -34,7 +35,7 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	mkdir -p .cache && touch $@
 
-world:  ## build (or find in the cache) every model of the offline tiny world, on both cores, and print its table
+world:  ## build (or find in the cache) every model of the offline tiny world, on every core, and print its table
 	$(PY) -m helpers.world build --workers $(WORKERS)
 
 demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the target and the draft only)
@@ -44,8 +45,9 @@ demo: setup  ## the main demo: speculative decoding on the tiny pair (builds the
 # Notebooks under `make test` run quick (COURSE_QUICK=1: steps and most sample counts cut, the same cells): they prove
 # that each cell runs; the figures the committed notebooks show come from `make notebooks`, at the full tiny counts.
 # With the world cached, the presets' dry runs follow pytest. With models to build, the target trains first and alone
-# (every other model but the draft starts from it), so the dry runs take the other core beside it, one at a time;
-# the rest of the world then builds on every core. Never more CPU-bound processes than cores.
+# (every other model but the draft starts from it): the dry runs that fit its time take the other core beside it,
+# the rest of the world then builds on every core, and the other dry runs follow pytest. Never more CPU-bound
+# processes than cores.
 test: setup hub  ## unit tests + every notebook (tiny profile, quick) + the presets' code path (make presets) + ruff
 	rm -rf $(SCRATCH) $(SCRATCH)-outputs
 	@if $(PY) -m helpers.world check; then \
@@ -53,11 +55,12 @@ test: setup hub  ## unit tests + every notebook (tiny profile, quick) + the pres
 	elif [ $(WORKERS) -lt 2 ]; then \
 	  $(MAKE) --no-print-directory world pytest-all presets; \
 	else \
-	  echo "make test: the presets' dry runs start now, one at a time, beside the target's build"; \
-	  $(MAKE) --no-print-directory presets WORKERS=1 & beside=$$!; \
+	  echo "make test: the dry runs $(PRESETS_BESIDE_TARGET) start now, one at a time, beside the target's build"; \
+	  $(MAKE) --no-print-directory presets WORKERS=1 PRESET_RUNS="$(PRESETS_BESIDE_TARGET)" & beside=$$!; \
 	  $(PY) -m helpers.world build target --workers 1; rc=$$?; \
 	  wait $$beside; dry=$$?; \
-	  [ $$rc -eq 0 ] && [ $$dry -eq 0 ] && $(MAKE) --no-print-directory world pytest-all; \
+	  [ $$rc -eq 0 ] && [ $$dry -eq 0 ] && $(MAKE) --no-print-directory world pytest-all && \
+	    $(MAKE) --no-print-directory presets PRESET_RUNS="$(filter-out $(PRESETS_BESIDE_TARGET),$(PRESET_RUNS))"; \
 	fi
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -75,6 +78,8 @@ hub:  ## build (or find in the cache) the stand-in hub: offline copies of every 
 # a100:11 58 s, 12c 51 s, t4:11 46 s, 12b 34 s; 12a and 13 are the ones that run a real 135M model).
 PRESET_RUNS ?= t4:12a_self_instruct t4:13_llava l4:14_capstone t4:14_capstone a100:11_speculative t4:12c_rlaif \
   t4:11_speculative t4:12b_constitutional
+# The dry runs that fit beside the target's build (about 5 min on this project's machines; measured on E).
+PRESETS_BESIDE_TARGET ?= t4:12a_self_instruct t4:13_llava t4:12b_constitutional
 presets: setup hub  ## the GPU presets' code path on this CPU against the stand-in hub (COURSE_DRY_RUN=1), never committed
 	rm -rf $(SCRATCH)-presets
 	$(PY) -m helpers.tools.presets $(PRESET_RUNS) --workers $(WORKERS) --results $(SCRATCH)-presets

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from helpers.tools import report
+from helpers.world import cache
 
 MODELS = ("target", "draft", "policy", "judge", "helpful", "feedback")
 TESTS = (
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m helpers.tools.margins", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=cache.cores(), help="one per core by default")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", type=Path, help="keep the other seeds' figures from this earlier --json file")
     args = ap.parse_args(argv)

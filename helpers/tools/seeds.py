@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from helpers.tools import report
+from helpers.world import cache
 
 NOTEBOOKS = ("12a_self_instruct", "12b_constitutional", "12c_rlaif", "13_llava", "14_capstone")
 # (results file, figure, path into the record)
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m helpers.tools.seeds", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=cache.cores(), help="one per core by default")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", type=Path, help="keep the other seeds' figures from this earlier --json file")
     ap.add_argument("--seed0", type=Path, help="read seed 0's figures from this folder (make notebooks' data/results)")

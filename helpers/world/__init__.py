@@ -50,8 +50,7 @@ def fingerprint() -> str:
     load_all()
     record = Path(__file__).resolve().parents[2] / "data" / "results" / "tiny_world.json"
     recorded = json.loads(record.read_text()).get("digests", {}).get("target", {}) if record.exists() else {}
-    target = cache.info("target")  # built first if the cache lacks it: every tiny notebook uses it
-    same = target.get("weights_sha256") == recorded.get("weights_sha256")
+    weights = cache.weights_digest(cache.ensure("target"))  # built first if the cache lacks it
+    same = weights == recorded.get("weights_sha256")
     verdict = "the committed outputs' world" if same else "NOT the committed outputs' world: figures will differ"
-    return (f"target {target['key']}, weights {target.get('weights_sha256', '?')}, CPU kernels "
-            f"{numerics.level()} ({verdict})")  # fmt: skip
+    return f"target {cache.key('target')}, weights {weights}, CPU kernels {numerics.level()} ({verdict})"

@@ -20,8 +20,8 @@ def default_world() -> list[str]:
 
 def digests(names: list[str]) -> dict[str, dict]:
     """Each model's key, final loss and weight digest: what every other machine's build is compared with."""
-    fields = ("key", "final_loss", "weights_sha256")
-    return {n: {f: cache.info(n)[f] for f in fields if f in cache.info(n)} for n in names}
+    record = {n: {f: cache.info(n)[f] for f in ("key", "final_loss") if f in cache.info(n)} for n in names}
+    return {n: {**r, "weights_sha256": cache.weights_digest(cache.path(n))} for n, r in record.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -159,7 +159,8 @@ def key(name: str) -> str:
 
 
 def weights_digest(folder: Path) -> str:
-    """sha256 of every tensor (file, name, dtype, shape, bytes) in a model folder: its weights, bit for bit."""
+    """sha256 of every tensor (file, name, dtype, shape, bytes) in a model folder, and of its tokenizer's
+    vocabulary and merges (`tokenizer.json`): the model, bit for bit."""
     import torch
     from safetensors.torch import load_file
 
@@ -168,6 +169,8 @@ def weights_digest(folder: Path) -> str:
         for name, tensor in sorted(load_file(file).items()):
             digest.update(f"{file.relative_to(folder)}:{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
             digest.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    for file in sorted(folder.rglob("tokenizer.json")):
+        digest.update(f"{file.relative_to(folder)}:".encode() + file.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -253,8 +256,7 @@ def build_one(name: str) -> dict:
         figures = r.make(tmp)
     finally:
         stop.set()
-    about = {"name": name, "key": key(name), "version": r.version, "spec": r.spec, "data_sha256": data_hash(name),
-             "weights_sha256": weights_digest(tmp)}  # fmt: skip
+    about = {"name": name, "key": key(name), "version": r.version, "spec": r.spec, "data_sha256": data_hash(name)}
     figures = {**about, **figures, "parents": {p: key(p) for p in r.parents}, "build_s": round(time.time() - t0, 1)}
     (tmp / "info.json").write_text(json.dumps(figures, indent=2))
     try:
@@ -329,8 +331,9 @@ def _start_line(name: str, i: int, total: int, left_s: float) -> str:
             f"all {total - i + 1} left ~{_minutes(left_s)}{at})")  # fmt: skip
 
 
-def _child_build(name: str, extra_modules: list[str]) -> dict:
-    """Entry point of a build process: import the whole world (its recipes), then build one model."""
+def _child_build(name: str, extra_modules: list[str], calibrated: float | None = None) -> dict:
+    """Entry point of a build process: import the whole world (its recipes), then build one model (its
+    heartbeat at the parent's calibrated pace, where the cache has no timed build yet)."""
     import importlib
 
     import datasets
@@ -344,6 +347,8 @@ def _child_build(name: str, extra_modules: list[str]) -> dict:
     load_all()
     for module in extra_modules:
         importlib.import_module(module)
+    if calibrated is not None:
+        _calibrated["pace"] = calibrated
     return build_one(name)
 
 
@@ -374,7 +379,7 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
                 pending.remove(name)
                 started += 1
                 log(_start_line(name, started, total, estimate(pending + [name, *running.values()], workers)))
-                running[pool.submit(_child_build, name, EXTRA_MODULES)] = name
+                running[pool.submit(_child_build, name, EXTRA_MODULES, _calibrated.get("pace"))] = name
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 name = running.pop(future)

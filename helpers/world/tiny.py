@@ -115,28 +115,30 @@ CALIBRATION_STEP_S = 1.0
 
 def calibration_step_s(steps: int = 5) -> float:
     """Seconds per training step of a target-shaped model on random rows, one thread: this machine's pace
-    before anything is built (about 10 s), so that a fresh machine's first estimate is its own."""
+    before anything is built (a few seconds), so that a fresh machine's first estimate is its own. The
+    caller's random stream is left as it was."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(0)
-        config = LlamaConfig(vocab_size=900, hidden_size=TARGET["hidden"], intermediate_size=TARGET["mlp"],
-                             num_hidden_layers=TARGET["layers"], num_attention_heads=TARGET["heads"],
-                             num_key_value_heads=TARGET["heads"], tie_word_embeddings=True)  # fmt: skip
-        model = LlamaForCausalLM(config).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        ids = torch.randint(900, (TARGET["batch"], 128))
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            config = LlamaConfig(vocab_size=900, hidden_size=TARGET["hidden"], intermediate_size=TARGET["mlp"],
+                                 num_hidden_layers=TARGET["layers"], num_attention_heads=TARGET["heads"],
+                                 num_key_value_heads=TARGET["heads"], tie_word_embeddings=True)  # fmt: skip
+            model = LlamaForCausalLM(config).train()
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            ids = torch.randint(900, (TARGET["batch"], 128))
 
-        def train_step() -> None:
-            model(input_ids=ids, labels=ids).loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            def train_step() -> None:
+                model(input_ids=ids, labels=ids).loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
 
-        train_step()  # warm-up, not timed
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            train_step()
-        return (time.perf_counter() - t0) / steps
+            train_step()  # warm-up, not timed
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                train_step()
+            return (time.perf_counter() - t0) / steps
     finally:
         torch.set_num_threads(threads)
 
