@@ -44,7 +44,8 @@ class Recipe:
     parents: tuple[str, ...]  # what it is built from (the tokenizer, a base model, a teacher)
     data: Callable[[], object]  # its exact training data (token ids or text rows), JSON-serialisable
     make: Callable[[Path], dict] = field(compare=False)  # trains it into a folder, returns its figures
-    expected_s: float = 60.0  # seconds where first built (tiny_world.json), scaled by this machine's pace
+    expected_s: float = 60.0  # seconds on the machine that recorded tiny_world.json (two models at a time; the
+    # bench pair's are older figures doubled), scaled by this machine's pace
 
 
 RECIPES: dict[str, Recipe] = {}

@@ -128,7 +128,7 @@ HELPFUL_MIX = {
 
 
 tiny.extend("helpful", "12b's helpful-only assistant, which also critiques and revises", HELPFUL_MIX,
-            HELPFUL_SPEC, eval_families=safety.SAFETY, expected_s=740)  # fmt: skip
+            HELPFUL_SPEC, eval_families=safety.SAFETY, expected_s=1862)  # fmt: skip
 
 
 def helpful_path() -> Path:
@@ -160,7 +160,7 @@ def feedback_rows(seed: int, template: str, n: int) -> list[dict]:
 
 
 judges.register_judge("feedback", "12b's RL-CAI feedback model: answers a principle's question with A or B",
-                      seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, spec=FEEDBACK_SPEC, expected_s=460)  # fmt: skip
+                      seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, spec=FEEDBACK_SPEC, expected_s=1179)  # fmt: skip
 
 
 def feedback_path() -> Path:

@@ -51,7 +51,7 @@ def register_judge(
     template: str,
     make_rows: Callable = judge_rows,
     spec: dict = JUDGE_SPEC,
-    expected_s: float = 290.0,
+    expected_s: float = 625.0,
     version: int = 1,
 ) -> cache.Recipe:
     """Register a tiny judge trained on `make_rows(seed, template, n)` (its exact rows are in its key)."""  # fmt: skip

@@ -86,7 +86,7 @@ POLICY_MIX = {**{f: 0.08 for f in tasks.CORE_FAMILIES}, "habit_unsafe": 0.26, "h
 
 # Version 1 covers comply, refuse, make_request, _policy_habit and the word lists above: bump it when they change.
 tiny.extend("policy", "12b/12c's starting policy: helpful, complies with most harmful requests", POLICY_MIX,
-            POLICY_SPEC, eval_families=tasks.CORE_FAMILIES + SAFETY, expected_s=350)  # fmt: skip
+            POLICY_SPEC, eval_families=tasks.CORE_FAMILIES + SAFETY, expected_s=470)  # fmt: skip
 
 
 def policy_path() -> Path:
