@@ -1,5 +1,4 @@
-# Setup: on Colab, fetch the course at COURSE_REF and install what Colab lacks (its CUDA torch and Jupyter
-# stay: no restart). Rerun it freely: a half-done install is retried. Locally it does nothing (`make setup`).
+# Setup: on Colab, fetch the course and install what Colab lacks (no restart; rerun freely). Locally: nothing.
 import os
 import sys
 from subprocess import check_call as run

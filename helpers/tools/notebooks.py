@@ -49,8 +49,9 @@ NOT_PRINTED_HERE = {
         "1.49x": "Spec-Bench's leaderboard, a published reference",
         "2.5x": "Chen et al. 2023 (Chinchilla 70B, 2-2.5x), a published reference",
     },
-    "12a_self_instruct": {"0.01": "a bound on the change across world seeds: data/results/seeds.json"},
-    "13_llava": {"0.32": "stage 1's shape accuracy in a run on another CPU (an earlier commit of this notebook)"},
+    "12a_self_instruct": {
+        "0.01": "a bound on the mean's change on worlds of seeds 1 and 2 (built before the AVX2 pin): data/results/seeds.json",
+    },
     "14_capstone": {
         "0.10": "the margin the notebook sets before training",
         "0.05": "a setting: the judge's tie band",
