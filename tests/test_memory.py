@@ -68,8 +68,9 @@ def _peak(preset: str, notebook: str, cell: int, legacy: bool = False) -> float:
 
 
 def test_the_plan_flags_the_code_before_the_fixes_where_the_review_found_it_over_budget():
-    """review_colab_path_3.md N1/N2: 12c on a T4 held two fp32 judges and a judge batch; the evaluator cell of
-    14 on t4 and l4 held two full-batch MHA caches (the judge's use_cache=True and the previous batch's output)."""
+    """A review of the Colab path by reading (its N1/N2): 12c on a T4 held two fp32 judges and a judge batch;
+    the evaluator cell of 14 on t4 and l4 held two full-batch MHA caches (the judge's use_cache=True and the
+    previous batch's output)."""
     limit = {p: memory.BUDGET * gb for p, gb in memory.CARD_GB.items()}
     assert _peak("t4", "12c", 13, legacy=True) > limit["t4"]
     assert _peak("t4", "14", 17, legacy=True) > limit["t4"]

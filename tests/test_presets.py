@@ -1,5 +1,6 @@
-"""The GPU presets' code path, proven on a CPU: the stand-in hub, and one test per crash the review found
-(../shared/research/review_colab_path.md, F2-F9). Each fails on the code before its fix."""
+"""The GPU presets' code path, proven on a CPU: the stand-in hub, and one test per crash a review of the Colab
+path found by reading (its findings F2-F9, named in the section headings below). Each fails on the code before
+its fix."""
 
 from __future__ import annotations
 
