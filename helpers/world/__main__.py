@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             f"tiny world: {len(todo)} of the models asked for must be built" + (f" ({', '.join(todo)})" if todo else "")
         )
         raise SystemExit(1 if todo else 0)
-    if todo:
-        cache.know_pace()
+    cache.know_pace(todo)
     print(f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
           f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)} (~"
           f"{cache._minutes(cache.estimate(todo, args.workers))} at this machine's pace, {cache.pace():.1f}x the "

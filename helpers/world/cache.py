@@ -303,9 +303,11 @@ def pace() -> float:
     return measured if measured is not None else _calibrated.get("pace", 1.0)
 
 
-def know_pace() -> None:
-    """Calibrate once where the cache holds no timed build, so that a fresh machine's first estimate is its own."""
-    if measured_pace() is None and "pace" not in _calibrated:
+def know_pace(todo: list[str]) -> None:
+    """Calibrate once where the cache holds no timed build, so that a fresh machine's first estimate is its own
+    (not for builds too short to time, such as the tokenizer's)."""
+    long = any(recipe(n).expected_s >= _PACE_MIN_S for n in todo)
+    if long and measured_pace() is None and "pace" not in _calibrated:
         calibrate()
 
 
@@ -394,7 +396,7 @@ def ensure(name: str) -> Path:
     """The folder of a built model, building it (and what it needs) first if the cache lacks it."""
     if not is_built(name):
         todo = needed([name])
-        know_pace()
+        know_pace(todo)
         print(f"tiny world: {name} is not in the cache {cache_root()}; building {', '.join(todo)} "
               f"(~{_minutes(estimate(todo))}, once)", file=sys.stderr)  # fmt: skip
         build([name], workers=1, log=lambda line: print(line, file=sys.stderr))
