@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from helpers import generation, tasks
+from helpers import generation, judge, tasks
 from helpers.tasks import Family, Task
 
 
@@ -69,10 +69,29 @@ def speed(generate_one, prompts: list[str], tok) -> dict:
     return out
 
 
-def self_consistent(greedy: list[str], sampled: list[str]) -> list[bool]:
+def self_consistent(items: list[Task], greedy: list[str], sampled: list[str]) -> list[bool]:
     """Keep an answer for self-training only when a sampled answer agrees with the greedy one (a cheap
-    confidence filter; disagreement marks questions the model is unsure about)."""
-    return [g == s and bool(g.strip()) for g, s in zip(greedy, sampled, strict=True)]
+    confidence filter; disagreement marks questions the model is unsure about). Agreement is the family's:
+    the same final number for GSM8K (`tasks.same_answer`), the same text otherwise."""
+    return [tasks.same_answer(t, g, s) for t, g, s in zip(items, greedy, sampled, strict=True)]
+
+
+def label_pairs(items: list[Task], pairs: list[tuple[str, str]], judge_verdicts) -> list[judge.Verdict]:
+    """A verdict per pair: by the reference grader where the task has one (GSM8K: right beats wrong; both
+    right or both wrong is a tie, dropped), by `judge_verdicts(prompts, firsts, seconds)` for the rest. The
+    judge is called only when some pair needs it, so a preset whose pairs are all graded never loads it."""
+    graded = [tasks.reference_graded(t) for t in items]
+    need = [i for i, g in enumerate(graded) if not g]
+    judged = iter(judge_verdicts([items[i].prompt for i in need], [pairs[i][0] for i in need],
+                                 [pairs[i][1] for i in need]) if need else [])  # fmt: skip
+    out = []
+    for t, (a, b), g in zip(items, pairs, graded, strict=True):
+        if not g:
+            out.append(next(judged))
+            continue
+        p = 0.5 + (tasks.grade(t, a) - tasks.grade(t, b)) / 2  # 1: only the first is right, 0: only the second
+        out.append(judge.Verdict(p, 1.0 - p, 1.0))
+    return out
 
 
 # ---------------------------------------------------------------- GPU presets: grade-school math
@@ -94,7 +113,9 @@ def gsm8k_tasks(split: str) -> list[Task]:
                  {"value": final_number(r["answer"])}) for r in rows]  # fmt: skip
 
 
-tasks.register_family(Family("gsm8k", lambda rng: None, lambda t, a: final_number(a) == t.meta["value"], 0.0))
+tasks.register_family(
+    Family("gsm8k", lambda rng: None, lambda t, a: final_number(a) == t.meta["value"], 0.0, key=final_number)
+)
 
 
 def model_card(name: str, facts: dict) -> str:

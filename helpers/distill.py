@@ -45,6 +45,31 @@ def distill_draft(draft, target, tok, prompts: list[str], profile, *, steps: int
     return trainer.model.merge_and_unload().eval()
 
 
+def exit_layer(n_layers: int, depth: float) -> int:
+    """How many of a model's `n_layers` a self-draft keeps: `depth` of them, at least one."""
+    return max(1, int(n_layers * depth))
+
+
+def early_exit_draft(model, depth: float = 0.25) -> torch.nn.Module:
+    """A copy of `model`'s first `exit_layer(layers, depth)` decoder layers under its own final norm and LM head:
+    a draft with the same tokenizer at a fraction of the depth (LayerSkip's self-speculation, Elhoushi et al.
+    2024, without its early-exit training: distilling the draft stands in for it). `model` is left as it is."""
+    inner = model.get_decoder()
+    layers = inner.layers
+    n = exit_layer(len(layers), depth)
+    if n >= len(layers):
+        raise ValueError(f"early_exit_draft: a {len(layers)}-layer model has no shallower draft at depth {depth}")
+    inner.layers = torch.nn.ModuleList(layers[:n])
+    try:
+        draft = copy.deepcopy(model)
+    finally:
+        inner.layers = layers
+    draft.config.num_hidden_layers = n  # the KV cache is sized from the config
+    if getattr(draft.config, "layer_types", None):
+        draft.config.layer_types = draft.config.layer_types[:n]
+    return draft.eval()
+
+
 @torch.no_grad()
 def acceptance(target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4):
     """(prompts where greedy speculative decoding equals `target.generate`, the mean over prompts of each

@@ -10,7 +10,7 @@ source in reach could confirm. Which model plays which role is a choice, not a f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 NF4_BYTES = 0.5 + 4 / 64  # bitsandbytes NF4: 4 bits a weight plus one fp32 absmax per block of 64 (no double quant)
 
@@ -77,10 +77,22 @@ REGISTRY: dict[str, Model] = {m.id: m for m in (
 
 
 def get(model_id: str) -> Model:
-    """A registered model's facts; a KeyError names the ids the registry knows."""
+    """A registered model's facts; a KeyError names the ids the registry knows. "id[:n]" is that model's
+    first n decoder layers under its own head (stage 14's self-draft, `distill.early_exit_draft`)."""
+    if model_id.endswith("]") and "[:" in model_id:
+        base, n = model_id[:-1].rsplit("[:", 1)
+        return first_layers(get(base), int(n))
     if model_id not in REGISTRY:
         raise KeyError(f"{model_id!r} is not in helpers/models.py; registered: {sorted(REGISTRY)}")
     return REGISTRY[model_id]
+
+
+def first_layers(model: Model, n: int) -> Model:
+    """The facts of `model` cut to its first `n` decoder layers (the embedding, final norm and head kept)."""
+    if not 0 < n < model.layers:
+        raise ValueError(f"{model.id} has {model.layers} layers: cannot keep {n}")
+    params = model.params - (model.layers - n) * (model.params - counted_params(replace(model, layers=0))) // model.layers
+    return replace(model, id=f"{model.id}[:{n}]", layers=n, params=params, params_b=round(params / 1e9, 3))
 
 
 def kv_bytes_per_token(model: Model, dtype_bytes: float) -> int:

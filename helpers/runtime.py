@@ -45,8 +45,11 @@ DOWNLOAD_MBPS, DECODE_S = 30.0, 0.010
 LAUNCH_MS_PER_LAYER = (0.6, 1.5)
 BANDWIDTH_SHARE, FLOPS_SHARE = 0.6, 0.3
 
-# (parameters in billions, decoder layers) of every registered model: facts from each config.json (helpers/models.py)
-SHAPES = {m.id: (m.params_b, m.layers) for m in models.REGISTRY.values()}
+def shape(model_id: str) -> tuple[float, int]:
+    """(parameters in billions, decoder layers) of a registered model (`helpers.models`; "id[:n]" its first
+    n layers): facts from its config.json."""
+    m = models.get(model_id)
+    return m.params_b, m.layers
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def seconds(w: Work, gpu: Gpu, launch_ms: float = LAUNCH_MS_PER_LAYER[1]) -> flo
     """The estimated seconds of one piece of work on one GPU, at a host floor of `launch_ms` per layer."""
     if w.kind == "fetch":
         return w.count * (w.tokens / 1000 / DOWNLOAD_MBPS + DECODE_S)
-    params, layers = SHAPES[w.model]
+    params, layers = shape(w.model)
     launch = layers * launch_ms / 1000
     if w.kind == "generate":
         read = w.dtype_bytes * params * 1e9 / (gpu.bandwidth_gbs * 1e9 * BANDWIDTH_SHARE)

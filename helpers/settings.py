@@ -384,6 +384,9 @@ def vlm_model(profile: profiles.Profile):
 
 
 # ---------------------------------------------------------------- stage 14: the capstone
+CAPSTONE_DRAFT_DEPTH = 0.25  # stage 14's self-draft keeps this share of the policy's layers
+
+
 @dataclass(frozen=True)
 class Capstone:
     title: str  # the chat demo's title and the model card's name
@@ -392,13 +395,12 @@ class Capstone:
     seed_tasks: list[Task]  # the written domain data (SFT)
     general: list[str]  # general prompts whose sampled answers are replayed in SFT (none on the presets)
     unlabeled: list[Task]  # questions for self-training; their references only audit what was kept
-    pref_prompts: list[str]  # prompts for the judged preference pairs (DPO)
+    pref_tasks: list[Task]  # prompts of the preference pairs (DPO): graded by reference where a family has one
     pref_margin: float  # keep a pair when the judge's P(first better) is this far from 0.5
     groups: dict[str, tuple[str, ...]]  # win-rate subgroups by task family ("all" covers every family)
     headline_group: str  # the subgroup the card reports
     evaluator_template: str
     policy: str  # the model the capstone trains (COURSE_POLICY overrides it); `profiles.resolve_model` loads it
-    draft: str  # a cheap same-tokenizer draft for the policy (speculative serving)
     max_new_tokens: int
     sft_steps: int
     sft_lr: float
@@ -409,22 +411,22 @@ class Capstone:
     out: Path = field(default=OUTPUTS / "14")
     results: str = "capstone.json"
     max_length: int = 256  # tokens per training row (a gsm8k question + worked answer often passes 256)
+    draft_depth: float = CAPSTONE_DRAFT_DEPTH  # the serving draft: this share of the merged model's first layers
     distill_steps: int = 100  # the serving draft, distilled on the merged model's answers (stage 11's recipe)
     distill_lr: float = 2e-4
     serve_every: int = 4  # the speculative and speed checks run one request at a time on every n-th held-out question
 
+    @property
+    def pref_prompts(self) -> list[str]:
+        return [t.prompt for t in self.pref_tasks]
 
-# Stage 14's policy and draft per preset: a draft of the policy's own family several times smaller, so that
-# speculative serving can pay (the `draft` role is stage 11's pair; on l4 the 0.5B policy has no smaller kin).
+
+# Stage 14's policy per preset. Its serving draft is the policy's own first quarter of layers under its head
+# (`distill.early_exit_draft`): as shallow as stage 11 teaches a draft must be, with the policy's tokenizer.
 CAPSTONE_POLICIES = {
     "t4": "HuggingFaceTB/SmolLM2-360M-Instruct",
     "l4": "Qwen/Qwen2.5-1.5B-Instruct",
     "a100": "Qwen/Qwen2.5-3B-Instruct",
-}
-CAPSTONE_DRAFTS = {
-    "t4": "HuggingFaceTB/SmolLM2-135M-Instruct",
-    "l4": "Qwen/Qwen2.5-0.5B-Instruct",
-    "a100": "Qwen/Qwen2.5-0.5B-Instruct",
 }
 
 
@@ -441,14 +443,14 @@ def capstone(profile: profiles.Profile) -> Capstone:
         harm = families.sample_tasks(_q(profile, 160, 16), "train", 44, ("unsafe",))
         kind = families.sample_tasks(_q(profile, 480, 48), "train", 45, ("benign",))
         return Capstone(
-            title="Pet-care assistant", limits="the tiny world's pet-care questions; the draft and judge are tiny models",
+            title="Pet-care assistant", limits="the tiny world's pet-care questions; the judges are tiny models",
             held=families.heldout_by_family(_q(profile, 40, 4), families=pet_care.DOMAIN),
             seed_tasks=families.sample_tasks(_q(profile, 96, 16), "train", 41, pet_care.KNOWLEDGE, weighted=False),
             general=[t.prompt for t in families.sample_tasks(_q(profile, 64, 8), "train", 42, safety.SAFETY, weighted=False)],
-            unlabeled=unlabeled, pref_prompts=[t.prompt for t in harm + kind], pref_margin=0.25,
+            unlabeled=unlabeled, pref_tasks=harm + kind, pref_margin=0.25,
             groups={"all": (), "safety requests": safety.SAFETY, "knowledge questions": pet_care.KNOWLEDGE},
             headline_group="safety requests", evaluator_template=rlaif.EVALUATOR_TEMPLATE,
-            policy=profile.model("policy"), draft=profile.model("draft"), max_new_tokens=48, sft_steps=_q(profile, 160, 6), sft_lr=2e-3,
+            policy=profile.model("policy"), max_new_tokens=48, sft_steps=_q(profile, 160, 6), sft_lr=2e-3,
             dpo_steps=_q(profile, 120, 4), dpo_lr=5e-4, batch_size=16, serve_4bit=False, out=out, results=results,
             distill_steps=_q(profile, 150, 4), distill_lr=2e-3,
         )  # fmt: skip
@@ -460,9 +462,9 @@ def capstone(profile: profiles.Profile) -> Capstone:
     return Capstone(
         title="Math tutor", limits="gsm8k-style word problems only",
         held=cap.gsm8k_tasks(f"test[:{_n(profile, 100)}]"), seed_tasks=cap.gsm8k_tasks(f"train[:{n}]"),
-        general=[], unlabeled=unlabeled, pref_prompts=[t.prompt for t in unlabeled], pref_margin=_margin(profile, 0.25),
+        general=[], unlabeled=unlabeled, pref_tasks=unlabeled, pref_margin=_margin(profile, 0.25),
         groups={"all": ()}, headline_group="all", evaluator_template=judge.TEMPLATE,
-        policy=os.environ.get("COURSE_POLICY", CAPSTONE_POLICIES[profile.name]), draft=os.environ.get("COURSE_CAPSTONE_DRAFT", CAPSTONE_DRAFTS[profile.name]),
+        policy=os.environ.get("COURSE_POLICY", CAPSTONE_POLICIES[profile.name]),
         max_new_tokens=b["max_new_tokens"], sft_steps=b["train_steps"], sft_lr=2e-4, dpo_steps=b["train_steps"],
         dpo_lr=5e-6, batch_size=b["batch_size"], serve_4bit=profile.device == "cuda", out=out, results=results,
         max_length=1024, distill_steps=b["train_steps"], serve_every=10,

@@ -27,10 +27,14 @@ class Task:
 
 @dataclass(frozen=True)
 class Family:
+    """A task format: how to make one, how to grade an answer, and (where answers end in a checkable value,
+    as GSM8K's final number) `key`, the value two answers must share to count as the same answer."""
+
     name: str
     make: Callable[[random.Random], Task]
     grade: Callable[[Task, str], bool]
     weight: float = 1.0
+    key: Callable[[str], str | None] | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -50,6 +54,21 @@ def gradable(task: Task) -> bool:
 def grade(task: Task, answer: str) -> bool:
     """True when `answer` solves `task`, by the family's rule."""
     return FAMILIES[task.family].grade(task, answer)
+
+
+def same_answer(task: Task, a: str, b: str) -> bool:
+    """Whether two answers to `task` say the same: equal final values where the family defines `key` (two
+    worked solutions rarely match word for word), else equal text; an empty answer agrees with nothing."""
+    key = FAMILIES[task.family].key if task.family in FAMILIES else None
+    if key is None:
+        return a.strip() == b.strip() and bool(a.strip())
+    return key(a) is not None and key(a) == key(b)
+
+
+def reference_graded(task: Task) -> bool:
+    """Whether the task's family checks a reference value (a `key`): its grader, not a judge, says which of
+    two answers is right."""
+    return task.family in FAMILIES and FAMILIES[task.family].key is not None
 
 
 def final_answer(text: str) -> str | None:

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from helpers import capstone, generation, profiles, training
+from helpers import judge as checks_judge
 from helpers import tasks as checks
 from helpers.world import capstone as pet_care
 from helpers.world import families as tasks
@@ -50,13 +51,38 @@ def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, d
 
 
 def test_self_consistency_filter_and_final_number():
-    assert capstone.self_consistent(["a", "b", "", "c"], ["a", "x", "", "c"]) == [True, False, False, True]
+    pet = [_task("diet", i) for i in range(4)]
+    assert capstone.self_consistent(pet, ["a", "b", "", "c"], ["a", "x", "", "c"]) == [True, False, False, True]
     assert capstone.final_number("so 1,234 apples.\n#### 1,234") == "1234"
     assert capstone.final_number("It costs -3.5 dollars.") == "-3.5" and capstone.final_number("none") is None
     gsm = tasks.Task("gsm8k", "q", "a", {"value": "72"})
     assert tasks.grade(gsm, "She sold 48 + 24 = 72 clips. The answer is 72.") and not tasks.grade(
         gsm, "The answer is 7."
     )
+
+
+def test_gsm8k_self_consistency_compares_final_numbers_not_text():
+    """Two worked solutions rarely match word for word: GSM8K answers agree when their final numbers do."""
+    gsm = [tasks.Task("gsm8k", f"q{i}", "a", {"value": "72"}) for i in range(3)]
+    greedy = ["48 + 24 = 72. The answer is 72.", "She has 72. The answer is 72.", "No number here."]
+    sampled = ["24 + 48 = 72 clips, so the answer is 72", "The answer is 70.", "No number here."]
+    assert capstone.self_consistent(gsm, greedy, sampled) == [True, False, False]
+
+
+def test_gsm8k_pairs_are_labelled_by_the_reference_and_only_the_rest_by_the_judge():
+    gsm = [tasks.Task("gsm8k", f"q{i}", "a", {"value": "72"}) for i in range(3)]
+    kind = _task("benign", 7)
+    pairs = [("The answer is 7.", "The answer is 72."), ("The answer is 72.", "So 72."), ("1", "2"), ("x", "y")]
+    asked = []
+
+    def judge_verdicts(prompts, firsts, seconds):
+        asked.append((prompts, firsts, seconds))
+        return [checks_judge.Verdict(0.9, 0.1, 1.0)]
+
+    verdicts = capstone.label_pairs(gsm + [kind], pairs, judge_verdicts)
+    assert [v.label(0.25) for v in verdicts] == [1, None, None, 0]  # wrong < right; both right, both wrong: ties
+    assert asked == [([kind.prompt], ["x"], ["y"])]  # the judge saw only the pair no reference grades
+    assert capstone.label_pairs(gsm, pairs[:3], lambda *a: pytest.fail("judge loaded")) is not None
 
 
 def test_speed_and_model_card(tok):

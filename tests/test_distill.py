@@ -29,3 +29,21 @@ def test_a_draft_distilled_for_the_policy_accepts_more(tmp_path, tok, draft, bar
     same1, after = distill.acceptance(policy, matched, tok, cfg.distill_held, 48, V)
     assert same0 == same1 == len(cfg.distill_held)  # exact with either draft
     bar(after - before, above=0.1, what="distillation: alpha gain of the stock draft for the policy")
+
+
+def test_an_early_exit_draft_keeps_a_quarter_of_the_layers_and_leaves_its_model_alone(tok, target):
+    """Stage 14's self-draft: the first quarter of the layers under the model's own head, exact as a draft."""
+    import torch
+
+    prompts = settings.stage("11", profiles.choose_profile()).distill_held[:6]
+    ids = torch.tensor([[1, 5, 9, 14]])
+    before = target(input_ids=ids).logits
+    d = distill.early_exit_draft(target, 0.25)
+    assert (d.config.num_hidden_layers, len(d.model.layers)) == (1, 1)
+    assert (target.config.num_hidden_layers, len(target.model.layers)) == (4, 4)
+    assert torch.equal(target(input_ids=ids).logits, before)  # the target is untouched
+    assert torch.equal(d.model.layers[0].self_attn.q_proj.weight, target.model.layers[0].self_attn.q_proj.weight)
+    assert d.model.layers[0].self_attn.q_proj.weight is not target.model.layers[0].self_attn.q_proj.weight
+    same, alpha = distill.acceptance(target, d, tok, prompts, 24, target.config.vocab_size)
+    assert same == len(prompts) and 0 <= alpha <= 1  # speculative decoding with it equals greedy
+    assert distill.exit_layer(32, 0.25) == 8 and distill.exit_layer(3, 0.25) == 1

@@ -15,7 +15,7 @@ HELPERS = ROOT / "helpers"
 
 def test_the_registry_knows_every_model_the_presets_and_settings_name():
     named = {m for p in profiles.GPU_PRESETS.values() for m in p["models"].values()}
-    named |= set(settings.CAPSTONE_POLICIES.values()) | set(settings.CAPSTONE_DRAFTS.values())
+    named |= set(settings.CAPSTONE_POLICIES.values()) | set(memory.LEGACY_CAPSTONE_DRAFTS.values())
     named |= {m for pair in settings.SECOND_PAIRS.values() for m in pair} | {"openai-community/gpt2"}
     assert named <= set(models.REGISTRY), named - set(models.REGISTRY)
 
@@ -53,8 +53,8 @@ def test_the_stand_in_hub_copies_the_registry_s_vocabulary_tying_and_template():
 def test_the_gpu_check_and_run_time_tables_read_the_registry():
     _, kw = gpu_check.SHAPES["Qwen2.5-7B"]
     assert (kw["num_hidden_layers"], kw["num_key_value_heads"], kw["vocab_size"]) == (28, 4, 152064)
-    assert runtime.SHAPES["Qwen/Qwen2.5-7B-Instruct"] == (7.62, 28)
-    assert runtime.SHAPES["TinyLlama/TinyLlama-1.1B-Chat-v1.0"] == (1.10, 22)
+    assert runtime.shape("Qwen/Qwen2.5-7B-Instruct") == (7.62, 28)
+    assert runtime.shape("TinyLlama/TinyLlama-1.1B-Chat-v1.0") == (1.10, 22)
 
 
 def test_nf4_weights_are_about_a_quarter_of_16_bit():

@@ -11,8 +11,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from helpers import capstone, generation, judge, llava, profiles, settings, speculative, training
-from helpers.tools import standin_hub
+from helpers import capstone, distill, generation, judge, llava, models, profiles, settings, speculative, training
+from helpers.tools import memory, standin_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,11 +206,32 @@ def test_branch_counter_sees_a_branch(tmp_path):
 
 
 @pytest.mark.parametrize("preset", ["t4", "l4", "a100"])
-def test_capstone_serves_with_another_same_tokenizer_draft(hub_data, preset):
-    """F7: stage 14's draft shares the policy's tokenizer and is another (smaller) model on every preset."""
+def test_capstone_draft_is_a_quarter_of_the_policy_and_exact(hub_data, preset):
+    """Issue 37: stage 14's draft is the policy's own first quarter of layers (its tokenizer, its head) and
+    speculative decoding with it returns the policy's greedy output."""
     cfg = settings.stage("14", dry(preset))
-    policy, draft = (AutoTokenizer.from_pretrained(standin_hub.local_path(m)) for m in (cfg.policy, cfg.draft))
-    assert policy.get_vocab() == draft.get_vocab() and cfg.policy != cfg.draft
+    policy, tok = stand_in(cfg.policy)
+    d = distill.early_exit_draft(policy, cfg.draft_depth)
+    real, draft = models.get(cfg.policy), models.get(memory.capstone_draft(cfg.policy))
+    assert draft.layers * 4 <= real.layers  # on the real model; the 2-layer stand-in keeps its first layer
+    assert d.config.num_hidden_layers == distill.exit_layer(policy.config.num_hidden_layers, cfg.draft_depth) == 1
+    ids = torch.tensor([tok("What is 2 + 3?")["input_ids"]])
+    V = speculative.shared_vocab_size(policy, d)
+    out, _ = speculative.speculative_generate(policy, d, ids, k=3, max_new_tokens=8, vocab_size=V)
+    plain = policy.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False,
+                            repetition_penalty=1.0, pad_token_id=tok.eos_token_id)  # fmt: skip
+    assert torch.equal(out[:, : plain.shape[1]], plain[:, : out.shape[1]])
+
+
+def test_capstone_drafts_can_pay_where_the_old_ones_could_not():
+    """The speed formula on the registry's shapes: the self-drafts break even at an acceptance a distilled
+    draft can reach (below 0.75); the old same-family drafts, nearly as deep as their policies, above 0.8."""
+    def break_even(policy: str, draft: str) -> float:
+        return memory.break_even(memory.draft_cost(policy, draft), 4, 1.3) or 1.01
+
+    for name, pol in settings.CAPSTONE_POLICIES.items():
+        assert break_even(pol, memory.capstone_draft(pol)) < 0.75
+        assert break_even(pol, memory.LEGACY_CAPSTONE_DRAFTS[name]) > 0.8
 
 
 def test_presets_decontaminate_against_their_evaluation_rows(hub_data):

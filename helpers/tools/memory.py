@@ -220,10 +220,26 @@ def stage13(p: Preset) -> list[Cell]:
             Cell("13", 22, "stage 2: projector + LoRA", vlm, vlm_step(lm, 16, 196 + 48))]  # fmt: skip
 
 
+LEGACY_CAPSTONE_DRAFTS = {  # before issue 37: a smaller model of the policy's family, nearly as deep
+    "t4": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "l4": "Qwen/Qwen2.5-0.5B-Instruct",
+    "a100": "Qwen/Qwen2.5-0.5B-Instruct",
+}
+
+
+def capstone_draft(policy: str) -> str:
+    """The registry id of stage 14's self-draft of `policy`: its first layers (`distill.early_exit_draft`)."""
+    from helpers.distill import exit_layer
+
+    return f"{policy}[:{exit_layer(models.get(policy).layers, settings.CAPSTONE_DRAFT_DEPTH)}]"
+
+
 def stage14(p: Preset) -> list[Cell]:
-    """The judge freed in cell 11 once its labels are made, before DPO; the evaluator freed after cell 17
-    (legacy: the judge kept through DPO, the evaluator through serving)."""
-    pol, dr = settings.CAPSTONE_POLICIES[p.name], settings.CAPSTONE_DRAFTS[p.name]
+    """GSM8K pairs graded by their final number (no judge loaded); the evaluator freed after cell 17; the draft
+    the policy's first quarter of layers (legacy: the judge loaded and kept through DPO, the evaluator through
+    serving, a separate draft nearly as deep as the policy)."""
+    pol = settings.CAPSTONE_POLICIES[p.name]
+    dr = capstone_draft(pol) if not p.legacy else LEGACY_CAPSTONE_DRAFTS[p.name]
     j, e = p.roles["judge"], p.roles["evaluator"]
     base = (Load("base", pol, p.d, p.q4),) + ((Load("full_base", pol, p.d),) if p.q4 else ())
     copy_ = Load("copy in training", pol, p.d, p.q4)
@@ -238,7 +254,6 @@ def stage14(p: Preset) -> list[Cell]:
              Cell("14", 7, "SFT (LoRA) on a copy of base", base + (copy_,), lora_step(pol, p.d, p.batch, 1024)),
              Cell("14", 9, "expansion, then SFT again", sft + (copy_, Load("exp_model (merged)", pol, p.d)),
                   lora_step(pol, p.d, p.batch, 1024)),
-             Cell("14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=p.legacy)),
              Cell("14", 11, "DPO (LoRA) on a copy of exp_model", dpo, lora_step(pol, p.d, p.batch, 1024, dpo=True)),
              Cell("14", 15, "distil the draft (LoRA)", served + (Load("draft copy", dr, p.d),), lora_step(dr, p.d, p.batch, 1024)),
              Cell("14", 17, "evaluator win rates, batch 32", served + (Load("evaluator", e, p.j),),
@@ -246,6 +261,8 @@ def stage14(p: Preset) -> list[Cell]:
     serving = served + ((Load("evaluator (not freed)", e, p.j),) if p.legacy else ())
     if p.name != "a100":  # serve_4bit on a GPU: the merged model reloaded in NF4
         serving += (Load("merged, 4-bit", pol, p.d, True),)
+    if p.legacy:  # today GSM8K pairs are graded by their final number: no judge is loaded (capstone.label_pairs)
+        cells.insert(3, Cell("14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)))
     cells.append(Cell("14", 19, "serving speeds, batch 1", serving, generate_step(pol, p.d, 1, CHAT_PROMPT, p.new)))
     return cells
 
@@ -279,8 +296,42 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def draft_cost(policy: str, draft: str) -> float:
+    """A draft step's cost as a share of a policy step at batch 1: the larger of its share of the kernels-deep
+    steps when launch-bound, (n + 1) / (L + 1), and its share of the weights when bandwidth-bound."""
+    m, d = models.get(policy), models.get(draft)
+    return max((d.layers + 1) / (m.layers + 1), d.params / m.params)
+
+
+def break_even(c: float, k: int = 4, verify: float = 1.3) -> float | None:
+    """The acceptance rate from which k drafts a round pay (stage 11's formula); None if none does."""
+    from helpers.speculative import predicted_speedup
+
+    return next((a / 100 for a in range(101) if predicted_speedup(a / 100, k, c, verify) >= 1), None)
+
+
+def draft_table(k: int = 4, verify=(1.0, 1.3)) -> str:
+    """Stage 14's self-draft per preset: its depth, weights, cost c and the acceptance rate from which k = 4
+    pays, for a verify cost v(4) between 1.0 and 1.3, beside the separate drafts it replaced."""
+
+    def pays_from(policy: str, draft: str) -> str:
+        c = draft_cost(policy, draft)
+        even = [break_even(c, k, v) for v in verify]
+        return f"c <= {c:.2f}: pays from alpha " + "-".join("never" if e is None else f"{e:.2f}" for e in even)
+
+    lines = [f"Stage 14's self-draft (first {settings.CAPSTONE_DRAFT_DEPTH:.0%} of the policy's layers): arithmetic, "
+             f"not a measurement; pays (k = {k}) from acceptance alpha", ""]  # fmt: skip
+    for name, pol in settings.CAPSTONE_POLICIES.items():
+        m, d, old = models.get(pol), models.get(capstone_draft(pol)), LEGACY_CAPSTONE_DRAFTS[name]
+        lines.append(f"{name:5} {pol:36} {d.layers:2} of {m.layers} layers, {d.params / GB:.2f}B parameters, "
+                     f"{pays_from(pol, d.id)}  (before, {old.split('/')[1]}: {pays_from(pol, old)})")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     print(table())
+    print()
+    print(draft_table())
     over, before = over_budget(), over_budget(legacy=True)
     print(f"\n{len(over)} cells over {BUDGET:.0%} of their card:", *(f"  {o}" for o in over), sep="\n")
     print(f"(before the judge ran without a KV cache and the judges were loaded where first needed: {len(before)})")

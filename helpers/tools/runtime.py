@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 
-from helpers import runtime
+from helpers import runtime, tasks
 from helpers.runtime import Work
+from helpers.tools import memory
 
 _ANSWER = 100  # tokens of a prompt with its chat template, for rows and judge prompts
 
@@ -106,15 +107,16 @@ def _capstone(cfg, b, m, jb) -> list[Work]:
     p, new, held = cfg.policy, cfg.max_new_tokens, len(cfg.held)
     row = min(cfg.max_length, _ANSWER + new)
     prompts = len({t.prompt for t in cfg.seed_tasks + cfg.unlabeled} | set(cfg.pref_prompts))
+    judged = sum(not tasks.reference_graded(t) for t in cfg.pref_tasks)
     return [Work("generate", p, "held-out answers after each step (sec. 1-5)", 5 * held, 128, new),
             Work("train", p, "SFT twice (sec. 2-3)", 2 * cfg.sft_steps, cfg.batch_size, row),
             Work("generate", p, "self-training answers, greedy and sampled (sec. 3)", 2 * len(cfg.unlabeled), 64, new),
             Work("generate", p, "preference pairs (sec. 4)", 2 * len(cfg.pref_prompts), 64, new),
-            Work("score", m["judge"], "the judge on the pairs (sec. 4)", 2 * len(cfg.pref_prompts), 32, _ANSWER + 2 * new,
-                 dtype_bytes=jb),
+            Work("score", m["judge"], "the judge on the pairs no reference grades (sec. 4)", 2 * judged, 32,
+                 _ANSWER + 2 * new, dtype_bytes=jb),
             Work("train", p, "DPO (sec. 4)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
             Work("generate", p, "distillation data: the model's own answers (sec. 6)", prompts, 64, new),
-            Work("train", cfg.draft, "draft distillation (sec. 6)", cfg.distill_steps, cfg.batch_size, 256),
+            Work("train", memory.capstone_draft(p), "draft distillation (sec. 6)", cfg.distill_steps, cfg.batch_size, 256),
             Work("generate", p, "speculative checks and serving speed, one at a time (sec. 6-8)",
                  (4 + 2 + int(cfg.serve_4bit) + 2) * len(cfg.held[:: cfg.serve_every]) + 2 * len(cfg.held[::10]), 1, new),
             Work("score", m["evaluator"], "second judge, final vs base (sec. 7)", 2 * held, 32, _ANSWER + 2 * new,
