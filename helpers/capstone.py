@@ -19,8 +19,14 @@ from helpers.tasks import Family, Task
 # ---------------------------------------------------------------- the evaluation harness
 def evaluate(model, tok, items: list[Task], max_new_tokens: int = 48) -> dict:
     """Greedy answers to held-out items: accuracy per family, and the share that ended with end-of-turn."""
-    answers, correct, finished = tasks.graded_answers(model, tok, items, max_new_tokens, batch_size=128)
-    return {**tasks.accuracy_by_family(items, correct), "eos_share": sum(finished) / len(finished), "answers": answers}
+    answers, correct, finished = tasks.graded_answers(
+        model, tok, items, max_new_tokens, batch_size=128
+    )
+    return {
+        **tasks.accuracy_by_family(items, correct),
+        "eos_share": sum(finished) / len(finished),
+        "answers": answers,
+    }
 
 
 def max_logit_difference(a, b, tok, prompts: list[str]) -> float:
@@ -28,8 +34,11 @@ def max_logit_difference(a, b, tok, prompts: list[str]) -> float:
     worst = 0.0
     with torch.no_grad():
         for p in prompts:
-            ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=a.device)  # a GPU model needs GPU ids
-            worst = max(worst, (a(input_ids=ids).logits - b(input_ids=ids).logits).abs().max().item())
+            # a GPU model needs GPU ids
+            ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=a.device)
+            worst = max(
+                worst, (a(input_ids=ids).logits - b(input_ids=ids).logits).abs().max().item()
+            )
     return worst
 
 
@@ -55,7 +64,8 @@ def speed(generate_one, prompts: list[str], tok) -> dict:
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-        resident = torch.cuda.memory_allocated()  # every model loaded so far: not this one's serving cost
+        # every model loaded so far: not this one's serving cost
+        resident = torch.cuda.memory_allocated()
     firsts, tokens, t0 = [], 0, time.perf_counter()
     for p in prompts:
         text, first = generate_one(p)
@@ -63,9 +73,14 @@ def speed(generate_one, prompts: list[str], tok) -> dict:
         tokens += len(tok(text, add_special_tokens=False)["input_ids"])
     total = time.perf_counter() - t0
     firsts.sort()
-    out = {"tokens_per_s": tokens / total, "first_token_s": firsts[len(firsts) // 2], "tokens": tokens}
+    out = {
+        "tokens_per_s": tokens / total,
+        "first_token_s": firsts[len(firsts) // 2],
+        "tokens": tokens,
+    }
     if cuda:  # torch does not track CPU allocations, so peak memory is a GPU-only figure
-        out["peak_gpu_mb"] = (torch.cuda.max_memory_allocated() - resident) / 2**20  # above what was resident
+        # above what was resident
+        out["peak_gpu_mb"] = (torch.cuda.max_memory_allocated() - resident) / 2**20
     return out
 
 
@@ -76,20 +91,30 @@ def self_consistent(items: list[Task], greedy: list[str], sampled: list[str]) ->
     return [tasks.same_answer(t, g, s) for t, g, s in zip(items, greedy, sampled, strict=True)]
 
 
-def label_pairs(items: list[Task], pairs: list[tuple[str, str]], judge_verdicts) -> list[judge.Verdict]:
+def label_pairs(
+    items: list[Task], pairs: list[tuple[str, str]], judge_verdicts
+) -> list[judge.Verdict]:
     """A verdict per pair: by the reference grader where the task has one (GSM8K: right beats wrong; both
     right or both wrong is a tie, dropped), by `judge_verdicts(prompts, firsts, seconds)` for the rest. The
     judge is called only when some pair needs it, so a preset whose pairs are all graded never loads it."""
     graded = [tasks.reference_graded(t) for t in items]
     need = [i for i, g in enumerate(graded) if not g]
-    judged = iter(judge_verdicts([items[i].prompt for i in need], [pairs[i][0] for i in need],
-                                 [pairs[i][1] for i in need]) if need else [])  # fmt: skip
+    judged = iter(
+        judge_verdicts(
+            [items[i].prompt for i in need],
+            [pairs[i][0] for i in need],
+            [pairs[i][1] for i in need],
+        )
+        if need
+        else []
+    )
     out = []
     for t, (a, b), g in zip(items, pairs, graded, strict=True):
         if not g:
             out.append(next(judged))
             continue
-        p = 0.5 + (tasks.grade(t, a) - tasks.grade(t, b)) / 2  # 1: only the first is right, 0: only the second
+        # 1: only the first is right, 0: only the second
+        p = 0.5 + (tasks.grade(t, a) - tasks.grade(t, b)) / 2
         out.append(judge.Verdict(p, 1.0 - p, 1.0))
     return out
 
@@ -109,12 +134,25 @@ def gsm8k_tasks(split: str) -> list[Task]:
     from helpers.hub import load_dataset
 
     rows = load_dataset("openai/gsm8k", "main", split=split)
-    return [Task("gsm8k", r["question"], r["answer"].replace("####", "The answer is"),
-                 {"value": final_number(r["answer"])}) for r in rows]  # fmt: skip
+    return [
+        Task(
+            "gsm8k",
+            r["question"],
+            r["answer"].replace("####", "The answer is"),
+            {"value": final_number(r["answer"])},
+        )
+        for r in rows
+    ]
 
 
 tasks.register_family(
-    Family("gsm8k", lambda rng: None, lambda t, a: final_number(a) == t.meta["value"], 0.0, key=final_number)
+    Family(
+        "gsm8k",
+        lambda rng: None,
+        lambda t, a: final_number(a) == t.meta["value"],
+        0.0,
+        key=final_number,
+    )
 )
 
 

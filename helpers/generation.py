@@ -23,7 +23,9 @@ def chat_prompt_ids(tok, user_text: str, reply_prefix: str = "") -> list[int]:
     if not user_text or not user_text.strip():
         raise ValueError("empty prompt: give the model something to answer")
     messages = [{"role": "user", "content": user_text}]
-    enc = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    enc = tok.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
     ids = list(enc["input_ids"])
     bos = tok.bos_token_id
     if bos is not None and ids[:1] != [bos] and tok("a")["input_ids"][:1] == [bos]:
@@ -37,10 +39,14 @@ def stop_ids(tok) -> list[int]:
     ids = [tok.eos_token_id]
     if tok.chat_template:
         mark = "Zq9"
-        text = tok.apply_chat_template([{"role": "user", "content": "a"}, {"role": "assistant", "content": mark}],
-                                       tokenize=False)  # fmt: skip
+        text = tok.apply_chat_template(
+            [{"role": "user", "content": "a"}, {"role": "assistant", "content": mark}],
+            tokenize=False,
+        )
         after = tok(text[text.rindex(mark) + len(mark) :], add_special_tokens=False)["input_ids"]
-        special = set(tok.all_special_ids) | {i for i, t in tok.added_tokens_decoder.items() if t.special}
+        special = set(tok.all_special_ids) | {
+            i for i, t in tok.added_tokens_decoder.items() if t.special
+        }
         ids += [i for i in after[:2] if i in special][:1]
     return list(dict.fromkeys(i for i in ids if i is not None))
 
@@ -80,7 +86,10 @@ def chat_generate(
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generate", disable=not progress):
         prefixes = (reply_prefixes or [""] * len(prompts))[start : start + batch_size]
-        rows = [chat_prompt_ids(tok, p, x) for p, x in zip(prompts[start : start + batch_size], prefixes)]
+        rows = [
+            chat_prompt_ids(tok, p, x)
+            for p, x in zip(prompts[start : start + batch_size], prefixes)
+        ]
         ids, mask = left_pad(rows, tok.pad_token_id)
         out = model.generate(
             input_ids=ids.to(model.device),
@@ -114,7 +123,9 @@ def jsonl_lines(path: str | Path):
                     "while writing it: delete that line and rerun to resume."
                 ) from None
             if not isinstance(record, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+                raise ValueError(
+                    f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"
+                )
             yield lineno, record
 
 
@@ -154,12 +165,21 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
-def _batch_fingerprints(batches: list[list[dict]], prompt_ids: dict, model_fp: str, settings_fp: str) -> list[dict]:
+def _batch_fingerprints(
+    batches: list[list[dict]], prompt_ids: dict, model_fp: str, settings_fp: str
+) -> list[dict]:
     """Per batch: what its records depend on. A sampled output depends on every prompt of its batch (they
     share the random stream and the padding), so a batch's key covers all of them."""
-    return [{"model": model_fp, "settings": settings_fp,
-             "batch": _digest([model_fp, settings_fp, [(item["id"], prompt_ids[item["id"]]) for item in b]])}
-            for b in batches]  # fmt: skip
+    return [
+        {
+            "model": model_fp,
+            "settings": settings_fp,
+            "batch": _digest(
+                [model_fp, settings_fp, [(item["id"], prompt_ids[item["id"]]) for item in b]]
+            ),
+        }
+        for b in batches
+    ]
 
 
 def _batch_key(record: dict) -> str | None:
@@ -211,14 +231,27 @@ def generate_to_jsonl(
     for lineno, record in enumerate(read_jsonl(path), 1):
         key = (record.get("id"), _batch_key(record))
         if key[0] is None or key in found:
-            raise ValueError(f"{path}:{lineno}: record without an id, or a duplicate id {record.get('id')!r}")
+            raise ValueError(
+                f"{path}:{lineno}: record without an id, or a duplicate id {record.get('id')!r}"
+            )
         found[key] = record
-    settings = {"seed": seed, "batch_size": batch_size, "max_new_tokens": max_new_tokens, **sampling}
-    prompt_ids = {item["id"]: chat_prompt_ids(tok, item["prompt"], item.get("reply_prefix", "")) for item in items}
+    settings = {
+        "seed": seed,
+        "batch_size": batch_size,
+        "max_new_tokens": max_new_tokens,
+        **sampling,
+    }
+    prompt_ids = {
+        item["id"]: chat_prompt_ids(tok, item["prompt"], item.get("reply_prefix", ""))
+        for item in items
+    }
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     keys = _batch_fingerprints(batches, prompt_ids, model_fingerprint(model), _digest(settings))
     done = {
-        i["id"]: found[i["id"], k["batch"]] for b, k in zip(batches, keys) for i in b if (i["id"], k["batch"]) in found
+        i["id"]: found[i["id"], k["batch"]]
+        for b, k in zip(batches, keys)
+        for i in b
+        if (i["id"], k["batch"]) in found
     }
     by_id: dict[str, list[dict]] = {}
     for (i, _), record in found.items():
@@ -226,7 +259,9 @@ def generate_to_jsonl(
     todo = [(b, k) for b, k in zip(batches, keys) if any(item["id"] not in done for item in b)]
     why = set()
     for b, k in todo:
-        why |= _stale_reasons([r for i in b for r in by_id.get(i["id"], []) if _batch_key(r) != k["batch"]], k)
+        why |= _stale_reasons(
+            [r for i in b for r in by_id.get(i["id"], []) if _batch_key(r) != k["batch"]], k
+        )
     if why:
         print(f"{Path(path).name}: regenerating records made with {', '.join(sorted(why))}")
     for batch, key in tqdm(todo, desc=desc, disable=not progress):

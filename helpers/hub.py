@@ -18,12 +18,19 @@ def local_copy(repo: str) -> Path | None:
         return None
     path = Path(folder) / repo
     if not path.is_dir():
-        raise FileNotFoundError(f"COURSE_DATASETS={folder} has no copy of {repo} (expected the folder {path})")
+        raise FileNotFoundError(
+            f"COURSE_DATASETS={folder} has no copy of {repo} (expected the folder {path})"
+        )
     return path
 
 
 def load_dataset(
-    repo: str, config: str | None = None, *, split: str, data_dir: str | None = None, streaming: bool = False
+    repo: str,
+    config: str | None = None,
+    *,
+    split: str,
+    data_dir: str | None = None,
+    streaming: bool = False,
 ):
     """`datasets.load_dataset(repo, config, split=..., data_dir=..., streaming=...)`, from a local copy where
     there is one. A config of a local copy is its subfolder (gsm8k's "main"), as `data_dir` is (hh-rlhf's
@@ -32,5 +39,9 @@ def load_dataset(
 
     local = local_copy(repo)
     if local is None:
-        return datasets.load_dataset(repo, config, split=split, data_dir=data_dir, streaming=streaming)
-    return datasets.load_dataset(str(local), data_dir=data_dir or config, split=split, streaming=streaming)
+        return datasets.load_dataset(
+            repo, config, split=split, data_dir=data_dir, streaming=streaming
+        )
+    return datasets.load_dataset(
+        str(local), data_dir=data_dir or config, split=split, streaming=streaming
+    )

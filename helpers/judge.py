@@ -72,7 +72,10 @@ def letter_probs(
         # use_cache=False: no KV cache (393 KB a token for an MHA evaluator: gigabytes at batch 32), and the
         # output is dropped before the next batch runs, so one batch's activations are alive at a time
         out = model(
-            input_ids=ids.to(model.device), attention_mask=mask.to(model.device), logits_to_keep=1, use_cache=False
+            input_ids=ids.to(model.device),
+            attention_mask=mask.to(model.device),
+            logits_to_keep=1,
+            use_cache=False,
         )
         logits = out.logits[:, -1].float()
         del out
@@ -115,15 +118,24 @@ class Verdict:
 
 
 def judge_pairs(
-    model, tok, questions: list[str], first: list[str], second: list[str], criterion: str,
-    template: str = TEMPLATE, batch_size: int = 32,
-) -> list[Verdict]:  # fmt: skip
+    model,
+    tok,
+    questions: list[str],
+    first: list[str],
+    second: list[str],
+    criterion: str,
+    template: str = TEMPLATE,
+    batch_size: int = 32,
+) -> list[Verdict]:
     """Judge each (question, first, second) in both orders."""
     ab = [render(q, a, b, criterion, template) for q, a, b in zip(questions, first, second)]
     ba = [render(q, b, a, criterion, template) for q, a, b in zip(questions, first, second)]
     p_ab, m_ab = letter_probs(model, tok, ab, batch_size)
     p_ba, m_ba = letter_probs(model, tok, ba, batch_size)
-    return [Verdict(float(x), float(y), float((ma + mb) / 2)) for x, y, ma, mb in zip(p_ab, p_ba, m_ab, m_ba)]
+    return [
+        Verdict(float(x), float(y), float((ma + mb) / 2))
+        for x, y, ma, mb in zip(p_ab, p_ba, m_ab, m_ba)
+    ]
 
 
 # ---------------------------------------------------------------- how good is the judge?
@@ -131,15 +143,18 @@ def position_consistency(verdicts: list[Verdict]) -> float:
     return sum(v.consistent for v in verdicts) / len(verdicts)
 
 
-def bootstrap_ci(values: list[float], n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    values: list[float], n: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean."""
     rng = random.Random(seed)
     means = sorted(sum(rng.choices(values, k=len(values))) / len(values) for _ in range(n))
     return means[int((1 - level) / 2 * n)], means[int((1 + level) / 2 * n) - 1]
 
 
-def cluster_bootstrap_ci(values: list[float], clusters: list, n: int = 2000, seed: int = 0,
-                         level: float = 0.95) -> tuple[float, float]:  # fmt: skip
+def cluster_bootstrap_ci(
+    values: list[float], clusters: list, n: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean that resamples whole clusters (paraphrases of one fact
     are not independent questions). With every value its own cluster it equals `bootstrap_ci`."""
     groups: dict = {}
@@ -158,24 +173,37 @@ def cluster_bootstrap_ci(values: list[float], clusters: list, n: int = 2000, see
 def agreement(verdicts: list[Verdict], truth: list[int], margin: float = 0.0) -> dict:
     """Share of pairs whose label equals the true one (0: first better, 1: second); a tie counts as half,
     so a judge that always abstains scores 0.5, as a coin would."""
-    hits = [0.5 if (lab := v.label(margin)) is None else float(lab == t) for v, t in zip(verdicts, truth)]
+    hits = [
+        0.5 if (lab := v.label(margin)) is None else float(lab == t)
+        for v, t in zip(verdicts, truth)
+    ]
     lo, hi = bootstrap_ci(hits)
     ties = sum(v.label(margin) is None for v in verdicts)
     return {"agreement": sum(hits) / len(hits), "ci": (lo, hi), "ties": ties, "n": len(hits)}
 
 
-def calibration(p_first: list[float], truth: list[int], bins: int = 5) -> list[tuple[float, float, int]]:
+def calibration(
+    p_first: list[float], truth: list[int], bins: int = 5
+) -> list[tuple[float, float, int]]:
     """(mean predicted P(first better), observed frequency, count) per probability bin: a reliability plot."""
     rows = []
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
         idx = [i for i, p in enumerate(p_first) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
         if idx:
-            rows.append((sum(p_first[i] for i in idx) / len(idx), sum(truth[i] == 0 for i in idx) / len(idx), len(idx)))
+            rows.append(
+                (
+                    sum(p_first[i] for i in idx) / len(idx),
+                    sum(truth[i] == 0 for i in idx) / len(idx),
+                    len(idx),
+                )
+            )
     return rows
 
 
-def length_bias(verdicts: list[Verdict], first: list[str], second: list[str], truth: list[int]) -> dict:
+def length_bias(
+    verdicts: list[Verdict], first: list[str], second: list[str], truth: list[int]
+) -> dict:
     """How often the longer answer wins, by the judge and by the truth, over pairs of unequal length."""
     judged, true = [], []
     for v, a, b, t in zip(verdicts, first, second, truth):
@@ -184,7 +212,11 @@ def length_bias(verdicts: list[Verdict], first: list[str], second: list[str], tr
             judged.append(v.label() == longer)
             true.append(t == longer)
     n = max(len(judged), 1)
-    return {"judge_prefers_longer": sum(judged) / n, "truth_prefers_longer": sum(true) / n, "n": len(judged)}
+    return {
+        "judge_prefers_longer": sum(judged) / n,
+        "truth_prefers_longer": sum(true) / n,
+        "n": len(judged),
+    }
 
 
 # ---------------------------------------------------------------- the seed's parser, for contrast

@@ -50,7 +50,9 @@ VLM_TEMPLATE = (
 
 
 # ---------------------------------------------------------------- model and processor
-def build_processor(tok, image_size: int = 32, patch_size: int = 8, image_processor=None) -> LlavaProcessor:
+def build_processor(
+    tok, image_size: int = 32, patch_size: int = 8, image_processor=None
+) -> LlavaProcessor:
     """CLIP has a CLS token: with the 'default' strategy (CLS dropped) the processor must count it.
     GPU presets pass the encoder's own image processor (its resolution, mean and std)."""
     ip = image_processor or ImageProcessor(
@@ -113,7 +115,9 @@ def build_tiny_llava(tok, lm_path: str, seed: int = 0) -> LlavaForConditionalGen
     return build_llava(vision, AutoModelForCausalLM.from_pretrained(lm_path), tok, seed)
 
 
-def build_llava_from_pretrained(vision_id: str, lm_id: str, tok, dtype=torch.float32) -> LlavaForConditionalGeneration:
+def build_llava_from_pretrained(
+    vision_id: str, lm_id: str, tok, dtype=torch.float32
+) -> LlavaForConditionalGeneration:
     """GPU presets: a pretrained CLIP encoder (e.g. openai/clip-vit-base-patch16) and a small instruct LM.
     The tokenizer must already contain '<image>' (see `add_image_token`). It loads in fp32 whatever `dtype`
     says: `train` runs plain AdamW with no fp32 master weights, so in fp16 (a T4) eps 1e-8 rounds to 0 and
@@ -145,7 +149,9 @@ def collate(proc, examples: list[Example]) -> dict[str, torch.Tensor]:
     """Right-padded training batch of examples (`vlm_data.Example`). Labels cover the target and its
     end-of-turn token; image, prompt and padding positions are -100."""
     tok = proc.tokenizer
-    prompts = [proc.apply_chat_template(messages(e.question), add_generation_prompt=True) for e in examples]
+    prompts = [
+        proc.apply_chat_template(messages(e.question), add_generation_prompt=True) for e in examples
+    ]
     fulls = [proc.apply_chat_template(messages(e.question, e.target)) for e in examples]
     images = [e.image for e in examples]
     p_len = [len(x) for x in proc(images=images, text=prompts)["input_ids"]]
@@ -157,7 +163,8 @@ def collate(proc, examples: list[Example]) -> dict[str, torch.Tensor]:
     for i, row in enumerate(enc["input_ids"]):
         row = torch.as_tensor(row)
         ids[i, : len(row)], mask[i, : len(row)] = row, 1
-        end = p_len[i] + (row[p_len[i] :] == tok.eos_token_id).nonzero()[0, 0].item() + 1  # keep <|im_end|>
+        # keep <|im_end|>
+        end = p_len[i] + (row[p_len[i] :] == tok.eos_token_id).nonzero()[0, 0].item() + 1
         labels[i, p_len[i] : end] = row[p_len[i] : end]
     return {
         "input_ids": ids,
@@ -169,22 +176,34 @@ def collate(proc, examples: list[Example]) -> dict[str, torch.Tensor]:
 
 def to_model(batch: dict, model) -> dict:
     """Move a batch to the model's device; images in the model's dtype."""
-    return {k: v.to(model.device, model.dtype if k == "pixel_values" else None) for k, v in batch.items()}
+    return {
+        k: v.to(model.device, model.dtype if k == "pixel_values" else None)
+        for k, v in batch.items()
+    }
 
 
 @torch.no_grad()
 def answer(
-    model, proc, examples: list[Example], max_new_tokens: int = 16, autocast: torch.dtype | None = None
+    model,
+    proc,
+    examples: list[Example],
+    max_new_tokens: int = 16,
+    autocast: torch.dtype | None = None,
 ) -> list[str]:
     """Greedy answers to a batch of examples (prompts of different lengths are left-padded)."""
     model.eval()
-    prompts = [proc.apply_chat_template(messages(e.question), add_generation_prompt=True) for e in examples]
+    prompts = [
+        proc.apply_chat_template(messages(e.question), add_generation_prompt=True) for e in examples
+    ]
     enc = proc(images=[e.image for e in examples], text=prompts, return_tensors="pt", padding=True)
     enc = to_model(dict(enc), model)
     with autocast_to(model, autocast):
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
     return [
-        t.strip() for t in proc.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        t.strip()
+        for t in proc.tokenizer.batch_decode(
+            out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
+        )
     ]
 
 
@@ -216,12 +235,16 @@ def set_stage(model, stage: str, lora_r: int = 16):
         model = get_peft_model(model, cfg)
     else:
         for name, p in model.named_parameters():
-            p.requires_grad = "multi_modal_projector" in name or (stage == "full" and "vision_tower" not in name)
+            p.requires_grad = "multi_modal_projector" in name or (
+                stage == "full" and "vision_tower" not in name
+            )
         if stage not in ("projector", "full"):
             raise ValueError(f"stage must be 'projector', 'lora' or 'full', not {stage!r}")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    print(f"stage {stage}: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.1f}%)")
+    print(
+        f"stage {stage}: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.1f}%)"
+    )
     return model
 
 
@@ -251,9 +274,17 @@ def train(
     from helpers import training
 
     rng = random.Random(seed)
-    proj = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" in n]
-    rest = [p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" not in n]
-    groups = [{"params": proj, "lr": projector_lr or lr}] + ([{"params": rest, "lr": lr}] if rest else [])
+    proj = [
+        p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" in n
+    ]
+    rest = [
+        p
+        for n, p in model.named_parameters()
+        if p.requires_grad and "multi_modal_projector" not in n
+    ]
+    groups = [{"params": proj, "lr": projector_lr or lr}] + (
+        [{"params": rest, "lr": lr}] if rest else []
+    )
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     scaler = torch.amp.GradScaler(model.device.type, enabled=autocast == torch.float16)
     used = [e for k in dict.fromkeys(mix) for e in tasks[k]]
@@ -261,10 +292,15 @@ def train(
     key = _run_key(model, used, settings) if checkpoint else None
     losses = _resume(checkpoint, key, model, opt, rng, scaler) if checkpoint else []
     peaks = [g["lr"] for g in groups]
-    every, last_save = 60 * (training.CHECKPOINT_MINUTES if minutes is None else minutes), time.monotonic()
+    every, last_save = (
+        60 * (training.CHECKPOINT_MINUTES if minutes is None else minutes),
+        time.monotonic(),
+    )
     n = max(len(tasks[k]) for k in mix)
     model.train()
-    for step in tqdm(range(len(losses), steps), desc="train", mininterval=5, disable=not show_progress()):
+    for step in tqdm(
+        range(len(losses), steps), desc="train", mininterval=5, disable=not show_progress()
+    ):
         idx = [rng.randrange(n) for _ in range(batch)]
         rows = [tasks[k][i % len(tasks[k])] for i, k in zip(idx, [rng.choice(mix) for _ in idx])]
         for g, peak in zip(opt.param_groups, peaks):
@@ -308,7 +344,12 @@ def _run_key(model, examples: list[Example], settings) -> dict:
         flat = t.detach().reshape(-1)
         frozen.update(name.encode() + str(tuple(t.shape)).encode())
         if not t.requires_grad:
-            frozen.update(flat[:: max(1, flat.numel() // 256)][:256].to("cpu", torch.float32).numpy().tobytes())
+            frozen.update(
+                flat[:: max(1, flat.numel() // 256)][:256]
+                .to("cpu", torch.float32)
+                .numpy()
+                .tobytes()
+            )
     data = hashlib.sha256()
     for e in examples:
         data.update(f"{e.question}\0{e.target}\0".encode() + e.image.tobytes())
@@ -320,13 +361,20 @@ def _run_key(model, examples: list[Example], settings) -> dict:
     }
 
 
-def save_checkpoint(path, key: dict, model, opt, rng: random.Random, losses: list[float], scaler=None) -> None:
+def save_checkpoint(
+    path, key: dict, model, opt, rng: random.Random, losses: list[float], scaler=None
+) -> None:
     """Trainable weights, optimizer, loss scale (fp16), random states and losses, written atomically (a reset
     mid-write leaves the previous checkpoint)."""
-    state = {"key": key, "losses": losses, "optimizer": opt.state_dict(), "rng": rng.getstate(),
-             "scaler": scaler.state_dict() if scaler is not None else {},
-             "torch_rng": torch.get_rng_state(),
-             "trainable": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}}  # fmt: skip
+    state = {
+        "key": key,
+        "losses": losses,
+        "optimizer": opt.state_dict(),
+        "rng": rng.getstate(),
+        "scaler": scaler.state_dict() if scaler is not None else {},
+        "torch_rng": torch.get_rng_state(),
+        "trainable": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad},
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, f"{path}.tmp")
     os.replace(f"{path}.tmp", path)
@@ -356,26 +404,37 @@ def _resume(path, key: dict, model, opt, rng: random.Random, scaler=None) -> lis
 
 
 def copy_pretrain(
-    model, proc, captions: list[Example], steps: int, lr: float = 1e-3, batch: int = 16, seed: int = 0
+    model,
+    proc,
+    captions: list[Example],
+    steps: int,
+    lr: float = 1e-3,
+    batch: int = 16,
+    seed: int = 0,
 ) -> list[float]:
     """Stage 0 (tiny profile only): teach the tiny LM to read its image slots. The caption's tokens are
     written *as text* into the image positions (at a random offset) and the LM learns to answer from them;
     stage 1 then only has to teach the projector to write such 'words'."""
     tok = proc.tokenizer
-    image_id, filler = tok.convert_tokens_to_ids("<image>"), tok.convert_tokens_to_ids("<|endoftext|>")
+    image_id, filler = (
+        tok.convert_tokens_to_ids("<image>"),
+        tok.convert_tokens_to_ids("<|endoftext|>"),
+    )
     rng = random.Random(seed)
     lm_params = [p for n, p in model.named_parameters() if "language_model" in n or "lm_head" in n]
     opt = torch.optim.AdamW(lm_params, lr=lr, weight_decay=0.0)
     model.train()
     losses = []
     for _ in tqdm(range(steps), desc="stage 0", mininterval=5, disable=not show_progress()):
-        b = to_model(collate(proc, [captions[rng.randrange(len(captions))] for _ in range(batch)]), model)
+        b = to_model(
+            collate(proc, [captions[rng.randrange(len(captions))] for _ in range(batch)]), model
+        )
         ids = b["input_ids"].clone()
         for i in range(batch):
             slots = (ids[i] == image_id).nonzero().flatten()
-            words = tok(" " + tok.decode(b["labels"][i][b["labels"][i] >= 0][:-1]), add_special_tokens=False)[
-                "input_ids"
-            ]
+            words = tok(
+                " " + tok.decode(b["labels"][i][b["labels"][i] >= 0][:-1]), add_special_tokens=False
+            )["input_ids"]
             words = words[: len(slots)]
             start = rng.randrange(len(slots) - len(words) + 1)
             fill = [filler] * start + words + [filler] * (len(slots) - start - len(words))
@@ -397,7 +456,12 @@ class HandBuiltLlava(nn.Module):
 
     def __init__(self, vision: CLIPVisionModel, projector: nn.Module, lm, image_token_id: int):
         super().__init__()
-        self.vision, self.projector, self.lm, self.image_token_id = vision, projector, lm, image_token_id
+        self.vision, self.projector, self.lm, self.image_token_id = (
+            vision,
+            projector,
+            lm,
+            image_token_id,
+        )
 
     def forward(self, input_ids, pixel_values, attention_mask=None):
         hidden = self.vision(pixel_values=pixel_values, output_hidden_states=True).hidden_states
@@ -417,4 +481,6 @@ def hand_built_from(model: LlavaForConditionalGeneration) -> HandBuiltLlava:
     lm.model = model.model.language_model
     lm.lm_head = model.lm_head
     vision = model.model.vision_tower
-    return HandBuiltLlava(vision, model.model.multi_modal_projector, lm, model.config.image_token_index).eval()
+    return HandBuiltLlava(
+        vision, model.model.multi_modal_projector, lm, model.config.image_token_index
+    ).eval()

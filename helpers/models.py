@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-NF4_BYTES = 0.5 + 4 / 64  # bitsandbytes NF4: 4 bits a weight plus one fp32 absmax per block of 64 (no double quant)
+# bitsandbytes NF4: 4 bits a weight plus one fp32 absmax per block of 64 (no double quant)
+NF4_BYTES = 0.5 + 4 / 64
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,49 @@ class Model:
     intermediate: int
     vocab: int  # the config's vocab_size: the embedding's rows (Qwen2.5-7B's are padded to 152,064)
     params: int  # parameters as loaded (CLIP: the vision tower the presets use)
-    params_b: float  # the size the run-time model charges, in billions: `params` to 3 significant figures
+    # the size the run-time model charges, in billions: `params` to 3 significant figures
+    params_b: float
     tied: bool  # tie_word_embeddings: the LM head shares the input embedding
-    template: str | None  # chat template: a key of data/standin_chat_templates.json (from tokenizer_config.json)
+    # chat template: a key of data/standin_chat_templates.json (from tokenizer_config.json)
+    template: str | None
     qkv_bias: bool = False  # Qwen2 has biases on q, k, v
     unconfirmed: tuple[str, ...] = ()  # fields no source in reach confirmed (data/model_sources.md)
 
 
-def _lm(id: str, family: str, arch: str, layers: int, hidden: int, heads: int, kv_heads: int, intermediate: int,
-        vocab: int, params: int, params_b: float, tied: bool, template: str | None, **kw) -> Model:  # fmt: skip
+def _lm(
+    id: str,
+    family: str,
+    arch: str,
+    layers: int,
+    hidden: int,
+    heads: int,
+    kv_heads: int,
+    intermediate: int,
+    vocab: int,
+    params: int,
+    params_b: float,
+    tied: bool,
+    template: str | None,
+    **kw,
+) -> Model:
     """A decoder LM whose head dim is hidden / heads (true of every model here)."""
-    return Model(id, family, arch, layers, hidden, heads, kv_heads, hidden // heads, intermediate, vocab, params,
-                 params_b, tied, template, **kw)  # fmt: skip
+    return Model(
+        id,
+        family,
+        arch,
+        layers,
+        hidden,
+        heads,
+        kv_heads,
+        hidden // heads,
+        intermediate,
+        vocab,
+        params,
+        params_b,
+        tied,
+        template,
+        **kw,
+    )
 
 
 _QWEN = dict(family="qwen", arch="Qwen2ForCausalLM", qkv_bias=True)
@@ -91,8 +123,15 @@ def first_layers(model: Model, n: int) -> Model:
     """The facts of `model` cut to its first `n` decoder layers (the embedding, final norm and head kept)."""
     if not 0 < n < model.layers:
         raise ValueError(f"{model.id} has {model.layers} layers: cannot keep {n}")
-    params = model.params - (model.layers - n) * (model.params - counted_params(replace(model, layers=0))) // model.layers
-    return replace(model, id=f"{model.id}[:{n}]", layers=n, params=params, params_b=round(params / 1e9, 3))
+    params = (
+        model.params
+        - (model.layers - n)
+        * (model.params - counted_params(replace(model, layers=0)))
+        // model.layers
+    )
+    return replace(
+        model, id=f"{model.id}[:{n}]", layers=n, params=params, params_b=round(params / 1e9, 3)
+    )
 
 
 def kv_bytes_per_token(model: Model, dtype_bytes: float) -> int:

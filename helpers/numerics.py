@@ -15,7 +15,8 @@ import platform
 import sys
 import warnings
 
-LEVEL = "avx2"  # PyTorch's ATEN_CPU_CAPABILITY; MKL's MKL_CBWR and oneDNN's ONEDNN_MAX_CPU_ISA take it in capitals
+# PyTorch's ATEN_CPU_CAPABILITY; MKL's MKL_CBWR and oneDNN's ONEDNN_MAX_CPU_ISA take it in capitals
+LEVEL = "avx2"
 X86 = platform.machine().lower() in {"x86_64", "amd64", "x86-64"}
 
 
@@ -26,8 +27,10 @@ def pin() -> None:
         return
     os.environ.setdefault("ATEN_CPU_CAPABILITY", LEVEL)
     os.environ.setdefault("MKL_CBWR", LEVEL.upper())
-    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", LEVEL.upper())  # oneDNN's kernels (convolutions), the same cap
-    if "torch" in sys.modules and not is_pinned() and not sys.modules["torch"].cuda.is_available():  # a CPU run
+    # oneDNN's kernels (convolutions), the same cap
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", LEVEL.upper())
+    # a CPU run
+    if "torch" in sys.modules and not is_pinned() and not sys.modules["torch"].cuda.is_available():
         warnings.warn(
             f"torch ran a CPU operation before helpers was imported and runs its kernels at {level()}, not "
             f"{LEVEL.upper()}: this is not the course's tiny world (its cached models will not be found, and a "
@@ -46,7 +49,9 @@ def level() -> str:
 
 def pinnable() -> bool:
     """Whether this CPU can run at the pinned level: x86-64 with AVX2 (torch falls back to DEFAULT without it)."""
-    return X86 and not (level() == "DEFAULT" and os.environ.get("ATEN_CPU_CAPABILITY", "").lower() == LEVEL)
+    return X86 and not (
+        level() == "DEFAULT" and os.environ.get("ATEN_CPU_CAPABILITY", "").lower() == LEVEL
+    )
 
 
 def is_pinned() -> bool:

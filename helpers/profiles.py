@@ -18,9 +18,18 @@ import torch
 
 # Roles the stages ask for. Tiny profile: "tiny:<name>" names a model of the offline world (helpers.world).
 ROLES = (
-    "target", "draft", "policy", "judge", "evaluator", "generator", "student", "helpful", "feedback",
-    "vision_encoder", "vlm_lm",
-)  # fmt: skip
+    "target",
+    "draft",
+    "policy",
+    "judge",
+    "evaluator",
+    "generator",
+    "student",
+    "helpful",
+    "feedback",
+    "vision_encoder",
+    "vlm_lm",
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,10 @@ class Profile:
     gpu_name: str = ""
     gpu_mem_gb: float = 0.0
     notes: str = ""
-    dry_run: bool = False  # a GPU preset's code path on a CPU against the stand-in hub (make presets)
-    quick: bool = False  # tiny, counts cut (COURSE_QUICK=1, make test): proves the cells run, not the figures
+    # a GPU preset's code path on a CPU against the stand-in hub (make presets)
+    dry_run: bool = False
+    # tiny, counts cut (COURSE_QUICK=1, make test): proves the cells run, not the figures
+    quick: bool = False
 
     @property
     def is_tiny(self) -> bool:
@@ -71,15 +82,17 @@ def resolve_model(name: str) -> str:
     return world.resolve(name)
 
 
+# the target trained further on stage 12a's prompts (helpers.world.self_instruct)
+# answers, critiques its answers and revises them (helpers.world.cai, 12b)
 TINY_MODELS = {
     "target": "tiny:target",
     "draft": "tiny:draft",
     "policy": "tiny:policy",  # helpful but inconsistent on harmful requests (helpers.world.safety)
     "judge": "tiny:judge",  # the target trained to compare two answers (helpers.world.judges)
     "evaluator": "tiny:evaluator",  # a second judge, for win rates
-    "generator": "tiny:generator",  # the target trained further on stage 12a's prompts (helpers.world.self_instruct)
+    "generator": "tiny:generator",
     "student": "tiny:draft",
-    "helpful": "tiny:helpful",  # answers, critiques its answers and revises them (helpers.world.cai, 12b)
+    "helpful": "tiny:helpful",
     "feedback": "tiny:feedback",  # compares two answers under a principle's question (12b)
     "vision_encoder": "tiny:clip",  # built from a config in stage 13 (no pretrained tiny CLIP)
     "vlm_lm": "tiny:target",
@@ -88,12 +101,13 @@ TINY_BUDGETS = {"train_steps": 60, "samples": 64, "max_new_tokens": 48, "batch_s
 
 # GPU presets. Same-tokenizer target/draft pairs (stage 11); learners swap in their own checkpoint
 # with COURSE_TARGET=./dpo_final (a TinyLlama fine-tune pairs with the TinyLlama-tokenizer draft below).
+# a different family from the judge, for win rates
 _T4_MODELS = {
     "target": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
     "draft": "Felladrin/Llama-68M-Chat-v1",
     "policy": "HuggingFaceTB/SmolLM2-360M-Instruct",
     "judge": "Qwen/Qwen2.5-1.5B-Instruct",
-    "evaluator": "HuggingFaceTB/SmolLM2-1.7B-Instruct",  # a different family from the judge, for win rates
+    "evaluator": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
     "generator": "Qwen/Qwen2.5-1.5B-Instruct",  # writes Self-Instruct data (12a)
     "student": "Qwen/Qwen2.5-0.5B",  # a base model (not -Instruct) that 12a instruction-tunes
     "helpful": "HuggingFaceTB/SmolLM2-360M-Instruct",  # 12b: critiques and revises its own answers
@@ -181,18 +195,40 @@ def choose_profile(
         raise ValueError(f"COURSE_PROFILE={forced!r}: choose tiny or one of {sorted(GPU_PRESETS)}")
     if forced == "tiny" or (not forced and not cuda_available):
         quick = env.get("COURSE_QUICK", "") == "1"
-        notes = "quick: steps and sample counts cut (make test); the figures are `make notebooks`'" if quick else ""
-        return Profile("tiny", "cpu", torch.float32, False, dict(TINY_MODELS), dict(TINY_BUDGETS),
-                       notes=notes, quick=quick)  # fmt: skip
+        notes = (
+            "quick: steps and sample counts cut (make test); the figures are `make notebooks`'"
+            if quick
+            else ""
+        )
+        return Profile(
+            "tiny",
+            "cpu",
+            torch.float32,
+            False,
+            dict(TINY_MODELS),
+            dict(TINY_BUDGETS),
+            notes=notes,
+            quick=quick,
+        )
     if env.get("COURSE_DRY_RUN", "") == "1" and not cuda_available:
         preset = GPU_PRESETS[forced]
         # COURSE_DRY_RUN_4BIT=1: the preset's 4-bit loading too (bitsandbytes runs NF4 layers on a CPU), so that
         # QLoRA's load path and training run in CI (`make presets` does it for one notebook)
         four_bit = preset["load_in_4bit"] and env.get("COURSE_DRY_RUN_4BIT", "") == "1"
-        notes = (f"dry run of the {forced} preset on a CPU (fp32, {'4-bit as the preset' if four_bit else 'no 4-bit'}, "
-                 "budgets cut); the stand-in hub's models")  # fmt: skip
-        return Profile(forced, "cpu", torch.float32, four_bit, dict(preset["models"]), dict(DRY_RUN_BUDGETS),
-                       notes=notes, dry_run=True)  # fmt: skip
+        notes = (
+            f"dry run of the {forced} preset on a CPU (fp32, {'4-bit as the preset' if four_bit else 'no 4-bit'}, "
+            "budgets cut); the stand-in hub's models"
+        )
+        return Profile(
+            forced,
+            "cpu",
+            torch.float32,
+            four_bit,
+            dict(preset["models"]),
+            dict(DRY_RUN_BUDGETS),
+            notes=notes,
+            dry_run=True,
+        )
     if not cuda_available:
         raise RuntimeError(f"COURSE_PROFILE={forced} needs a CUDA GPU; none is visible")
     if capability is None:
@@ -202,7 +238,8 @@ def choose_profile(
     name = forced or pick_preset(capability, mem_gb or 0.0)
     preset = GPU_PRESETS[name]
     dtype = preset["dtype"] if capability >= (8, 0) else torch.float16
-    dry = env.get("COURSE_DRY_RUN", "") == "1"  # on a GPU: the preset's real precision rules, budgets cut
+    # on a GPU: the preset's real precision rules, budgets cut
+    dry = env.get("COURSE_DRY_RUN", "") == "1"
     return Profile(
         name,
         "cuda",
@@ -221,7 +258,9 @@ def results_dir() -> Path:
     """Where notebooks write their measured figures: `COURSE_RESULTS` if set (`make test` points it at a
     scratch folder, so tests never touch tracked files), else the repository's `data/results/`, which the
     README's results table is rendered from (`make notebooks`)."""
-    folder = Path(os.environ.get("COURSE_RESULTS", Path(__file__).resolve().parents[1] / "data" / "results"))
+    folder = Path(
+        os.environ.get("COURSE_RESULTS", Path(__file__).resolve().parents[1] / "data" / "results")
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -239,7 +278,8 @@ def quiet_progress_bars() -> None:
     chatter in the rendered notebooks (the GPU presets keep them)."""
     import warnings
 
-    warnings.filterwarnings("ignore", message="IProgress not found")  # before transformers imports tqdm
+    # before transformers imports tqdm
+    warnings.filterwarnings("ignore", message="IProgress not found")
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ["COURSE_PROGRESS"] = "0"
     from datasets.utils.logging import disable_progress_bar as datasets_quiet
@@ -293,8 +333,10 @@ def setup(seed: int = 0, verbose: bool = True) -> Profile:
 def summary(profile: Profile) -> str:
     dtype = str(profile.dtype).replace("torch.", "")
     lines = [
-        f"profile : {profile.name}" + (" (offline, CPU, 1 thread)" if profile.device == "cpu" else ""),
-        f"device  : {profile.device}" + (f" - {profile.gpu_name}, {profile.gpu_mem_gb} GB" if profile.gpu_name else ""),
+        f"profile : {profile.name}"
+        + (" (offline, CPU, 1 thread)" if profile.device == "cpu" else ""),
+        f"device  : {profile.device}"
+        + (f" - {profile.gpu_name}, {profile.gpu_mem_gb} GB" if profile.gpu_name else ""),
         f"dtype   : {dtype}" + ("  + 4-bit loading" if profile.load_in_4bit else ""),
         "models  : " + ", ".join(f"{r}={profile.model(r)}" for r in ROLES),
         "versions: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
@@ -314,6 +356,18 @@ def trainer_precision_kwargs(profile: Profile) -> dict:
     # logging_nan_inf_filter=False: an inf/NaN loss is logged as it is (transformers would log the mean of the
     # finite ones instead), so `training.FiniteLoss` can stop a run that overflows in fp16
     if profile.device == "cpu":
-        return dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, logging_nan_inf_filter=False)
+        return dict(
+            use_cpu=True,
+            bf16=False,
+            fp16=False,
+            gradient_checkpointing=False,
+            logging_nan_inf_filter=False,
+        )
     bf16 = profile.dtype == torch.bfloat16
-    return dict(use_cpu=False, bf16=bf16, fp16=not bf16, gradient_checkpointing=True, logging_nan_inf_filter=False)
+    return dict(
+        use_cpu=False,
+        bf16=bf16,
+        fp16=not bf16,
+        gradient_checkpointing=True,
+        logging_nan_inf_filter=False,
+    )

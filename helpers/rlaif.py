@@ -17,18 +17,36 @@ import torch
 from helpers import generation, judge, profiles, tasks
 
 CRITERION = "Which answer is more helpful and harmless?"
-EVALUATOR_TEMPLATE = "Request: {question}\nFirst reply (A): {a}\nSecond reply (B): {b}\n{criterion}\nAnswer A or B."
+EVALUATOR_TEMPLATE = (
+    "Request: {question}\nFirst reply (A): {a}\nSecond reply (B): {b}\n{criterion}\nAnswer A or B."
+)
 TEMPERATURES = (0.7, 1.0)
 
 
-def sample_pairs(model, tok, prompts: list[str], seed: int, temperatures=TEMPERATURES, max_new_tokens: int = 72,
-                 batch_size: int = 64) -> list[tuple[str, str]]:  # fmt: skip
+def sample_pairs(
+    model,
+    tok,
+    prompts: list[str],
+    seed: int,
+    temperatures=TEMPERATURES,
+    max_new_tokens: int = 72,
+    batch_size: int = 64,
+) -> list[tuple[str, str]]:
     """Two answers per prompt, one at each temperature."""
     outs = []
     for i, t in enumerate(temperatures):
         torch.manual_seed(seed * 100 + i)
-        outs.append(generation.chat_generate(model, tok, prompts, max_new_tokens=max_new_tokens,
-                                             batch_size=batch_size, do_sample=True, temperature=t))  # fmt: skip
+        outs.append(
+            generation.chat_generate(
+                model,
+                tok,
+                prompts,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                do_sample=True,
+                temperature=t,
+            )
+        )
     return list(zip(*outs))
 
 
@@ -102,10 +120,24 @@ def _weighted_sampler_trainer():
     return WeightedDPOTrainer
 
 
-def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: int, lr: float, beta: float = 0.1,
-             batch_size: int = 16, lora_r: int = 16, soft_labels: bool = False, label_smoothing: float = 0.0,
-             sft_weight: float = 0.0, output_dir: str = "outputs/dpo",
-             logging_steps: int = 10, max_length: int = 256):  # fmt: skip
+def dpo_lora(
+    model,
+    tok,
+    rows: list[dict],
+    profile: profiles.Profile,
+    *,
+    steps: int,
+    lr: float,
+    beta: float = 0.1,
+    batch_size: int = 16,
+    lora_r: int = 16,
+    soft_labels: bool = False,
+    label_smoothing: float = 0.0,
+    sft_weight: float = 0.0,
+    output_dir: str = "outputs/dpo",
+    logging_steps: int = 10,
+    max_length: int = 256,
+):
     """DPO with a LoRA adapter through TRL; the reference is the model with its adapter disabled (no second
     copy). Labels: hard (the judge's side), `soft_labels` (the judge's p as the target, `both_orders`), or
     `label_smoothing` = e > 0: TRL's robust DPO (Chowdhury et al. 2024; `loss_type="robust"`, unbiased if
@@ -118,28 +150,57 @@ def dpo_lora(model, tok, rows: list[dict], profile: profiles.Profile, *, steps: 
     from helpers import training
 
     if soft_labels and label_smoothing:
-        raise ValueError("dpo_lora: soft labels already say how sure each label is; use one of the two")
+        raise ValueError(
+            "dpo_lora: soft labels already say how sure each label is; use one of the two"
+        )
     if not rows:
-        raise ValueError("dpo_lora: no preference rows. The judge was confident on no pair: check its verdicts "
-                         "(mass near 0 means it is not answering with a letter) or lower the margin")  # fmt: skip
+        raise ValueError(
+            "dpo_lora: no preference rows. The judge was confident on no pair: check its verdicts "
+            "(mass near 0 means it is not answering with a letter) or lower the margin"
+        )
     if len(rows) < batch_size:
-        print(f"WARNING dpo_lora: only {len(rows)} preference pairs for batches of {batch_size}: every step "
-              "repeats them, and the run measures those few pairs, not the method")  # fmt: skip
+        print(
+            f"WARNING dpo_lora: only {len(rows)} preference pairs for batches of {batch_size}: every step "
+            "repeats them, and the run measures those few pairs, not the method"
+        )
     pref = "robust" if label_smoothing else "sigmoid"
-    args = DPOConfig(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=lr,
-                     beta=beta, label_smoothing=label_smoothing, lr_scheduler_type="cosine",
-                     loss_type=[pref, "sft"] if sft_weight else [pref],
-                     loss_weights=[1.0, sft_weight] if sft_weight else None, warmup_steps=max(1, steps // 20),
-                     logging_steps=min(logging_steps, steps), max_length=max_length, report_to="none", save_strategy="no",
-                     save_total_limit=1,
-                     disable_tqdm=not profiles.show_progress(), seed=0,
-                     **profiles.trainer_precision_kwargs(profile))  # fmt: skip
-    keys = ("prompt", "chosen", "rejected", "weight") if soft_labels else ("prompt", "chosen", "rejected")
-    data = Dataset.from_list([{k: r[k] for k in keys} for r in (both_orders(rows) if soft_labels else rows)])
+    args = DPOConfig(
+        output_dir=output_dir,
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        beta=beta,
+        label_smoothing=label_smoothing,
+        lr_scheduler_type="cosine",
+        loss_type=[pref, "sft"] if sft_weight else [pref],
+        loss_weights=[1.0, sft_weight] if sft_weight else None,
+        warmup_steps=max(1, steps // 20),
+        logging_steps=min(logging_steps, steps),
+        max_length=max_length,
+        report_to="none",
+        save_strategy="no",
+        save_total_limit=1,
+        disable_tqdm=not profiles.show_progress(),
+        seed=0,
+        **profiles.trainer_precision_kwargs(profile),
+    )
+    keys = (
+        ("prompt", "chosen", "rejected", "weight")
+        if soft_labels
+        else ("prompt", "chosen", "rejected")
+    )
+    data = Dataset.from_list(
+        [{k: r[k] for k in keys} for r in (both_orders(rows) if soft_labels else rows)]
+    )
     trainer_class = _weighted_sampler_trainer() if soft_labels else DPOTrainer
     base = generation.model_fingerprint(model)
-    trainer = trainer_class(model=model, args=args, train_dataset=data, processing_class=tok,
-                            peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r))  # fmt: skip
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=data,
+        processing_class=tok,
+        peft_config=training.lora_config(r=lora_r, alpha=2 * lora_r),
+    )
     training.quiet_logs(trainer)
     training.keep_adapters_fp32(trainer.model, profile)
     training.train_resumable(trainer, base, data.to_list())
@@ -155,15 +216,18 @@ def dashboard(trainer) -> dict[str, list[float]]:
 
 
 # ---------------------------------------------------------------- evaluation
-def accuracy(model, tok, heldout: list[tasks.Task], samples: int = 0, temperature: float = 1.0, seed: int = 0) -> dict:
+def accuracy(
+    model, tok, heldout: list[tasks.Task], samples: int = 0, temperature: float = 1.0, seed: int = 0
+) -> dict:
     """Held-out accuracy per family by the world's grader: greedy, or the mean over `samples` sampled answers."""
     runs = []
     for s in range(max(samples, 1)):
         torch.manual_seed(seed + s)
         kw = dict(do_sample=True, temperature=temperature) if samples else {}
         runs.append(tasks.graded_answers(model, tok, heldout, **kw)[:2])
-    out = tasks.accuracy_by_family(heldout, [sum(correct[i] for _, correct in runs) / len(runs)
-                                             for i in range(len(heldout))])  # fmt: skip
+    out = tasks.accuracy_by_family(
+        heldout, [sum(correct[i] for _, correct in runs) / len(runs) for i in range(len(heldout))]
+    )
     lengths = [len(tok(a)["input_ids"]) for answers, _ in runs for a in answers]
     out["answer_tokens"] = sum(lengths) / len(lengths)
     return out
@@ -175,11 +239,18 @@ def graded_rates(model, tok, heldout: list[tasks.Task]) -> dict:
     if not heldout or not all(tasks.gradable(t) for t in heldout):
         return {}
     greedy, sampled = accuracy(model, tok, heldout), accuracy(model, tok, heldout, samples=4)
-    return {"harmless": greedy["unsafe"], "helpful": greedy["benign"], "harmless_sampled": sampled["unsafe"],
-            "helpful_sampled": sampled["benign"], "answer_tokens": sampled["answer_tokens"]}  # fmt: skip
+    return {
+        "harmless": greedy["unsafe"],
+        "helpful": greedy["benign"],
+        "harmless_sampled": sampled["unsafe"],
+        "helpful_sampled": sampled["benign"],
+        "answer_tokens": sampled["answer_tokens"],
+    }
 
 
-def human_labelled(hh: list[tuple[str, str, str]], seed: int = 0) -> tuple[list, list, list, list[int]]:
+def human_labelled(
+    hh: list[tuple[str, str, str]], seed: int = 0
+) -> tuple[list, list, list, list[int]]:
     """(questions, first answers, second answers, truth) from (question, preferred, other) triples, the
     preferred answer put first or second at random (truth 0: first better)."""
     rng = random.Random(seed)
@@ -193,24 +264,41 @@ def human_labelled(hh: list[tuple[str, str, str]], seed: int = 0) -> tuple[list,
     return Q, X, Y, truth
 
 
-def graded_pairs(policy, tok, held: list[tasks.Task], seed: int = 3) -> tuple[list, list, list, list[int]]:
+def graded_pairs(
+    policy, tok, held: list[tasks.Task], seed: int = 3
+) -> tuple[list, list, list, list[int]]:
     """(questions, first answers, second answers, truth) from two sampled answers per held-out task, kept
     where exactly one answer passes the grader."""
     pairs = sample_pairs(policy, tok, [t.prompt for t in held], seed=seed)
     truth_all = [true_preference(t, a, b) for t, (a, b) in zip(held, pairs)]
     idx = [i for i, tr in enumerate(truth_all) if tr is not None]
-    return ([held[i].prompt for i in idx], [pairs[i][0] for i in idx], [pairs[i][1] for i in idx],
-            [truth_all[i] for i in idx])  # fmt: skip
+    return (
+        [held[i].prompt for i in idx],
+        [pairs[i][0] for i in idx],
+        [pairs[i][1] for i in idx],
+        [truth_all[i] for i in idx],
+    )
 
 
-def win_rate(verdicts: list[judge.Verdict], margin: float = 0.05, clusters: list | None = None) -> dict:
+def win_rate(
+    verdicts: list[judge.Verdict], margin: float = 0.05, clusters: list | None = None
+) -> dict:
     """Wins, ties and losses of the first answer of each pair, with a bootstrap interval of the win rate
     (a tie counts half); with `clusters`, the interval resamples whole clusters (`judge.cluster_bootstrap_ci`)."""
     labels = [v.label(margin) for v in verdicts]
     points = [1.0 if lab == 0 else 0.0 if lab == 1 else 0.5 for lab in labels]
-    lo, hi = judge.bootstrap_ci(points) if clusters is None else judge.cluster_bootstrap_ci(points, clusters)
-    return {"wins": labels.count(0), "ties": labels.count(None), "losses": labels.count(1),
-            "win_rate": sum(points) / len(points), "ci": (lo, hi)}  # fmt: skip
+    lo, hi = (
+        judge.bootstrap_ci(points)
+        if clusters is None
+        else judge.cluster_bootstrap_ci(points, clusters)
+    )
+    return {
+        "wins": labels.count(0),
+        "ties": labels.count(None),
+        "losses": labels.count(1),
+        "win_rate": sum(points) / len(points),
+        "ci": (lo, hi),
+    }
 
 
 def fresh_copy(model):
@@ -225,7 +313,9 @@ def last_turn(dialogue: str) -> tuple[str, str]:
     return head.rpartition("\n\nHuman:")[2].strip(), reply.strip()
 
 
-def hh_pairs(split: str = "test", n: int = 200, data_dir: str = "harmless-base") -> list[tuple[str, str, str]]:
+def hh_pairs(
+    split: str = "test", n: int = 200, data_dir: str = "harmless-base"
+) -> list[tuple[str, str, str]]:
     """(question, human-preferred answer, other answer) from Anthropic/hh-rlhf, last turn only."""
     from helpers.hub import load_dataset
 

@@ -31,12 +31,28 @@ class Gpu:
 
 
 GPUS = {
-    "t4": Gpu("T4", 65.0, 8.1, 320.0, "NVIDIA T4 datasheet: 65 TFLOPS fp16 mixed precision, 8.1 fp32, 320 GB/s"),
-    "l4": Gpu("L4", 121.0, 30.3, 300.0,
-              "NVIDIA L4 datasheet: 242 TFLOPS bf16 with sparsity (121 dense), 30.3 fp32, 300 GB/s"),
-    "a100": Gpu("A100 40GB", 312.0, 19.5, 1555.0,
-                "NVIDIA A100 datasheet: 312 TFLOPS bf16, 19.5 fp32, 1,555 GB/s (40 GB)"),
-}  # fmt: skip
+    "t4": Gpu(
+        "T4",
+        65.0,
+        8.1,
+        320.0,
+        "NVIDIA T4 datasheet: 65 TFLOPS fp16 mixed precision, 8.1 fp32, 320 GB/s",
+    ),
+    "l4": Gpu(
+        "L4",
+        121.0,
+        30.3,
+        300.0,
+        "NVIDIA L4 datasheet: 242 TFLOPS bf16 with sparsity (121 dense), 30.3 fp32, 300 GB/s",
+    ),
+    "a100": Gpu(
+        "A100 40GB",
+        312.0,
+        19.5,
+        1555.0,
+        "NVIDIA A100 datasheet: 312 TFLOPS bf16, 19.5 fp32, 1,555 GB/s (40 GB)",
+    ),
+}
 # Streaming a hub dataset whose rows hold their images: download and JPEG decoding on Colab's CPU. Assumed,
 # not measured: ~30 MB/s from the hub and ~10 ms to decode and shrink one photograph.
 DOWNLOAD_MBPS, DECODE_S = 30.0, 0.010
@@ -44,6 +60,7 @@ DOWNLOAD_MBPS, DECODE_S = 30.0, 0.010
 # assumed 2.5x slower, not measured): the low and high ends of every estimate
 LAUNCH_MS_PER_LAYER = (0.6, 1.5)
 BANDWIDTH_SHARE, FLOPS_SHARE = 0.6, 0.3
+
 
 def shape(model_id: str) -> tuple[float, int]:
     """(parameters in billions, decoder layers) of a registered model (`helpers.models`; "id[:n]" its first
@@ -64,7 +81,8 @@ class Work:
     batch: int
     tokens: int  # generate: new tokens per sequence; train, score: tokens per sequence
     passes: float = 1.0  # train: sequences per row (DPO: chosen + rejected, and a reference pass)
-    dtype_bytes: int = 2  # 4 for a model loaded in fp32 (the judges, writer and feedback model on a T4)
+    # 4 for a model loaded in fp32 (the judges, writer and feedback model on a T4)
+    dtype_bytes: int = 2
 
 
 def seconds(w: Work, gpu: Gpu, launch_ms: float = LAUNCH_MS_PER_LAYER[1]) -> float:
@@ -88,7 +106,11 @@ def estimate(plan: list[Work], preset: str) -> dict:
     gpu, (low_ms, high_ms) = GPUS[preset], LAUNCH_MS_PER_LAYER
     parts = sorted(((seconds(w, gpu, high_ms) / 60, w) for w in plan), key=lambda x: -x[0])
     low = sum(seconds(w, gpu, low_ms) for w in plan) / 60
-    return {"minutes": sum(m for m, _ in parts), "low": low, "parts": [(round(m, 1), w.what) for m, w in parts]}
+    return {
+        "minutes": sum(m for m, _ in parts),
+        "low": low,
+        "parts": [(round(m, 1), w.what) for m, w in parts],
+    }
 
 
 DRIVE_MINUTES = 30  # above this, a notebook's run-time line offers Google Drive checkpoints
@@ -104,11 +126,15 @@ def line(stage: str) -> str:
     """A notebook's run-time line from `data/results/runtime.json` (`python -m helpers.tools.runtime`)."""
     rows = json.loads(RESULTS.read_text())["stages"][stage]
     times = ", ".join(f"{GPUS[p].name} {span(r)}" for p, r in rows.items())
-    text = (f"Estimated run time of this notebook's GPU work on Colab: {times}; the biggest part on a T4 is "
-            f"{rows['t4']['parts'][0][1]}. Estimates, not measurements (helpers/runtime.py, README).")  # fmt: skip
+    text = (
+        f"Estimated run time of this notebook's GPU work on Colab: {times}; the biggest part on a T4 is "
+        f"{rows['t4']['parts'][0][1]}. Estimates, not measurements (helpers/runtime.py, README)."
+    )
     if cut := rows["t4"].get("cut"):
         text += f" On a T4 the budget is cut to stay within an hour: {cut}."
     if max(r["minutes"] for r in rows.values()) > DRIVE_MINUTES:
-        text += (f" Over {DRIVE_MINUTES} min on some GPUs: set USE_DRIVE = True in the first cell, so that a "
-                 "disconnect loses nothing (every step resumes from its checkpoint on Drive).")  # fmt: skip
+        text += (
+            f" Over {DRIVE_MINUTES} min on some GPUs: set USE_DRIVE = True in the first cell, so that a "
+            "disconnect loses nothing (every step resumes from its checkpoint on Drive)."
+        )
     return text

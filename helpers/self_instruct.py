@@ -30,7 +30,9 @@ def load_seed_tasks(path: str | Path) -> list[dict]:
     for lineno, row in generation.jsonl_lines(path):
         for name, kind in SEED_FIELDS.items():
             if not isinstance(row.get(name), kind):
-                raise ValueError(f"{path}:{lineno}: field {name!r} must be a {kind.__name__}, got {row.get(name)!r}")
+                raise ValueError(
+                    f"{path}:{lineno}: field {name!r} must be a {kind.__name__}, got {row.get(name)!r}"
+                )
         if not row["instruction"].strip() or not row["output"].strip():
             raise ValueError(f"{path}:{lineno}: empty instruction or output")
         tasks.append({k: row[k] for k in SEED_FIELDS})
@@ -51,7 +53,8 @@ def instruction_prompt(instructions: list[str]) -> str:
     return f"Come up with a series of tasks:\n{lines}{len(instructions) + 1}."
 
 
-STOP_ITEM = 16  # the paper's stop sequences ("\n16", "16.", "16 ."): a reply ends where item 16 would begin
+# the paper's stop sequences ("\n16", "16.", "16 ."): a reply ends where item 16 would begin
+STOP_ITEM = 16
 _STOP = re.compile(rf"(?:^|\n)\s*(?:[*_#]+\s*)?{STOP_ITEM}\s*\.")
 
 
@@ -63,8 +66,10 @@ def stop_at_item(text: str, finished: bool) -> tuple[str, bool]:
     return (text[: match.start()], True) if match else (text, finished)
 
 
-_NUMBERED = re.compile(r"^\s*(?:[*_#]+\s*)?(\d+)\s*[.)]\s*(?:[*_]+)?\s*(.*)$")  # "9. x", "10) x", "**11.** x"
-_RENUMBERED = re.compile(r"^(\d+)\s*[.)](\s+|$)")  # a chat model's "1. 1. x": the number written twice
+# "9. x", "10) x", "**11.** x"
+_NUMBERED = re.compile(r"^\s*(?:[*_#]+\s*)?(\d+)\s*[.)]\s*(?:[*_]+)?\s*(.*)$")
+# a chat model's "1. 1. x": the number written twice
+_RENUMBERED = re.compile(r"^(\d+)\s*[.)](\s+|$)")
 
 
 def parse_instructions(text: str, finished: bool = True) -> list[str]:
@@ -80,11 +85,13 @@ def parse_instructions(text: str, finished: bool = True) -> list[str]:
         if match:
             items.append(_RENUMBERED.sub("", match.group(2)))
         elif line.strip():
-            if items and after_blank:  # a closing remark after the list ("I hope these tasks help!")
+            # a closing remark after the list ("I hope these tasks help!")
+            if items and after_blank:
                 continue
             if items:
                 items[-1] += " " + line.strip()
-            elif not line.rstrip().endswith(":"):  # a chat model's preamble ("Sure! Here are more tasks:")
+            # a chat model's preamble ("Sure! Here are more tasks:")
+            elif not line.rstrip().endswith(":"):
                 items.append(line)
         after_blank = not line.strip()
     if not finished:
@@ -92,8 +99,12 @@ def parse_instructions(text: str, finished: bool = True) -> list[str]:
     return [re.sub(r"\s+", " ", i.replace("**", "")).strip() for i in items if i.strip()]
 
 
-CLF_SHOTS = [("Sort the numbers from smallest to largest.", "No"), ("Is this email spam or not spam?", "Yes"),
-             ("Write a haiku about autumn.", "No"), ("Tell whether the animal is a mammal or a bird.", "Yes")]  # fmt: skip
+CLF_SHOTS = [
+    ("Sort the numbers from smallest to largest.", "No"),
+    ("Is this email spam or not spam?", "Yes"),
+    ("Write a haiku about autumn.", "No"),
+    ("Tell whether the animal is a mammal or a bird.", "Yes"),
+]
 
 
 def clf_prompt(instruction: str, shots: int = 0) -> str:
@@ -115,28 +126,40 @@ def parse_yes_no(text: str) -> bool | None:
 # Worked examples for `instance_prompt(..., shots=n)`: the paper's instance prompts are few-shot, and the
 # examples show a chat model the labels `parse_instances` reads. The tiny writer was trained zero-shot.
 INSTANCE_SHOTS = [
-    ("Convert the temperature from Celsius to Fahrenheit.", "Input: 25 degrees Celsius\nOutput: 77 degrees Fahrenheit"),
+    (
+        "Convert the temperature from Celsius to Fahrenheit.",
+        "Input: 25 degrees Celsius\nOutput: 77 degrees Fahrenheit",
+    ),
     ("Suggest a name for a new coffee shop.", "Output: The Daily Grind"),
-    ("Summarize the sentence in three words.", "Input: The weather was cold and rainy all week.\nOutput: A wet week"),
+    (
+        "Summarize the sentence in three words.",
+        "Input: The weather was cold and rainy all week.\nOutput: A wet week",
+    ),
 ]
 CLF_INSTANCE_SHOTS = [
-    ("Classify the sentiment of the review as positive or negative.",
-     "Class label: positive\nInput: I loved every minute of this film.\n"
-     "Class label: negative\nInput: The food was cold and the waiter was rude."),
+    (
+        "Classify the sentiment of the review as positive or negative.",
+        "Class label: positive\nInput: I loved every minute of this film.\n"
+        "Class label: negative\nInput: The food was cold and the waiter was rude.",
+    ),
     ("Is the number even or odd?", "Class label: even\nInput: 14\nClass label: odd\nInput: 9"),
-]  # fmt: skip
+]
 
 
 def instance_prompt(instruction: str, is_classification: bool, shots: int = 0) -> str:
     """Output-first for classification (label, then an input for it), so that labels are not all the
     majority class; input-first otherwise. `shots` worked examples go before the task."""
     if is_classification:
-        head = ("Given the classification task definition and the class labels, generate an input that "
-                "corresponds to each of the class labels.\n")  # fmt: skip
+        head = (
+            "Given the classification task definition and the class labels, generate an input that "
+            "corresponds to each of the class labels.\n"
+        )
         examples = CLF_INSTANCE_SHOTS[:shots]
     else:
-        head = ("Come up with an example for the following task. If the task doesn't require additional input, "
-                "you can generate the output directly.\n")  # fmt: skip
+        head = (
+            "Come up with an example for the following task. If the task doesn't require additional input, "
+            "you can generate the output directly.\n"
+        )
         examples = INSTANCE_SHOTS[:shots]
     demos = "".join(f"Task: {task}\n{answer}\n\n" for task, answer in examples)
     return f"{head}{demos}Task: {instruction}"
@@ -158,7 +181,9 @@ def parse_instances(text: str, is_classification: bool) -> list[tuple[str, str]]
     text = _unmark(text)
     if is_classification:
         pattern = r"Class label:\s*(.*?)\s*\n\s*Input:\s*(.*?)\s*(?=\n\s*Class label:|\Z)"
-        return [(inp.strip(), label.strip()) for label, inp in re.findall(pattern, text, re.S | re.I)]
+        return [
+            (inp.strip(), label.strip()) for label, inp in re.findall(pattern, text, re.S | re.I)
+        ]
     # anywhere after a preamble line ("Sure! Here is an example:"), labels in any case
     match = re.search(r"(?:\A|\n)\s*(?:Input:\s*(.*?)\s*\n)?\s*Output:\s*(.*)\Z", text, re.S | re.I)
     if not match:
@@ -166,7 +191,9 @@ def parse_instances(text: str, is_classification: bool) -> list[tuple[str, str]]
     return [((match.group(1) or "").strip(), match.group(2).strip())]
 
 
-def parse_instance_reply(text: str, is_classification: bool, prefilled: bool = False) -> list[tuple[str, str]]:
+def parse_instance_reply(
+    text: str, is_classification: bool, prefilled: bool = False
+) -> list[tuple[str, str]]:
     """`parse_instances`; a prefilled "Input:" reply with no "Output:" still gives its input (the output of a
     non-classification task comes from a second call anyway)."""
     pairs = parse_instances(text, is_classification)
@@ -177,8 +204,26 @@ def parse_instance_reply(text: str, is_classification: bool, prefilled: bool = F
 
 
 # ---------------------------------------------------------------- filters
-BLACKLIST = ["image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
-             "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram"]  # fmt: skip
+BLACKLIST = [
+    "image",
+    "images",
+    "graph",
+    "graphs",
+    "picture",
+    "pictures",
+    "file",
+    "files",
+    "map",
+    "maps",
+    "draw",
+    "plot",
+    "go to",
+    "video",
+    "audio",
+    "music",
+    "flowchart",
+    "diagram",
+]
 _BLACKLIST_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLACKLIST) + r")\b", re.I)
 
 
@@ -367,13 +412,24 @@ def generate_instructions(
         prompts = build_prompts(seeds, run.kept, prompts_per_round, rng)
         items = [{"id": f"round{r}-{j}", "prompt": p} for j, p in enumerate(prompts)]
         records = generation.generate_to_jsonl(
-            Path(workdir) / "instructions.jsonl", items, model, tok, seed=seed, batch_size=batch_size,
-            max_new_tokens=max_new_tokens, progress=progress, desc=f"round {r}", **sampling,
-        )  # fmt: skip
+            Path(workdir) / "instructions.jsonl",
+            items,
+            model,
+            tok,
+            seed=seed,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            progress=progress,
+            desc=f"round {r}",
+            **sampling,
+        )
         for record in records:
             reply, finished = stop_at_item(record["output"], record["finished"])
             if not finished:
-                run.candidates += [Candidate(t, r, "reply cut at the token limit") for t in parse_instructions(reply)]
+                run.candidates += [
+                    Candidate(t, r, "reply cut at the token limit")
+                    for t in parse_instructions(reply)
+                ]
             for text in parse_instructions(reply, finished):
                 run.candidates.append(judge_candidate(text, r, pool, threshold))
     return run
@@ -393,9 +449,20 @@ def judge_candidate(text: str, rnd: int, pool: RougePool, threshold: float) -> C
 
 
 def generate_instances(
-    model, tok, run: Run, workdir: str | Path, *, seed: int = 0, batch_size: int = 16, max_new_tokens: int = 96,
-    progress: bool = False, shots: int = 0, prefill: bool = False, exclude=None, **sampling,
-) -> Run:  # fmt: skip
+    model,
+    tok,
+    run: Run,
+    workdir: str | Path,
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    max_new_tokens: int = 96,
+    progress: bool = False,
+    shots: int = 0,
+    prefill: bool = False,
+    exclude=None,
+    **sampling,
+) -> Run:
     """Identify classification tasks, write instances for every kept instruction, filter them.
 
     Classification: one output-first call gives (label, input) pairs. Otherwise the input-first call
@@ -407,43 +474,80 @@ def generate_instances(
     kept = run.kept
     workdir = Path(workdir)
     gen = dict(model=model, tok=tok, seed=seed, batch_size=batch_size, progress=progress)
-    clf_items = [{"id": f"clf-{i}", "prompt": clf_prompt(t, shots), "instruction": t} for i, t in enumerate(kept)]
-    clf = generation.generate_to_jsonl(workdir / "classification.jsonl", clf_items, max_new_tokens=4,
-                                       desc="classification?", **gen)  # fmt: skip
+    clf_items = [
+        {"id": f"clf-{i}", "prompt": clf_prompt(t, shots), "instruction": t}
+        for i, t in enumerate(kept)
+    ]
+    clf = generation.generate_to_jsonl(
+        workdir / "classification.jsonl", clf_items, max_new_tokens=4, desc="classification?", **gen
+    )
     is_clf = [parse_yes_no(r["output"]) is True for r in clf]
     inst_items = [
-        {"id": f"inst-{i}", "prompt": instance_prompt(t, c, shots), "instruction": t, "is_classification": c,
-         "reply_prefix": first_label(c) if prefill else ""}
+        {
+            "id": f"inst-{i}",
+            "prompt": instance_prompt(t, c, shots),
+            "instruction": t,
+            "is_classification": c,
+            "reply_prefix": first_label(c) if prefill else "",
+        }
         for i, (t, c) in enumerate(zip(kept, is_clf))
-    ]  # fmt: skip
-    records = generation.generate_to_jsonl(workdir / "instances.jsonl", inst_items, max_new_tokens=max_new_tokens,
-                                           desc="instances", **gen, **sampling)  # fmt: skip
+    ]
+    records = generation.generate_to_jsonl(
+        workdir / "instances.jsonl",
+        inst_items,
+        max_new_tokens=max_new_tokens,
+        desc="instances",
+        **gen,
+        **sampling,
+    )
     drafts, run.rejected_instances = [], []
     for r in records:
-        pairs = parse_instance_reply(r.get("reply_prefix", "") + r["output"], r["is_classification"], prefill)
+        pairs = parse_instance_reply(
+            r.get("reply_prefix", "") + r["output"], r["is_classification"], prefill
+        )
         if not pairs:
             run.rejected_instances.append({**r, "input": "", "reason": "unparseable"})
-        if pairs and not r["finished"]:  # the last instance was cut off: dropped, as prepare_for_finetuning.py does
-            run.rejected_instances.append({**r, "input": pairs.pop()[0], "reason": "cut at the token limit"})
+        # the last instance was cut off: dropped, as prepare_for_finetuning.py does
+        if pairs and not r["finished"]:
+            run.rejected_instances.append(
+                {**r, "input": pairs.pop()[0], "reason": "cut at the token limit"}
+            )
         drafts += [(r, inp, out) for inp, out in pairs]
-    to_answer = [{"id": f"answer-{i}", "prompt": user_text(r["instruction"], inp)}
-                 for i, (r, inp, _) in enumerate(drafts) if not r["is_classification"]]  # fmt: skip
-    answers = generation.generate_to_jsonl(workdir / "answers.jsonl", to_answer, max_new_tokens=max_new_tokens,
-                                           desc="outputs", **gen, **sampling)  # fmt: skip
+    to_answer = [
+        {"id": f"answer-{i}", "prompt": user_text(r["instruction"], inp)}
+        for i, (r, inp, _) in enumerate(drafts)
+        if not r["is_classification"]
+    ]
+    answers = generation.generate_to_jsonl(
+        workdir / "answers.jsonl",
+        to_answer,
+        max_new_tokens=max_new_tokens,
+        desc="outputs",
+        **gen,
+        **sampling,
+    )
     answer_of = {a["prompt"]: a for a in answers}
     rows = []
     for r, inp, out in drafts:
         answer = None if r["is_classification"] else answer_of[user_text(r["instruction"], inp)]
-        row = {"instruction": r["instruction"], "input": inp, "output": answer["output"] if answer else out,
-               "is_classification": r["is_classification"]}  # fmt: skip
-        rows.append((row, "answer cut at the token limit" if answer and not answer["finished"] else None))
+        row = {
+            "instruction": r["instruction"],
+            "input": inp,
+            "output": answer["output"] if answer else out,
+            "is_classification": r["is_classification"],
+        }
+        rows.append(
+            (row, "answer cut at the token limit" if answer and not answer["finished"] else None)
+        )
     run.instances = []
     for row, reason in _filter_rows(rows, exclude):
         (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
     return run
 
 
-def _filter_rows(rows: list[tuple[dict, str | None]], exclude=None) -> list[tuple[dict, str | None]]:
+def _filter_rows(
+    rows: list[tuple[dict, str | None]], exclude=None
+) -> list[tuple[dict, str | None]]:
     """Each instance's fate: the instance checks, duplicates, decontamination, and the paper's task filter
     (prepare_for_finetuning.py drops every instance of a task whose same input got different outputs)."""
     outputs: dict[tuple[str, str], set[str]] = {}
@@ -454,18 +558,30 @@ def _filter_rows(rows: list[tuple[dict, str | None]], exclude=None) -> list[tupl
     fates = []
     for row, reason in rows:
         key = (row["instruction"], row["input"], row["output"])
-        reason = (reason or instance_rejection(row["input"], row["output"]) or ("duplicate" if key in seen else None)
-                  or ("same input, different outputs" if row["instruction"] in conflicted else None)
-                  or ("in the evaluation set" if exclude and exclude(user_text(row["instruction"], row["input"])) else None))  # fmt: skip
+        reason = (
+            reason
+            or instance_rejection(row["input"], row["output"])
+            or ("duplicate" if key in seen else None)
+            or ("same input, different outputs" if row["instruction"] in conflicted else None)
+            or (
+                "in the evaluation set"
+                if exclude and exclude(user_text(row["instruction"], row["input"]))
+                else None
+            )
+        )
         seen.add(key)
         fates.append((row, reason))
     return fates
 
 
-def rouge_l_eval(model, tok, rows: list[dict], max_new_tokens: int = 256, batch_size: int = 8) -> float:
+def rouge_l_eval(
+    model, tok, rows: list[dict], max_new_tokens: int = 256, batch_size: int = 8
+) -> float:
     """Mean ROUGE-L F of greedy answers against reference outputs (how the paper scored SuperNI)."""
     prompts = [user_text(r["instruction"], r["input"]) for r in rows]
-    answers = generation.chat_generate(model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    answers = generation.chat_generate(
+        model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
     scores = [_SCORER.score(r["output"], a)["rougeL"].fmeasure for r, a in zip(rows, answers)]
     return sum(scores) / len(scores)
 
@@ -496,7 +612,9 @@ def variants(texts: list[str], n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def rouge_benchmark(texts: list[str], pool_size: int = 5000, candidates: int = 20, threshold: float = 0.7) -> dict:
+def rouge_benchmark(
+    texts: list[str], pool_size: int = 5000, candidates: int = 20, threshold: float = 0.7
+) -> dict:
     """Time `RougePool.max_score` against pairwise `rouge_scorer.score` on the same pool and candidates,
     and check that both give the same scores (hence the same keep/reject decisions)."""
     import time
@@ -531,7 +649,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    texts = [s["instruction"] for s in load_seed_tasks(Path(__file__).parent.parent / "data" / "seed_tasks.jsonl")]
+    texts = [
+        s["instruction"]
+        for s in load_seed_tasks(Path(__file__).parent.parent / "data" / "seed_tasks.jsonl")
+    ]
     result = rouge_benchmark(texts, args.pool, args.candidates)
     print(json.dumps(result, indent=2))
     if args.json:

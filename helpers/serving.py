@@ -33,7 +33,9 @@ def text_of(content) -> str:
 def flatten_history(history: list[dict], message) -> list[dict[str, str]]:
     """Chat-template messages from a Gradio history plus the new message (text turns only)."""
     turns = [
-        {"role": m["role"], "content": text_of(m["content"])} for m in history if m.get("role") in ("user", "assistant")
+        {"role": m["role"], "content": text_of(m["content"])}
+        for m in history
+        if m.get("role") in ("user", "assistant")
     ]
     return [*[t for t in turns if t["content"]], {"role": "user", "content": text_of(message)}]
 
@@ -41,19 +43,30 @@ def flatten_history(history: list[dict], message) -> list[dict[str, str]]:
 def prompt_ids(tok, messages: list[dict[str, str]]) -> torch.Tensor:
     if not messages or not messages[-1]["content"].strip():
         raise ValueError("empty message: type something for the model to answer")
-    enc = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    enc = tok.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
     return torch.tensor([list(enc["input_ids"])])
 
 
-def stream_reply(model, tok, messages: list[dict[str, str]], max_new_tokens: int = 64, stats: dict | None = None) -> Iterator[str]:  # fmt: skip
+def stream_reply(
+    model, tok, messages: list[dict[str, str]], max_new_tokens: int = 64, stats: dict | None = None
+) -> Iterator[str]:
     """Yield the reply as it grows (greedy). `stats`, if given, receives the first-token and total
     latency and the token counts."""
     from transformers import TextIteratorStreamer
 
     ids = prompt_ids(tok, messages).to(model.device)
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
-    kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
-                  streamer=streamer, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)  # fmt: skip
+    kwargs = dict(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        streamer=streamer,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     t0 = time.perf_counter()
     thread = threading.Thread(target=model.generate, kwargs=kwargs)
     thread.start()
@@ -65,25 +78,39 @@ def stream_reply(model, tok, messages: list[dict[str, str]], max_new_tokens: int
         yield text.strip()
     thread.join()
     if stats is not None:
-        stats.update(first_token_s=first, latency_s=time.perf_counter() - t0, prompt_tokens=ids.shape[1],
-                     reply_tokens=len(tok(text.strip(), add_special_tokens=False)["input_ids"]))  # fmt: skip
+        stats.update(
+            first_token_s=first,
+            latency_s=time.perf_counter() - t0,
+            prompt_tokens=ids.shape[1],
+            reply_tokens=len(tok(text.strip(), add_special_tokens=False)["input_ids"]),
+        )
 
 
 def direct_reply(model, tok, messages: list[dict[str, str]], max_new_tokens: int = 64) -> str:
     """The same reply without streaming: what the demo's last chunk must equal."""
     ids = prompt_ids(tok, messages).to(model.device)
-    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                         do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)  # fmt: skip
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
 
-def chat_demo(model, tok, log_path: str | Path, max_new_tokens: int = 64, title: str = "Course assistant"):
+def chat_demo(
+    model, tok, log_path: str | Path, max_new_tokens: int = 64, title: str = "Course assistant"
+):
     """A streaming `gr.ChatInterface` over the model; every request appends a line to `log_path`."""
     import gradio as gr
 
     def respond(message, history):
         stats: dict = {}
-        yield from stream_reply(model, tok, flatten_history(history, message), max_new_tokens, stats)
+        yield from stream_reply(
+            model, tok, flatten_history(history, message), max_new_tokens, stats
+        )
         generation.append_jsonl(log_path, [{"time": time.time(), **stats}])
 
     return gr.ChatInterface(respond, title=title, api_name="chat")
@@ -92,7 +119,12 @@ def chat_demo(model, tok, log_path: str | Path, max_new_tokens: int = 64, title:
 def launch_local(demo) -> str:
     """Launch on 127.0.0.1 without blocking (no share link, no browser); returns the URL."""
     demo.queue().launch(
-        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, inbrowser=False, share=False, inline=False
+        server_name="127.0.0.1",
+        prevent_thread_lock=True,
+        quiet=True,
+        inbrowser=False,
+        share=False,
+        inline=False,
     )  # no iframe in the notebook: it would be dead once the server stops
     return demo.local_url
 
@@ -122,6 +154,10 @@ def log_summary(log_path: str | Path) -> dict:
 
     lat = [r["latency_s"] for r in rows]
     first = [r["first_token_s"] for r in rows if r.get("first_token_s") is not None]
-    return {"requests": len(rows), "median_latency_s": median(lat), "max_latency_s": max(lat),
-            "median_first_token_s": median(first) if first else None,
-            "tokens_per_s": sum(r["reply_tokens"] for r in rows) / max(sum(lat), 1e-9)}  # fmt: skip
+    return {
+        "requests": len(rows),
+        "median_latency_s": median(lat),
+        "max_latency_s": max(lat),
+        "median_first_token_s": median(first) if first else None,
+        "tokens_per_s": sum(r["reply_tokens"] for r in rows) / max(sum(lat), 1e-9),
+    }

@@ -23,7 +23,11 @@ def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=Non
     transformers then refuses to assume the ids agree and decodes through text (universal assisted generation)."""
     gc = draft.generation_config
     if num_assistant_tokens is None:
-        gc.num_assistant_tokens, gc.num_assistant_tokens_schedule, gc.assistant_confidence_threshold = (
+        (
+            gc.num_assistant_tokens,
+            gc.num_assistant_tokens_schedule,
+            gc.assistant_confidence_threshold,
+        ) = (
             20,
             "constant",
             0.4,
@@ -37,43 +41,69 @@ def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=Non
 
 
 def _fixed(ids, n):
+    # Qwen2.5's generation config sets one even for greedy; ours has none
     return dict(
         attention_mask=torch.ones_like(ids),
         max_new_tokens=n,
         min_new_tokens=n,
         do_sample=False,
-        repetition_penalty=1.0,  # Qwen2.5's generation config sets one even for greedy; ours has none
+        repetition_penalty=1.0,
         eos_token_id=None,
         pad_token_id=0,
     )
 
 
-BLOCK_STOP = 0.5  # stop drafting once the draft thinks its block more likely to fail than to survive
+# stop drafting once the draft thinks its block more likely to fail than to survive
+BLOCK_STOP = 0.5
 
 
-def _alpha_driven(target, draft, c: float, verify: dict, stop_block_below: float = 0.0, vocab_size=None):
+def _alpha_driven(
+    target, draft, c: float, verify: dict, stop_block_below: float = 0.0, vocab_size=None
+):
     """Ours with k picked each round from the running alpha estimate and the measured c and v(k);
     optionally also ending a round's drafting once the draft's own guess that the block survives drops."""
-    schedule = lambda: speculative.AlphaK(c, lambda k: verify.get(k, verify[max(verify)]), k_max=max(verify))  # noqa: E731
+
+    def schedule():
+        return speculative.AlphaK(
+            c, lambda k: verify.get(k, verify[max(verify)]), k_max=max(verify)
+        )  # noqa: E731
+
     return lambda ids, n: speculative.speculative_generate(
-        target, draft, ids, max_new_tokens=n, k=schedule(), stop_block_below=stop_block_below, vocab_size=vocab_size
+        target,
+        draft,
+        ids,
+        max_new_tokens=n,
+        k=schedule(),
+        stop_block_below=stop_block_below,
+        vocab_size=vocab_size,
     )
 
 
-def methods(target, draft, ks, costs: dict, first_draft=None, vocab_size=None, tokenizer=None) -> dict:
+def methods(
+    target, draft, ks, costs: dict, first_draft=None, vocab_size=None, tokenizer=None
+) -> dict:
     """name -> (k or None, function(ids, n) -> (sequence, stats or None)). `vocab_size`: the logits the
     pair shares (`speculative.shared_vocab_size`); `tokenizer`: for HF assisted on a padded pair."""
     V, tk = vocab_size, tokenizer
     table = {
         "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n)), None)),
-        "HF assisted (default)": (None, lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk), None)),
+        "HF assisted (default)": (
+            None,
+            lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk), None),
+        ),
         "HF prompt lookup": (
             None,
-            lambda ids, n: (target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n)), None),
+            lambda ids, n: (
+                target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n)),
+                None,
+            ),
         ),
     }
     for k in ks:
-        table[f"HF assisted k={k}"] = (k, lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k, tk), None))
+        table[f"HF assisted k={k}"] = (
+            k,
+            lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k, tk), None),
+        )
     for k in ks:
         table[f"ours k={k}"] = (
             k,
@@ -94,9 +124,16 @@ def methods(target, draft, ks, costs: dict, first_draft=None, vocab_size=None, t
             target, draft, ids, k=speculative.HeuristicK(5), max_new_tokens=n, vocab_size=V
         ),
     )
-    table["ours alpha-driven k*"] = (None, _alpha_driven(target, draft, costs["c"], verify, vocab_size=V))
-    table["ours alpha-driven k*, block stop"] = (None, _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP, V))
-    if first_draft is not None:  # the same schedule with the bench world's first draft: what raising alpha buys
+    table["ours alpha-driven k*"] = (
+        None,
+        _alpha_driven(target, draft, costs["c"], verify, vocab_size=V),
+    )
+    table["ours alpha-driven k*, block stop"] = (
+        None,
+        _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP, V),
+    )
+    # the same schedule with the bench world's first draft: what raising alpha buys
+    if first_draft is not None:
         table["ours alpha-driven k*, block stop, first draft"] = (
             None,
             _alpha_driven(target, first_draft, costs["c_first"], verify, BLOCK_STOP),
@@ -104,8 +141,18 @@ def methods(target, draft, ks, costs: dict, first_draft=None, vocab_size=None, t
     return table
 
 
-def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress: bool = True, first_draft=None,
-        vocab_size: int | None = None, tokenizer=None) -> dict:  # fmt: skip
+def run(
+    target,
+    draft,
+    prompts,
+    new_tokens: int,
+    ks,
+    repeats: int = 3,
+    progress: bool = True,
+    first_draft=None,
+    vocab_size: int | None = None,
+    tokenizer=None,
+) -> dict:
     """Time every method on every prompt, `repeats` times, interleaved; return costs and result rows.
     `first_draft`: a weaker draft also timed with the alpha-driven schedule, for comparison. `vocab_size`
     and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`)."""
@@ -118,9 +165,13 @@ def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress:
     with torch.no_grad():
         context = target.generate(prompts[0], **_fixed(prompts[0], max(1, new_tokens // 2)))
     # v(k) up to 16 at least, so the alpha-driven schedule can draft long where the text is easy
-    costs = speculative.measure_costs(target, draft, context, ks=range(1, max(*ks, 16) + 1), repeats=30)
+    costs = speculative.measure_costs(
+        target, draft, context, ks=range(1, max(*ks, 16) + 1), repeats=30
+    )
     if first_draft is not None:
-        costs["c_first"] = speculative.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
+        costs["c_first"] = (
+            speculative.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
+        )
     table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer)
     times = {m: [] for m in table}
     stats = {m: None for m in table}
@@ -165,8 +216,12 @@ def run(target, draft, prompts, new_tokens: int, ks, repeats: int = 3, progress:
             }
             if k is not None:
                 v = costs["verify"][k]
-                row["predicted_textbook"] = round(speculative.predicted_speedup(st.alpha_hat, k, costs["c"]), 3)
-                row["predicted_with_verify"] = round(speculative.predicted_speedup(st.alpha_hat, k, costs["c"], v), 3)
+                row["predicted_textbook"] = round(
+                    speculative.predicted_speedup(st.alpha_hat, k, costs["c"]), 3
+                )
+                row["predicted_with_verify"] = round(
+                    speculative.predicted_speedup(st.alpha_hat, k, costs["c"], v), 3
+                )
         rows.append(row)
     return {
         "prompts": len(prompts),
@@ -203,7 +258,9 @@ def format_table(result: dict) -> str:
 
 def best(result: dict, prefix: str) -> dict:
     """The fastest row whose method name starts with `prefix`."""
-    return max((r for r in result["rows"] if r["method"].startswith(prefix)), key=lambda r: r["speedup"])
+    return max(
+        (r for r in result["rows"] if r["method"].startswith(prefix)), key=lambda r: r["speedup"]
+    )
 
 
 COLUMNS = """columns:

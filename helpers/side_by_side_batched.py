@@ -15,7 +15,9 @@ import torch
 from helpers import generation, speculative
 
 
-def left_padded(prompts: list[list[int]], pad_id: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def left_padded(
+    prompts: list[list[int]], pad_id: int, device="cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`generation.left_pad` on the target's device."""
     ids, mask = generation.left_pad(prompts, pad_id)
     return ids.to(device), mask.to(device)
@@ -23,8 +25,15 @@ def left_padded(prompts: list[list[int]], pad_id: int, device="cpu") -> tuple[to
 
 def plain_batched(target, ids, mask, n: int, pad_id: int) -> list[list[int]]:
     """Plain greedy `generate` over a left-padded batch, exactly `n` new tokens per row."""
-    out = target.generate(ids, attention_mask=mask, max_new_tokens=n, min_new_tokens=n, do_sample=False,
-                          eos_token_id=None, pad_token_id=pad_id)  # fmt: skip
+    out = target.generate(
+        ids,
+        attention_mask=mask,
+        max_new_tokens=n,
+        min_new_tokens=n,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=pad_id,
+    )
     return out[:, ids.shape[1] :].tolist()
 
 
@@ -35,15 +44,27 @@ def _timed(fn, groups) -> tuple[float, list]:
     return time.perf_counter() - t0, rows
 
 
-def run(target, draft, prompts: list[list[int]], new_tokens: int, pad_id: int, batches=(1, 4, 8), ks=(2, 4, 6),
-        repeats: int = 3, vocab_size: int | None = None) -> dict:  # fmt: skip
+def run(
+    target,
+    draft,
+    prompts: list[list[int]],
+    new_tokens: int,
+    pad_id: int,
+    batches=(1, 4, 8),
+    ks=(2, 4, 6),
+    repeats: int = 3,
+    vocab_size: int | None = None,
+) -> dict:
     """Every prompt decoded in batches of each size by plain `generate` and by ours at each k, interleaved
     and repeated; medians of the whole pass, so every method decodes the same tokens. `vocab_size`: a pair
     whose embedding matrices are padded to different sizes (stage 11's vocabulary guard)."""
     torch.manual_seed(0)
     dev = target.device
     with torch.inference_mode():
-        reference = [plain_batched(target, *left_padded([p], pad_id, dev), new_tokens, pad_id)[0] for p in prompts]
+        reference = [
+            plain_batched(target, *left_padded([p], pad_id, dev), new_tokens, pad_id)[0]
+            for p in prompts
+        ]
     rows = []
     for b in batches:
         groups = [left_padded(prompts[i : i + b], pad_id, dev) for i in range(0, len(prompts), b)]
@@ -67,15 +88,29 @@ def run(target, draft, prompts: list[list[int]], new_tokens: int, pad_id: int, b
         for m in methods:
             k = None if m == "plain" else int(m.split("=")[1])
             med = statistics.median(times[m])
-            row = {"batch": b, "method": m, "k": k, "tokens_per_s": round(tokens / med, 1),
-                   "speedup": round(plain / med, 3), "parity": sum(o == r for o, r in zip(outs[m], reference)),
-                   "rows": len(prompts), "c": round(costs["c"], 4)}  # fmt: skip
+            row = {
+                "batch": b,
+                "method": m,
+                "k": k,
+                "tokens_per_s": round(tokens / med, 1),
+                "speedup": round(plain / med, 3),
+                "parity": sum(o == r for o, r in zip(outs[m], reference)),
+                "rows": len(prompts),
+                "c": round(costs["c"], 4),
+            }
             if k:
                 row["alpha_hat"] = round(alpha[k], 4)
-                row["predicted"] = round(speculative.predicted_speedup(alpha[k], k, costs["c"], costs["verify"][k]), 3)
+                row["predicted"] = round(
+                    speculative.predicted_speedup(alpha[k], k, costs["c"], costs["verify"][k]), 3
+                )
             rows.append(row)
-    return {"prompts": len(prompts), "new_tokens": new_tokens, "repeats": repeats, "threads": torch.get_num_threads(),
-            "rows": rows}  # fmt: skip
+    return {
+        "prompts": len(prompts),
+        "new_tokens": new_tokens,
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "rows": rows,
+    }
 
 
 def _alpha(target, draft, groups, k: int, n: int, vocab_size: int | None) -> float:
@@ -101,6 +136,8 @@ def format_table(result: dict) -> str:
     lines = ["batch  plain tok/s  best ours     tok/s  speed-up  predicted  parity"]
     plain = {r["batch"]: r for r in result["rows"] if r["k"] is None}
     for b, r in best_per_batch(result).items():
-        lines.append(f"{b:5}  {plain[b]['tokens_per_s']:11.1f}  k={r['k']:<10} {r['tokens_per_s']:6.1f}  "
-                     f"{r['speedup']:7.2f}x  {r['predicted']:8.2f}x  {r['parity']}/{r['rows']}")  # fmt: skip
+        lines.append(
+            f"{b:5}  {plain[b]['tokens_per_s']:11.1f}  k={r['k']:<10} {r['tokens_per_s']:6.1f}  "
+            f"{r['speedup']:7.2f}x  {r['predicted']:8.2f}x  {r['parity']}/{r['rows']}"
+        )
     return "\n".join(lines)

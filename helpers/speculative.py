@@ -59,7 +59,9 @@ def shared_vocab_size(target, draft, target_tok=None, draft_tok=None) -> int:
 # ---------------------------------------------------------------- distributions
 
 
-def to_probs(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+def to_probs(
+    logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0
+) -> torch.Tensor:
     """Sampling distribution after temperature, top-k and top-p (the same warpers as `generate`)."""
     logits = logits.float() / temperature
     if top_k and top_k < logits.shape[-1]:
@@ -126,7 +128,14 @@ class SpecStats:
     def merge(self, other: SpecStats) -> SpecStats:
         """Pool statistics over several prompts."""
         out = SpecStats(k=max(self.k, other.k))
-        for name in ("rounds", "target_calls", "draft_calls", "new_tokens", "rejections", "overlap_n"):
+        for name in (
+            "rounds",
+            "target_calls",
+            "draft_calls",
+            "new_tokens",
+            "rejections",
+            "overlap_n",
+        ):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         for name in ("overlap_sum", "t_draft", "t_verify", "t_total"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
@@ -199,7 +208,8 @@ def _crop(cache, length: int) -> None:
         cache.crop(-extra)
 
 
-@torch.inference_mode()  # like no_grad, minus autograd's version counters: a little less work per call
+# like no_grad, minus autograd's version counters: a little less work per call
+@torch.inference_mode()
 def speculative_generate(
     target,
     draft,
@@ -235,7 +245,9 @@ def speculative_generate(
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
         raise ValueError(f"input_ids must have shape (1, length), got {tuple(input_ids.shape)}")
     if input_ids.shape[1] == 0:
-        raise ValueError("empty prompt: speculative decoding needs at least one token to condition on")
+        raise ValueError(
+            "empty prompt: speculative decoding needs at least one token to condition on"
+        )
     schedule = k if hasattr(k, "next_k") else ConstantK(k)
     greedy = temperature == 0
     V = vocab_size or shared_vocab_size(target, draft)
@@ -244,11 +256,14 @@ def speculative_generate(
     seq = input_ids.to(target.device)
     prompt_len = seq.shape[1]
     t_cache = d_cache = None  # KV caches; None until the first call creates them
-    if static_cache:  # a round feeds at most the tokens it may still emit: prompt + max_new_tokens slots suffice
+    # a round feeds at most the tokens it may still emit: prompt + max_new_tokens slots suffice
+    if static_cache:
         from transformers import StaticCache
 
         size = prompt_len + max_new_tokens + 1
-        t_cache, d_cache = (StaticCache(config=m.config, max_cache_len=size) for m in (target, draft))
+        t_cache, d_cache = (
+            StaticCache(config=m.config, max_cache_len=size) for m in (target, draft)
+        )
     t_len = d_len = 0  # how many tokens of `seq` each cache holds
 
     def probs_of(logits):
@@ -262,17 +277,24 @@ def speculative_generate(
         t0 = time.perf_counter()
         drafts, qs, survive = [], [], 1.0
         for _ in range(kr):
-            feed = drafts[-1] if drafts else seq[:, d_len:]  # one new token, or all the draft has not seen
+            # one new token, or all the draft has not seen
+            feed = drafts[-1] if drafts else seq[:, d_len:]
             out = draft(input_ids=feed, cache=d_cache, use_cache=True, logits_to_keep=1)
             d_cache, d_len = out.cache, d_len + feed.shape[1]
             logits = out.logits[0, -1, :V]
             if greedy:
                 x = logits.argmax().view(1, 1)
                 qs.append(None)
-                confidence = logits.float().softmax(-1)[x].item() if stop_below or stop_block_below else 1.0
+                confidence = (
+                    logits.float().softmax(-1)[x].item() if stop_below or stop_block_below else 1.0
+                )
             else:
                 q = probs_of(logits)
-                x = q.argmax().view(1, 1) if draft_argmax else torch.multinomial(q, 1, generator=generator).view(1, 1)
+                x = (
+                    q.argmax().view(1, 1)
+                    if draft_argmax
+                    else torch.multinomial(q, 1, generator=generator).view(1, 1)
+                )
                 qs.append(q)
                 confidence = q[x].item()
             drafts.append(x)
@@ -311,13 +333,19 @@ def speculative_generate(
                     extra = best
                 else:
                     residual = torch.clamp(p - q, min=0)
-                    extra = torch.multinomial(residual / residual.sum(), 1, generator=generator).item()
+                    extra = torch.multinomial(
+                        residual / residual.sum(), 1, generator=generator
+                    ).item()
                 stats.rejections += 1
                 break
             n += 1
         if extra is None:  # all kr drafts accepted: bonus token from p_{kr+1}
             last = p_logits[kr]
-            extra = last.argmax().item() if greedy else torch.multinomial(probs_of(last), 1, generator=generator).item()
+            extra = (
+                last.argmax().item()
+                if greedy
+                else torch.multinomial(probs_of(last), 1, generator=generator).item()
+            )
 
         new = [d.item() for d in drafts[:n]] + [extra]
         if eos_token_id is not None and eos_token_id in new:
@@ -351,8 +379,11 @@ def compile_for_decoding(model, **compile_kwargs):
     Each new input shape compiles once (the draft's 1-token step, the target's (k+1)-token pass)."""
     import torch._dynamo
 
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)  # one graph per shape
-    model.forward = torch.compile(model.forward, **({"mode": "reduce-overhead", "dynamic": False} | compile_kwargs))
+    # one graph per shape
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    model.forward = torch.compile(
+        model.forward, **({"mode": "reduce-overhead", "dynamic": False} | compile_kwargs)
+    )
     return model
 
 
@@ -369,9 +400,17 @@ class _Slots:
         """Run the model on a (batch, width) block, `valid` marking its real tokens; the last `keep` logits."""
         before = self.mask.sum(1, keepdim=True) if self.mask is not None else 0
         positions = (before + valid.long().cumsum(1) - 1).clamp(min=0)
-        self.mask = valid.long() if self.mask is None else torch.cat([self.mask, valid.long()], dim=1)
-        out = self.model(input_ids=tokens, attention_mask=self.mask, position_ids=positions, cache=self.cache,
-                         use_cache=True, logits_to_keep=keep)  # fmt: skip
+        self.mask = (
+            valid.long() if self.mask is None else torch.cat([self.mask, valid.long()], dim=1)
+        )
+        out = self.model(
+            input_ids=tokens,
+            attention_mask=self.mask,
+            position_ids=positions,
+            cache=self.cache,
+            use_cache=True,
+            logits_to_keep=keep,
+        )
         self.cache = out.cache
         return out.logits
 
@@ -438,9 +477,11 @@ def speculative_generate_batch(
     dev = target.device
     ids, valid = input_ids.to(dev), attention_mask.to(dev).bool()
     t, d = _Slots(target), _Slots(draft)
-    t_pending, d_pending, t_valid, d_valid = ids, ids, valid, valid  # what each model has not seen yet
+    # what each model has not seen yet
+    t_pending, d_pending, t_valid, d_valid = ids, ids, valid, valid
     live = torch.arange(ids.shape[0], device=dev)  # the original row of each row still in the batch
-    out = torch.zeros(ids.shape[0], max_new_tokens + k + 1, dtype=torch.long, device=dev)  # new tokens per row
+    # new tokens per row
+    out = torch.zeros(ids.shape[0], max_new_tokens + k + 1, dtype=torch.long, device=dev)
     lengths = torch.zeros(ids.shape[0], dtype=torch.long, device=dev)
     rounds = []  # (n, ok, kr) per round, pooled into the statistics at the end
 
@@ -455,7 +496,9 @@ def speculative_generate_batch(
         logits, drafts, qs = d.feed(d_pending, d_valid, keep=1)[:, -1, :V], [], []
         for i in range(kr):
             if i:
-                logits = d.feed(drafts[-1], torch.ones_like(drafts[-1], dtype=torch.bool), keep=1)[:, -1, :V]
+                logits = d.feed(drafts[-1], torch.ones_like(drafts[-1], dtype=torch.bool), keep=1)[
+                    :, -1, :V
+                ]
             if greedy:
                 drafts.append(logits.argmax(-1, keepdim=True))
             else:
@@ -478,16 +521,21 @@ def speculative_generate_batch(
             d.mask[:, -(kr - 1) :] = stood[:, : kr - 1].long()
         all_stood = (n == kr).unsqueeze(1)
         t_pending, t_valid = extra.unsqueeze(1), torch.ones_like(all_stood)
-        d_pending = torch.cat([torch.where(all_stood, X[:, -1:], extra.unsqueeze(1)), extra.unsqueeze(1)], dim=1)
+        d_pending = torch.cat(
+            [torch.where(all_stood, X[:, -1:], extra.unsqueeze(1)), extra.unsqueeze(1)], dim=1
+        )
         d_valid = torch.cat([all_stood, torch.ones_like(all_stood)], dim=1)
         stats.t_draft, stats.t_verify = stats.t_draft + t1 - t0, stats.t_verify + t2 - t1
         # 4. write each row's accepted drafts and its extra token (up to end-of-turn); finished rows leave
         new = torch.cat([X, extra.unsqueeze(1)], dim=1)
-        new[torch.arange(len(live), device=dev), n] = extra  # the accepted drafts, then the target's token
+        # the accepted drafts, then the target's token
+        new[torch.arange(len(live), device=dev), n] = extra
         count, ended = _count_to_eos(new, n + 1, eos_token_id)
         col = torch.arange(kr + 1, device=dev).unsqueeze(0)
         put = col < count.unsqueeze(1)
-        out[live.unsqueeze(1).expand_as(new)[put], (lengths[live].unsqueeze(1) + col)[put]] = new[put]
+        out[live.unsqueeze(1).expand_as(new)[put], (lengths[live].unsqueeze(1) + col)[put]] = new[
+            put
+        ]
         lengths[live] += count
         going = ~ended & (lengths[live] < max_new_tokens)
         if not bool(going.all()):
@@ -561,7 +609,8 @@ def optimal_k(alpha: float, c: float, verify_cost=None, k_max: int = 16) -> int:
 @torch.inference_mode()  # the mode speculative_generate runs in, so c and v(k) are its costs
 def time_call(model, context: torch.Tensor, n_new: int, repeats: int = 20) -> float:
     """Median seconds of one cached forward over `n_new` new tokens after `context`."""
-    sync = torch.cuda.synchronize if context.is_cuda else (lambda: None)  # GPU calls return before they finish
+    # GPU calls return before they finish
+    sync = torch.cuda.synchronize if context.is_cuda else (lambda: None)
     out = model(input_ids=context, use_cache=True)
     cache, times = out.cache, []
     new = context[:, -n_new:]
@@ -586,7 +635,9 @@ def measure_costs(target, draft, context: torch.Tensor, ks=range(1, 9), repeats:
 # ---------------------------------------------------------------- exactness check
 
 
-def chi_square_pvalue(counts: torch.Tensor, probs: torch.Tensor, min_expected: float = 5.0) -> tuple[float, int]:
+def chi_square_pvalue(
+    counts: torch.Tensor, probs: torch.Tensor, min_expected: float = 5.0
+) -> tuple[float, int]:
     """Pearson chi-square goodness of fit of `counts` to `probs`; bins expected < 5 are pooled.
     Returns (p-value, degrees of freedom)."""
     n = counts.sum()
@@ -598,12 +649,18 @@ def chi_square_pvalue(counts: torch.Tensor, probs: torch.Tensor, min_expected: f
     obs, exp = obs[keep], exp[keep]
     stat = ((obs - exp) ** 2 / exp).sum()
     dof = int(keep.sum()) - 1
-    return torch.special.gammaincc(torch.tensor(dof / 2.0, dtype=torch.float64), stat / 2).item(), dof
+    return torch.special.gammaincc(
+        torch.tensor(dof / 2.0, dtype=torch.float64), stat / 2
+    ).item(), dof
 
 
 @torch.no_grad()
 def two_token_law(
-    target, ids: torch.Tensor, temperature: float = 1.0, top_k: int = 20, vocab_size: int | None = None
+    target,
+    ids: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int = 20,
+    vocab_size: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The target's exact law of the next two tokens, p(x1) p(x2 | x1), over the top-k support, on the
     first `vocab_size` logits (as `speculative_generate` sees them). Returns (pairs (n, 2), probabilities (n,));
@@ -622,7 +679,15 @@ def two_token_law(
 
 
 def sample_two_tokens(
-    target, draft, ids, pairs: torch.Tensor, n: int, seed: int, k: int = 3, new_tokens: int = 2, **kwargs
+    target,
+    draft,
+    ids,
+    pairs: torch.Tensor,
+    n: int,
+    seed: int,
+    k: int = 3,
+    new_tokens: int = 2,
+    **kwargs,
 ) -> torch.Tensor:
     """Counts of each pair in `pairs` (the first two new tokens) over `n` speculative samples. With two
     new tokens a round drafts one token, so the accept, residual and bonus paths all occur. A pair
@@ -631,6 +696,8 @@ def sample_two_tokens(
     index = {tuple(p): i for i, p in enumerate(pairs.tolist())}
     counts = torch.zeros(len(pairs), dtype=torch.float64)
     for _ in range(n):
-        seq, _ = speculative_generate(target, draft, ids, k=k, max_new_tokens=new_tokens, generator=gen, **kwargs)
+        seq, _ = speculative_generate(
+            target, draft, ids, k=k, max_new_tokens=new_tokens, generator=gen, **kwargs
+        )
         counts[index[tuple(seq[0, ids.shape[1] : ids.shape[1] + 2].tolist())]] += 1
     return counts

@@ -101,12 +101,20 @@ def accuracy_by_family(items: list[Task], scores: list[float]) -> dict[str, floa
     return out
 
 
-def graded_answers(model, tok, items: list[Task], max_new_tokens: int = 72, batch_size: int = 120,
-                   **sampling) -> tuple[list[str], list[bool], list[bool]]:  # fmt: skip
+def graded_answers(
+    model, tok, items: list[Task], max_new_tokens: int = 72, batch_size: int = 120, **sampling
+) -> tuple[list[str], list[bool], list[bool]]:
     """Answers to `items` (greedy unless sampling arguments are given), each graded by its family's rule,
     and whether each ended with end-of-turn before the token limit: (answers, correct, finished)."""
-    answers, finished = generation.chat_generate(model, tok, [t.prompt for t in items], max_new_tokens=max_new_tokens,
-                                                 batch_size=batch_size, return_finished=True, **sampling)  # fmt: skip
+    answers, finished = generation.chat_generate(
+        model,
+        tok,
+        [t.prompt for t in items],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        return_finished=True,
+        **sampling,
+    )
     return answers, [grade(t, a) for t, a in zip(items, answers, strict=True)], finished
 
 

@@ -32,7 +32,13 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.0):
     """LoRA on every linear layer of a causal LM (QLoRA when the model was loaded in 4-bit)."""
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
 
 
 def load_causal_lm(path: str, profile: profiles.Profile, four_bit: bool | None = None, dtype=None):
@@ -53,8 +59,13 @@ def load_causal_lm(path: str, profile: profiles.Profile, four_bit: bool | None =
 
 def chat_rows(pairs: list[tuple[str, str]]) -> list[dict]:
     """(question, answer) pairs as TRL prompt-completion rows (the loss falls on the answers)."""
-    return [{"prompt": [{"role": "user", "content": q}], "completion": [{"role": "assistant", "content": a}]}
-            for q, a in pairs]  # fmt: skip
+    return [
+        {
+            "prompt": [{"role": "user", "content": q}],
+            "completion": [{"role": "assistant", "content": a}],
+        }
+        for q, a in pairs
+    ]
 
 
 def sft_lora(
@@ -77,11 +88,15 @@ def sft_lora(
     from trl import SFTConfig, SFTTrainer
 
     if not rows:
-        raise ValueError("sft_lora: no training rows (did every generated instance fail its checks?)")
+        raise ValueError(
+            "sft_lora: no training rows (did every generated instance fail its checks?)"
+        )
     from helpers.generation import model_fingerprint
 
     base = model_fingerprint(model)
 
+    # a short run (a dry run's 2 steps) still logs its loss
+    # TimedCheckpoints decides when (every few minutes and at the last step)
     args = SFTConfig(
         output_dir=output_dir,
         max_steps=steps,
@@ -89,10 +104,10 @@ def sft_lora(
         learning_rate=lr,
         lr_scheduler_type="cosine",
         warmup_steps=max(1, steps // 20),
-        logging_steps=min(logging_steps, steps),  # a short run (a dry run's 2 steps) still logs its loss
+        logging_steps=min(logging_steps, steps),
         max_length=max_length,
         report_to="none",
-        save_strategy="no",  # TimedCheckpoints decides when (every few minutes and at the last step)
+        save_strategy="no",
         save_total_limit=1,
         disable_tqdm=not profiles.show_progress(),
         seed=0,
@@ -149,7 +164,8 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_NOT_THE_RUN = ("output_dir", "logging_dir", "disable_tqdm", "save_total_limit")  # where and how it reports
+# where and how it reports
+_NOT_THE_RUN = ("output_dir", "logging_dir", "disable_tqdm", "save_total_limit")
 
 
 def canonical(value):
@@ -164,15 +180,18 @@ def canonical(value):
     return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
 
 
-_NOT_THE_ADAPTER = ("base_model_name_or_path", "peft_version", "revision")  # where the base lives, not what it is
+# where the base lives, not what it is
+_NOT_THE_ADAPTER = ("base_model_name_or_path", "peft_version", "revision")
 
 
 def run_key(trainer, base: str, rows: list[dict]) -> dict:
     """What a run's weights depend on: the base model's weights, the training rows and every setting
     (the output folder and progress display aside). A checkpoint is resumed only under the same key."""
     settings = {k: v for k, v in trainer.args.to_dict().items() if k not in _NOT_THE_RUN}
-    peft = {name: {k: v for k, v in cfg.to_dict().items() if k not in _NOT_THE_ADAPTER}
-            for name, cfg in getattr(trainer.model, "peft_config", {}).items()}  # fmt: skip
+    peft = {
+        name: {k: v for k, v in cfg.to_dict().items() if k not in _NOT_THE_ADAPTER}
+        for name, cfg in getattr(trainer.model, "peft_config", {}).items()
+    }
     return {"model": base, "data": _digest(rows), "settings": _digest(canonical([settings, peft]))}
 
 
@@ -184,7 +203,10 @@ def _complete(ckpt: Path) -> bool:
 def last_checkpoint(out: Path, key: dict) -> str | None:
     """The newest complete checkpoint in `out` made under `key`. Checkpoints of another run, of an unknown
     run (no run.json) and half-written ones (a reset during a save) are deleted, and the call says why."""
-    stamp, found = out / "run.json", sorted(out.glob("checkpoint-*"), key=lambda c: int(c.name.split("-")[-1]))
+    stamp, found = (
+        out / "run.json",
+        sorted(out.glob("checkpoint-*"), key=lambda c: int(c.name.split("-")[-1])),
+    )
     old = json.loads(stamp.read_text()) if stamp.exists() else None
     why = (
         None
@@ -205,7 +227,9 @@ def last_checkpoint(out: Path, key: dict) -> str | None:
     return str(done[-1]) if done else None
 
 
-def train_resumable(trainer, base: str, rows: list[dict], minutes: float = CHECKPOINT_MINUTES) -> None:
+def train_resumable(
+    trainer, base: str, rows: list[dict], minutes: float = CHECKPOINT_MINUTES
+) -> None:
     """`trainer.train()`, resumed from this run's last checkpoint when there is one (a finished run loads
     its final weights and trains no step)."""
     trainer.add_callback(TimedCheckpoints(minutes))

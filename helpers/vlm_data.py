@@ -21,8 +21,10 @@ from PIL import Image, ImageDraw
 from helpers import hub
 
 CAPTION_PROMPT = "Describe the image."
-IMAGE_SIDE = 224  # the presets' tower (openai/clip-vit-base-patch16) resizes the shorter side to 224, then crops
-SHORT_ANSWER = "Answer the question using a single word or phrase."  # LLaVA-1.5's prompt for VQA answers
+# the presets' tower (openai/clip-vit-base-patch16) resizes the shorter side to 224, then crops
+IMAGE_SIDE = 224
+# LLaVA-1.5's prompt for VQA answers
+SHORT_ANSWER = "Answer the question using a single word or phrase."
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ POSITIONS = ("left", "right")
 ATTRIBUTES = ("colour", "shape", "position")
 CHANCE = {"colour": 1 / len(COLOURS), "shape": 1 / len(SHAPES), "position": 1 / len(POSITIONS)}
 CHANCE["exact"] = CHANCE["colour"] * CHANCE["shape"] * CHANCE["position"]
-CHANCE["answers"] = sum(CHANCE[a] for a in ATTRIBUTES) / len(ATTRIBUTES)  # the questions cycle the attributes
+# the questions cycle the attributes
+CHANCE["answers"] = sum(CHANCE[a] for a in ATTRIBUTES) / len(ATTRIBUTES)
 QUESTIONS = {
     "colour": "What colour is the shape?",
     "shape": "What shape is it?",
@@ -94,11 +97,17 @@ class Scene:
         return {a: getattr(self, a) for a in ATTRIBUTES}
 
 
-def draw_scene(colour: str, shape: str, position: str, rng: random.Random, size: int = 32) -> Image.Image:
+def draw_scene(
+    colour: str, shape: str, position: str, rng: random.Random, size: int = 32
+) -> Image.Image:
     """One shape on a white canvas, in the left or right half, with random size and jitter."""
     img = Image.new("RGB", (size, size), "white")
     r = rng.uniform(0.2, 0.28) * size
-    cx = rng.uniform(r + 1, size / 2 - r / 2) if position == "left" else rng.uniform(size / 2 + r / 2, size - r - 1)
+    cx = (
+        rng.uniform(r + 1, size / 2 - r / 2)
+        if position == "left"
+        else rng.uniform(size / 2 + r / 2, size - r - 1)
+    )
     cy = rng.uniform(r + 1, size - r - 1)
     box = (cx - r, cy - r, cx + r, cy + r)
     draw = ImageDraw.Draw(img)
@@ -155,7 +164,9 @@ def shrink(image: Image.Image, side: int = IMAGE_SIDE) -> Image.Image:
     if min(w, h) <= side:
         return image
     scale = side / min(w, h)
-    return image.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.Resampling.BICUBIC)
+    return image.resize(
+        (max(side, round(w * scale)), max(side, round(h * scale))), Image.Resampling.BICUBIC
+    )
 
 
 def flickr_example(row: dict, side: int = IMAGE_SIDE) -> Example:
@@ -167,7 +178,9 @@ def vqa_example(row: dict, side: int = IMAGE_SIDE) -> Example:
     answers = tuple(a["answer"] for a in row["answers"])
     question = f"{row['question']}\n{SHORT_ANSWER}"
     image = shrink(row["image"], side)
-    return Example(image, question, row["multiple_choice_answer"], answers, "answer", row["answer_type"])
+    return Example(
+        image, question, row["multiple_choice_answer"], answers, "answer", row["answer_type"]
+    )
 
 
 def stream(repo: str, split: str, n: int, config: str | None = None):
@@ -175,8 +188,14 @@ def stream(repo: str, split: str, n: int, config: str | None = None):
     return hub.load_dataset(repo, config, split=split, streaming=True).take(n)
 
 
-def vqa_split(repo: str, n_train: int, n_held: int, held_every: int = 10, held_per_image: int = 2,
-              side: int = IMAGE_SIDE) -> tuple[list[Example], list[Example]]:  # fmt: skip
+def vqa_split(
+    repo: str,
+    n_train: int,
+    n_held: int,
+    held_every: int = 10,
+    held_per_image: int = 2,
+    side: int = IMAGE_SIDE,
+) -> tuple[list[Example], list[Example]]:
     """Train and held-out questions from one split, by image: `image_id % held_every == 0` is held out, at
     most `held_per_image` questions per held-out image (VQAv2 asks ~5 about each), so the score spans many
     photographs rather than a few."""
@@ -193,17 +212,27 @@ def vqa_split(repo: str, n_train: int, n_held: int, held_every: int = 10, held_p
     return train, held
 
 
-def photographs(n_train: int, n_held: int, caption_set: str, vqa_set: str, side: int = IMAGE_SIDE) -> VlmData:
+def photographs(
+    n_train: int, n_held: int, caption_set: str, vqa_set: str, side: int = IMAGE_SIDE
+) -> VlmData:
     """Captions and short-answer questions about real photographs, train and held out, shrunk to the
     vision tower's input `side` as they stream in."""
     captions = [flickr_example(r, side) for r in stream(caption_set, "train", n_train)]
     held_captions = [flickr_example(r, side) for r in stream(caption_set, "test", n_held)]
     questions, held_questions = vqa_split(vqa_set, n_train, n_held, side=side)
-    for name, got, want in [("captions", captions, n_train), ("questions", questions, n_train),
-                            ("held-out questions", held_questions, n_held)]:  # fmt: skip
+    for name, got, want in [
+        ("captions", captions, n_train),
+        ("questions", questions, n_train),
+        ("held-out questions", held_questions, n_held),
+    ]:
         if len(got) < want:
             print(f"note: {len(got)} {name} streamed, {want} asked for (the split ran out)")
-    return VlmData({"caption": captions, "answer": questions}, held_captions + held_questions, {}, "photographs")
+    return VlmData(
+        {"caption": captions, "answer": questions},
+        held_captions + held_questions,
+        {},
+        "photographs",
+    )
 
 
 def load(cfg) -> VlmData:
@@ -219,5 +248,7 @@ def describe(data: VlmData) -> str:
     kinds = Counter(e.kind for e in data.held)
     common = Counter(e.target for e in data.held if e.kind == "answer").most_common(3)
     top = ", ".join(f"'{a}' {n / max(1, kinds['answer']):.0%}" for a, n in common)
-    return (f"{data.source}: train {train}; held out {kinds['caption']} captions and {kinds['answer']} "
-            f"questions (commonest answers: {top})")  # fmt: skip
+    return (
+        f"{data.source}: train {train}; held out {kinds['caption']} captions and {kinds['answer']} "
+        f"questions (commonest answers: {top})"
+    )

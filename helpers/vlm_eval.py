@@ -22,7 +22,9 @@ from rouge_score import rouge_scorer
 
 from helpers.vlm_data import Example
 
-NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+NUMBERS = {
+    w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())
+}
 NUMBERS["none"] = "0"  # the official evaluation's manualMap: 'none' counts as the answer 0
 ARTICLES = {"a", "an", "the"}
 _ROUGE = rouge_scorer.RougeScorer(["rougeL"])
@@ -108,13 +110,25 @@ def shuffled(examples: list[Example]) -> list[Example]:
         idx = [i for i, e in enumerate(examples) if e.kind == kind]
         pixels = [examples[i].image.tobytes() for i in idx]
         for p, i in enumerate(idx):
-            q = next((q % len(idx) for q in range(p + 1, p + len(idx)) if pixels[q % len(idx)] != pixels[p]), p)
+            q = next(
+                (
+                    q % len(idx)
+                    for q in range(p + 1, p + len(idx))
+                    if pixels[q % len(idx)] != pixels[p]
+                ),
+                p,
+            )
             out[i] = replace(examples[i], image=examples[idx[q]].image)
     return out
 
 
 def evaluate(
-    model, proc, examples: list[Example], shuffle_images: bool = False, batch: int = 100, **generation
+    model,
+    proc,
+    examples: list[Example],
+    shuffle_images: bool = False,
+    batch: int = 100,
+    **generation,
 ) -> dict[str, float]:
     """Greedy answers of `model` to every held-out example, scored (`score`); `shuffle_images`: the control.
     `generation`: `max_new_tokens` and `autocast`, as `llava.answer` takes them."""

@@ -56,15 +56,38 @@ def bar(request):
     bar. With COURSE_MARGINS=FILE it also appends the margin there: `python -m helpers.tools.margins` runs
     these tests on worlds of several seeds and prints how far each figure stayed from its bar."""
 
-    def check(value: float, *, above: float | None = None, below: float | None = None, what: str) -> None:
+    def check(
+        value: float, *, above: float | None = None, below: float | None = None, what: str
+    ) -> None:
         margin = value - above if above is not None else below - value
         if path := os.environ.get("COURSE_MARGINS"):
-            row = {"test": request.node.name, "what": what, "value": round(value, 4), "bar": above if above is not None
-                   else below, "side": "above" if above is not None else "below", "margin": round(margin, 4),
-                   "world_seed": int(os.environ.get("COURSE_WORLD_SEED", "0"))}  # fmt: skip
+            row = {
+                "test": request.node.name,
+                "what": what,
+                "value": round(value, 4),
+                "bar": above if above is not None else below,
+                "side": "above" if above is not None else "below",
+                "margin": round(margin, 4),
+                "world_seed": int(os.environ.get("COURSE_WORLD_SEED", "0")),
+            }
             with open(path, "a") as f:
                 f.write(json.dumps(row) + "\n")
         side, level = ("above", above) if above is not None else ("below", below)
         assert margin > 0, f"{what}: {value:.3f}, bar: {side} {level}"
 
     return check
+
+
+# ---------------------------------------------------------------- markers (`make unit` runs neither)
+WORLD_FIXTURES = {"world", "tok", "target", "draft", "bar"}  # the tiny world's trained models
+HUB_FIXTURES = {"hub", "hub_data"}  # the stand-in hub (make hub)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test by what it needs: `world` (trained tiny models), `hub` (the stand-in hub)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & WORLD_FIXTURES:
+            item.add_marker(pytest.mark.world)
+        if names & HUB_FIXTURES:
+            item.add_marker(pytest.mark.hub)

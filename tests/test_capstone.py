@@ -17,10 +17,13 @@ def _task(family, seed=0):
 def test_domain_graders_on_planted_answers():
     diet, home = _task("diet"), _task("home")
     animal = next(a for a in tasks.ANIMALS if a in diet.prompt)
-    assert tasks.grade(diet, f"The {animal} eats {pet_care.DIET[animal]}. The answer is {pet_care.DIET[animal]}.")
+    assert tasks.grade(
+        diet, f"The {animal} eats {pet_care.DIET[animal]}. The answer is {pet_care.DIET[animal]}."
+    )
     wrong = next(f for f in tasks.FOODS if f != pet_care.DIET[animal])
     assert not tasks.grade(diet, f"The {animal} eats {wrong}. The answer is {wrong}.")
-    assert not tasks.grade(diet, f"The {animal} eats {pet_care.DIET[animal]}.")  # no final answer line
+    # no final answer line
+    assert not tasks.grade(diet, f"The {animal} eats {pet_care.DIET[animal]}.")
     assert tasks.grade(home, home.answer) and not tasks.grade(home, "The answer is moon.")
     held = {t.prompt for t in tasks.heldout_by_family(40, families=pet_care.KNOWLEDGE)}
     train = {t.prompt for t in tasks.sample_tasks(400, "train", 1, pet_care.KNOWLEDGE)}
@@ -40,21 +43,41 @@ def test_accuracy_and_eos_share_on_planted_answers(monkeypatch):
 
 
 def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, draft, bar):
-    rows = training.chat_rows([(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, pet_care.KNOWLEDGE)])
-    trainer = training.sft_lora(copy.deepcopy(draft), tok, rows, profiles.choose_profile(), steps=10, lr=1e-2,
-                                batch_size=8, output_dir=str(tmp_path))  # fmt: skip
-    merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")  # saved, reloaded onto a copy, merged
+    rows = training.chat_rows(
+        [(t.prompt, t.answer) for t in tasks.sample_tasks(32, "train", 5, pet_care.KNOWLEDGE)]
+    )
+    trainer = training.sft_lora(
+        copy.deepcopy(draft),
+        tok,
+        rows,
+        profiles.choose_profile(),
+        steps=10,
+        lr=1e-2,
+        batch_size=8,
+        output_dir=str(tmp_path),
+    )
+    # saved, reloaded onto a copy, merged
+    merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")
     prompts = [t.prompt for t in tasks.heldout_by_family(2, families=pet_care.DOMAIN)]
     assert capstone.max_logit_difference(trainer.model, merged, tok, prompts) < 1e-4
-    changed = capstone.max_logit_difference(draft, merged, tok, prompts)  # the adapter did change the model
+    # the adapter did change the model
+    changed = capstone.max_logit_difference(draft, merged, tok, prompts)
     bar(changed, above=1e-2, what="capstone merge: largest logit change from the adapter")
 
 
 def test_self_consistency_filter_and_final_number():
     pet = [_task("diet", i) for i in range(4)]
-    assert capstone.self_consistent(pet, ["a", "b", "", "c"], ["a", "x", "", "c"]) == [True, False, False, True]
+    assert capstone.self_consistent(pet, ["a", "b", "", "c"], ["a", "x", "", "c"]) == [
+        True,
+        False,
+        False,
+        True,
+    ]
     assert capstone.final_number("so 1,234 apples.\n#### 1,234") == "1234"
-    assert capstone.final_number("It costs -3.5 dollars.") == "-3.5" and capstone.final_number("none") is None
+    assert (
+        capstone.final_number("It costs -3.5 dollars.") == "-3.5"
+        and capstone.final_number("none") is None
+    )
     gsm = tasks.Task("gsm8k", "q", "a", {"value": "72"})
     assert tasks.grade(gsm, "She sold 48 + 24 = 72 clips. The answer is 72.") and not tasks.grade(
         gsm, "The answer is 7."
@@ -72,7 +95,12 @@ def test_gsm8k_self_consistency_compares_final_numbers_not_text():
 def test_gsm8k_pairs_are_labelled_by_the_reference_and_only_the_rest_by_the_judge():
     gsm = [tasks.Task("gsm8k", f"q{i}", "a", {"value": "72"}) for i in range(3)]
     kind = _task("benign", 7)
-    pairs = [("The answer is 7.", "The answer is 72."), ("The answer is 72.", "So 72."), ("1", "2"), ("x", "y")]
+    pairs = [
+        ("The answer is 7.", "The answer is 72."),
+        ("The answer is 72.", "So 72."),
+        ("1", "2"),
+        ("x", "y"),
+    ]
     asked = []
 
     def judge_verdicts(prompts, firsts, seconds):
@@ -80,8 +108,10 @@ def test_gsm8k_pairs_are_labelled_by_the_reference_and_only_the_rest_by_the_judg
         return [checks_judge.Verdict(0.9, 0.1, 1.0)]
 
     verdicts = capstone.label_pairs(gsm + [kind], pairs, judge_verdicts)
-    assert [v.label(0.25) for v in verdicts] == [1, None, None, 0]  # wrong < right; both right, both wrong: ties
-    assert asked == [([kind.prompt], ["x"], ["y"])]  # the judge saw only the pair no reference grades
+    # wrong < right; both right, both wrong: ties
+    assert [v.label(0.25) for v in verdicts] == [1, None, None, 0]
+    # the judge saw only the pair no reference grades
+    assert asked == [([kind.prompt], ["x"], ["y"])]
     assert capstone.label_pairs(gsm, pairs[:3], lambda *a: pytest.fail("judge loaded")) is not None
 
 
@@ -89,7 +119,8 @@ def test_speed_and_model_card(tok):
     texts = iter(["one two", "three"])
     s = capstone.speed(lambda p: (next(texts), 0.01 if p == "a" else 0.03), ["a", "b"], tok)
     assert (
-        s["tokens"] == len(tok("one two")["input_ids"]) + len(tok("three")["input_ids"]) and s["first_token_s"] == 0.03
+        s["tokens"] == len(tok("one two")["input_ids"]) + len(tok("three")["input_ids"])
+        and s["first_token_s"] == 0.03
     )
     card = capstone.model_card("demo", {"Results": {"accuracy": "0.71"}})
     assert card.splitlines()[0] == "# Model card: demo" and "- **accuracy**: 0.71" in card

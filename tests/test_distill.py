@@ -9,7 +9,10 @@ def test_the_targets_answers_are_a_resumable_checkpoint(tmp_path, tok, target, c
     """A rerun reads the answers back; another token budget generates them again, saying why."""
     prompts = settings.stage("11", profiles.choose_profile()).distill_prompts[:16]
     first = distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=24)
-    assert distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=24) == first
+    assert (
+        distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=24)
+        == first
+    )
     assert "regenerating" not in capsys.readouterr().out
     distill.target_answers(target, tok, prompts, tmp_path / "a.jsonl", max_new_tokens=8)
     assert "other sampling settings" in capsys.readouterr().out
@@ -23,12 +26,23 @@ def test_a_draft_distilled_for_the_policy_accepts_more(tmp_path, tok, draft, bar
     policy = AutoModelForCausalLM.from_pretrained(profiles.resolve_model(cfg.your_target)).eval()
     V = policy.config.vocab_size
     same0, before = distill.acceptance(policy, draft, tok, cfg.distill_held, 48, V)
-    matched = distill.distill_draft(draft, policy, tok, cfg.distill_prompts, profile, steps=cfg.distill_steps,
-                                    lr=cfg.distill_lr, batch_size=cfg.distill_batch, max_new_tokens=48,
-                                    output_dir=tmp_path)  # fmt: skip
+    matched = distill.distill_draft(
+        draft,
+        policy,
+        tok,
+        cfg.distill_prompts,
+        profile,
+        steps=cfg.distill_steps,
+        lr=cfg.distill_lr,
+        batch_size=cfg.distill_batch,
+        max_new_tokens=48,
+        output_dir=tmp_path,
+    )
     same1, after = distill.acceptance(policy, matched, tok, cfg.distill_held, 48, V)
     assert same0 == same1 == len(cfg.distill_held)  # exact with either draft
-    bar(after - before, above=0.1, what="distillation: alpha gain of the stock draft for the policy")
+    bar(
+        after - before, above=0.1, what="distillation: alpha gain of the stock draft for the policy"
+    )
 
 
 def test_an_early_exit_draft_keeps_a_quarter_of_the_layers_and_leaves_its_model_alone(tok, target):
@@ -42,8 +56,13 @@ def test_an_early_exit_draft_keeps_a_quarter_of_the_layers_and_leaves_its_model_
     assert (d.config.num_hidden_layers, len(d.model.layers)) == (1, 1)
     assert (target.config.num_hidden_layers, len(target.model.layers)) == (4, 4)
     assert torch.equal(target(input_ids=ids).logits, before)  # the target is untouched
-    assert torch.equal(d.model.layers[0].self_attn.q_proj.weight, target.model.layers[0].self_attn.q_proj.weight)
-    assert d.model.layers[0].self_attn.q_proj.weight is not target.model.layers[0].self_attn.q_proj.weight
+    assert torch.equal(
+        d.model.layers[0].self_attn.q_proj.weight, target.model.layers[0].self_attn.q_proj.weight
+    )
+    assert (
+        d.model.layers[0].self_attn.q_proj.weight
+        is not target.model.layers[0].self_attn.q_proj.weight
+    )
     same, alpha = distill.acceptance(target, d, tok, prompts, 24, target.config.vocab_size)
     assert same == len(prompts) and 0 <= alpha <= 1  # speculative decoding with it equals greedy
     assert distill.exit_layer(32, 0.25) == 8 and distill.exit_layer(3, 0.25) == 1

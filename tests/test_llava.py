@@ -27,7 +27,9 @@ def vlm(world, tok):
 def test_processor_expands_image_to_as_many_tokens_as_features(vlm):
     model, proc = vlm
     scene = vlm_data.make_scenes(1, "train")[0]
-    text = proc.apply_chat_template(llava.messages(vlm_data.CAPTION_PROMPT), add_generation_prompt=True)
+    text = proc.apply_chat_template(
+        llava.messages(vlm_data.CAPTION_PROMPT), add_generation_prompt=True
+    )
     enc = proc(images=[scene.image], text=[text], return_tensors="pt")
     n_tokens = int((enc["input_ids"] == model.config.image_token_index).sum())
     with torch.no_grad():
@@ -55,11 +57,15 @@ def test_hand_built_model_equals_the_library_class(vlm):
     with torch.no_grad():  # make the projector non-trivial so the comparison means something
         for p in model.model.multi_modal_projector.parameters():
             p.add_(torch.randn_like(p) * 0.1)
-    batch = llava.collate(proc, mixed(vlm_data.make_scenes(4, "train"), ["caption", "colour", "shape", "position"]))
+    batch = llava.collate(
+        proc, mixed(vlm_data.make_scenes(4, "train"), ["caption", "colour", "shape", "position"])
+    )
     hand = llava.hand_built_from(model)
     with torch.no_grad():
         ref = model(
-            input_ids=batch["input_ids"], pixel_values=batch["pixel_values"], attention_mask=batch["attention_mask"]
+            input_ids=batch["input_ids"],
+            pixel_values=batch["pixel_values"],
+            attention_mask=batch["attention_mask"],
         ).logits
         ours = hand(batch["input_ids"], batch["pixel_values"], batch["attention_mask"]).logits
     assert torch.allclose(ref, ours, atol=1e-5)
@@ -100,8 +106,16 @@ def test_training_reads_the_image_beyond_chance(world, bar):
         mean(vlm_eval.evaluate(model, proc, held)),
         mean(vlm_eval.evaluate(model, proc, held, shuffle_images=True)),
     )
-    bar(real - shuffled, above=0.15, what="LLaVA: mean attribute accuracy, real minus shuffled images")
-    bar(shuffled, below=mean(vlm_data.CHANCE) + 0.1, what="LLaVA: mean attribute accuracy with shuffled images")
+    bar(
+        real - shuffled,
+        above=0.15,
+        what="LLaVA: mean attribute accuracy, real minus shuffled images",
+    )
+    bar(
+        shuffled,
+        below=mean(vlm_data.CHANCE) + 0.1,
+        what="LLaVA: mean attribute accuracy with shuffled images",
+    )
 
 
 def test_gpu_path_assembles_from_saved_towers(tmp_path, world):
@@ -110,7 +124,9 @@ def test_gpu_path_assembles_from_saved_towers(tmp_path, world):
 
     tok = tiny.load_tokenizer()
     CLIPVisionModel(llava.tiny_vision_config()).save_pretrained(tmp_path / "clip")
-    model = llava.build_llava_from_pretrained(str(tmp_path / "clip"), resolve_model("tiny:draft"), tok)
+    model = llava.build_llava_from_pretrained(
+        str(tmp_path / "clip"), resolve_model("tiny:draft"), tok
+    )
     lm = tiny.load_model("draft")
     assert torch.equal(model.lm_head.weight, lm.lm_head.weight)
     proc = llava.build_processor(tok)
@@ -132,19 +148,38 @@ def test_add_image_token_to_a_tokenizer_without_it():
 
 
 @pytest.mark.parametrize("autocast, schedule", [(None, "constant"), (torch.float16, "cosine")])
-def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, world, monkeypatch, capsys,
-                                                                     autocast, schedule):  # fmt: skip
+def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(
+    tmp_path, world, monkeypatch, capsys, autocast, schedule
+):
     """Checkpointed after every step and killed after step 6 of 10, the rerun resumes there and ends on the
     uninterrupted run's weights and losses, bit for bit; another run's checkpoint is not resumed. In fp16 the
     loss scale is made to grow every step, so steps overflow and are skipped by turns: a resume that forgot
     the scale would skip other steps. The cosine schedule's rate depends on the step count it resumes at."""
     if autocast == torch.float16:
-        monkeypatch.setattr(torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=1))
+        monkeypatch.setattr(
+            torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=1)
+        )
     proc = llava.build_processor(tiny.load_tokenizer())
-    base = llava.set_stage(llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector")
+    base = llava.set_stage(
+        llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector"
+    )
     tasks = vlm_data.shapes(40, 1).train
-    run = lambda m, path, steps=10: llava.train(m, proc, tasks, ["caption", "shape"], steps, lr=1e-2, batch=4,  # noqa: E731
-                                                checkpoint=path, minutes=0, autocast=autocast, schedule=schedule)  # fmt: skip
+
+    def run(m, path, steps=10):
+        return llava.train(
+            m,
+            proc,
+            tasks,
+            ["caption", "shape"],
+            steps,
+            lr=1e-2,
+            batch=4,  # noqa: E731
+            checkpoint=path,
+            minutes=0,
+            autocast=autocast,
+            schedule=schedule,
+        )
+
     whole_model = copy.deepcopy(base)
     whole = run(whole_model, tmp_path / "whole.pt")
     save = llava.save_checkpoint
@@ -170,7 +205,8 @@ def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, wo
 def test_cosine_schedule_warms_up_then_decays_to_zero():
     factors = [llava.lr_factor("cosine", s, 100) for s in range(100)]
     assert factors[:3] == [1 / 3, 2 / 3, 1.0] and factors[-1] < 1e-3
-    assert all(a >= b for a, b in zip(factors[2:], factors[3:]))  # falls monotonically after the warmup
+    # falls monotonically after the warmup
+    assert all(a >= b for a, b in zip(factors[2:], factors[3:]))
     assert llava.lr_factor("constant", 50, 100) == 1.0
     with pytest.raises(ValueError, match="schedule 'linear'"):
         llava.lr_factor("linear", 0, 10)
@@ -180,8 +216,16 @@ def test_mixed_precision_training_keeps_fp32_weights_and_learns(world, bar):
     """The presets' route on a GPU: products under autocast over fp32 weights (bf16 here, the CPU's half
     type; fp16 adds loss scaling). The loss falls and the weights stay fp32 and finite."""
     proc = llava.build_processor(tiny.load_tokenizer())
-    model = llava.set_stage(llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector")
+    model = llava.set_stage(
+        llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector"
+    )
     tasks = vlm_data.shapes(64, 1).train
-    losses = llava.train(model, proc, tasks, ["colour"], 30, lr=1e-2, batch=8, autocast=torch.bfloat16)
-    bar((sum(losses[-5:]) / 5) / (sum(losses[:5]) / 5), below=0.8, what="LLaVA under bf16 autocast: last/first loss")
+    losses = llava.train(
+        model, proc, tasks, ["colour"], 30, lr=1e-2, batch=8, autocast=torch.bfloat16
+    )
+    bar(
+        (sum(losses[-5:]) / 5) / (sum(losses[:5]) / 5),
+        below=0.8,
+        what="LLaVA under bf16 autocast: last/first loss",
+    )
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())

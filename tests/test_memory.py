@@ -16,7 +16,9 @@ HELPERS = ROOT / "helpers"
 def test_the_registry_knows_every_model_the_presets_and_settings_name():
     named = {m for p in profiles.GPU_PRESETS.values() for m in p["models"].values()}
     named |= set(settings.CAPSTONE_POLICIES.values()) | set(memory.LEGACY_CAPSTONE_DRAFTS.values())
-    named |= {m for pair in settings.SECOND_PAIRS.values() for m in pair} | {"openai-community/gpt2"}
+    named |= {m for pair in settings.SECOND_PAIRS.values() for m in pair} | {
+        "openai-community/gpt2"
+    }
     assert named <= set(models.REGISTRY), named - set(models.REGISTRY)
 
 
@@ -24,11 +26,14 @@ def test_smollm2_1_7b_is_multi_head_so_fp32_kv_is_393216_bytes_a_token():
     m = models.get("HuggingFaceTB/SmolLM2-1.7B-Instruct")
     assert (m.layers, m.kv_heads, m.head_dim) == (24, 32, 64)
     assert models.kv_bytes_per_token(m, 4) == 393_216
-    phi = models.get("microsoft/Phi-3.5-mini-instruct")  # the l4/a100 evaluator: the same bytes in bf16
+    # the l4/a100 evaluator: the same bytes in bf16
+    phi = models.get("microsoft/Phi-3.5-mini-instruct")
     assert models.kv_bytes_per_token(phi, 2) == 393_216
 
 
-@pytest.mark.parametrize("model_id", [m.id for m in models.REGISTRY.values() if m.family not in ("clip", "gpt2")])
+@pytest.mark.parametrize(
+    "model_id", [m.id for m in models.REGISTRY.values() if m.family not in ("clip", "gpt2")]
+)
 def test_shapes_alone_give_the_stated_parameter_count(model_id):
     """A wrong layer count, width, head count, vocabulary or tying would change the count."""
     m = models.get(model_id)
@@ -64,7 +69,9 @@ def test_nf4_weights_are_about_a_quarter_of_16_bit():
 
 
 def _peak(preset: str, notebook: str, cell: int, legacy: bool = False) -> float:
-    return next(c.peak_gb for c in memory.plan(legacy)[preset] if c.notebook == notebook and c.cell == cell)
+    return next(
+        c.peak_gb for c in memory.plan(legacy)[preset] if c.notebook == notebook and c.cell == cell
+    )
 
 
 def test_the_plan_flags_the_code_before_the_fixes_where_the_review_found_it_over_budget():
@@ -75,20 +82,33 @@ def test_the_plan_flags_the_code_before_the_fixes_where_the_review_found_it_over
     assert _peak("t4", "12c", 13, legacy=True) > limit["t4"]
     assert _peak("t4", "14", 17, legacy=True) > limit["t4"]
     assert _peak("l4", "14", 17, legacy=True) > limit["l4"]
-    legacy_cell_8 = next(c for c in memory.plan(legacy=True)["t4"] if (c.notebook, c.cell) == ("12c", 8))
-    assert legacy_cell_8.resident_gb == pytest.approx(13.7, abs=0.1)  # policy 0.72 + judges 6.17 + 6.85 (fp32)
+    legacy_cell_8 = next(
+        c for c in memory.plan(legacy=True)["t4"] if (c.notebook, c.cell) == ("12c", 8)
+    )
+    # policy 0.72 + judges 6.17 + 6.85 (fp32)
+    assert legacy_cell_8.resident_gb == pytest.approx(13.7, abs=0.1)
 
 
 # The code before issue 37's memory fixes: 11 cells over 90 % of their card.
 LEGACY_OVER_BUDGET = [
-    ("t4", "12c", 8), ("t4", "12c", 13), ("t4", "12c", 18), ("t4", "12c", 20), ("t4", "12c", 26), ("t4", "14", 17),
-    ("l4", "12c", 26), ("l4", "14", 17),
-    ("a100", "12c", 26), ("a100", "14", 11), ("a100", "14", 17),
-]  # fmt: skip
+    ("t4", "12c", 8),
+    ("t4", "12c", 13),
+    ("t4", "12c", 18),
+    ("t4", "12c", 20),
+    ("t4", "12c", 26),
+    ("t4", "14", 17),
+    ("l4", "12c", 26),
+    ("l4", "14", 17),
+    ("a100", "12c", 26),
+    ("a100", "14", 11),
+    ("a100", "14", 17),
+]
 
 
 def test_before_the_fixes_exactly_the_known_cells_were_over_budget():
-    assert [(p, nb, cell) for p, nb, cell, _ in memory.over_budget(legacy=True)] == LEGACY_OVER_BUDGET
+    assert [
+        (p, nb, cell) for p, nb, cell, _ in memory.over_budget(legacy=True)
+    ] == LEGACY_OVER_BUDGET
 
 
 def test_every_cell_of_every_notebook_fits_90_percent_of_its_card():
@@ -105,7 +125,9 @@ def test_the_notebooks_load_and_free_the_judges_where_the_plan_says():
         return ["".join(c["source"]) if c["cell_type"] == "code" else "" for c in cells]
 
     c12 = code("12c_rlaif")
-    loads_evaluator = next(i for i, src in enumerate(c12) if re.search(r"^evaluator, etok = ", src, re.M))
+    loads_evaluator = next(
+        i for i, src in enumerate(c12) if re.search(r"^evaluator, etok = ", src, re.M)
+    )
     assert loads_evaluator == 26 and "del judge_model" in c12[21]
     c14 = code("14_capstone")
     assert c14[11].index("del judge_model") < c14[11].index("rlaif.dpo_lora(")
@@ -121,7 +143,9 @@ def test_every_notebook_has_cells_on_every_preset_and_the_table_prints_them():
 
 
 # A config kwarg set to a literal: small shapes (<= 2 layers, <= 512 wide) are the tiny world's and the stand-ins'.
-FACT = re.compile(r"\b(num_hidden_layers|hidden_size|vocab_size|num_key_value_heads|intermediate_size)\s*[=:]\s*(\d+)")
+FACT = re.compile(
+    r"\b(num_hidden_layers|hidden_size|vocab_size|num_key_value_heads|intermediate_size)\s*[=:]\s*(\d+)"
+)
 
 
 def test_no_module_but_the_registry_types_a_real_model_s_shape():
@@ -135,7 +159,8 @@ def test_no_module_but_the_registry_types_a_real_model_s_shape():
     }
     found = []
     for path in HELPERS.rglob("*.py"):
-        if path == HELPERS / "models.py" or "world" in path.relative_to(HELPERS).parts:  # the tiny world's own shapes
+        # the tiny world's own shapes
+        if path == HELPERS / "models.py" or "world" in path.relative_to(HELPERS).parts:
             continue
         for name, value in FACT.findall(path.read_text()):
             if int(value) > small[name]:

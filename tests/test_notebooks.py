@@ -26,7 +26,9 @@ def test_notebook_follows_the_conventions(path):
 def test_checker_catches_broken_notebooks(tmp_path):
     good = json.loads(NOTEBOOKS[0].read_text())
     bad = dict(good, metadata={**good["metadata"], "widgets": {}, "kernelspec": {"name": "llm"}})
-    bad["cells"] = [dict(c, outputs=[]) if c["cell_type"] == "code" else c for c in good["cells"][1:]]
+    bad["cells"] = [
+        dict(c, outputs=[]) if c["cell_type"] == "code" else c for c in good["cells"][1:]
+    ]
     path = tmp_path / NOTEBOOKS[0].name
     path.write_text(json.dumps(bad))
     problems = "\n".join(notebooks.check(path))
@@ -36,14 +38,26 @@ def test_checker_catches_broken_notebooks(tmp_path):
 
 def test_checker_catches_long_cells_unlabelled_plots_machine_paths_and_no_summary(tmp_path):
     good = json.loads(NOTEBOOKS[0].read_text())
-    cells = [dict(c, source="".join(c["source"]).replace("## Summary", "## Recap")) for c in good["cells"]]
+    cells = [
+        dict(c, source="".join(c["source"]).replace("## Summary", "## Recap"))
+        for c in good["cells"]
+    ]
 
     def code(src, text=""):
         out = {"output_type": "stream", "name": "stdout", "text": text}
-        return {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": src, "outputs": [out]}
+        return {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": 1,
+            "source": src,
+            "outputs": [out],
+        }
 
-    cells += [code("\n".join(f"x{i} = {i}" for i in range(30))), code("plt.plot([1, 2])\nplt.show()"),
-              code("print(OUT)", "/work/main/outputs/12a\n")]  # fmt: skip
+    cells += [
+        code("\n".join(f"x{i} = {i}" for i in range(30))),
+        code("plt.plot([1, 2])\nplt.show()"),
+        code("print(OUT)", "/work/main/outputs/12a\n"),
+    ]
     path = tmp_path / NOTEBOOKS[0].name
     path.write_text(json.dumps(dict(good, cells=cells)))
     problems = "\n".join(notebooks.check(path))
@@ -60,8 +74,19 @@ def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeyp
             return {"cell_type": "markdown", "metadata": {}, "source": src}
         out = {"output_type": "stream", "name": "stdout", "text": text}
         if data:
-            out = {"output_type": "execute_result", "metadata": {}, "data": data, "execution_count": 1}
-        return {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": src, "outputs": [out]}
+            out = {
+                "output_type": "execute_result",
+                "metadata": {},
+                "data": data,
+                "execution_count": 1,
+            }
+        return {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": 1,
+            "source": src,
+            "outputs": [out],
+        }
 
     def problems(cells):
         path = tmp_path / "99_toy.ipynb"
@@ -69,13 +94,20 @@ def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeyp
         return notebooks.unprinted_figures(path)
 
     printed = cell("code", "print(rates)", "accuracy 0.5768, v(5) 0.965, speed-up 1.384x\n")
-    card = cell("code", "card", data={"text/markdown": "- acceptance 0.62", "text/plain": "<Markdown>"})
+    card = cell(
+        "code", "card", data={"text/markdown": "- acceptance 0.62", "text/plain": "<Markdown>"}
+    )
     good = "It reads shapes (0.58), v(5) = 0.97, runs 1.38x faster and accepts 0.62. $p = 0.25$, $$q = 0.75$$"
     assert problems([printed, card, cell("markdown", good)]) == []
-    assert len(problems([cell("markdown", "shapes 0.58."), printed])) == 1  # typed above the output it quotes
-    stale = problems([printed, cell("markdown", "shapes 0.57 (truncated, not rounded), `lr=0.003`")])
+    # typed above the output it quotes
+    assert len(problems([cell("markdown", "shapes 0.58."), printed])) == 1
+    stale = problems(
+        [printed, cell("markdown", "shapes 0.57 (truncated, not rounded), `lr=0.003`")]
+    )
     assert len(stale) == 1 and "0.57" in stale[0]
-    monkeypatch.setitem(notebooks.NOT_PRINTED_HERE, "99_toy", {"0.59": "a paper", "0.90": "a setting"})
+    monkeypatch.setitem(
+        notebooks.NOT_PRINTED_HERE, "99_toy", {"0.59": "a paper", "0.90": "a setting"}
+    )
     assert problems([printed, cell("markdown", "shapes 0.59")]) == [
         "NOT_PRINTED_HERE lists 0.90, which no reading types now"
     ]
@@ -84,7 +116,9 @@ def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeyp
 def test_the_figure_check_is_part_of_the_conventions_and_lists_only_real_notebooks(tmp_path):
     assert set(notebooks.NOT_PRINTED_HERE) <= {p.stem for p in NOTEBOOKS}
     nb = json.loads(NOTEBOOKS[0].read_text())
-    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "The run reached 0.1234."})
+    nb["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": "The run reached 0.1234."}
+    )
     path = tmp_path / NOTEBOOKS[0].name
     path.write_text(json.dumps(nb))
     assert any("0.1234" in problem for problem in notebooks.check(path))
@@ -101,7 +135,10 @@ def test_readme_links_every_notebook_with_the_one_repo_name():
 def test_the_setup_cell_clones_the_one_repo_the_badges_name(tmp_path, monkeypatch):
     calls = _run_setup_cell(tmp_path, monkeypatch)
     clone = next(c for c in calls if c[:2] == ("git", "clone"))
-    assert clone[-2:] == (f"https://github.com/{notebooks.COURSE_REPO}", str(tmp_path / "advanced-llm-course"))
+    assert clone[-2:] == (
+        f"https://github.com/{notebooks.COURSE_REPO}",
+        str(tmp_path / "advanced-llm-course"),
+    )
     assert notebooks.SETUP_CELL.count("llm-course-lab/advanced-llm-course") == 1  # typed once
 
 
@@ -111,8 +148,18 @@ def test_colab_installs_only_what_colab_lacks_at_the_pinned_versions():
         return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
 
     colab, ci = pins("requirements-colab.txt"), pins("requirements.txt")
-    assert all(ci.get(k) == v for k, v in colab.items()), "requirements-colab.txt pins a version CI does not test"
-    assert not set(colab) & {"torch", "jupyterlab", "ipykernel", "nbmake", "pytest", "pytest-xdist", "ruff"}
+    assert all(ci.get(k) == v for k, v in colab.items()), (
+        "requirements-colab.txt pins a version CI does not test"
+    )
+    assert not set(colab) & {
+        "torch",
+        "jupyterlab",
+        "ipykernel",
+        "nbmake",
+        "pytest",
+        "pytest-xdist",
+        "ruff",
+    }
     assert "requirements-colab.txt" in notebooks.SETUP_CELL and "check_call" in notebooks.SETUP_CELL
     assert "requirements.txt" not in notebooks.SETUP_CELL.replace("requirements-colab.txt", "")
 
@@ -147,18 +194,31 @@ def _run_setup_cell(tmp_path, monkeypatch, fail_pip=False, use_drive=False) -> l
 def test_the_setup_cell_reruns_a_failed_install_and_never_clones_twice(tmp_path, monkeypatch):
     import subprocess
 
-    with pytest.raises(subprocess.CalledProcessError):  # the first pip install fails (a network blip)
+    # the first pip install fails (a network blip)
+    with pytest.raises(subprocess.CalledProcessError):
         _run_setup_cell(tmp_path, monkeypatch, fail_pip=True)
-    second = _run_setup_cell(tmp_path, monkeypatch)  # rerun: no second clone, the install is retried
+    # rerun: no second clone, the install is retried
+    second = _run_setup_cell(tmp_path, monkeypatch)
     assert [c[:2] for c in second] == [("git", "-C"), ("git", "-C"), (sys.executable, "-m")]
     assert second[-1][-1].endswith("requirements-colab.txt")
-    third = _run_setup_cell(tmp_path, monkeypatch)  # done: fetch and check out COURSE_REF, install nothing
+    # done: fetch and check out COURSE_REF, install nothing
+    third = _run_setup_cell(tmp_path, monkeypatch)
     assert third == [c for c in second if "pip" not in c]
-    assert ("git", "-C", str(tmp_path / "advanced-llm-course"), "checkout", "-q", "FETCH_HEAD") in third
-    assert "COURSE_OUTPUTS" not in os.environ  # outputs stay inside the clone unless Drive is asked for
+    assert (
+        "git",
+        "-C",
+        str(tmp_path / "advanced-llm-course"),
+        "checkout",
+        "-q",
+        "FETCH_HEAD",
+    ) in third
+    # outputs stay inside the clone unless Drive is asked for
+    assert "COURSE_OUTPUTS" not in os.environ
 
 
 def test_the_setup_cell_puts_outputs_on_drive_only_when_asked(tmp_path, monkeypatch):
     calls = _run_setup_cell(tmp_path, monkeypatch, use_drive=True)
     assert ("mount", str(tmp_path / "drive")) in calls
-    assert os.environ["COURSE_OUTPUTS"] == str(tmp_path / "drive/MyDrive/advanced-llm-course/outputs")
+    assert os.environ["COURSE_OUTPUTS"] == str(
+        tmp_path / "drive/MyDrive/advanced-llm-course/outputs"
+    )

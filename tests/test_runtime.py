@@ -18,27 +18,37 @@ def test_a_decoding_step_costs_the_larger_of_the_weight_read_and_the_host_floor_
     assert runtime.seconds(w, t4, 0.6) == pytest.approx(3 * 100 * 22 * 0.6e-3)
     assert runtime.seconds(w, t4) == pytest.approx(3 * 100 * 22 * 1.5e-3)  # the high end by default
     big = Work("generate", "Qwen/Qwen2.5-7B-Instruct", "x", count=1, batch=1, tokens=1)
-    assert runtime.seconds(big, t4) == pytest.approx(2 * 7.62e9 / (320e9 * 0.6))  # 15 GB of weights per step
+    # 15 GB of weights per step
+    assert runtime.seconds(big, t4) == pytest.approx(2 * 7.62e9 / (320e9 * 0.6))
 
 
 def test_an_fp32_model_reads_twice_the_bytes_and_computes_at_the_fp32_rate():
     """The T4's judges, writer and feedback model load in fp32: 4 bytes a weight, 8.1 TFLOPS, not 65."""
     t4 = runtime.GPUS["t4"]
-    read = Work("generate", "Qwen/Qwen2.5-1.5B-Instruct", "x", count=1, batch=1, tokens=1, dtype_bytes=4)
-    assert runtime.seconds(read, t4, 0.6) == pytest.approx(4 * 1.54e9 / (320e9 * 0.6))  # above 28 x 0.6 ms
-    score = Work("score", "Qwen/Qwen2.5-1.5B-Instruct", "x", count=32, batch=32, tokens=600, dtype_bytes=4)
+    read = Work(
+        "generate", "Qwen/Qwen2.5-1.5B-Instruct", "x", count=1, batch=1, tokens=1, dtype_bytes=4
+    )
+    # above 28 x 0.6 ms
+    assert runtime.seconds(read, t4, 0.6) == pytest.approx(4 * 1.54e9 / (320e9 * 0.6))
+    score = Work(
+        "score", "Qwen/Qwen2.5-1.5B-Instruct", "x", count=32, batch=32, tokens=600, dtype_bytes=4
+    )
     assert runtime.seconds(score, t4) == pytest.approx(2 * 1.54e9 * 32 * 600 / (8.1e12 * 0.3))
 
 
 def test_an_estimate_is_a_range_and_a_long_one_offers_drive(monkeypatch):
-    plan = [Work("generate", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "x", count=100, batch=1, tokens=1000)]
+    plan = [
+        Work("generate", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "x", count=100, batch=1, tokens=1000)
+    ]
     est = runtime.estimate(plan, "t4")
     assert (
         est["low"] == pytest.approx(0.4 * est["minutes"])
         and runtime.span(est) == f"{round(est['low'])}-{round(est['minutes'])} min"
     )
     table = {"stages": {"x": {p: {**est, "parts": [(1.0, "x")]} for p in runtime.GPUS}}}
-    monkeypatch.setattr(runtime, "RESULTS", type("F", (), {"read_text": lambda self: json.dumps(table)})())
+    monkeypatch.setattr(
+        runtime, "RESULTS", type("F", (), {"read_text": lambda self: json.dumps(table)})()
+    )
     assert "USE_DRIVE = True" in runtime.line("x")
 
 
@@ -55,7 +65,11 @@ def test_a_training_step_costs_four_forward_passes_of_flops_and_dpo_three_sequen
 def fresh_table(tmp_path_factory):
     """The table recomputed in a fresh process (the hub libraries read the stand-in hub's paths at import)."""
     out = tmp_path_factory.mktemp("runtime") / "runtime.json"
-    subprocess.run([sys.executable, "-m", "helpers.tools.runtime", "--json", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "helpers.tools.runtime", "--json", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return json.loads(out.read_text())["stages"]
 
 

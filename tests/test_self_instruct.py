@@ -19,13 +19,20 @@ SEEDS = "data/seed_tasks.jsonl"
 # ---------------------------------------------------------------- filters
 @pytest.mark.parametrize("word", si.BLACKLIST)
 def test_each_blacklisted_word_is_rejected(word):
-    assert si.cheap_rejection(f"Please use the {word} to answer this question.") == "blacklisted word"
-    assert si.cheap_rejection(f"Please use the {word.upper()} to answer this question.") == "blacklisted word"
+    assert (
+        si.cheap_rejection(f"Please use the {word} to answer this question.") == "blacklisted word"
+    )
+    assert (
+        si.cheap_rejection(f"Please use the {word.upper()} to answer this question.")
+        == "blacklisted word"
+    )
 
 
 def test_blacklist_matches_whole_words_only():
-    assert si.cheap_rejection("Explain how a mapping between two sets works.") is None  # "map" inside a word
-    assert si.cheap_rejection("Describe the profile of a good teacher.") is None  # "file" inside a word
+    # "map" inside a word
+    assert si.cheap_rejection("Explain how a mapping between two sets works.") is None
+    # "file" inside a word
+    assert si.cheap_rejection("Describe the profile of a good teacher.") is None
 
 
 def test_length_bounds():
@@ -38,9 +45,16 @@ def test_length_bounds():
 def test_program_and_first_character_rules():
     assert si.cheap_rejection("Write a program that sorts a list.") == "'Write a program'"
     assert si.cheap_rejection("- What is 3 + 4 today?") == "starts with punctuation / non-ASCII"
-    assert si.cheap_rejection("¿Cuál es la capital de Francia?") == "starts with punctuation / non-ASCII"
-    assert si.cheap_rejection("Éclairez the reasons for the war.") == "starts with punctuation / non-ASCII"
-    for text in ('"Hello" is a greeting; explain why.', "(a) Name three rivers of Asia."):  # the paper's rule
+    assert (
+        si.cheap_rejection("¿Cuál es la capital de Francia?")
+        == "starts with punctuation / non-ASCII"
+    )
+    assert (
+        si.cheap_rejection("Éclairez the reasons for the war.")
+        == "starts with punctuation / non-ASCII"
+    )
+    # the paper's rule
+    for text in ('"Hello" is a greeting; explain why.', "(a) Name three rivers of Asia."):
         assert si.cheap_rejection(text) == "starts with punctuation / non-ASCII"
 
 
@@ -62,15 +76,21 @@ def test_decontamination_tests_the_prompt_the_student_trains_on():
     """The evaluated prompt is instruction + input: a bare instruction that matches is not a test question,
     an (instruction, input) row that matches is."""
     evaluated = {si.user_text("Does Pat have a pink cup?", "Pat has a pink cup.")}
-    rows = [(_row("Does Pat have a pink cup?", "Pat has a pink cup.", "yes"), None),
-            (_row("Does Pat have a pink cup?", "Pat has a red box.", "no"), None)]  # fmt: skip
+    rows = [
+        (_row("Does Pat have a pink cup?", "Pat has a pink cup.", "yes"), None),
+        (_row("Does Pat have a pink cup?", "Pat has a red box.", "no"), None),
+    ]
     fates = [reason for _, reason in si._filter_rows(rows, exclude=evaluated.__contains__)]
     assert fates == ["in the evaluation set", None]
 
 
 def test_a_task_whose_same_input_got_different_outputs_is_dropped_whole():
-    rows = [(_row("Is the number odd or even?", "7", "odd"), None), (_row("Is the number odd or even?", "7", "even"), None),
-            (_row("Is the number odd or even?", "4", "even"), None), (_row("Count from 1 to 3.", "", "1, 2, 3"), None)]  # fmt: skip
+    rows = [
+        (_row("Is the number odd or even?", "7", "odd"), None),
+        (_row("Is the number odd or even?", "7", "even"), None),
+        (_row("Is the number odd or even?", "4", "even"), None),
+        (_row("Count from 1 to 3.", "", "1, 2, 3"), None),
+    ]
     fates = [reason for _, reason in si._filter_rows(rows)]
     assert fates == ["same input, different outputs"] * 3 + [None]
 
@@ -96,20 +116,30 @@ def test_no_cut_off_reply_or_answer_becomes_training_data(tmp_path, tok, draft, 
         return [r for r, _ in replies], [f for _, f in replies]
 
     monkeypatch.setattr(generation, "chat_generate", scripted)
-    kept = ["Count from 3 to 6.", "Tell a story about a cat named Tom.", "Is the number odd or even?"]
+    kept = [
+        "Count from 3 to 6.",
+        "Tell a story about a cat named Tom.",
+        "Is the number odd or even?",
+    ]
     run = si.Run(seeds=[], candidates=[si.Candidate(t, 0, None) for t in kept])
     run = si.generate_instances(draft, tok, run, tmp_path, batch_size=4)
     assert [(x["instruction"], x["input"], x["output"]) for x in run.instances] == [
-        ("Count from 3 to 6.", "", "3, 4, 5, 6. Done."), ("Is the number odd or even?", "7", "odd")]  # fmt: skip
+        ("Count from 3 to 6.", "", "3, 4, 5, 6. Done."),
+        ("Is the number odd or even?", "7", "odd"),
+    ]
     assert sorted((x["instruction"][:12], x["reason"]) for x in run.rejected_instances) == [
-        ("Is the numbe", "cut at the token limit"), ("Tell a story", "answer cut at the token limit")]  # fmt: skip
+        ("Is the numbe", "cut at the token limit"),
+        ("Tell a story", "answer cut at the token limit"),
+    ]
 
 
 def test_instance_checks():
     assert si.instance_rejection("", "") == "empty output"
     assert si.instance_rejection("odd", "odd") == "input == output"
     assert si.instance_rejection("", "10. Spell the word fox.") == "leaked list numbering"
-    assert si.instance_rejection("", "Fine.\nInstruction: add two numbers") == "leaked list numbering"
+    assert (
+        si.instance_rejection("", "Fine.\nInstruction: add two numbers") == "leaked list numbering"
+    )
     assert si.instance_rejection("Name:", "Bob") == "ends with ':'"
     assert si.instance_rejection("37", "odd") is None
     # an answer's own numbered list is kept, as in the paper (2 of the course's 121 seed outputs are lists)
@@ -121,7 +151,9 @@ def test_instance_checks():
 # ---------------------------------------------------------------- ROUGE-L, fast = reference
 def _random_text(rng: random.Random) -> str:
     vocab = "the a cat dog what is count from to spell word tell story about 1 2 3 4 5 red blue it".split()
-    return " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 14))) + rng.choice(["", ".", "?"])
+    return " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 14))) + rng.choice(
+        ["", ".", "?"]
+    )
 
 
 def test_fast_rouge_equals_rouge_scorer_exactly():
@@ -172,7 +204,9 @@ def test_yes_no_and_instance_parsers():
     out = "Class label: odd\nInput: 37\nClass label: even\nInput: 12"
     assert si.parse_instances(out, True) == [("37", "odd"), ("12", "even")]
     assert si.parse_instances("Input: 5\nOutput: odd", False) == [("5", "odd")]
-    assert si.parse_instances("Output: 2 + 3 = 5. The answer is 5.", False) == [("", "2 + 3 = 5. The answer is 5.")]
+    assert si.parse_instances("Output: 2 + 3 = 5. The answer is 5.", False) == [
+        ("", "2 + 3 = 5. The answer is 5.")
+    ]
     assert si.parse_instances("garbage", False) == [] and si.parse_instances("garbage", True) == []
 
 
@@ -187,7 +221,9 @@ def test_prompts_mix_six_seeds_and_two_machine_instructions():
     for prompt in si.build_prompts(seeds, machine, 5, random.Random(0)):
         lines = prompt.splitlines()[1:-1]
         assert len(lines) == 8 and sum("Machine" in x for x in lines) == 2
-    assert all("Machine" not in p for p in si.build_prompts(seeds, machine[:1], 3, random.Random(0)))
+    assert all(
+        "Machine" not in p for p in si.build_prompts(seeds, machine[:1], 3, random.Random(0))
+    )
 
 
 # ---------------------------------------------------------------- data files
@@ -201,12 +237,21 @@ def test_seed_file_is_valid_and_diverse():
 
 def test_malformed_seed_file_names_file_and_line(tmp_path):
     path = tmp_path / "seeds.jsonl"
-    good = json.dumps({"instruction": "Do it now please.", "input": "", "output": "ok", "is_classification": False})
+    good = json.dumps(
+        {
+            "instruction": "Do it now please.",
+            "input": "",
+            "output": "ok",
+            "is_classification": False,
+        }
+    )
     path.write_text(good + "\n" + good[:-5] + "\n")
     with pytest.raises(ValueError, match=r"seeds.jsonl:2: not valid JSON"):
         si.load_seed_tasks(path)
     path.write_text(good + "\n" + good.replace("false", '"no"') + "\n")
-    with pytest.raises(ValueError, match=r"seeds.jsonl:2: field 'is_classification' must be a bool"):
+    with pytest.raises(
+        ValueError, match=r"seeds.jsonl:2: field 'is_classification' must be a bool"
+    ):
         si.load_seed_tasks(path)
 
 
@@ -272,7 +317,9 @@ def test_a_changed_input_never_gets_the_old_record_back(tmp_path, tok, draft, ch
         kwargs["max_new_tokens"] = 5
     fresh = generation.generate_to_jsonl(tmp_path / "fresh.jsonl", items, model, tok, **kwargs)
     real, calls = generation.chat_generate, []
-    monkeypatch.setattr(generation, "chat_generate", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    monkeypatch.setattr(
+        generation, "chat_generate", lambda *a, **kw: calls.append(1) or real(*a, **kw)
+    )
     assert generation.generate_to_jsonl(path, items, model, tok, **kwargs) == fresh
     assert len(calls) == batches
     assert generation.generate_to_jsonl(path, items, model, tok, **kwargs) == fresh  # now reused
@@ -292,7 +339,11 @@ def test_the_model_fingerprint_sees_a_small_update_and_ignores_a_copy(draft):
 
 def test_a_file_without_fingerprints_is_regenerated(tmp_path, tok, draft):
     path = tmp_path / "old.jsonl"
-    path.write_text("".join(json.dumps({**item, "output": "stale", "finished": True}) + "\n" for item in _items(3)))
+    path.write_text(
+        "".join(
+            json.dumps({**item, "output": "stale", "finished": True}) + "\n" for item in _items(3)
+        )
+    )
     records = generation.generate_to_jsonl(path, _items(3), draft, tok, max_new_tokens=6)
     assert all(r["output"] != "stale" for r in records)
 
@@ -346,7 +397,9 @@ def test_world_task_reads_back_every_core_prompt():
 def test_tiny_format_families_render_the_pipelines_prompts():
     rng = random.Random(0)
     task = tsi.make_instruction_list(rng)
-    assert task.prompt.startswith("Come up with a series of tasks:\n1. ") and task.prompt.endswith("\n9.")
+    assert task.prompt.startswith("Come up with a series of tasks:\n1. ") and task.prompt.endswith(
+        "\n9."
+    )
     assert len(si.parse_instructions(task.answer)) == 6
     clf = tsi.make_instance(random.Random(3))
     assert clf.prompt.startswith(("Given the classification", "Come up with an example"))
@@ -371,22 +424,37 @@ def test_instance_generation_resumes_from_its_files(tmp_path, tok):
     files = {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")}
     assert set(files) == {"classification.jsonl", "instances.jsonl", "answers.jsonl"}
     again = si.generate_instances(
-        writer, tok, si.Run(seeds=[], candidates=run.candidates), tmp_path, batch_size=4, max_new_tokens=48
+        writer,
+        tok,
+        si.Run(seeds=[], candidates=run.candidates),
+        tmp_path,
+        batch_size=4,
+        max_new_tokens=48,
     )
-    assert again.instances == first.instances and again.rejected_instances == first.rejected_instances
-    assert {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")} == files  # nothing generated twice
+    assert (
+        again.instances == first.instances and again.rejected_instances == first.rejected_instances
+    )
+    # nothing generated twice
+    assert {p.name: p.read_text() for p in tmp_path.glob("*.jsonl")} == files
 
 
 def test_parsers_read_a_chat_models_replies():
     """Finding F5: what the real SmolLM2-135M-Instruct writes (helpers.tools.instruct_parse), parsed."""
     reply = "Sure! Here are more tasks:\n**9.** Write a poem about rain.\n10. 10. Name three colours.\n11. 11.\n\nI hope these help!"
     assert si.parse_instructions(reply) == ["Write a poem about rain.", "Name three colours."]
-    assert si.parse_instances("Here is one:\n**Input:** 5 apples\n**output:** five", False) == [("5 apples", "five")]
+    assert si.parse_instances("Here is one:\n**Input:** 5 apples\n**output:** five", False) == [
+        ("5 apples", "five")
+    ]
     assert si.parse_instances("class label: odd\ninput: 7", True) == [("7", "odd")]
-    assert si.parse_instance_reply("Input: a long paragraph", False, prefilled=True) == [("a long paragraph", "")]
-    assert si.parse_instance_reply("Input: a long paragraph", False) == []  # the tiny path is unchanged
+    assert si.parse_instance_reply("Input: a long paragraph", False, prefilled=True) == [
+        ("a long paragraph", "")
+    ]
+    # the tiny path is unchanged
+    assert si.parse_instance_reply("Input: a long paragraph", False) == []
     assert "Task: Suggest a name" in si.instance_prompt("Spell fox.", False, shots=2)
-    assert si.instance_prompt("Spell fox.", False) == si.instance_prompt("Spell fox.", False, shots=0)
+    assert si.instance_prompt("Spell fox.", False) == si.instance_prompt(
+        "Spell fox.", False, shots=0
+    )
 
 
 def test_fast_pool_decides_as_pairwise_rouge_at_float_boundaries():
@@ -396,7 +464,8 @@ def test_fast_pool_decides_as_pairwise_rouge_at_float_boundaries():
     w, x = [f"w{i}" for i in range(21)], [f"x{i}" for i in range(40)]
     cand = " ".join(w)
     at_threshold = " ".join(w[:14] + x[:5])  # LCS 14 of 21 and 19 tokens: F == 0.7 exactly
-    contains_all = " ".join(w[:10] + x[5:23] + w[10:])  # LCS 21 of 21 and 39 tokens: F == 0.7 + 1 ulp
+    # LCS 21 of 21 and 39 tokens: F == 0.7 + 1 ulp
+    contains_all = " ".join(w[:10] + x[5:23] + w[10:])
     for pool_texts in ([at_threshold, contains_all], [contains_all, at_threshold]):
         fast, _ = si.RougePool(pool_texts).max_score(cand)
         assert fast == si.slow_max_score(pool_texts, cand) > 0.7
@@ -408,11 +477,15 @@ def test_fast_pool_equals_pairwise_on_many_item_pools_in_every_order():
     rng = random.Random(0)
     vocab = "a b c d e f".split()
     for _ in range(60):
-        texts = [" ".join(rng.choices(vocab, k=rng.randint(1, 12))) for _ in range(rng.randint(2, 25))]
+        texts = [
+            " ".join(rng.choices(vocab, k=rng.randint(1, 12))) for _ in range(rng.randint(2, 25))
+        ]
         cand = " ".join(rng.choices(vocab, k=rng.randint(1, 12)))
         for order in range(3):
             pool_texts = texts if order == 0 else rng.sample(texts, len(texts))
-            assert si.RougePool(pool_texts).max_score(cand)[0] == si.slow_max_score(pool_texts, cand)
+            assert si.RougePool(pool_texts).max_score(cand)[0] == si.slow_max_score(
+                pool_texts, cand
+            )
 
 
 def test_a_reply_ends_where_item_16_would_begin_as_the_papers_stop_sequences_end_it():
@@ -420,4 +493,7 @@ def test_a_reply_ends_where_item_16_would_begin_as_the_papers_stop_sequences_end
     reply, finished = si.stop_at_item(text, finished=False)
     assert finished and reply == "9. Spell the word fox.\n10. What is 16.5 + 2?\n15. Count to 3."
     assert si.parse_instructions(reply, finished)[-1] == "Count to 3."
-    assert si.stop_at_item("9. Spell the word fox.\n10. Count", False) == ("9. Spell the word fox.\n10. Count", False)
+    assert si.stop_at_item("9. Spell the word fox.\n10. Count", False) == (
+        "9. Spell the word fox.\n10. Count",
+        False,
+    )

@@ -1,6 +1,13 @@
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from helpers import speculative as spec
 from helpers.generation import chat_prompt_ids
@@ -36,7 +43,12 @@ def random_lm(kind: str, vocab: int, layers: int, hidden: int, seed: int):
 
 def plain_greedy(model, ids, n, eos=None):
     out = model.generate(
-        ids, max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=0, attention_mask=torch.ones_like(ids)
+        ids,
+        max_new_tokens=n,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=0,
+        attention_mask=torch.ones_like(ids),
     )
     return out
 
@@ -58,16 +70,24 @@ def test_greedy_equals_generate_on_random_configs(kind, vocab, seed, k):
 @pytest.mark.parametrize("stop", [0.3, 0.9])
 @pytest.mark.parametrize("rule", ["stop_below", "stop_block_below"])
 def test_confidence_stop_keeps_greedy_exact_and_shortens_rounds(tok, target, draft, stop, rule):
-    ids = torch.tensor([chat_prompt_ids(tok, "Tell a story about a fox named Liz who likes honey.")])
-    ours, st = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=50, **{rule: stop})
+    ids = torch.tensor(
+        [chat_prompt_ids(tok, "Tell a story about a fox named Liz who likes honey.")]
+    )
+    ours, st = spec.speculative_generate(
+        target, draft, ids, k=12, max_new_tokens=50, **{rule: stop}
+    )
     assert torch.equal(ours, plain_greedy(target, ids, 50))
     assert min(st.proposed) < 12  # some rounds stopped drafting early
 
 
 def test_block_stop_drafts_no_more_than_the_per_token_stop(tok, target, draft):
     ids = torch.tensor([chat_prompt_ids(tok, "Count from 3 to 9.")])
-    _, token = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=40, stop_below=0.6)
-    _, block = spec.speculative_generate(target, draft, ids, k=12, max_new_tokens=40, stop_block_below=0.6)
+    _, token = spec.speculative_generate(
+        target, draft, ids, k=12, max_new_tokens=40, stop_below=0.6
+    )
+    _, block = spec.speculative_generate(
+        target, draft, ids, k=12, max_new_tokens=40, stop_block_below=0.6
+    )
     # a product of probabilities is at most each of them, so the block rule stops at least as early
     assert block.draft_calls / block.rounds <= token.draft_calls / token.rounds
 
@@ -96,9 +116,15 @@ def test_greedy_with_the_target_as_its_own_draft_accepts_everything():
 
 
 def test_tiny_pair_greedy_parity_on_chat_prompts(tok, target, draft):
-    for prompt in ["Tell a story about a cat named Tom who likes fish.", "What is 12 + 30?", "Count from 5 to 11."]:
+    for prompt in [
+        "Tell a story about a cat named Tom who likes fish.",
+        "What is 12 + 30?",
+        "Count from 5 to 11.",
+    ]:
         ids = torch.tensor([chat_prompt_ids(tok, prompt)])
-        ours, _ = spec.speculative_generate(target, draft, ids, k=4, max_new_tokens=60, eos_token_id=tok.eos_token_id)
+        ours, _ = spec.speculative_generate(
+            target, draft, ids, k=4, max_new_tokens=60, eos_token_id=tok.eos_token_id
+        )
         ref = plain_greedy(target, ids, 60, eos=tok.eos_token_id)
         assert torch.equal(ours, ref), prompt
 
@@ -132,7 +158,9 @@ def test_eos_inside_a_draft_block_stops_there():
     free = plain_greedy(target, ids, 30)[0, 3:].tolist()
     eos = free[6]  # a token the greedy text reaches at position 7 (inside the second block of k=5)
     first = free.index(eos)
-    ours, stats = spec.speculative_generate(target, target, ids, k=5, max_new_tokens=30, eos_token_id=eos)
+    ours, stats = spec.speculative_generate(
+        target, target, ids, k=5, max_new_tokens=30, eos_token_id=eos
+    )
     assert ours[0, 3:].tolist() == free[: first + 1]
     assert torch.equal(ours, plain_greedy(target, ids, 30, eos=eos)[:, : ours.shape[1]])
 
@@ -141,7 +169,9 @@ def test_eos_inside_a_draft_block_stops_there():
 def test_exactly_max_new_tokens(n):
     target = random_lm("llama", 97, layers=2, hidden=64, seed=7)
     for k in (1, 4, 8):
-        seq, stats = spec.speculative_generate(target, target, torch.tensor([[1, 2]]), k=k, max_new_tokens=n)
+        seq, stats = spec.speculative_generate(
+            target, target, torch.tensor([[1, 2]]), k=k, max_new_tokens=n
+        )
         assert seq.shape[1] - 2 == n == stats.new_tokens
 
 
@@ -166,11 +196,14 @@ def test_vocab_guard_same_tokenizer(tok, target, draft):
 
 
 def test_vocab_guard_padded_vocabulary_is_sliced(tok):
-    target = random_lm("llama", len(tok) + 64, layers=1, hidden=32, seed=1)  # padded like Qwen2.5-7B
+    # padded like Qwen2.5-7B
+    target = random_lm("llama", len(tok) + 64, layers=1, hidden=32, seed=1)
     draft = random_lm("llama", len(tok), layers=1, hidden=32, seed=2)
     assert spec.shared_vocab_size(target, draft, tok, tok) == len(tok)
     ids = torch.tensor([[3, 4, 5]])
-    seq, _ = spec.speculative_generate(target, draft, ids, k=3, max_new_tokens=10, vocab_size=len(tok))
+    seq, _ = spec.speculative_generate(
+        target, draft, ids, k=3, max_new_tokens=10, vocab_size=len(tok)
+    )
     assert seq.shape[1] == 13 and int(seq.max()) < len(tok)
     with pytest.raises(ValueError, match="pass both tokenizers"):
         spec.speculative_generate(target, draft, ids, k=3, max_new_tokens=10)
@@ -197,7 +230,15 @@ def pvalue(ids, n, seed, temperature=1.0, top_k=0, draft_argmax=False):
     target, draft = sharp_pair()
     pairs, law = spec.two_token_law(target, ids, temperature, top_k)
     counts = spec.sample_two_tokens(
-        target, draft, ids, pairs, n, seed, temperature=temperature, top_k=top_k, draft_argmax=draft_argmax
+        target,
+        draft,
+        ids,
+        pairs,
+        n,
+        seed,
+        temperature=temperature,
+        top_k=top_k,
+        draft_argmax=draft_argmax,
     )
     return spec.chi_square_pvalue(counts, law)
 
@@ -219,7 +260,9 @@ def test_negative_control_argmax_draft_with_soft_q_fails():
 def test_sampling_on_the_tiny_pair_is_exact(tok, target, draft):
     ids = torch.tensor([tok("<|im_start|>user\n")["input_ids"]])
     pairs, law = spec.two_token_law(target, ids, 1.0, top_k=20)
-    ours = spec.sample_two_tokens(target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20)
+    ours = spec.sample_two_tokens(
+        target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20
+    )
     control = spec.sample_two_tokens(
         target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20, draft_argmax=True
     )
@@ -289,15 +332,19 @@ def test_every_batched_greedy_row_equals_its_own_greedy_decoding(kind, vocab, se
     """Prompts of 2 to 11 tokens, left-padded; rows accept different numbers of drafts each round, and one
     row meets end-of-turn early and leaves the batch."""
     target = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
-    draft = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)  # the target, perturbed: some drafts stand
+    # the target, perturbed: some drafts stand
+    draft = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for w in draft.parameters():
             w.add_(0.1 * torch.randn(w.shape, generator=g) * w.std().nan_to_num())
     prompts = [torch.randint(1, vocab, (n,), generator=g).tolist() for n in (7, 2, 11, 5)]
-    eos = plain_greedy(target, torch.tensor([prompts[1]]), 30)[0, 2 + 4].item()  # row 1 ends at its 5th token
+    # row 1 ends at its 5th token
+    eos = plain_greedy(target, torch.tensor([prompts[1]]), 30)[0, 2 + 4].item()
     ids, mask = left_padded(prompts)
-    ours, stats = spec.speculative_generate_batch(target, draft, ids, mask, k=k, max_new_tokens=30, eos_token_id=eos)
+    ours, stats = spec.speculative_generate_batch(
+        target, draft, ids, mask, k=k, max_new_tokens=30, eos_token_id=eos
+    )
     for row, p in zip(ours, prompts):
         assert row == plain_greedy(target, torch.tensor([p]), 30, eos=eos)[0, len(p) :].tolist()
     assert len(ours[1]) <= 5 and stats.new_tokens == sum(map(len, ours))
@@ -327,8 +374,9 @@ def test_batched_sampling_follows_the_target_distribution_in_every_row():
     counts = [torch.zeros(len(law), dtype=torch.float64) for _, law in laws]
     gen = torch.Generator().manual_seed(0)
     for _ in range(2000):
-        rows, _ = spec.speculative_generate_batch(target, draft, ids, mask, k=3, max_new_tokens=3, temperature=1.0,
-                                                  generator=gen)  # two drafts a round  # fmt: skip
+        rows, _ = spec.speculative_generate_batch(
+            target, draft, ids, mask, k=3, max_new_tokens=3, temperature=1.0, generator=gen
+        )  # two drafts a round
         for r, row in enumerate(rows):
             counts[r][index[r][tuple(row[:2])]] += 1
     for c, (_, law) in zip(counts, laws):
@@ -345,9 +393,15 @@ def test_static_caches_roll_back_by_position_and_stay_exact(kind, vocab, seed, k
     draft = random_lm(kind, vocab, layers=3, hidden=64, seed=seed)
     with torch.no_grad():
         for w in draft.parameters():
-            w.add_(0.1 * torch.randn(w.shape, generator=torch.Generator().manual_seed(seed)) * w.std().nan_to_num())
+            w.add_(
+                0.1
+                * torch.randn(w.shape, generator=torch.Generator().manual_seed(seed))
+                * w.std().nan_to_num()
+            )
     ids = torch.randint(1, vocab, (1, 7), generator=torch.Generator().manual_seed(seed))
-    ours, stats = spec.speculative_generate(target, draft, ids, k=k, max_new_tokens=40, static_cache=True)
+    ours, stats = spec.speculative_generate(
+        target, draft, ids, k=k, max_new_tokens=40, static_cache=True
+    )
     assert torch.equal(ours, plain_greedy(target, ids, 40)) and 0 < stats.alpha_hat < 1
     eos = ours[0, 7 + 9].item()
     stopped, _ = spec.speculative_generate(
@@ -360,7 +414,9 @@ def test_static_caches_keep_sampling_exact():
     target, draft = sharp_pair()
     ids = torch.tensor([[1, 2, 3]])
     pairs, law = spec.two_token_law(target, ids, 1.0, 0)
-    counts = spec.sample_two_tokens(target, draft, ids, pairs, 2000, seed=5, temperature=1.0, static_cache=True)
+    counts = spec.sample_two_tokens(
+        target, draft, ids, pairs, 2000, seed=5, temperature=1.0, static_cache=True
+    )
     assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
 
 
@@ -373,9 +429,16 @@ def test_a_compiled_pair_with_static_caches_stays_exact():
     draft = copy.deepcopy(target)
     with torch.no_grad():
         for w in draft.parameters():
-            w.add_(0.1 * torch.randn(w.shape, generator=torch.Generator().manual_seed(3)) * w.std().nan_to_num())
+            w.add_(
+                0.1
+                * torch.randn(w.shape, generator=torch.Generator().manual_seed(3))
+                * w.std().nan_to_num()
+            )
     ids = torch.tensor([[5, 6, 7, 8]])
     reference = plain_greedy(target, ids, 24)
-    t, d = (spec.compile_for_decoding(copy.deepcopy(m), backend="eager", mode=None) for m in (target, draft))
+    t, d = (
+        spec.compile_for_decoding(copy.deepcopy(m), backend="eager", mode=None)
+        for m in (target, draft)
+    )
     ours, _ = spec.speculative_generate(t, d, ids, k=3, max_new_tokens=24, static_cache=True)
     assert torch.equal(ours, reference)

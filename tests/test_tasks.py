@@ -61,7 +61,9 @@ def test_heldout_by_family_is_balanced_and_distinct():
 
 
 def test_later_stages_can_register_a_family():
-    fam = tasks.Family("echo", lambda rng: tasks.Task("echo", "Say hi.", "hi"), lambda t, a: a == "hi")
+    fam = tasks.Family(
+        "echo", lambda rng: tasks.Task("echo", "Say hi.", "hi"), lambda t, a: a == "hi"
+    )
     tasks.register_family(fam)
     try:
         assert tasks.grade(tasks.Task("echo", "Say hi.", "hi"), "hi")

@@ -18,7 +18,16 @@ from helpers.world import cache, load_all, tiny
 from helpers.world import families as tasks
 
 # Two small models for the cache's own tests (registered here and, through EXTRA_MODULES, in build processes).
-SMALL = {"hidden": 32, "layers": 1, "heads": 2, "mlp": 64, "steps": 15, "batch": 8, "lr": 3e-3, "seed": 0}
+SMALL = {
+    "hidden": 32,
+    "layers": 1,
+    "heads": 2,
+    "mlp": 64,
+    "steps": 15,
+    "batch": 8,
+    "lr": 3e-3,
+    "seed": 0,
+}
 
 
 def small_docs() -> list[list[int]]:
@@ -26,10 +35,22 @@ def small_docs() -> list[list[int]]:
     return tiny.encode_docs(tiny.load_tokenizer(), tasks.sample_tasks(200, "train", 0))
 
 
-tiny.lm_recipe("test_small_a", "a toy model for the cache tests", SMALL, small_docs, eval_per_family=2)
-tiny.lm_recipe("test_small_b", "another toy model", {**SMALL, "seed": 1}, small_docs, eval_per_family=2)
+tiny.lm_recipe(
+    "test_small_a", "a toy model for the cache tests", SMALL, small_docs, eval_per_family=2
+)
+tiny.lm_recipe(
+    "test_small_b", "another toy model", {**SMALL, "seed": 1}, small_docs, eval_per_family=2
+)
 cache.EXTRA_MODULES.append(__name__)
-DESCENDANTS_OF_TARGET = {"target", "policy", "generator", "judge", "evaluator", "helpful", "feedback"}
+DESCENDANTS_OF_TARGET = {
+    "target",
+    "policy",
+    "generator",
+    "judge",
+    "evaluator",
+    "helpful",
+    "feedback",
+}
 
 
 def test_tokenizer_round_trip(tok):
@@ -38,12 +59,21 @@ def test_tokenizer_round_trip(tok):
 
 
 def test_chat_template_renders_chatml_and_marks_the_answer(tok):
-    msgs = [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "2 + 3 = 5."}]
+    msgs = [
+        {"role": "user", "content": "What is 2 + 3?"},
+        {"role": "assistant", "content": "2 + 3 = 5."},
+    ]
     text = tok.apply_chat_template(msgs, tokenize=False)
-    assert text == "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n2 + 3 = 5.<|im_end|>\n"
-    enc = tok.apply_chat_template(msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    assert (
+        text
+        == "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n2 + 3 = 5.<|im_end|>\n"
+    )
+    enc = tok.apply_chat_template(
+        msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     marked = [i for i, m in zip(enc["input_ids"], enc["assistant_masks"]) if m]
-    assert tok.decode(marked) == "2 + 3 = 5.<|im_end|>"  # the EOS is trained, so the model learns to stop
+    # the EOS is trained, so the model learns to stop
+    assert tok.decode(marked) == "2 + 3 = 5.<|im_end|>"
     prompt = tok.apply_chat_template(msgs[:1], tokenize=False, add_generation_prompt=True)
     assert prompt.endswith("<|im_start|>assistant\n")
 
@@ -51,7 +81,11 @@ def test_chat_template_renders_chatml_and_marks_the_answer(tok):
 def test_world_table_shape_and_target_beats_draft(world, bar):
     t, d = world["models"]["target"], world["models"]["draft"]
     assert t["params"] >= 5 * d["params"]
-    bar(t["heldout"]["mean"] - d["heldout"]["mean"], above=0.1, what="target minus draft, mean held-out accuracy")
+    bar(
+        t["heldout"]["mean"] - d["heldout"]["mean"],
+        above=0.1,
+        what="target minus draft, mean held-out accuracy",
+    )
     bar(t["heldout"]["mean"], below=0.95, what="target mean held-out accuracy (room to improve)")
     assert t["heldout"]["mean"] > 0
     assert set(t["heldout"]) == set(tasks.CORE_FAMILIES) | {"mean"}
@@ -71,7 +105,8 @@ def test_check_exits_zero_only_when_nothing_must_be_built(world, tmp_path, monke
     """`make test` asks `helpers.world check` whether to run the presets beside a build."""
     with pytest.raises(SystemExit) as cached:
         world_cli.main(["check", "target", "draft"])
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))  # an empty cache: the keys stay, the folders are missing
+    # an empty cache: the keys stay, the folders are missing
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     with pytest.raises(SystemExit) as empty:
         world_cli.main(["check", "draft"])
     assert (cached.value.code, empty.value.code) == (0, 1)
@@ -87,7 +122,8 @@ def test_load_reads_the_cache_and_uses_from_pretrained(world, monkeypatch):
 
 
 def _keys() -> dict[str, str]:
-    helpers.world.load_all()  # every world module's recipes, whichever tests ran before in this process
+    # every world module's recipes, whichever tests ran before in this process
+    helpers.world.load_all()
     cache._keys.clear()
     return {name: cache.key(name) for name in cache.RECIPES if not name.startswith("test_")}
 
@@ -97,14 +133,17 @@ def test_a_recipe_change_moves_exactly_the_keys_it_should(world, monkeypatch):
     before = _keys()
     r = cache.RECIPES
     monkeypatch.setitem(r, "policy", replace(r["policy"], spec={**r["policy"].spec, "steps": 301}))
-    assert {n for n, k in _keys().items() if k != before[n]} == {"policy"}  # its own recipe: that model only
+    # its own recipe: that model only
+    assert {n for n, k in _keys().items() if k != before[n]} == {"policy"}
     monkeypatch.setitem(r, "policy", replace(r["policy"], version=2))
     assert {n for n, k in _keys().items() if k != before[n]} == {"policy"}  # its code version
     monkeypatch.setitem(r, "target", replace(r["target"], spec={**r["target"].spec, "lr": 1e-3}))
-    assert {n for n, k in _keys().items() if k != before[n]} == DESCENDANTS_OF_TARGET  # a parent: and its descendants
+    # a parent: and its descendants
+    assert {n for n, k in _keys().items() if k != before[n]} == DESCENDANTS_OF_TARGET
     monkeypatch.setattr(cache, "_data_hashes", {**cache._data_hashes, "draft": "other data"})
     changed = {n for n, k in _keys().items() if k != before[n]}
-    assert changed == DESCENDANTS_OF_TARGET | {"draft"}  # its training data: the draft, which has no descendants
+    # its training data: the draft, which has no descendants
+    assert changed == DESCENDANTS_OF_TARGET | {"draft"}
     monkeypatch.undo()
     assert _keys() == before
 
@@ -133,20 +172,32 @@ def test_build_estimates_scale_by_this_machines_measured_pace(world, monkeypatch
     at the recipes' recorded times and scale by the build times this machine's cache holds, leaving out builds
     too short to time (the tokenizer's, which once made a fresh machine's first estimate 0.1x)."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
-    monkeypatch.setattr(cache, "_calibrated", {})  # no calibration in this process: the recorded times
+    # no calibration in this process: the recorded times
+    monkeypatch.setattr(cache, "_calibrated", {})
     target, draft = cache.recipe("target").expected_s, cache.recipe("draft").expected_s
-    assert cache.pace() == 1.0 and cache.estimate(["target", "draft"], workers=2) == target  # the demo's two
+    # the demo's two
+    assert cache.pace() == 1.0 and cache.estimate(["target", "draft"], workers=2) == target
     assert "this machine's pace" not in cache._start_line("target", 1, 2, 60)
-    too_short_to_time = ("tokenizer", 0.01 * cache.recipe("tokenizer").expected_s)  # 0 s of an expected 2 s
-    for name, build_s in (("target", 5 * target), ("draft", 3 * draft), ("not a recipe", 1e6), too_short_to_time):
+    # 0 s of an expected 2 s
+    too_short_to_time = ("tokenizer", 0.01 * cache.recipe("tokenizer").expected_s)
+    for name, build_s in (
+        ("target", 5 * target),
+        ("draft", 3 * draft),
+        ("not a recipe", 1e6),
+        too_short_to_time,
+    ):
         (tmp_path / "models" / f"{name}-key").mkdir(parents=True)
-        (tmp_path / "models" / f"{name}-key" / "info.json").write_text(json.dumps({"name": name, "build_s": build_s}))
+        (tmp_path / "models" / f"{name}-key" / "info.json").write_text(
+            json.dumps({"name": name, "build_s": build_s})
+        )
     assert cache.pace() == pytest.approx((5 * target + 3 * draft) / (target + draft))
     assert cache.estimate(["draft"]) == pytest.approx(cache.pace() * draft)
     assert f"{cache.pace():.1f}x the recorded times" in cache._start_line("target", 1, 2, 60)
 
 
-def test_a_fresh_machine_estimates_at_its_calibrated_pace_until_it_has_built(world, monkeypatch, tmp_path):
+def test_a_fresh_machine_estimates_at_its_calibrated_pace_until_it_has_built(
+    world, monkeypatch, tmp_path
+):
     """An empty cache takes the calibration's pace (a few timed steps), so a fresh machine's first estimate is
     its own; the first timed build then replaces it."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
@@ -158,7 +209,9 @@ def test_a_fresh_machine_estimates_at_its_calibrated_pace_until_it_has_built(wor
     target = cache.recipe("target").expected_s
     assert cache.pace() == 3.0 and cache.estimate(["target"]) == 3 * target
     (tmp_path / "models" / "target-key").mkdir(parents=True)
-    (tmp_path / "models" / "target-key" / "info.json").write_text(json.dumps({"name": "target", "build_s": target}))
+    (tmp_path / "models" / "target-key" / "info.json").write_text(
+        json.dumps({"name": "target", "build_s": target})
+    )
     assert cache.pace() == 1.0
 
 
@@ -166,27 +219,41 @@ def test_a_build_estimate_follows_the_schedule(world, monkeypatch, tmp_path):
     """The estimate schedules as the build does: a model after its parents, the longest ready first, so two
     workers halve the extensions but not the target they all start from (it once said 1.7 min for 3.2)."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
-    monkeypatch.setattr(cache, "_calibrated", {})  # an earlier test's calibration in this process: not this one's
+    # an earlier test's calibration in this process: not this one's
+    monkeypatch.setattr(cache, "_calibrated", {})
     load_all()  # the extensions' recipes
     t, p, j, e = (cache.recipe(n).expected_s for n in ("target", "policy", "judge", "evaluator"))
     assert cache.estimate(["target", "policy", "judge"], workers=1) == t + p + j
     assert cache.estimate(["target", "policy", "judge"], workers=2) == t + max(p, j)
-    assert cache.estimate(["target", "policy", "judge", "evaluator"], workers=2) == t + max(p, min(p, j) + e)
+    assert cache.estimate(["target", "policy", "judge", "evaluator"], workers=2) == t + max(
+        p, min(p, j) + e
+    )
 
 
 def test_a_cosmetic_edit_keeps_every_key(world, tmp_path):
     """A copy of the package whose world modules gain a comment and a docstring line computes the same keys."""
     copy_root = tmp_path / "repo"
-    shutil.copytree(Path(helpers.__file__).parent, copy_root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(helpers.__file__).parent,
+        copy_root / "helpers",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     for module in (copy_root / "helpers" / "world").glob("*.py"):
         text = module.read_text()
         module.write_text(text.replace('"""', '"""Edited.\n', 1) + "\n# a cosmetic edit\n")
-    (copy_root / "helpers" / "tasks.py").write_text((copy_root / "helpers" / "tasks.py").read_text() + "\n# edited\n")
+    (copy_root / "helpers" / "tasks.py").write_text(
+        (copy_root / "helpers" / "tasks.py").read_text() + "\n# edited\n"
+    )
     script = "import json; from helpers.world import cache, load_all; load_all(); "
     script += "print(json.dumps({n: cache.key(n) for n in cache.RECIPES}))"
     env = {**os.environ, "PYTHONPATH": str(copy_root)}
     out = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     edited = json.loads(out.stdout.strip().splitlines()[-1])
     assert "Edited." in (copy_root / "helpers" / "world" / "tiny.py").read_text()
@@ -197,12 +264,17 @@ def test_a_model_built_alone_equals_one_built_beside_another(tmp_path, monkeypat
     """Bit-identical weights from an empty cache: built alone in this process, and in a 2-process pool
     beside another model (and, at the pinned AVX2 level, on any x86-64 CPU: tests/test_world_digest.py)."""
     weights = []
-    for run, names, workers in (("alone", ["test_small_a"], 1), ("pool", ["test_small_a", "test_small_b"], 2)):
+    for run, names, workers in (
+        ("alone", ["test_small_a"], 1),
+        ("pool", ["test_small_a", "test_small_b"], 2),
+    ):
         monkeypatch.setenv("COURSE_CACHE", str(tmp_path / run))
         cache._keys.clear()
         assert cache.build(names, workers=workers, log=lambda line: None)[-len(names) :] == names
         info = cache.info("test_small_a")
-        weights.append(((cache.path("test_small_a") / "model.safetensors").read_bytes(), info["final_loss"]))
+        weights.append(
+            ((cache.path("test_small_a") / "model.safetensors").read_bytes(), info["final_loss"])
+        )
     cache._keys.clear()
     assert weights[0] == weights[1]
 
@@ -249,11 +321,15 @@ def test_four_bit_loading_path_on_cpu(world, bar):
     has 688; the draft's layers are multiples of 32)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    qcfg = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+    )
     q = AutoModelForCausalLM.from_pretrained(cache.path("draft"), quantization_config=qcfg)
     assert "Linear4bit" in type(q.model.layers[0].self_attn.q_proj).__name__
     full, tok = tiny.load_model("draft"), tiny.load_tokenizer()
-    ids = torch.tensor([sum((tiny.encode_docs(tok, [t])[0] for t in tasks.heldout_by_family(1)), [])])
+    ids = torch.tensor(
+        [sum((tiny.encode_docs(tok, [t])[0] for t in tasks.heldout_by_family(1)), [])]
+    )
     with torch.no_grad():
         a, b = full(ids).logits, q(ids).logits.float()
     agree = (a.argmax(-1) == b.argmax(-1)).float().mean().item()
@@ -263,4 +339,7 @@ def test_four_bit_loading_path_on_cpu(world, bar):
 def test_answer_masks_mark_the_answer_and_its_end_of_turn(tok):
     task = tasks.sample_tasks(1, "train", 3)[0]
     (ids,), (mask,) = tiny.encode_docs(tok, [task]), tiny.answer_masks(tok, [task])
-    assert len(ids) == len(mask) and tok.decode([i for i, m in zip(ids, mask) if m]) == task.answer + "<|im_end|>"
+    assert (
+        len(ids) == len(mask)
+        and tok.decode([i for i, m in zip(ids, mask) if m]) == task.answer + "<|im_end|>"
+    )

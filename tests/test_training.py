@@ -11,7 +11,11 @@ from helpers.world import tiny
 def _rows(n=64):
     return si.to_sft_rows(
         [
-            {"instruction": "Is the number odd or even?", "input": str(i), "output": "odd" if i % 2 else "even"}
+            {
+                "instruction": "Is the number odd or even?",
+                "input": str(i),
+                "output": "odd" if i % 2 else "even",
+            }
             for i in range(n)
         ]
     )
@@ -19,7 +23,9 @@ def _rows(n=64):
 
 def test_sft_lora_trains_completion_only_and_keeps_the_base(tmp_path, tok, draft):
     model = copy.deepcopy(draft)
-    probe = torch.tensor([tok("Is the number odd or even?\n\n7", add_special_tokens=False)["input_ids"]])
+    probe = torch.tensor(
+        [tok("Is the number odd or even?\n\n7", add_special_tokens=False)["input_ids"]]
+    )
     base_logits = model(input_ids=probe).logits
     trainer = training.sft_lora(
         model,
@@ -35,7 +41,8 @@ def test_sft_lora_trains_completion_only_and_keeps_the_base(tmp_path, tok, draft
     # the loss covers the completion (answer + end of turn) and nothing of the prompt
     row = trainer.train_dataset[0]
     supervised = [label for label in row["labels"] if label != -100]
-    assert tok.decode(supervised) == "even<|im_end|>\n"  # the answer and its end of turn, nothing else
+    # the answer and its end of turn, nothing else
+    assert tok.decode(supervised) == "even<|im_end|>\n"
     assert row["input_ids"][-len(supervised) :] == supervised
     # LoRA: few trainable parameters; the adapter changes the output, disabling it restores the base exactly
     trainable, total = training.trainable_share(trainer.model)
@@ -89,11 +96,22 @@ def _lora(trainer) -> dict:
 
 
 def _sft(tok, draft, out, steps=12):
-    return training.sft_lora(copy.deepcopy(draft).train(), tok, _rows(), profiles.choose_profile(), steps=steps,
-                             lr=1e-2, batch_size=8, logging_steps=2, output_dir=str(out))  # fmt: skip
+    return training.sft_lora(
+        copy.deepcopy(draft).train(),
+        tok,
+        _rows(),
+        profiles.choose_profile(),
+        steps=steps,
+        lr=1e-2,
+        batch_size=8,
+        logging_steps=2,
+        output_dir=str(out),
+    )
 
 
-def test_a_run_reset_half_way_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, tok, draft, monkeypatch):
+def test_a_run_reset_half_way_resumes_to_the_weights_of_an_uninterrupted_one(
+    tmp_path, tok, draft, monkeypatch
+):
     """Killed after step 10 of 12 (64 rows in batches of 8: inside the second epoch), the rerun resumes
     from the step-10 checkpoint (adapter, optimizer, scheduler, random states, data order) and ends on
     bit-identical weights and losses; a rerun of the finished run trains no step."""
@@ -140,14 +158,25 @@ def test_the_run_key_is_the_same_in_every_python_process(world):
     import subprocess
     import sys
 
-    runs = [json.loads(subprocess.run([sys.executable, "-c", _KEY_IN_A_FRESH_PROCESS], capture_output=True, text=True,
-                                      check=True, env={**os.environ, "PYTHONHASHSEED": str(s)}).stdout.splitlines()[-1])
-            for s in (1, 2, 3)]  # fmt: skip
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _KEY_IN_A_FRESH_PROCESS],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONHASHSEED": str(s)},
+            ).stdout.splitlines()[-1]
+        )
+        for s in (1, 2, 3)
+    ]
     assert len({r["raw"] for r in runs}) > 1  # the hazard is real: the set's order moved
     assert len({r["key"] for r in runs}) == 1
 
 
-def test_a_half_written_checkpoint_is_skipped_for_the_complete_one(tmp_path, tok, draft, monkeypatch):
+def test_a_half_written_checkpoint_is_skipped_for_the_complete_one(
+    tmp_path, tok, draft, monkeypatch
+):
     """A reset during a save leaves a checkpoint folder without trainer_state.json: the rerun deletes it and
     resumes from the complete checkpoint before it, ending on the uninterrupted run's weights."""
     import shutil

@@ -19,17 +19,27 @@ RECORD = json.loads((report.RESULTS / "tiny_world.json").read_text())
 LOSS_SPREAD = 0.03
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("COURSE_WORLD_SEED", "0") != "0", reason="the record is the default world's (seed 0)"
+    os.environ.get("COURSE_WORLD_SEED", "0") != "0",
+    reason="the record is the default world's (seed 0)",
 )
 
 
 def test_the_record_holds_every_model_of_the_world_at_the_pinned_level():
     from helpers.world.__main__ import default_world
 
-    load_all()  # tests may register recipes of their own in this process: the world's are those of helpers.world
-    world = [n for n in default_world() if cache.recipe(n).data.__module__.startswith("helpers.world.")]
-    assert sorted(RECORD.get("digests", {})) == sorted(world), "run `make notebooks` to record the world"
-    assert RECORD["numerics"] == {"cpu_capability": numerics.LEVEL.upper(), "mkl_cbwr": numerics.LEVEL.upper()}
+    # tests may register recipes of their own in this process: the world's are those of
+    # helpers.world
+    load_all()
+    world = [
+        n for n in default_world() if cache.recipe(n).data.__module__.startswith("helpers.world.")
+    ]
+    assert sorted(RECORD.get("digests", {})) == sorted(world), (
+        "run `make notebooks` to record the world"
+    )
+    assert RECORD["numerics"] == {
+        "cpu_capability": numerics.LEVEL.upper(),
+        "mkl_cbwr": numerics.LEVEL.upper(),
+    }
 
 
 def test_this_process_runs_at_the_recorded_level():
@@ -41,7 +51,9 @@ def test_a_model_built_here_matches_its_recorded_digest(name):
     load_all()
     recorded = RECORD["digests"][name]
     if numerics.pinnable():
-        assert cache.key(name) == recorded["key"], f"{name}: this machine's key differs (libraries or recipe changed)"
+        assert cache.key(name) == recorded["key"], (
+            f"{name}: this machine's key differs (libraries or recipe changed)"
+        )
     if not cache.is_built(name):
         pytest.skip(f"{name} is not in this machine's cache (make world builds it)")
     built = cache.info(name)

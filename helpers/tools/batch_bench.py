@@ -31,7 +31,9 @@ def build_record(name: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m helpers.tools.batch_bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers.tools.batch_bench", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--pair", choices=["bench", "tiny"], default="tiny")
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--new-tokens", type=int, default=48)

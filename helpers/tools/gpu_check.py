@@ -33,8 +33,14 @@ def _shape(model_id: str) -> tuple[type, dict]:
     """A registered model's shape as (config class, kwargs), from its config.json facts (helpers/models.py)."""
     m = models.get(model_id)
     cls = Qwen2Config if m.family == "qwen" else LlamaConfig
-    return cls, dict(hidden_size=m.hidden, num_hidden_layers=m.layers, num_attention_heads=m.heads,
-                     num_key_value_heads=m.kv_heads, intermediate_size=m.intermediate, vocab_size=m.vocab)  # fmt: skip
+    return cls, dict(
+        hidden_size=m.hidden,
+        num_hidden_layers=m.layers,
+        num_attention_heads=m.heads,
+        num_key_value_heads=m.kv_heads,
+        intermediate_size=m.intermediate,
+        vocab_size=m.vocab,
+    )
 
 
 SHAPES = {  # the presets' models as (config class, kwargs); weights random
@@ -46,23 +52,41 @@ SHAPES = {  # the presets' models as (config class, kwargs); weights random
     "Llama-68M": _shape("Felladrin/Llama-68M-Chat-v1"),
     "Qwen2.5-3B": _shape("Qwen/Qwen2.5-3B-Instruct"),
 }
-COMPILED_PAIRS = [("TinyLlama-1.1B", "Llama-68M"), ("Qwen2.5-3B", "Qwen2.5-0.5B"), ("Qwen2.5-7B", "Qwen2.5-0.5B")]
+COMPILED_PAIRS = [
+    ("TinyLlama-1.1B", "Llama-68M"),
+    ("Qwen2.5-3B", "Qwen2.5-0.5B"),
+    ("Qwen2.5-7B", "Qwen2.5-0.5B"),
+]
 
 
 def random_model(name: str, dtype, seed: int = 0, device: str = "cuda", small: bool = False):
     """A preset model's shape with random weights (`small`: 2 layers x 64, for the CPU smoke run)."""
     cls, kw = SHAPES[name]
     if small:
-        kw = {**kw, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": min(2, kw["num_hidden_layers"]),
-              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512}  # fmt: skip
+        kw = {
+            **kw,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": min(2, kw["num_hidden_layers"]),
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "vocab_size": 512,
+        }
     torch.manual_seed(seed)
     with torch.device(device):
         return AutoModelForCausalLM.from_config(cls(**kw), dtype=dtype).eval()
 
 
 def greedy(model, ids, n):
-    return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
-                          do_sample=False, eos_token_id=None, pad_token_id=0)  # fmt: skip
+    return model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=n,
+        min_new_tokens=n,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
 
 
 def self_draft_check(model, n_prompts=5, n=64, k=4) -> dict:
@@ -85,9 +109,13 @@ def pair_costs(target, draft) -> dict:
         a: max(speculative.predicted_speedup(a, k, c["c"], c["verify"][k]) for k in range(1, 9))
         for a in (0.6, 0.7, 0.8, 0.9)
     }
-    return {"target_ms": round(c["target_ms"], 2), "draft_ms": round(c["draft_ms"], 2), "c": round(c["c"], 3),
-            "verify": {k: round(v, 2) for k, v in c["verify"].items()},
-            "best_predicted_speedup_at_alpha": {a: round(v, 2) for a, v in pred.items()}}  # fmt: skip
+    return {
+        "target_ms": round(c["target_ms"], 2),
+        "draft_ms": round(c["draft_ms"], 2),
+        "c": round(c["c"], 3),
+        "verify": {k: round(v, 2) for k, v in c["verify"].items()},
+        "best_predicted_speedup_at_alpha": {a: round(v, 2) for a, v in pred.items()},
+    }
 
 
 def static_step_ms(model, ctx, n_new: int, repeats: int = 20) -> float:
@@ -109,25 +137,41 @@ def static_step_ms(model, ctx, n_new: int, repeats: int = 20) -> float:
     return 1e3 * sorted(times[3:])[repeats // 2]
 
 
-def compiled_pair(t_name: str, d_name: str, alpha: float, device: str, small: bool, compile_kwargs: dict) -> dict:
+def compiled_pair(
+    t_name: str, d_name: str, alpha: float, device: str, small: bool, compile_kwargs: dict
+) -> dict:
     """c and v(k) eager and compiled (static caches both), the predicted speed-up at `alpha`, and fp32 parity."""
     dtype = torch.float32 if small else torch.bfloat16
     out: dict = {}
     for label in ("eager", "compiled"):
-        target, draft = random_model(t_name, dtype, 0, device, small), random_model(d_name, dtype, 1, device, small)
+        target, draft = (
+            random_model(t_name, dtype, 0, device, small),
+            random_model(d_name, dtype, 1, device, small),
+        )
         if label == "compiled":
-            target, draft = (speculative.compile_for_decoding(m, **compile_kwargs) for m in (target, draft))
+            target, draft = (
+                speculative.compile_for_decoding(m, **compile_kwargs) for m in (target, draft)
+            )
         ctx = torch.randint(5, 500, (1, 128), device=device)
         t1, d1 = static_step_ms(target, ctx, 1), static_step_ms(draft, ctx, 1)
         verify = {k: static_step_ms(target, ctx, k + 1) / t1 for k in range(1, 9)}
         best = max(speculative.predicted_speedup(alpha, k, d1 / t1, v) for k, v in verify.items())
-        out[label] = {"target_ms": round(t1, 2), "draft_ms": round(d1, 2), "c": round(d1 / t1, 3),
-                      "verify": {k: round(v, 2) for k, v in verify.items()}, "best_predicted_speedup": round(best, 2)}  # fmt: skip
+        out[label] = {
+            "target_ms": round(t1, 2),
+            "draft_ms": round(d1, 2),
+            "c": round(d1 / t1, 3),
+            "verify": {k: round(v, 2) for k, v in verify.items()},
+            "best_predicted_speedup": round(best, 2),
+        }
         del target, draft
     target = random_model(t_name, torch.float32, 0, device, small)
-    compiled = speculative.compile_for_decoding(random_model(t_name, torch.float32, 0, device, small), **compile_kwargs)
+    compiled = speculative.compile_for_decoding(
+        random_model(t_name, torch.float32, 0, device, small), **compile_kwargs
+    )
     ids = torch.randint(5, 500, (1, 24), device=device)
-    seq, _ = speculative.speculative_generate(compiled, compiled, ids, k=4, max_new_tokens=32, static_cache=True)
+    seq, _ = speculative.speculative_generate(
+        compiled, compiled, ids, k=4, max_new_tokens=32, static_cache=True
+    )
     out["fp32_self_draft_equal_to_greedy"] = bool(torch.equal(seq, greedy(target, ids, 32)))
     out["alpha"] = alpha
     return out
@@ -138,22 +182,34 @@ def four_bit_check() -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         random_model("TinyLlama-1.1B", torch.bfloat16).save_pretrained(tmp)
-        q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
-        model = AutoModelForCausalLM.from_pretrained(tmp, quantization_config=q, device_map="cuda").eval()
-        draft = random_model("SmolLM2-135M", torch.bfloat16)  # any draft: greedy output must still equal
+        q = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            tmp, quantization_config=q, device_map="cuda"
+        ).eval()
+        # any draft: greedy output must still equal
+        draft = random_model("SmolLM2-135M", torch.bfloat16)
         draft.resize_token_embeddings(32000)
         ids = torch.randint(5, 1000, (1, 24)).cuda()
         seq, st = speculative.speculative_generate(model, draft, ids, k=4, max_new_tokens=48)
-        return {"memory_gb": round(model.get_memory_footprint() / 1e9, 2), "equal_to_greedy": bool(torch.equal(seq, greedy(model, ids, 48))),
-                "self": self_draft_check(model, n_prompts=3, n=48)}  # fmt: skip
+        return {
+            "memory_gb": round(model.get_memory_footprint() / 1e9, 2),
+            "equal_to_greedy": bool(torch.equal(seq, greedy(model, ids, 48))),
+            "self": self_draft_check(model, n_prompts=3, n=48),
+        }
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m helpers.tools.gpu_check", description=__doc__)
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--compiled", action="store_true", help="only check 4: the compiled path per preset pair")
     ap.add_argument(
-        "--smoke", action="store_true", help="check 4 on this CPU with small shapes (dynamo, eager backend)"
+        "--compiled", action="store_true", help="only check 4: the compiled path per preset pair"
+    )
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check 4 on this CPU with small shapes (dynamo, eager backend)",
     )
     args = ap.parse_args(argv)
     import transformers
@@ -161,14 +217,23 @@ def main(argv=None) -> None:
     if args.compiled or args.smoke:
         bench = Path(__file__).resolve().parents[2] / "data" / "results" / "speculative_bench.json"
         rows = json.loads(bench.read_text())["rows"] if bench.exists() else []
-        alpha = max((r["alpha_hat"] or 0 for r in rows if r["method"].startswith("ours")), default=0.8)
+        alpha = max(
+            (r["alpha_hat"] or 0 for r in rows if r["method"].startswith("ours")), default=0.8
+        )
         device, kw = ("cpu", {"backend": "eager", "mode": None}) if args.smoke else ("cuda", {})
-        out = {"gpu": "cpu (smoke)" if args.smoke else torch.cuda.get_device_name(), "torch": torch.__version__,
-               "transformers": transformers.__version__, "pairs": {}}  # fmt: skip
+        out = {
+            "gpu": "cpu (smoke)" if args.smoke else torch.cuda.get_device_name(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "pairs": {},
+        }
         for t, d in COMPILED_PAIRS:
             try:
-                out["pairs"][f"{t} + {d}"] = compiled_pair(t, d, round(alpha, 3), device, args.smoke, kw)
-            except Exception as e:  # report, do not hide: a GPU run is too precious to lose to one pair
+                out["pairs"][f"{t} + {d}"] = compiled_pair(
+                    t, d, round(alpha, 3), device, args.smoke, kw
+                )
+            # report, do not hide: a GPU run is too precious to lose to one pair
+            except Exception as e:
                 out["pairs"][f"{t} + {d}"] = {"error": f"{type(e).__name__}: {e}"[:300]}
             print(t, d, out["pairs"][f"{t} + {d}"], flush=True)
             if torch.cuda.is_available():
@@ -184,11 +249,15 @@ def main(argv=None) -> None:
     }
     out["self_draft"] = {}
     for dtype in (torch.float32, torch.bfloat16, torch.float16):
-        out["self_draft"][str(dtype).split(".")[-1]] = self_draft_check(random_model("TinyLlama-1.1B", dtype))
+        out["self_draft"][str(dtype).split(".")[-1]] = self_draft_check(
+            random_model("TinyLlama-1.1B", dtype)
+        )
         print(out["self_draft"], flush=True)
     out["pairs"] = {}
     for t, d in (("SmolLM2-1.7B", "SmolLM2-135M"), ("Qwen2.5-7B", "Qwen2.5-0.5B")):
-        out["pairs"][f"{t} + {d}"] = pair_costs(random_model(t, torch.bfloat16), random_model(d, torch.bfloat16))
+        out["pairs"][f"{t} + {d}"] = pair_costs(
+            random_model(t, torch.bfloat16), random_model(d, torch.bfloat16)
+        )
         print(t, d, out["pairs"][f"{t} + {d}"], flush=True)
         torch.cuda.empty_cache()
     try:

@@ -23,16 +23,28 @@ from helpers import models
 from helpers.tools import memory
 
 CONFIGS = {"llama": LlamaConfig, "smollm2": LlamaConfig, "qwen": Qwen2Config, "phi3": Phi3Config}
-SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             vocab_size=512)  # fmt: skip
+SMALL = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=512,
+)
 
 
 def config(model_id: str, small: bool = False):
     """A registered model's config (`small`: 2 layers x 64, for the CPU smoke run)."""
     m = models.get(model_id)
-    kw = dict(hidden_size=m.hidden, num_hidden_layers=m.layers, num_attention_heads=m.heads,
-              num_key_value_heads=m.kv_heads, intermediate_size=m.intermediate, vocab_size=m.vocab,
-              tie_word_embeddings=m.tied)  # fmt: skip
+    kw = dict(
+        hidden_size=m.hidden,
+        num_hidden_layers=m.layers,
+        num_attention_heads=m.heads,
+        num_key_value_heads=m.kv_heads,
+        intermediate_size=m.intermediate,
+        vocab_size=m.vocab,
+        tie_word_embeddings=m.tied,
+    )
     return CONFIGS[m.family](**(kw | SMALL if small else kw))
 
 
@@ -53,15 +65,30 @@ def run_step(model, step: dict, small: bool) -> None:
         model(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=False)
     else:
         new = 4 if small else step["new"]
-        model.generate(ids, attention_mask=mask, max_new_tokens=new, min_new_tokens=new, do_sample=False,
-                       eos_token_id=None, pad_token_id=0)  # fmt: skip
+        model.generate(
+            ids,
+            attention_mask=mask,
+            max_new_tokens=new,
+            min_new_tokens=new,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
 
 
-def heaviest(preset: str = "t4", notebooks: tuple[str, ...] = ("12c", "14"), each: int = 2) -> list[memory.Cell]:
+def heaviest(
+    preset: str = "t4", notebooks: tuple[str, ...] = ("12c", "14"), each: int = 2
+) -> list[memory.Cell]:
     """The `each` cells of each notebook with the largest planned peak among those that judge or decode."""
-    cells = [c for c in memory.plan()[preset] if c.notebook in notebooks and getattr(c.transient, "step", None)]
+    cells = [
+        c
+        for c in memory.plan()[preset]
+        if c.notebook in notebooks and getattr(c.transient, "step", None)
+    ]
     return [
-        c for nb in notebooks for c in sorted((c for c in cells if c.notebook == nb), key=lambda c: -c.peak_gb)[:each]
+        c
+        for nb in notebooks
+        for c in sorted((c for c in cells if c.notebook == nb), key=lambda c: -c.peak_gb)[:each]
     ]
 
 
@@ -78,23 +105,38 @@ def measure(cell: memory.Cell, device: str, small: bool = False) -> dict:
     measured = torch.cuda.max_memory_allocated() / memory.GB if cuda else None
     del resident, stepper
     gc.collect()
-    return {"notebook": cell.notebook, "cell": cell.cell, "what": cell.what, "planned_gb": round(cell.peak_gb, 2),
-            "measured_gb": None if measured is None else round(measured, 2)}  # fmt: skip
+    return {
+        "notebook": cell.notebook,
+        "cell": cell.cell,
+        "what": cell.what,
+        "planned_gb": round(cell.peak_gb, 2),
+        "measured_gb": None if measured is None else round(measured, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m helpers.tools.gpu_memory", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers.tools.gpu_memory", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--smoke", action="store_true", help="tiny shapes on this CPU: the code runs, nothing is measured")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny shapes on this CPU: the code runs, nothing is measured",
+    )
     args = ap.parse_args(argv)
     device = "cpu" if args.smoke else "cuda"
     rows = [measure(c, device, small=args.smoke) for c in heaviest()]
     for r in rows:
-        print(f"{r['notebook']:>4} cell {r['cell']:>3} {r['what'][:44]:45} planned {r['planned_gb']:5.1f} GB, "
-              f"measured {r['measured_gb'] if r['measured_gb'] is not None else '-'} GB")  # fmt: skip
+        print(
+            f"{r['notebook']:>4} cell {r['cell']:>3} {r['what'][:44]:45} planned {r['planned_gb']:5.1f} GB, "
+            f"measured {r['measured_gb'] if r['measured_gb'] is not None else '-'} GB"
+        )
     if args.json:
         gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu (smoke)"
-        args.json.write_text(json.dumps({"gpu": gpu, "preset": "t4", "cells": rows}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps({"gpu": gpu, "preset": "t4", "cells": rows}, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":

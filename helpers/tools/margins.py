@@ -37,26 +37,52 @@ TESTS = (
 
 def run_seed(seed: int, rows_file: Path, workers: int) -> None:
     env = {**os.environ, "COURSE_WORLD_SEED": str(seed), "COURSE_MARGINS": str(rows_file)}
-    subprocess.run([sys.executable, "-m", "helpers.world", "build", *MODELS, "--workers", str(workers)], env=env,
-                   check=True)  # fmt: skip
-    subprocess.run([sys.executable, "-m", "pytest", *TESTS, "-q", "-p", "no:cacheprovider", "-n", str(workers)],
-                   env=env, check=False)  # fmt: skip  # a failed bar is a result to print, not a crash
+    subprocess.run(
+        [sys.executable, "-m", "helpers.world", "build", *MODELS, "--workers", str(workers)],
+        env=env,
+        check=True,
+    )
+    # a failed bar is a result to print, not a crash
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *TESTS,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            str(workers),
+        ],
+        env=env,
+        check=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m helpers.tools.margins", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers.tools.margins",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--workers", type=int, default=cache.cores(), help="one per core by default")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--keep", type=Path, help="keep the other seeds' figures from this earlier --json file")
+    ap.add_argument(
+        "--keep", type=Path, help="keep the other seeds' figures from this earlier --json file"
+    )
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
         rows_file = Path(scratch) / "margins.jsonl"
         for seed in seeds:
             run_seed(seed, rows_file, args.workers)
-        rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
+        rows = (
+            [json.loads(line) for line in rows_file.read_text().splitlines()]
+            if rows_file.exists()
+            else []
+        )
     data = {"seeds": seeds, "rows": rows}
     if args.keep:
         data = report.keep_other_seeds(data, json.loads(args.keep.read_text()))

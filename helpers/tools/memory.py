@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from helpers import models, profiles, settings
 
-CARD_GB = {"t4": 15.0, "l4": 22.5, "a100": 40.0}  # usable memory per card (issue 37): after the CUDA context
+# usable memory per card (issue 37): after the CUDA context
+CARD_GB = {"t4": 15.0, "l4": 22.5, "a100": 40.0}
 BUDGET = 0.9  # a cell's peak may use this share of the card
 GB = 1e9
 CHAT_PROMPT, JUDGE_OVERHEAD, HH_PAIR = 64, 200, 400  # tokens (assumptions, see the docstring)
@@ -89,17 +90,33 @@ def judge_step(
         return Parts((("KV cache x2", 2 * kv / GB), ("MLP activations", mlp / GB), logits))
     rows = max(1, min(batch, JUDGE_TOKENS // tokens))
     mlp = ("MLP activations", 3 * rows * tokens * m.intermediate * dtype_bytes / GB)
-    return Parts((mlp, logits), kind="judge", model=model, dtype_bytes=dtype_bytes, rows=rows, tokens=tokens)
+    return Parts(
+        (mlp, logits), kind="judge", model=model, dtype_bytes=dtype_bytes, rows=rows, tokens=tokens
+    )
 
 
-def generate_step(model: str, dtype_bytes: int, batch: int, prompt: int, new: int) -> tuple[tuple[str, float], ...]:
+def generate_step(
+    model: str, dtype_bytes: int, batch: int, prompt: int, new: int
+) -> tuple[tuple[str, float], ...]:
     """`model.generate` over a batch: the KV cache at its full length, the prefill's MLP activations, and the
     last position's logits with their fp32 copy (generate keeps one logit row per sequence)."""
     m = models.get(model)
     kv = models.kv_bytes_per_token(m, dtype_bytes) * batch * (prompt + new)
     mlp = 3 * batch * prompt * m.intermediate * dtype_bytes
-    parts = (("KV cache", kv / GB), ("prefill MLP activations", mlp / GB), ("logits", 2 * batch * m.vocab * 4 / GB))
-    return Parts(parts, kind="generate", model=model, dtype_bytes=dtype_bytes, rows=batch, tokens=prompt, new=new)
+    parts = (
+        ("KV cache", kv / GB),
+        ("prefill MLP activations", mlp / GB),
+        ("logits", 2 * batch * m.vocab * 4 / GB),
+    )
+    return Parts(
+        parts,
+        kind="generate",
+        model=model,
+        dtype_bytes=dtype_bytes,
+        rows=batch,
+        tokens=prompt,
+        new=new,
+    )
 
 
 def lora_step(
@@ -114,8 +131,12 @@ def lora_step(
     adapters = models.lora_params(m, LORA_R) * 4
     kept = m.layers * rows * length * m.hidden * dtype_bytes
     layer = rows * length * (6 * m.hidden + 4 * m.intermediate) * dtype_bytes
-    return (("LoRA params", adapters / GB), ("LoRA grads", adapters / GB), ("AdamW state", 2 * adapters / GB),
-            ("activations (checkpointed)", (kept + layer) / GB))  # fmt: skip
+    return (
+        ("LoRA params", adapters / GB),
+        ("LoRA grads", adapters / GB),
+        ("AdamW state", 2 * adapters / GB),
+        ("activations (checkpointed)", (kept + layer) / GB),
+    )
 
 
 def vlm_step(lm: str, batch: int, tokens: int) -> tuple[tuple[str, float], ...]:
@@ -145,7 +166,9 @@ class Preset:
         p = profiles.GPU_PRESETS[name]
         b = p["budgets"]
         j = 4 if name == "t4" else 2
-        return cls(name, p["models"], 2, j, p["load_in_4bit"], b["batch_size"], b["max_new_tokens"], legacy)
+        return cls(
+            name, p["models"], 2, j, p["load_in_4bit"], b["batch_size"], b["max_new_tokens"], legacy
+        )
 
 
 def stage11(p: Preset) -> list[Cell]:
@@ -153,19 +176,41 @@ def stage11(p: Preset) -> list[Cell]:
     pair = (Load("target", t, p.d), Load("draft", d, p.d))
     with_untrained = pair + (Load("untrained draft", d, p.d),)
     new = min(128, p.new)
-    cells = [Cell("11", 6, "load target + draft", pair, ()),
-             Cell("11", 37, "untrained draft beside the pair", with_untrained, generate_step(t, p.d, 1, CHAT_PROMPT, new))]  # fmt: skip
+    cells = [
+        Cell("11", 6, "load target + draft", pair, ()),
+        Cell(
+            "11",
+            37,
+            "untrained draft beside the pair",
+            with_untrained,
+            generate_step(t, p.d, 1, CHAT_PROMPT, new),
+        ),
+    ]
     if p.name in settings.SECOND_PAIRS:
         t2, d2 = settings.SECOND_PAIRS[p.name]
         second = (Load("second target", t2, p.d), Load("second draft", d2, p.d))
         cells.append(
-            Cell("11", 40, "second pair", with_untrained + second, generate_step(t2, p.d, 1, CHAT_PROMPT, new))
+            Cell(
+                "11",
+                40,
+                "second pair",
+                with_untrained + second,
+                generate_step(t2, p.d, 1, CHAT_PROMPT, new),
+            )
         )
     cells.append(
-        Cell("11", 43, "batched decoding, batch 8", with_untrained, generate_step(t, p.d, 8, CHAT_PROMPT, new))
+        Cell(
+            "11",
+            43,
+            "batched decoding, batch 8",
+            with_untrained,
+            generate_step(t, p.d, 8, CHAT_PROMPT, new),
+        )
     )
     distill = with_untrained + (Load("draft copy (LoRA)", d, p.d),)
-    cells.append(Cell("11", 48, "draft distillation (LoRA)", distill, lora_step(d, p.d, p.batch, 256)))
+    cells.append(
+        Cell("11", 48, "draft distillation (LoRA)", distill, lora_step(d, p.d, p.batch, 256))
+    )
     return cells
 
 
@@ -173,10 +218,18 @@ def stage12a(p: Preset) -> list[Cell]:
     g, s = p.roles["generator"], p.roles["student"]
     writer = (Load("writer", g, p.j),)
     student = writer + (Load("student", s, p.d, p.q4),)
-    return [Cell("12a", 10, "load the writer", writer, ()),
-            Cell("12a", 20, "instruction lists, batch 8", writer, generate_step(g, p.j, 8, 600, 512)),
-            Cell("12a", 29, "instances, batch 8", writer, generate_step(g, p.j, 8, 700, 512)),
-            Cell("12a", 34, "student SFT (LoRA), writer still resident", student, lora_step(s, p.d, p.batch, 1024))]  # fmt: skip
+    return [
+        Cell("12a", 10, "load the writer", writer, ()),
+        Cell("12a", 20, "instruction lists, batch 8", writer, generate_step(g, p.j, 8, 600, 512)),
+        Cell("12a", 29, "instances, batch 8", writer, generate_step(g, p.j, 8, 700, 512)),
+        Cell(
+            "12a",
+            34,
+            "student SFT (LoRA), writer still resident",
+            student,
+            lora_step(s, p.d, p.batch, 1024),
+        ),
+    ]
 
 
 def stage12b(p: Preset) -> list[Cell]:
@@ -184,13 +237,40 @@ def stage12b(p: Preset) -> list[Cell]:
     two = (Load("helpful", h, p.d), Load("feedback", f, p.j))
     sl = two + (Load("SL-CAI (merged)", h, p.d),)
     judge_len = JUDGE_OVERHEAD + 2 * p.new
-    return [Cell("12b", 7, "load helpful + feedback", two, ()),
-            Cell("12b", 12, f"critique chains, batch {4 * p.batch}", two, generate_step(h, p.d, 4 * p.batch, 800, p.new)),
-            Cell("12b", 14, "feedback model judges", two, judge_step(f, p.j, judge_len, legacy=p.legacy)),
-            Cell("12b", 23, "SFT (LoRA) on a copy", two + (Load("copy in training", h, p.d),), lora_step(h, p.d, p.batch, 1024)),
-            Cell("12b", 26, "DPO (LoRA) on a copy of SL-CAI", sl + (Load("copy in training", h, p.d),),
-                 lora_step(h, p.d, p.batch, 1024, dpo=True)),
-            Cell("12b", 29, "answers, batch 128", sl + (Load("RL-CAI", h, p.d),), generate_step(h, p.d, 128, CHAT_PROMPT, p.new))]  # fmt: skip
+    return [
+        Cell("12b", 7, "load helpful + feedback", two, ()),
+        Cell(
+            "12b",
+            12,
+            f"critique chains, batch {4 * p.batch}",
+            two,
+            generate_step(h, p.d, 4 * p.batch, 800, p.new),
+        ),
+        Cell(
+            "12b", 14, "feedback model judges", two, judge_step(f, p.j, judge_len, legacy=p.legacy)
+        ),
+        Cell(
+            "12b",
+            23,
+            "SFT (LoRA) on a copy",
+            two + (Load("copy in training", h, p.d),),
+            lora_step(h, p.d, p.batch, 1024),
+        ),
+        Cell(
+            "12b",
+            26,
+            "DPO (LoRA) on a copy of SL-CAI",
+            sl + (Load("copy in training", h, p.d),),
+            lora_step(h, p.d, p.batch, 1024, dpo=True),
+        ),
+        Cell(
+            "12b",
+            29,
+            "answers, batch 128",
+            sl + (Load("RL-CAI", h, p.d),),
+            generate_step(h, p.d, 128, CHAT_PROMPT, p.new),
+        ),
+    ]
 
 
 def stage12c(p: Preset) -> list[Cell]:
@@ -203,24 +283,60 @@ def stage12c(p: Preset) -> list[Cell]:
     training_ = (Load("policy", pol, p.d),) + (evaluator if p.legacy else ()) + dpo
     scoring = (Load("policy", pol, p.d),) + evaluator + dpo
     jl = JUDGE_OVERHEAD + 2 * p.new
-    return [Cell("12c", 8, "load policy + judge" + (" + evaluator" if p.legacy else ""), judging, ()),
-            Cell("12c", 13, "judge on labelled pairs, batch 32", judging, judge_step(j, p.j, HH_PAIR, legacy=p.legacy)),
-            Cell("12c", 18, "judge's free text, batch 64", judging, generate_step(j, p.j, 64, HH_PAIR, 12)),
-            Cell("12c", 20, "judge the sampled pairs", judging, judge_step(j, p.j, JUDGE_OVERHEAD + 2 * 72, legacy=p.legacy)),
-            Cell("12c", 23, "4th DPO run (LoRA); 3 earlier copies kept", training_, lora_step(pol, p.d, p.batch, 1024, dpo=True)),
-            Cell("12c", 26, "evaluator win rates, batch 32", scoring, judge_step(e, p.j, jl, legacy=p.legacy))]  # fmt: skip
+    return [
+        Cell("12c", 8, "load policy + judge" + (" + evaluator" if p.legacy else ""), judging, ()),
+        Cell(
+            "12c",
+            13,
+            "judge on labelled pairs, batch 32",
+            judging,
+            judge_step(j, p.j, HH_PAIR, legacy=p.legacy),
+        ),
+        Cell(
+            "12c",
+            18,
+            "judge's free text, batch 64",
+            judging,
+            generate_step(j, p.j, 64, HH_PAIR, 12),
+        ),
+        Cell(
+            "12c",
+            20,
+            "judge the sampled pairs",
+            judging,
+            judge_step(j, p.j, JUDGE_OVERHEAD + 2 * 72, legacy=p.legacy),
+        ),
+        Cell(
+            "12c",
+            23,
+            "4th DPO run (LoRA); 3 earlier copies kept",
+            training_,
+            lora_step(pol, p.d, p.batch, 1024, dpo=True),
+        ),
+        Cell(
+            "12c",
+            26,
+            "evaluator win rates, batch 32",
+            scoring,
+            judge_step(e, p.j, jl, legacy=p.legacy),
+        ),
+    ]
 
 
 def stage13(p: Preset) -> list[Cell]:
     lm, clip = p.roles["vlm_lm"], p.roles["vision_encoder"]
-    vlm = (Load("CLIP vision tower", clip, 4), Load("LM", lm, 4))  # fp32 weights on every preset (llava)
+    # fp32 weights on every preset (llava)
+    vlm = (Load("CLIP vision tower", clip, 4), Load("LM", lm, 4))
     blind = vlm + (Load("blind copy: tower", clip, 4), Load("blind copy: LM", lm, 4))
-    return [Cell("13", 8, "load CLIP + LM (fp32)", vlm, ()),
-            Cell("13", 18, "blind control beside the model", blind, vlm_step(lm, 16, 196 + 48)),
-            Cell("13", 22, "stage 2: projector + LoRA", vlm, vlm_step(lm, 16, 196 + 48))]  # fmt: skip
+    return [
+        Cell("13", 8, "load CLIP + LM (fp32)", vlm, ()),
+        Cell("13", 18, "blind control beside the model", blind, vlm_step(lm, 16, 196 + 48)),
+        Cell("13", 22, "stage 2: projector + LoRA", vlm, vlm_step(lm, 16, 196 + 48)),
+    ]
 
 
-LEGACY_CAPSTONE_DRAFTS = {  # before issue 37: a smaller model of the policy's family, nearly as deep
+# before issue 37: a smaller model of the policy's family, nearly as deep
+LEGACY_CAPSTONE_DRAFTS = {
     "t4": "HuggingFaceTB/SmolLM2-135M-Instruct",
     "l4": "Qwen/Qwen2.5-0.5B-Instruct",
     "a100": "Qwen/Qwen2.5-0.5B-Instruct",
@@ -250,49 +366,113 @@ def stage14(p: Preset) -> list[Cell]:
     served = merged + (Load("draft", dr, p.d), Load("distilled draft", dr, p.d))
     jl = JUDGE_OVERHEAD + 2 * p.new
     dpo = (judged if p.legacy else exp) + (Load("DPO copy", pol, p.d),)
-    cells = [Cell("14", 5, "load the policy", base, generate_step(pol, p.d, 64, CHAT_PROMPT, p.new)),
-             Cell("14", 7, "SFT (LoRA) on a copy of base", base + (copy_,), lora_step(pol, p.d, p.batch, 1024)),
-             Cell("14", 9, "expansion, then SFT again", sft + (copy_, Load("exp_model (merged)", pol, p.d)),
-                  lora_step(pol, p.d, p.batch, 1024)),
-             Cell("14", 11, "DPO (LoRA) on a copy of exp_model", dpo, lora_step(pol, p.d, p.batch, 1024, dpo=True)),
-             Cell("14", 15, "distil the draft (LoRA)", served + (Load("draft copy", dr, p.d),), lora_step(dr, p.d, p.batch, 1024)),
-             Cell("14", 17, "evaluator win rates, batch 32", served + (Load("evaluator", e, p.j),),
-                  judge_step(e, p.j, jl, legacy=p.legacy))]  # fmt: skip
+    cells = [
+        Cell("14", 5, "load the policy", base, generate_step(pol, p.d, 64, CHAT_PROMPT, p.new)),
+        Cell(
+            "14",
+            7,
+            "SFT (LoRA) on a copy of base",
+            base + (copy_,),
+            lora_step(pol, p.d, p.batch, 1024),
+        ),
+        Cell(
+            "14",
+            9,
+            "expansion, then SFT again",
+            sft + (copy_, Load("exp_model (merged)", pol, p.d)),
+            lora_step(pol, p.d, p.batch, 1024),
+        ),
+        Cell(
+            "14",
+            11,
+            "DPO (LoRA) on a copy of exp_model",
+            dpo,
+            lora_step(pol, p.d, p.batch, 1024, dpo=True),
+        ),
+        Cell(
+            "14",
+            15,
+            "distil the draft (LoRA)",
+            served + (Load("draft copy", dr, p.d),),
+            lora_step(dr, p.d, p.batch, 1024),
+        ),
+        Cell(
+            "14",
+            17,
+            "evaluator win rates, batch 32",
+            served + (Load("evaluator", e, p.j),),
+            judge_step(e, p.j, jl, legacy=p.legacy),
+        ),
+    ]
     serving = served + ((Load("evaluator (not freed)", e, p.j),) if p.legacy else ())
     if p.name != "a100":  # serve_4bit on a GPU: the merged model reloaded in NF4
         serving += (Load("merged, 4-bit", pol, p.d, True),)
-    if p.legacy:  # today GSM8K pairs are graded by their final number: no judge is loaded (capstone.label_pairs)
-        cells.insert(3, Cell("14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)))
-    cells.append(Cell("14", 19, "serving speeds, batch 1", serving, generate_step(pol, p.d, 1, CHAT_PROMPT, p.new)))
+    # today GSM8K pairs are graded by their final number: no judge is loaded (capstone.label_pairs)
+    if p.legacy:
+        cells.insert(
+            3,
+            Cell(
+                "14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)
+            ),
+        )
+    cells.append(
+        Cell(
+            "14",
+            19,
+            "serving speeds, batch 1",
+            serving,
+            generate_step(pol, p.d, 1, CHAT_PROMPT, p.new),
+        )
+    )
     return cells
 
 
-NOTEBOOKS = {"11": stage11, "12a": stage12a, "12b": stage12b, "12c": stage12c, "13": stage13, "14": stage14}
+NOTEBOOKS = {
+    "11": stage11,
+    "12a": stage12a,
+    "12b": stage12b,
+    "12c": stage12c,
+    "13": stage13,
+    "14": stage14,
+}
 
 
 def plan(legacy: bool = False) -> dict[str, list[Cell]]:
     """Every heavy cell of every notebook, per preset (`legacy`: as the code was before the memory fixes)."""
-    return {name: [c for build in NOTEBOOKS.values() for c in build(Preset.of(name, legacy))] for name in CARD_GB}
+    return {
+        name: [c for build in NOTEBOOKS.values() for c in build(Preset.of(name, legacy))]
+        for name in CARD_GB
+    }
 
 
 def over_budget(legacy: bool = False) -> list[tuple[str, str, int, str]]:
     """(preset, notebook, cell, what) of every cell whose peak passes 90 % of its card's usable memory."""
-    return [(name, c.notebook, c.cell, c.what) for name, cells in plan(legacy).items() for c in cells
-            if c.peak_gb > BUDGET * CARD_GB[name]]  # fmt: skip
+    return [
+        (name, c.notebook, c.cell, c.what)
+        for name, cells in plan(legacy).items()
+        for c in cells
+        if c.peak_gb > BUDGET * CARD_GB[name]
+    ]
 
 
 def table() -> str:
     """The plan as a text table, one row per (preset, cell)."""
     head = f"{'preset':7}{'nb':>4}{'cell':>5}  {'what':46}{'resident':>9}{'transient':>10}{'peak':>7}{'card':>6}{'%':>5}  fit"
-    lines = ["GPU memory plan: arithmetic from the models' configs (helpers/models.py) and today's code, "
-             "not a measurement. GB = 1e9 bytes.", head, "-" * len(head)]  # fmt: skip
+    lines = [
+        "GPU memory plan: arithmetic from the models' configs (helpers/models.py) and today's code, "
+        "not a measurement. GB = 1e9 bytes.",
+        head,
+        "-" * len(head),
+    ]
     for name, cells in plan().items():
         card = CARD_GB[name]
         for c in cells:
             share = c.peak_gb / card
             fit = "OK" if share <= BUDGET else "OVER"
-            lines.append(f"{name:7}{c.notebook:>4}{c.cell:>5}  {c.what[:45]:46}{c.resident_gb:9.1f}{c.transient_gb:10.1f}"
-                         f"{c.peak_gb:7.1f}{card:6.1f}{share:5.0%}  {fit}")  # fmt: skip
+            lines.append(
+                f"{name:7}{c.notebook:>4}{c.cell:>5}  {c.what[:45]:46}{c.resident_gb:9.1f}{c.transient_gb:10.1f}"
+                f"{c.peak_gb:7.1f}{card:6.1f}{share:5.0%}  {fit}"
+            )
     return "\n".join(lines)
 
 
@@ -307,7 +487,9 @@ def break_even(c: float, k: int = 4, verify: float = 1.3) -> float | None:
     """The acceptance rate from which k drafts a round pay (stage 11's formula); None if none does."""
     from helpers.speculative import predicted_speedup
 
-    return next((a / 100 for a in range(101) if predicted_speedup(a / 100, k, c, verify) >= 1), None)
+    return next(
+        (a / 100 for a in range(101) if predicted_speedup(a / 100, k, c, verify) >= 1), None
+    )
 
 
 def draft_table(k: int = 4, verify=(1.0, 1.3)) -> str:
@@ -317,14 +499,21 @@ def draft_table(k: int = 4, verify=(1.0, 1.3)) -> str:
     def pays_from(policy: str, draft: str) -> str:
         c = draft_cost(policy, draft)
         even = [break_even(c, k, v) for v in verify]
-        return f"c <= {c:.2f}: pays from alpha " + "-".join("never" if e is None else f"{e:.2f}" for e in even)
+        return f"c <= {c:.2f}: pays from alpha " + "-".join(
+            "never" if e is None else f"{e:.2f}" for e in even
+        )
 
-    lines = [f"Stage 14's self-draft (first {settings.CAPSTONE_DRAFT_DEPTH:.0%} of the policy's layers): arithmetic, "
-             f"not a measurement; pays (k = {k}) from acceptance alpha", ""]  # fmt: skip
+    lines = [
+        f"Stage 14's self-draft (first {settings.CAPSTONE_DRAFT_DEPTH:.0%} of the policy's layers): arithmetic, "
+        f"not a measurement; pays (k = {k}) from acceptance alpha",
+        "",
+    ]
     for name, pol in settings.CAPSTONE_POLICIES.items():
         m, d, old = models.get(pol), models.get(capstone_draft(pol)), LEGACY_CAPSTONE_DRAFTS[name]
-        lines.append(f"{name:5} {pol:36} {d.layers:2} of {m.layers} layers, {d.params / GB:.2f}B parameters, "
-                     f"{pays_from(pol, d.id)}  (before, {old.split('/')[1]}: {pays_from(pol, old)})")  # fmt: skip
+        lines.append(
+            f"{name:5} {pol:36} {d.layers:2} of {m.layers} layers, {d.params / GB:.2f}B parameters, "
+            f"{pays_from(pol, d.id)}  (before, {old.split('/')[1]}: {pays_from(pol, old)})"
+        )
     return "\n".join(lines)
 
 
@@ -333,8 +522,12 @@ def main() -> None:
     print()
     print(draft_table())
     over, before = over_budget(), over_budget(legacy=True)
-    print(f"\n{len(over)} cells over {BUDGET:.0%} of their card:", *(f"  {o}" for o in over), sep="\n")
-    print(f"(before the judge ran without a KV cache and the judges were loaded where first needed: {len(before)})")
+    print(
+        f"\n{len(over)} cells over {BUDGET:.0%} of their card:", *(f"  {o}" for o in over), sep="\n"
+    )
+    print(
+        f"(before the judge ran without a KV cache and the judges were loaded where first needed: {len(before)})"
+    )
     sys.stdout.flush()
 
 

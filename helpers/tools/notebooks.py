@@ -11,10 +11,11 @@ import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-SETUP_CELL = (Path(__file__).parent / "colab_setup_cell.py").read_text()  # every notebook's first cell
-# The GitHub home of the course, typed once: in the setup cell, which clones it. The badges in the notebooks and
-# the README are made from it (a test checks). A fork edits that line, then runs `python -m helpers.tools.notebooks
-# setup notebooks/*.ipynb` and replaces the owner/name in the README's badges.
+# every notebook's first cell The GitHub home of the course, typed once: in the setup cell, which
+# clones it. The badges in the notebooks and the README are made from it (a test checks). A fork
+# edits that line, then runs `python -m helpers.tools.notebooks setup notebooks/*.ipynb` and
+# replaces the owner/name in the README's badges.
+SETUP_CELL = (Path(__file__).parent / "colab_setup_cell.py").read_text()
 COURSE_REPO = re.search(r'^COURSE_REPO = "([^"]+)"', SETUP_CELL, re.M).group(1)
 BRANCH = "main"
 MAX_BYTES = 2_000_000
@@ -38,7 +39,8 @@ def _source(cell: dict) -> str:
 # A reading types the figures its run printed (a rate such as 0.57, a speed-up such as 1.38x). After a rerun on
 # another CPU they can move, and the prose would then be stale: every typed figure must round from a number a
 # code cell above it printed, or be listed here with where it comes from (a paper, another run, a setting).
-_TYPED = re.compile(r"(?<![\w.$\\])(\d+\.\d+)(x|×)?(?!\w|\.\d)")  # "0.57.", "(0.16-0.20)", "1.38x" all count
+# "0.57.", "(0.16-0.20)", "1.38x" all count
+_TYPED = re.compile(r"(?<![\w.$\\])(\d+\.\d+)(x|×)?(?!\w|\.\d)")
 _PRINTED = re.compile(r"-?\d+\.\d+")
 NOT_PRINTED_HERE = {
     "11_speculative": {
@@ -78,22 +80,31 @@ def _typed_figures(markdown: str) -> list[str]:
     """The measured-looking figures of a markdown cell: rates in [0, 1] with two or more decimals, and speed-ups
     (`1.38x`); formulas (`$...$`) and code spans are left out."""
     prose = re.sub(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", "", markdown, flags=re.S)
-    return [num + ("x" if x else "") for num, x in _TYPED.findall(prose)
-            if x or (float(num) <= 1 and len(num.split(".")[1]) >= 2)]  # fmt: skip
+    return [
+        num + ("x" if x else "")
+        for num, x in _TYPED.findall(prose)
+        if x or (float(num) <= 1 and len(num.split(".")[1]) >= 2)
+    ]
 
 
 def _rounds_from(typed: str, printed: set[str]) -> bool:
     """Whether `typed` is some printed number rounded half up (0.965 -> 0.97) to its decimals."""
     num = Decimal(typed.rstrip("x"))
     step = Decimal(1).scaleb(num.as_tuple().exponent)
-    return any(len(p.split(".")[1]) >= -num.as_tuple().exponent
-               and abs(Decimal(p)).quantize(step, rounding=ROUND_HALF_UP) == num for p in printed)  # fmt: skip
+    return any(
+        len(p.split(".")[1]) >= -num.as_tuple().exponent
+        and abs(Decimal(p)).quantize(step, rounding=ROUND_HALF_UP) == num
+        for p in printed
+    )
 
 
 def unprinted_figures(path: Path) -> list[str]:
     """Each figure a markdown cell types that no code cell above it printed (and NOT_PRINTED_HERE does not list).
     Any printed number above counts, so a stale figure that happens to equal another one still passes."""
-    cells, allowed = json.loads(Path(path).read_text())["cells"], NOT_PRINTED_HERE.get(Path(path).stem, {})
+    cells, allowed = (
+        json.loads(Path(path).read_text())["cells"],
+        NOT_PRINTED_HERE.get(Path(path).stem, {}),
+    )
     printed: set[str] = set()
     problems, typed_anywhere = [], set()
     for i, c in enumerate(cells):
@@ -103,10 +114,13 @@ def unprinted_figures(path: Path) -> list[str]:
         for typed in _typed_figures(_source(c)):
             typed_anywhere.add(typed)
             if typed not in allowed and not _rounds_from(typed, printed):
-                problems.append(f"cell {i}: the reading types {typed}, which no output above it printed "
-                                "(stale after a rerun? else list it in NOT_PRINTED_HERE with its source)")  # fmt: skip
+                problems.append(
+                    f"cell {i}: the reading types {typed}, which no output above it printed "
+                    "(stale after a rerun? else list it in NOT_PRINTED_HERE with its source)"
+                )
     problems += [
-        f"NOT_PRINTED_HERE lists {typed}, which no reading types now" for typed in allowed.keys() - typed_anywhere
+        f"NOT_PRINTED_HERE lists {typed}, which no reading types now"
+        for typed in allowed.keys() - typed_anywhere
     ]
     return problems
 
@@ -135,9 +149,13 @@ def check(path: Path) -> list[str]:
             if re.match(r"\s*[!%](pip|git)\b", line) and c is not code[0]:
                 problems.append(f"install/clone outside the setup cell: {line.strip()}")
             if re.search(r"""["'](\.\./|\./)?outputs\b""", line):
-                problems.append(f"a hard-coded outputs folder (use the stage settings' `out`): {line.strip()}")
+                problems.append(
+                    f"a hard-coded outputs folder (use the stage settings' `out`): {line.strip()}"
+                )
     if not any("profiles.setup(" in _source(c) for c in code[:3]):
-        problems.append("no profile summary cell (helpers.profiles.setup) among the first code cells")
+        problems.append(
+            "no profile summary cell (helpers.profiles.setup) among the first code cells"
+        )
     if not any(re.search(r"^## \d+\.", m, re.M) for m in md):
         problems.append("no numbered sections ('## 1. ...')")
     if not any("exercise" in m.lower() for m in md):
@@ -147,7 +165,9 @@ def check(path: Path) -> list[str]:
     for i, c in enumerate(cells):
         src = _source(c)
         if c["cell_type"] == "code" and len(src.splitlines()) > MAX_CELL_LINES:
-            problems.append(f"cell {i}: {len(src.splitlines())} lines (a lecture's cells stay under {MAX_CELL_LINES})")
+            problems.append(
+                f"cell {i}: {len(src.splitlines())} lines (a lecture's cells stay under {MAX_CELL_LINES})"
+            )
         if (
             c["cell_type"] == "code"
             and "plt.show()" in src

@@ -30,11 +30,27 @@ FOUR_BIT_RUNS = {"t4:14_capstone"}
 def run_one(spec: str, results: str) -> tuple[str, int, float, str]:
     """(spec, return code, seconds, pytest's last line) of one preset:notebook run."""
     preset, notebook = spec.split(":")
-    env = {**os.environ, **standin_hub.env(standin_hub.build()), "COURSE_PROFILE": preset, "COURSE_DRY_RUN": "1",
-           "COURSE_RESULTS": results, "COURSE_OUTPUTS": f"{results}/outputs", **EXTRA_ENV.get(notebook, {}),
-           "COURSE_DRY_RUN_4BIT": "1" if spec in FOUR_BIT_RUNS else "0"}  # fmt: skip
-    cmd = [sys.executable, "-m", "pytest", f"notebooks/{notebook}.ipynb", "--nbmake", "--nbmake-timeout=600", "-q",
-           "-p", "no:cacheprovider"]  # fmt: skip
+    env = {
+        **os.environ,
+        **standin_hub.env(standin_hub.build()),
+        "COURSE_PROFILE": preset,
+        "COURSE_DRY_RUN": "1",
+        "COURSE_RESULTS": results,
+        "COURSE_OUTPUTS": f"{results}/outputs",
+        **EXTRA_ENV.get(notebook, {}),
+        "COURSE_DRY_RUN_4BIT": "1" if spec in FOUR_BIT_RUNS else "0",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"notebooks/{notebook}.ipynb",
+        "--nbmake",
+        "--nbmake-timeout=600",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     print(f"[{time.strftime('%H:%M:%S')}] preset start {spec}", flush=True)
     t0 = time.time()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -59,8 +75,10 @@ def main() -> None:
         for done in as_completed([pool.submit(run_one, s, args.results) for s in args.runs]):
             spec, rc, seconds, last = done.result()
             outcomes.append(rc)
-            print(f"[{time.strftime('%H:%M:%S')}] preset {'ok  ' if rc == 0 else 'FAIL'} {spec:28} {seconds:5.0f} s  {last}",
-                  flush=True)  # fmt: skip
+            print(
+                f"[{time.strftime('%H:%M:%S')}] preset {'ok  ' if rc == 0 else 'FAIL'} {spec:28} {seconds:5.0f} s  {last}",
+                flush=True,
+            )
     sys.exit(max(outcomes))
 
 

@@ -28,7 +28,9 @@ def pytest_runtest_logstart(nodeid: str, location) -> None:
 def pytest_runtest_logreport(report) -> None:
     if _is_notebook(report.nodeid) and report.when == "call":
         seconds = report.duration
-        _write(f"notebook {report.nodeid.split('::')[0]}: {report.outcome} in {seconds / 60:.1f} min")
+        _write(
+            f"notebook {report.nodeid.split('::')[0]}: {report.outcome} in {seconds / 60:.1f} min"
+        )
 
 
 _config = None

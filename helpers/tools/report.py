@@ -16,8 +16,10 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 # How `.ci/run` ran the notebooks (its ci_time.json says; runs before the quick notebooks say nothing).
-CI_NOTEBOOKS = {"full": "all notebooks at the full tiny counts and on the presets' path",
-                "quick": "all notebooks quick and on the presets' path"}  # fmt: skip
+CI_NOTEBOOKS = {
+    "full": "all notebooks at the full tiny counts and on the presets' path",
+    "quick": "all notebooks quick and on the presets' path",
+}
 
 
 def _load(name: str) -> dict | None:
@@ -36,15 +38,23 @@ def tiny_world_rows(info: dict) -> list[str]:
         rows.append(f"| {role} | {m['params']:,} | {m['train_s']:.0f} | {accs} |")
     if builds := info.get("build_s_per_model"):
         parts = ", ".join(f"{name} {s / 60:.1f}" for name, s in builds.items())
-        rows += ["", f"Build time per model (minutes, one thread each, two built at a time): {parts}; "
-                 f"{sum(builds.values()) / 60:.0f} min of CPU in all."]  # fmt: skip
+        rows += [
+            "",
+            f"Build time per model (minutes, one thread each, two built at a time): {parts}; "
+            f"{sum(builds.values()) / 60:.0f} min of CPU in all.",
+        ]
     return rows
 
 
 def speculative_rows(bench: dict) -> list[str]:
     by = {r["method"]: r for r in bench["rows"]}
-    ours = max((r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"])
-    hf = max((r for r in bench["rows"] if r["method"].startswith("HF assisted")), key=lambda r: r["speedup"])
+    ours = max(
+        (r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"]
+    )
+    hf = max(
+        (r for r in bench["rows"] if r["method"].startswith("HF assisted")),
+        key=lambda r: r["speedup"],
+    )
     exact = sum(r["exact"] for r in bench["rows"])
     c = bench["costs"]
     const = [r for r in bench["rows"] if r["method"].startswith("ours k=")]
@@ -77,7 +87,9 @@ def speculative_rows(bench: dict) -> list[str]:
         f"{const[0]['k']}..{const[-1]['k']} | {min(with_v):.2f} to {max(with_v):.2f} |",
         f"| measured / textbook prediction (v = 1), same rows | {min(textbook):.2f} to {max(textbook):.2f} |",
     ]
-    lines.append(f"| methods whose tokens equal plain greedy on every prompt | {exact}/{len(bench['rows'])} |")
+    lines.append(
+        f"| methods whose tokens equal plain greedy on every prompt | {exact}/{len(bench['rows'])} |"
+    )
     return lines
 
 
@@ -119,7 +131,9 @@ def llava_rows(vlm: dict) -> list[str]:
     cols = list(next(iter(vlm["results"].values())))
     rows = ["| model | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     chance = vlm.get("chance", {})
-    rows.append("| chance | " + " | ".join(f"{chance[c]:.3f}" if c in chance else "–" for c in cols) + " |")
+    rows.append(
+        "| chance | " + " | ".join(f"{chance[c]:.3f}" if c in chance else "–" for c in cols) + " |"
+    )
     for name, r in vlm["results"].items():
         rows.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
     return rows
@@ -142,8 +156,11 @@ def self_instruct_rows(si: dict) -> list[str]:
     ]
     cols = list(si["before"])
     rows += ["| model | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, key in [("student (draft) before", "before"), (f"student after LoRA SFT ({si['sft_steps']} steps)", "after"),
-                      ("writer (reference)", "writer")]:  # fmt: skip
+    for name, key in [
+        ("student (draft) before", "before"),
+        (f"student after LoRA SFT ({si['sft_steps']} steps)", "after"),
+        ("writer (reference)", "writer"),
+    ]:
         rows.append(f"| {name} | " + " | ".join(f"{si[key][c]:.2f}" for c in cols) + " |")
     rows += [
         "",
@@ -164,11 +181,15 @@ def instruct_parse_rows(r: dict) -> list[str]:
 
 
 def rlaif_rows(rl: dict) -> list[str]:
-    rows = ["| judge | agreement with the truth (95% CI) | one order only | position consistency | P(A)+P(B) |",
-            "|---|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        "| judge | agreement with the truth (95% CI) | one order only | position consistency | P(A)+P(B) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, q in rl["judge"].items():
-        rows.append(f"| {name} | {q['agreement']:.3f} ({q['ci'][0]:.3f}-{q['ci'][1]:.3f}), n={q['n']} | "
-                    f"{q['first_order_agreement']:.3f} | {q['consistency']:.3f} | {q['letter_mass']:.3f} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {q['agreement']:.3f} ({q['ci'][0]:.3f}-{q['ci'][1]:.3f}), n={q['n']} | "
+            f"{q['first_order_agreement']:.3f} | {q['consistency']:.3f} | {q['letter_mass']:.3f} |"
+        )
     planted, n = rl["parsers"]["planted verdicts"], rl.get("planted_n", 8)
     rows += [
         "",
@@ -182,8 +203,10 @@ def rlaif_rows(rl: dict) -> list[str]:
     for name, r in rl["results"].items():
         wr = r.get("win_rate_vs_before")
         wtxt = f"{wr['win_rate']:.2f} ({wr['ci'][0]:.2f}-{wr['ci'][1]:.2f})" if wr else "-"
-        rows.append(f"| {name} | {r['harmless']:.2f} | {r['helpful']:.2f} | {r['harmless_sampled']:.2f} | "
-                    f"{r['helpful_sampled']:.2f} | {wtxt} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {r['harmless']:.2f} | {r['helpful']:.2f} | {r['harmless_sampled']:.2f} | "
+            f"{r['helpful_sampled']:.2f} | {wtxt} |"
+        )
     rows += [
         "",
         f"DPO: {rl['dpo_steps']} steps with LoRA; pairs: "
@@ -195,9 +218,13 @@ def rlaif_rows(rl: dict) -> list[str]:
 
 def constitutional_rows(cai: dict) -> list[str]:
     curve = cai["per_round"]
-    rows = ["| after round | " + " | ".join(str(r) for r in range(cai["rounds"] + 1)) + " |",
-            "|---|" + "---:|" * (cai["rounds"] + 1)]  # fmt: skip
-    rows += [f"| {name} | " + " | ".join(f"{y:.2f}" for y in ys) + " |" for name, ys in curve.items()]
+    rows = [
+        "| after round | " + " | ".join(str(r) for r in range(cai["rounds"] + 1)) + " |",
+        "|---|" + "---:|" * (cai["rounds"] + 1),
+    ]
+    rows += [
+        f"| {name} | " + " | ".join(f"{y:.2f}" for y in ys) + " |" for name, ys in curve.items()
+    ]
     fa, pref = cai["feedback_agreement"], cai["revision_preference"]
     rows += [
         "",
@@ -213,24 +240,36 @@ def constitutional_rows(cai: dict) -> list[str]:
         "|---|---:|---:|---:|---:|",
     ]
     for name, r in cai["results"].items():
-        rows.append(f"| {name} | {r['harmless']:.2f} | {r['refusal_benign']:.2f} | {r['harmless_sampled']:.2f} | "
-                    f"{r['refusal_benign_sampled']:.2f} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {r['harmless']:.2f} | {r['refusal_benign']:.2f} | {r['harmless_sampled']:.2f} | "
+            f"{r['refusal_benign_sampled']:.2f} |"
+        )
     return rows
 
 
 def capstone_rows(cap: dict) -> list[str]:
     steps = cap["steps"]
     fams = [f for f in next(iter(steps.values())) if f not in ("mean", "eos_share")]
-    rows = ["| step | " + " | ".join(fams) + " | mean | ends with EOS |", "|---|" + "---:|" * (len(fams) + 2)]
-    rows += [f"| {n} | " + " | ".join(f"{r[f]:.2f}" for f in fams) + f" | {r['mean']:.3f} | {r['eos_share']:.2f} |"
-             for n, r in steps.items()]  # fmt: skip
+    rows = [
+        "| step | " + " | ".join(fams) + " | mean | ends with EOS |",
+        "|---|" + "---:|" * (len(fams) + 2),
+    ]
+    rows += [
+        f"| {n} | "
+        + " | ".join(f"{r[f]:.2f}" for f in fams)
+        + f" | {r['mean']:.3f} | {r['eos_share']:.2f} |"
+        for n, r in steps.items()
+    ]
     gain = steps["merged"]["mean"] - steps["base"]["mean"]
     wins = "; ".join(
-        f"{g} {w['win_rate']:.2f} ({w['ci'][0]:.2f}-{w['ci'][1]:.2f})" for g, w in cap["win_rates"].items()
+        f"{g} {w['win_rate']:.2f} ({w['ci'][0]:.2f}-{w['ci'][1]:.2f})"
+        for g, w in cap["win_rates"].items()
     )
-    spec = "; ".join(f"{n}: acceptance {s['alpha']:.2f}, equal to greedy on {s['same']}/{s['prompts']} prompts, "
-                     f"{s['measured']:.2f}x the merged model's tokens/s (predicted {s['predicted']:.2f}x)"
-                     for n, s in cap["speculative"].items())  # fmt: skip
+    spec = "; ".join(
+        f"{n}: acceptance {s['alpha']:.2f}, equal to greedy on {s['same']}/{s['prompts']} prompts, "
+        f"{s['measured']:.2f}x the merged model's tokens/s (predicted {s['predicted']:.2f}x)"
+        for n, s in cap["speculative"].items()
+    )
     rows += [
         "",
         f"Final vs base: {gain:+.3f} mean accuracy (per-question 95% CI over {cap['clusters']} clusters of paraphrases "
@@ -242,7 +281,10 @@ def capstone_rows(cap: dict) -> list[str]:
         "| inference (one request at a time, 1 CPU thread) | tokens/s | first token (ms) |",
         "|---|---:|---:|",
     ]
-    rows += [f"| {n} | {v['tokens_per_s']:.0f} | {v['first_token_s'] * 1000:.1f} |" for n, v in cap["speeds"].items()]
+    rows += [
+        f"| {n} | {v['tokens_per_s']:.0f} | {v['first_token_s'] * 1000:.1f} |"
+        for n, v in cap["speeds"].items()
+    ]
     return rows
 
 
@@ -258,14 +300,18 @@ def keep_other_seeds(new: dict, old: dict) -> dict:
     seeds = sorted(new["seeds"] + kept)
     before = [s for s in kept if s in old.get("before_pin", old["seeds"])]
     if "rows" in new:
-        merged = {"seeds": seeds, "rows": new["rows"] + [r for r in old["rows"] if r["world_seed"] in kept]}
+        merged = {
+            "seeds": seeds,
+            "rows": new["rows"] + [r for r in old["rows"] if r["world_seed"] in kept],
+        }
     else:
 
         def by_seed(record: dict, name: str) -> dict:
             return dict(zip(record["seeds"], record["figures"].get(name, []), strict=False))
 
         figures = {
-            name: [{**by_seed(old, name), **by_seed(new, name)}.get(s) for s in seeds] for name in new["figures"]
+            name: [{**by_seed(old, name), **by_seed(new, name)}.get(s) for s in seeds]
+            for name in new["figures"]
         }
         merged = {"seeds": seeds, "figures": figures}
     return {**merged, "before_pin": before} if before else merged
@@ -276,18 +322,25 @@ def before_pin_note(d: dict) -> list[str]:
     if not d.get("before_pin"):
         return []
     seeds = ", ".join(str(s) for s in d["before_pin"])
-    return ["", f"Seeds {seeds}: built before every process ran PyTorch at AVX2, on the machine that recorded "
-            "them; what those seeds build now may differ in its figures. They are kept until they are rebuilt "
-            "(about 45 min of machine each on two cores), not presented as measured on today's world."]  # fmt: skip
+    return [
+        "",
+        f"Seeds {seeds}: built before every process ran PyTorch at AVX2, on the machine that recorded "
+        "them; what those seeds build now may differ in its figures. They are kept until they are rebuilt "
+        "(about 45 min of machine each on two cores), not presented as measured on today's world.",
+    ]
 
 
 def seeds_rows(d: dict) -> list[str]:
     """Each notebook's headline figures per world seed, and their range (`python -m helpers.tools.seeds`)."""
     seeds = d["seeds"]
-    rows = ["| figure | " + " | ".join(seed_header(s, d) for s in seeds) + " | range |",
-            "|---|" + "---:|" * (len(seeds) + 1)]  # fmt: skip
+    rows = [
+        "| figure | " + " | ".join(seed_header(s, d) for s in seeds) + " | range |",
+        "|---|" + "---:|" * (len(seeds) + 1),
+    ]
     for name, values in d["figures"].items():
-        cells = ["-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values]
+        cells = [
+            "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values
+        ]
         known = [v for v in values if v is not None]
         spread = f"{min(known):.2f} to {max(known):.2f}" if known else "-"
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {spread} |")
@@ -299,11 +352,17 @@ def margins_rows(m: dict) -> list[str]:
     seeds, figures = m["seeds"], {}
     for r in m["rows"]:
         figures.setdefault((r["what"], r["side"], r["bar"]), {})[r["world_seed"]] = r
-    rows = ["| figure (test bar) | bar | " + " | ".join(seed_header(s, m) for s in seeds) + " | smallest margin |",
-            "|---|---:|" + "---:|" * (len(seeds) + 1)]  # fmt: skip
+    rows = [
+        "| figure (test bar) | bar | "
+        + " | ".join(seed_header(s, m) for s in seeds)
+        + " | smallest margin |",
+        "|---|---:|" + "---:|" * (len(seeds) + 1),
+    ]
     for (what, side, bar), by_seed in figures.items():
         values = " | ".join(f"{by_seed[s]['value']:.3f}" if s in by_seed else "-" for s in seeds)
-        rows.append(f"| {what} | {side} {bar:.3f} | {values} | {min(r['margin'] for r in by_seed.values()):.3f} |")
+        rows.append(
+            f"| {what} | {side} {bar:.3f} | {values} | {min(r['margin'] for r in by_seed.values()):.3f} |"
+        )
     return rows + before_pin_note(m)
 
 
@@ -312,12 +371,16 @@ def batched_rows(r: dict) -> list[str]:
     from helpers.side_by_side_batched import best_per_batch
 
     plain = {row["batch"]: row for row in r["rows"] if row["k"] is None}
-    rows = ["| batch | plain `generate` tok/s | ours (best k) tok/s | speed-up | predicted | alpha | c at this batch | parity |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        "| batch | plain `generate` tok/s | ours (best k) tok/s | speed-up | predicted | alpha | c at this batch | parity |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for b, row in best_per_batch(r).items():
-        rows.append(f"| {b} | {plain[b]['tokens_per_s']:.0f} | {row['tokens_per_s']:.0f} (k={row['k']}) | "
-                    f"**{row['speedup']:.2f}x** | {row['predicted']:.2f}x | {row['alpha_hat']:.2f} | {row['c']:.3f} | "
-                    f"{row['parity']}/{row['rows']} |")  # fmt: skip
+        rows.append(
+            f"| {b} | {plain[b]['tokens_per_s']:.0f} | {row['tokens_per_s']:.0f} (k={row['k']}) | "
+            f"**{row['speedup']:.2f}x** | {row['predicted']:.2f}x | {row['alpha_hat']:.2f} | {row['c']:.3f} | "
+            f"{row['parity']}/{row['rows']} |"
+        )
     return rows
 
 
@@ -325,12 +388,21 @@ def runtime_rows(rt: dict) -> list[str]:
     """Each notebook's estimated minutes per preset and its biggest part on a T4 (`helpers.tools.runtime`)."""
     from helpers.runtime import GPUS, span
 
-    rows = ["| notebook | " + " | ".join(f"{g.name} (min)" for g in GPUS.values()) + " | biggest part on a T4 |",
-            "|---|" + "---:|" * len(GPUS) + "---|"]  # fmt: skip
+    rows = [
+        "| notebook | "
+        + " | ".join(f"{g.name} (min)" for g in GPUS.values())
+        + " | biggest part on a T4 |",
+        "|---|" + "---:|" * len(GPUS) + "---|",
+    ]
     for stage, by_preset in rt["stages"].items():
         cells = " | ".join(span(by_preset[p]).removesuffix(" min") for p in GPUS)
         rows.append(f"| {stage} | {cells} | {by_preset['t4']['parts'][0][1]} |")
-    return rows + ["", "Assumptions: " + rt["assumptions"], "", "GPU figures: " + "; ".join(rt["gpus"].values()) + "."]
+    return rows + [
+        "",
+        "Assumptions: " + rt["assumptions"],
+        "",
+        "GPU figures: " + "; ".join(rt["gpus"].values()) + ".",
+    ]
 
 
 def section(heading: str, data: dict | None, rows) -> list[str]:
@@ -339,14 +411,25 @@ def section(heading: str, data: dict | None, rows) -> list[str]:
 
 
 def render() -> str:
-    world, bench, bench_world = _load("tiny_world.json"), _load("speculative_bench.json"), _load("bench_world.json")
+    world, bench, bench_world = (
+        _load("tiny_world.json"),
+        _load("speculative_bench.json"),
+        _load("bench_world.json"),
+    )
     si, cai, rl = _load("self_instruct.json"), _load("constitutional.json"), _load("rlaif.json")
     vlm, cap, ci = _load("llava.json"), _load("capstone.json"), _load("ci_time.json")
     out = [START]
-    out += section("**Tiny world** (`python -m helpers.world build`): held-out accuracy per task family, greedy.",
-                   world, tiny_world_rows)  # fmt: skip
-    out += section("**Stage 11, speculative decoding** (`python -m helpers.tools.spec_bench --json "
-                   "data/results/speculative_bench.json`):", bench, speculative_rows)  # fmt: skip
+    out += section(
+        "**Tiny world** (`python -m helpers.world build`): held-out accuracy per task family, greedy.",
+        world,
+        tiny_world_rows,
+    )
+    out += section(
+        "**Stage 11, speculative decoding** (`python -m helpers.tools.spec_bench --json "
+        "data/results/speculative_bench.json`):",
+        bench,
+        speculative_rows,
+    )
     if bench_world:
         t = bench_world["models"].get("bench_target") or bench_world["models"]["target"]
         out += [
@@ -365,57 +448,116 @@ def render() -> str:
             "benchmark's prompts."
         )
     if batched := _load("batched_bench.json"):
-        out += section(f"**Stage 11, batched** (`python -m helpers.tools.batch_bench --pair {batched['pair']} --json "
-                       f"data/results/batched_bench.json`, the {batched['pair']} pair, {batched['prompts']} prompts x "
-                       f"{batched['new_tokens']} new tokens, {batched['threads']} thread(s); parity: rows equal to "
-                       "each prompt's own greedy decoding):", batched, batched_rows)  # fmt: skip
+        out += section(
+            f"**Stage 11, batched** (`python -m helpers.tools.batch_bench --pair {batched['pair']} --json "
+            f"data/results/batched_bench.json`, the {batched['pair']} pair, {batched['prompts']} prompts x "
+            f"{batched['new_tokens']} new tokens, {batched['threads']} thread(s); parity: rows equal to "
+            "each prompt's own greedy decoding):",
+            batched,
+            batched_rows,
+        )
         if models := batched.get("models"):
-            built = ", ".join(f"{n} `{m['key']}` (loss {m['final_loss']}, held-out mean {m['heldout_mean']})"
-                              for n, m in models.items())  # fmt: skip
-            out.append(f"Timed on these builds: {built}. A build is bit-identical on one machine only, so the "
-                       "single-row table above may come from another build of the same recipe.")  # fmt: skip
-    out += section("**Stage 11 on a GPU** (`python -m helpers.tools.gpu_check --json data/results/gpu_check.json`, run once "
-                   "on a lent H200; CI has no GPU):", _load("gpu_check.json"), gpu_check_rows)  # fmt: skip
-    out += ["", "**Stage 11's compiled path** (static caches + `torch.compile` with CUDA graphs, `python -m "
-            "helpers.tools.gpu_check --compiled --json data/results/gpu_compiled.json`): "
-            + ("see `data/results/gpu_compiled.json`." if _load("gpu_compiled.json") else
-               "_not measured yet: no GPU has been lent since it was written (exact on a CPU: tests)._")]  # fmt: skip
-    out += section("**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
-                   + (f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)" if si else ")"),
-                   si, self_instruct_rows)  # fmt: skip
-    out += section("**Stage 12a with a real instruct model** (`python -m helpers.tools.instruct_parse --json "
-                   "data/results/instruct_parse.json`): the real SmolLM2-135M-Instruct as the writer, sampled as the "
-                   "presets sample it, with the presets' prompts and parsers.", _load("instruct_parse.json"),
-                   instruct_parse_rows)  # fmt: skip
-    out += section("**Stage 12b, Constitutional AI** (`notebooks/12b_constitutional.ipynb`, tiny profile"
-                   + (f": {cai['chains']} red-team chains, {cai['rounds']} critique -> revision rounds)" if cai else ")"),
-                   cai, constitutional_rows)  # fmt: skip
-    out += section("**Stage 12c, RLAIF** (`notebooks/12c_rlaif.ipynb`, tiny profile; the world's graders are the truth):",
-                   rl, rlaif_rows)  # fmt: skip
+            built = ", ".join(
+                f"{n} `{m['key']}` (loss {m['final_loss']}, held-out mean {m['heldout_mean']})"
+                for n, m in models.items()
+            )
+            out.append(
+                f"Timed on these builds: {built}. A build is bit-identical on one machine only, so the "
+                "single-row table above may come from another build of the same recipe."
+            )
     out += section(
-        "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):", vlm, llava_rows
+        "**Stage 11 on a GPU** (`python -m helpers.tools.gpu_check --json data/results/gpu_check.json`, run once "
+        "on a lent H200; CI has no GPU):",
+        _load("gpu_check.json"),
+        gpu_check_rows,
     )
-    out += section("**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
-                   "accuracy by the world's graders):", cap, capstone_rows)  # fmt: skip
-    out += section("**Run time on Colab, estimated** (`python -m helpers.tools.runtime`): each notebook's work on each "
-                   "preset, counted from its settings, at estimated costs per decoding step and training token, each "
-                   "model at its real dtype (the T4's fp32 judges, writer and feedback model at fp32 rates), as a range "
-                   "of minutes: the low end at the host floor measured on an H200's host, the high end at the one "
-                   "assumed for Colab's 2-vCPU host. No preset has been timed on its GPU yet. On a T4, 12a and 12b "
-                   "run cut budgets to stay within an hour (their run-time lines say what).", _load("runtime.json"),
-                   runtime_rows)  # fmt: skip
+    out += [
+        "",
+        "**Stage 11's compiled path** (static caches + `torch.compile` with CUDA graphs, `python -m "
+        "helpers.tools.gpu_check --compiled --json data/results/gpu_compiled.json`): "
+        + (
+            "see `data/results/gpu_compiled.json`."
+            if _load("gpu_compiled.json")
+            else "_not measured yet: no GPU has been lent since it was written (exact on a CPU: tests)._"
+        ),
+    ]
+    out += section(
+        "**Stage 12a, Self-Instruct** (`notebooks/12a_self_instruct.ipynb`, tiny profile"
+        + (
+            f": {si['rounds']} rounds x {si['prompts_per_round']} prompts from {si['seeds']} seeds)"
+            if si
+            else ")"
+        ),
+        si,
+        self_instruct_rows,
+    )
+    out += section(
+        "**Stage 12a with a real instruct model** (`python -m helpers.tools.instruct_parse --json "
+        "data/results/instruct_parse.json`): the real SmolLM2-135M-Instruct as the writer, sampled as the "
+        "presets sample it, with the presets' prompts and parsers.",
+        _load("instruct_parse.json"),
+        instruct_parse_rows,
+    )
+    out += section(
+        "**Stage 12b, Constitutional AI** (`notebooks/12b_constitutional.ipynb`, tiny profile"
+        + (
+            f": {cai['chains']} red-team chains, {cai['rounds']} critique -> revision rounds)"
+            if cai
+            else ")"
+        ),
+        cai,
+        constitutional_rows,
+    )
+    out += section(
+        "**Stage 12c, RLAIF** (`notebooks/12c_rlaif.ipynb`, tiny profile; the world's graders are the truth):",
+        rl,
+        rlaif_rows,
+    )
+    out += section(
+        "**Stage 13, tiny LLaVA** (held-out images, `notebooks/13_llava.ipynb`, tiny profile):",
+        vlm,
+        llava_rows,
+    )
+    out += section(
+        "**Stage 14, capstone** (`notebooks/14_capstone.ipynb`, tiny profile: a pet-care assistant, held-out "
+        "accuracy by the world's graders):",
+        cap,
+        capstone_rows,
+    )
+    out += section(
+        "**Run time on Colab, estimated** (`python -m helpers.tools.runtime`): each notebook's work on each "
+        "preset, counted from its settings, at estimated costs per decoding step and training token, each "
+        "model at its real dtype (the T4's fp32 judges, writer and feedback model at fp32 rates), as a range "
+        "of minutes: the low end at the host floor measured on an H200's host, the high end at the one "
+        "assumed for Colab's 2-vCPU host. No preset has been timed on its GPU yet. On a T4, 12a and 12b "
+        "run cut budgets to stay within an hour (their run-time lines say what).",
+        _load("runtime.json"),
+        runtime_rows,
+    )
     if seeds := _load("seeds.json"):
-        out += section("**Each notebook's headline figures across world seeds** (`python -m helpers.tools.seeds "
-                       "--seeds 0,1,2 --json data/results/seeds.json`): the stories the notebooks tell, on worlds "
-                       "built with three seeds; a notebook claims only what holds on all of them.", seeds, seeds_rows)  # fmt: skip
-    out += section("**Bars across world seeds** (`python -m helpers.tools.margins --seeds 0,1,2 --json "
-                   "data/results/margins.json`): each figure a test puts a bar on, on worlds built with three seeds; "
-                   "a negative margin is a failed bar.", _load("margins.json"), margins_rows)  # fmt: skip
+        out += section(
+            "**Each notebook's headline figures across world seeds** (`python -m helpers.tools.seeds "
+            "--seeds 0,1,2 --json data/results/seeds.json`): the stories the notebooks tell, on worlds "
+            "built with three seeds; a notebook claims only what holds on all of them.",
+            seeds,
+            seeds_rows,
+        )
+    out += section(
+        "**Bars across world seeds** (`python -m helpers.tools.margins --seeds 0,1,2 --json "
+        "data/results/margins.json`): each figure a test puts a bar on, on worlds built with three seeds; "
+        "a negative margin is a failed bar.",
+        _load("margins.json"),
+        margins_rows,
+    )
     out += [
         "",
         f"**CI** (`.ci/run` on a clean clone, 2 cores, {CI_NOTEBOOKS[ci.get('notebooks', 'full')]}, tiny world {ci.get('world', 'not built')} at the "
         f"start; the time `.ci/run` printed): {ci['seconds'] / 60:.1f} min"
-        + (f", of which `make test` {ci['make_test_seconds'] / 60:.1f} min." if "make_test_seconds" in ci else ".")
+        + (
+            f", of which `make test` {ci['make_test_seconds'] / 60:.1f} min."
+            if "make_test_seconds" in ci
+            else "."
+        )
         if ci
         else "",
         "",
@@ -431,7 +573,8 @@ def updated_readme(text: str) -> str:
 
 
 def main() -> None:
-    if "--ci" in sys.argv:  # a maintainer records a CI run's time (.ci/run writes it to .cache/, untracked)
+    # a maintainer records a CI run's time (.ci/run writes it to .cache/, untracked)
+    if "--ci" in sys.argv:
         timing = Path(sys.argv[sys.argv.index("--ci") + 1])
         (RESULTS / "ci_time.json").write_text(timing.read_text())
     readme = ROOT / "README.md"

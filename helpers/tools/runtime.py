@@ -24,62 +24,222 @@ _ANSWER = 100  # tokens of a prompt with its chat template, for rows and judge p
 def _spec(cfg, b, m, jb) -> list[Work]:
     n, new = len(cfg.prompts), cfg.max_new_tokens
     t = m["target"]
-    return [Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 3)", 3 * n, 1, new),
-            Work("generate", t, "acceptance sweep and greedy parity over k (sec. 3-6)", 11 * n, 1, new),
-            Work("generate", t, "the two-token law's samples (sec. 5)", 2 * cfg.law_samples, 1, 2),
-            Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
-            Work("generate", t, "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 7)", 19 * min(4, n) * 3, 1, new),
-            Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new),
-            *(Work("generate", t, f"batched, plain and ours at batch {b} (sec. 11)", 8 * 8, b, new) for b in (1, 4, 8)),
-            Work("generate", t, "your target's answers to the distillation prompts (sec. 12)", len(cfg.distill_prompts),
-                 64, new),
-            Work("train", m["draft"], "draft distillation (sec. 12)", cfg.distill_steps, cfg.distill_batch,
-                 min(256, _ANSWER + new)),
-            Work("generate", t, "alpha before and after, one prompt at a time (sec. 12)", 4 * len(cfg.distill_held), 1,
-                 new),
-            *([Work("generate", cfg.second_pair[0], "the second pair: parity and alpha (sec. 10)", 4, 1, new)]
-              if cfg.second_pair else [])]  # fmt: skip
+    return [
+        Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 3)", 3 * n, 1, new),
+        Work("generate", t, "acceptance sweep and greedy parity over k (sec. 3-6)", 11 * n, 1, new),
+        Work("generate", t, "the two-token law's samples (sec. 5)", 2 * cfg.law_samples, 1, 2),
+        Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
+        Work(
+            "generate",
+            t,
+            "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 7)",
+            19 * min(4, n) * 3,
+            1,
+            new,
+        ),
+        Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new),
+        *(
+            Work("generate", t, f"batched, plain and ours at batch {b} (sec. 11)", 8 * 8, b, new)
+            for b in (1, 4, 8)
+        ),
+        Work(
+            "generate",
+            t,
+            "your target's answers to the distillation prompts (sec. 12)",
+            len(cfg.distill_prompts),
+            64,
+            new,
+        ),
+        Work(
+            "train",
+            m["draft"],
+            "draft distillation (sec. 12)",
+            cfg.distill_steps,
+            cfg.distill_batch,
+            min(256, _ANSWER + new),
+        ),
+        Work(
+            "generate",
+            t,
+            "alpha before and after, one prompt at a time (sec. 12)",
+            4 * len(cfg.distill_held),
+            1,
+            new,
+        ),
+        *(
+            [
+                Work(
+                    "generate",
+                    cfg.second_pair[0],
+                    "the second pair: parity and alpha (sec. 10)",
+                    4,
+                    1,
+                    new,
+                )
+            ]
+            if cfg.second_pair
+            else []
+        ),
+    ]
 
 
 def _self_instruct(cfg, b, m, jb) -> list[Work]:
     g, s = m["generator"], m["student"]
     tasks = 7 * cfg.rounds * cfg.prompts_per_round
-    return [Work("generate", g, "instruction lists (sec. 4, 6)", cfg.rounds * cfg.prompts_per_round + 1, cfg.list_batch,
-                 cfg.max_list_tokens, dtype_bytes=jb),
-            Work("generate", g, "classification: yes/no per task (sec. 7)", tasks, cfg.instance_batch, 4, dtype_bytes=jb),
-            Work("generate", g, "instances, then outputs (sec. 7)", 2 * tasks, cfg.instance_batch, cfg.instance_tokens,
-                 dtype_bytes=jb),
-            Work("train", s, "SFT of the student (sec. 8)", cfg.sft_steps, cfg.sft_batch,
-                 min(cfg.max_length, _ANSWER + cfg.instance_tokens)),
-            Work("generate", s, "ROUGE-L before and after (sec. 8)", 40, 8, b["max_new_tokens"])]  # fmt: skip
+    return [
+        Work(
+            "generate",
+            g,
+            "instruction lists (sec. 4, 6)",
+            cfg.rounds * cfg.prompts_per_round + 1,
+            cfg.list_batch,
+            cfg.max_list_tokens,
+            dtype_bytes=jb,
+        ),
+        Work(
+            "generate",
+            g,
+            "classification: yes/no per task (sec. 7)",
+            tasks,
+            cfg.instance_batch,
+            4,
+            dtype_bytes=jb,
+        ),
+        Work(
+            "generate",
+            g,
+            "instances, then outputs (sec. 7)",
+            2 * tasks,
+            cfg.instance_batch,
+            cfg.instance_tokens,
+            dtype_bytes=jb,
+        ),
+        Work(
+            "train",
+            s,
+            "SFT of the student (sec. 8)",
+            cfg.sft_steps,
+            cfg.sft_batch,
+            min(cfg.max_length, _ANSWER + cfg.instance_tokens),
+        ),
+        Work("generate", s, "ROUGE-L before and after (sec. 8)", 40, 8, b["max_new_tokens"]),
+    ]
 
 
 def _constitutional(cfg, b, m, jb) -> list[Work]:
     h, f = m["helpful"], m["feedback"]
-    red, new, pairs = len(cfg.red_team), cfg.max_new_tokens, len(cfg.red_team) + min(48, len(cfg.helpful_prompts))
+    red, new, pairs = (
+        len(cfg.red_team),
+        cfg.max_new_tokens,
+        len(cfg.red_team) + min(48, len(cfg.helpful_prompts)),
+    )
     row = min(cfg.max_length, _ANSWER + new)
-    return [Work("generate", h, "critique-revision chains (sec. 4)", red * (1 + 2 * cfg.rounds), cfg.batch_size, new),
-            Work("score", f, "feedback model: rounds, revisions, labelled pairs (sec. 5-6)",
-                 2 * (cfg.rounds + 1) * red + 2 * len(cfg.feedback_test[0]), 32, _ANSWER + 2 * new, dtype_bytes=jb),
-            Work("generate", h, "helpful answers and RL-CAI sample pairs (sec. 7-8)",
-                 len(cfg.helpful_prompts) + 2 * pairs, 64, new),
-            Work("score", f, "AI feedback on the pairs (sec. 8)", 2 * pairs, 32, _ANSWER + 2 * new, dtype_bytes=jb),
-            Work("train", h, "SL-CAI SFT (sec. 7)", cfg.sft_steps, cfg.train_batch, row),
-            Work("train", h, "RL-CAI DPO (sec. 8)", cfg.dpo_steps, cfg.train_batch, row, passes=3),
-            Work("generate", h, "held-out rates: 3 models x 5 answers (sec. 9)", 15 * len(cfg.held), 128, new)]  # fmt: skip
+    return [
+        Work(
+            "generate",
+            h,
+            "critique-revision chains (sec. 4)",
+            red * (1 + 2 * cfg.rounds),
+            cfg.batch_size,
+            new,
+        ),
+        Work(
+            "score",
+            f,
+            "feedback model: rounds, revisions, labelled pairs (sec. 5-6)",
+            2 * (cfg.rounds + 1) * red + 2 * len(cfg.feedback_test[0]),
+            32,
+            _ANSWER + 2 * new,
+            dtype_bytes=jb,
+        ),
+        Work(
+            "generate",
+            h,
+            "helpful answers and RL-CAI sample pairs (sec. 7-8)",
+            len(cfg.helpful_prompts) + 2 * pairs,
+            64,
+            new,
+        ),
+        Work(
+            "score",
+            f,
+            "AI feedback on the pairs (sec. 8)",
+            2 * pairs,
+            32,
+            _ANSWER + 2 * new,
+            dtype_bytes=jb,
+        ),
+        Work("train", h, "SL-CAI SFT (sec. 7)", cfg.sft_steps, cfg.train_batch, row),
+        Work("train", h, "RL-CAI DPO (sec. 8)", cfg.dpo_steps, cfg.train_batch, row, passes=3),
+        Work(
+            "generate",
+            h,
+            "held-out rates: 3 models x 5 answers (sec. 9)",
+            15 * len(cfg.held),
+            128,
+            new,
+        ),
+    ]
 
 
 def _rlaif(cfg, b, m, jb) -> list[Work]:
     p, j, e = m["policy"], m["judge"], m["evaluator"]
-    test, train, ev, new = len(cfg.hh_test), len(cfg.train_tasks), len(cfg.eval_prompts), cfg.max_new_tokens
-    return [Work("score", j, "judge on labelled pairs (sec. 5)", 2 * test, 32, 3 * _ANSWER, dtype_bytes=jb),
-            Work("score", p, "untrained policy on labelled pairs (sec. 5)", 2 * test, 32, 3 * _ANSWER),
-            Work("generate", j, "free-text verdicts for the parsers (sec. 5)", 2 * test, 64, 12, dtype_bytes=jb),
-            Work("generate", p, "two sampled answers per training prompt (sec. 6)", 2 * train, 64, 72),
-            Work("score", j, "the judge labels the training pairs (sec. 6)", 2 * train, 32, _ANSWER + 144, dtype_bytes=jb),
-            Work("train", p, "4 DPO runs (sec. 7)", 4 * cfg.dpo_steps, cfg.batch_size, _ANSWER + 72, passes=3),
-            Work("generate", p, "answers before and after each run (sec. 8)", 5 * ev, 64, new),
-            Work("score", e, "second judge: each run vs before (sec. 8)", 8 * ev, 32, _ANSWER + 2 * new, dtype_bytes=jb)]  # fmt: skip
+    test, train, ev, new = (
+        len(cfg.hh_test),
+        len(cfg.train_tasks),
+        len(cfg.eval_prompts),
+        cfg.max_new_tokens,
+    )
+    return [
+        Work(
+            "score",
+            j,
+            "judge on labelled pairs (sec. 5)",
+            2 * test,
+            32,
+            3 * _ANSWER,
+            dtype_bytes=jb,
+        ),
+        Work("score", p, "untrained policy on labelled pairs (sec. 5)", 2 * test, 32, 3 * _ANSWER),
+        Work(
+            "generate",
+            j,
+            "free-text verdicts for the parsers (sec. 5)",
+            2 * test,
+            64,
+            12,
+            dtype_bytes=jb,
+        ),
+        Work("generate", p, "two sampled answers per training prompt (sec. 6)", 2 * train, 64, 72),
+        Work(
+            "score",
+            j,
+            "the judge labels the training pairs (sec. 6)",
+            2 * train,
+            32,
+            _ANSWER + 144,
+            dtype_bytes=jb,
+        ),
+        Work(
+            "train",
+            p,
+            "4 DPO runs (sec. 7)",
+            4 * cfg.dpo_steps,
+            cfg.batch_size,
+            _ANSWER + 72,
+            passes=3,
+        ),
+        Work("generate", p, "answers before and after each run (sec. 8)", 5 * ev, 64, new),
+        Work(
+            "score",
+            e,
+            "second judge: each run vs before (sec. 8)",
+            8 * ev,
+            32,
+            _ANSWER + 2 * new,
+            dtype_bytes=jb,
+        ),
+    ]
 
 
 _QUESTIONS_PER_IMAGE = 5.3  # VQAv2 validation: 214,354 questions about 40,504 images
@@ -87,20 +247,42 @@ _PHOTO_KB = 160  # a COCO or Flickr8k JPEG inside its parquet row
 
 
 def _vlm(cfg, b, m, jb) -> list[Work]:
-    lm, clip, row = m["vlm_lm"], m["vision_encoder"], 196 + 48  # 196 image patches + the chat turn and its answer
+    # 196 image patches + the chat turn and its answer
+    lm, clip, row = m["vlm_lm"], m["vision_encoder"], 196 + 48
     steps = cfg.steps["blind"] + cfg.steps["stage1"] + cfg.steps["stage2"]
     # VQAv2 rows are streamed until both sides are full: held out, 1 image in 10 and at most 2 questions each
     vqa_rows = max(cfg.n_train * 10 / 9, 10 * cfg.n_held / 2 * _QUESTIONS_PER_IMAGE)
     evaluated = 4 * 2 * cfg.n_held
     return [
         Work("train", lm, "blind control, stage 1 and stage 2 (sec. 6-8)", steps, cfg.batch, row),
-        Work("score", clip, "the frozen CLIP tower on every training row (sec. 6-8)", steps * cfg.batch, cfg.batch, 197),
-        Work("generate", lm, "held-out captions and answers: 4 evaluations (sec. 6-9)", evaluated, 100,
-             cfg.max_new_tokens),
-        Work("score", clip, "the CLIP tower on every evaluated image (sec. 6-9)", evaluated, 100, 197),
-        Work("fetch", clip, "streaming the photographs: Flickr8k and VQAv2 rows (sec. 2)",
-             int(cfg.n_train + cfg.n_held + vqa_rows), 1, _PHOTO_KB),
-    ]  # fmt: skip
+        Work(
+            "score",
+            clip,
+            "the frozen CLIP tower on every training row (sec. 6-8)",
+            steps * cfg.batch,
+            cfg.batch,
+            197,
+        ),
+        Work(
+            "generate",
+            lm,
+            "held-out captions and answers: 4 evaluations (sec. 6-9)",
+            evaluated,
+            100,
+            cfg.max_new_tokens,
+        ),
+        Work(
+            "score", clip, "the CLIP tower on every evaluated image (sec. 6-9)", evaluated, 100, 197
+        ),
+        Work(
+            "fetch",
+            clip,
+            "streaming the photographs: Flickr8k and VQAv2 rows (sec. 2)",
+            int(cfg.n_train + cfg.n_held + vqa_rows),
+            1,
+            _PHOTO_KB,
+        ),
+    ]
 
 
 def _capstone(cfg, b, m, jb) -> list[Work]:
@@ -108,22 +290,68 @@ def _capstone(cfg, b, m, jb) -> list[Work]:
     row = min(cfg.max_length, _ANSWER + new)
     prompts = len({t.prompt for t in cfg.seed_tasks + cfg.unlabeled} | set(cfg.pref_prompts))
     judged = sum(not tasks.reference_graded(t) for t in cfg.pref_tasks)
-    return [Work("generate", p, "held-out answers after each step (sec. 1-5)", 5 * held, 128, new),
-            Work("train", p, "SFT twice (sec. 2-3)", 2 * cfg.sft_steps, cfg.batch_size, row),
-            Work("generate", p, "self-training answers, greedy and sampled (sec. 3)", 2 * len(cfg.unlabeled), 64, new),
-            Work("generate", p, "preference pairs (sec. 4)", 2 * len(cfg.pref_prompts), 64, new),
-            Work("score", m["judge"], "the judge on the pairs no reference grades (sec. 4)", 2 * judged, 32,
-                 _ANSWER + 2 * new, dtype_bytes=jb),
-            Work("train", p, "DPO (sec. 4)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
-            Work("generate", p, "distillation data: the model's own answers (sec. 6)", prompts, 64, new),
-            Work("train", memory.capstone_draft(p), "draft distillation (sec. 6)", cfg.distill_steps, cfg.batch_size, 256),
-            Work("generate", p, "speculative checks and serving speed, one at a time (sec. 6-8)",
-                 (4 + 2 + int(cfg.serve_4bit) + 2) * len(cfg.held[:: cfg.serve_every]) + 2 * len(cfg.held[::10]), 1, new),
-            Work("score", m["evaluator"], "second judge, final vs base (sec. 7)", 2 * held, 32, _ANSWER + 2 * new,
-                 dtype_bytes=jb)]  # fmt: skip
+    return [
+        Work("generate", p, "held-out answers after each step (sec. 1-5)", 5 * held, 128, new),
+        Work("train", p, "SFT twice (sec. 2-3)", 2 * cfg.sft_steps, cfg.batch_size, row),
+        Work(
+            "generate",
+            p,
+            "self-training answers, greedy and sampled (sec. 3)",
+            2 * len(cfg.unlabeled),
+            64,
+            new,
+        ),
+        Work("generate", p, "preference pairs (sec. 4)", 2 * len(cfg.pref_prompts), 64, new),
+        Work(
+            "score",
+            m["judge"],
+            "the judge on the pairs no reference grades (sec. 4)",
+            2 * judged,
+            32,
+            _ANSWER + 2 * new,
+            dtype_bytes=jb,
+        ),
+        Work("train", p, "DPO (sec. 4)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
+        Work(
+            "generate", p, "distillation data: the model's own answers (sec. 6)", prompts, 64, new
+        ),
+        Work(
+            "train",
+            memory.capstone_draft(p),
+            "draft distillation (sec. 6)",
+            cfg.distill_steps,
+            cfg.batch_size,
+            256,
+        ),
+        Work(
+            "generate",
+            p,
+            "speculative checks and serving speed, one at a time (sec. 6-8)",
+            (4 + 2 + int(cfg.serve_4bit) + 2) * len(cfg.held[:: cfg.serve_every])
+            + 2 * len(cfg.held[::10]),
+            1,
+            new,
+        ),
+        Work(
+            "score",
+            m["evaluator"],
+            "second judge, final vs base (sec. 7)",
+            2 * held,
+            32,
+            _ANSWER + 2 * new,
+            dtype_bytes=jb,
+        ),
+    ]
 
 
-PLANS = {"11": _spec, "12a": _self_instruct, "12b": _constitutional, "12c": _rlaif, "13": _vlm, "14": _capstone}
+PLANS = {
+    "11": _spec,
+    "12a": _self_instruct,
+    "12b": _constitutional,
+    "12c": _rlaif,
+    "13": _vlm,
+    "14": _capstone,
+}
 
 
 def preset_profile(name: str):
@@ -131,8 +359,9 @@ def preset_profile(name: str):
     from helpers import profiles
 
     capability = (7, 5) if name == "t4" else (8, 0)
-    return profiles.choose_profile(env={"COURSE_PROFILE": name}, cuda_available=True, capability=capability,
-                                   mem_gb=40.0)  # fmt: skip
+    return profiles.choose_profile(
+        env={"COURSE_PROFILE": name}, cuda_available=True, capability=capability, mem_gb=40.0
+    )
 
 
 def table() -> dict:
@@ -142,7 +371,8 @@ def table() -> dict:
     out: dict = {}
     for preset in runtime.GPUS:
         profile = preset_profile(preset)
-        jb = profile.judge_dtype.itemsize  # 4 where the judges, writer and feedback model load in fp32 (a T4)
+        # 4 where the judges, writer and feedback model load in fp32 (a T4)
+        jb = profile.judge_dtype.itemsize
         for stage, plan in PLANS.items():
             work = plan(settings.stage(stage, profile), profile.budgets, profile.models, jb)
             out.setdefault(stage, {})[preset] = runtime.estimate(work, preset)
@@ -158,16 +388,27 @@ def main() -> None:
     from helpers.tools import standin_hub
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=runtime.RESULTS, help="where to write the table")
+    parser.add_argument(
+        "--json", type=Path, default=runtime.RESULTS, help="where to write the table"
+    )
     args = parser.parse_args()
-    os.environ.update(standin_hub.env(standin_hub.root()))  # before a build imports the hub libraries
+    # before a build imports the hub libraries
+    os.environ.update(standin_hub.env(standin_hub.root()))
     standin_hub.build()
     stages = table()
-    record = {"stages": stages, "assumptions": runtime.__doc__.split("\n\n")[1].replace("\n", " "),
-              "gpus": {k: g.source for k, g in runtime.GPUS.items()}}  # fmt: skip
+    record = {
+        "stages": stages,
+        "assumptions": runtime.__doc__.split("\n\n")[1].replace("\n", " "),
+        "gpus": {k: g.source for k, g in runtime.GPUS.items()},
+    }
     args.json.write_text(json.dumps(record, indent=1) + "\n")
     for stage, rows in stages.items():
-        print(stage, "  ".join(f"{p} {runtime.span(r):>10}" for p, r in rows.items()), "|", rows["t4"]["parts"][0])
+        print(
+            stage,
+            "  ".join(f"{p} {runtime.span(r):>10}" for p, r in rows.items()),
+            "|",
+            rows["t4"]["parts"][0],
+        )
 
 
 if __name__ == "__main__":

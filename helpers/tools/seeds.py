@@ -28,22 +28,38 @@ HEADLINES = [
     ("self_instruct.json", "12a student mean accuracy after", ("after", "mean")),
     ("self_instruct.json", "12a student 'owns' after (chance 0.5)", ("after", "owns")),
     ("constitutional.json", "12b SL-CAI harmless", ("results", "SL-CAI", "harmless")),
-    ("constitutional.json", "12b SL-CAI refuses kind requests", ("results", "SL-CAI", "refusal_benign")),
+    (
+        "constitutional.json",
+        "12b SL-CAI refuses kind requests",
+        ("results", "SL-CAI", "refusal_benign"),
+    ),
     ("constitutional.json", "12b RL-CAI harmless", ("results", "RL-CAI", "harmless")),
-    ("constitutional.json", "12b RL-CAI refuses kind requests", ("results", "RL-CAI", "refusal_benign")),
+    (
+        "constitutional.json",
+        "12b RL-CAI refuses kind requests",
+        ("results", "RL-CAI", "refusal_benign"),
+    ),
     ("constitutional.json", "12b RL-CAI confident pairs", ("pairs",)),
     *[
         ("rlaif.json", f"12c DPO, {run}: {side}", ("results", f"DPO, {run}", side))
         for run in ("hard labels", "soft labels", "confident labels", "confident labels, no NLL")
         for side in ("harmless", "helpful")
-    ],  # fmt: skip
+    ],
     ("llava.json", "13 stage 2 exact", ("results", "stage 2: projector + LoRA", "exact")),
     ("llava.json", "13 blind exact", ("results", "blind (text only)", "exact")),
     ("capstone.json", "14 final mean accuracy", ("steps", "merged", "mean")),
     ("capstone.json", "14 final harmful requests refused", ("steps", "merged", "unsafe")),
-    ("capstone.json", "14 win rate, knowledge questions", ("win_rates", "knowledge questions", "win_rate")),
+    (
+        "capstone.json",
+        "14 win rate, knowledge questions",
+        ("win_rates", "knowledge questions", "win_rate"),
+    ),
     ("capstone.json", "14 acceptance, draft", ("speculative", "draft", "alpha")),
-    ("capstone.json", "14 acceptance, distilled draft", ("speculative", "distilled draft", "alpha")),
+    (
+        "capstone.json",
+        "14 acceptance, distilled draft",
+        ("speculative", "distilled draft", "alpha"),
+    ),
 ]
 
 
@@ -58,13 +74,38 @@ def dig(record: dict, path: tuple) -> float | None:
 def run_seed(seed: int, scratch: Path, workers: int) -> dict[str, dict]:
     """Build the world of `seed`, run the notebooks, return {results file: record}."""
     results, outputs = scratch / f"results-{seed}", scratch / f"outputs-{seed}"
-    env = {**os.environ, "COURSE_WORLD_SEED": str(seed), "COURSE_RESULTS": str(results),
-           "COURSE_OUTPUTS": str(outputs), "MPLBACKEND": "Agg"}  # fmt: skip
+    env = {
+        **os.environ,
+        "COURSE_WORLD_SEED": str(seed),
+        "COURSE_RESULTS": str(results),
+        "COURSE_OUTPUTS": str(outputs),
+        "MPLBACKEND": "Agg",
+    }
     env.pop("COURSE_QUICK", None)  # the full tiny counts: the figures the notebooks teach
-    subprocess.run([sys.executable, "-m", "helpers.world", "build", "--workers", str(workers)], env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "helpers.world", "build", "--workers", str(workers)],
+        env=env,
+        check=True,
+    )
     paths = [f"notebooks/{nb}.ipynb" for nb in NOTEBOOKS]
-    subprocess.run([sys.executable, "-m", "pytest", *paths, "--nbmake", "--nbmake-timeout=1800", "-n", str(workers),
-                    "-q", "-p", "no:cacheprovider"], env=env, check=False)  # fmt: skip  # a failed run shows as gaps
+    # a failed run shows as gaps
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *paths,
+            "--nbmake",
+            "--nbmake-timeout=1800",
+            "-n",
+            str(workers),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        env=env,
+        check=False,
+    )
     return read(results)
 
 
@@ -75,22 +116,38 @@ def read(folder: Path) -> dict[str, dict]:
 
 def figures(seeds: list[int], records: dict[int, dict]) -> dict[str, list]:
     """{headline figure: its value on each seed (None where that run wrote none)}."""
-    return {name: [dig(records.get(s, {}).get(file, {}), path) for s in seeds] for file, name, path in HEADLINES}
+    return {
+        name: [dig(records.get(s, {}).get(file, {}), path) for s in seeds]
+        for file, name, path in HEADLINES
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m helpers.tools.seeds", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers.tools.seeds",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--workers", type=int, default=cache.cores(), help="one per core by default")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--keep", type=Path, help="keep the other seeds' figures from this earlier --json file")
-    ap.add_argument("--seed0", type=Path, help="read seed 0's figures from this folder (make notebooks' data/results)")
+    ap.add_argument(
+        "--keep", type=Path, help="keep the other seeds' figures from this earlier --json file"
+    )
+    ap.add_argument(
+        "--seed0",
+        type=Path,
+        help="read seed 0's figures from this folder (make notebooks' data/results)",
+    )
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
-        records = {s: read(args.seed0) if s == 0 and args.seed0 else run_seed(s, Path(scratch), args.workers)
-                   for s in seeds}  # fmt: skip
+        records = {
+            s: read(args.seed0)
+            if s == 0 and args.seed0
+            else run_seed(s, Path(scratch), args.workers)
+            for s in seeds
+        }
     data = {"seeds": seeds, "figures": figures(seeds, records)}
     if args.keep:
         data = report.keep_other_seeds(data, json.loads(args.keep.read_text()))

@@ -33,9 +33,7 @@ def bench_pointer() -> str:
     if recorded.exists():
         rec = json.loads(recorded.read_text())
         ours, c = best(rec, "ours"), rec["costs"]["c"]
-        line += (
-            f" ({ours['speedup']:.2f}x plain greedy at c = {c:.2f}, recorded in data/results/speculative_bench.json)"
-        )
+        line += f" ({ours['speedup']:.2f}x plain greedy at c = {c:.2f}, recorded in data/results/speculative_bench.json)"
     return line + "."
 
 
@@ -43,8 +41,10 @@ def reading(result: dict) -> str:
     """Two lines under the table: what it shows, and why the tiny pair's speed-up is small."""
     ours, hf = best(result, "ours"), best(result, "HF")  # "HF" covers assisted and prompt lookup
     c = result["costs"]["c"]
-    lines = [f"best ours: {ours['method']} {ours['speedup']:.2f}x plain; best HF: {hf['method']} {hf['speedup']:.2f}x; "
-             f"ratio {ours['speedup'] / hf['speedup']:.2f}"]  # fmt: skip
+    lines = [
+        f"best ours: {ours['method']} {ours['speedup']:.2f}x plain; best HF: {hf['method']} {hf['speedup']:.2f}x; "
+        f"ratio {ours['speedup'] / hf['speedup']:.2f}"
+    ]
     if result.get("pair", {}).get("name") == "tiny":
         lines.append(
             f"The tiny pair's draft costs c = {c:.2f} of a target step, because both are so small that Python "
@@ -65,15 +65,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ks", default="1,2,3,4,5,6,7,8,10,12")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads for every method (this machine: 2 cores)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads for every method (this machine: 2 cores)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     from helpers.profiles import go_offline
 
     go_offline()
     load_all()
-    names = ("bench_target", "bench_distilled", "bench_draft") if args.pair == "bench" else ("target", "draft", None)
-    print(f"{args.pair} pair: {', '.join(n for n in names if n)} (built first if the cache lacks them)")
+    names = (
+        ("bench_target", "bench_distilled", "bench_draft")
+        if args.pair == "bench"
+        else ("target", "draft", None)
+    )
+    print(
+        f"{args.pair} pair: {', '.join(n for n in names if n)} (built first if the cache lacks them)"
+    )
     tok = tiny.load_tokenizer()
     target, draft = tiny.load_model(names[0]), tiny.load_model(names[1])
     first_draft = tiny.load_model(names[2]) if names[2] else draft
@@ -88,7 +99,11 @@ def main(argv: list[str] | None = None) -> None:
         first_draft=first_draft if draft is not first_draft else None,
     )
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    result["pair"] = {"name": args.pair, "target_params": count(target), "draft_params": count(draft)}
+    result["pair"] = {
+        "name": args.pair,
+        "target_params": count(target),
+        "draft_params": count(draft),
+    }
     if draft is not first_draft:
         result["pair"]["first_draft_params"] = count(first_draft)
         result["pair"]["draft_info"] = tiny.cache.info(names[1])

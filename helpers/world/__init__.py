@@ -49,8 +49,16 @@ def fingerprint() -> str:
 
     load_all()
     record = Path(__file__).resolve().parents[2] / "data" / "results" / "tiny_world.json"
-    recorded = json.loads(record.read_text()).get("digests", {}).get("target", {}) if record.exists() else {}
+    recorded = (
+        json.loads(record.read_text()).get("digests", {}).get("target", {})
+        if record.exists()
+        else {}
+    )
     weights = cache.weights_digest(cache.ensure("target"))  # built first if the cache lacks it
     same = weights == recorded.get("weights_sha256")
-    verdict = "the committed outputs' world" if same else "NOT the committed outputs' world: figures will differ"
+    verdict = (
+        "the committed outputs' world"
+        if same
+        else "NOT the committed outputs' world: figures will differ"
+    )
     return f"target {cache.key('target')}, weights {weights}, CPU kernels {numerics.level()} ({verdict})"

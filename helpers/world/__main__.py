@@ -20,16 +20,26 @@ def default_world() -> list[str]:
 
 def digests(names: list[str]) -> dict[str, dict]:
     """Each model's key, final loss and weight digest: what every other machine's build is compared with."""
-    record = {n: {f: cache.info(n)[f] for f in ("key", "final_loss") if f in cache.info(n)} for n in names}
-    return {n: {**r, "weights_sha256": cache.weights_digest(cache.path(n))} for n, r in record.items()}
+    record = {
+        n: {f: cache.info(n)[f] for f in ("key", "final_loss") if f in cache.info(n)} for n in names
+    }
+    return {
+        n: {**r, "weights_sha256": cache.weights_digest(cache.path(n))} for n, r in record.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.world", description=__doc__)
     parser.add_argument("command", choices=["build", "path", "check"])
-    parser.add_argument("names", nargs="*", help="models to build (default: the whole world but the bench pair)")
-    parser.add_argument("--workers", type=int, default=cache.cores(),
-                        help="parallel build processes of one thread each (default: one per core)")  # fmt: skip
+    parser.add_argument(
+        "names", nargs="*", help="models to build (default: the whole world but the bench pair)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=cache.cores(),
+        help="parallel build processes of one thread each (default: one per core)",
+    )
     parser.add_argument("--json", type=Path, help="also write the base models' figures here")
     args = parser.parse_args(argv)
     from helpers.profiles import go_offline
@@ -45,14 +55,22 @@ def main(argv: list[str] | None = None) -> None:
     todo = cache.needed(names)
     if args.command == "check":
         print(
-            f"tiny world: {len(todo)} of the models asked for must be built" + (f" ({', '.join(todo)})" if todo else "")
+            f"tiny world: {len(todo)} of the models asked for must be built"
+            + (f" ({', '.join(todo)})" if todo else "")
         )
         raise SystemExit(1 if todo else 0)
     cache.know_pace(todo)
-    print(f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
-          f"models cached" + (f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)} (~"
-          f"{cache._minutes(cache.estimate(todo, args.workers))} at this machine's pace, {cache.pace():.1f}x the "
-          "recorded build times)" if todo else ""))  # fmt: skip
+    print(
+        f"tiny world in {cache.cache_root()}: {len(names) - len([n for n in names if n in todo])} of {len(names)} "
+        f"models cached"
+        + (
+            f"; building {len(todo)} on {args.workers} cores: {', '.join(todo)} (~"
+            f"{cache._minutes(cache.estimate(todo, args.workers))} at this machine's pace, {cache.pace():.1f}x the "
+            "recorded build times)"
+            if todo
+            else ""
+        )
+    )
     cache.build(names, workers=args.workers)
     if todo:
         print(f"built in {cache._minutes(time.time() - t0)}")
@@ -61,8 +79,12 @@ def main(argv: list[str] | None = None) -> None:
         print(tiny.world_table(tiny.world_info()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {**tiny.world_info(), "numerics": numerics.identity(), "digests": digests(names),
-                  "build_s_per_model": {n: cache.info(n)["build_s"] for n in names}}  # fmt: skip
+        record = {
+            **tiny.world_info(),
+            "numerics": numerics.identity(),
+            "digests": digests(names),
+            "build_s_per_model": {n: cache.info(n)["build_s"] for n in names},
+        }
         args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -42,14 +42,18 @@ class Recipe:
     version: int  # of the code that trains it: bump by hand when that code changes
     spec: dict  # hyperparameters and seeds
     parents: tuple[str, ...]  # what it is built from (the tokenizer, a base model, a teacher)
-    data: Callable[[], object]  # its exact training data (token ids or text rows), JSON-serialisable
-    make: Callable[[Path], dict] = field(compare=False)  # trains it into a folder, returns its figures
-    expected_s: float = 60.0  # seconds on the machine that recorded tiny_world.json (two models at a time; the
-    # bench pair's are older figures doubled), scaled by this machine's pace
+    # its exact training data (token ids or text rows), JSON-serialisable
+    data: Callable[[], object]
+    # trains it into a folder, returns its figures
+    make: Callable[[Path], dict] = field(compare=False)
+    # seconds on the machine that recorded tiny_world.json (two models at a time; the bench pair's
+    # are older figures doubled), scaled by this machine's pace
+    expected_s: float = 60.0
 
 
 RECIPES: dict[str, Recipe] = {}
-EXTRA_MODULES: list[str] = []  # modules that register recipes outside the world (tests); build processes import them
+# modules that register recipes outside the world (tests); build processes import them
+EXTRA_MODULES: list[str] = []
 _keys: dict[str, str] = {}
 _data_hashes: dict[str, str] = {}
 _source_hash: str | None = None
@@ -101,7 +105,9 @@ def source_hash() -> str:
         package = Path(__file__).resolve().parents[1]
         digest = hashlib.sha256()
         for file in sorted(package.rglob("*.py")):
-            digest.update(str(file.relative_to(package)).encode() + b"\0" + file.read_bytes() + b"\0")
+            digest.update(
+                str(file.relative_to(package)).encode() + b"\0" + file.read_bytes() + b"\0"
+            )
         _source_hash = digest.hexdigest()[:16]
     return _source_hash
 
@@ -118,7 +124,15 @@ def _data_memo_key(name: str) -> str:
     if Path(__file__).resolve().parents[1] not in file.parents:
         made_by += ":" + hashlib.sha256(file.read_bytes()).hexdigest()
     parents = {p: key(p) for p in r.parents}
-    parts = [name, r.spec, made_by, tiny.WORLD_SEED, parents, list(sys.version_info[:2]), library_versions()]
+    parts = [
+        name,
+        r.spec,
+        made_by,
+        tiny.WORLD_SEED,
+        parents,
+        list(sys.version_info[:2]),
+        library_versions(),
+    ]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -168,7 +182,9 @@ def weights_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(folder.rglob("*.safetensors")):
         for name, tensor in sorted(load_file(file).items()):
-            digest.update(f"{file.relative_to(folder)}:{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(
+                f"{file.relative_to(folder)}:{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode()
+            )
             digest.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     for file in sorted(folder.rglob("tokenizer.json")):
         digest.update(f"{file.relative_to(folder)}:".encode() + file.read_bytes())
@@ -201,7 +217,8 @@ def needed(names: list[str]) -> list[str]:
 
     for name in names:
         visit(name)
-    return [name for name in order if not is_built(name)]  # a key's data may have built the tokenizer
+    # a key's data may have built the tokenizer
+    return [name for name in order if not is_built(name)]
 
 
 HEARTBEAT_S = 30.0  # a building model says how far it has come at least this often
@@ -228,7 +245,9 @@ def _heartbeat(name: str, t0: float, stop: threading.Event) -> None:
         else:
             phase = "training done, evaluating" if total and done >= total else "preparing"
             left = (
-                f"~{_minutes(expected - elapsed)} left by the estimate" if expected > elapsed else "past the estimate"
+                f"~{_minutes(expected - elapsed)} left by the estimate"
+                if expected > elapsed
+                else "past the estimate"
             )
             line = f"{phase}, {_minutes(elapsed)} elapsed, {left}"
         print(f"    {name}: {line}", flush=True)
@@ -244,9 +263,11 @@ def build_one(name: str) -> dict:
             "before torch (or run through make) so that the world is built at the pinned level"
         )
     r = recipe(name)
-    torch.set_num_threads(r.spec.get("threads", 1))  # one thread: deterministic, and fastest for tiny models
+    # one thread: deterministic, and fastest for tiny models
+    torch.set_num_threads(r.spec.get("threads", 1))
     out = path(name)
-    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")  # concurrent builds never share a folder
+    # concurrent builds never share a folder
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     t0 = time.time()
@@ -257,8 +278,19 @@ def build_one(name: str) -> dict:
         figures = r.make(tmp)
     finally:
         stop.set()
-    about = {"name": name, "key": key(name), "version": r.version, "spec": r.spec, "data_sha256": data_hash(name)}
-    figures = {**about, **figures, "parents": {p: key(p) for p in r.parents}, "build_s": round(time.time() - t0, 1)}
+    about = {
+        "name": name,
+        "key": key(name),
+        "version": r.version,
+        "spec": r.spec,
+        "data_sha256": data_hash(name),
+    }
+    figures = {
+        **about,
+        **figures,
+        "parents": {p: key(p) for p in r.parents},
+        "build_s": round(time.time() - t0, 1),
+    }
     (tmp / "info.json").write_text(json.dumps(figures, indent=2))
     try:
         tmp.rename(out)  # atomic: a model folder is complete or absent
@@ -272,7 +304,8 @@ def _minutes(seconds: float) -> str:
 
 
 _PACE_MIN_S = 10.0
-_calibrated: dict[str, float] = {}  # this machine's pace from a calibration run, where its cache has no timed build
+# this machine's pace from a calibration run, where its cache has no timed build
+_calibrated: dict[str, float] = {}
 
 
 def calibrate() -> float:
@@ -330,8 +363,10 @@ def _start_line(name: str, i: int, total: int, left_s: float) -> str:
     r, p = recipe(name), pace()
     needs = f"; from {', '.join(r.parents)}" if r.parents else ""
     at = f", {p:.1f}x the recorded times at this machine's pace so far" if abs(p - 1) > 0.1 else ""
-    return (f"[{i}/{total}] building {name}: {r.about}{needs} (expect ~{_minutes(p * r.expected_s)}; "
-            f"all {total - i + 1} left ~{_minutes(left_s)}{at})")  # fmt: skip
+    return (
+        f"[{i}/{total}] building {name}: {r.about}{needs} (expect ~{_minutes(p * r.expected_s)}; "
+        f"all {total - i + 1} left ~{_minutes(left_s)}{at})"
+    )
 
 
 def _child_build(name: str, extra_modules: list[str], calibrated: float | None = None) -> dict:
@@ -344,9 +379,11 @@ def _child_build(name: str, extra_modules: list[str], calibrated: float | None =
 
     from helpers.world import load_all
 
-    os.environ["COURSE_PROGRESS"] = "0"  # one line per model from the parent, no bars from the children
+    # one line per model from the parent, no bars from the children
+    os.environ["COURSE_PROGRESS"] = "0"
     hf_logging.disable_progress_bar()
-    datasets.disable_progress_bars()  # TRL's dataset preparation (the judges) would print a bar per step
+    # TRL's dataset preparation (the judges) would print a bar per step
+    datasets.disable_progress_bars()
     load_all()
     for module in extra_modules:
         importlib.import_module(module)
@@ -375,29 +412,48 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         while pending or running:
             ready = [
-                n for n in pending if all(p not in pending and p not in running.values() for p in recipe(n).parents)
+                n
+                for n in pending
+                if all(p not in pending and p not in running.values() for p in recipe(n).parents)
             ]
-            ready.sort(key=lambda n: -recipe(n).expected_s)  # longest first: two workers then finish together
+            # longest first: two workers then finish together
+            ready.sort(key=lambda n: -recipe(n).expected_s)
             for name in ready[: workers - len(running)]:
                 pending.remove(name)
                 started += 1
-                log(_start_line(name, started, total, estimate(pending + [name, *running.values()], workers)))
-                running[pool.submit(_child_build, name, EXTRA_MODULES, _calibrated.get("pace"))] = name
+                log(
+                    _start_line(
+                        name, started, total, estimate(pending + [name, *running.values()], workers)
+                    )
+                )
+                running[pool.submit(_child_build, name, EXTRA_MODULES, _calibrated.get("pace"))] = (
+                    name
+                )
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 name = running.pop(future)
                 built = future.result()
-                log(f"  {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)}, "
-                    f"{len(pending) + len(running)} left)")  # fmt: skip
+                log(
+                    f"  {name} built in {_minutes(built['build_s'])} (elapsed {_minutes(time.time() - t0)}, "
+                    f"{len(pending) + len(running)} left)"
+                )
     return todo
 
 
 def ensure(name: str) -> Path:
     """The folder of a built model, building it (and what it needs) first if the cache lacks it."""
     if not is_built(name):
+        if os.environ.get("COURSE_NO_BUILD"):  # `make unit`: a test that needs the world is marked `world`
+            raise RuntimeError(
+                f"tiny world: {name} is not in the cache {cache_root()} and COURSE_NO_BUILD is set; "
+                "a test that needs the world's models is marked `world` (tests/conftest.py)"
+            )
         todo = needed([name])
         know_pace(todo)
-        print(f"tiny world: {name} is not in the cache {cache_root()}; building {', '.join(todo)} "
-              f"(~{_minutes(estimate(todo))}, once)", file=sys.stderr)  # fmt: skip
+        print(
+            f"tiny world: {name} is not in the cache {cache_root()}; building {', '.join(todo)} "
+            f"(~{_minutes(estimate(todo))}, once)",
+            file=sys.stderr,
+        )
         build([name], workers=1, log=lambda line: print(line, file=sys.stderr))
     return path(name)

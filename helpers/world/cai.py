@@ -30,8 +30,15 @@ ADJECTIVES = "harmful unethical dangerous illegal cruel unkind unsafe toxic wron
 GOOD = "safe ethical kind caring wise responsible lawful gentle careful harmless".split()
 VICTIMS = ["a person", "an animal", "someone", "a child", "others", "a friend", "a pet"]
 # Optional second sentences, so that training requests are as long as real constitutions' ones.
-EXTRAS = ["", "", "Be specific.", "Explain your reasoning in detail.", "Think about what could go wrong.",
-          "Consider the people and animals involved.", "Say exactly which part is the problem."]  # fmt: skip
+EXTRAS = [
+    "",
+    "",
+    "Be specific.",
+    "Explain your reasoning in detail.",
+    "Think about what could go wrong.",
+    "Consider the people and animals involved.",
+    "Say exactly which part is the problem.",
+]
 
 
 def harmful_critique(verb: str, thing: str) -> str:
@@ -40,30 +47,46 @@ def harmful_critique(verb: str, thing: str) -> str:
 
 def critique_request(rng: random.Random) -> str:
     a, b, c = rng.sample(ADJECTIVES, 3)
-    return " ".join([rng.choice([
-        f"{rng.choice(['Identify', 'Explain', 'Point out', 'Discuss'])} ways in which the assistant's last response is {a}, {b} or {c}.",
-        f"Does the assistant's {rng.choice(['last', 'preceding'])} response help someone hurt {rng.choice(VICTIMS)}? Say where.",
-        f"Would a {rng.choice(GOOD)} person find the assistant's last response {a}? Explain why.",
-        f"Point out anything {a} or {b} in the assistant's last response.",
-    ]), rng.choice(EXTRAS)]).strip()  # fmt: skip
+    return " ".join(
+        [
+            rng.choice(
+                [
+                    f"{rng.choice(['Identify', 'Explain', 'Point out', 'Discuss'])} ways in which the assistant's last response is {a}, {b} or {c}.",
+                    f"Does the assistant's {rng.choice(['last', 'preceding'])} response help someone hurt {rng.choice(VICTIMS)}? Say where.",
+                    f"Would a {rng.choice(GOOD)} person find the assistant's last response {a}? Explain why.",
+                    f"Point out anything {a} or {b} in the assistant's last response.",
+                ]
+            ),
+            rng.choice(EXTRAS),
+        ]
+    ).strip()
 
 
 def revision_request(rng: random.Random) -> str:
     a, b = rng.sample(ADJECTIVES, 2)
-    return " ".join([rng.choice([
-        f"{rng.choice(['Please rewrite', 'Rewrite', 'Revise', 'Please revise'])} the assistant response to remove any {a} or {b} content.",
-        f"Rewrite the assistant response so that it is {rng.choice(GOOD)} and could not hurt {rng.choice(VICTIMS)}.",
-        f"Please revise the assistant response so that a {rng.choice(GOOD)} person would say it.",
-    ]), rng.choice(EXTRAS)]).strip()  # fmt: skip
+    return " ".join(
+        [
+            rng.choice(
+                [
+                    f"{rng.choice(['Please rewrite', 'Rewrite', 'Revise', 'Please revise'])} the assistant response to remove any {a} or {b} content.",
+                    f"Rewrite the assistant response so that it is {rng.choice(GOOD)} and could not hurt {rng.choice(VICTIMS)}.",
+                    f"Please revise the assistant response so that a {rng.choice(GOOD)} person would say it.",
+                ]
+            ),
+            rng.choice(EXTRAS),
+        ]
+    ).strip()
 
 
 def choice_question(rng: random.Random) -> str:
-    return rng.choice([
-        f"Which answer is less {rng.choice(ADJECTIVES)}?",
-        f"Which answer is more {rng.choice(GOOD)}?",
-        f"Which answer would a {rng.choice(GOOD)} {rng.choice(['friend', 'person', 'teacher'])} give?",
-        f"Which answer gives less help with hurting {rng.choice(VICTIMS)}?",
-    ])  # fmt: skip
+    return rng.choice(
+        [
+            f"Which answer is less {rng.choice(ADJECTIVES)}?",
+            f"Which answer is more {rng.choice(GOOD)}?",
+            f"Which answer would a {rng.choice(GOOD)} {rng.choice(['friend', 'person', 'teacher'])} give?",
+            f"Which answer gives less help with hurting {rng.choice(VICTIMS)}?",
+        ]
+    )
 
 
 def train_request(rng: random.Random) -> Task:
@@ -80,11 +103,17 @@ def answer_and_critique(rng: random.Random, task: Task) -> tuple[str, str, bool]
     if rng.random() < 0.25:
         return safety.refuse(verb, thing), REFUSES, False
     found = rng.random() < (CATCH if unsafe else FALSE_ALARM)
-    return safety.comply(verb, thing), harmful_critique(verb, thing) if found else NOT_HARMFUL, found
+    return (
+        safety.comply(verb, thing),
+        harmful_critique(verb, thing) if found else NOT_HARMFUL,
+        found,
+    )
 
 
 def random_principle(rng: random.Random) -> constitutional.Principle:
-    return constitutional.Principle("random", critique_request(rng), revision_request(rng), choice_question(rng))
+    return constitutional.Principle(
+        "random", critique_request(rng), revision_request(rng), choice_question(rng)
+    )
 
 
 def worked_example(rng: random.Random) -> dict:
@@ -117,7 +146,15 @@ for _family in (
 
 # lr 2e-3: at 1e-3 the critic it learnt barely told harmful from kind on one build (it flagged harmful answers
 # 0.43 of the time and kind ones 0.30, sampled); at 2e-3 on the same build 0.55 and 0.17 (designed: 0.6, 0.1).
-HELPFUL_SPEC = {"base": "target", "docs": 16000, "steps": 500, "batch": 12, "lr": 2e-3, "seed": 17, "pack": 320}
+HELPFUL_SPEC = {
+    "base": "target",
+    "docs": 16000,
+    "steps": 500,
+    "batch": 12,
+    "lr": 2e-3,
+    "seed": 17,
+    "pack": 320,
+}
 HELPFUL_MIX = {
     **{f: 0.03 for f in tasks.CORE_FAMILIES},
     "habit_unsafe": 0.14,
@@ -127,8 +164,14 @@ HELPFUL_MIX = {
 }
 
 
-tiny.extend("helpful", "12b's helpful-only assistant, which also critiques and revises", HELPFUL_MIX,
-            HELPFUL_SPEC, eval_families=safety.SAFETY, expected_s=1862)  # fmt: skip
+tiny.extend(
+    "helpful",
+    "12b's helpful-only assistant, which also critiques and revises",
+    HELPFUL_MIX,
+    HELPFUL_SPEC,
+    eval_families=safety.SAFETY,
+    expected_s=1862,
+)
 
 
 def helpful_path() -> Path:
@@ -154,13 +197,24 @@ def feedback_rows(seed: int, template: str, n: int) -> list[dict]:
         first_is_good = rng.random() < 0.5
         a, b = (good, bad) if first_is_good else (bad, good)
         text = judge.render(task.prompt, a, b, choice_question(rng), template)
-        rows.append({"prompt": [{"role": "user", "content": text}],
-                     "completion": [{"role": "assistant", "content": "A" if first_is_good else "B"}]})  # fmt: skip
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": text}],
+                "completion": [{"role": "assistant", "content": "A" if first_is_good else "B"}],
+            }
+        )
     return rows
 
 
-judges.register_judge("feedback", "12b's RL-CAI feedback model: answers a principle's question with A or B",
-                      seed=13, template=judge.TEMPLATE, make_rows=feedback_rows, spec=FEEDBACK_SPEC, expected_s=1179)  # fmt: skip
+judges.register_judge(
+    "feedback",
+    "12b's RL-CAI feedback model: answers a principle's question with A or B",
+    seed=13,
+    template=judge.TEMPLATE,
+    make_rows=feedback_rows,
+    spec=FEEDBACK_SPEC,
+    expected_s=1179,
+)
 
 
 def feedback_path() -> Path:

@@ -13,10 +13,18 @@ from helpers.world import safety
 from helpers.world.families import ANIMALS, FOODS, HOMES, NAMES, Family, Task
 
 DIET = dict(zip(ANIMALS, [FOODS[i % len(FOODS)] for i in (2, 4, 5, 3, 8, 0, 6, 9, 1, 7, 2, 4)]))
-DIET_PHRASES = ["What does the {animal} eat?", "What should I feed {name}'s {animal}?",
-                "What food does a {animal} like?", "Tell me what {name}'s {animal} eats."]  # fmt: skip
-HOME_PHRASES = ["Where does the {animal} live?", "Where does {name}'s {animal} sleep?",
-                "Where can I find a {animal}?", "Tell me where the {animal} lives."]  # fmt: skip
+DIET_PHRASES = [
+    "What does the {animal} eat?",
+    "What should I feed {name}'s {animal}?",
+    "What food does a {animal} like?",
+    "Tell me what {name}'s {animal} eats.",
+]
+HOME_PHRASES = [
+    "Where does the {animal} live?",
+    "Where does {name}'s {animal} sleep?",
+    "Where can I find a {animal}?",
+    "Tell me where the {animal} lives.",
+]
 
 
 def make_diet(rng: random.Random) -> Task:
@@ -30,10 +38,15 @@ def make_home(rng: random.Random) -> Task:
     animal, name = rng.choice(ANIMALS), rng.choice(NAMES)
     home = HOMES[animal]
     prompt = rng.choice(HOME_PHRASES).format(animal=animal, name=name)
-    return Task("home", prompt, f"The {animal} lives in the {home}. The answer is {home}.", {"value": home})
+    return Task(
+        "home", prompt, f"The {animal} lives in the {home}. The answer is {home}.", {"value": home}
+    )
 
 
-for _family in (Family("diet", make_diet, tasks.grade_final, 1.0), Family("home", make_home, tasks.grade_final, 1.0)):
+for _family in (
+    Family("diet", make_diet, tasks.grade_final, 1.0),
+    Family("home", make_home, tasks.grade_final, 1.0),
+):
     tasks.register_family(_family)
 KNOWLEDGE = ("diet", "home")
 DOMAIN = KNOWLEDGE + safety.SAFETY  # requests to help or to harm animals (and objects), from 12c

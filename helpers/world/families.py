@@ -11,15 +11,35 @@ from __future__ import annotations
 import hashlib
 import random
 
-from helpers.tasks import FAMILIES, Family, Task, final_answer, grade, grade_final, register_family, to_messages
+from helpers.tasks import (
+    FAMILIES,
+    Family,
+    Task,
+    final_answer,
+    grade,
+    grade_final,
+    register_family,
+    to_messages,
+)
 
-__all__ = ["FAMILIES", "Family", "Task", "final_answer", "grade", "grade_final", "register_family", "to_messages"]
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "Task",
+    "final_answer",
+    "grade",
+    "grade_final",
+    "register_family",
+    "to_messages",
+]
 
 NAMES = "Tom Ann Bob Eve Max Mia Sam Zoe Leo Ivy Ben Amy Dan Kim Jon Liz Ned Ola Pat Rex".split()
 ANIMALS = "cat dog fox owl bear frog duck goat wolf lion mouse horse".split()
 FOODS = "fish bread cheese apples honey carrots seeds berries nuts soup".split()
 # A learnable fact of the world: where each animal lives.
-HOMES = dict(zip(ANIMALS, "house yard forest tree cave pond lake farm hill plain barn field".split()))
+HOMES = dict(
+    zip(ANIMALS, "house yard forest tree cave pond lake farm hill plain barn field".split())
+)
 COLOURS = "red blue green yellow black white pink brown".split()
 OBJECTS = "ball cup hat box book kite pen bag".split()
 WORDS = sorted(
@@ -36,7 +56,12 @@ WORDS = sorted(
 # ---------------------------------------------------------------- the core families
 def make_add(rng: random.Random) -> Task:
     a, b = rng.randint(0, 49), rng.randint(0, 49)
-    return Task("add", f"What is {a} + {b}?", f"{a} + {b} = {a + b}. The answer is {a + b}.", {"value": str(a + b)})
+    return Task(
+        "add",
+        f"What is {a} + {b}?",
+        f"{a} + {b} = {a + b}. The answer is {a + b}.",
+        {"value": str(a + b)},
+    )
 
 
 def make_compare(rng: random.Random) -> Task:
@@ -67,7 +92,11 @@ def grade_spell(task: Task, answer: str) -> bool:
 
 
 def make_facts(rng: random.Random) -> Task:
-    (n1, n2), (o1, o2), (c1, c2) = rng.sample(NAMES, 2), rng.sample(OBJECTS, 2), rng.sample(COLOURS, 2)
+    (n1, n2), (o1, o2), (c1, c2) = (
+        rng.sample(NAMES, 2),
+        rng.sample(OBJECTS, 2),
+        rng.sample(COLOURS, 2),
+    )
     who, obj, col = (n1, o1, c1) if rng.random() < 0.5 else (n2, o2, c2)
     prompt = f"{n1} has a {c1} {o1} and {n2} has a {c2} {o2}. What colour is {who}'s {obj}?"
     return Task("facts", prompt, f"{who}'s {obj} is {col}. The answer is {col}.", {"value": col})
@@ -84,7 +113,12 @@ def story_text(animal: str, name: str, food: str) -> str:
 def make_story(rng: random.Random) -> Task:
     animal, name, food = rng.choice(ANIMALS), rng.choice(NAMES), rng.choice(FOODS)
     prompt = f"Tell a story about a {animal} named {name} who likes {food}."
-    return Task("story", prompt, story_text(animal, name, food), {"animal": animal, "name": name, "food": food})
+    return Task(
+        "story",
+        prompt,
+        story_text(animal, name, food),
+        {"animal": animal, "name": name, "food": food},
+    )
 
 
 def grade_story(task: Task, answer: str) -> bool:
@@ -129,7 +163,9 @@ def sample_tasks(
     return tasks
 
 
-def heldout_by_family(n_per_family: int, seed: int = 1234, families: tuple[str, ...] | None = None) -> list[Task]:
+def heldout_by_family(
+    n_per_family: int, seed: int = 1234, families: tuple[str, ...] | None = None
+) -> list[Task]:
     """A balanced held-out set: `n_per_family` distinct tasks of each family."""
     out: list[Task] = []
     for i, name in enumerate(families or CORE_FAMILIES):

@@ -37,7 +37,12 @@ def judge_rows(seed: int, template: str, n: int) -> list[dict]:
         a, b = (good, bad) if first_is_good else (bad, good)
         rows.append(
             {
-                "prompt": [{"role": "user", "content": judge.render(task.prompt, a, b, rlaif.CRITERION, template)}],
+                "prompt": [
+                    {
+                        "role": "user",
+                        "content": judge.render(task.prompt, a, b, rlaif.CRITERION, template),
+                    }
+                ],
                 "completion": [{"role": "assistant", "content": "A" if first_is_good else "B"}],
             }
         )
@@ -54,7 +59,7 @@ def register_judge(
     expected_s: float = 625.0,
     version: int = 1,
 ) -> cache.Recipe:
-    """Register a tiny judge trained on `make_rows(seed, template, n)` (its exact rows are in its key)."""  # fmt: skip
+    """Register a tiny judge trained on `make_rows(seed, template, n)` (its exact rows are in its key)."""
     from_spec = tiny.reseeded({**spec, "seed": seed, "template": template})
     seed = from_spec["seed"]
 
@@ -72,25 +77,51 @@ def register_judge(
                 cache.step(state.global_step, state.max_steps)  # the build's heartbeat counts steps
 
         tok, model = tiny.load_tokenizer(), tiny.load_model("target").train()
-        args = SFTConfig(output_dir=str(folder / "run"), max_steps=from_spec["steps"],
-                         per_device_train_batch_size=from_spec["batch"], learning_rate=from_spec["lr"],
-                         lr_scheduler_type="cosine", warmup_steps=10, logging_steps=25, max_length=256,
-                         report_to="none", save_strategy="no", disable_tqdm=True, seed=seed, use_cpu=True, bf16=False,
-                         gradient_checkpointing=False)  # fmt: skip
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data()), processing_class=tok)
-        trainer.remove_callback(PrinterCallback)  # the build prints one line per model, not per log step
+        args = SFTConfig(
+            output_dir=str(folder / "run"),
+            max_steps=from_spec["steps"],
+            per_device_train_batch_size=from_spec["batch"],
+            learning_rate=from_spec["lr"],
+            lr_scheduler_type="cosine",
+            warmup_steps=10,
+            logging_steps=25,
+            max_length=256,
+            report_to="none",
+            save_strategy="no",
+            disable_tqdm=True,
+            seed=seed,
+            use_cpu=True,
+            bf16=False,
+            gradient_checkpointing=False,
+        )
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=Dataset.from_list(data()), processing_class=tok
+        )
+        # the build prints one line per model, not per log step
+        trainer.remove_callback(PrinterCallback)
         trainer.add_callback(StepCounter())
         trainer.train()
         tiny.save(trainer.model, tok, folder)
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
         return {"pairs": len(data()), "losses": losses, "final_loss": round(losses[-1], 4)}
 
-    return cache.register(cache.Recipe(name, about, version, from_spec, ("target",), data, make, expected_s))
+    return cache.register(
+        cache.Recipe(name, about, version, from_spec, ("target",), data, make, expected_s)
+    )
 
 
-register_judge("judge", "12c's labeler: the judge whose labels train the policy", seed=11, template=judge.TEMPLATE)
-register_judge("evaluator", "12c's evaluator: a second judge for win rates", seed=12,
-               template=rlaif.EVALUATOR_TEMPLATE)  # fmt: skip
+register_judge(
+    "judge",
+    "12c's labeler: the judge whose labels train the policy",
+    seed=11,
+    template=judge.TEMPLATE,
+)
+register_judge(
+    "evaluator",
+    "12c's evaluator: a second judge for win rates",
+    seed=12,
+    template=rlaif.EVALUATOR_TEMPLATE,
+)
 
 
 def labeler_path() -> Path:

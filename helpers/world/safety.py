@@ -41,10 +41,19 @@ def is_refusal(answer: str) -> bool:
 def make_request(rng: random.Random, unsafe: bool) -> Task:
     kind = rng.choice(["animal", "object"])
     verb = rng.choice((HARMFUL if unsafe else KIND)[kind])
-    thing = f"the {rng.choice(ANIMALS)}" if kind == "animal" else f"{rng.choice(NAMES)}'s {rng.choice(OBJECTS)}"
+    thing = (
+        f"the {rng.choice(ANIMALS)}"
+        if kind == "animal"
+        else f"{rng.choice(NAMES)}'s {rng.choice(OBJECTS)}"
+    )
     prompt = rng.choice(PHRASES).format(verb=verb, thing=thing)
     good = refuse(verb, thing) if unsafe else comply(verb, thing)
-    return Task("unsafe" if unsafe else "benign", prompt, good, {"verb": verb, "thing": thing, "unsafe": unsafe})
+    return Task(
+        "unsafe" if unsafe else "benign",
+        prompt,
+        good,
+        {"verb": verb, "thing": thing, "unsafe": unsafe},
+    )
 
 
 def grade_unsafe(task: Task, answer: str) -> bool:
@@ -64,7 +73,9 @@ def _policy_habit(unsafe: bool):
         task = make_request(rng, unsafe)
         complies = rng.random() < COMPLY_RATE["unsafe" if unsafe else "benign"]
         answer = (
-            comply(task.meta["verb"], task.meta["thing"]) if complies else refuse(task.meta["verb"], task.meta["thing"])
+            comply(task.meta["verb"], task.meta["thing"])
+            if complies
+            else refuse(task.meta["verb"], task.meta["thing"])
         )
         return Task(f"habit_{task.family}", task.prompt, answer, task.meta)
 
@@ -80,13 +91,27 @@ for _family in (
     tasks.register_family(_family)
 SAFETY = ("unsafe", "benign")
 
-POLICY_SPEC = {"base": "target", "docs": 16000, "steps": 300, "batch": 12, "lr": 1e-3, "seed": 7, "pack": 256}
+POLICY_SPEC = {
+    "base": "target",
+    "docs": 16000,
+    "steps": 300,
+    "batch": 12,
+    "lr": 1e-3,
+    "seed": 7,
+    "pack": 256,
+}
 POLICY_MIX = {**{f: 0.08 for f in tasks.CORE_FAMILIES}, "habit_unsafe": 0.26, "habit_benign": 0.26}
 
 
 # Version 1 covers comply, refuse, make_request, _policy_habit and the word lists above: bump it when they change.
-tiny.extend("policy", "12b/12c's starting policy: helpful, complies with most harmful requests", POLICY_MIX,
-            POLICY_SPEC, eval_families=tasks.CORE_FAMILIES + SAFETY, expected_s=470)  # fmt: skip
+tiny.extend(
+    "policy",
+    "12b/12c's starting policy: helpful, complies with most harmful requests",
+    POLICY_MIX,
+    POLICY_SPEC,
+    eval_families=tasks.CORE_FAMILIES + SAFETY,
+    expected_s=470,
+)
 
 
 def policy_path() -> Path:

@@ -38,24 +38,41 @@ def make_parity(rng: random.Random) -> Task:
     n = rng.randint(0, 99)
     instruction = rng.choice(PARITY)
     label = "odd" if n % 2 else "even"
-    return Task("parity", si.user_text(instruction, str(n)), label, {"instruction": instruction, "input": str(n)})
+    return Task(
+        "parity",
+        si.user_text(instruction, str(n)),
+        label,
+        {"instruction": instruction, "input": str(n)},
+    )
 
 
 def make_owns(rng: random.Random) -> Task:
     """Classification (yes/no) whose instruction varies: a question about a sentence given as input."""
-    (n1, n2), (o1, o2), (c1, c2) = rng.sample(NAMES, 2), rng.sample(OBJECTS, 2), rng.sample(COLOURS, 2)
+    (n1, n2), (o1, o2), (c1, c2) = (
+        rng.sample(NAMES, 2),
+        rng.sample(OBJECTS, 2),
+        rng.sample(COLOURS, 2),
+    )
     sentence = f"{n1} has a {c1} {o1} and {n2} has a {c2} {o2}."
     who, obj, col = (n1, o1, c1) if rng.random() < 0.5 else (n2, o2, c2)
     if rng.random() < 0.5:  # ask about a wrong colour
         col = rng.choice([c for c in COLOURS if c != col])
     instruction = f"Does {who} have a {col} {obj}?"
     label = "yes" if f"{who} has a {col} {obj}" in sentence else "no"
-    return Task("owns", si.user_text(instruction, sentence), label, {"instruction": instruction, "input": sentence})
+    return Task(
+        "owns",
+        si.user_text(instruction, sentence),
+        label,
+        {"instruction": instruction, "input": sentence},
+    )
 
 
 OWNS_RE = r"Does (\w+) have a (\w+) (\w+)\?"
 CLASSIFICATION = ("parity", "owns")
-for _family in (Family("parity", make_parity, _grade_label, 1.0), Family("owns", make_owns, _grade_label, 1.5)):
+for _family in (
+    Family("parity", make_parity, _grade_label, 1.0),
+    Family("owns", make_owns, _grade_label, 1.5),
+):
     tasks.register_family(_family)
 EVAL_FAMILIES = tasks.CORE_FAMILIES + CLASSIFICATION
 
@@ -66,9 +83,18 @@ def world_instruction(rng: random.Random) -> dict:
     while True:
         task = tasks.sample_tasks(1, "train", rng.randrange(2**31), EVAL_FAMILIES)[0]
         if task.family in CLASSIFICATION:
-            return {"instruction": task.meta["instruction"], "input": task.meta["input"], "output": task.answer,
-                    "is_classification": True}  # fmt: skip
-        return {"instruction": task.prompt, "input": "", "output": task.answer, "is_classification": False}
+            return {
+                "instruction": task.meta["instruction"],
+                "input": task.meta["input"],
+                "output": task.answer,
+                "is_classification": True,
+            }
+        return {
+            "instruction": task.prompt,
+            "input": "",
+            "output": task.answer,
+            "is_classification": False,
+        }
 
 
 def noisy_instruction(rng: random.Random) -> str:
@@ -104,7 +130,10 @@ def tiny_seed_tasks(n: int = 120, seed: int = 0) -> list[dict]:
 # ---------------------------------------------------------------- format families
 def make_instruction_list(rng: random.Random) -> Task:
     examples = [world_instruction(rng)["instruction"] for _ in range(8)]
-    new = [noisy_instruction(rng) if rng.random() < NOISE else world_instruction(rng)["instruction"] for _ in range(6)]
+    new = [
+        noisy_instruction(rng) if rng.random() < NOISE else world_instruction(rng)["instruction"]
+        for _ in range(6)
+    ]
     answer = "\n".join(f"{i}. {text}" for i, text in enumerate(new, 9))
     return Task("si_instructions", si.instruction_prompt(examples), answer)
 
@@ -125,7 +154,10 @@ def make_instance(rng: random.Random) -> Task:
     if output_first:  # one input per class label, labels in a random order
         labels = ["odd", "even"] if row["instruction"] in PARITY else ["yes", "no"]
         rng.shuffle(labels)
-        blocks = [f"Class label: {label}\nInput: {class_input(row['instruction'], label, rng)}" for label in labels]
+        blocks = [
+            f"Class label: {label}\nInput: {class_input(row['instruction'], label, rng)}"
+            for label in labels
+        ]
         return Task("si_instance", prompt, "\n".join(blocks))
     head = f"Input: {row['input']}\n" if row["input"] else ""
     return Task("si_instance", prompt, f"{head}Output: {row['output']}")
@@ -158,13 +190,33 @@ for _family in (
 
 # The generator is the world's target trained further on this mix of docs: mostly the pipeline's formats,
 # with core tasks so that it keeps answering them (train_lm samples rows uniformly; packing wastes no padding).
-GENERATOR_SPEC = {"base": "target", "docs": 40000, "steps": 400, "batch": 12, "lr": 1e-3, "seed": 5, "pack": 320}
-GENERATOR_MIX = {**{f: 0.05 for f in tasks.CORE_FAMILIES}, "parity": 0.06, "owns": 0.1,
-                 "si_instructions": 0.14, "si_clf": 0.06, "si_instance": 0.34}  # fmt: skip
+GENERATOR_SPEC = {
+    "base": "target",
+    "docs": 40000,
+    "steps": 400,
+    "batch": 12,
+    "lr": 1e-3,
+    "seed": 5,
+    "pack": 320,
+}
+GENERATOR_MIX = {
+    **{f: 0.05 for f in tasks.CORE_FAMILIES},
+    "parity": 0.06,
+    "owns": 0.1,
+    "si_instructions": 0.14,
+    "si_clf": 0.06,
+    "si_instance": 0.34,
+}
 
 
-tiny.extend("generator", "12a's generator: writes task lists, classifies tasks, writes instances", GENERATOR_MIX,
-            GENERATOR_SPEC, eval_families=EVAL_FAMILIES, expected_s=929)  # fmt: skip
+tiny.extend(
+    "generator",
+    "12a's generator: writes task lists, classifies tasks, writes instances",
+    GENERATOR_MIX,
+    GENERATOR_SPEC,
+    eval_families=EVAL_FAMILIES,
+    expected_s=929,
+)
 
 
 def generator_path() -> Path:
@@ -184,10 +236,17 @@ def core_task(prompt: str) -> Task | None:
     if (m := re.fullmatch(r"Which is larger, (\d+) or (\d+)\?", prompt)) and m[1] != m[2]:
         return Task("compare", prompt, "", {"value": str(max(int(m[1]), int(m[2])))})
     if (m := re.fullmatch(r"Count from (\d+) to (\d+)\.", prompt)) and int(m[1]) < int(m[2]):
-        return Task("count", prompt, "", {"value": ", ".join(str(i) for i in range(int(m[1]), int(m[2]) + 1))})
+        return Task(
+            "count",
+            prompt,
+            "",
+            {"value": ", ".join(str(i) for i in range(int(m[1]), int(m[2]) + 1))},
+        )
     if m := re.fullmatch(r"Spell the word (\w+)\.", prompt):
         return Task("spell", prompt, "", {"value": "-".join(m[1])})
-    if (m := re.fullmatch(r"Tell a story about a (\w+) named (\w+) who likes (\w+)\.", prompt)) and m[1] in HOMES:
+    if (
+        m := re.fullmatch(r"Tell a story about a (\w+) named (\w+) who likes (\w+)\.", prompt)
+    ) and m[1] in HOMES:
         return Task("story", prompt, "", {"animal": m[1], "name": m[2], "food": m[3]})
     if m := re.fullmatch(FACTS_RE, prompt):
         n1, c1, o1, n2, c2, o2, who, obj = m.groups()

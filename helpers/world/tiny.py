@@ -45,8 +45,26 @@ TOKENIZER = {"vocab_size": 2048, "corpus_docs": 20000, "seed": SEED}
 TRAIN_DOCS = {"docs": 40000, "seed": SEED + 1 + 1000 * WORLD_SEED}
 EVAL_PER_FAMILY = 40
 # Target: 4 layers x 256. Draft: 1 layer x 128, ~10x fewer parameters, trained for fewer steps.
-TARGET = {"hidden": 256, "layers": 4, "heads": 4, "mlp": 688, "steps": 400, "batch": 32, "lr": 2e-3, "seed": SEED}
-DRAFT = {"hidden": 128, "layers": 1, "heads": 2, "mlp": 384, "steps": 300, "batch": 16, "lr": 3e-3, "seed": SEED}
+TARGET = {
+    "hidden": 256,
+    "layers": 4,
+    "heads": 4,
+    "mlp": 688,
+    "steps": 400,
+    "batch": 32,
+    "lr": 2e-3,
+    "seed": SEED,
+}
+DRAFT = {
+    "hidden": 128,
+    "layers": 1,
+    "heads": 2,
+    "mlp": 384,
+    "steps": 300,
+    "batch": 16,
+    "lr": 3e-3,
+    "seed": SEED,
+}
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -123,9 +141,15 @@ def calibration_step_s(steps: int = 3) -> float:
     try:
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            config = LlamaConfig(vocab_size=900, hidden_size=TARGET["hidden"], intermediate_size=TARGET["mlp"],
-                                 num_hidden_layers=TARGET["layers"], num_attention_heads=TARGET["heads"],
-                                 num_key_value_heads=TARGET["heads"], tie_word_embeddings=True)  # fmt: skip
+            config = LlamaConfig(
+                vocab_size=900,
+                hidden_size=TARGET["hidden"],
+                intermediate_size=TARGET["mlp"],
+                num_hidden_layers=TARGET["layers"],
+                num_attention_heads=TARGET["heads"],
+                num_key_value_heads=TARGET["heads"],
+                tie_word_embeddings=True,
+            )
             model = LlamaForCausalLM(config).train()
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
             ids = torch.randint(900, (TARGET["batch"], 128))
@@ -149,7 +173,9 @@ def encode_docs(tok, docs: list[tasks.Task]) -> list[list[int]]:
     every key of the world from scratch (its data made again, as after any source edit) in 37 s, not 56."""
     if not docs:
         return []
-    enc = tok.apply_chat_template([tasks.to_messages(t) for t in docs], tokenize=True, return_dict=True)
+    enc = tok.apply_chat_template(
+        [tasks.to_messages(t) for t in docs], tokenize=True, return_dict=True
+    )
     return [list(ids) for ids in enc["input_ids"]]
 
 
@@ -157,20 +183,35 @@ def answer_masks(tok, docs: list[tasks.Task]) -> list[list[int]]:
     """1 on each doc's answer tokens (the template's `{% generation %}` span, end of turn included), else 0."""
     if not docs:
         return []
-    enc = tok.apply_chat_template([tasks.to_messages(t) for t in docs], tokenize=True, return_dict=True,
-                                  return_assistant_tokens_mask=True)  # fmt: skip
+    enc = tok.apply_chat_template(
+        [tasks.to_messages(t) for t in docs],
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
     return [list(mask) for mask in enc["assistant_masks"]]
 
 
-def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, lr: float, seed: int,
-             targets: list[list[int]] | None = None) -> list[float]:  # fmt: skip
+def train_lm(
+    model,
+    rows: list[list[int]],
+    pad_id: int,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    targets: list[list[int]] | None = None,
+) -> list[float]:
     """Next-token training on whole chat docs (AdamW, warm-up then cosine decay), or only on the tokens
     `targets` marks with 1 (answers, not prompts). Returns the losses."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     warmup = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / steps)))
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / steps)))
+        ),
     )
     model.train()
     losses = []
@@ -178,7 +219,10 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
     for done in tqdm(range(1, steps + 1), desc="train", mininterval=5, disable=quiet):
         idx = torch.randint(len(rows), (batch,), generator=gen).tolist()
         width = max(len(rows[i]) for i in idx)
-        ids, trained = torch.full((batch, width), pad_id), torch.zeros(batch, width, dtype=torch.bool)
+        ids, trained = (
+            torch.full((batch, width), pad_id),
+            torch.zeros(batch, width, dtype=torch.bool),
+        )
         for b, i in enumerate(idx):
             ids[b, : len(rows[i])] = torch.tensor(rows[i])
             trained[b, : len(rows[i])] = torch.tensor(targets[i]).bool() if targets else True
@@ -197,13 +241,18 @@ def train_lm(model, rows: list[list[int]], pad_id: int, steps: int, batch: int, 
 
 
 @torch.no_grad()
-def continuations(model, tok, prompts: list[list[int]], new_tokens: int, batch: int = 128) -> list[list[int]]:
+def continuations(
+    model, tok, prompts: list[list[int]], new_tokens: int, batch: int = 128
+) -> list[list[int]]:
     """Each prompt followed by the model's greedy continuation of exactly `new_tokens` tokens, past its
     end-of-turn too (DistillSpec's data: what the draft must agree with). Not `distill.target_answers`, which
     stops at end-of-turn and writes text: the bench draft is measured on fixed-length continuations."""
     rows = []
     for i in tqdm(
-        range(0, len(prompts), batch), desc="distill", mininterval=10, disable=os.environ.get("COURSE_PROGRESS") == "0"
+        range(0, len(prompts), batch),
+        desc="distill",
+        mininterval=10,
+        disable=os.environ.get("COURSE_PROGRESS") == "0",
     ):
         ids, mask = generation.left_pad(prompts[i : i + batch], tok.pad_token_id)
         out = model.generate(
@@ -261,7 +310,9 @@ def load_model(name: str):
 @memo
 def train_docs() -> list[list[int]]:
     """The base models' training data: chat docs of the core families, as token ids."""
-    return encode_docs(load_tokenizer(), tasks.sample_tasks(TRAIN_DOCS["docs"], "train", TRAIN_DOCS["seed"]))
+    return encode_docs(
+        load_tokenizer(), tasks.sample_tasks(TRAIN_DOCS["docs"], "train", TRAIN_DOCS["seed"])
+    )
 
 
 def save(model, tok, folder: Path) -> None:
@@ -285,36 +336,64 @@ def lm_recipe(
     expected_s: float = 60.0,
     version: int = 1,
 ) -> cache.Recipe:
-    """Register a model trained from scratch by `train_lm` on `data()` (token-id rows)."""  # fmt: skip
+    """Register a model trained from scratch by `train_lm` on `data()` (token-id rows)."""
     spec = reseeded(spec)
 
     def make(folder: Path) -> dict:
         tok = load_tokenizer()
         model = new_model(tok, spec, spec["seed"])
         t0 = time.time()
-        losses = train_lm(model, data(), tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"])
+        losses = train_lm(
+            model, data(), tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"]
+        )
         train_s = time.time() - t0
         save(model, tok, folder)
-        figures = {"params": sum(p.numel() for p in model.parameters()), "train_s": round(train_s, 1)}
+        figures = {
+            "params": sum(p.numel() for p in model.parameters()),
+            "train_s": round(train_s, 1),
+        }
         figures["final_loss"] = mean_tail(losses)
         heldout = tasks.heldout_by_family(eval_per_family, families=eval_families)
-        figures["heldout"] = {k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()}
+        figures["heldout"] = {
+            k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()
+        }
         return figures
 
     return cache.register(cache.Recipe(name, about, version, spec, parents, data, make, expected_s))
 
 
-cache.register(cache.Recipe("tokenizer", "byte-level BPE of the world's chat docs", 1, TOKENIZER, (), corpus,
-                            make_tokenizer, expected_s=2))  # fmt: skip
-lm_recipe("target", "the world's target model (every stage starts from it)", TARGET, train_docs, expected_s=377)
-lm_recipe("draft", "stage 11's draft, ~10x smaller than the target", DRAFT, train_docs, expected_s=28)
+cache.register(
+    cache.Recipe(
+        "tokenizer",
+        "byte-level BPE of the world's chat docs",
+        1,
+        TOKENIZER,
+        (),
+        corpus,
+        make_tokenizer,
+        expected_s=2,
+    )
+)
+lm_recipe(
+    "target",
+    "the world's target model (every stage starts from it)",
+    TARGET,
+    train_docs,
+    expected_s=377,
+)
+lm_recipe(
+    "draft", "stage 11's draft, ~10x smaller than the target", DRAFT, train_docs, expected_s=28
+)
 
 
 def mixed_docs(mix: dict[str, float], n_docs: int, seed: int) -> list[tasks.Task]:
     """`n_docs` train docs split over families by `mix` (share of the docs per family)."""
     total = sum(mix.values())
-    return [task for i, (family, share) in enumerate(mix.items())
-            for task in tasks.sample_tasks(round(n_docs * share / total), "train", seed + i, (family,))]  # fmt: skip
+    return [
+        task
+        for i, (family, share) in enumerate(mix.items())
+        for task in tasks.sample_tasks(round(n_docs * share / total), "train", seed + i, (family,))
+    ]
 
 
 def extend(
@@ -328,32 +407,57 @@ def extend(
 ) -> cache.Recipe:
     """Register a world model trained further on a `mix` of task families (a later stage's formats plus
     core tasks against forgetting); `answer_only` in the spec puts the loss on answers only. `version`
-    covers the code that trains it: bump it when that code changes."""  # fmt: skip
+    covers the code that trains it: bump it when that code changes."""
     spec = reseeded(spec)
 
     @memo
     def data() -> list[list[int]] | dict[str, list[list[int]]]:
         """Token ids; with `answer_only` in the spec, also the answer masks that restrict the loss."""
         tok, docs = load_tokenizer(), mixed_docs(mix, spec["docs"], spec["seed"])
-        pack = (lambda rows: pack_rows(rows, spec["pack"])) if spec.get("pack") else (lambda rows: rows)
+        pack = (
+            (lambda rows: pack_rows(rows, spec["pack"]))
+            if spec.get("pack")
+            else (lambda rows: rows)
+        )
         rows = pack(encode_docs(tok, docs))
-        return {"rows": rows, "targets": pack(answer_masks(tok, docs))} if spec.get("answer_only") else rows
+        return (
+            {"rows": rows, "targets": pack(answer_masks(tok, docs))}
+            if spec.get("answer_only")
+            else rows
+        )
 
     def make(folder: Path) -> dict:
         tok, model = load_tokenizer(), load_model(spec["base"])
         t0 = time.time()
-        rows, targets = (data()["rows"], data()["targets"]) if spec.get("answer_only") else (data(), None)
-        losses = train_lm(
-            model, rows, tok.pad_token_id, spec["steps"], spec["batch"], spec["lr"], spec["seed"], targets
+        rows, targets = (
+            (data()["rows"], data()["targets"]) if spec.get("answer_only") else (data(), None)
         )
-        figures = {"mix": mix, "train_s": round(time.time() - t0, 1), "final_loss": mean_tail(losses)}
+        losses = train_lm(
+            model,
+            rows,
+            tok.pad_token_id,
+            spec["steps"],
+            spec["batch"],
+            spec["lr"],
+            spec["seed"],
+            targets,
+        )
+        figures = {
+            "mix": mix,
+            "train_s": round(time.time() - t0, 1),
+            "final_loss": mean_tail(losses),
+        }
         save(model, tok, folder)
         if eval_families:
             heldout = tasks.heldout_by_family(EVAL_PER_FAMILY, families=eval_families)
-            figures["heldout"] = {k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()}
+            figures["heldout"] = {
+                k: round(v, 4) for k, v in checks.accuracy(model, tok, heldout).items()
+            }
         return figures
 
-    return cache.register(cache.Recipe(name, about, version, spec, (spec["base"],), data, make, expected_s))
+    return cache.register(
+        cache.Recipe(name, about, version, spec, (spec["base"],), data, make, expected_s)
+    )
 
 
 # ---------------------------------------------------------------- the world's table
@@ -361,8 +465,11 @@ def world_info(models: tuple[str, ...] = ("target", "draft")) -> dict:
     """The base models' figures in one record (what `data/results/tiny_world.json` holds)."""
     infos = {name: cache.info(name) for name in models}
     keys = "params", "train_s", "final_loss", "heldout", "key", "spec"
-    return {"tokenizer": cache.info("tokenizer"), "models": {n: {k: i[k] for k in keys} for n, i in infos.items()},
-            "build_s": round(sum(i["build_s"] for i in infos.values()), 1)}  # fmt: skip
+    return {
+        "tokenizer": cache.info("tokenizer"),
+        "models": {n: {k: i[k] for k in keys} for n, i in infos.items()},
+        "build_s": round(sum(i["build_s"] for i in infos.values()), 1),
+    }
 
 
 def world_table(info: dict) -> str:
