@@ -85,7 +85,7 @@ presets: setup hub  ## the GPU presets' code path on this CPU against the stand-
 	$(PY) -m helpers.tools.presets $(PRESET_RUNS) --workers $(WORKERS) --results $(SCRATCH)-presets
 
 unit:  ## the tests that need neither the tiny world's trained models nor the stand-in hub (no build; < 2 min)
-	COURSE_NO_BUILD=1 $(PY) -m pytest tests -m "not world and not hub" -n $(WORKERS) -q -p no:cacheprovider
+	COURSE_NO_BUILD=1 $(PY) -m pytest tests -m "not world and not hub and not slow" -n $(WORKERS) -q -p no:cacheprovider
 
 lint:
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -80,7 +80,7 @@ def bar(request):
 
 # ---------------------------------------------------------------- markers (`make unit` runs neither)
 WORLD_FIXTURES = {"world", "tok", "target", "draft", "bar"}  # the tiny world's trained models
-HUB_FIXTURES = {"hub", "hub_data"}  # the stand-in hub (make hub)
+HUB_FIXTURES = {"hub", "hub_data", "fresh_table"}  # the stand-in hub (make hub)
 
 
 def pytest_collection_modifyitems(items):

@@ -106,6 +106,7 @@ def test_gsm8k_split_with_an_offset(hub_data):
 
 
 # ---------------------------------------------------------------- F2: QLoRA adapters on an fp16 GPU
+@pytest.mark.hub
 def test_adapters_return_to_fp32_for_fp16_training():
     from peft import get_peft_model
 

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers import profiles
@@ -77,6 +78,7 @@ def test_every_preset_names_every_role():
         assert set(preset["models"]) == set(profiles.ROLES), name
 
 
+@pytest.mark.world  # the tiny profile's summary names its tokenizer
 def test_setup_prints_summary_and_uses_one_thread(capsys):
     p = profiles.setup(seed=3)
     out = capsys.readouterr().out

@@ -92,6 +92,7 @@ def test_block_stop_drafts_no_more_than_the_per_token_stop(tok, target, draft):
     assert block.draft_calls / block.rounds <= token.draft_calls / token.rounds
 
 
+@pytest.mark.slow
 def test_confidence_stop_keeps_sampling_exact():
     target, draft = sharp_pair()
     ids = torch.tensor([[1, 2, 3]])
@@ -362,6 +363,7 @@ def test_batched_greedy_parity_on_the_tiny_pair(tok, target, draft):
     assert 0.5 < stats.alpha_hat < 1  # the tiny pair's drafts mostly stand, not always
 
 
+@pytest.mark.slow
 def test_batched_sampling_follows_the_target_distribution_in_every_row():
     """Chi-square on each row's first two tokens, 2,000 batched samples of three prompts of different
     lengths, two drafts a round (accept, correction after an accept, and bonus paths); the control (a row's
@@ -420,6 +422,7 @@ def test_static_caches_keep_sampling_exact():
     assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
 
 
+@pytest.mark.slow
 def test_a_compiled_pair_with_static_caches_stays_exact():
     """The compiled path's loop under torch.compile (dynamo with the eager backend on a CPU: the graph capture
     without a GPU's CUDA graphs): greedy still equals plain decoding."""

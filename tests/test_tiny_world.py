@@ -260,6 +260,7 @@ def test_a_cosmetic_edit_keeps_every_key(world, tmp_path):
     assert edited == _keys()
 
 
+@pytest.mark.world
 def test_a_model_built_alone_equals_one_built_beside_another(tmp_path, monkeypatch):
     """Bit-identical weights from an empty cache: built alone in this process, and in a 2-process pool
     beside another model (and, at the pinned AVX2 level, on any x86-64 CPU: tests/test_world_digest.py)."""

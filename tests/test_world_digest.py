@@ -18,10 +18,13 @@ RECORD = json.loads((report.RESULTS / "tiny_world.json").read_text())
 # third CPU).
 LOSS_SPREAD = 0.03
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("COURSE_WORLD_SEED", "0") != "0",
-    reason="the record is the default world's (seed 0)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("COURSE_WORLD_SEED", "0") != "0",
+        reason="the record is the default world's (seed 0)",
+    ),
+    pytest.mark.world,
+]
 
 
 def test_the_record_holds_every_model_of_the_world_at_the_pinned_level():

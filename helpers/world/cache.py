@@ -443,7 +443,9 @@ def build(names: list[str], workers: int = 2, log=print) -> list[str]:
 def ensure(name: str) -> Path:
     """The folder of a built model, building it (and what it needs) first if the cache lacks it."""
     if not is_built(name):
-        if os.environ.get("COURSE_NO_BUILD"):  # `make unit`: a test that needs the world is marked `world`
+        if os.environ.get(
+            "COURSE_NO_BUILD"
+        ):  # `make unit`: a test that needs the world is marked `world`
             raise RuntimeError(
                 f"tiny world: {name} is not in the cache {cache_root()} and COURSE_NO_BUILD is set; "
                 "a test that needs the world's models is marked `world` (tests/conftest.py)"
