@@ -142,8 +142,9 @@ def dpo_lora(
     copy). Labels: hard (the judge's side), `soft_labels` (the judge's p as the target, `both_orders`), or
     `label_smoothing` = e > 0: TRL's robust DPO (Chowdhury et al. 2024; `loss_type="robust"`, unbiased if
     a share e of labels is flipped; TRL's plain sigmoid loss ignores `label_smoothing`). `sft_weight` > 0 adds
-    the chosen answers' negative log-likelihood (RPO), which stops DPO from lowering the chosen answers
-    along with the rejected ones until the text degrades. Returns the trainer."""
+    the chosen answers' negative log-likelihood (RPO, Pang et al. 2024), which stops DPO from lowering the
+    chosen answers along with the rejected ones; not with soft labels, whose flipped rows would make it
+    train on rejected answers. Returns the trainer."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -152,6 +153,13 @@ def dpo_lora(
     if soft_labels and label_smoothing:
         raise ValueError(
             "dpo_lora: soft labels already say how sure each label is; use one of the two"
+        )
+    if soft_labels and sft_weight:
+        # TRL's "sft" term trains on each row's "chosen" answer; in `both_orders`' flipped rows that is the
+        # judge's rejected one, so the run would also do supervised learning on answers the judge rejected
+        raise ValueError(
+            "dpo_lora: soft labels draw each pair in both orders, so the likelihood term (sft_weight) would "
+            "train on the judge's rejected answers too; run soft labels without it"
         )
     if not rows:
         raise ValueError(

@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 import torch
 
 from helpers import judge, profiles, rlaif, training
@@ -95,6 +96,19 @@ def test_each_dpo_option_changes_the_trained_weights(tmp_path, tok, draft):
     for option in ({"soft_labels": True}, {"label_smoothing": 0.1}, {"sft_weight": 1.0}):
         other = _train(tmp_path / str(option), tok, draft, **option)
         assert any(not torch.equal(hard[k], v) for k, v in other.items()), option
+
+
+def test_the_likelihood_term_never_trains_on_a_rejected_answer(tmp_path, tok, draft):
+    """Soft labels put each pair in both orders, so TRL's "sft" term would train on the judge's rejected
+    answer in every flipped row: the soft run refuses it, and runs on the preference loss alone."""
+    with pytest.raises(ValueError, match="rejected answers"):
+        _train(tmp_path / "both", tok, draft, soft_labels=True, sft_weight=1.0)
+    flipped = [r for r in rlaif.both_orders(_soft_rows()) if r["weight"] < 0.5]
+    assert flipped and all(r["chosen"] != o["chosen"] for r, o in zip(flipped, _soft_rows()))
+    trainer = rlaif.dpo_lora(copy.deepcopy(draft).train(), tok, _soft_rows(), profiles.choose_profile(),
+                             steps=1, lr=5e-3, batch_size=4, output_dir=str(tmp_path / "soft"),
+                             soft_labels=True)  # fmt: skip
+    assert list(trainer.args.loss_type) == ["sigmoid"]  # no likelihood term on any row
 
 
 def test_a_soft_label_dpo_run_reset_half_way_resumes_to_the_same_weights(

@@ -40,9 +40,14 @@ HEADLINES = [
         ("results", "RL-CAI", "refusal_benign"),
     ),
     ("constitutional.json", "12b RL-CAI confident pairs", ("pairs",)),
+    *[  # the preference loss alone since issue 39 (earlier records added the NLL term to every run)
+        ("rlaif.json", f"12c DPO loss only, {run}: {side}", ("results", f"DPO, {run}", side))
+        for run in ("hard labels", "soft labels", "confident labels")
+        for side in ("harmless", "helpful")
+    ],
     *[
         ("rlaif.json", f"12c DPO, {run}: {side}", ("results", f"DPO, {run}", side))
-        for run in ("hard labels", "soft labels", "confident labels", "confident labels, no NLL")
+        for run in ("confident labels + NLL (RPO)",)
         for side in ("harmless", "helpful")
     ],
     ("llava.json", "13 stage 2 exact", ("results", "stage 2: projector + LoRA", "exact")),
