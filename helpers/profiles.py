@@ -69,17 +69,23 @@ class Profile:
     def resolve(self, role: str) -> str:
         """What `from_pretrained` loads for a role: a hub id or local path as is; a tiny-world name
         ("tiny:target") as its folder, built on first use (a door into the world; `settings`' tiny builders
-        are the other)."""
-        return resolve_model(self.model(role))
+        are the other); a LoRA adapter folder (your phase-3 run) merged into its base."""
+        return resolve_model(self.model(role), role)
 
 
-def resolve_model(name: str) -> str:
-    """A hub id or local path as is; a tiny-world name ("tiny:target") as its folder, built on first use."""
-    if not name.startswith("tiny:"):
-        return name
-    from helpers import world
+def resolve_model(name: str, role: str = "model") -> str:
+    """A hub id or model folder as is; a tiny-world name ("tiny:target") as its folder, built on first use;
+    a LoRA adapter folder as its base with the adapter merged in (`helpers.adapters`)."""
+    from helpers import adapters
 
-    return world.resolve(name)
+    if name.startswith("tiny:"):
+        from helpers import world
+
+        return world.resolve(name)
+    adapters.check_folder(name, role)
+    if adapters.is_adapter_folder(name):
+        return adapters.merged_folder(name, resolve=resolve_model)
+    return name
 
 
 # the target trained further on stage 12a's prompts (helpers.world.self_instruct)

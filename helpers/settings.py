@@ -700,6 +700,12 @@ def capstone(profile: profiles.Profile) -> Capstone:
 
     n = _n(profile, profile.budgets["samples"])
     unlabeled = cap.gsm8k_tasks(f"train[{n}:{2 * n}]")
+    pref_tasks = unlabeled  # graded by their final number (capstone.label_pairs)
+    if (
+        profile.dry_run
+    ):  # a random stand-in answers no question right, so no pair has a reference label:
+        # the same questions again without their reference go to the judge, and the dry run takes both paths
+        pref_tasks = unlabeled + [Task("ungraded", t.prompt, t.answer) for t in unlabeled]
     b = profile.budgets
     return Capstone(
         title="Math tutor",
@@ -708,7 +714,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
         seed_tasks=cap.gsm8k_tasks(f"train[:{n}]"),
         general=[],
         unlabeled=unlabeled,
-        pref_tasks=unlabeled,
+        pref_tasks=pref_tasks,
         pref_margin=_margin(profile, 0.25),
         groups={"all": ()},
         headline_group="all",
