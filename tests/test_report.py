@@ -7,9 +7,11 @@ from helpers import numerics
 from helpers.tools import report
 
 
-def test_readme_results_match_the_measured_files():
+def test_readme_and_maintainers_results_match_the_measured_files():
     readme = (report.ROOT / "README.md").read_text()
     assert report.updated_readme(readme) == readme, "run `python -m helpers.tools.report`"
+    docs = report.DOCS.read_text()
+    assert report.updated_docs(docs) == docs, "run `python -m helpers.tools.report`"
 
 
 @pytest.mark.skipif(

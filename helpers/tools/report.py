@@ -566,10 +566,102 @@ def render() -> str:
     return "\n".join(out)
 
 
+HEAD_START, HEAD_END = "<!-- headline:start -->", "<!-- headline:end -->"
+DOCS = ROOT / "docs" / "maintainers.md"  # the full results block lives there, beside the machines and timings
+
+
+def _pair(d: dict, run: str, a: str, b: str) -> str:
+    r = d["results"][run]
+    return f"{r[a]:.2f} / {r[b]:.2f}"
+
+
+def headline_rows() -> list[str]:
+    """One row per notebook: its headline figures from its own results file, or "not run yet"."""
+    rows = []
+    bench = _load("speculative_bench.json")
+    if bench:
+        ours = max((r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"])
+        exact = all(r["exact"] for r in bench["rows"])
+        rows.append(f"| 11 | bench pair, best of ours {ours['speedup']:.2f}x plain `generate` ({ours['method']}); "
+                    f"every method equal to greedy: {'yes' if exact else 'NO'} | code paths on an H200, once (`gpu_check`) |")  # fmt: skip
+    if si := _load("self_instruct.json"):
+        rows.append(f"| 12a | student's mean accuracy {si['before']['mean']:.3f} -> {si['after']['mean']:.3f} after SFT "
+                    f"on {si['instances']} generated instances | not run |")  # fmt: skip
+    if cai := _load("constitutional.json"):
+        h = " · ".join(f"{n} {_pair(cai, n, 'harmless', 'refusal_benign')}" for n in cai["results"])
+        rows.append(f"| 12b | harmless / kind requests refused, greedy: {h} | not run |")
+    if rl := _load("rlaif.json"):
+        h = " · ".join(f"{n} {_pair(rl, n, 'harmless', 'helpful')}" for n in rl["results"])
+        rows.append(f"| 12c | harmless / helpful, greedy: {h} | not run |")
+    if vlm := _load("llava.json"):
+        r, ch = vlm["results"], vlm["chance"]
+        rows.append(f"| 13 | exact answers {r['stage 2: projector + LoRA']['exact']:.2f}, shuffled images "
+                    f"{r['control: shuffled images']['exact']:.2f}, chance {ch['exact']:.2f} | not run |")  # fmt: skip
+    if cap := _load("capstone.json"):
+        s, spec = cap["steps"], cap["speculative"].get("distilled draft", {})
+        rows.append(f"| 14 | mean accuracy {s['base']['mean']:.3f} -> {s['merged']['mean']:.3f}; distilled draft: "
+                    f"acceptance {spec.get('alpha', float('nan')):.2f}, {spec.get('measured', float('nan')):.2f}x "
+                    f"the merged model's tokens/s | not run |")  # fmt: skip
+    return rows
+
+
+def headline() -> str:
+    """The README's one results table: the tiny profile's figures, said to be CPU figures, and the GPU status."""
+    return "\n".join([
+        HEAD_START, "",
+        "| notebook | measured on the tiny profile (CPU, `make notebooks`) | on a GPU |", "|---|---|---|",
+        *headline_rows(), "",
+        "These are the offline tiny world's figures, not a GPU's: no notebook has run end to end on a Colab GPU yet "
+        "(the presets' code path runs in CI on stand-ins). All tables, timings and seeds: "
+        "[docs/maintainers.md](docs/maintainers.md#results).", "", HEAD_END,
+    ])  # fmt: skip
+
+
+def _replace(text: str, start: str, end: str, block: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + block + tail
+
+
+STAGE_START, STAGE_END = "<!-- stages:start -->", "<!-- stages:end -->"
+# (notebook, what you build, prerequisites): the course's path runs down this table
+STAGES = [
+    ("11_speculative", "exact speculative decoding: the loop, its speed formula, batched decoding, a draft "
+     "trained for your model", "the course's phases 1-3 (fine-tuning, LoRA, DPO)"),
+    ("12a_self_instruct", "Self-Instruct: a dataset grown from 175 seed tasks by the model itself, filtered, "
+     "then SFT with LoRA", "11"),
+    ("12b_constitutional", "Constitutional AI: critique and revision rounds, SFT on revisions, AI feedback and "
+     "DPO", "12a"),
+    ("12c_rlaif", "RLAIF: a pairwise judge measured against the truth, DPO on hard, soft and confident labels",
+     "12b"),
+    ("13_llava", "a LLaVA-style vision-language model: CLIP, a projector, an LM, two training stages", "12c"),
+    ("14_capstone", "one assistant through the whole stack, evaluated, merged, served and tested", "11-13"),
+]  # fmt: skip
+
+
+def stage_table() -> str:
+    """The README's table of notebooks: badge, what you build, prerequisites, estimated T4 minutes."""
+    from helpers.tools import notebooks
+
+    times = (_load("runtime.json") or {}).get("stages", {})
+    rows = [STAGE_START, "", "| notebook | what you build | before it | T4 minutes (estimate) | Colab |",
+            "|---|---|---|---:|---|"]  # fmt: skip
+    for name, what, before in STAGES:
+        t = times.get(name.split("_")[0], {}).get("t4")
+        low, high = (f"{t[k]:.0f}" for k in ("low", "minutes")) if t else ("-", "-")
+        minutes = low if low == high else f"{low}-{high}"
+        badge = notebooks.colab_badge(f"notebooks/{name}.ipynb")
+        rows.append(f"| [{name}](notebooks/{name}.ipynb) | {what} | {before} | {minutes} | {badge} |")
+    return "\n".join([*rows, "", STAGE_END])
+
+
 def updated_readme(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return head + render() + tail
+    text = _replace(text, STAGE_START, STAGE_END, stage_table())
+    return _replace(text, HEAD_START, HEAD_END, headline())
+
+
+def updated_docs(text: str) -> str:
+    return _replace(text, START, END, render())
 
 
 def main() -> None:
@@ -577,15 +669,15 @@ def main() -> None:
     if "--ci" in sys.argv:
         timing = Path(sys.argv[sys.argv.index("--ci") + 1])
         (RESULTS / "ci_time.json").write_text(timing.read_text())
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    new = updated_readme(text)
-    if "--check" in sys.argv:
-        if new != text:
-            sys.exit("README.md results are out of date: run `python -m helpers.tools.report`")
-        return
-    readme.write_text(new)
-    print("README.md results updated")
+    for path, update in ((ROOT / "README.md", updated_readme), (DOCS, updated_docs)):
+        text = path.read_text()
+        new = update(text)
+        if "--check" in sys.argv:
+            if new != text:
+                sys.exit(f"{path.name} results are out of date: run `python -m helpers.tools.report`")
+            continue
+        path.write_text(new)
+        print(f"{path.relative_to(ROOT)} results updated")
 
 
 if __name__ == "__main__":

@@ -59,10 +59,10 @@ HEADLINES = [
         "14 win rate, knowledge questions",
         ("win_rates", "knowledge questions", "win_rate"),
     ),
-    ("capstone.json", "14 acceptance, draft", ("speculative", "draft", "alpha")),
+    ("capstone.json", "14 acceptance, self-draft", ("speculative", "draft", "alpha")),
     (
         "capstone.json",
-        "14 acceptance, distilled draft",
+        "14 acceptance, distilled self-draft",
         ("speculative", "distilled draft", "alpha"),
     ),
 ]
