@@ -567,7 +567,9 @@ def render() -> str:
 
 
 HEAD_START, HEAD_END = "<!-- headline:start -->", "<!-- headline:end -->"
-DOCS = ROOT / "docs" / "maintainers.md"  # the full results block lives there, beside the machines and timings
+DOCS = (
+    ROOT / "docs" / "maintainers.md"
+)  # the full results block lives there, beside the machines and timings
 
 
 def _pair(d: dict, run: str, a: str, b: str) -> str:
@@ -580,7 +582,9 @@ def headline_rows() -> list[str]:
     rows = []
     bench = _load("speculative_bench.json")
     if bench:
-        ours = max((r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"])
+        ours = max(
+            (r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"]
+        )
         exact = all(r["exact"] for r in bench["rows"])
         rows.append(f"| 11 | bench pair, best of ours {ours['speedup']:.2f}x plain `generate` ({ours['method']}); "
                     f"every method equal to greedy: {'yes' if exact else 'NO'} | code paths on an H200, once (`gpu_check`) |")  # fmt: skip
@@ -651,7 +655,9 @@ def stage_table() -> str:
         low, high = (f"{t[k]:.0f}" for k in ("low", "minutes")) if t else ("-", "-")
         minutes = low if low == high else f"{low}-{high}"
         badge = notebooks.colab_badge(f"notebooks/{name}.ipynb")
-        rows.append(f"| [{name}](notebooks/{name}.ipynb) | {what} | {before} | {minutes} | {badge} |")
+        rows.append(
+            f"| [{name}](notebooks/{name}.ipynb) | {what} | {before} | {minutes} | {badge} |"
+        )
     return "\n".join([*rows, "", STAGE_END])
 
 
@@ -674,7 +680,9 @@ def main() -> None:
         new = update(text)
         if "--check" in sys.argv:
             if new != text:
-                sys.exit(f"{path.name} results are out of date: run `python -m helpers.tools.report`")
+                sys.exit(
+                    f"{path.name} results are out of date: run `python -m helpers.tools.report`"
+                )
             continue
         path.write_text(new)
         print(f"{path.relative_to(ROOT)} results updated")
