@@ -567,9 +567,8 @@ def render() -> str:
 
 
 HEAD_START, HEAD_END = "<!-- headline:start -->", "<!-- headline:end -->"
-DOCS = (
-    ROOT / "docs" / "maintainers.md"
-)  # the full results block lives there, beside the machines and timings
+# the full results block lives there, beside the machines and timings
+DOCS = ROOT / "docs" / "maintainers.md"
 
 
 def _pair(d: dict, run: str, a: str, b: str) -> str:
