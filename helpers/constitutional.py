@@ -20,6 +20,10 @@ from pathlib import Path
 from helpers import generation, judge, tasks
 from helpers.tasks import Task
 
+# RL-CAI's two answers per prompt are drawn the same way (Bai et al. sample both from the SL-CAI model), so a
+# pair's preference is about the answers, not about which temperature wrote them
+PAIR_TEMPERATURES = (1.0, 1.0)
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 FIELDS = {  # the keys each entry of the constitution file must give, as non-empty text
     "principles": ("name", "critique", "revision", "choice"),

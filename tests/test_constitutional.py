@@ -225,3 +225,17 @@ def test_planted_curve_is_the_closed_form_of_a_fixed_catch_rate():
 
     assert cai.planted_curve(0.2, 0.5, 2) == [0.2, 0.6, 0.8]
     assert cai.planted_curve(0.0, 0.1, 1) == [0.0, 0.09999999999999998]
+
+
+def test_rl_cai_draws_both_answers_of_a_pair_the_same_way():
+    """Bai et al. sample both answers from the SL-CAI model: at two temperatures, the hotter answer would lose
+    more often for being hot, and the pairs would teach "answer cold" rather than the constitution."""
+    from pathlib import Path
+
+    assert len(set(cai.PAIR_TEMPERATURES)) == 1
+    cells = json.loads(
+        (Path(__file__).parents[1] / "notebooks" / "12b_constitutional.ipynb").read_text()
+    )
+    code = ["".join(c["source"]) for c in cells["cells"] if c["cell_type"] == "code"]
+    calls = [c for c in code if "rlaif.sample_pairs(" in c]
+    assert calls and all("temperatures=cai.PAIR_TEMPERATURES" in c for c in calls)

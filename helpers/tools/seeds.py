@@ -33,13 +33,18 @@ HEADLINES = [
         "12b SL-CAI refuses kind requests",
         ("results", "SL-CAI", "refusal_benign"),
     ),
-    ("constitutional.json", "12b RL-CAI harmless", ("results", "RL-CAI", "harmless")),
+    # RL-CAI's pairs are drawn at one temperature since issue 39 (earlier records: 0.7 and 1.0)
     (
         "constitutional.json",
-        "12b RL-CAI refuses kind requests",
+        "12b RL-CAI (pairs at T=1) harmless",
+        ("results", "RL-CAI", "harmless"),
+    ),
+    (
+        "constitutional.json",
+        "12b RL-CAI (pairs at T=1) refuses kind requests",
         ("results", "RL-CAI", "refusal_benign"),
     ),
-    ("constitutional.json", "12b RL-CAI confident pairs", ("pairs",)),
+    ("constitutional.json", "12b RL-CAI (pairs at T=1) confident pairs", ("pairs",)),
     *[  # the preference loss alone since issue 39 (earlier records added the NLL term to every run)
         ("rlaif.json", f"12c DPO loss only, {run}: {side}", ("results", f"DPO, {run}", side))
         for run in ("hard labels", "soft labels", "confident labels")
