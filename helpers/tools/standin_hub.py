@@ -71,10 +71,15 @@ PHI3_SPECIALS = [  # (content, id): Phi-3.5-mini-instruct's added tokens
     ("<|user|>", 32010),
 ]
 
-# Chat templates verbatim from each model's tokenizer_config.json (sources: data/model_sources.md).
-TEMPLATES = json.loads(
-    (Path(__file__).resolve().parents[2] / "data" / "standin_chat_templates.json").read_text()
-)
+# Chat templates verbatim from each model's tokenizer_config.json (sources: data/model_sources.md); read when
+# a stand-in is built, so the module imports from an installed wheel, which holds no data/
+TEMPLATES_FILE = Path(__file__).resolve().parents[2] / "data" / "standin_chat_templates.json"
+
+
+def chat_template(name: str) -> str:
+    return json.loads(TEMPLATES_FILE.read_text())[name]
+
+
 # stage 13's stand-in photographs
 PHOTOS = Path(__file__).resolve().parents[2] / "data" / "standin_photos.json"
 # + repetition_penalty per size
@@ -263,7 +268,7 @@ def save_tokenizer(folder: Path, tj: dict, names: dict, spec: dict) -> None:
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    template = TEMPLATES[spec["template"]] if spec["template"] else None
+    template = chat_template(spec["template"]) if spec["template"] else None
     tok = PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(json.dumps(tj)),
         eos_token=spec["eos"],
