@@ -1,10 +1,11 @@
-"""Serving a chat model: a streaming Gradio `ChatInterface`, a request log, and a headless round trip.
+"""A chat model in process and behind a chat UI: streaming, and a headless round trip.
 
 `stream_reply` runs `model.generate` in a thread with transformers' `TextIteratorStreamer` and yields the
-growing reply; `chat_demo` wraps it in a `gr.ChatInterface` that appends one JSON line per request
-(latency, time to the first token, token counts) to a log. Gradio 6 hands the history over as messages
-whose content may be a list of content blocks: `flatten_history` turns them into plain text turns for the
-chat template. In CI the demo is launched on 127.0.0.1 and queried with `gradio_client`.
+growing reply (the in-process regime the speed table times); `direct_reply` is the same reply unstreamed, the
+reference a served reply must equal. `chat_demo` is a Gradio `ChatInterface` whose replies stream from the
+deployed API (`helpers.gateway`). Gradio 6 hands the history over as messages whose content may be a list of
+content blocks: `flatten_history` turns them into plain text turns for the chat template. In CI the demo is
+launched on 127.0.0.1 and queried with `gradio_client`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
-
-from helpers import generation
 
 
 def text_of(content) -> str:
@@ -101,17 +99,29 @@ def direct_reply(model, tok, messages: list[dict[str, str]], max_new_tokens: int
 
 
 def chat_demo(
-    model, tok, log_path: str | Path, max_new_tokens: int = 64, title: str = "Course assistant"
+    api_url: str, model: str = "auto", max_new_tokens: int = 64, title: str = "Course assistant"
 ):
-    """A streaming `gr.ChatInterface` over the model; every request appends a line to `log_path`."""
+    """A streaming `gr.ChatInterface` that is one more client of the deployed API (`helpers.gateway`): each
+    reply streams from the server through the `openai` SDK, so the UI exercises what every client uses."""
     import gradio as gr
 
+    from helpers import client
+
+    api = client.openai_client(api_url)
+
     def respond(message, history):
-        stats: dict = {}
-        yield from stream_reply(
-            model, tok, flatten_history(history, message), max_new_tokens, stats
+        messages = flatten_history(history, message)
+        if not messages[-1]["content"].strip():
+            raise gr.Error("empty message: type something for the model to answer")
+        stream = api.chat.completions.create(
+            model=model, messages=messages, max_tokens=max_new_tokens, temperature=0, stream=True
         )
-        generation.append_jsonl(log_path, [{"time": time.time(), **stats}])
+        text = ""
+        for event in stream:
+            piece = event.choices[0].delta.content if event.choices else None
+            if piece:
+                text += piece
+                yield text.strip()
 
     return gr.ChatInterface(respond, title=title, api_name="chat")
 
@@ -140,24 +150,3 @@ def query_streaming(url: str, message: str) -> list[str]:
     if not chunks or chunks[-1] != final:
         chunks.append(final)
     return chunks
-
-
-def log_summary(log_path: str | Path) -> dict:
-    """Requests, median and worst latency, median time to the first token, and reply tokens per second."""
-    rows = generation.read_jsonl(log_path)
-    if not rows:
-        return {"requests": 0}
-
-    def median(xs: list[float]) -> float:
-        xs = sorted(xs)
-        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
-
-    lat = [r["latency_s"] for r in rows]
-    first = [r["first_token_s"] for r in rows if r.get("first_token_s") is not None]
-    return {
-        "requests": len(rows),
-        "median_latency_s": median(lat),
-        "max_latency_s": max(lat),
-        "median_first_token_s": median(first) if first else None,
-        "tokens_per_s": sum(r["reply_tokens"] for r in rows) / max(sum(lat), 1e-9),
-    }

@@ -631,6 +631,16 @@ class Capstone:
     distill_lr: float = 2e-4
     # the speculative and speed checks run one request at a time on every n-th held-out question
     serve_every: int = 4
+    # the deployment (section 8): the engine behind the gateway, `vllm` where it can run
+    serve_engine: str = "transformers"
+    # the A/B test plans its sample size to detect this gain in thumbs-up rate (alpha 0.05, power 0.8)
+    ab_min_effect: float = 0.2
+    # the load test: concurrent clients per run, requests per run, and each run's time limit
+    load_concurrency: tuple[int, ...] = (1, 4)
+    load_requests: int = 24
+    load_time_limit_s: float = 120
+    # at most this many A/B sessions per arm (the dry run's budget; a real run takes the planned size)
+    ab_sessions_cap: int = 100_000
 
     @property
     def pref_prompts(self) -> list[str]:
@@ -695,6 +705,8 @@ def capstone(profile: profiles.Profile) -> Capstone:
             results=results,
             distill_steps=_q(profile, 150, 4),
             distill_lr=2e-3,
+            ab_min_effect=0.2 if not profile.quick else 0.45,
+            load_requests=_q(profile, 24, 8),
         )
     from helpers import capstone as cap
 
@@ -732,6 +744,12 @@ def capstone(profile: profiles.Profile) -> Capstone:
         max_length=1024,
         distill_steps=b["train_steps"],
         serve_every=10,
+        serve_engine="vllm",
+        ab_min_effect=0.15 if not profile.quick else 0.45,
+        load_concurrency=(1, 4, 16),
+        load_requests=_n(profile, _q(profile, 64, 8)),
+        load_time_limit_s=300,
+        ab_sessions_cap=_n(profile, 100_000),
     )
 
 

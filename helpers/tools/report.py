@@ -247,6 +247,22 @@ def constitutional_rows(cai: dict) -> list[str]:
     return rows
 
 
+def deployment_sentence(dep: dict | None) -> str:
+    """Stage 14's served path in one sentence: the A/B test, the load test, the feedback loop."""
+    if not dep:
+        return ""
+    ab, load = dep["ab"], dep["load"]
+    lo, hi = load[0], load[-1]
+    return (
+        f" Deployment (`{dep['engine']} serve` behind the gateway): A/B test on simulated users, thumbs up dpo "
+        f"{ab['rate_b']:.2f} vs sft {ab['rate_a']:.2f} ({ab['diff']:+.2f}, 95% CI {ab['ci'][0]:+.2f} to "
+        f"{ab['ci'][1]:+.2f}; {dep['sessions_per_arm']} sessions per arm, decision: {dep['verdict']}); load test "
+        f"{lo['tokens_per_s']:.0f} -> {hi['tokens_per_s']:.0f} reply tokens/s from {lo['concurrency']} to "
+        f"{hi['concurrency']} clients, p50 latency {lo['latency']['p50'] * 1000:.0f} -> "
+        f"{hi['latency']['p50'] * 1000:.0f} ms; {dep['feedback_pairs']} preference pairs from feedback."
+    )
+
+
 def capstone_rows(cap: dict) -> list[str]:
     steps = cap["steps"]
     fams = [f for f in next(iter(steps.values())) if f not in ("mean", "eos_share")]
@@ -276,7 +292,8 @@ def capstone_rows(cap: dict) -> list[str]:
         f"{cap['gain_ci'][0]:+.3f} to {cap['gain_ci'][1]:+.3f}; bar set before training {cap['margin']:+.2f}). Second "
         f"judge's win rate vs base (intervals over clusters): {wins}; the judges were trained on requests to help or "
         f"harm only. Merge check: largest logit difference {cap['merge_gap']:.1e}. Speculative serving: {spec}. "
-        f"Gradio round trips through `gradio_client`: {cap['round_trips'][0]}/{cap['round_trips'][1]}.",
+        f"Gradio round trips through `gradio_client` and the served API: {cap['round_trips'][0]}/{cap['round_trips'][1]}."
+        + deployment_sentence(cap.get("deployment")),
         "",
         "| inference (one request at a time, 1 CPU thread) | tokens/s | first token (ms) |",
         "|---|---:|---:|",
