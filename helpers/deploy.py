@@ -184,26 +184,38 @@ def start_engines(
     device: str,
     dtype: str,
     logs: Path,
-    timeout_s: float = 300,
-) -> dict[str, Arm]:
-    """One engine per served model (started together, waited for in turn); the gateway's arms."""
+    timeout_s: float = 600,
+) -> tuple[dict[str, Arm], str]:
+    """One engine per served model, started together and waited for; (the gateway's arms, the engine used).
+    If vLLM fails to come up (a card it does not support, say), says why and falls back to `transformers serve`."""
+    try:
+        return _start(folders, engine, device, dtype, logs, timeout_s), engine
+    except (OSError, RuntimeError, TimeoutError) as err:
+        if engine != "vllm":
+            raise
+        print(f"vLLM did not start, so the engines fall back to `transformers serve`:\n{err}")
+        return _start(folders, "transformers", device, dtype, logs, timeout_s), "transformers"
+
+
+def _start(folders, engine, device, dtype, logs, timeout_s) -> dict[str, Arm]:
     servers, arms = [], {}
     for name, folder in folders.items():
         port = free_port()
         argv = engine_command(engine, folder, port, device, dtype)
+        health = f"http://127.0.0.1:{port}/health"
         servers.append(
-            Server(
-                f"{engine} engine '{name}'",
-                argv,
-                f"http://127.0.0.1:{port}/health",
-                logs / f"engine-{name}.log",
-            )
+            Server(f"{engine} engine '{name}'", argv, health, logs / f"engine-{name}.log")
         )
         arms[name] = Arm(upstream=f"http://127.0.0.1:{port}/v1", model=folder)
-    for s in servers:
-        s.launch()
-    for s in servers:
-        s.wait_healthy(timeout_s)
+    try:
+        for s in servers:
+            s.launch()
+        for s in servers:
+            s.wait_healthy(timeout_s)
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
     return arms
 
 

@@ -1,13 +1,15 @@
-"""Train a draft for your model: DistillSpec's recipe (Zhou et al. 2024) for speculative decoding.
+"""Train a draft for your model, two ways, for speculative decoding.
 
 A draft proposes what it learned to expect. A target fine-tuned after the draft was trained (your phases 1-3
 checkpoint) writes other tokens, so its drafts are rejected more often and the acceptance rate alpha falls.
-Fine-tuning the draft on the target's own greedy answers to training prompts brings them back into agreement.
-There are three steps:
-1. the target's answers, written to a resumable JSONL checkpoint;
-2. LoRA on the draft, merged afterwards so serving needs no PEFT;
-3. alpha before and after, on held-out prompts.
-
+- `distill_draft`, **sequence-level distillation** (Kim and Rush 2016): LoRA on the draft, trained on the
+  target's greedy answers to training prompts (a resumable JSONL checkpoint), merged afterwards.
+- `distill_on_policy`, **DistillSpec** (Zhou et al. 2024): the draft writes its own continuations of training
+  prompts, and at each of their positions it is pulled toward the target's next-token distribution under a
+  chosen divergence. Total variation is the default: a drafted token is accepted with probability
+  sum_x min(p, q) = 1 - TVD(p, q), so lowering TVD on the contexts the draft visits raises its acceptance
+  there. (TRL's `DistillationTrainer` runs the same on-policy loop with a generalised JSD.)
+`acceptance_per_prompt` measures alpha on held-out prompts, one value per prompt, for intervals.
 Stage 11 trains a draft for its pair with this module, and stage 14 one for the model it serves.
 """
 
@@ -94,13 +96,22 @@ def early_exit_draft(model, depth: float = 0.25) -> torch.nn.Module:
     return draft.eval()
 
 
-@torch.no_grad()
 def acceptance(
     target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4
 ):
     """(prompts where greedy speculative decoding equals `target.generate`, the mean over prompts of each
     prompt's acceptance rate alpha; a prompt with no draft checked, e.g. one answered by end-of-turn at once,
     has no alpha and is left out of the mean)."""
+    same, alphas = acceptance_per_prompt(target, draft, tok, prompts, max_new_tokens, vocab_size, k)
+    known = [a for a in alphas if a is not None]
+    return same, sum(known) / len(known) if known else float("nan")
+
+
+@torch.no_grad()
+def acceptance_per_prompt(
+    target, draft, tok, prompts: list[str], max_new_tokens: int, vocab_size: int, k: int = 4
+) -> tuple[int, list[float | None]]:
+    """(prompts equal to greedy `generate`, each prompt's alpha: None where no draft was checked)."""
     from helpers import speculative
 
     same, alphas = 0, []
@@ -126,5 +137,110 @@ def acceptance(
             pad_token_id=tok.pad_token_id,
         )
         same += torch.equal(out.cpu(), plain.cpu())
-        alphas += [st.alpha_hat] if st.alpha_hat == st.alpha_hat else []  # NaN: nothing was checked
-    return same, sum(alphas) / len(alphas) if alphas else float("nan")
+        alphas.append(
+            st.alpha_hat if st.alpha_hat == st.alpha_hat else None
+        )  # NaN: nothing was checked
+    return same, alphas
+
+
+# ---------------------------------------------------------------- DistillSpec: on-policy, token-level
+def _left_padded(tok, prompts: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = [generation.chat_prompt_ids(tok, p) for p in prompts]
+    width = max(map(len, ids))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+    return input_ids, mask
+
+
+def divergence(p: torch.Tensor, log_q: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per position: total variation 0.5 sum|p - q| ("tvd") or forward KL(p || q) ("fkl")."""
+    if kind == "tvd":
+        return 0.5 * (p - log_q.exp()).abs().sum(-1)
+    if kind == "fkl":
+        return (p * (p.clamp_min(1e-12).log() - log_q)).sum(-1)
+    raise ValueError(f"divergence must be 'tvd' or 'fkl', not {kind!r}")
+
+
+def on_policy_loss(
+    student,
+    teacher,
+    tok,
+    prompts: list[str],
+    max_new_tokens: int,
+    vocab_size: int,
+    kind: str = "tvd",
+) -> torch.Tensor:
+    """The student samples continuations (temperature 1, no top-k); the loss is the mean divergence between
+    the teacher's and the student's next-token distributions over the sampled tokens, end-of-turn included."""
+    prompt, prompt_mask = _left_padded(tok, prompts, student.device)
+    width, eos = prompt.shape[1], tok.eos_token_id
+    with torch.no_grad():
+        seqs = student.generate(
+            input_ids=prompt,
+            attention_mask=prompt_mask,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else eos,
+            eos_token_id=eos,
+        )
+    new = seqs[:, width:]
+    is_eos = (new == eos).int()
+    keep = (is_eos.cumsum(1) - is_eos) == 0  # up to and including the first end-of-turn
+    mask = torch.cat([prompt_mask, keep.long()], 1)
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    span = slice(width - 1, seqs.shape[1] - 1)  # the logits that predict each sampled token
+    with torch.no_grad():
+        logits = teacher(input_ids=seqs, attention_mask=mask, position_ids=positions).logits
+        p = logits[:, span, :vocab_size].float().softmax(-1)
+    logits = student(input_ids=seqs, attention_mask=mask, position_ids=positions).logits
+    log_q = logits[:, span, :vocab_size].float().log_softmax(-1)
+    m = keep.float()
+    return (divergence(p, log_q, kind) * m).sum() / m.sum().clamp_min(1.0)
+
+
+def distill_on_policy(
+    draft,
+    target,
+    tok,
+    prompts: list[str],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    max_new_tokens: int,
+    vocab_size: int,
+    output_dir: str | Path,
+    kind: str = "tvd",
+    seed: int = 0,
+) -> tuple[torch.nn.Module, list[float]]:
+    """A copy of `draft`, all its weights trained in float32 by DistillSpec's on-policy loop on `prompts`
+    (never the prompts you measure it on); returns it in the draft's dtype, and the loss of every step.
+    A checkpoint every 50 steps in `output_dir` lets a reset run resume where it stopped."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    student = copy.deepcopy(draft).float().train()
+    opt = torch.optim.AdamW(student.parameters(), lr=lr)
+    ckpt, start, losses = out / "on_policy.pt", 0, []
+    key = [steps, lr, batch_size, max_new_tokens, vocab_size, kind, seed, len(prompts), prompts[:3]]
+    state = torch.load(ckpt, map_location=student.device) if ckpt.exists() else None
+    if state is not None and state.get("key") == key:  # a checkpoint of another run is not resumed
+        student.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, losses = state["step"], state["losses"]
+    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed)).tolist()
+    for step in range(start, steps):
+        batch = [prompts[order[(step * batch_size + i) % len(prompts)]] for i in range(batch_size)]
+        torch.manual_seed(seed * 1_000_003 + step)  # this step's samples, the same after a resume
+        loss = on_policy_loss(student, target, tok, batch, max_new_tokens, vocab_size, kind)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if (step + 1) % 50 == 0 or step + 1 == steps:
+            state = {"model": student.state_dict(), "optimizer": opt.state_dict(), "step": step + 1}
+            torch.save({**state, "losses": losses, "key": key}, ckpt)
+    return student.to(next(draft.parameters()).dtype).eval(), losses

@@ -82,6 +82,9 @@ class Speculative:
     distill_lr: float
     distill_batch: int
     out: Path
+    # DistillSpec's on-policy distillation trains every weight of the draft: a smaller rate than LoRA's
+    on_policy_lr: float = 5e-5
+    on_policy_tokens: int = 64  # tokens the draft samples per prompt in each on-policy step
     law_samples: int = 1500  # speculative samples for the chi-square test of the two-token law
     bench_ks: tuple[int, ...] = (1, 2, 3, 4, 6, 8)  # the draft lengths the benchmark times
     bench_repeats: int = 3  # timed repeats per method (the best is kept)
@@ -119,7 +122,10 @@ def speculative(profile: profiles.Profile) -> Speculative:
         mix = families.sample_tasks(
             _q(profile, 400, 40), "train", 51, weighted=False
         ) + families.sample_tasks(_q(profile, 200, 20), "train", 52, safety.SAFETY)
-        held = families.heldout_by_family(2) + families.heldout_by_family(4, families=safety.SAFETY)
+        # enough held-out prompts for an interval on alpha (the two distillations are compared on them)
+        held = families.heldout_by_family(6) + families.heldout_by_family(
+            12, families=safety.SAFETY
+        )
         return Speculative(
             prompts,
             other,
@@ -131,6 +137,8 @@ def speculative(profile: profiles.Profile) -> Speculative:
             distill_lr=2e-3,
             distill_batch=16,
             out=out,
+            on_policy_lr=1e-3,
+            on_policy_tokens=profile.budgets["max_new_tokens"],
             law_samples=_q(profile, 1500, 200),
             bench_ks=(1, 4) if profile.quick else Speculative.bench_ks,
             bench_repeats=_q(profile, 3, 1),
@@ -629,6 +637,11 @@ class Capstone:
     # the serving draft, distilled on the merged model's answers (stage 11's recipe)
     distill_steps: int = 100
     distill_lr: float = 2e-4
+    # DistillSpec's on-policy distillation of the same draft (every weight)
+    on_policy_lr: float = 5e-5
+    on_policy_tokens: int = 64  # tokens the draft samples per prompt in each on-policy step
+    feedback_steps: int = 100  # the DPO round on the users' feedback (section 11)
+    load_max_tokens: int = 128  # reply tokens per load-test request
     # the speculative and speed checks run one request at a time on every n-th held-out question
     serve_every: int = 4
     # the deployment (section 8): the engine behind the gateway, `vllm` where it can run
@@ -641,6 +654,9 @@ class Capstone:
     load_time_limit_s: float = 120
     # at most this many A/B sessions per arm (the dry run's budget; a real run takes the planned size)
     ab_sessions_cap: int = 100_000
+    ab_concurrency: int = (
+        4  # simulated users in flight at once (an engine that batches serves them together)
+    )
 
     @property
     def pref_prompts(self) -> list[str]:
@@ -705,6 +721,10 @@ def capstone(profile: profiles.Profile) -> Capstone:
             results=results,
             distill_steps=_q(profile, 150, 4),
             distill_lr=2e-3,
+            on_policy_lr=1e-3,
+            on_policy_tokens=48,
+            feedback_steps=_q(profile, 120, 4),
+            load_max_tokens=48,
             ab_min_effect=0.2 if not profile.quick else 0.45,
             load_requests=_q(profile, 24, 8),
         )
@@ -745,9 +765,11 @@ def capstone(profile: profiles.Profile) -> Capstone:
         distill_steps=b["train_steps"],
         serve_every=10,
         serve_engine="vllm",
-        ab_min_effect=0.15 if not profile.quick else 0.45,
+        feedback_steps=min(100, b["train_steps"]),
+        ab_min_effect=0.2 if not profile.quick else 0.45,
+        ab_concurrency=8,
         load_concurrency=(1, 4, 16),
-        load_requests=_n(profile, _q(profile, 64, 8)),
+        load_requests=_n(profile, _q(profile, 32, 8)),
         load_time_limit_s=300,
         ab_sessions_cap=_n(profile, 100_000),
     )

@@ -50,10 +50,12 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def deployment(folder, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
-    arms = deploy.start_engines({"a": folder, "b": folder}, "transformers", "cpu", "float32", logs)
+    arms, _ = deploy.start_engines(
+        {"a": folder, "b": folder}, "transformers", "cpu", "float32", logs
+    )
     gateway, url = deploy.start_gateway(arms, logs / "feedback.db", folder, CONTEXT, logs)
-    yield {"url": url, "db": logs / "feedback.db", "arms": arms}
     servers = list(deploy._RUNNING)
+    yield {"url": url, "db": logs / "feedback.db", "arms": arms}
     deploy.stop_all()
     assert servers and not any(s.alive() for s in servers), "a server outlived the test"
 
@@ -189,3 +191,18 @@ def test_servers_die_with_their_parent(tmp_path):
         time.sleep(0.1)
     else:
         raise AssertionError(f"server {child} outlived its killed parent")
+
+
+def test_vllm_that_cannot_start_falls_back_to_transformers_serve(folder, tmp_path, capsys):
+    """No `vllm` command here: the engines come up under `transformers serve`, and the notebook is told so."""
+    before = set(deploy._RUNNING)
+    arms, engine = deploy.start_engines({"only": folder}, "vllm", "cpu", "float32", tmp_path)
+    try:
+        assert (
+            engine == "transformers"
+            and "fall back to `transformers serve`" in capsys.readouterr().out
+        )
+        assert deploy.healthy(arms["only"].upstream.removesuffix("/v1") + "/health")
+    finally:
+        for server in set(deploy._RUNNING) - before:
+            server.stop()

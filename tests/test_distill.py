@@ -66,3 +66,36 @@ def test_an_early_exit_draft_keeps_a_quarter_of_the_layers_and_leaves_its_model_
     same, alpha = distill.acceptance(target, d, tok, prompts, 24, target.config.vocab_size)
     assert same == len(prompts) and 0 <= alpha <= 1  # speculative decoding with it equals greedy
     assert distill.exit_layer(32, 0.25) == 8 and distill.exit_layer(3, 0.25) == 1
+
+
+def test_total_variation_is_one_minus_the_acceptance_probability():
+    """DistillSpec's reason for TVD: a drafted token is accepted with probability sum min(p, q) = 1 - TVD."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(64, 50, generator=g).softmax(-1)
+    log_q = torch.rand(64, 50, generator=g).mul(3).log_softmax(-1)
+    accept = torch.minimum(p, log_q.exp()).sum(-1)
+    assert torch.allclose(distill.divergence(p, log_q, "tvd"), 1 - accept, atol=1e-6)
+    kl = torch.nn.functional.kl_div(log_q, p, reduction="none").sum(-1)
+    assert torch.allclose(distill.divergence(p, log_q, "fkl"), kl, atol=1e-5)
+
+
+def test_on_policy_distillation_resumes_and_refuses_another_runs_checkpoint(
+    tmp_path, tok, target, draft
+):
+    prompts = settings.stage("11", profiles.choose_profile()).distill_prompts[:8]
+    V = target.config.vocab_size
+    kw = dict(steps=2, batch_size=4, max_new_tokens=8, vocab_size=V, output_dir=tmp_path)
+    first, losses = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-3, **kw)
+    again, losses_again = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-3, **kw)
+    assert losses_again == losses and len(losses) == 2  # read back, not retrained
+    assert all(torch_equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
+    other, _ = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-2, **kw)
+    assert not all(torch_equal(a, b) for a, b in zip(first.parameters(), other.parameters()))
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)

@@ -655,7 +655,7 @@ STAGES = [
     ("12c_rlaif", "RLAIF: a pairwise judge measured against the truth, DPO on hard, soft and confident labels",
      "12b"),
     ("13_llava", "a LLaVA-style vision-language model: CLIP, a projector, an LM, two training stages", "12c"),
-    ("14_capstone", "one assistant through the whole stack, evaluated, merged, served and tested", "11-13"),
+    ("14_capstone", "one assistant through the whole stack, evaluated, merged, then deployed: an OpenAI-compatible API, an A/B test, monitoring, a load test and a feedback loop", "11-13"),
 ]  # fmt: skip
 
 

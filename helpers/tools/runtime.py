@@ -58,11 +58,14 @@ def _spec(cfg, b, m, jb) -> list[Work]:
             cfg.distill_batch,
             min(256, _ANSWER + new),
         ),
+        *on_policy(
+            m["draft"], t, cfg.distill_steps, cfg.distill_batch, cfg.on_policy_tokens, "sec. 12"
+        ),
         Work(
             "generate",
             t,
-            "alpha before and after, one prompt at a time (sec. 12)",
-            4 * len(cfg.distill_held),
+            "alpha of three drafts, one prompt at a time (sec. 12)",
+            6 * len(cfg.distill_held),
             1,
             new,
         ),
@@ -285,6 +288,33 @@ def _vlm(cfg, b, m, jb) -> list[Work]:
     ]
 
 
+def on_policy(draft: str, target: str, steps: int, batch: int, new: int, where: str) -> list[Work]:
+    """DistillSpec's loop: the draft samples, the target scores its samples, the draft trains."""
+    return [
+        Work("generate", draft, f"on-policy samples of the draft ({where})", steps * batch, batch, new),
+        Work("score", target, f"the target's distributions on them ({where})", steps * batch, batch, _ANSWER + new),
+        Work("train", draft, f"on-policy distillation ({where})", steps, batch, _ANSWER + new),
+    ]  # fmt: skip
+
+
+def deployment(cfg, p: str, new: int) -> list[Work]:
+    """Stage 14's served path: the A/B sessions (planned at a 0.5 base rate), the load test, one DPO round."""
+    from helpers import abtest
+
+    sessions = 2 * min(
+        abtest.sample_size(0.5 - cfg.ab_min_effect / 2, cfg.ab_min_effect), cfg.ab_sessions_cap
+    )
+    return [
+        Work("generate", p, "served probes and chats, one at a time (sec. 8)", 3 * len(cfg.held[::10]), 1, new),
+        Work("generate", p, "A/B sessions, served together (sec. 9)", sessions, cfg.ab_concurrency, new),
+        *(Work("generate", p, f"load test, {c} clients (sec. 10)", cfg.load_requests, c, cfg.load_max_tokens)
+          for c in cfg.load_concurrency),
+        Work("train", p, "one DPO round on the feedback (sec. 11)", cfg.feedback_steps, cfg.batch_size,
+             min(cfg.max_length, _ANSWER + new), passes=3),
+        Work("generate", p, "held-out answers after the feedback round (sec. 11)", len(cfg.held), 128, new),
+    ]  # fmt: skip
+
+
 def _capstone(cfg, b, m, jb) -> list[Work]:
     p, new, held = cfg.policy, cfg.max_new_tokens, len(cfg.held)
     row = min(cfg.max_length, _ANSWER + new)
@@ -323,6 +353,15 @@ def _capstone(cfg, b, m, jb) -> list[Work]:
             cfg.batch_size,
             256,
         ),
+        *on_policy(
+            memory.capstone_draft(p),
+            p,
+            cfg.distill_steps,
+            cfg.batch_size,
+            cfg.on_policy_tokens,
+            "sec. 6",
+        ),
+        *deployment(cfg, p, new),
         Work(
             "generate",
             p,
