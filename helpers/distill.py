@@ -222,7 +222,8 @@ def distill_on_policy(
     A checkpoint every 50 steps in `output_dir` lets a reset run resume where it stopped."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    student = copy.deepcopy(draft).float().train()
+    # a merged model comes frozen: every weight of the copy trains
+    student = copy.deepcopy(draft).float().train().requires_grad_(True)
     opt = torch.optim.AdamW(student.parameters(), lr=lr)
     ckpt, start, losses = out / "on_policy.pt", 0, []
     key = [steps, lr, batch_size, max_new_tokens, vocab_size, kind, seed, len(prompts), prompts[:3]]
