@@ -125,6 +125,10 @@ KEPT_IN_QUICK = {
         "limits",
         "policy",
         "draft",
+        "load_concurrency",  # the concurrency levels the load test compares
+        "ab_sessions_cap",  # a cap, not a count (the dry run's)
+        "ab_concurrency",
+        "load_time_limit_s",  # a limit, not a count
     },
 }
 
