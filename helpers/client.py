@@ -19,6 +19,14 @@ def openai_client(base_url: str, timeout_s: float = 120):
     return OpenAI(base_url=base_url, api_key="local", timeout=timeout_s, max_retries=0)
 
 
+def text_pieces(stream):
+    """The text pieces of a streamed chat completion, in order (empty deltas and role-only chunks skipped)."""
+    for event in stream:
+        piece = event.choices[0].delta.content if event.choices else None
+        if piece:
+            yield event, piece
+
+
 def stream_chat(
     client, prompt: str, model: str = "auto", user: str | None = None, max_tokens: int = 64
 ) -> dict:
@@ -33,12 +41,10 @@ def stream_chat(
         user=user,
     )
     chunks, first, request_id, arm = [], None, None, None
-    for event in stream:
+    for event, piece in text_pieces(stream):
         request_id, arm = event.id, event.model
-        piece = event.choices[0].delta.content if event.choices else None
-        if piece:
-            first = first if first is not None else time.perf_counter() - t0
-            chunks.append(piece)
+        first = first if first is not None else time.perf_counter() - t0
+        chunks.append(piece)
     text = "".join(chunks)
     return {
         "text": text.strip(),

@@ -117,11 +117,9 @@ def chat_demo(
             model=model, messages=messages, max_tokens=max_new_tokens, temperature=0, stream=True
         )
         text = ""
-        for event in stream:
-            piece = event.choices[0].delta.content if event.choices else None
-            if piece:
-                text += piece
-                yield text.strip()
+        for _, piece in client.text_pieces(stream):
+            text += piece
+            yield text.strip()
 
     return gr.ChatInterface(respond, title=title, api_name="chat")
 

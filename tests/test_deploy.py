@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 
 import openai
 import pytest
@@ -126,18 +127,12 @@ def test_sessions_keep_their_arm_and_feedback_is_stored(deployment):
         again = client.stream_chat(api, "hello again", user=session, max_tokens=4)
         assert first["arm"] == again["arm"] == abtest.arm_for(session, ("a", "b"))
     client.send_feedback(deployment["url"], first["request_id"], -1, "A better answer.")
-    with pytest.raises(urllib_error()):
+    with pytest.raises(urllib.error.HTTPError):
         client.send_feedback(deployment["url"], 10**6, 1)
     conn = feedback.connect(deployment["db"])
     pairs = feedback.preference_pairs(conn)
     assert pairs[-1]["chosen"][0]["content"] == "A better answer."
     assert pairs[-1]["rejected"][0]["content"] == first["text"]
-
-
-def urllib_error():
-    import urllib.error
-
-    return urllib.error.HTTPError
 
 
 def test_engine_killed_mid_stream_is_reported_and_recorded(deployment):

@@ -1,5 +1,6 @@
 """Training a draft for your model (helpers.distill): its data, and the alpha gain it must deliver."""
 
+import torch
 from transformers import AutoModelForCausalLM
 
 from helpers import distill, profiles, settings
@@ -90,12 +91,6 @@ def test_on_policy_distillation_resumes_and_refuses_another_runs_checkpoint(
     first, losses = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-3, **kw)
     again, losses_again = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-3, **kw)
     assert losses_again == losses and len(losses) == 2  # read back, not retrained
-    assert all(torch_equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
     other, _ = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-2, **kw)
-    assert not all(torch_equal(a, b) for a, b in zip(first.parameters(), other.parameters()))
-
-
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return torch.equal(a, b)
+    assert not all(torch.equal(a, b) for a, b in zip(first.parameters(), other.parameters()))
