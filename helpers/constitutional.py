@@ -5,8 +5,9 @@ constitution, the model critiques its current answer under that principle's crit
 rewrites it under the revision request, with worked examples in context. Every round is saved through
 the resumable JSONL generator. The final revisions, mixed with helpful answers, are the SFT data.
 RL-CAI: two samples per prompt from the SL-CAI model, a pairwise judge asked a sampled principle's
-choice question (`helpers.judge`: letter log-probs, both orders averaged) gives a soft label, and DPO
-trains on the confident ones.
+choice question (red-team prompts) or the helpfulness question (helpful prompts, where Bai et al. used
+human helpfulness comparisons) gives a soft label (`helpers.judge`: letter log-probs, both orders
+averaged), and DPO trains on the confident ones.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Principle:
 class Constitution:
     principles: list[Principle]
     examples: list[dict]  # worked critique -> revision examples, shown in context
+    # the question for helpful prompts' pairs (Bai et al. had humans compare those for helpfulness)
+    helpfulness: str = "Which answer is more helpful?"
 
 
 def load_constitution(path: str | Path = DATA / "constitution.json") -> Constitution:
@@ -67,9 +70,11 @@ def load_constitution(path: str | Path = DATA / "constitution.json") -> Constitu
     principles = [
         Principle(*(p[f].strip() for f in FIELDS["principles"])) for p in raw["principles"]
     ]
-    return Constitution(
-        principles, [{f: e[f].strip() for f in FIELDS["examples"]} for e in raw["examples"]]
-    )
+    helpfulness = raw.get("helpfulness", Constitution.helpfulness)
+    if not isinstance(helpfulness, str) or not helpfulness.strip():
+        raise ValueError(f"{path}: 'helpfulness' must be a non-empty question")
+    examples = [{f: e[f].strip() for f in FIELDS["examples"]} for e in raw["examples"]]
+    return Constitution(principles, examples, helpfulness.strip())
 
 
 def sample_principles(
@@ -300,6 +305,14 @@ def sft_rows(
 
 
 # ---------------------------------------------------------------- RL-CAI: AI feedback
+def feedback_questions(constitution: Constitution, helpful: list[bool], seed: int = 0) -> list[str]:
+    """The question each pair is judged under: the helpfulness question for a helpful prompt, else a
+    principle's choice question drawn per pair (Bai et al. sample one per comparison)."""
+    rng = random.Random(seed)
+    drawn = [rng.choice(constitution.principles).choice for _ in helpful]
+    return [constitution.helpfulness if h else d for h, d in zip(helpful, drawn)]
+
+
 def feedback(
     model,
     tok,
@@ -310,14 +323,17 @@ def feedback(
     seed: int = 0,
     template: str = judge.TEMPLATE,
     batch_size: int = 32,
+    helpful: list[bool] | None = None,
 ) -> list[judge.Verdict]:
-    """Judge each pair under a principle's choice question drawn per pair (Bai et al. sample one per
-    comparison), both orders averaged (`helpers.judge`)."""
-    rng = random.Random(seed)
-    drawn = [rng.choice(constitution.principles).choice for _ in questions]
+    """Judge each pair under its question (`feedback_questions`; `helpful` marks helpful prompts, none by
+    default), both orders averaged (`helpers.judge`)."""
+    helpful = helpful if helpful is not None else [False] * len(questions)
+    if len(helpful) != len(questions):
+        raise ValueError(f"helpful has {len(helpful)} flags for {len(questions)} pairs")
+    asked = feedback_questions(constitution, helpful, seed)
     verdicts: list[judge.Verdict | None] = [None] * len(questions)
-    for criterion in sorted(set(drawn)):
-        idx = [k for k, c in enumerate(drawn) if c == criterion]
+    for criterion in sorted(set(asked)):
+        idx = [k for k, c in enumerate(asked) if c == criterion]
         got = judge.judge_pairs(
             model,
             tok,

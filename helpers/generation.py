@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from helpers.checkpoints import digest
+
 
 def chat_prompt_ids(tok, user_text: str, reply_prefix: str = "") -> list[int]:
     """Token ids of a one-turn chat prompt, ending where the assistant starts to answer (after
@@ -161,10 +163,6 @@ def model_fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
-
-
 def _batch_fingerprints(
     batches: list[list[dict]], prompt_ids: dict, model_fp: str, settings_fp: str
 ) -> list[dict]:
@@ -174,7 +172,7 @@ def _batch_fingerprints(
         {
             "model": model_fp,
             "settings": settings_fp,
-            "batch": _digest(
+            "batch": digest(
                 [model_fp, settings_fp, [(item["id"], prompt_ids[item["id"]]) for item in b]]
             ),
         }
@@ -246,7 +244,7 @@ def generate_to_jsonl(
         for item in items
     }
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    keys = _batch_fingerprints(batches, prompt_ids, model_fingerprint(model), _digest(settings))
+    keys = _batch_fingerprints(batches, prompt_ids, model_fingerprint(model), digest(settings))
     done = {
         i["id"]: found[i["id"], k["batch"]]
         for b, k in zip(batches, keys)

@@ -7,13 +7,11 @@ GPU presets (hub models sized per card). Every notebook calls `setup()` in its f
 from __future__ import annotations
 
 import os
-import random
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import torch
 
 # Roles the stages ask for. Tiny profile: "tiny:<name>" names a model of the offline world (helpers.world).
@@ -301,11 +299,10 @@ def show_progress() -> bool:
 
 
 def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    """Python's, NumPy's and torch's generators (every GPU's too): `transformers.set_seed`."""
+    from transformers import set_seed
+
+    set_seed(seed)
 
 
 def package_versions() -> dict[str, str]:

@@ -3,12 +3,12 @@
 The pipeline of the paper's repository (yizhongw/self-instruct): prompts of 8 instructions (6 seeds + 2
 machine-generated), a numbered-list parser, a yes/no "is it classification?" step, instances written
 output-first for classification and input-first otherwise, and the filters below. Every generation goes
-through `generation.generate_to_jsonl`, so a long run resumes where it stopped.
+through `generation.generate_to_jsonl`, so a long run resumes where it stopped. The prompts and
+parsers live in `instruct_prompts`, the fast ROUGE-L dedup in `rouge_pool`.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
@@ -16,9 +16,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rouge_score import rouge_scorer, scoring
-
 from helpers import generation
+from helpers.instruct_prompts import (
+    clf_prompt,
+    first_label,
+    instance_prompt,
+    instruction_prompt,
+    parse_instance_reply,
+    parse_instructions,
+    parse_yes_no,
+    stop_at_item,
+    user_text,
+)
+from helpers.rouge_pool import SCORER, RougePool
 
 # ---------------------------------------------------------------- seed tasks
 SEED_FIELDS = {"instruction": str, "input": str, "output": str, "is_classification": bool}
@@ -39,168 +49,6 @@ def load_seed_tasks(path: str | Path) -> list[dict]:
     if not tasks:
         raise ValueError(f"{path}: no seed tasks")
     return tasks
-
-
-def user_text(instruction: str, inp: str = "") -> str:
-    """One chat turn from an (instruction, input) pair, as Alpaca formats its training data."""
-    return f"{instruction}\n\n{inp}" if inp.strip() else instruction
-
-
-# ---------------------------------------------------------------- the three prompts
-def instruction_prompt(instructions: list[str]) -> str:
-    """The paper's prompt: a numbered list of example tasks that the model continues."""
-    lines = "".join(f"{i}. {text}\n" for i, text in enumerate(instructions, 1))
-    return f"Come up with a series of tasks:\n{lines}{len(instructions) + 1}."
-
-
-# the paper's stop sequences ("\n16", "16.", "16 ."): a reply ends where item 16 would begin
-STOP_ITEM = 16
-_STOP = re.compile(rf"(?:^|\n)\s*(?:[*_#]+\s*)?{STOP_ITEM}\s*\.")
-
-
-def stop_at_item(text: str, finished: bool) -> tuple[str, bool]:
-    """The reply as the paper's stop sequences would have ended it: cut where item 16 starts, and then
-    finished. Cutting afterwards gives the same text as stopping there (generation is causal); the paper's
-    blank-line stop ("\n\n") is left out, because a chat model writes one after its preamble."""
-    match = _STOP.search(text)
-    return (text[: match.start()], True) if match else (text, finished)
-
-
-# "9. x", "10) x", "**11.** x"
-_NUMBERED = re.compile(r"^\s*(?:[*_#]+\s*)?(\d+)\s*[.)]\s*(?:[*_]+)?\s*(.*)$")
-# a chat model's "1. 1. x": the number written twice
-_RENUMBERED = re.compile(r"^(\d+)\s*[.)](\s+|$)")
-
-
-def parse_instructions(text: str, finished: bool = True) -> list[str]:
-    """New instructions from a continued numbered list ("9. ...", "10) ...", "**9.** ..."). The first line may
-    lack its number (the prompt ends in "9."), unless it is a chat model's preamble ending in ":"; an
-    unnumbered line continues the item above it, unless a blank line came first (a closing remark). A reply
-    that hit the token limit (`finished` False) gives nothing, as in the paper (bootstrap_instructions.py
-    drops `finish_reason == "length"`; Alpaca keeps all but the cut-off last item)."""
-    items: list[str] = []
-    after_blank = False
-    for line in text.strip().splitlines():
-        match = _NUMBERED.match(line)
-        if match:
-            items.append(_RENUMBERED.sub("", match.group(2)))
-        elif line.strip():
-            # a closing remark after the list ("I hope these tasks help!")
-            if items and after_blank:
-                continue
-            if items:
-                items[-1] += " " + line.strip()
-            # a chat model's preamble ("Sure! Here are more tasks:")
-            elif not line.rstrip().endswith(":"):
-                items.append(line)
-        after_blank = not line.strip()
-    if not finished:
-        return []
-    return [re.sub(r"\s+", " ", i.replace("**", "")).strip() for i in items if i.strip()]
-
-
-CLF_SHOTS = [
-    ("Sort the numbers from smallest to largest.", "No"),
-    ("Is this email spam or not spam?", "Yes"),
-    ("Write a haiku about autumn.", "No"),
-    ("Tell whether the animal is a mammal or a bird.", "Yes"),
-]
-
-
-def clf_prompt(instruction: str, shots: int = 0) -> str:
-    """Classification identification: zero-shot, or with `shots` worked examples (the paper gave base
-    GPT-3 31 examples; the tiny writer was trained zero-shot)."""
-    demos = "".join(f"Task: {task}\nAnswer: {answer}\n\n" for task, answer in CLF_SHOTS[:shots])
-    return (
-        "Can the following task be regarded as a classification task with finite output labels?\n"
-        f"{demos}Task: {instruction}\nAnswer Yes or No."
-    )
-
-
-def parse_yes_no(text: str) -> bool | None:
-    """True for Yes, False for No, None when the answer is neither."""
-    first = re.match(r"\W*(yes|no)\b", text.strip(), flags=re.I)
-    return None if first is None else first.group(1).lower() == "yes"
-
-
-# Worked examples for `instance_prompt(..., shots=n)`: the paper's instance prompts are few-shot, and the
-# examples show a chat model the labels `parse_instances` reads. The tiny writer was trained zero-shot.
-INSTANCE_SHOTS = [
-    (
-        "Convert the temperature from Celsius to Fahrenheit.",
-        "Input: 25 degrees Celsius\nOutput: 77 degrees Fahrenheit",
-    ),
-    ("Suggest a name for a new coffee shop.", "Output: The Daily Grind"),
-    (
-        "Summarize the sentence in three words.",
-        "Input: The weather was cold and rainy all week.\nOutput: A wet week",
-    ),
-]
-CLF_INSTANCE_SHOTS = [
-    (
-        "Classify the sentiment of the review as positive or negative.",
-        "Class label: positive\nInput: I loved every minute of this film.\n"
-        "Class label: negative\nInput: The food was cold and the waiter was rude.",
-    ),
-    ("Is the number even or odd?", "Class label: even\nInput: 14\nClass label: odd\nInput: 9"),
-]
-
-
-def instance_prompt(instruction: str, is_classification: bool, shots: int = 0) -> str:
-    """Output-first for classification (label, then an input for it), so that labels are not all the
-    majority class; input-first otherwise. `shots` worked examples go before the task."""
-    if is_classification:
-        head = (
-            "Given the classification task definition and the class labels, generate an input that "
-            "corresponds to each of the class labels.\n"
-        )
-        examples = CLF_INSTANCE_SHOTS[:shots]
-    else:
-        head = (
-            "Come up with an example for the following task. If the task doesn't require additional input, "
-            "you can generate the output directly.\n"
-        )
-        examples = INSTANCE_SHOTS[:shots]
-    demos = "".join(f"Task: {task}\n{answer}\n\n" for task, answer in examples)
-    return f"{head}{demos}Task: {instruction}"
-
-
-def first_label(is_classification: bool) -> str:
-    """The label an instance reply starts with (`generate_instances(prefill=True)` writes it for the model)."""
-    return "Class label:" if is_classification else "Input:"
-
-
-def _unmark(text: str) -> str:
-    """Markdown emphasis off ("**Input:**" -> "Input:"), as chat models write their labels."""
-    return re.sub(r"(\*\*|__)", "", text)
-
-
-def parse_instances(text: str, is_classification: bool) -> list[tuple[str, str]]:
-    """(input, output) pairs. Classification: "Class label: X / Input: Y" blocks; otherwise an optional
-    "Input:" and an "Output:"."""
-    text = _unmark(text)
-    if is_classification:
-        pattern = r"Class label:\s*(.*?)\s*\n\s*Input:\s*(.*?)\s*(?=\n\s*Class label:|\Z)"
-        return [
-            (inp.strip(), label.strip()) for label, inp in re.findall(pattern, text, re.S | re.I)
-        ]
-    # anywhere after a preamble line ("Sure! Here is an example:"), labels in any case
-    match = re.search(r"(?:\A|\n)\s*(?:Input:\s*(.*?)\s*\n)?\s*Output:\s*(.*)\Z", text, re.S | re.I)
-    if not match:
-        return []
-    return [((match.group(1) or "").strip(), match.group(2).strip())]
-
-
-def parse_instance_reply(
-    text: str, is_classification: bool, prefilled: bool = False
-) -> list[tuple[str, str]]:
-    """`parse_instances`; a prefilled "Input:" reply with no "Output:" still gives its input (the output of a
-    non-classification task comes from a second call anyway)."""
-    pairs = parse_instances(text, is_classification)
-    if pairs or not prefilled or is_classification:
-        return pairs
-    match = re.match(r"\s*Input:\s*(.*\S)", _unmark(text), re.S | re.I)
-    return [(match.group(1).strip(), "")] if match else []
 
 
 # ---------------------------------------------------------------- filters
@@ -275,77 +123,6 @@ def instance_rejection(inp: str, out: str) -> str | None:
     if inp.rstrip().endswith(":") or out.rstrip().endswith(":"):
         return "ends with ':'"
     return None
-
-
-# ---------------------------------------------------------------- ROUGE-L, fast
-_SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-
-
-def rouge_tokens(text: str) -> list[str]:
-    """rouge-score's own tokenization (lower-case, alphanumeric words), so scores match it exactly."""
-    return _SCORER._tokenizer.tokenize(text)
-
-
-def lcs_length(masks: dict[str, int], b: list[str]) -> int:
-    """Length of the longest common subsequence by the bit-parallel method (Allison-Dix / Hyyro):
-    `masks` holds, for each token of the first text, the bit set of its positions."""
-    row = 0
-    for token in b:
-        match = masks.get(token, 0)
-        x = match | row
-        row = x & ((x - ((row << 1) | 1)) ^ x)
-    return row.bit_count()
-
-
-def position_masks(tokens: list[str]) -> dict[str, int]:
-    masks: dict[str, int] = {}
-    for i, token in enumerate(tokens):
-        masks[token] = masks.get(token, 0) | (1 << i)
-    return masks
-
-
-class RougePool:
-    """Instructions kept so far, tokenized once (as Alpaca does). `max_score` gives the largest ROUGE-L F
-    of a candidate against the pool, equal to `rouge_scorer.score(pool_item, candidate)` maximized."""
-
-    def __init__(self, texts: list[str] = ()):
-        self.tokens: list[list[str]] = []
-        self.masks: list[dict[str, int]] = []
-        for t in texts:
-            self.add(t)
-
-    def add(self, text: str) -> None:
-        tokens = rouge_tokens(text)
-        self.tokens.append(tokens)
-        self.masks.append(position_masks(tokens))
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def max_score(self, text: str) -> tuple[float, int]:
-        """(best F-measure, index of the most similar pool item or -1)."""
-        pred = rouge_tokens(text)
-        best, where = 0.0, -1
-        if not pred:
-            return best, where
-        n = len(pred)
-        for i, target in enumerate(self.tokens):
-            m = len(target)
-            # LCS <= min(m, n) bounds F from above. Skip only items whose bound is clearly below the best:
-            # the bound and `fmeasure` round differently (2*21/60 is 0.7, fmeasure(1, 21/39) is 0.7 + 1 ulp),
-            # and a bound equal to the best may hide a score just above it, and the threshold with it.
-            if not m or 2 * min(m, n) / (m + n) < best - 1e-9:
-                continue
-            lcs = lcs_length(self.masks[i], pred)
-            f = scoring.fmeasure(lcs / n, lcs / m)
-            if f > best:
-                best, where = f, i
-        return best, where
-
-
-def slow_max_score(pool: list[str], text: str) -> float:
-    """The reference: pairwise `rouge_scorer.score`, re-tokenizing both texts every time."""
-    return max((_SCORER.score(p, text)["rougeL"].fmeasure for p in pool), default=0.0)
 
 
 # ---------------------------------------------------------------- the bootstrapping loop
@@ -582,7 +359,7 @@ def rouge_l_eval(
     answers = generation.chat_generate(
         model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size
     )
-    scores = [_SCORER.score(r["output"], a)["rougeL"].fmeasure for r, a in zip(rows, answers)]
+    scores = [SCORER.score(r["output"], a)["rougeL"].fmeasure for r, a in zip(rows, answers)]
     return sum(scores) / len(scores)
 
 
@@ -595,69 +372,3 @@ def to_sft_rows(instances: list[dict]) -> list[dict]:
         }
         for x in instances
     ]
-
-
-# ---------------------------------------------------------------- benchmark: fast pool vs pairwise scorer
-def variants(texts: list[str], n: int, seed: int = 0) -> list[str]:
-    """`n` instruction-like texts: the given ones with random words swapped in, so that some are near
-    duplicates of each other (as a real pool is) and some are not."""
-    rng = random.Random(seed)
-    vocab = sorted({w for t in texts for w in t.split()})
-    out = []
-    for _ in range(n):
-        words = rng.choice(texts).split()
-        for _ in range(rng.randint(0, len(words))):
-            words[rng.randrange(len(words))] = rng.choice(vocab)
-        out.append(" ".join(words))
-    return out
-
-
-def rouge_benchmark(
-    texts: list[str], pool_size: int = 5000, candidates: int = 20, threshold: float = 0.7
-) -> dict:
-    """Time `RougePool.max_score` against pairwise `rouge_scorer.score` on the same pool and candidates,
-    and check that both give the same scores (hence the same keep/reject decisions)."""
-    import time
-
-    pool_texts = variants(texts, pool_size, seed=0)
-    cands = variants(texts, candidates, seed=1)
-    t0 = time.perf_counter()
-    pool = RougePool(pool_texts)
-    fast = [pool.max_score(c)[0] for c in cands]
-    fast_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    slow = [slow_max_score(pool_texts, c) for c in cands]
-    slow_s = time.perf_counter() - t0
-    return {
-        "pool_size": pool_size,
-        "candidates": candidates,
-        "identical_scores": fast == slow,
-        "identical_decisions": [f > threshold for f in fast] == [s > threshold for s in slow],
-        "rejected": sum(s > threshold for s in slow),
-        "fast_s": round(fast_s, 3),
-        "pairwise_s": round(slow_s, 3),
-        "speedup": round(slow_s / fast_s, 1),
-    }
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m helpers.self_instruct", description=__doc__)
-    parser.add_argument("command", choices=["bench"])
-    parser.add_argument("--pool", type=int, default=5000)
-    parser.add_argument("--candidates", type=int, default=20)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args(argv)
-    texts = [
-        s["instruction"]
-        for s in load_seed_tasks(Path(__file__).parent.parent / "data" / "seed_tasks.jsonl")
-    ]
-    result = rouge_benchmark(texts, args.pool, args.candidates)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,7 @@ import warnings
 
 import torch
 
-from helpers import speculative
+from helpers import spec_costs, spec_schedules, speculative
 
 
 def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=None):
@@ -64,7 +64,7 @@ def _alpha_driven(
     optionally also ending a round's drafting once the draft's own guess that the block survives drops."""
 
     def schedule():
-        return speculative.AlphaK(
+        return spec_schedules.AlphaK(
             c, lambda k: verify.get(k, verify[max(verify)]), k_max=max(verify)
         )  # noqa: E731
 
@@ -121,7 +121,7 @@ def methods(
     table["ours heuristic (+2/-1)"] = (
         None,
         lambda ids, n: speculative.speculative_generate(
-            target, draft, ids, k=speculative.HeuristicK(5), max_new_tokens=n, vocab_size=V
+            target, draft, ids, k=spec_schedules.HeuristicK(5), max_new_tokens=n, vocab_size=V
         ),
     )
     table["ours alpha-driven k*"] = (
@@ -165,12 +165,12 @@ def run(
     with torch.no_grad():
         context = target.generate(prompts[0], **_fixed(prompts[0], max(1, new_tokens // 2)))
     # v(k) up to 16 at least, so the alpha-driven schedule can draft long where the text is easy
-    costs = speculative.measure_costs(
+    costs = spec_costs.measure_costs(
         target, draft, context, ks=range(1, max(*ks, 16) + 1), repeats=30
     )
     if first_draft is not None:
         costs["c_first"] = (
-            speculative.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
+            spec_costs.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
         )
     table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer)
     times = {m: [] for m in table}
@@ -217,10 +217,10 @@ def run(
             if k is not None:
                 v = costs["verify"][k]
                 row["predicted_textbook"] = round(
-                    speculative.predicted_speedup(st.alpha_hat, k, costs["c"]), 3
+                    spec_schedules.predicted_speedup(st.alpha_hat, k, costs["c"]), 3
                 )
                 row["predicted_with_verify"] = round(
-                    speculative.predicted_speedup(st.alpha_hat, k, costs["c"], v), 3
+                    spec_schedules.predicted_speedup(st.alpha_hat, k, costs["c"], v), 3
                 )
         rows.append(row)
     return {

@@ -1,4 +1,4 @@
-"""Batched speculative decoding (`speculative.speculative_generate_batch`) against plain batched `generate`
+"""Batched speculative decoding (`spec_batch.speculative_generate_batch`) against plain batched `generate`
 of the same target, at several batch sizes, in one run: tokens per second, the speed-up, greedy parity of
 every row with that prompt's own greedy decoding, and the speed-up the formula predicts from c and v(k)
 measured at each batch size. Notebook 11 calls `run`; `python -m helpers.tools.batch_bench` runs it on the
@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from helpers import generation, speculative
+from helpers import generation, spec_batch, spec_costs, spec_schedules
 
 
 def left_padded(
@@ -69,10 +69,10 @@ def run(
     for b in batches:
         groups = [left_padded(prompts[i : i + b], pad_id, dev) for i in range(0, len(prompts), b)]
         context = torch.tensor([prompts[0]], device=dev).repeat(b, 1)
-        costs = speculative.measure_costs(target, draft, context, ks=ks, repeats=20)
+        costs = spec_costs.measure_costs(target, draft, context, ks=ks, repeats=20)
         methods = {"plain": lambda ids, mask: plain_batched(target, ids, mask, new_tokens, pad_id)}
         for k in ks:
-            methods[f"ours k={k}"] = lambda ids, mask, k=k: speculative.speculative_generate_batch(
+            methods[f"ours k={k}"] = lambda ids, mask, k=k: spec_batch.speculative_generate_batch(
                 target, draft, ids, mask, k=k, max_new_tokens=new_tokens, vocab_size=vocab_size
             )[0]
         times: dict = {m: [] for m in methods}
@@ -101,7 +101,7 @@ def run(
             if k:
                 row["alpha_hat"] = round(alpha[k], 4)
                 row["predicted"] = round(
-                    speculative.predicted_speedup(alpha[k], k, costs["c"], costs["verify"][k]), 3
+                    spec_schedules.predicted_speedup(alpha[k], k, costs["c"], costs["verify"][k]), 3
                 )
             rows.append(row)
     return {
@@ -116,7 +116,7 @@ def run(
 def _alpha(target, draft, groups, k: int, n: int, vocab_size: int | None) -> float:
     pooled = None
     for ids, mask in groups:
-        st = speculative.speculative_generate_batch(
+        st = spec_batch.speculative_generate_batch(
             target, draft, ids, mask, k=k, max_new_tokens=n, vocab_size=vocab_size
         )[1]
         pooled = st if pooled is None else pooled.merge(st)

@@ -8,12 +8,10 @@ checkpoint every few minutes and at its last step, and a rerun picks up where a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 
 from helpers import profiles
+from helpers.checkpoints import last_checkpoint, run_key
 
 # A Colab reset loses at most this much training (the checkpoint holds the adapter, optimizer, scheduler,
 # random states and step; with COURSE_OUTPUTS on Google Drive it survives the VM).
@@ -158,73 +157,6 @@ class FiniteLoss(TrainerCallback):
                 "training.load_causal_lm) and train it without fp16."
             )
         return control
-
-
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-# where and how it reports
-_NOT_THE_RUN = ("output_dir", "logging_dir", "disable_tqdm", "save_total_limit")
-
-
-def canonical(value):
-    """A value made stable across processes for hashing: sets sorted (PEFT turns "all-linear" into a set of
-    module names, and a set's order changes with each interpreter's string hashing)."""
-    if isinstance(value, dict):
-        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (set, frozenset)):
-        return sorted(canonical(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
-    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
-
-
-# where the base lives, not what it is
-_NOT_THE_ADAPTER = ("base_model_name_or_path", "peft_version", "revision")
-
-
-def run_key(trainer, base: str, rows: list[dict]) -> dict:
-    """What a run's weights depend on: the base model's weights, the training rows and every setting
-    (the output folder and progress display aside). A checkpoint is resumed only under the same key."""
-    settings = {k: v for k, v in trainer.args.to_dict().items() if k not in _NOT_THE_RUN}
-    peft = {
-        name: {k: v for k, v in cfg.to_dict().items() if k not in _NOT_THE_ADAPTER}
-        for name, cfg in getattr(trainer.model, "peft_config", {}).items()
-    }
-    return {"model": base, "data": _digest(rows), "settings": _digest(canonical([settings, peft]))}
-
-
-def _complete(ckpt: Path) -> bool:
-    """A checkpoint the trainer finished writing (it writes trainer_state.json last)."""
-    return (ckpt / "trainer_state.json").exists()
-
-
-def last_checkpoint(out: Path, key: dict) -> str | None:
-    """The newest complete checkpoint in `out` made under `key`. Checkpoints of another run, of an unknown
-    run (no run.json) and half-written ones (a reset during a save) are deleted, and the call says why."""
-    stamp, found = (
-        out / "run.json",
-        sorted(out.glob("checkpoint-*"), key=lambda c: int(c.name.split("-")[-1])),
-    )
-    old = json.loads(stamp.read_text()) if stamp.exists() else None
-    why = (
-        None
-        if old == key
-        else "no run.json"
-        if old is None
-        else ", ".join(f"another {k}" for k in key if old.get(k) != key[k])
-    )
-    for ckpt in found:
-        if why or not _complete(ckpt):
-            print(
-                f"{ckpt}: {'a half-written checkpoint' if not why else 'a checkpoint of another run (' + why + ')'}; deleted"
-            )
-            shutil.rmtree(ckpt)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(key))
-    done = [c for c in found if c.exists()]
-    return str(done[-1]) if done else None
 
 
 def train_resumable(

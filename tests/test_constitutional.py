@@ -76,6 +76,27 @@ def test_feedback_soft_labels_are_symmetric_under_swapping(tok, target):
         assert x.p_first + y.p_first == pytest.approx(1.0, abs=1e-6)
 
 
+def test_helpful_prompts_are_judged_under_the_helpfulness_question(monkeypatch):
+    c = cai.load_constitution()
+    asked = {}
+
+    def fake_judge(model, tok, questions, first, second, criterion, template, batch_size):
+        asked.update({q: criterion for q in questions})
+        return [judge.Verdict(0.5, 0.5, 1.0)] * len(questions)
+
+    monkeypatch.setattr(cai.judge, "judge_pairs", fake_judge)
+    prompts = [f"q{i}" for i in range(40)]
+    helpful = [i % 2 == 0 for i in range(40)]
+    cai.feedback(None, None, prompts, ["a"] * 40, ["b"] * 40, c, seed=3, helpful=helpful)
+    principle_questions = {p.choice for p in c.principles}
+    assert c.helpfulness == "Which answer is more helpful to the human?"
+    assert all(asked[q] == c.helpfulness for q, h in zip(prompts, helpful) if h)
+    assert all(asked[q] in principle_questions for q, h in zip(prompts, helpful) if not h)
+    assert len({asked[q] for q, h in zip(prompts, helpful) if not h}) > 3  # drawn per pair
+    with pytest.raises(ValueError, match="2 flags for 40 pairs"):
+        cai.feedback(None, None, prompts, ["a"] * 40, ["b"] * 40, c, helpful=[True, False])
+
+
 def test_revision_preference_counts_ties_half():
     v = [judge.Verdict(0.9, 0.1, 1)] * 3 + [judge.Verdict(0.5, 0.5, 1)]
     res = cai.revision_preference(v, margin=0.05)

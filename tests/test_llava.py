@@ -4,7 +4,7 @@ import functools
 import pytest
 import torch
 
-from helpers import llava, vlm_data, vlm_eval
+from helpers import checkpoints, llava, llava_train, vlm_data, vlm_eval
 from helpers.world import resolve as resolve_model
 from helpers.world import tiny
 
@@ -82,11 +82,11 @@ def test_left_padded_batched_generation_equals_one_by_one(vlm):
 
 def test_stage_switch_counts(vlm):
     model, _ = vlm
-    llava.set_stage(model, "projector")
+    llava_train.set_stage(model, "projector")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("multi_modal_projector" in n for n in trainable)
     with pytest.raises(ValueError, match="stage must be"):
-        llava.set_stage(model, "everything")
+        llava_train.set_stage(model, "everything")
 
 
 def test_training_reads_the_image_beyond_chance(world, bar):
@@ -97,9 +97,9 @@ def test_training_reads_the_image_beyond_chance(world, bar):
     model = llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:target"))
     train = [vlm_data.scene_caption(s) for s in vlm_data.make_scenes(600, "train")]
     held = [vlm_data.scene_caption(s) for s in vlm_data.make_scenes(90, "heldout")]
-    llava.copy_pretrain(model, proc, train, 100)
-    model = llava.set_stage(model, "projector")
-    llava.train(model, proc, {"caption": train}, ["caption"], 250, lr=1e-2)
+    llava_train.copy_pretrain(model, proc, train, 100)
+    model = llava_train.set_stage(model, "projector")
+    llava_train.train(model, proc, {"caption": train}, ["caption"], 250, lr=1e-2)
     attributes = vlm_data.ATTRIBUTES
     mean = lambda r: sum(r[a] for a in attributes) / len(attributes)  # noqa: E731
     real, shuffled = (
@@ -160,13 +160,13 @@ def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(
             torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=1)
         )
     proc = llava.build_processor(tiny.load_tokenizer())
-    base = llava.set_stage(
+    base = llava_train.set_stage(
         llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector"
     )
     tasks = vlm_data.shapes(40, 1).train
 
     def run(m, path, steps=10):
-        return llava.train(
+        return llava_train.train(
             m,
             proc,
             tasks,
@@ -182,7 +182,7 @@ def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(
 
     whole_model = copy.deepcopy(base)
     whole = run(whole_model, tmp_path / "whole.pt")
-    save = llava.save_checkpoint
+    save = checkpoints.save_loop
 
     def reset_after_step_6(path, key, model, opt, rng, losses, scaler=None):
         save(path, key, model, opt, rng, losses, scaler)
@@ -190,7 +190,7 @@ def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(
             raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(llava, "save_checkpoint", reset_after_step_6)
+        m.setattr(checkpoints, "save_loop", reset_after_step_6)
         with pytest.raises(KeyboardInterrupt):
             run(copy.deepcopy(base), tmp_path / "reset.pt")
     resumed_model = copy.deepcopy(base)
@@ -203,24 +203,24 @@ def test_a_reset_run_resumes_to_the_weights_of_an_uninterrupted_one(
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
-    factors = [llava.lr_factor("cosine", s, 100) for s in range(100)]
-    assert factors[:3] == [1 / 3, 2 / 3, 1.0] and factors[-1] < 1e-3
-    # falls monotonically after the warmup
-    assert all(a >= b for a, b in zip(factors[2:], factors[3:]))
-    assert llava.lr_factor("constant", 50, 100) == 1.0
+    factors = [llava_train.lr_factor("cosine", s, 100) for s in range(100)]
+    # transformers' get_cosine_schedule_with_warmup: 3 warmup steps from 0, then cosine down to 0
+    assert factors[:4] == [0.0, 1 / 3, 2 / 3, 1.0] and factors[-1] < 1e-3
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+    assert llava_train.lr_factor("constant", 50, 100) == 1.0
     with pytest.raises(ValueError, match="schedule 'linear'"):
-        llava.lr_factor("linear", 0, 10)
+        llava_train.lr_factor("linear", 0, 10)
 
 
 def test_mixed_precision_training_keeps_fp32_weights_and_learns(world, bar):
     """The presets' route on a GPU: products under autocast over fp32 weights (bf16 here, the CPU's half
     type; fp16 adds loss scaling). The loss falls and the weights stay fp32 and finite."""
     proc = llava.build_processor(tiny.load_tokenizer())
-    model = llava.set_stage(
+    model = llava_train.set_stage(
         llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft")), "projector"
     )
     tasks = vlm_data.shapes(64, 1).train
-    losses = llava.train(
+    losses = llava_train.train(
         model, proc, tasks, ["colour"], 30, lr=1e-2, batch=8, autocast=torch.bfloat16
     )
     bar(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import models, profiles, runtime, settings
+from helpers import hub_settings, models, profiles, runtime
 from helpers.tools import gpu_check, memory, standin_hub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,8 +15,10 @@ HELPERS = ROOT / "helpers"
 
 def test_the_registry_knows_every_model_the_presets_and_settings_name():
     named = {m for p in profiles.GPU_PRESETS.values() for m in p["models"].values()}
-    named |= set(settings.CAPSTONE_POLICIES.values()) | set(memory.LEGACY_CAPSTONE_DRAFTS.values())
-    named |= {m for pair in settings.SECOND_PAIRS.values() for m in pair} | {
+    named |= set(hub_settings.CAPSTONE_POLICIES.values()) | set(
+        memory.LEGACY_CAPSTONE_DRAFTS.values()
+    )
+    named |= {m for pair in hub_settings.SECOND_PAIRS.values() for m in pair} | {
         "openai-community/gpt2"
     }
     assert named <= set(models.REGISTRY), named - set(models.REGISTRY)

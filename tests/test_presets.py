@@ -15,6 +15,7 @@ from helpers import (
     capstone,
     distill,
     generation,
+    hub_settings,
     judge,
     llava,
     models,
@@ -265,7 +266,7 @@ def test_capstone_drafts_can_pay_where_the_old_ones_could_not():
     def break_even(policy: str, draft: str) -> float:
         return memory.break_even(memory.draft_cost(policy, draft), 4, 1.3) or 1.01
 
-    for name, pol in settings.CAPSTONE_POLICIES.items():
+    for name, pol in hub_settings.CAPSTONE_POLICIES.items():
         assert break_even(pol, memory.capstone_draft(pol)) < 0.75
         assert break_even(pol, memory.LEGACY_CAPSTONE_DRAFTS[name]) > 0.8
 

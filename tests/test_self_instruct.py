@@ -8,7 +8,7 @@ import pytest
 import torch
 from rouge_score import rouge_scorer
 
-from helpers import generation
+from helpers import generation, instruct_prompts, rouge_pool
 from helpers import self_instruct as si
 from helpers.world import families as tasks
 from helpers.world import self_instruct as tsi
@@ -59,7 +59,7 @@ def test_program_and_first_character_rules():
 
 
 def test_near_duplicate_rejected_and_distinct_kept():
-    pool = si.RougePool(["Give three tips for staying healthy."])
+    pool = rouge_pool.RougePool(["Give three tips for staying healthy."])
     dup = si.judge_candidate("Give three tips for staying very healthy.", 0, pool, 0.7)
     assert dup.reason == "ROUGE-L > 0.7" and dup.max_rouge > 0.7
     new = si.judge_candidate("Translate the sentence into German.", 0, pool, 0.7)
@@ -75,7 +75,7 @@ def _row(instruction, inp, out):
 def test_decontamination_tests_the_prompt_the_student_trains_on():
     """The evaluated prompt is instruction + input: a bare instruction that matches is not a test question,
     an (instruction, input) row that matches is."""
-    evaluated = {si.user_text("Does Pat have a pink cup?", "Pat has a pink cup.")}
+    evaluated = {instruct_prompts.user_text("Does Pat have a pink cup?", "Pat has a pink cup.")}
     rows = [
         (_row("Does Pat have a pink cup?", "Pat has a pink cup.", "yes"), None),
         (_row("Does Pat have a pink cup?", "Pat has a red box.", "no"), None),
@@ -161,57 +161,76 @@ def test_fast_rouge_equals_rouge_scorer_exactly():
     rng = random.Random(0)
     for _ in range(2000):
         a, b = _random_text(rng), _random_text(rng)
-        ta, tb = si.rouge_tokens(a), si.rouge_tokens(b)
+        ta, tb = rouge_pool.rouge_tokens(a), rouge_pool.rouge_tokens(b)
         ref = scorer.score(a, b)["rougeL"]
-        lcs = si.lcs_length(si.position_masks(ta), tb) if ta and tb else 0
+        lcs = rouge_pool.lcs_length(rouge_pool.position_masks(ta), tb) if ta and tb else 0
         assert lcs == rouge_scorer._lcs_table(ta, tb)[-1][-1] if ta and tb else True
-        pool = si.RougePool([a])
+        pool = rouge_pool.RougePool([a])
         assert pool.max_score(b)[0] == ref.fmeasure  # exact float equality, not approx
 
 
 def test_pool_max_equals_pairwise_max_and_decisions_agree():
     rng = random.Random(1)
     texts = [_random_text(rng) for _ in range(300)]
-    pool = si.RougePool(texts[:200])
+    pool = rouge_pool.RougePool(texts[:200])
     for cand in texts[200:]:
         fast, _ = pool.max_score(cand)
-        slow = si.slow_max_score(texts[:200], cand)
+        slow = rouge_pool.slow_max_score(texts[:200], cand)
         assert fast == slow
         assert (fast > 0.7) == (slow > 0.7)
 
 
 # ---------------------------------------------------------------- parsing
 def test_list_parser_on_clean_and_malformed_outputs():
-    assert si.parse_instructions("9. Spell the word fox.\n10. Count from 1 to 4.") == [
+    assert instruct_prompts.parse_instructions(
+        "9. Spell the word fox.\n10. Count from 1 to 4."
+    ) == [
         "Spell the word fox.",
         "Count from 1 to 4.",
     ]
     # no number on the first line (the prompt ended in "9."), ")" numbering, blank lines
-    assert si.parse_instructions(" Spell the word fox.\n\n10) Count from 1 to 4.\n") == [
+    assert instruct_prompts.parse_instructions(
+        " Spell the word fox.\n\n10) Count from 1 to 4.\n"
+    ) == [
         "Spell the word fox.",
         "Count from 1 to 4.",
     ]
     # a continuation line joins its item; a reply that hit the token limit gives nothing (the paper's rule)
     text = "9. Tell a story about a cat\nnamed Tom who likes fish.\n10. What is 2 + 3?\n11. Which is lar"
-    assert si.parse_instructions(text)[0] == "Tell a story about a cat named Tom who likes fish."
-    assert si.parse_instructions(text, finished=False) == []
-    assert si.parse_instructions("") == [] and si.parse_instructions("\n\n9.\n10.") == []
+    assert (
+        instruct_prompts.parse_instructions(text)[0]
+        == "Tell a story about a cat named Tom who likes fish."
+    )
+    assert instruct_prompts.parse_instructions(text, finished=False) == []
+    assert (
+        instruct_prompts.parse_instructions("") == []
+        and instruct_prompts.parse_instructions("\n\n9.\n10.") == []
+    )
 
 
 def test_yes_no_and_instance_parsers():
-    assert si.parse_yes_no("Yes") is True and si.parse_yes_no(" no.") is False
-    assert si.parse_yes_no("Yesterday") is None and si.parse_yes_no("Maybe") is None
+    assert (
+        instruct_prompts.parse_yes_no("Yes") is True
+        and instruct_prompts.parse_yes_no(" no.") is False
+    )
+    assert (
+        instruct_prompts.parse_yes_no("Yesterday") is None
+        and instruct_prompts.parse_yes_no("Maybe") is None
+    )
     out = "Class label: odd\nInput: 37\nClass label: even\nInput: 12"
-    assert si.parse_instances(out, True) == [("37", "odd"), ("12", "even")]
-    assert si.parse_instances("Input: 5\nOutput: odd", False) == [("5", "odd")]
-    assert si.parse_instances("Output: 2 + 3 = 5. The answer is 5.", False) == [
+    assert instruct_prompts.parse_instances(out, True) == [("37", "odd"), ("12", "even")]
+    assert instruct_prompts.parse_instances("Input: 5\nOutput: odd", False) == [("5", "odd")]
+    assert instruct_prompts.parse_instances("Output: 2 + 3 = 5. The answer is 5.", False) == [
         ("", "2 + 3 = 5. The answer is 5.")
     ]
-    assert si.parse_instances("garbage", False) == [] and si.parse_instances("garbage", True) == []
+    assert (
+        instruct_prompts.parse_instances("garbage", False) == []
+        and instruct_prompts.parse_instances("garbage", True) == []
+    )
 
 
 def test_prompt_rendering_is_the_papers_list():
-    p = si.instruction_prompt(["A task.", "B task."])
+    p = instruct_prompts.instruction_prompt(["A task.", "B task."])
     assert p == "Come up with a series of tasks:\n1. A task.\n2. B task.\n3."
 
 
@@ -400,12 +419,14 @@ def test_tiny_format_families_render_the_pipelines_prompts():
     assert task.prompt.startswith("Come up with a series of tasks:\n1. ") and task.prompt.endswith(
         "\n9."
     )
-    assert len(si.parse_instructions(task.answer)) == 6
+    assert len(instruct_prompts.parse_instructions(task.answer)) == 6
     clf = tsi.make_instance(random.Random(3))
     assert clf.prompt.startswith(("Given the classification", "Come up with an example"))
     seeds = tsi.tiny_seed_tasks(50)
     assert len({(s["instruction"], s["input"]) for s in seeds}) == 50
-    assert not any(tasks.is_heldout(si.user_text(s["instruction"], s["input"])) for s in seeds)
+    assert not any(
+        tasks.is_heldout(instruct_prompts.user_text(s["instruction"], s["input"])) for s in seeds
+    )
 
 
 def test_instance_generation_resumes_from_its_files(tmp_path, tok):
@@ -441,20 +462,23 @@ def test_instance_generation_resumes_from_its_files(tmp_path, tok):
 def test_parsers_read_a_chat_models_replies():
     """Finding F5: what the real SmolLM2-135M-Instruct writes (helpers.tools.instruct_parse), parsed."""
     reply = "Sure! Here are more tasks:\n**9.** Write a poem about rain.\n10. 10. Name three colours.\n11. 11.\n\nI hope these help!"
-    assert si.parse_instructions(reply) == ["Write a poem about rain.", "Name three colours."]
-    assert si.parse_instances("Here is one:\n**Input:** 5 apples\n**output:** five", False) == [
-        ("5 apples", "five")
+    assert instruct_prompts.parse_instructions(reply) == [
+        "Write a poem about rain.",
+        "Name three colours.",
     ]
-    assert si.parse_instances("class label: odd\ninput: 7", True) == [("7", "odd")]
-    assert si.parse_instance_reply("Input: a long paragraph", False, prefilled=True) == [
-        ("a long paragraph", "")
-    ]
+    assert instruct_prompts.parse_instances(
+        "Here is one:\n**Input:** 5 apples\n**output:** five", False
+    ) == [("5 apples", "five")]
+    assert instruct_prompts.parse_instances("class label: odd\ninput: 7", True) == [("7", "odd")]
+    assert instruct_prompts.parse_instance_reply(
+        "Input: a long paragraph", False, prefilled=True
+    ) == [("a long paragraph", "")]
     # the tiny path is unchanged
-    assert si.parse_instance_reply("Input: a long paragraph", False) == []
-    assert "Task: Suggest a name" in si.instance_prompt("Spell fox.", False, shots=2)
-    assert si.instance_prompt("Spell fox.", False) == si.instance_prompt(
-        "Spell fox.", False, shots=0
-    )
+    assert instruct_prompts.parse_instance_reply("Input: a long paragraph", False) == []
+    assert "Task: Suggest a name" in instruct_prompts.instance_prompt("Spell fox.", False, shots=2)
+    assert instruct_prompts.instance_prompt(
+        "Spell fox.", False
+    ) == instruct_prompts.instance_prompt("Spell fox.", False, shots=0)
 
 
 def test_fast_pool_decides_as_pairwise_rouge_at_float_boundaries():
@@ -467,9 +491,12 @@ def test_fast_pool_decides_as_pairwise_rouge_at_float_boundaries():
     # LCS 21 of 21 and 39 tokens: F == 0.7 + 1 ulp
     contains_all = " ".join(w[:10] + x[5:23] + w[10:])
     for pool_texts in ([at_threshold, contains_all], [contains_all, at_threshold]):
-        fast, _ = si.RougePool(pool_texts).max_score(cand)
-        assert fast == si.slow_max_score(pool_texts, cand) > 0.7
-        assert si.judge_candidate(cand, 0, si.RougePool(pool_texts), 0.7).reason == "ROUGE-L > 0.7"
+        fast, _ = rouge_pool.RougePool(pool_texts).max_score(cand)
+        assert fast == rouge_pool.slow_max_score(pool_texts, cand) > 0.7
+        assert (
+            si.judge_candidate(cand, 0, rouge_pool.RougePool(pool_texts), 0.7).reason
+            == "ROUGE-L > 0.7"
+        )
 
 
 def test_fast_pool_equals_pairwise_on_many_item_pools_in_every_order():
@@ -483,17 +510,17 @@ def test_fast_pool_equals_pairwise_on_many_item_pools_in_every_order():
         cand = " ".join(rng.choices(vocab, k=rng.randint(1, 12)))
         for order in range(3):
             pool_texts = texts if order == 0 else rng.sample(texts, len(texts))
-            assert si.RougePool(pool_texts).max_score(cand)[0] == si.slow_max_score(
+            assert rouge_pool.RougePool(pool_texts).max_score(cand)[0] == rouge_pool.slow_max_score(
                 pool_texts, cand
             )
 
 
 def test_a_reply_ends_where_item_16_would_begin_as_the_papers_stop_sequences_end_it():
     text = "9. Spell the word fox.\n10. What is 16.5 + 2?\n15. Count to 3.\n16. Name a colour.\n17. Sing"
-    reply, finished = si.stop_at_item(text, finished=False)
+    reply, finished = instruct_prompts.stop_at_item(text, finished=False)
     assert finished and reply == "9. Spell the word fox.\n10. What is 16.5 + 2?\n15. Count to 3."
-    assert si.parse_instructions(reply, finished)[-1] == "Count to 3."
-    assert si.stop_at_item("9. Spell the word fox.\n10. Count", False) == (
+    assert instruct_prompts.parse_instructions(reply, finished)[-1] == "Count to 3."
+    assert instruct_prompts.stop_at_item("9. Spell the word fox.\n10. Count", False) == (
         "9. Spell the word fox.\n10. Count",
         False,
     )

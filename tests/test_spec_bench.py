@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from helpers import generation, side_by_side, speculative
+from helpers import generation, side_by_side, spec_costs
 from helpers.tools import spec_bench
 from helpers.world import tiny
 
@@ -61,7 +61,7 @@ def test_a_first_draft_is_timed_beside_the_draft(target, draft, tok, monkeypatch
     def fixed_cost(model, context, n_new, repeats=20):
         return 1e-3 * (1 + 0.1 * n_new) * (4.0 if model is target else 1.0)
 
-    monkeypatch.setattr(speculative, "time_call", fixed_cost)
+    monkeypatch.setattr(spec_costs, "time_call", fixed_cost)
     prompts = spec_bench.bench_prompts(tok, 2)
     result = side_by_side.run(
         target, draft, prompts, 6, ks=[2], repeats=1, progress=False, first_draft=draft

@@ -9,6 +9,7 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
+from helpers import spec_batch, spec_costs, spec_exactness, spec_schedules
 from helpers import speculative as spec
 from helpers.generation import chat_prompt_ids
 
@@ -96,16 +97,16 @@ def test_block_stop_drafts_no_more_than_the_per_token_stop(tok, target, draft):
 def test_confidence_stop_keeps_sampling_exact():
     target, draft = sharp_pair()
     ids = torch.tensor([[1, 2, 3]])
-    pairs, law = spec.two_token_law(target, ids, 1.0, 0)
+    pairs, law = spec_exactness.two_token_law(target, ids, 1.0, 0)
     # three new tokens and k=3: a round drafts two tokens, so the stop can end it after the first
-    counts = spec.sample_two_tokens(
+    counts = spec_exactness.sample_two_tokens(
         target, draft, ids, pairs, 2000, seed=5, new_tokens=3, temperature=1.0, stop_below=0.5
     )
-    assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
-    counts = spec.sample_two_tokens(
+    assert spec_exactness.chi_square_pvalue(counts, law)[0] > 1e-3
+    counts = spec_exactness.sample_two_tokens(
         target, draft, ids, pairs, 2000, seed=6, new_tokens=3, temperature=1.0, stop_block_below=0.5
     )
-    assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
+    assert spec_exactness.chi_square_pvalue(counts, law)[0] > 1e-3
 
 
 def test_greedy_with_the_target_as_its_own_draft_accepts_everything():
@@ -229,8 +230,8 @@ def sharp_pair(vocab=12):
 
 def pvalue(ids, n, seed, temperature=1.0, top_k=0, draft_argmax=False):
     target, draft = sharp_pair()
-    pairs, law = spec.two_token_law(target, ids, temperature, top_k)
-    counts = spec.sample_two_tokens(
+    pairs, law = spec_exactness.two_token_law(target, ids, temperature, top_k)
+    counts = spec_exactness.sample_two_tokens(
         target,
         draft,
         ids,
@@ -241,7 +242,7 @@ def pvalue(ids, n, seed, temperature=1.0, top_k=0, draft_argmax=False):
         top_k=top_k,
         draft_argmax=draft_argmax,
     )
-    return spec.chi_square_pvalue(counts, law)
+    return spec_exactness.chi_square_pvalue(counts, law)
 
 
 def test_sampling_follows_the_target_distribution():
@@ -260,40 +261,46 @@ def test_negative_control_argmax_draft_with_soft_q_fails():
 
 def test_sampling_on_the_tiny_pair_is_exact(tok, target, draft):
     ids = torch.tensor([tok("<|im_start|>user\n")["input_ids"]])
-    pairs, law = spec.two_token_law(target, ids, 1.0, top_k=20)
-    ours = spec.sample_two_tokens(
+    pairs, law = spec_exactness.two_token_law(target, ids, 1.0, top_k=20)
+    ours = spec_exactness.sample_two_tokens(
         target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20
     )
-    control = spec.sample_two_tokens(
+    control = spec_exactness.sample_two_tokens(
         target, draft, ids, pairs, 1500, seed=3, temperature=1.0, top_k=20, draft_argmax=True
     )
-    assert spec.chi_square_pvalue(ours, law)[0] > 1e-3
-    assert spec.chi_square_pvalue(control, law)[0] < 1e-6
+    assert spec_exactness.chi_square_pvalue(ours, law)[0] > 1e-3
+    assert spec_exactness.chi_square_pvalue(control, law)[0] < 1e-6
 
 
 def test_chi_square_pvalue_against_scipy_reference():
     counts = torch.tensor([18.0, 22, 30, 30])
     probs = torch.tensor([0.25, 0.25, 0.25, 0.25])
-    pvalue, dof = spec.chi_square_pvalue(counts, probs)
+    pvalue, dof = spec_exactness.chi_square_pvalue(counts, probs)
     # scipy.stats.chisquare([18, 22, 30, 30]) -> statistic 4.32, pvalue 0.2289...
     assert dof == 3 and abs(pvalue - 0.22887) < 1e-4
 
 
 # ---------------------------------------------------------------- theory and schedules
 def test_theory_formulas():
-    assert spec.expected_tokens(0.0, 4) == 1.0
-    assert spec.expected_tokens(1.0, 4) == 5.0
-    assert abs(spec.expected_tokens(0.8, 4) - (1 - 0.8**5) / 0.2) < 1e-12
-    assert abs(spec.predicted_speedup(0.8, 4, 0.1) - spec.expected_tokens(0.8, 4) / 1.4) < 1e-12
+    assert spec_schedules.expected_tokens(0.0, 4) == 1.0
+    assert spec_schedules.expected_tokens(1.0, 4) == 5.0
+    assert abs(spec_schedules.expected_tokens(0.8, 4) - (1 - 0.8**5) / 0.2) < 1e-12
+    assert (
+        abs(
+            spec_schedules.predicted_speedup(0.8, 4, 0.1)
+            - spec_schedules.expected_tokens(0.8, 4) / 1.4
+        )
+        < 1e-12
+    )
     # Leviathan et al.'s optimal-k table values: alpha 0.8, c 0.1 -> k 6; alpha 0.9, c 0.05 -> k 13
-    assert spec.optimal_k(0.8, 0.1, k_max=20) == 6
-    assert spec.optimal_k(0.9, 0.05, k_max=20) == 13
+    assert spec_schedules.optimal_k(0.8, 0.1, k_max=20) == 6
+    assert spec_schedules.optimal_k(0.9, 0.05, k_max=20) == 13
     # a costly verify pass shortens the best k
-    assert spec.optimal_k(0.9, 0.05, verify_cost=lambda k: 1 + 0.1 * k, k_max=20) < 13
+    assert spec_schedules.optimal_k(0.9, 0.05, verify_cost=lambda k: 1 + 0.1 * k, k_max=20) < 13
 
 
 def test_heuristic_schedule_matches_transformers():
-    s = spec.HeuristicK(5)
+    s = spec_schedules.HeuristicK(5)
     s.update(5, 5)
     assert s.next_k() == 7
     s.update(2, 7)
@@ -304,7 +311,7 @@ def test_heuristic_schedule_matches_transformers():
 
 
 def test_alpha_schedule_grows_k_when_drafts_are_accepted():
-    s = spec.AlphaK(c=0.05)
+    s = spec_schedules.AlphaK(c=0.05)
     start = s.next_k()
     for _ in range(30):
         s.update(s.next_k(), s.next_k())
@@ -343,7 +350,7 @@ def test_every_batched_greedy_row_equals_its_own_greedy_decoding(kind, vocab, se
     # row 1 ends at its 5th token
     eos = plain_greedy(target, torch.tensor([prompts[1]]), 30)[0, 2 + 4].item()
     ids, mask = left_padded(prompts)
-    ours, stats = spec.speculative_generate_batch(
+    ours, stats = spec_batch.speculative_generate_batch(
         target, draft, ids, mask, k=k, max_new_tokens=30, eos_token_id=eos
     )
     for row, p in zip(ours, prompts):
@@ -357,7 +364,9 @@ def test_batched_greedy_parity_on_the_tiny_pair(tok, target, draft):
 
     prompts = [chat_prompt_ids(tok, t.prompt) for t in families.heldout_by_family(2)][:8]
     ids, mask = left_padded(prompts, pad=tok.pad_token_id)
-    ours, stats = spec.speculative_generate_batch(target, draft, ids, mask, k=4, max_new_tokens=32)
+    ours, stats = spec_batch.speculative_generate_batch(
+        target, draft, ids, mask, k=4, max_new_tokens=32
+    )
     for row, p in zip(ours, prompts):
         assert row == plain_greedy(target, torch.tensor([p]), 32)[0, len(p) :].tolist()
     assert 0.5 < stats.alpha_hat < 1  # the tiny pair's drafts mostly stand, not always
@@ -371,19 +380,19 @@ def test_batched_sampling_follows_the_target_distribution_in_every_row():
     target, draft = sharp_pair()
     prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9]]
     ids, mask = left_padded(prompts)
-    laws = [spec.two_token_law(target, torch.tensor([p]), 1.0, 0) for p in prompts]
+    laws = [spec_exactness.two_token_law(target, torch.tensor([p]), 1.0, 0) for p in prompts]
     index = [{tuple(x): i for i, x in enumerate(pairs.tolist())} for pairs, _ in laws]
     counts = [torch.zeros(len(law), dtype=torch.float64) for _, law in laws]
     gen = torch.Generator().manual_seed(0)
     for _ in range(2000):
-        rows, _ = spec.speculative_generate_batch(
+        rows, _ = spec_batch.speculative_generate_batch(
             target, draft, ids, mask, k=3, max_new_tokens=3, temperature=1.0, generator=gen
         )  # two drafts a round
         for r, row in enumerate(rows):
             counts[r][index[r][tuple(row[:2])]] += 1
     for c, (_, law) in zip(counts, laws):
-        assert spec.chi_square_pvalue(c, law)[0] > 1e-3
-    assert spec.chi_square_pvalue(counts[0], laws[2][1])[0] < 1e-6
+        assert spec_exactness.chi_square_pvalue(c, law)[0] > 1e-3
+    assert spec_exactness.chi_square_pvalue(counts[0], laws[2][1])[0] < 1e-6
 
 
 @pytest.mark.parametrize("kind,vocab,seed", [("llama", 97, 0), ("qwen2", 131, 1)])
@@ -415,11 +424,11 @@ def test_static_caches_roll_back_by_position_and_stay_exact(kind, vocab, seed, k
 def test_static_caches_keep_sampling_exact():
     target, draft = sharp_pair()
     ids = torch.tensor([[1, 2, 3]])
-    pairs, law = spec.two_token_law(target, ids, 1.0, 0)
-    counts = spec.sample_two_tokens(
+    pairs, law = spec_exactness.two_token_law(target, ids, 1.0, 0)
+    counts = spec_exactness.sample_two_tokens(
         target, draft, ids, pairs, 2000, seed=5, temperature=1.0, static_cache=True
     )
-    assert spec.chi_square_pvalue(counts, law)[0] > 1e-3
+    assert spec_exactness.chi_square_pvalue(counts, law)[0] > 1e-3
 
 
 @pytest.mark.slow
@@ -440,7 +449,7 @@ def test_a_compiled_pair_with_static_caches_stays_exact():
     ids = torch.tensor([[5, 6, 7, 8]])
     reference = plain_greedy(target, ids, 24)
     t, d = (
-        spec.compile_for_decoding(copy.deepcopy(m), backend="eager", mode=None)
+        spec_costs.compile_for_decoding(copy.deepcopy(m), backend="eager", mode=None)
         for m in (target, draft)
     )
     ours, _ = spec.speculative_generate(t, d, ids, k=3, max_new_tokens=24, static_cache=True)

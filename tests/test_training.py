@@ -143,10 +143,10 @@ def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path, tok, draft, caps
 _KEY_IN_A_FRESH_PROCESS = """
 import json
 from peft import get_peft_model
-from helpers import training
+from helpers import checkpoints, training
 from helpers.world import tiny
 cfg = get_peft_model(tiny.load_model("draft"), training.lora_config()).peft_config["default"].to_dict()
-print(json.dumps({"raw": repr(cfg["target_modules"]), "key": training._digest(training.canonical(cfg))}))
+print(json.dumps({"raw": repr(cfg["target_modules"]), "key": checkpoints.digest(checkpoints.canonical(cfg))}))
 """
 
 

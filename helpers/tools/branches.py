@@ -13,10 +13,11 @@ What it does not prove: that a function a cell calls does not branch inside (hel
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHED = ("profile", "cfg")  # the names a notebook's settings come through
@@ -58,7 +59,7 @@ def _code(source: str) -> str:
 
 def notebook_branches(path: Path) -> list[Branch]:
     """The profile-dependent branches of one notebook, in cell order."""
-    cells = json.loads(path.read_text())["cells"]
+    cells = nbformat.read(path, as_version=4)["cells"]
     found = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":

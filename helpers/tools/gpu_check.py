@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
-from helpers import models, speculative
+from helpers import models, spec_costs, spec_schedules, speculative
 
 
 def _shape(model_id: str) -> tuple[type, dict]:
@@ -103,10 +103,10 @@ def self_draft_check(model, n_prompts=5, n=64, k=4) -> dict:
 def pair_costs(target, draft) -> dict:
     ctx = torch.randint(5, 1000, (1, 128)).cuda()
     for _ in range(3):  # warm-up
-        speculative.time_call(target, ctx, 1, 3), speculative.time_call(draft, ctx, 1, 3)
-    c = speculative.measure_costs(target, draft, ctx, ks=range(1, 9), repeats=20)
+        spec_costs.time_call(target, ctx, 1, 3), spec_costs.time_call(draft, ctx, 1, 3)
+    c = spec_costs.measure_costs(target, draft, ctx, ks=range(1, 9), repeats=20)
     pred = {
-        a: max(speculative.predicted_speedup(a, k, c["c"], c["verify"][k]) for k in range(1, 9))
+        a: max(spec_schedules.predicted_speedup(a, k, c["c"], c["verify"][k]) for k in range(1, 9))
         for a in (0.6, 0.7, 0.8, 0.9)
     }
     return {
@@ -150,12 +150,14 @@ def compiled_pair(
         )
         if label == "compiled":
             target, draft = (
-                speculative.compile_for_decoding(m, **compile_kwargs) for m in (target, draft)
+                spec_costs.compile_for_decoding(m, **compile_kwargs) for m in (target, draft)
             )
         ctx = torch.randint(5, 500, (1, 128), device=device)
         t1, d1 = static_step_ms(target, ctx, 1), static_step_ms(draft, ctx, 1)
         verify = {k: static_step_ms(target, ctx, k + 1) / t1 for k in range(1, 9)}
-        best = max(speculative.predicted_speedup(alpha, k, d1 / t1, v) for k, v in verify.items())
+        best = max(
+            spec_schedules.predicted_speedup(alpha, k, d1 / t1, v) for k, v in verify.items()
+        )
         out[label] = {
             "target_ms": round(t1, 2),
             "draft_ms": round(d1, 2),
@@ -165,7 +167,7 @@ def compiled_pair(
         }
         del target, draft
     target = random_model(t_name, torch.float32, 0, device, small)
-    compiled = speculative.compile_for_decoding(
+    compiled = spec_costs.compile_for_decoding(
         random_model(t_name, torch.float32, 0, device, small), **compile_kwargs
     )
     ids = torch.randint(5, 500, (1, 24), device=device)

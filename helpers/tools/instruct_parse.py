@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from helpers import generation
+from helpers import generation, instruct_prompts
 from helpers import self_instruct as si
 from helpers.tools import standin_hub
 
@@ -92,17 +92,19 @@ def measure(n_lists: int = 8, n_instances: int = 8, shots: int = 2) -> dict:
         model, tok, si.build_prompts(seeds, [], n_lists, random.Random(0)), 256
     )
     before = [parse_instructions_before(t, f) for t, f in zip(lists, finished)]
-    after = [si.parse_instructions(t, f) for t, f in zip(lists, finished)]
+    after = [instruct_prompts.parse_instructions(t, f) for t, f in zip(lists, finished)]
     clf = [s for s in seeds if s["is_classification"]][: n_instances // 2]
     other = [s for s in seeds if not s["is_classification"]][: n_instances - len(clf)]
     tasks = [(s["instruction"], s["is_classification"]) for s in clf + other]
-    zero, _ = sample(model, tok, [si.instance_prompt(t, c) for t, c in tasks], 160, seed=1)
+    zero, _ = sample(
+        model, tok, [instruct_prompts.instance_prompt(t, c) for t, c in tasks], 160, seed=1
+    )
     torch.manual_seed(1)
-    prefixes = [si.first_label(c) for _, c in tasks]
+    prefixes = [instruct_prompts.first_label(c) for _, c in tasks]
     few = generation.chat_generate(
         model,
         tok,
-        [si.instance_prompt(t, c, shots) for t, c in tasks],
+        [instruct_prompts.instance_prompt(t, c, shots) for t, c in tasks],
         max_new_tokens=160,
         batch_size=8,
         reply_prefixes=prefixes,
@@ -122,7 +124,7 @@ def measure(n_lists: int = 8, n_instances: int = 8, shots: int = 2) -> dict:
             bool(parse_instances_before(t, c)) for t, (_, c) in zip(zero, tasks)
         ),
         "instances_parsed_after": sum(
-            bool(si.parse_instance_reply(t, c, True)) for t, (_, c) in zip(few, tasks)
+            bool(instruct_prompts.parse_instance_reply(t, c, True)) for t, (_, c) in zip(few, tasks)
         ),
         "example_list": lists[0][:300],
         "example_instance_before": zero[-1][:200],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from helpers import models, profiles, settings
+from helpers import hub_settings, models, profiles, settings
 
 # usable memory per card (issue 37): after the CUDA context
 CARD_GB = {"t4": 15.0, "l4": 22.5, "a100": 40.0}
@@ -186,8 +186,8 @@ def stage11(p: Preset) -> list[Cell]:
             generate_step(t, p.d, 1, CHAT_PROMPT, new),
         ),
     ]
-    if p.name in settings.SECOND_PAIRS:
-        t2, d2 = settings.SECOND_PAIRS[p.name]
+    if p.name in hub_settings.SECOND_PAIRS:
+        t2, d2 = hub_settings.SECOND_PAIRS[p.name]
         second = (Load("second target", t2, p.d), Load("second draft", d2, p.d))
         cells.append(
             Cell(
@@ -354,7 +354,7 @@ def stage14(p: Preset) -> list[Cell]:
     """GSM8K pairs graded by their final number (no judge loaded); the evaluator freed after cell 17; the draft
     the policy's first quarter of layers (legacy: the judge loaded and kept through DPO, the evaluator through
     serving, a separate draft nearly as deep as the policy)."""
-    pol = settings.CAPSTONE_POLICIES[p.name]
+    pol = hub_settings.CAPSTONE_POLICIES[p.name]
     dr = capstone_draft(pol) if not p.legacy else LEGACY_CAPSTONE_DRAFTS[p.name]
     j, e = p.roles["judge"], p.roles["evaluator"]
     base = (Load("base", pol, p.d, p.q4),) + ((Load("full_base", pol, p.d),) if p.q4 else ())
@@ -485,7 +485,7 @@ def draft_cost(policy: str, draft: str) -> float:
 
 def break_even(c: float, k: int = 4, verify: float = 1.3) -> float | None:
     """The acceptance rate from which k drafts a round pay (stage 11's formula); None if none does."""
-    from helpers.speculative import predicted_speedup
+    from helpers.spec_schedules import predicted_speedup
 
     return next(
         (a / 100 for a in range(101) if predicted_speedup(a / 100, k, c, verify) >= 1), None
@@ -508,7 +508,7 @@ def draft_table(k: int = 4, verify=(1.0, 1.3)) -> str:
         f"not a measurement; pays (k = {k}) from acceptance alpha",
         "",
     ]
-    for name, pol in settings.CAPSTONE_POLICIES.items():
+    for name, pol in hub_settings.CAPSTONE_POLICIES.items():
         m, d, old = models.get(pol), models.get(capstone_draft(pol)), LEGACY_CAPSTONE_DRAFTS[name]
         lines.append(
             f"{name:5} {pol:36} {d.layers:2} of {m.layers} layers, {d.params / GB:.2f}B parameters, "

@@ -5,11 +5,14 @@ The conventions are written out in notebooks/README.md; `check` enforces them in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+import nbformat
 
 # every notebook's first cell The GitHub home of the course, typed once: in the setup cell, which
 # clones it. The badges in the notebooks and the README are made from it (a test checks). A fork
@@ -102,7 +105,7 @@ def unprinted_figures(path: Path) -> list[str]:
     """Each figure a markdown cell types that no code cell above it printed (and NOT_PRINTED_HERE does not list).
     Any printed number above counts, so a stale figure that happens to equal another one still passes."""
     cells, allowed = (
-        json.loads(Path(path).read_text())["cells"],
+        nbformat.read(path, as_version=4)["cells"],
         NOT_PRINTED_HERE.get(Path(path).stem, {}),
     )
     printed: set[str] = set()
@@ -214,11 +217,15 @@ def write_setup_cell(path: Path) -> None:
 
 
 def clean(path: Path) -> None:
-    """Drop volatile metadata (execution timestamps, widget state) but keep every output."""
+    """Drop volatile metadata (execution timestamps, widget state) but keep every output; give a cell added
+    by hand the id nbformat 4.5 requires (stable: from its position and source)."""
     path = Path(path)
     nb = json.loads(path.read_text())
     nb.get("metadata", {}).pop("widgets", None)
-    for cell in nb["cells"]:
+    for k, cell in enumerate(nb["cells"]):
+        if "id" not in cell:
+            src = "".join(cell.get("source", []))
+            cell["id"] = hashlib.sha256(f"{k}:{src}".encode()).hexdigest()[:8]
         cell.get("metadata", {}).pop("execution", None)
         cell.get("metadata", {}).pop("outputId", None)
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

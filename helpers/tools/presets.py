@@ -37,11 +37,11 @@ def your_checkpoint(preset: str, notebook: str, form: str, folder: Path) -> dict
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from helpers import profiles, settings, training
+    from helpers import hub_settings, profiles, training
 
     role = CHECKPOINT_ROLE[notebook]
     if role == "policy":
-        repo = settings.CAPSTONE_POLICIES[preset]
+        repo = hub_settings.CAPSTONE_POLICIES[preset]
     else:
         repo = profiles.GPU_PRESETS[preset]["models"][role]
     base = standin_hub.local_path(repo)

@@ -405,7 +405,7 @@ def preset_profile(name: str):
 
 def table() -> dict:
     """{stage: {preset: estimate}} from each preset's settings."""
-    from helpers import settings
+    from helpers import hub_settings, settings
 
     out: dict = {}
     for preset in runtime.GPUS:
@@ -415,8 +415,8 @@ def table() -> dict:
         for stage, plan in PLANS.items():
             work = plan(settings.stage(stage, profile), profile.budgets, profile.models, jb)
             out.setdefault(stage, {})[preset] = runtime.estimate(work, preset)
-            if preset == "t4" and stage in settings.T4_CUTS:
-                out[stage][preset]["cut"] = settings.T4_CUTS[stage][1]
+            if preset == "t4" and stage in hub_settings.T4_CUTS:
+                out[stage][preset]["cut"] = hub_settings.T4_CUTS[stage][1]
     return out
 
 

@@ -1,0 +1,186 @@
+"""Speculative decoding over a batch of prompts: each row accepts its own drafts (`speculative.accept_rows`,
+the step the one-prompt loop uses), rejected drafts stay in the cache masked out, every row stays exact.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from helpers.spec_schedules import check_k
+from helpers.speculative import SpecStats, _crop, accept_rows, shared_vocab_size, to_probs
+
+
+class _Slots:
+    """One model's KV cache over a batch whose rows hold different numbers of real tokens. Every fed token
+    takes a slot in every row; `mask` marks the real ones (rejected drafts stay in the cache, masked out,
+    so no row is copied or shifted), and each row's next position is its count of real tokens."""
+
+    def __init__(self, model):
+        self.model, self.cache, self.mask = model, None, None
+
+    def feed(self, tokens: torch.Tensor, valid: torch.Tensor, keep: int) -> torch.Tensor:
+        """Run the model on a (batch, width) block, `valid` marking its real tokens; the last `keep` logits."""
+        before = self.mask.sum(1, keepdim=True) if self.mask is not None else 0
+        positions = (before + valid.long().cumsum(1) - 1).clamp(min=0)
+        self.mask = (
+            valid.long() if self.mask is None else torch.cat([self.mask, valid.long()], dim=1)
+        )
+        out = self.model(
+            input_ids=tokens,
+            attention_mask=self.mask,
+            position_ids=positions,
+            cache=self.cache,
+            use_cache=True,
+            logits_to_keep=keep,
+        )
+        self.cache = out.cache
+        return out.logits
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        self.cache.batch_select_indices(rows)
+        self.mask = self.mask[rows]
+
+    def drop_empty_tail(self) -> None:
+        """Crop trailing slots that no row uses (every row rejected them)."""
+        used = self.mask.any(0).nonzero()
+        length = int(used.max()) + 1 if len(used) else 0
+        if length < self.mask.shape[1]:
+            _crop(self.cache, length)
+            self.mask = self.mask[:, :length]
+
+
+@torch.inference_mode()
+def speculative_generate_batch(
+    target,
+    draft,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    k: int = 4,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    eos_token_id: int | None = None,
+    generator: torch.Generator | None = None,
+    vocab_size: int | None = None,
+) -> tuple[list[list[int]], SpecStats]:
+    """Speculative decoding for a batch of left-padded prompts, every row accepting its own number of drafts
+    each round (`generate(assistant_model=...)` refuses batches). Exact per row: greedy rows equal each
+    prompt's own greedy decoding, sampled rows follow the target's distribution. A row leaves the batch at
+    end-of-turn or `max_new_tokens`. Returns each row's new tokens and the pooled statistics."""
+    k = check_k(k)
+    greedy, V = temperature == 0, vocab_size or shared_vocab_size(target, draft)
+    stats, t_start = SpecStats(k=k), time.perf_counter()
+    dev = target.device
+    ids, valid = input_ids.to(dev), attention_mask.to(dev).bool()
+    t, d = _Slots(target), _Slots(draft)
+    # what each model has not seen yet
+    t_pending, d_pending, t_valid, d_valid = ids, ids, valid, valid
+    live = torch.arange(ids.shape[0], device=dev)  # the original row of each row still in the batch
+    # new tokens per row
+    out = torch.zeros(ids.shape[0], max_new_tokens + k + 1, dtype=torch.long, device=dev)
+    lengths = torch.zeros(ids.shape[0], dtype=torch.long, device=dev)
+    rounds = []  # (n, ok, kr) per round, pooled into the statistics at the end
+
+    def probs_of(logits):
+        return to_probs(logits, temperature, top_k, top_p)
+
+    while len(live):
+        left = int((max_new_tokens - lengths[live]).min())
+        kr = max(1, min(k, left - 1))
+        # 1. draft kr tokens per row (the last column of a left-padded block is every row's newest token)
+        t0 = time.perf_counter()
+        logits, drafts, qs = d.feed(d_pending, d_valid, keep=1)[:, -1, :V], [], []
+        for i in range(kr):
+            if i:
+                logits = d.feed(drafts[-1], torch.ones_like(drafts[-1], dtype=torch.bool), keep=1)[
+                    :, -1, :V
+                ]
+            if greedy:
+                drafts.append(logits.argmax(-1, keepdim=True))
+            else:
+                qs.append(probs_of(logits))
+                drafts.append(torch.multinomial(qs[-1], 1, generator=generator))
+        X = torch.cat(drafts, dim=1)  # (rows, kr)
+        stats.draft_calls += kr
+        t1 = time.perf_counter()
+        # 2. one target pass per round over [its unseen tokens, x_1..x_kr]
+        feed_valid = torch.cat([t_valid, torch.ones_like(X, dtype=torch.bool)], dim=1)
+        p_logits = t.feed(torch.cat([t_pending, X], dim=1), feed_valid, keep=kr + 1)[:, :, :V]
+        stats.target_calls += 1
+        t2 = time.perf_counter()
+        # 3. per-row acceptance, then mask each row's rejected drafts out of both caches
+        n, extra, overlap = accept_rows(X, qs, p_logits, greedy, probs_of, generator)
+        rounds.append((n, overlap, kr))
+        stood = torch.arange(kr, device=dev).unsqueeze(0) < n.unsqueeze(1)  # (rows, kr)
+        t.mask[:, -kr:] = stood.long()
+        if kr > 1:
+            d.mask[:, -(kr - 1) :] = stood[:, : kr - 1].long()
+        all_stood = (n == kr).unsqueeze(1)
+        t_pending, t_valid = extra.unsqueeze(1), torch.ones_like(all_stood)
+        d_pending = torch.cat(
+            [torch.where(all_stood, X[:, -1:], extra.unsqueeze(1)), extra.unsqueeze(1)], dim=1
+        )
+        d_valid = torch.cat([all_stood, torch.ones_like(all_stood)], dim=1)
+        stats.t_draft, stats.t_verify = stats.t_draft + t1 - t0, stats.t_verify + t2 - t1
+        # 4. write each row's accepted drafts and its extra token (up to end-of-turn); finished rows leave
+        new = torch.cat([X, extra.unsqueeze(1)], dim=1)
+        # the accepted drafts, then the target's token
+        new[torch.arange(len(live), device=dev), n] = extra
+        count, ended = _count_to_eos(new, n + 1, eos_token_id)
+        col = torch.arange(kr + 1, device=dev).unsqueeze(0)
+        put = col < count.unsqueeze(1)
+        out[live.unsqueeze(1).expand_as(new)[put], (lengths[live].unsqueeze(1) + col)[put]] = new[
+            put
+        ]
+        lengths[live] += count
+        going = ~ended & (lengths[live] < max_new_tokens)
+        if not bool(going.all()):
+            rows = going.nonzero().flatten()
+            live, t_pending, t_valid, d_pending, d_valid = (
+                x[rows] for x in (live, t_pending, t_valid, d_pending, d_valid)
+            )
+            if len(live):
+                t.keep_rows(rows)
+                d.keep_rows(rows)
+        if len(live):
+            t.drop_empty_tail()
+            d.drop_empty_tail()
+    for n, overlap, kr in rounds:
+        _count_round(stats, n, overlap, kr)
+    lengths = lengths.clamp(max=max_new_tokens).tolist()
+    rows_out = [row[:m] for row, m in zip(out.tolist(), lengths)]
+    stats.new_tokens = sum(lengths)
+    stats.t_total = time.perf_counter() - t_start
+    return rows_out, stats
+
+
+def _count_to_eos(
+    new: torch.Tensor, count: torch.Tensor, eos_token_id: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row: how many of its `count` new tokens to keep (through the first end-of-turn), and whether it ended."""
+    if eos_token_id is None:
+        return count, torch.zeros_like(count, dtype=torch.bool)
+    col = torch.arange(new.shape[1], device=new.device).unsqueeze(0)
+    is_eos = (new == eos_token_id) & (col < count.unsqueeze(1))
+    ended = is_eos.any(1)
+    return torch.where(ended, is_eos.long().argmax(1) + 1, count), ended
+
+
+def _count_round(stats: SpecStats, n: torch.Tensor, overlap: torch.Tensor, kr: int) -> None:
+    """Pool one round's per-row acceptance into `stats` (a row checks positions up to its first rejection)."""
+    stats.rounds += 1
+    stats.accepted += n.tolist()
+    stats.proposed += [kr] * len(n)
+    stats.rejections += int((n < kr).sum())
+    stats.pos_tried += [0] * (kr - len(stats.pos_tried))
+    stats.pos_accepted += [0] * (kr - len(stats.pos_accepted))
+    for i in range(kr):
+        tried = n >= i
+        stats.pos_tried[i] += int(tried.sum())
+        stats.pos_accepted[i] += int((n > i).sum())
+        stats.overlap_sum += float(overlap[:, i][tried].sum())
+        stats.overlap_n += int(tried.sum())

@@ -1,0 +1,52 @@
+"""What a speculative step costs, measured: c (draft step / target step) and v(k) (a (k+1)-token target
+pass / a 1-token one), and `torch.compile` for decoding with a static cache (CUDA graphs on a GPU).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from helpers.speculative import _crop
+
+
+@torch.inference_mode()  # the mode speculative_generate runs in, so c and v(k) are its costs
+def time_call(model, context: torch.Tensor, n_new: int, repeats: int = 20) -> float:
+    """Median seconds of one cached forward over `n_new` new tokens after `context`."""
+    # GPU calls return before they finish
+    sync = torch.cuda.synchronize if context.is_cuda else (lambda: None)
+    out = model(input_ids=context, use_cache=True)
+    cache, times = out.cache, []
+    new = context[:, -n_new:]
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=n_new)
+        sync()
+        times.append(time.perf_counter() - t0)
+        _crop(cache, context.shape[1])
+    return sorted(times)[len(times) // 2]
+
+
+def measure_costs(target, draft, context: torch.Tensor, ks=range(1, 9), repeats: int = 20) -> dict:
+    """c = draft step / target step, and v(k) = target (k+1)-token pass / target 1-token pass."""
+    t1 = time_call(target, context, 1, repeats)
+    d1 = time_call(draft, context, 1, repeats)
+    verify = {k: time_call(target, context, k + 1, repeats) / t1 for k in ks}
+    return {"target_ms": t1 * 1e3, "draft_ms": d1 * 1e3, "c": d1 / t1, "verify": verify}
+
+
+def compile_for_decoding(model, **compile_kwargs):
+    """`torch.compile` a model's forward for decoding with `static_cache=True`. On a GPU the default
+    `mode="reduce-overhead"` records CUDA graphs, so a step costs one graph launch instead of one launch per
+    kernel: the per-layer floor that makes a deep draft cost what its target costs at batch 1 (section 10).
+    Each new input shape compiles once (the draft's 1-token step, the target's (k+1)-token pass)."""
+    import torch._dynamo
+
+    # one graph per shape
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    model.forward = torch.compile(
+        model.forward, **({"mode": "reduce-overhead", "dynamic": False} | compile_kwargs)
+    )
+    return model

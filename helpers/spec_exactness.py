@@ -1,0 +1,77 @@
+"""Is the output exactly the target's distribution? A chi-square test of the first two sampled tokens
+against the target's own two-token law (the control that must fail: `draft_argmax=True`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from helpers.speculative import speculative_generate, to_probs
+
+
+def chi_square_pvalue(
+    counts: torch.Tensor, probs: torch.Tensor, min_expected: float = 5.0
+) -> tuple[float, int]:
+    """Pearson chi-square goodness of fit of `counts` to `probs`; bins expected < 5 are pooled.
+    Returns (p-value, degrees of freedom)."""
+    n = counts.sum()
+    expected = probs.double() * n
+    big = expected >= min_expected
+    obs = torch.cat([counts[big].double(), counts[~big].double().sum().view(1)])
+    exp = torch.cat([expected[big], expected[~big].sum().view(1)])
+    keep = exp > 0
+    obs, exp = obs[keep], exp[keep]
+    stat = ((obs - exp) ** 2 / exp).sum()
+    dof = int(keep.sum()) - 1
+    return torch.special.gammaincc(
+        torch.tensor(dof / 2.0, dtype=torch.float64), stat / 2
+    ).item(), dof
+
+
+@torch.no_grad()
+def two_token_law(
+    target,
+    ids: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int = 20,
+    vocab_size: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The target's exact law of the next two tokens, p(x1) p(x2 | x1), over the top-k support, on the
+    first `vocab_size` logits (as `speculative_generate` sees them). Returns (pairs (n, 2), probabilities (n,));
+    top_k keeps the enumeration small for any vocabulary."""
+    V = vocab_size or target.config.get_text_config().vocab_size
+    p1 = to_probs(target(ids).logits[0, -1, :V].float(), temperature, top_k)
+    first = torch.nonzero(p1).flatten()
+    ext = torch.cat([ids.repeat(len(first), 1), first.view(-1, 1).to(ids.device)], dim=1)
+    p2 = to_probs(target(ext).logits[:, -1, :V].float(), temperature, top_k)
+    pairs, probs = [], []
+    for row, x1 in enumerate(first.tolist()):
+        second = torch.nonzero(p2[row]).flatten()
+        pairs += [(x1, x2) for x2 in second.tolist()]
+        probs.append(p1[x1].double() * p2[row, second].double())
+    return torch.tensor(pairs), torch.cat(probs).cpu()
+
+
+def sample_two_tokens(
+    target,
+    draft,
+    ids,
+    pairs: torch.Tensor,
+    n: int,
+    seed: int,
+    k: int = 3,
+    new_tokens: int = 2,
+    **kwargs,
+) -> torch.Tensor:
+    """Counts of each pair in `pairs` (the first two new tokens) over `n` speculative samples. With two
+    new tokens a round drafts one token, so the accept, residual and bonus paths all occur. A pair
+    outside `pairs` would be a bug: it raises."""
+    gen = torch.Generator(device=ids.device).manual_seed(seed)
+    index = {tuple(p): i for i, p in enumerate(pairs.tolist())}
+    counts = torch.zeros(len(pairs), dtype=torch.float64)
+    for _ in range(n):
+        seq, _ = speculative_generate(
+            target, draft, ids, k=k, max_new_tokens=new_tokens, generator=gen, **kwargs
+        )
+        counts[index[tuple(seq[0, ids.shape[1] : ids.shape[1] + 2].tolist())]] += 1
+    return counts

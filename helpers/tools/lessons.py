@@ -1,0 +1,116 @@
+"""Static checks of the course as a learner reads it: each notebook opens with its prerequisites and study
+time, closes with Previous/Next links that form the course's chain, dumps no long source, keeps code lines
+at most 100 characters, and prints no raw float repr. `make test` runs them (tests/test_lessons.py).
+
+    python -m helpers.tools.lessons notebooks/*.ipynb
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+CHAIN = [
+    "11_speculative.ipynb",
+    "12a_self_instruct.ipynb",
+    "12b_constitutional.ipynb",
+    "12c_rlaif.ipynb",
+    "13_llava.ipynb",
+    "14_capstone.ipynb",
+]
+MAX_STUDY_MINUTES = 50
+MAX_DUMP_LINES = 40
+MAX_CODE_COLUMNS = 100
+# a float printed with more than 4 decimals and no exponent: 0.7123456 (not 1.5e-05, not 0.7123)
+RAW_FLOAT = re.compile(r"(?<![\w.:])-?\d+\.\d{5,}(?![\d.eE])")
+LINK = r"\*\*{word}:\*\*\s*\[[^\]]+\]\(([^)]+\.ipynb)\)"
+
+
+def _text(cell: dict) -> str:
+    src = cell.get("source", "")
+    return src if isinstance(src, str) else "".join(src)
+
+
+def _outputs(cell: dict) -> list[str]:
+    """Every text an output shows: streams, plain text and Markdown."""
+    texts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            texts.append(_text({"source": out["text"]}))
+        for kind in ("text/plain", "text/markdown"):
+            if kind in out.get("data", {}):
+                texts.append(_text({"source": out["data"][kind]}))
+    return texts
+
+
+def opening_findings(first: str) -> list[str]:
+    """The first cell names the prerequisites and a study time of at most 50 minutes."""
+    found = []
+    if "**Prerequisites" not in first:
+        found.append("first cell: no **Prerequisites** paragraph")
+    study = re.search(r"\*\*Study time\.?\*\*[^\n]*?(\d+)\s*minutes", first)
+    if not study:
+        found.append("first cell: no **Study time.** paragraph with its minutes")
+    elif int(study.group(1)) > MAX_STUDY_MINUTES:
+        found.append(f"first cell: study time {study.group(1)} minutes > {MAX_STUDY_MINUTES}")
+    return found
+
+
+def chain_findings(name: str, last: str) -> list[str]:
+    """The last cell links the previous and next notebooks of the chain, and no other notebook."""
+    found = []
+    i = CHAIN.index(name)
+    for word, want in (
+        ("Previous", CHAIN[i - 1] if i else None),
+        ("Next", CHAIN[i + 1] if i + 1 < len(CHAIN) else None),
+    ):
+        got = re.findall(LINK.format(word=word), last)
+        if want and got != [want]:
+            found.append(f"last cell: **{word}:** should link {want}, links {got or 'nothing'}")
+        if not want and got:
+            found.append(
+                f"last cell: **{word}:** links {got}, but {name} has no {word.lower()} notebook"
+            )
+    return found
+
+
+def cell_findings(k: int, cell: dict) -> list[str]:
+    """Code lines at most 100 characters; no source dump over 40 lines; no raw float in an output."""
+    found = []
+    if cell["cell_type"] != "code":
+        return found
+    for n, line in enumerate(_text(cell).splitlines(), 1):
+        if len(line) > MAX_CODE_COLUMNS:
+            found.append(f"cell {k} line {n}: {len(line)} characters > {MAX_CODE_COLUMNS}")
+    for text in _outputs(cell):
+        for dump in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+            if dump.count("\n") > MAX_DUMP_LINES:
+                found.append(
+                    f"cell {k}: a source dump of {dump.count(chr(10))} lines > {MAX_DUMP_LINES}"
+                )
+        for raw in RAW_FLOAT.findall(text):
+            found.append(f"cell {k}: output prints the raw float {raw}")
+    return found
+
+
+def findings(path: Path) -> list[str]:
+    """Every static finding in one notebook, each naming the file and the cell."""
+    cells = nbformat.read(path, as_version=4)["cells"]
+    found = opening_findings(_text(cells[0])) if cells else ["no cells"]
+    found += chain_findings(Path(path).name, _text(cells[-1]))
+    for k, cell in enumerate(cells):
+        found += cell_findings(k, cell)
+    return [f"{Path(path).name}: {f}" for f in found]
+
+
+def main(paths: list[str]) -> int:
+    found = [f for p in paths for f in findings(Path(p))]
+    print("\n".join(found) or f"{len(paths)} notebooks: no finding")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
