@@ -11,6 +11,9 @@ speculative decoding that differs from `generate` by one token, a stale record r
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from helpers import profiles
@@ -34,3 +37,28 @@ def check(ok: bool, claim: str, where: bool = True) -> None:
     if not ok:
         raise AssertionError(f"claim failed: {claim}")
     print(f"claim holds: {claim}")
+
+
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "results" / "seeds.json"
+
+
+def stability(stage: str, path: Path = SEEDS) -> None:
+    """How stable is this? Print this stage's headline figures on tiny worlds built with other seeds
+    (`python -m helpers.tools.seeds` wrote them; docs/maintainers.md#results has the whole table)."""
+    record = json.loads(Path(path).read_text())
+    rows = {k: v for k, v in record["figures"].items() if k.split()[0] == stage}
+    seeds, before = record["seeds"], set(record.get("before_pin", []))
+    if not rows:
+        print(f"no figure of stage {stage} is recorded across world seeds yet")
+        return
+    head = [f"seed {s}" + (" (older build)" if s in before else "") for s in seeds]
+    width = max(map(len, rows), default=10)
+    print(f"{'figure':{width}}" + "".join(f"{h:>22}" for h in head))
+    for name, values in rows.items():
+        cells = ["-" if v is None else f"{v:.2f}" for v in values]
+        print(f"{name:{width}}" + "".join(f"{c:>22}" for c in cells))
+    if before:
+        print(
+            "older build: that world was built before the AVX2 pin, on another machine; "
+            "'-': not measured on that world"
+        )

@@ -77,3 +77,15 @@ def test_notebook_12a_stops_when_a_rerun_reads_a_stale_record():
     _run_rerun_cell(stale=False)
     with pytest.raises(AssertionError, match="the rerun must read every record back"):
         _run_rerun_cell(stale=True)
+
+
+def test_stability_prints_one_stage_rows_from_the_seed_record(tmp_path, capsys):
+    path = tmp_path / "seeds.json"
+    figures = {"12b harmless": [1.0, 0.97, None], "13 exact": [0.65, 0.34, 0.16]}
+    path.write_text(json.dumps({"seeds": [0, 1, 2], "figures": figures, "before_pin": [1, 2]}))
+    claims.stability("12b", path)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["12b", "harmless", "1.00", "0.97", "-"]
+    assert len(lines) == 3 and "older build" in lines[0] and "before the AVX2 pin" in lines[2]
+    claims.stability("11", path)
+    assert capsys.readouterr().out == "no figure of stage 11 is recorded across world seeds yet\n"
