@@ -5,6 +5,8 @@ import json
 
 from helpers.tools import branches
 
+NOTEBOOK_V4 = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
 
 def test_every_profile_branch_is_listed_and_every_listed_one_exists():
     found = {(b.notebook, b.condition) for b in branches.all_branches()}
@@ -19,6 +21,9 @@ def test_every_profile_branch_is_listed_and_every_listed_one_exists():
 def test_the_check_sees_each_form_of_a_branch_and_ignores_the_rest(tmp_path):
     cell = {
         "cell_type": "code",
+        "metadata": {},
+        "execution_count": None,
+        "outputs": [],
         "source": [
             "%matplotlib inline\n",
             "x = 1 if profile.is_tiny else 2\n",
@@ -30,7 +35,12 @@ def test_the_check_sees_each_form_of_a_branch_and_ignores_the_rest(tmp_path):
         ],
     }
     (tmp_path / "n.ipynb").write_text(
-        json.dumps({"cells": [{"cell_type": "markdown", "source": []}, cell]})
+        json.dumps(
+            {
+                "cells": [{"cell_type": "markdown", "metadata": {}, "source": []}, cell],
+                **NOTEBOOK_V4,
+            }
+        )
     )
     found = [(b.cell, b.condition) for b in branches.notebook_branches(tmp_path / "n.ipynb")]
     assert sorted(found) == sorted(

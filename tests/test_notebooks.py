@@ -90,7 +90,9 @@ def test_checker_catches_a_typed_figure_that_no_output_printed(tmp_path, monkeyp
 
     def problems(cells):
         path = tmp_path / "99_toy.ipynb"
-        path.write_text(json.dumps({"cells": cells, "metadata": {}}))
+        path.write_text(
+            json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+        )
         return notebooks.unprinted_figures(path)
 
     printed = cell("code", "print(rates)", "accuracy 0.5768, v(5) 0.965, speed-up 1.384x\n")

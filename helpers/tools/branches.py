@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
+from helpers.tools.notebooks import read_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHED = ("profile", "cfg")  # the names a notebook's settings come through
@@ -59,7 +59,7 @@ def _code(source: str) -> str:
 
 def notebook_branches(path: Path) -> list[Branch]:
     """The profile-dependent branches of one notebook, in cell order."""
-    cells = nbformat.read(path, as_version=4)["cells"]
+    cells = read_notebook(path)["cells"]
     found = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":

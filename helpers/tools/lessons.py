@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-import nbformat
+from helpers.tools.notebooks import read_notebook
 
 CHAIN = [
     "11_speculative.ipynb",
@@ -98,7 +98,7 @@ def cell_findings(k: int, cell: dict) -> list[str]:
 
 def findings(path: Path) -> list[str]:
     """Every static finding in one notebook, each naming the file and the cell."""
-    cells = nbformat.read(path, as_version=4)["cells"]
+    cells = read_notebook(path)["cells"]
     found = opening_findings(_text(cells[0])) if cells else ["no cells"]
     found += chain_findings(Path(path).name, _text(cells[-1]))
     for k, cell in enumerate(cells):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from helpers import hub_settings, models, profiles, settings
+from helpers import models, profiles, settings
 
 # usable memory per card (issue 37): after the CUDA context
 CARD_GB = {"t4": 15.0, "l4": 22.5, "a100": 40.0}
@@ -172,6 +172,8 @@ class Preset:
 
 
 def stage11(p: Preset) -> list[Cell]:
+    from helpers import hub_settings  # here: it imports the hub libraries
+
     t, d = p.roles["target"], p.roles["draft"]
     pair = (Load("target", t, p.d), Load("draft", d, p.d))
     with_untrained = pair + (Load("untrained draft", d, p.d),)
@@ -274,8 +276,8 @@ def stage12b(p: Preset) -> list[Cell]:
 
 
 def stage12c(p: Preset) -> list[Cell]:
-    """The judge from cell 8 to its deletion in cell 21; the evaluator from cell 26, where it is first needed
-    (legacy: loaded beside the judge in cell 8)."""
+    """The judge from its load to its deletion after labelling; the evaluator from the cell that first needs it
+    (legacy: loaded beside the judge)."""
     pol, j, e = p.roles["policy"], p.roles["judge"], p.roles["evaluator"]
     evaluator = (Load("evaluator", e, p.j),)
     judging = (Load("policy", pol, p.d), Load("judge", j, p.j)) + (evaluator if p.legacy else ())
@@ -351,9 +353,11 @@ def capstone_draft(policy: str) -> str:
 
 
 def stage14(p: Preset) -> list[Cell]:
-    """GSM8K pairs graded by their final number (no judge loaded); the evaluator freed after cell 17; the draft
+    """GSM8K pairs graded by their final number (no judge loaded); the evaluator freed before serving; the draft
     the policy's first quarter of layers (legacy: the judge loaded and kept through DPO, the evaluator through
     serving, a separate draft nearly as deep as the policy)."""
+    from helpers import hub_settings  # here: it imports the hub libraries
+
     pol = hub_settings.CAPSTONE_POLICIES[p.name]
     dr = capstone_draft(pol) if not p.legacy else LEGACY_CAPSTONE_DRAFTS[p.name]
     j, e = p.roles["judge"], p.roles["evaluator"]
@@ -495,6 +499,7 @@ def break_even(c: float, k: int = 4, verify: float = 1.3) -> float | None:
 def draft_table(k: int = 4, verify=(1.0, 1.3)) -> str:
     """Stage 14's self-draft per preset: its depth, weights, cost c and the acceptance rate from which k = 4
     pays, for a verify cost v(4) between 1.0 and 1.3, beside the separate drafts it replaced."""
+    from helpers import hub_settings  # here: it imports the hub libraries
 
     def pays_from(policy: str, draft: str) -> str:
         c = draft_cost(policy, draft)

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import sys
+import warnings
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -23,6 +24,13 @@ COURSE_REPO = re.search(r'^COURSE_REPO = "([^"]+)"', SETUP_CELL, re.M).group(1)
 BRANCH = "main"
 MAX_BYTES = 2_000_000
 MAX_CELL_LINES = 25  # about a screen: a longer cell is two ideas
+
+
+def read_notebook(path: str | Path) -> dict:
+    """A notebook as nbformat reads it (version 4); a hand-added cell's missing id is not an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=nbformat.validator.MissingIDFieldWarning)
+        return nbformat.read(str(path), as_version=4)
 
 
 def colab_url(path: str) -> str:
@@ -105,7 +113,7 @@ def unprinted_figures(path: Path) -> list[str]:
     """Each figure a markdown cell types that no code cell above it printed (and NOT_PRINTED_HERE does not list).
     Any printed number above counts, so a stale figure that happens to equal another one still passes."""
     cells, allowed = (
-        nbformat.read(path, as_version=4)["cells"],
+        read_notebook(path)["cells"],
         NOT_PRINTED_HERE.get(Path(path).stem, {}),
     )
     printed: set[str] = set()
@@ -132,7 +140,7 @@ def check(path: Path) -> list[str]:
     """Every way the notebook at `path` breaks the course conventions (empty list = fine)."""
     path = Path(path)
     problems: list[str] = []
-    nb = json.loads(path.read_text())
+    nb = read_notebook(path)
     cells = nb.get("cells", [])
     md = [_source(c) for c in cells if c["cell_type"] == "markdown"]
     code = [c for c in cells if c["cell_type"] == "code"]
@@ -141,8 +149,8 @@ def check(path: Path) -> list[str]:
         problems.append(f"first cell lacks the Open-in-Colab badge for {colab_url(rel)}")
     if not md or not re.search(r"^# ", md[0], re.M):
         problems.append("first cell lacks a '# ' title")
-    if not any("learning goals" in m.lower() for m in md[:2]):
-        problems.append("no 'Learning goals' in the first cells")
+    if not any("what you will learn" in m.lower() for m in md[:2]):
+        problems.append("no 'What you will learn' in the first cells")
     if not code or _source(code[0]).strip() != SETUP_CELL.strip():
         problems.append(
             "first code cell is not helpers/tools/colab_setup_cell.py (python -m helpers.tools.notebooks setup)"
