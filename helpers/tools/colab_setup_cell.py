@@ -1,13 +1,11 @@
-# Setup: on Colab, fetch the course and install what Colab lacks (no restart; rerun freely).
-# Locally: nothing.
+# Setup (Colab only): fetch the course and install what Colab lacks; no restart, rerun freely.
 import os
 import sys
 from subprocess import check_call as run
 
 COURSE_REPO = "llm-course-lab/advanced-llm-course"  # on GitHub: a fork puts its owner/name here
 COURSE_REF = "main"  # the course version to run: a branch, tag or commit
-# True: generations and checkpoints go to your Google Drive, so a VM reset loses nothing
-USE_DRIVE = False
+USE_DRIVE = False  # True: generations and checkpoints go to Google Drive and survive a reset
 
 if "google.colab" in sys.modules:
     repo = "/content/" + COURSE_REPO.split("/")[1]
@@ -15,8 +13,7 @@ if "google.colab" in sys.modules:
         run(["git", "clone", "-q", f"https://github.com/{COURSE_REPO}", repo])
     run(["git", "-C", repo, "fetch", "-q", "--depth", "1", "origin", COURSE_REF])
     run(["git", "-C", repo, "checkout", "-q", "FETCH_HEAD"])
-    # written only once pip has succeeded
-    if not os.path.exists(done := f"{repo}/.installed-{COURSE_REF}"):
+    if not os.path.exists(done := f"{repo}/.installed-{COURSE_REF}"):  # set once pip succeeds
         run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{repo}/requirements-colab.txt"])
         open(done, "w").close()
     if USE_DRIVE:  # before `helpers` is imported: it reads COURSE_OUTPUTS once

@@ -62,9 +62,6 @@ NOT_PRINTED_HERE = {
         "1.49x": "Spec-Bench's leaderboard, a published reference",
         "2.5x": "Chen et al. 2023 (Chinchilla 70B, 2-2.5x), a published reference",
     },
-    "12a_self_instruct": {
-        "0.01": "a bound on the mean's change on worlds of seeds 1 and 2 (built before the AVX2 pin): data/results/seeds.json",
-    },
     "14_capstone": {
         "0.10": "the margin the notebook sets before training",
         "0.05": "a setting: the judge's tie band",
@@ -159,7 +156,7 @@ def check(path: Path) -> list[str]:
         for line in _source(c).splitlines():
             if re.match(r"\s*[!%](pip|git)\b", line) and c is not code[0]:
                 problems.append(f"install/clone outside the setup cell: {line.strip()}")
-            if re.search(r"""["'](\.\./|\./)?outputs\b""", line):
+            if re.search(r"""["'](\.\./|\./)?outputs(/|["'])""", line):
                 problems.append(
                     f"a hard-coded outputs folder (use the stage settings' `out`): {line.strip()}"
                 )
