@@ -11,20 +11,28 @@ import torch
 from helpers.speculative import _crop
 
 
+def timed(fn, *args, cuda: bool = False):
+    """(seconds, result) of one call of `fn(*args)`: the course's one timing primitive. On a GPU the
+    device is synchronized before and after, since kernels return before they finish."""
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    out = fn(*args)
+    sync()
+    return time.perf_counter() - t0, out
+
+
 @torch.inference_mode()  # the mode speculative_generate runs in, so c and v(k) are its costs
 def time_call(model, context: torch.Tensor, n_new: int, repeats: int = 20) -> float:
     """Median seconds of one cached forward over `n_new` new tokens after `context`."""
-    # GPU calls return before they finish
-    sync = torch.cuda.synchronize if context.is_cuda else (lambda: None)
-    out = model(input_ids=context, use_cache=True)
-    cache, times = out.cache, []
+    cache, times = model(input_ids=context, use_cache=True).cache, []
     new = context[:, -n_new:]
+
+    def step():
+        return model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=n_new)
+
     for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=n_new)
-        sync()
-        times.append(time.perf_counter() - t0)
+        times.append(timed(step, cuda=context.is_cuda)[0])
         _crop(cache, context.shape[1])
     return sorted(times)[len(times) // 2]
 
