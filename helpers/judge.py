@@ -8,6 +8,7 @@ constant preference for one slot (position bias). Shared by stages 12b, 12c and 
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -152,6 +153,16 @@ def bootstrap_ci(
     return means[int((1 - level) / 2 * n)], means[int((1 + level) / 2 * n) - 1]
 
 
+def wilson_ci(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion: unlike a bootstrap it does not collapse to a point when
+    every pair agrees (40 of 40 still leaves room below 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def cluster_bootstrap_ci(
     values: list[float], clusters: list, n: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
@@ -177,7 +188,7 @@ def agreement(verdicts: list[Verdict], truth: list[int], margin: float = 0.0) ->
         0.5 if (lab := v.label(margin)) is None else float(lab == t)
         for v, t in zip(verdicts, truth)
     ]
-    lo, hi = bootstrap_ci(hits)
+    lo, hi = wilson_ci(sum(hits) / len(hits), len(hits))
     ties = sum(v.label(margin) is None for v in verdicts)
     return {"agreement": sum(hits) / len(hits), "ci": (lo, hi), "ties": ties, "n": len(hits)}
 

@@ -75,7 +75,7 @@ def _run_rerun_cell(stale: bool):
 
 def test_notebook_12a_stops_when_a_rerun_reads_a_stale_record():
     _run_rerun_cell(stale=False)
-    with pytest.raises(AssertionError, match="the rerun must read every record back"):
+    with pytest.raises(AssertionError, match="must read every record back"):
         _run_rerun_cell(stale=True)
 
 

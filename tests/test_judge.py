@@ -50,7 +50,9 @@ def test_agreement_counts_ties_as_half_and_has_a_ci():
     perfect = [judge.Verdict(0.9, 0.1, 1.0), judge.Verdict(0.1, 0.9, 1.0)] * 20
     truth = [0, 1] * 20
     res = judge.agreement(perfect, truth)
-    assert res["agreement"] == 1.0 and res["ci"] == (1.0, 1.0)
+    # Wilson: 40 of 40 leaves room below 1 (a bootstrap would give 1.000-1.000)
+    assert res["agreement"] == 1.0 and res["ci"][1] == 1.0
+    assert res["ci"][0] == pytest.approx(0.9124, abs=1e-4)
     abstain = [judge.Verdict(0.5, 0.5, 1.0)] * 40
     assert judge.agreement(abstain, truth)["agreement"] == 0.5
     noisy = perfect[:30] + [judge.Verdict(0.1, 0.9, 1.0), judge.Verdict(0.9, 0.1, 1.0)] * 5

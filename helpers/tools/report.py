@@ -602,11 +602,13 @@ def headline_rows() -> list[str]:
             (r for r in bench["rows"] if r["method"].startswith("ours")), key=lambda r: r["speedup"]
         )
         exact = all(r["exact"] for r in bench["rows"])
-        rows.append(f"| 11 | bench pair, best of ours {ours['speedup']:.2f}x plain `generate` ({ours['method']}); "
+        rows.append(f"| 11 | bench pair (`make bench`, not the notebook's run), best of ours {ours['speedup']:.2f}x plain `generate` ({ours['method']}); "
                     f"every method equal to greedy: {'yes' if exact else 'NO'} | code paths on an H200, once (`gpu_check`) |")  # fmt: skip
     if si := _load("self_instruct.json"):
+        wrong = si["instances_gradable"] - si["instances_correct"]
         rows.append(f"| 12a | student's mean accuracy {si['before']['mean']:.3f} -> {si['after']['mean']:.3f} after SFT "
-                    f"on {si['instances']} generated instances | not run |")  # fmt: skip
+                    f"on {si['instances']} generated instances, {wrong} of the {si['instances_gradable']} graded ones wrong "
+                    f"(from {si['seeds']} seed tasks) | not run |")  # fmt: skip
     if cai := _load("constitutional.json"):
         h = " · ".join(f"{n} {_pair(cai, n, 'harmless', 'refusal_benign')}" for n in cai["results"])
         rows.append(f"| 12b | harmless / kind requests refused, greedy: {h} | not run |")
@@ -615,13 +617,16 @@ def headline_rows() -> list[str]:
         rows.append(f"| 12c | harmless / helpful, greedy: {h} | not run |")
     if vlm := _load("llava.json"):
         r, ch = vlm["results"], vlm["chance"]
-        rows.append(f"| 13 | exact answers {r['stage 2: projector + LoRA']['exact']:.2f}, shuffled images "
-                    f"{r['control: shuffled images']['exact']:.2f}, chance {ch['exact']:.2f} | not run |")  # fmt: skip
+        s2, sh = r["stage 2: projector + LoRA"], r["control: shuffled images"]
+        rows.append(f"| 13 | stage 2: exact captions {s2['exact']:.2f}, short answers right {s2['answers']:.2f}; "
+                    f"shuffled images {sh['exact']:.2f} / {sh['answers']:.2f}; chance {ch['exact']:.2f} / "
+                    f"{ch['answers']:.2f} | not run |")  # fmt: skip
     if cap := _load("capstone.json"):
         s, spec = cap["steps"], cap["speculative"].get("distilled draft", {})
-        rows.append(f"| 14 | mean accuracy {s['base']['mean']:.3f} -> {s['merged']['mean']:.3f}; distilled draft: "
-                    f"acceptance {spec.get('alpha', float('nan')):.2f}, {spec.get('measured', float('nan')):.2f}x "
-                    f"the merged model's tokens/s | not run |")  # fmt: skip
+        bar = cap.get("bar", {})
+        bars = ", ".join(f"vs {ref} {'met' if b['met'] else 'missed'}" for ref, b in bar.items())
+        rows.append(f"| 14 | mean accuracy {s['base']['mean']:.3f} -> {s['merged']['mean']:.3f} (bar: {bars or 'not recorded'}); "
+                    f"distilled draft: acceptance {spec.get('alpha', float('nan')):.2f} | not run |")  # fmt: skip
     return rows
 
 
@@ -629,7 +634,7 @@ def headline() -> str:
     """The README's one results table: the tiny profile's figures, said to be CPU figures, and the GPU status."""
     return "\n".join([
         HEAD_START, "",
-        "| notebook | measured on the tiny profile (CPU, `make notebooks`) | on a GPU |", "|---|---|---|",
+        "| notebook | measured on the tiny profile (CPU) | on a GPU |", "|---|---|---|",
         *headline_rows(), "",
         "These are the offline tiny world's figures, not a GPU's: no notebook has run end to end on a Colab GPU yet "
         "(the presets' code path runs in CI on stand-ins). All tables, timings and seeds: "
@@ -648,7 +653,7 @@ STAGE_START, STAGE_END = "<!-- stages:start -->", "<!-- stages:end -->"
 STAGES = [
     ("11_speculative", "exact speculative decoding: the loop, its speed formula, batched decoding, a draft "
      "trained for your model", "the course's phases 1-3 (fine-tuning, LoRA, DPO)"),
-    ("12a_self_instruct", "Self-Instruct: a dataset grown from 175 seed tasks by the model itself, filtered, "
+    ("12a_self_instruct", "Self-Instruct: a dataset grown from a few seed tasks by the model itself, filtered, "
      "then SFT with LoRA", "11"),
     ("12b_constitutional", "Constitutional AI: critique and revision rounds, SFT on revisions, AI feedback and "
      "DPO", "12a"),
