@@ -78,6 +78,7 @@ CAPSTONE_POLICIES = {
 
 
 def speculative(profile: profiles.Profile) -> Speculative:
+    """Stage 11: a few chat prompts, GPT-2's tokenizer for the guard, dolly-15k for distillation."""
     out = output_dir("11", profile)
 
     prompts = GPU_PROMPTS[: 2 if profile.dry_run else None]
@@ -108,7 +109,7 @@ def speculative(profile: profiles.Profile) -> Speculative:
 
 
 def self_instruct(profile: profiles.Profile) -> SelfInstruct:
-
+    """Stage 12a: the course's written seed tasks (or dolly-15k's), scored by ROUGE-L."""
     out, results = output_dir("12a", profile), results_name("self_instruct", profile)
     written = si.load_seed_tasks(Path(__file__).resolve().parents[1] / "data" / "seed_tasks.jsonl")
     seeds, eval_rows = written[:-20], written[-20:]
@@ -159,7 +160,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
 
 
 def constitutional(profile: profiles.Profile) -> Constitutional:
-
+    """Stage 12b: hh-rlhf's first human turns (harmless-base red team, helpful-base benign)."""
     out, results = output_dir("12b", profile), results_name("constitutional", profile)
     n, n_test = dry_count(profile, t4_cut(profile, "12b", 256)), dry_count(profile, 100)
     red = [
@@ -200,7 +201,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
 
 
 def rlaif_stage(profile: profiles.Profile) -> Rlaif:
-
+    """Stage 12c: hh-rlhf's human-labelled pairs to measure the judge, its prompts for DPO."""
     out, results = output_dir("12c", profile), results_name("rlaif", profile)
     hh_test = rlaif.hh_pairs("test", dry_count(profile, 200))
     train = [
@@ -226,6 +227,7 @@ def rlaif_stage(profile: profiles.Profile) -> Rlaif:
 
 
 def vlm(profile: profiles.Profile) -> Vlm:
+    """Stage 13: Flickr8k captions and VQAv2 questions, LLaVA-1.5's learning rates."""
     out, results = output_dir("13", profile), results_name("llava", profile)
     # LLaVA-1.5's own rates: projector 1e-3 in pre-training, 2e-4 for LoRA, projector 2e-5 beside LoRA
     # (Liu et al. 2023, scripts/v1_5). About one pass over the captions in stage 1, over both tasks in stage 2.
@@ -269,7 +271,7 @@ def vlm_model(profile: profiles.Profile):
 
 
 def capstone(profile: profiles.Profile) -> Capstone:
-
+    """Stage 14: a math tutor on gsm8k, graded by the final number."""
     out, results = output_dir("14", profile), results_name("capstone", profile)
 
     n = dry_count(profile, profile.budgets["samples"])

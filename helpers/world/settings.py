@@ -29,6 +29,7 @@ from helpers.world import self_instruct as tsi
 
 
 def speculative(profile: profiles.Profile) -> Speculative:
+    """Stage 11: the world's held-out prompts, a tokenizer trained on other text, the policy as your model."""
     out = output_dir("11", profile)
 
     other = tiny.build_tokenizer(
@@ -61,7 +62,7 @@ def speculative(profile: profiles.Profile) -> Speculative:
 
 
 def self_instruct(profile: profiles.Profile) -> SelfInstruct:
-
+    """Stage 12a: seeds and an evaluation from the world's families, graded by its programs."""
     out, results = output_dir("12a", profile), results_name("self_instruct", profile)
 
     eval_tasks = families.heldout_by_family(count(profile, 40, 4), families=tsi.EVAL_FAMILIES)
@@ -110,7 +111,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
 
 
 def constitutional(profile: profiles.Profile) -> Constitutional:
-
+    """Stage 12b: requests to harm and to help, graded; the world's critic's built-in rates."""
     out, results = output_dir("12b", profile), results_name("constitutional", profile)
 
     red = families.sample_tasks(count(profile, 120, 24), "train", 31, ("unsafe",))
@@ -159,7 +160,7 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
 
 
 def rlaif_stage(profile: profiles.Profile) -> Rlaif:
-
+    """Stage 12c: graded requests to harm and to help; the world's graders are the truth."""
     out, results = output_dir("12c", profile), results_name("rlaif", profile)
 
     held = families.heldout_by_family(count(profile, 100, 6), families=safety.SAFETY)
@@ -183,6 +184,7 @@ def rlaif_stage(profile: profiles.Profile) -> Rlaif:
 
 
 def vlm(profile: profiles.Profile) -> Vlm:
+    """Stage 13: drawn shapes whose answers a program knows, and a stage 0 for the tiny LM."""
     out, results = output_dir("13", profile), results_name("llava", profile)
     steps = dict(
         stage0=count(profile, 100, 4),
@@ -216,7 +218,7 @@ def vlm_model(profile: profiles.Profile):
 
 
 def capstone(profile: profiles.Profile) -> Capstone:
-
+    """Stage 14: the pet-care domain, its graded questions and requests to help or harm."""
     out, results = output_dir("14", profile), results_name("capstone", profile)
 
     unlabeled = families.sample_tasks(
