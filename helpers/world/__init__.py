@@ -4,8 +4,8 @@ A synthetic task world (`families`), a byte-level tokenizer and small Llama mode
 (`tiny`), and each stage's own families and models (`safety`, `self_instruct`, `cai`, `judges`,
 `capstone`, `bench`). Every model is cached on its own (`cache`) and built on demand. The stage modules
 in `helpers/` never import this package; `profiles.resolve` and `settings.stage` (through
-`world/settings.py`) open it inside a
-function, on the tiny profile only, so a Colab learner's path does not go through it.
+`world/settings.py`) open it inside a function, on the tiny profile only, so a Colab learner's path does
+not go through it.
 
     python -m helpers.world build            # every model of the default world, on 2 cores, and its table
     python -m helpers.world build target     # one model and what it needs
