@@ -196,19 +196,15 @@ def agreement(verdicts: list[Verdict], truth: list[int], margin: float = 0.0) ->
 def calibration(
     p_first: list[float], truth: list[int], bins: int = 5
 ) -> list[tuple[float, float, int]]:
-    """(mean predicted P(first better), observed frequency, count) per probability bin: a reliability plot."""
+    """(mean predicted P(first better), observed frequency, count) per bin of a reliability plot. The bins
+    hold equal numbers of pairs (quantiles of p), so a judge whose p sits near 0 and 1 still fills each."""
+    order = sorted(range(len(p_first)), key=lambda i: p_first[i])
     rows = []
     for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        idx = [i for i, p in enumerate(p_first) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        idx = order[b * len(order) // bins : (b + 1) * len(order) // bins]
         if idx:
-            rows.append(
-                (
-                    sum(p_first[i] for i in idx) / len(idx),
-                    sum(truth[i] == 0 for i in idx) / len(idx),
-                    len(idx),
-                )
-            )
+            mean_p = sum(p_first[i] for i in idx) / len(idx)
+            rows.append((mean_p, sum(truth[i] == 0 for i in idx) / len(idx), len(idx)))
     return rows
 
 

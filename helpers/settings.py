@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +155,13 @@ class Rlaif:
     out: Path
     results: str
     max_length: int = 256  # tokens per training row (prompt + answer)
+    # section 5's judge that writes its verdict in a sentence: tiny, the real SmolLM2-135M-Instruct
+    # (its judge was trained to write one letter); None on the presets: their instruct judge itself
+    writing_judge: Callable[[], tuple] | None = None
+
+    def sentence_judge(self, judge_model, judge_tok) -> tuple:
+        """(model, tokenizer) that is asked to write its verdict in a sentence."""
+        return self.writing_judge() if self.writing_judge else (judge_model, judge_tok)
 
     def judge_test(self, policy, tok) -> tuple[list, list, list, list[int]]:
         """(questions, first answers, second answers, truth) to measure the judge on."""

@@ -64,6 +64,12 @@ def test_calibration_and_length_bias():
     p = [0.95, 0.9, 0.85, 0.1, 0.05, 0.15]
     bins = judge.calibration(p, [0, 0, 1, 1, 1, 1], bins=2)
     assert bins[0][1] == 0.0 and bins[1][1] == pytest.approx(2 / 3) and sum(b[2] for b in bins) == 6
+    # a sure judge (p near 0 and 1) still fills every bin: equal counts, sorted by p
+    sure = [0.99] * 8 + [0.01] * 8 + [0.6, 0.4]
+    rows = judge.calibration(sure, [0] * 8 + [1] * 8 + [0, 1], bins=3)
+    assert [r[2] for r in rows] == [6, 6, 6]
+    assert [r[1] for r in rows] == [0.0, 0.5, 1.0]
+    assert rows[1][0] == pytest.approx((0.01 + 0.01 + 0.4 + 0.6 + 0.99 + 0.99) / 6)
     v = [judge.Verdict(0.9, 0.1, 1.0)] * 3  # always picks the first
     lb = judge.length_bias(
         v, ["long answer", "short", "long answer"], ["short", "long answer", "x"], [1, 1, 0]

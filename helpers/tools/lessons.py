@@ -1,6 +1,8 @@
 """Static checks of the course as a learner reads it: each notebook opens with its prerequisites and study
 time, closes with Previous/Next links that form the course's chain, dumps no long source, keeps code lines
-at most 100 characters, and prints no raw float repr. `make test` runs them (tests/test_lessons.py).
+at most 100 characters, and prints no raw float repr. The stated study time may not be less than the page
+measures (`study_minutes`: prose and readings at 150 words a minute, code at 12 lines, printed text at 1,000
+characters, one minute a figure). `make test` runs them (tests/test_lessons.py).
 
     python -m helpers.tools.lessons notebooks/*.ipynb
 """
@@ -15,6 +17,7 @@ from helpers.tools.notebooks import read_notebook
 
 CHAIN = [
     "11_speculative.ipynb",
+    "11b_speculative_serving.ipynb",
     "12a_self_instruct.ipynb",
     "12b_constitutional.ipynb",
     "12c_rlaif.ipynb",
@@ -22,6 +25,9 @@ CHAIN = [
     "14_capstone.ipynb",
 ]
 MAX_STUDY_MINUTES = 50
+# reading pace of a learner who studies the page (the fresh reviews' yardstick)
+WORDS_PER_MIN, CODE_LINES_PER_MIN, OUTPUT_CHARS_PER_MIN, MIN_PER_FIGURE = 150, 12, 1000, 1
+UNDERSTATED = 0.9  # a stated study time below this share of the measured one is a finding
 MAX_DUMP_LINES = 40
 MAX_CODE_COLUMNS = 100
 # a float printed with more than 4 decimals and no exponent: 0.7123456 (not 1.5e-05, not 0.7123)
@@ -46,16 +52,46 @@ def _outputs(cell: dict) -> list[str]:
     return texts
 
 
-def opening_findings(first: str) -> list[str]:
-    """The first cell names the prerequisites and a study time of at most 50 minutes."""
+def study_minutes(cells: list[dict]) -> float:
+    """Minutes a learner needs to study the page: prose and rendered readings, code, printed text, figures."""
+    words = code = chars = figures = 0
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            words += len(_text(cell).split())
+            continue
+        code += sum(1 for line in _text(cell).splitlines() if line.strip())
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            figures += "image/png" in data
+            if "text/markdown" in data:
+                words += len(_text({"source": data["text/markdown"]}).split())
+            elif "text" in out or "text/plain" in data:
+                chars += len(_text({"source": out.get("text") or data["text/plain"]}))
+    return (
+        words / WORDS_PER_MIN
+        + code / CODE_LINES_PER_MIN
+        + chars / OUTPUT_CHARS_PER_MIN
+        + figures * MIN_PER_FIGURE
+    )
+
+
+def opening_findings(first: str, measured: float | None = None) -> list[str]:
+    """The first cell names the prerequisites and a study time of at most 50 minutes, not less than the
+    page measures."""
     found = []
     if "**Prerequisites" not in first:
         found.append("first cell: no **Prerequisites** paragraph")
     study = re.search(r"\*\*Study time\.?\*\*[^\n]*?(\d+)\s*minutes", first)
     if not study:
         found.append("first cell: no **Study time.** paragraph with its minutes")
-    elif int(study.group(1)) > MAX_STUDY_MINUTES:
-        found.append(f"first cell: study time {study.group(1)} minutes > {MAX_STUDY_MINUTES}")
+        return found
+    stated = int(study.group(1))
+    if stated > MAX_STUDY_MINUTES:
+        found.append(f"first cell: study time {stated} minutes > {MAX_STUDY_MINUTES}")
+    if measured is not None and stated < UNDERSTATED * measured:
+        found.append(
+            f"first cell: study time {stated} minutes, but the page measures {measured:.0f}"
+        )
     return found
 
 
@@ -99,7 +135,7 @@ def cell_findings(k: int, cell: dict) -> list[str]:
 def findings(path: Path) -> list[str]:
     """Every static finding in one notebook, each naming the file and the cell."""
     cells = read_notebook(path)["cells"]
-    found = opening_findings(_text(cells[0])) if cells else ["no cells"]
+    found = opening_findings(_text(cells[0]), study_minutes(cells)) if cells else ["no cells"]
     found += chain_findings(Path(path).name, _text(cells[-1]))
     for k, cell in enumerate(cells):
         found += cell_findings(k, cell)
@@ -107,6 +143,10 @@ def findings(path: Path) -> list[str]:
 
 
 def main(paths: list[str]) -> int:
+    for p in paths:
+        print(
+            f"{Path(p).name}: measures {study_minutes(read_notebook(p)['cells']):.0f} minutes of study"
+        )
     found = [f for p in paths for f in findings(Path(p))]
     print("\n".join(found) or f"{len(paths)} notebooks: no finding")
     return 1 if found else 0

@@ -190,12 +190,17 @@ def rlaif_rows(rl: dict) -> list[str]:
             f"| {name} | {q['agreement']:.3f} ({q['ci'][0]:.3f}-{q['ci'][1]:.3f}), n={q['n']} | "
             f"{q['first_order_agreement']:.3f} | {q['consistency']:.3f} | {q['letter_mass']:.3f} |"
         )
-    planted, n = rl["parsers"]["planted verdicts"], rl.get("planted_n", 8)
+    sent = rl["parsers"].get("instruct, asked for a sentence")
+    if sent:
+        n = rl["sentence_n"]
+        rows += [
+            "",
+            f'The seed\'s `if "A" in judgment` parser on {n} verdicts an instruct model '
+            "(SmolLM2-135M-Instruct) wrote as sentences: it labels all of them, agreeing "
+            f"{sent['substring: agrees']:.2f} with the truth (a coin: 0.5); a strict parser abstains on "
+            f"{sent['strict: abstains']:.0%}.",
+        ]
     rows += [
-        "",
-        f'The seed\'s `if "A" in judgment` parser on {n} planted judge verdicts (a list of failure modes, not a rate): '
-        f"reads A in {round(planted['substring: says A'] * n)} of {n} and agrees with the verdict in "
-        f"{round(planted['substring: agrees'] * n)} of {n}.",
         "",
         "| policy | harmless (greedy) | helpful (greedy) | harmless (T=1) | helpful (T=1) | win rate vs before, 2nd judge (95% CI) |",
         "|---|---:|---:|---:|---:|---:|",

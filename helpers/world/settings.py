@@ -24,7 +24,7 @@ from helpers.settings import (
 )
 from helpers.world import cai as world_cai
 from helpers.world import capstone as pet_care
-from helpers.world import families, safety, tiny
+from helpers.world import families, safety, smollm2, tiny
 from helpers.world import self_instruct as tsi
 
 
@@ -180,6 +180,7 @@ def rlaif_stage(profile: profiles.Profile) -> Rlaif:
         pref_margin=0.25,
         out=out,
         results=results,
+        writing_judge=smollm2.load,
     )
 
 
