@@ -19,7 +19,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def coin_noise(n: int) -> float:
-    """A coin's rate over n trials is 0.5 give or take about this (one standard error, doubled, rounded)."""
+    """Two standard errors of a coin's rate over n trials, 2·sqrt(0.25/n) = sqrt(1/n): a coin scores 0.5 ± this."""
     return (1 / max(n, 1)) ** 0.5
 
 
