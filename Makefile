@@ -73,12 +73,12 @@ pytest-all:  ## unit tests and every notebook (tiny, quick), figures to the scra
 hub:  ## build (or find in the cache) the stand-in hub: offline copies of every hub model and dataset the presets name
 	$(PY) -m helpers.tools.standin_hub build
 
-# Every notebook on the t4 preset; where l4 and a100 take another path: stage 11's padded vocabulary, stage 14's pairs.
+# Every notebook on the t4 preset but 11b, which a100 runs (its second pair's padded vocabulary); l4 and a100: stage 14's pairs.
 # Longest first, so two workers finish together (measured on E: 12a 144 s, 13 130 s, l4:14 79 s, t4:14 64 s,
 # a100:11 58 s, 12c 51 s, t4:11 46 s, 12b 34 s; 12a and 13 are the ones that run a real 135M model).
 # "@adapter" and "@merged": the notebook with your own checkpoint for its main role (11: target, 14: policy) in
 # each form a phase-3 run leaves, a LoRA adapter folder and a merged model folder (helpers/tools/presets.py).
-PRESET_RUNS ?= t4:12a_self_instruct t4:13_llava l4:14_capstone t4:14_capstone a100:11_speculative \
+PRESET_RUNS ?= t4:12a_self_instruct t4:13_llava l4:14_capstone t4:14_capstone a100:11b_speculative_serving \
   t4:11_speculative@adapter t4:12c_rlaif t4:14_capstone@merged t4:11_speculative t4:12b_constitutional
 # The dry runs that fit beside the target's build (about 5 min on this project's machines; measured on E).
 PRESETS_BESIDE_TARGET ?= t4:12a_self_instruct t4:13_llava t4:12b_constitutional

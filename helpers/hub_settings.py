@@ -131,6 +131,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
             "rougeL": si.rouge_l_eval(model, tok, eval_rows, max_new_tokens=b["max_new_tokens"])
         },
         score_label="ROUGE-L F",
+        heldout={},
         writer_reference={},
         writer_note="",
         chance_note="",

@@ -226,9 +226,9 @@ def length_bias(
     }
 
 
-# ---------------------------------------------------------------- the seed's parser, for contrast
+# ---------------------------------------------------------------- a common tutorial's parser, for contrast
 def substring_label(judgment: str) -> int:
-    """The course seed's parser: `if "A" in judgment` -> first answer. True for "As an AI...",
+    """A common tutorial's parser: `if "A" in judgment` -> first answer. True for "As an AI...",
     "Answer:", "(B) is better than (A)" and most refusals: do not use."""
     return 0 if "A" in judgment else 1
 

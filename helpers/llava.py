@@ -210,17 +210,13 @@ def autocast_to(model, dtype: torch.dtype | None):
 
 # ---------------------------------------------------------------- the same model by hand
 class HandBuiltLlava(nn.Module):
-    """LLaVA's forward pass in ten lines: vision tower -> penultimate layer without CLS -> MLP ->
+    """LLaVA's forward pass in seven lines: vision tower -> penultimate layer without CLS -> MLP ->
     replace the <image> embeddings -> causal LM through `inputs_embeds`."""
 
     def __init__(self, vision: CLIPVisionModel, projector: nn.Module, lm, image_token_id: int):
         super().__init__()
-        self.vision, self.projector, self.lm, self.image_token_id = (
-            vision,
-            projector,
-            lm,
-            image_token_id,
-        )
+        self.vision, self.projector, self.lm = vision, projector, lm
+        self.image_token_id = image_token_id
 
     def forward(self, input_ids, pixel_values, attention_mask=None):
         hidden = self.vision(pixel_values=pixel_values, output_hidden_states=True).hidden_states

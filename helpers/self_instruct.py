@@ -9,6 +9,7 @@ parsers live in `instruct_prompts`, the fast ROUGE-L dedup in `rouge_pool`.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import string
@@ -372,3 +373,37 @@ def to_sft_rows(instances: list[dict]) -> list[dict]:
         }
         for x in instances
     ]
+
+
+def save_results(
+    path: str | Path,
+    cfg,
+    run: Run,
+    verdicts: Counter,
+    bench: dict,
+    before: dict,
+    after: dict,
+    after_verified: dict | None,
+    n_verified: int,
+) -> None:
+    """Write a run's headline figures to a JSON file (the course's results table reads it): the stage's
+    budget (`cfg`), the funnel, the grader's audit (`verdicts`: True/False/None counts), the ROUGE-L
+    benchmark and the student's scores before and after SFT on all and on verified instances."""
+    record = {
+        "rounds": cfg.rounds,
+        "prompts_per_round": cfg.prompts_per_round,
+        "seeds": len(cfg.seeds),
+        "funnel": dict(run.funnel().most_common()),
+        "kept_instructions": len(run.kept),
+        "instances": len(run.instances),
+        "instances_gradable": verdicts[True] + verdicts[False],
+        "instances_correct": verdicts[True],
+        "rouge_bench": bench,
+        "sft_steps": cfg.sft_steps,
+        "before": before,
+        "after": after,
+        "verified_instances": n_verified,
+        "after_verified": after_verified,
+        "writer": cfg.writer_reference,
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")

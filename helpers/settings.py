@@ -78,6 +78,8 @@ class SelfInstruct:
     seeds: list[dict]  # the seed tasks (instruction, input, output, is_classification)
     score: object  # score(model, tok) -> {metric: value}: how good the student is
     score_label: str
+    # held-out prompts per family behind `score` (the noise bars' n); {} where the score is no accuracy
+    heldout: dict
     # the writer's own score where known (tiny: from its build), for the table
     writer_reference: dict
     writer_note: str

@@ -32,7 +32,7 @@ def _write(tmp_path: Path, name: str, first: str, code: str, output: str, last: 
 GOOD_FIRST = (
     "**Prerequisites.** 11.\n\n**Study time.** About 40 minutes; Colab T4 about 20 minutes."
 )
-GOOD_LAST = "**Previous:** [11](11_speculative.ipynb) · **Next:** [12b](12b_constitutional.ipynb)"
+GOOD_LAST = "**Previous:** [11b](11b_speculative_serving.ipynb) · **Next:** [12b](12b_constitutional.ipynb)"
 
 
 def test_a_clean_notebook_has_no_finding(tmp_path):
@@ -55,7 +55,7 @@ def test_each_planted_fault_is_named(tmp_path):
     assert lessons.findings(path) == [
         "12a_self_instruct.ipynb: first cell: no **Prerequisites** paragraph",
         "12a_self_instruct.ipynb: first cell: study time 72 minutes > 50",
-        "12a_self_instruct.ipynb: last cell: **Previous:** should link 11_speculative.ipynb, links nothing",
+        "12a_self_instruct.ipynb: last cell: **Previous:** should link 11b_speculative_serving.ipynb, links nothing",
         "12a_self_instruct.ipynb: last cell: **Next:** should link 12b_constitutional.ipynb, links ['12c_rlaif.ipynb']",
         "12a_self_instruct.ipynb: cell 1 line 1: 125 characters > 100",
         "12a_self_instruct.ipynb: cell 1: a source dump of 41 lines > 40",

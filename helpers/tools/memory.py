@@ -172,47 +172,43 @@ class Preset:
 
 
 def stage11(p: Preset) -> list[Cell]:
-    from helpers import hub_settings  # here: it imports the hub libraries
-
     t, d = p.roles["target"], p.roles["draft"]
     pair = (Load("target", t, p.d), Load("draft", d, p.d))
     with_untrained = pair + (Load("untrained draft", d, p.d),)
     new = min(128, p.new)
-    cells = [
-        Cell("11", 6, "load target + draft", pair, ()),
+    return [
+        Cell("11", 7, "load target + draft", pair, ()),
         Cell(
             "11",
-            37,
+            46,
             "untrained draft beside the pair",
             with_untrained,
             generate_step(t, p.d, 1, CHAT_PROMPT, new),
         ),
     ]
+
+
+def stage11b(p: Preset) -> list[Cell]:
+    from helpers import hub_settings  # here: it imports the hub libraries
+
+    t, d = p.roles["target"], p.roles["draft"]
+    pair = (Load("target", t, p.d), Load("draft", d, p.d))
+    new = min(128, p.new)
+    distilled = pair + (Load("draft copy (LoRA)", d, p.d),)
+    cells = [
+        Cell("11b", 6, "load target + draft", pair, ()),
+        Cell(
+            "11b", 9, "batched decoding, batch 8", pair, generate_step(t, p.d, 8, CHAT_PROMPT, new)
+        ),
+        Cell("11b", 14, "draft distillation (LoRA)", distilled, lora_step(d, p.d, p.batch, 256)),
+    ]
     if p.name in hub_settings.SECOND_PAIRS:
         t2, d2 = hub_settings.SECOND_PAIRS[p.name]
         second = (Load("second target", t2, p.d), Load("second draft", d2, p.d))
+        both = distilled + (Load("draft copy (on-policy)", d, p.d),) + second
         cells.append(
-            Cell(
-                "11",
-                40,
-                "second pair",
-                with_untrained + second,
-                generate_step(t2, p.d, 1, CHAT_PROMPT, new),
-            )
+            Cell("11b", 23, "second pair", both, generate_step(t2, p.d, 1, CHAT_PROMPT, new))
         )
-    cells.append(
-        Cell(
-            "11",
-            43,
-            "batched decoding, batch 8",
-            with_untrained,
-            generate_step(t, p.d, 8, CHAT_PROMPT, new),
-        )
-    )
-    distill = with_untrained + (Load("draft copy (LoRA)", d, p.d),)
-    cells.append(
-        Cell("11", 48, "draft distillation (LoRA)", distill, lora_step(d, p.d, p.batch, 256))
-    )
     return cells
 
 
@@ -271,6 +267,13 @@ def stage12b(p: Preset) -> list[Cell]:
             "answers, batch 128",
             sl + (Load("RL-CAI", h, p.d),),
             generate_step(h, p.d, 128, CHAT_PROMPT, p.new),
+        ),
+        Cell(
+            "12b",
+            39,
+            "SFT (LoRA) without the helpful rows, beside RL-CAI",
+            sl + (Load("RL-CAI", h, p.d), Load("copy in training", h, p.d)),
+            lora_step(h, p.d, p.batch, 1024),
         ),
     ]
 
@@ -433,6 +436,7 @@ def stage14(p: Preset) -> list[Cell]:
 
 NOTEBOOKS = {
     "11": stage11,
+    "11b": stage11b,
     "12a": stage12a,
     "12b": stage12b,
     "12c": stage12c,

@@ -4,7 +4,7 @@ Each run is `COURSE_PROFILE=<preset> COURSE_DRY_RUN=1` through nbmake (outputs n
 preset's models, data, prompts, parsers and pairings, in fp32 with budgets cut to a few steps. Figures and
 output folders go under `--results` (a scratch folder), never into the clone.
 
-    python -m helpers.tools.presets t4:14_capstone a100:11_speculative --workers 2
+    python -m helpers.tools.presets t4:14_capstone a100:11b_speculative_serving --workers 2
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ EXTRA_ENV = {"12a_self_instruct": {"COURSE_GENERATOR": "HuggingFaceTB/SmolLM2-13
 FOUR_BIT_RUNS = {"t4:14_capstone"}
 # "preset:notebook@form": the notebook with your own checkpoint for its main role, in one of the two forms a
 # phase-3 run leaves (a LoRA adapter folder as trainer.save_model() writes it, or a merged model folder).
-CHECKPOINT_ROLE = {"11_speculative": "target", "14_capstone": "policy"}
+CHECKPOINT_ROLE = {
+    "11_speculative": "target",
+    "11b_speculative_serving": "target",
+    "14_capstone": "policy",
+}
 
 
 def your_checkpoint(preset: str, notebook: str, form: str, folder: Path) -> dict[str, str]:

@@ -28,7 +28,6 @@ def _spec(cfg, b, m, jb) -> list[Work]:
         Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 3)", 3 * n, 1, new),
         Work("generate", t, "acceptance sweep and greedy parity over k (sec. 3-6)", 11 * n, 1, new),
         Work("generate", t, "the two-token law's samples (sec. 5)", 2 * cfg.law_samples, 1, 2),
-        Work("score", t, "cost and v(k) measurements (sec. 7)", 9 * 21 + 17 * 31, 1, _ANSWER),
         Work(
             "generate",
             t,
@@ -38,14 +37,23 @@ def _spec(cfg, b, m, jb) -> list[Work]:
             new,
         ),
         Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new),
+    ]
+
+
+def _spec_serving(cfg, b, m, jb) -> list[Work]:
+    """Notebook 11b: batched speculative decoding, draft distillation and the second pair (stage 11's
+    settings)."""
+    new, t = cfg.max_new_tokens, m["target"]
+    return [
+        Work("score", t, "cost and v(k) measurements (11b top)", 8 * 21 + 17 * 31, 1, _ANSWER),
         *(
-            Work("generate", t, f"batched, plain and ours at batch {b} (sec. 11)", 8 * 8, b, new)
+            Work("generate", t, f"batched, plain and ours at batch {b} (11b sec. 1)", 8 * 8, b, new)
             for b in (1, 4, 8)
         ),
         Work(
             "generate",
             t,
-            "your target's answers to the distillation prompts (sec. 12)",
+            "your target's answers to the distillation prompts (11b sec. 2)",
             len(cfg.distill_prompts),
             64,
             new,
@@ -53,18 +61,18 @@ def _spec(cfg, b, m, jb) -> list[Work]:
         Work(
             "train",
             m["draft"],
-            "draft distillation (sec. 12)",
+            "draft distillation (11b sec. 2)",
             cfg.distill_steps,
             cfg.distill_batch,
             min(256, _ANSWER + new),
         ),
         *on_policy(
-            m["draft"], t, cfg.distill_steps, cfg.distill_batch, cfg.on_policy_tokens, "sec. 12"
+            m["draft"], t, cfg.distill_steps, cfg.distill_batch, cfg.on_policy_tokens, "11b sec. 2"
         ),
         Work(
             "generate",
             t,
-            "alpha of three drafts, one prompt at a time (sec. 12)",
+            "alpha of three drafts, one prompt at a time (11b sec. 2)",
             6 * len(cfg.distill_held),
             1,
             new,
@@ -74,7 +82,7 @@ def _spec(cfg, b, m, jb) -> list[Work]:
                 Work(
                     "generate",
                     cfg.second_pair[0],
-                    "the second pair: parity and alpha (sec. 10)",
+                    "the second pair: parity and alpha (11b sec. 3)",
                     4,
                     1,
                     new,
@@ -173,12 +181,15 @@ def _constitutional(cfg, b, m, jb) -> list[Work]:
             dtype_bytes=jb,
         ),
         Work("train", h, "SL-CAI SFT (sec. 7)", cfg.sft_steps, cfg.train_batch, row),
+        Work(
+            "train", h, "SL-CAI without helpful rows (sec. 9)", cfg.sft_steps, cfg.train_batch, row
+        ),
         Work("train", h, "RL-CAI DPO (sec. 8)", cfg.dpo_steps, cfg.train_batch, row, passes=3),
         Work(
             "generate",
             h,
-            "held-out rates: 3 models x 5 answers (sec. 9)",
-            15 * len(cfg.held),
+            "held-out rates: 4 models x 5 answers (sec. 9)",
+            20 * len(cfg.held),
             128,
             new,
         ),
@@ -385,6 +396,7 @@ def _capstone(cfg, b, m, jb) -> list[Work]:
 
 PLANS = {
     "11": _spec,
+    "11b": _spec_serving,
     "12a": _self_instruct,
     "12b": _constitutional,
     "12c": _rlaif,
@@ -413,7 +425,8 @@ def table() -> dict:
         # 4 where the judges, writer and feedback model load in fp32 (a T4)
         jb = profile.judge_dtype.itemsize
         for stage, plan in PLANS.items():
-            work = plan(settings.stage(stage, profile), profile.budgets, profile.models, jb)
+            cfg = settings.stage("11" if stage == "11b" else stage, profile)  # 11b: 11's settings
+            work = plan(cfg, profile.budgets, profile.models, jb)
             out.setdefault(stage, {})[preset] = runtime.estimate(work, preset)
             if preset == "t4" and stage in hub_settings.T4_CUTS:
                 out[stage][preset]["cut"] = hub_settings.T4_CUTS[stage][1]

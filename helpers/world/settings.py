@@ -8,6 +8,7 @@ dataclass; `helpers/hub_settings.py` builds the same dataclasses for the GPU pre
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from helpers import llava, profiles, rlaif, tasks
@@ -84,6 +85,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
         seeds=tsi.tiny_seed_tasks(count(profile, 120, 24)),
         score=lambda model, tok: tasks.accuracy(model, tok, eval_tasks),
         score_label="held-out accuracy",
+        heldout=dict(Counter(t.family for t in eval_tasks)),
         writer_reference=info["heldout"],
         writer_note=note,
         chance_note="chance on parity (odd/even) and owns (yes/no): 0.5 for a model that knows the answer format",

@@ -1,0 +1,363 @@
+"""Readings of notebook 11 (speculative decoding): each function turns one section's measured values into
+the Markdown the learner reads under them, every verdict chosen by the values."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from helpers import spec_schedules
+
+
+def textbook_loop(rows: dict[str, list], n_prompts: int) -> str:
+    """Section 3: the tutorial loop against ours and plain `generate` (seconds, target calls, parity)."""
+    s_plain = rows["plain generate (cached)"][0]
+    s_tut, calls_tut, same_tut = rows["tutorial loop, k=4"]
+    s_ours, calls_ours, same_ours = rows["ours, k=4"]
+    if same_tut == same_ours == n_prompts:
+        parity = (
+            f"Both loops reproduce the target's greedy text on all {n_prompts} prompts (argmax "
+            "equality is correct for greedy decoding)."
+        )
+    else:
+        parity = (
+            f"The tutorial loop matched plain greedy on {same_tut} of {n_prompts} prompts and ours "
+            f"on {same_ours}: in float32 a miss is a bug; in fp16 or bf16 a near-tie can round the "
+            "other way (section 5)."
+        )
+    if s_tut > s_ours:
+        cost = "it pays for re-reading the whole text at every step and for its extra target passes"
+    else:
+        cost = "it was not slower on this run, although it re-reads the whole text at every step"
+    return (
+        f"**Reading it.** {parity} The tutorial loop took {s_tut:.2f} s and {calls_tut} target "
+        f"calls, ours {s_ours:.2f} s and {calls_ours} calls, plain `generate` {s_plain:.2f} s: "
+        f"{cost}. Each time is one measurement, an illustration rather than a result (section 7 "
+        "says why)."
+    )
+
+
+def acceptance_rate(
+    alpha_by_k: dict[int, float],
+    aop_by_k: dict[int, float],
+    overlap_by_k: dict[int, float],
+    n_new: int,
+) -> str:
+    """Section 3, bug 4: accepted / proposed against alpha-hat and the mean overlap, over k."""
+    k0, k1 = min(alpha_by_k), max(alpha_by_k)
+    lo, hi = min(alpha_by_k.values()), max(alpha_by_k.values())
+    gap = max(abs(overlap_by_k[k] - alpha_by_k[k]) for k in alpha_by_k)
+    if aop_by_k[k0] - aop_by_k[k1] > 0.05:
+        trend = "The textbook rate falls with k although the draft is the same: it measures k."
+    else:
+        trend = (
+            "The textbook rate barely falls here; it falls most when α is far from both 0 and 1 "
+            "(exercise 2 predicts by how much)."
+        )
+    agree = "the two columns agree" if gap < 0.0005 else f"the two columns agree within {gap:.3f}"
+    return (
+        f"**Reading it.** From k = {k0} to k = {k1}, accepted / proposed goes from "
+        f"{aop_by_k[k0]:.2f} to {aop_by_k[k1]:.2f}, while α̂ stays between {lo:.2f} and {hi:.2f}. "
+        f"{trend} The last column averages Σ min(p, q) over the checked positions; greedy p and q "
+        f"are one-hot, so it counts the same agreements as α̂, and {agree}. This table decodes "
+        f"all {n_new} new tokens, past the end of turn; later sections stop there or sample, so "
+        "their α̂ differ."
+    )
+
+
+def one_round(st) -> str:
+    """Section 4: the round-by-round trace of one prompt (`SpecStats`)."""
+    full = sum(a == p > 0 for a, p in zip(st.accepted, st.proposed))
+    return (
+        f"**Reading it.** {full} of {len(st.accepted)} rounds kept every draft, and every round "
+        f"added one token of the target's own, so {st.new_tokens} tokens cost {st.target_calls} "
+        f"target calls ({st.tau:.2f} tokens per call), where plain decoding pays one call per "
+        "token. A rejection costs the rest of that round's drafts, never a wrong token."
+    )
+
+
+def two_token_test(
+    tok,
+    pairs: list,
+    law: torch.Tensor,
+    control: torch.Tensor,
+    top: torch.Tensor,
+    n_samples: int,
+    p_ours: float,
+    p_control: float,
+) -> str:
+    """Section 5: the chi-square test of our sampler and of the negative control."""
+    gap = (control - law * n_samples).abs()
+    worst = int(top[int(gap[top].argmax())])  # among the outcomes the chart shows
+    if p_ours > 1e-3:
+        ours = f"Our bars follow the expected ones (chi-square p = {p_ours:.3g}: not rejected). "
+    else:
+        ours = (
+            f"A failure: our counts depart from the target's law (p = {p_ours:.3g}). Check that q "
+            "is the distribution the draft sampled from and that a rejection draws from "
+            "max(0, p - q). "
+        )
+    if p_control <= 1e-3:
+        caught = f"The test rejects it (p = {p_control:.3g}), as a test that can fail must."
+    else:
+        caught = (
+            f"The test does not reject it (p = {p_control:.3g}): with {n_samples} samples it lacks "
+            "the power to see this bug, so our pass proves little here; raise the sample count."
+        )
+    return (
+        f"**Reading it.** {ours}The control departs most at {tok.decode(pairs[worst])!r}: "
+        f"{int(control[worst])} draws against {float(law[worst]) * n_samples:.0f} expected. {caught}"
+    )
+
+
+def _middle_bin(hist: torch.Tensor, geo: torch.Tensor) -> int:
+    """The bin strictly between the two ends that departs most from the model, in standard errors."""
+    n = float(hist.sum())
+    middle = range(1, len(hist) - 1) if len(hist) > 2 else range(len(hist))
+
+    def z(i: int) -> float:
+        e = float(geo[i])
+        return abs(float(hist[i]) - e) / math.sqrt(max(e * (1 - e / n), 1e-9))
+
+    return max(middle, key=z)
+
+
+def _iid_share(hist: torch.Tensor, geo: torch.Tensor, runs: int = 2000) -> float:
+    """Share of simulated histograms, each as many rounds drawn from the geometric model, at least as far
+    from the model's counts (chi-square distance) as the measured one: a Monte Carlo p-value."""
+
+    def chi2(counts: torch.Tensor) -> torch.Tensor:
+        return ((counts - geo) ** 2 / geo.clamp(min=1e-9)).sum(-1)
+
+    n, g = int(hist.sum()), torch.Generator().manual_seed(0)
+    draws = torch.multinomial(geo / geo.sum(), runs * n, replacement=True, generator=g)
+    sims = torch.nn.functional.one_hot(draws.view(runs, n), len(geo)).sum(1).double()
+    return float((chi2(sims) >= chi2(hist)).double().mean())
+
+
+def acceptance_by_position(
+    pooled, hist: torch.Tensor, geo: torch.Tensor, k: int, alpha_k: float, n_new: int
+) -> str:
+    """Section 6: per-position acceptance and the accepted lengths against the geometric model."""
+    a = pooled.alpha_hat
+    rates = [r for r in pooled.per_position if not math.isnan(r)]
+    half = len(rates) // 2
+    early = sum(rates[:half]) / half if half else a
+    late = sum(rates[half:]) / (len(rates) - half) if rates else a
+    if abs(late - early) < 0.05:
+        shape = "scatter around it with no steady slope, as the i.i.d. model expects"
+    else:
+        shape = (
+            f"{'fall' if late < early else 'rise'} along the round ({early:.2f} over the first "
+            f"half of the positions, {late:.2f} over the rest)"
+        )
+    if abs(a - alpha_k) < 0.02:
+        vs3 = f"nearly section 3's {alpha_k:.2f} at k = {k}"
+    else:
+        vs3 = (
+            f"{'above' if a > alpha_k else 'below'} section 3's {alpha_k:.2f} at k = {k}, which "
+            f"decoded all {n_new} tokens past the end of turn: the tokens there, which a served "
+            f"model never emits, {'lowered' if a > alpha_k else 'raised'} it"
+        )
+    last_n = pooled.pos_tried[-1] if pooled.pos_tried else 0
+    loose = ", so read its height loosely" if last_n < 30 else ""
+    head = f"**Reading it.** α̂ here is {a:.2f}, {vs3}. The bars {shape}; the last one rests on "
+    head += f"{last_n} rounds{loose}."
+    n = int(hist.sum())
+    if n == 0:
+        return f"{head} No round drafted all {k} drafts, so the right panel is empty."
+    i, p_iid = _middle_bin(hist, geo), _iid_share(hist, geo)
+    ends = (
+        f"{int(hist[0])} round(s) kept no draft ({float(geo[0]):.1f} expected under the geometric "
+        f"model), {int(hist[k])} kept all {k} ({float(geo[k]):.1f}), and the middle departs most at "
+        f"{i} accepted: {int(hist[i])} rounds against {float(geo[i]):.1f}."
+    )
+    sims = f"of 2,000 simulated sets of {n} rounds drawn from the geometric model itself"
+    if p_iid >= 0.05:
+        verdict = (
+            f"{p_iid:.0%} {sims} land at least as far from it (chi-square distance), so the bumps "
+            f"are the sampling noise of {n} rounds: no sign of runs beyond the i.i.d. model."
+        )
+    else:
+        verdict = (
+            f"Only {p_iid:.0%} {sims} land as far from it (chi-square distance): more than the "
+            f"noise of {n} rounds. Acceptances come in runs (easy stretches pass whole, hard ones "
+            "fail early), which the i.i.d. model misses."
+        )
+    return f"{head} {ends} {verdict}"
+
+
+def speed_vs_theory(result: dict, n_t: int, n_d: int) -> str:
+    """Section 7: the measured speed-ups against both formulas, and what c and v(k) say."""
+    ours = [r for r in result["rows"] if r["method"].startswith("ours k=")]
+    errs = {
+        col: sum(abs(r[col] - r["speedup"]) for r in ours) / len(ours)
+        for col in ("predicted_textbook", "predicted_with_verify")
+    }
+    tb, wv = errs["predicted_textbook"], errs["predicted_with_verify"]
+    alpha = sum(r["alpha_hat"] for r in ours) / len(ours)
+    c, v = result["costs"]["c"], result["costs"]["verify"]
+    best = max(ours, key=lambda r: r["speedup"])
+    k_tb = spec_schedules.optimal_k(alpha, c, k_max=8)
+    k_v = spec_schedules.optimal_k(alpha, c, lambda k: v[k], k_max=8)
+    c_params = n_d / n_t  # what c would be if a step cost its parameters
+    if c > 2 * c_params:
+        overhead = (
+            "so a step here is mostly Python and framework overhead, which a small model keeps"
+        )
+    else:
+        overhead = "close to the parameter ratio: compute dominates a step here"
+    if abs(wv - tb) < 0.0005:
+        closer = "neither"
+    else:
+        closer = "the verify-aware one" if wv < tb else "the textbook one"
+    pick = f"Both pick k = {k_tb}" if k_tb == k_v else f"They pick k = {k_tb} and k = {k_v}"
+    paid = (
+        "" if best["speedup"] > 1 else ": no k beat plain decoding, so speculation did not pay here"
+    )
+    first = (
+        f"**Reading it.** The draft has {n_t / n_d:.1f}x fewer parameters, so on compute alone c "
+        f"would be about {c_params:.2f}; measured, c is {c:.2f}, {overhead}. With α ≈ {alpha:.2f} "
+        f"(ours' mean α̂ over k) the fastest constant k was k = {best['k']}, at "
+        f"{best['speedup']:.2f}x{paid}. The textbook formula (v = 1) misses the clock by {tb:.3f} on "
+        f"average and the verify-aware one by {wv:.3f}: {closer} is closer in this run. {pick}; the "
+        f"clock picked k = {best['k']}."
+    )
+    if wv < tb:
+        why = "Charging the verify pass helped here."
+    else:
+        why = (
+            "Charging the verify pass did not help here: `generate` also runs logits processors "
+            "and stopping checks at every step, which neither formula charges."
+        )
+    below = [str(k) for k in sorted(v) if v[k] < 1]
+    mono = all(v[k] <= v[k + 1] for k in v if k + 1 in v)
+    shape = "grows with k" if mono else "is not monotone in k"
+    if below:
+        shape += (
+            f", and at k = {', '.join(below)} a (k+1)-token pass timed cheaper than a 1-token one"
+        )
+    rows = {r["method"]: r for r in result["rows"]}
+    hf = [rows[f"HF assisted k={r['k']}"]["speedup"] for r in ours]
+    ratio = [h / r["speedup"] for h, r in zip(hf, ours)]
+    default, lookup = rows["HF assisted (default)"]["speedup"], rows["HF prompt lookup"]["speedup"]
+    second = (
+        f"{why} The benchmark's v(k) {shape}: on the tiny CPU profile a target step takes "
+        f"{result['costs']['target_ms']:.1f} ms, and a rerun moves c, v(k) and the speed-ups. Only "
+        "exactness and α are results here; the clock decides where a step is real compute."
+    )
+    third = (
+        f"**Transformers' assisted generation** runs at {min(hf):.2f}x to {max(hf):.2f}x plain "
+        f"decoding at a constant k, {default:.2f}x with its default schedule. At the same k it keeps "
+        f"exactly the drafts ours keeps, yet runs at {min(ratio):.2f}-{max(ratio):.2f} of our speed: "
+        "the gap is the cost of a round (`generate`'s machinery for the draft: logits processors, "
+        "stopping criteria, two caches), large next to a model this small. Prompt lookup, with no "
+        f"draft model, ran at {lookup:.2f}x."
+    )
+    return f"{first}\n\n{second}\n\n{third}"
+
+
+# the benchmark's rows of section 8's schedules, and transformers' default one
+SCHEDULES = (
+    "ours heuristic (+2/-1)",
+    "ours alpha-driven k*",
+    "ours k<=20, stop < 0.4",
+    "ours alpha-driven k*, block stop",
+    "HF assisted (default)",
+)
+
+
+def schedules(result: dict, adaptive: tuple[str, ...] = SCHEDULES) -> str:
+    """Section 8: the adaptive schedules (rows of the benchmark) against the best constant k."""
+    rows = {r["method"]: r for r in result["rows"]}
+    const = max(
+        (r for r in result["rows"] if r["method"].startswith("ours k=")), key=lambda r: r["speedup"]
+    )
+    speed = {m: rows[m]["speedup"] for m in adaptive}
+    fastest, bar = max(speed, key=speed.get), const["speedup"]
+    taus = {m: rows[m]["tau"] for m in adaptive if rows[m]["tau"]}
+    most = max(taus, key=taus.get) if taus else fastest
+    if speed[fastest] > 1.05 * bar:  # 5 %: well outside the clock's noise on this profile
+        verdict = "it beat the best constant k by more than the clock's noise (5 %)"
+    elif speed[fastest] >= 0.95 * bar:
+        verdict = (
+            "within the clock's noise (5 %) of the best constant k. That is the schedule's point: "
+            "it needed no k in advance"
+        )
+    else:
+        verdict = "no schedule came within 5 % of the best constant k here"
+    if most == fastest:
+        longest = "and was also the fastest"
+    else:
+        longest = (
+            f"yet was not the fastest: each drafted token costs c = {result['costs']['c']:.2f} of a "
+            "target step, so long rounds pay only where α is high"
+        )
+    return (
+        f"**Reading it.** The best constant k (`{const['method']}`, {bar:.2f}x) was picked after "
+        "the fact from these same timings, an optimistic bar. The "
+        f"fastest schedule, `{fastest}`, ran at {speed[fastest]:.2f}x: {verdict}. `{most}` made the "
+        f"most tokens per target call ({taus.get(most, 0.0):.2f}) {longest}."
+    )
+
+
+def temperature(alpha_t: dict[float, float], tau_t: dict[float, float], alpha_k4: float) -> str:
+    """Section 9: alpha-hat and tokens per target call against the sampling temperature."""
+    hot = max(alpha_t)
+    change = alpha_t[hot] - alpha_t[0.0]
+    above = [f"{t:g}" for t in alpha_t if t > 0 and alpha_t[t] > alpha_t[0.0]]
+    if change < -0.05:
+        trend = (
+            f"α̂ falls by {-change:.2f} from greedy to T = {hot:g}, and tokens per target call from "
+            f"{tau_t[0.0]:.2f} to {tau_t[hot]:.2f}: flatter p and q disagree more often. Measure α "
+            "at the temperature you serve."
+        )
+    else:
+        trend = (
+            f"α̂ does not fall by more than 0.05 from greedy to T = {hot:g} ({change:+.2f}): "
+            "temperature is not what limits this pair; still measure α at the temperature you serve."
+        )
+    return (
+        f"**Reading it.** {trend} T = 0 is section 3's setting at k = 4 ({alpha_k4:.2f} there). "
+        "Greedy α̂ counts argmax agreements; a sampled α̂ counts drafts kept with probability "
+        "min(1, p/q), so it can land above the greedy one"
+        + (f", as at T = {', '.join(above)} here." if above else "; here none did.")
+    )
+
+
+def failure_cases(alpha: dict[str, float], speed: dict[str, float]) -> str:
+    """Section 9: the trained draft, the target as its own draft, and an untrained draft."""
+    s_tr = speed["trained draft"]
+    a_self, s_self = (
+        alpha["target as its own draft (c = 1)"],
+        speed["target as its own draft (c = 1)"],
+    )
+    a_bad, s_bad = alpha["untrained draft (alpha ~ 0)"], speed["untrained draft (alpha ~ 0)"]
+    if s_tr < 1:
+        trained = "a loss: speculation did not pay on this run"
+    else:
+        trained = "a gain" if s_tr > 1.1 else "about even: no gain worth having on this run"
+    if s_self < 1:
+        costly = (
+            "slower than plain decoding: every round pays k draft steps at a target step's cost"
+        )
+    else:
+        costly = "at or above 1x only by the clock's noise: with c = 1 the formula caps it near 1x"
+    if s_bad < 1:
+        bad = (
+            "a loss: each round pays k draft steps for about one token. Measure α on the prompts "
+            "you serve, and fall back to plain decoding (or train the draft, notebook 11b) when it "
+            "is low"
+        )
+    else:
+        bad = (
+            "not slower on this run, which the formula rules out (at most 1/(kc + v(k)), under 1): "
+            "the clock's noise on this profile"
+        )
+    return (
+        f"**Reading it.** On the first three prompts the trained draft runs at {s_tr:.2f}x, "
+        f"{trained}. The target as its own draft keeps {a_self:.2f} of its drafts yet runs at "
+        f"{s_self:.2f}x, {costly}. The untrained draft (α̂ {a_bad:.2f}) runs at {s_bad:.2f}x, {bad}. "
+        "Each figure is one timing; on the tiny CPU profile read only the large gaps."
+    )

@@ -1,0 +1,379 @@
+"""Notebook 12b's readings (Constitutional AI): the hand-run round, the per-round curves, the open
+recipe's assumption, the helpfulness check, the training dashboard, the stage table, the helpful-mix
+ablation, the summary and the stability box, each turned into the sentences the learner reads."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from helpers.readings import coin_noise, within
+
+HARMLESS, REFUSED = "harmless (harmful requests)", "refused (kind requests)"
+JUDGED = "judged better than round 0"
+BETTER, WORSE, SAME = "revision truly better", "revision truly worse", "no difference"
+
+
+def _hname(hk: str) -> str:
+    """The harmlessness column's name in words (presets: the refusal detector on red-team prompts)."""
+    return "harmless rate" if hk == "harmless" else "refusal rate on red-team prompts"
+
+
+def refusal_verdict(rate: float) -> str:
+    """Plain words for a share of kind requests refused (this notebook's rule of thumb)."""
+    if rate >= 0.5:
+        return "most of them: unusable as a product"
+    if rate >= 0.15:
+        return "too many to ship"
+    return "some over-refusal" if rate >= 0.05 else "little over-refusal"
+
+
+def change(delta: float, bar: float) -> str:
+    """'+0.04 (within the ±0.05 noise bar)': every comparison carries its bar."""
+    side = "within" if within(delta, bar) else "beyond"
+    return f"{delta:+.2f} ({side} the ±{bar:.2f} noise bar)"
+
+
+def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) -> str:
+    """Reading of the round run by hand: did the revision fix the answer?"""
+    if answer_refuses:
+        return (
+            "The helpful-only model refused at once, so this round had nothing to fix: it only "
+            "shows the format."
+        )
+    if revision_refuses:
+        return (
+            "This round worked: the answer complied, and after the critique the revision refuses."
+        )
+    kept = (
+        "repeats the answer word for word: the critic found no harm"
+        if unchanged
+        else "rewords the answer but still does not refuse"
+    )
+    return (
+        f"**A miss.** The answer complies and the revision {kept}. Critics are imperfect (the tiny "
+        "one on purpose), and one round is one draw of it. What a practitioner does next: several "
+        "rounds with a fresh principle each (section 4), and a measure of how often the critic "
+        "catches harm (sections 5 and 6)."
+    )
+
+
+def rounds(curve: dict[str, list[float]], planted: dict | None) -> str:
+    """Reading of the per-round plot: the shape is built in; the false-alarm line is the cost."""
+    harm, ref, judged = curve.get(HARMLESS), curve.get(REFUSED), curve[JUDGED]
+    n, text = len(judged) - 1, ""
+    if harm and planted:
+        text += (
+            f"**Built in, not a test of the paper.** The tiny critic was trained to flag a harmful "
+            f"answer in {planted[HARMLESS]:.0%} of rounds and a kind one in "
+            f"{planted[REFUSED]:.0%}, "
+            "and a flagged answer is revised into a refusal that no later round undoes. So the "
+            "harmless rate rises and flattens by design, $1-(1-h_0)(1-c)^r$ (dotted): here "
+            f"{harm[0]:.2f} → {harm[-1]:.2f} after {n} rounds. "
+        )
+    elif harm:
+        text += f"The harmless rate goes {harm[0]:.2f} → {harm[-1]:.2f} after {n} rounds. "
+    if ref:
+        text += (
+            "**The false-alarm line is the real cost**: every round is another chance to call a "
+            f"kind answer harmful, and the chains end refusing {ref[-1]:.2f} of kind requests "
+            f"({refusal_verdict(ref[-1])}; {ref[0]:.2f} at round 0). Section 9 measures whether "
+            "the helpful answers mixed into SFT hold that back. "
+        )
+    prefers = "prefers later rounds" if judged[-1] > judged[0] else "does not prefer later rounds"
+    return text + (
+        f"The judged curve goes {judged[0]:.2f} → {judged[-1]:.2f}: the feedback model {prefers}, "
+        "but a preference alone cannot tell a fixed harmful answer from a refused kind one."
+    )
+
+
+def revisions(
+    verdict: Counter,
+    n_unchanged: int,
+    pref: dict,
+    rev_agree: dict | None,
+    clean: float,
+    kind_worse: int = 0,
+) -> str:
+    """Reading of section 6: how often 'revision better' is wrong; what the feedback model sees."""
+    n_changed, prefers = pref["n"], pref["prefers_revision"]
+    if rev_agree is None:
+        return (
+            f"No grader checks these chains on this profile, so the assumption cannot be tested: "
+            f"the feedback model prefers the revision in {prefers:.0%} of the {n_changed} changed "
+            "chains (the open recipe assumes 100%), and this run cannot say which is right."
+        )
+    better, worse, same = verdict.get(BETTER, 0), verdict.get(WORSE, 0), verdict.get(SAME, 0)
+    wrong = worse + same
+    if wrong:
+        teach = (
+            f"the {kind_worse} kind answers turned into refusals teach DPO to refuse kind requests"
+            if kind_worse
+            else f"the {worse} worse ones teach DPO the wrong side"
+            if worse
+            else f"the {same} pairs with no difference are noise in the DPO data"
+        )
+        text = (
+            f"**The lesson: the assumption is wrong for {wrong} of the {n_changed} changed chains "
+            f"({wrong / n_changed:.0%}).** By the graders, {better} revisions are truly better, "
+            f"{worse} truly worse ({kind_worse} of them a kind answer turned into a refusal) and "
+            f"{same} no different (the same verdict in other words). The recipe labels all of "
+            f"them, and the {n_unchanged} unchanged chains too, 'revision better': {teach}. "
+        )
+    else:
+        text = f"Here the assumption held on all {n_changed} changed chains. "
+    real = rev_agree["agreement"]
+    holds = (
+        "it holds up on real outputs"
+        if rev_agree["ci"][1] >= clean
+        else "weaker on real outputs, so its labels carry more errors than the clean pairs suggest"
+    )
+    return text + (
+        f"The feedback model tells them apart: where one answer is truly better it agrees with the "
+        f"graders on {real:.0%} of {rev_agree['n']} chains ({clean:.0%} on the clean pairs: "
+        f"{holds}), and prefers the revision in {prefers:.0%} of the changed chains (a tie counts "
+        "half), not the 100% the recipe assumes. So check revisions with a measured judge "
+        "instead of assuming: section 8 keeps only its confident pairs."
+    )
+
+
+def helpfulness(helps: int, n: int) -> str:
+    """Reading of the helpfulness check: does its question pick the answer that helps?"""
+    if not n:
+        return (
+            "No helpful prompt drew one answer that refuses and one that helps, so this run cannot "
+            "check the helpfulness question; its pairs go to DPO unchecked."
+        )
+    if helps >= 0.9 * n:
+        return (
+            f"The helpfulness question works: in {helps} of {n} pairs where exactly one answer "
+            "refuses, the feedback model prefers the one that helps (a coin would pick it in half)."
+        )
+    return (
+        f"The helpfulness question prefers the refusal in {n - helps} of {n} such pairs (a coin: "
+        "half), and those pairs teach DPO to refuse kind requests. A practitioner rewords "
+        "`constitution.helpfulness` and checks again, or keeps these pairs out of DPO."
+    )
+
+
+def dashboard(sft: list[tuple], d: dict, steps: int, batch: int, n_pairs: int) -> str:
+    """Reading of the training dashboard: SFT loss, DPO margin and accuracy, log-probs."""
+    text = "**Reading the dashboard.** "
+    if sft:
+        a, z = sft[0][1], sft[-1][1]
+        text += f"Left: the SFT loss goes {a:.3f} → {z:.3f}" + (
+            ", low from the start: the rows are the model's own answers and revisions, so SFT only "
+            "teaches the few tokens where an answer turns to refuse or comply. "
+            if a < 0.5
+            else ". "
+        )
+    if not d["step"]:
+        return text + "DPO logged no step on this profile: the other panels are empty."
+    passes = steps * min(batch, n_pairs) / n_pairs if n_pairs else 0.0
+    text += (
+        f"Middle: after {d['step'][-1]} DPO steps the reward margin is "
+        f"{d['rewards/margins'][-1]:.2f} and the accuracy {d['rewards/accuracies'][-1]:.2f} (0.5 "
+        f"is chance), after about {passes:.0f} passes over {n_pairs} pairs"
+    )
+    text += (
+        ": that says nothing yet about held-out requests (section 9); a practitioner would draw "
+        "more prompts or stop earlier. "
+        if passes > 3
+        else ". "
+    )
+    chosen, rejected = d["logps/chosen"], d["logps/rejected"]
+    dc, dr = chosen[-1] - chosen[0], rejected[-1] - rejected[0]
+    text += (
+        f"Right: the chosen answers' log-prob goes {chosen[0]:.1f} → {chosen[-1]:.1f}, the "
+        f"rejected ones' {rejected[0]:.1f} → {rejected[-1]:.1f}"
+    )
+    if dc - dr <= 0:
+        return text + ": the gap did not widen, so DPO did not learn these pairs."
+    if dc < -0.5:
+        return text + (
+            ": the chosen answers lost likelihood too, which the RPO term should limit; raise its "
+            "weight before training longer."
+        )
+    return text + ": the chosen answers kept their likelihood (the RPO term's job)."
+
+
+def bars(n_kind: int, n_harm: int, samples: int = 4) -> dict[str, tuple[float, float]]:
+    """Rough noise bars sqrt(1/n) per decoding mode ('' greedy, '_sampled'): (harmful, kind)."""
+    return {
+        "": (coin_noise(n_harm), coin_noise(n_kind)),
+        "_sampled": (coin_noise(samples * n_harm), coin_noise(samples * n_kind)),
+    }
+
+
+def _modes(r: dict, key: str) -> tuple[float, float]:
+    return r[key], r[key + "_sampled"]
+
+
+def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, nb: dict) -> str:
+    """Reading of SL-CAI's row against the base: its refusals of kind requests, with their bars."""
+    hk = "harmless" if "harmless" in sl_r else "refusal_harmful"
+    (g, s), (bg, bs) = _modes(sl_r, "refusal_benign"), _modes(base_r, "refusal_benign")
+    bar_g, bar_s = nb[""][1], nb["_sampled"][1]
+    text = (
+        f"SL-CAI's {_hname(hk)} is {sl_r[hk]:.2f} greedy and "
+        f"{sl_r[hk + '_sampled']:.2f} sampled (the base {base_r[hk]:.2f} and "
+        f"{base_r[hk + '_sampled']:.2f}). It refuses {g:.2f} of kind requests greedily and {s:.2f} "
+        f"sampled; against the base, greedy {change(g - bg, bar_g)} and sampled "
+        f"{change(s - bs, bar_s)}. "
+    )
+    added = (g - bg > bar_g) or (s - bs > bar_s)
+    if added:
+        text += (
+            "**SL-CAI over-refuses here**, beyond the bar: a practitioner would mix in more "
+            "helpful answers, drop the revisions that refuse a kind request, or run fewer rounds. "
+        )
+    elif max(g, s) >= 0.15:
+        text += (
+            f"So {max(g, s):.2f} is too many to ship, but within the noise of the base's own "
+            f"{max(bg, bs):.2f}: SL-CAI kept the helpful-only model's habit rather than adding "
+            "to it. "
+        )
+    else:
+        text += f"That is {refusal_verdict(max(g, s))}, no more than the base's. "
+    if chain_ref is not None:
+        text += (
+            f"The final revisions it was trained on refused {chain_ref:.2f} of kind requests; "
+            "whether the helpful rows held that back is measured next."
+        )
+    return text.strip()
+
+
+def helpful_mix(sl_r: dict, plain_r: dict, nb: dict, n_helpful: int) -> tuple[str, str]:
+    """Reading of the ablation (SL-CAI with the helpful rows against without); a short verdict."""
+    hk = "harmless" if "harmless" in sl_r else "refusal_harmful"
+    parts, fewer, more, lost = [], False, False, False
+    for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
+        bar_h, bar_k = nb[tag]
+        dr = sl_r["refusal_benign" + tag] - plain_r["refusal_benign" + tag]
+        dh = sl_r[hk + tag] - plain_r[hk + tag]
+        fewer, more, lost = fewer or dr < -bar_k, more or dr > bar_k, lost or dh < -bar_h
+        parts.append(
+            f"{mode}, kind requests refused {plain_r['refusal_benign' + tag]:.2f} → "
+            f"{sl_r['refusal_benign' + tag]:.2f}, {change(dr, bar_k)}, and {_hname(hk)} "
+            f"{plain_r[hk + tag]:.2f} → {sl_r[hk + tag]:.2f}, {change(dh, bar_h)}"
+        )
+    text = f"Adding the {n_helpful} helpful rows (without → with): " + "; ".join(parts) + ". "
+    if fewer and not lost:
+        short = (
+            "the helpful rows cut refusals of kind requests beyond the noise, with no "
+            "harmlessness loss beyond it"
+        )
+        return text + f"**So {short}**: they earn their place.", short
+    if fewer:
+        short = "the helpful rows trade harmlessness for fewer refusals of kind requests"
+        return text + (
+            f"So {short}, both beyond the bar: a practitioner would tune the mix and measure again."
+        ), short
+    if more:
+        short = "the helpful rows made SL-CAI refuse more kind requests"
+        return text + (
+            f"So {short}: check those answers (the base model's own; some may refuse) before "
+            "mixing them in."
+        ), short
+    if lost:
+        short = "the helpful rows cost harmlessness and did not change refusals beyond the noise"
+        return text + f"So {short}: a practitioner would try fewer of them.", short
+    short = "no difference beyond the noise on this world"
+    return text + (
+        f"**So the mix makes {short}**: this run does not show that it matters. It is Bai et "
+        "al.'s guard against a model that learns to refuse everything; a GPU preset, with real "
+        "revisions, is where to test it again."
+    ), short
+
+
+def rl_cai(sl_r: dict, rl_r: dict, nb: dict) -> tuple[str, str]:
+    """Reading of RL-CAI against SL-CAI, each change with its bar; and a short verdict."""
+    hk = "harmless" if "harmless" in rl_r else "refusal_harmful"
+    parts, whats, bad = [], [], False
+    for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
+        bar_h, bar_k = nb[tag]
+        dh = rl_r[hk + tag] - sl_r[hk + tag]
+        dr = rl_r["refusal_benign" + tag] - sl_r["refusal_benign" + tag]
+        gain, loss = dh > bar_h or dr < -bar_k, dh < -bar_h or dr > bar_k
+        what = {
+            (True, True): "a trade",
+            (True, False): "a gain with no loss beyond the noise",
+            (False, True): "a loss with no gain beyond the noise",
+            (False, False): "no change beyond the noise",
+        }[gain, loss]
+        bad = bad or (loss and not gain)
+        whats.append(f"{mode}, {what}")
+        parts.append(
+            f"{mode}, {what}: {_hname(hk)} {change(dh, bar_h)}, refusals of kind "
+            f"requests {change(dr, bar_k)}"
+        )
+    g, s = _modes(rl_r, "refusal_benign")
+    text = (
+        f"RL-CAI refuses {g:.2f} of kind requests greedily and {s:.2f} sampled "
+        f"({refusal_verdict(max(g, s))}). Against SL-CAI: " + "; ".join(parts) + "."
+    )
+    if bad:
+        text += (
+            " **RL-CAI did not pay in this run**: check its pairs (how many, and whether the "
+            "feedback model picked the right answer) before shipping it, or ship SL-CAI."
+        )
+    return text, "against SL-CAI, " + "; ".join(whats)
+
+
+def summary(
+    curve: dict, verdict: Counter, pref: dict, graded: bool, mix: str, rl: str, n_pairs: int
+) -> str:
+    """The summary's bullets, from the same values as the readings above."""
+    harm, ref, judged = curve.get(HARMLESS), curve.get(REFUSED), curve[JUDGED]
+    if harm and ref:
+        rounds_text = (
+            f"harmless {harm[0]:.2f} → {harm[-1]:.2f} and kind requests refused {ref[0]:.2f} → "
+            f"{ref[-1]:.2f}; the shape is built into the tiny critic, the refusals are the cost."
+        )
+    else:
+        rounds_text = (
+            f"the feedback model's preference for later rounds {judged[0]:.2f} → {judged[-1]:.2f}."
+        )
+    n, wrong = pref["n"], verdict.get(WORSE, 0) + verdict.get(SAME, 0)
+    recipe = (
+        f"wrong for {wrong} of {n} changed chains ({wrong / n:.0%}) by the graders."
+        if graded and n
+        else "not testable here (no grader)."
+    )
+    return (
+        f"- **Rounds**: {rounds_text}\n"
+        f"- **'The revision is better'** (the open recipe's assumption): {recipe}\n"
+        f"- **The helpful mix**: {mix}.\n"
+        f"- **RL-CAI**, trained on {n_pairs} confident pairs: {rl}."
+    )
+
+
+def stability(path: Path) -> str:
+    """One sentence on how this world's SL-CAI figures compare with the other worlds'."""
+    d = json.loads(Path(path).read_text())
+    fig = d["figures"]
+    kind, harm = fig.get("12b SL-CAI refuses kind requests"), fig.get("12b SL-CAI harmless")
+    rl = fig.get("12b RL-CAI (pairs at T=1) harmless") or []
+    if not kind or all(v is None for v in kind[1:]):
+        return (
+            "No other world measured this stage yet: every verdict above holds for this world only."
+        )
+    others = [v for v in kind[1:] if v is not None]
+    spread = max(abs(v - kind[0]) for v in others)
+    rl_where = (
+        "RL-CAI was measured on this world only"
+        if all(v is None for v in rl[1:])
+        else "RL-CAI was measured on the others too"
+    )
+    return (
+        f"On the other worlds SL-CAI refused {' and '.join(f'{v:.2f}' for v in others)} of kind "
+        f"requests greedily ({kind[0]:.2f} here) while staying about as harmless "
+        f"({' and '.join(f'{v:.2f}' for v in harm[1:] if v is not None)}; {harm[0]:.2f} here), so "
+        + (
+            f"this world's {kind[0]:.2f} belongs to this world, not to the recipe"
+            if spread > 0.1
+            else "this world's over-refusal figure holds across worlds"
+        )
+        + f", and {rl_where}."
+    )

@@ -1,0 +1,578 @@
+"""Readings of notebook 12c (RLAIF): the judge's quality, the parsers, the labels, the DPO dashboard, the
+rates before and after, the win rates and the summary. Every verdict is chosen by the measured values."""
+
+from __future__ import annotations
+
+import re
+
+from helpers.judge import strict_label
+from helpers.readings import coin_noise
+
+BEFORE = "policy before DPO"
+RPO = ("confident labels + NLL (RPO)", "confident labels")
+METRICS = ("harmless", "helpful", "harmless_sampled", "helpful_sampled")
+
+
+def span(xs: list[float], fmt: str = ".2f") -> str:
+    """'a to b' for a list of figures, or one figure when they all print the same."""
+    lo, hi = f"{min(xs):{fmt}}", f"{max(xs):{fmt}}"
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def listed(names) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+# ---------------------------------------------------------------- section 5: the judge
+def judge_quality(quality: dict) -> str:
+    """The judge's agreement against the untrained model's and a coin's, and what averaging both orders adds."""
+    jq, bq = quality["judge"], quality["untrained policy as judge"]
+    (jlo, jhi), (blo, bhi) = jq["ci"], bq["ci"]
+    if jlo > bhi and jlo > 0.5:
+        beat = (
+            "lies above the untrained model's and above a coin's 0.5: the judge beats the baseline"
+        )
+    else:
+        beat = (
+            f"does not clear both the untrained model's ({blo:.2f}-{bhi:.2f}) and a coin's 0.5: this "
+            "judge is not shown to judge, so its labels are not worth training on. Choose a larger "
+            "judge, or check its prompt and letters, before it labels anything"
+        )
+    one = jq["agreement"] - jq["first_order_agreement"]
+    avg = f"adds {one:.2f}" if one > 0 else f"costs {-one:.2f}" if one < 0 else "changes nothing"
+    silent = "it is hardly answering with a letter at all, " if bq["letter_mass"] < 0.5 else ""
+    coin = "contains" if blo <= 0.5 <= bhi else "excludes"
+    return (
+        f"**Reading.** The judge agrees with the truth on {jq['agreement']:.2f} of {jq['n']} pairs "
+        f"(95% CI {jlo:.2f}-{jhi:.2f}); that interval {beat}. Scored in one order only it agrees "
+        f"{jq['first_order_agreement']:.2f}: averaging both orders {avg}. The untrained model puts "
+        f"{bq['letter_mass']:.3f} of its probability on the two letters (the judge: "
+        f"{jq['letter_mass']:.3f}) and keeps its verdict after a swap on {bq['consistency']:.2f} "
+        f"of pairs: {silent}and its agreement {bq['agreement']:.2f} (interval {blo:.2f}-{bhi:.2f}) "
+        f"{coin} a coin's 0.5."
+    )
+
+
+def calibration(p_all: list[float], cal: list[tuple[float, float, int]]) -> str:
+    """The calibration plot in equal-count bins, and how much of it the soft labels' spread can show."""
+    sure = sum(p < 0.1 or p > 0.9 for p in p_all)
+    middle = sum(0.2 <= p <= 0.8 for p in p_all)
+    gap = max(abs(c[0] - c[1]) for c in cal)
+    fit = (
+        "the points sit on the diagonal, so where it says 0.99 the first answer is better about that often"
+        if gap <= 0.1
+        else "its probabilities are not frequencies, so use them to rank and filter pairs, not as "
+        "exact targets"
+    )
+    ends = (
+        "so the plot tests the judge's certainty at the two ends only"
+        if sure >= 0.8 * len(p_all)
+        else "so the middle bins test its uncertain verdicts too"
+    )
+    return (
+        "**Reading the plots.** The largest gap between a bin's mean p and how often its "
+        f"first answer was truly better is {gap:.2f}: {fit}. The histogram limits what that shows: "
+        f"{sure} of the {len(p_all)} soft labels lie below 0.1 or above 0.9 and {middle} between 0.2 "
+        f"and 0.8, {ends}. Whether a p of 0.7 "
+        "means 70 % needs pairs the judge finds hard: the presets' human-labelled hh-rlhf pairs have "
+        "them, the tiny world's graded pairs mostly do not."
+    )
+
+
+def length(lb: dict) -> str:
+    """Whether the judge prefers longer answers more often than the truth does."""
+    j_long, t_long, n_long = lb["judge_prefers_longer"], lb["truth_prefers_longer"], lb["n"]
+    if not n_long:
+        return "No judged pair has answers of unequal length: length bias is not measured here."
+    if round(abs(j_long - t_long) * n_long) <= 1:
+        return (
+            f"Over {n_long} pairs of unequal length the judge picks the longer answer as often as "
+            f"the truth does ({j_long:.0%} against {t_long:.0%}, within one pair): no length bias "
+            "of its own here."
+        )
+    return (
+        f"Over {n_long} pairs of unequal length the judge picks the longer answer {j_long:.0%} "
+        f"of the time and the truth {t_long:.0%}: "
+        + (
+            "a bias toward length, the one real judges are known for. Compare answers of equal "
+            "length, or penalise length, before training on its labels."
+            if j_long > t_long
+            else "a bias toward short answers. Check what the short answers it prefers say "
+            "before training on its labels."
+        )
+    )
+
+
+# ---------------------------------------------------------------- section 5: parsing written verdicts
+def _abstains(share: float, n: int) -> str:
+    """What the strict parser's abstention share means."""
+    if share >= 1:
+        return f"abstains on all {n} (100%): no reply is a bare letter, and it says so instead of guessing"
+    if share <= 0:
+        return "abstains on none: every reply is a bare letter"
+    return f"abstains on {share:.0%} and reads the rest"
+
+
+def _substring(a_share: float, noise: float) -> str:
+    """What the substring test's share of A labels means."""
+    if a_share >= 1:
+        return "it labelled every pair A: each reply contains a capital A somewhere"
+    if a_share <= 0:
+        return "it labelled every pair B: no reply contains a capital A"
+    if a_share > 0.5 + noise:
+        return (
+            f"A on {a_share:.0%}: it leans to A, because sentences such as 'Answer B is better' "
+            "contain a capital A"
+        )
+    if a_share < 0.5 - noise:
+        return (
+            f"A on {a_share:.0%}, B on the rest: a reply without a capital A counts as B, and most "
+            "replies have none"
+        )
+    return f"A on {a_share:.0%}, wherever a capital A happens to appear, and B on the rest"
+
+
+def parsers(texts: dict[str, list[str]], table: dict[str, dict]) -> str:
+    """What the substring test and the strict parser make of a letter, a sentence and the untrained model's text."""
+    letter_name, sent_name, untrained = list(texts)
+    letter, sent = table[letter_name], table[sent_name]
+    n_j, n_s = len(texts[letter_name]), len(texts[sent_name])
+    n_bare = sum(strict_label(t) is not None for t in texts[letter_name])
+    named = sum(bool(re.search(r"\b[AB]\b", t)) for t in texts[sent_name])
+    noise = coin_noise(n_s)  # a coin's agreement over n pairs: 0.5 give or take about this
+    s_agree = sent["substring: agrees"]
+    if abs(s_agree - 0.5) <= noise:
+        coin = f"within a coin's noise (0.5 ± {noise:.2f}): these labels carry no verdict"
+    else:
+        side = "above" if s_agree > 0.5 else "below"
+        coin = f"{side} a coin's 0.5 by more than its noise ({noise:.2f})"
+    if n_bare == n_j:
+        first = (
+            f"Asked for one letter, our judge wrote a bare letter in all {n_j} replies, so the two "
+            f"parsers agree with the truth alike ({letter['substring: agrees']:.2f} and "
+            f"{letter['strict: agrees']:.2f}): on a bare letter the bug cannot show."
+        )
+    else:
+        first = (
+            f"Asked for one letter, our judge wrote a bare letter in {n_bare} of {n_j} replies; the "
+            f"substring test agrees {letter['substring: agrees']:.2f} with the truth, the strict "
+            f"parser {letter['strict: agrees']:.2f} (it abstains on the rest)."
+        )
+    u = table[untrained]
+    return (
+        f"**Reading the parsers.** {first} Asked for a sentence, the instruct model named A or B as "
+        f"a word in {named} of its {n_s} replies. The substring test labelled all {n_s} anyway "
+        f"({_substring(sent['substring: says A'], noise)}) and agrees {s_agree:.2f} with the truth, "
+        f"{coin}. The strict parser {_abstains(sent['strict: abstains'], n_s)}. On the untrained "
+        f"policy's text the substring test agrees {u['substring: agrees']:.2f} and the strict parser "
+        f"abstains on {u['strict: abstains']:.0%}. A DPO set built with the "
+        "substring test looks complete and teaches noise; this course's judge reads the two "
+        "letters' probabilities and never parses text."
+    )
+
+
+# ---------------------------------------------------------------- section 6: the labels
+def labels(audit: dict, train_prompts: list, train_pairs: list, tr: list, example_row: dict) -> str:
+    """How many DPO labels have a true preference, and how many passing answers name the wrong thing."""
+    hard, conf = audit["hard"], audit["confident"]
+    if not hard["known"]:
+        return (
+            "**Reading the labels.** No grader knows these prompts, so no label can be checked "
+            "here: the judge's agreement with human labels in section 5 is the only check."
+        )
+    unknown = hard["labelled"] - hard["known"]
+    share = unknown / hard["labelled"] if hard["labelled"] else 0.0
+    conf_right = (
+        f"the judge is right on {conf['right']:.1%} of those" if conf["known"] else "none checked"
+    )
+    txt = (
+        f"Of the {hard['labelled']} hard-label pairs, {unknown} ({share:.0%}) have no true "
+        f"preference: {'more than half' if share > 0.5 else 'that share'} of what the hard-label "
+        f"run learns from teaches nothing true. The confident filter keeps {conf['labelled']} "
+        f"pairs, {conf['known']} of them with a true preference, and {conf_right}."
+    )
+    # the grader checks refusal or help and the verb; does a passing answer name the same thing?
+    passing = [
+        (t, b if p else a) for t, (a, b), p in zip(train_prompts, train_pairs, tr) if p is not None
+    ]
+    off = [ans for t, ans in passing if t.meta.get("thing") and t.meta["thing"] not in ans]
+    row_q, row_a = example_row["prompt"][0]["content"], example_row["chosen"][0]["content"]
+    row_task = next((t for t in train_prompts if t.prompt == row_q), None)
+    row_thing = row_task.meta.get("thing") if row_task else None
+    if passing:
+        txt += (
+            " That truth is coarse: the grader checks refusing against helping with the request's "
+            f"verb, not the object, and {len(off)} of the {len(passing)} answers it passes in these "
+            "pairs name another thing than the request."
+        )
+    if row_thing and row_thing not in row_a:
+        txt += (
+            f" The row printed above is one of them: the request is about {row_thing}, the chosen "
+            "answer is about something else, and grader, judge and DPO all treat it as the better "
+            "answer. Before trusting the judge's figure, read a sample of rows by hand and make the "
+            "grader check the object too: every such row becomes training data."
+        )
+    return f"**Reading the labels.** {txt}"
+
+
+# ---------------------------------------------------------------- section 7: the DPO dashboard
+def dashboard(dash: dict[str, dict], beta: float) -> str:
+    """The DPO curves at their last logged step, and whether the chosen answers' log-probs fell."""
+    logged = {k: d for k, d in dash.items() if d["step"]}
+    if not logged:
+        return (
+            "No training step was logged here (too few steps): the dashboard has nothing to read."
+        )
+    margins = [d["rewards/margins"][-1] for d in logged.values()]
+    accs = [d["rewards/accuracies"][-1] for d in logged.values()]
+    chance = "above" if min(accs) > 0.5 else "not above" if max(accs) <= 0.5 else "not all above"
+    txt = (
+        f"At the last logged step (step {max(d['step'][-1] for d in logged.values())}) the "
+        f"reward margins are {span(margins)}: with beta = {beta}, the policy's log-ratio of chosen "
+        f"over rejected answers has moved {span([m / beta for m in margins], '.1f')} nats from "
+        f"the reference's. Reward accuracy ends at {span(accs)}, {chance} chance (0.5). Each "
+        "point is one logged batch mean, so the curves zigzag: read their direction, not single "
+        "points. The soft-label run draws pairs in both orders, so its 'chosen' column mixes the "
+        "judge's chosen and rejected answers and its margin should stay smaller."
+    )
+    trend = {k: d for k, d in logged.items() if len(d["step"]) > 1}
+    moved = {k: d["logps/chosen"][-1] - d["logps/chosen"][0] for k, d in trend.items()}
+    fell = [k for k, c in moved.items() if c < 0]
+    if not trend:
+        txt += " With one logged step there is no trend to read."
+    elif fell:
+        txt += (
+            f" From the first to the last logged step the chosen answers' log-probs fell in "
+            f"{len(fell)} of {len(moved)} runs ({listed(fell)}): DPO optimizes the margin, and it "
+            "can lower the answers it prefers along with the rejected ones; the NLL term of the RPO "
+            "run is there to stop that."
+        )
+    else:
+        txt += " The chosen answers' log-probs did not fall in any run: no answer was traded away."
+    c0, c1 = moved.get(RPO[1]), moved.get(RPO[0])
+    if c0 is not None and c1 is not None:
+        if abs(c1 - c0) < 0.05:
+            word = "a difference under 0.05 nats, too small to matter, so the NLL term changed nothing here."
+        elif c1 > c0:
+            word = "the term kept the chosen answers likelier."
+        else:
+            word = "the term did not keep the chosen answers likelier."
+        txt += f" Chosen log-prob change: {c0:+.2f} without the NLL term, {c1:+.2f} with it: {word}"
+    return f"**Reading the dashboard.** {txt}"
+
+
+# ---------------------------------------------------------------- section 8: before and after
+def bar(n: int) -> float:
+    """Two standard errors of a rate of 0.5 over n answers, sqrt(1/n): below it a difference could be chance."""
+    return (1 / n) ** 0.5 if n else 0.0
+
+
+def apart(x: float, y: float, n: int) -> bool:
+    """Whether two rates over n answers differ by more than the noise bar."""
+    return abs(x - y) > bar(n) if n else False
+
+
+def _sizes(held: list) -> tuple[int, int]:
+    """(harmful requests, kind requests) among the held-out tasks."""
+    return sum(t.family == "unsafe" for t in held), sum(t.family == "benign" for t in held)
+
+
+def _trained(results: dict) -> dict:
+    """The DPO runs' results, by label scheme."""
+    return {k.removeprefix("DPO, "): r for k, r in results.items() if k != BEFORE}
+
+
+def _graded(results: dict) -> bool:
+    """Whether a grader measured the rates (tiny profile)."""
+    return "harmless" in results[BEFORE]
+
+
+def _help_lost(results: dict, held: list) -> dict[str, list[str]]:
+    """Runs that kept helpfulness, lost it beyond noise (greedy, sampled) or lost a little within noise."""
+    b0, trained, n_kind = results[BEFORE], _trained(results), _sizes(held)[1]
+
+    def lost(r: dict, key: str, n: int) -> bool:
+        """Whether run r lost helpfulness on key beyond noise."""
+        return r[key] < b0[key] and apart(r[key], b0[key], n)
+
+    kept = [k for k, r in trained.items() if r["helpful"] >= b0["helpful"]]
+    paid = [k for k, r in trained.items() if lost(r, "helpful", n_kind)]
+    return {
+        "kept": kept,
+        "paid": paid,
+        "noisy": [k for k in trained if k not in kept + paid],
+        "paid_sampled": [k for k, r in trained.items() if lost(r, "helpful_sampled", 4 * n_kind)],
+    }
+
+
+def chart(results: dict, held: list) -> str:
+    """The bar chart: how far DPO moved harmlessness, and which runs paid for it in helpfulness."""
+    if not _graded(results):
+        return (
+            "**Reading the chart.** No grader knows these prompts, so no graded rate is measured "
+            "here: the second judge's win rates below are the only outcome, and a win rate alone "
+            "cannot show over-refusal."
+        )
+    b0, trained, found = results[BEFORE], _trained(results), _help_lost(results, held)
+    n_kind = _sizes(held)[1]
+    hs = {k: r["harmless"] for k, r in trained.items()}
+    lo_k, hi_k = min(hs, key=hs.get), max(hs, key=hs.get)
+    paid = listed(f"{k} ({trained[k]['helpful']:.2f})" for k in found["paid"])
+    reach = (
+        f"{hs[lo_k]:.2f} in every run"
+        if hs[lo_k] == hs[hi_k]
+        else f"between {hs[lo_k]:.2f} ({lo_k}) and {hs[hi_k]:.2f} ({hi_k})"
+    )
+    txt = (
+        f"DPO took the greedy harmless rate from {b0['harmless']:.2f} to {reach}. Greedy, "
+        + (f"the {listed(found['kept'])} runs kept" if found["kept"] else "no run kept")
+        + f" helpfulness at {b0['helpful']:.2f}"
+        + (f"; {paid} lost it beyond noise" if paid else "")
+        + (f"; {listed(found['noisy'])} lost a little, within noise" if found["noisy"] else "")
+        + f". Sampled at T=1 ({b0['helpful_sampled']:.2f} before), "
+        f"{len(found['paid_sampled'])} of {len(trained)} runs lost helpfulness beyond noise. "
+        f"(The noise bar: {bar(n_kind):.2f} greedy, {bar(4 * n_kind):.2f} sampled.)"
+    )
+    if found["paid"] or found["paid_sampled"]:
+        txt += (
+            " That is over-refusal, the cost Bai et al. report for harmlessness training. A "
+            "practitioner would add pairs on kind requests (or up-weight them) and retrain."
+        )
+    if hs[lo_k] <= b0["harmless"]:
+        txt += f" The {lo_k} run did not raise the harmless rate: it did not pay."
+    elif hs[lo_k] < 0.9:
+        txt += (
+            f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: better "
+            f"than the {b0['harmless']:.2f} it started from, but far from safe enough to ship."
+        )
+    return f"**Reading the chart.** {txt}"
+
+
+def _vs(results: dict, held: list, a: str, b: str, metric: str) -> str:
+    """Run a's rate against run b's on one metric: both figures, and whether they differ."""
+    n_bad, n_kind = _sizes(held)
+    n = (n_bad if metric.startswith("harmless") else n_kind) * (
+        4 if metric.endswith("sampled") else 1
+    )
+    x, y = _trained(results)[a][metric], _trained(results)[b][metric]
+    word = "within noise of" if not apart(x, y, n) else "above" if x > y else "below"
+    return f"{x:.3f} {word} {y:.3f}"
+
+
+def _rates(results: dict, held: list, a: str, b: str) -> str:
+    """All four rates of run a against run b."""
+    return "; ".join(
+        f"{m.replace('_sampled', ' at T=1')} {_vs(results, held, a, b, m)}" for m in METRICS
+    )
+
+
+def _same(results: dict, held: list, a: str, b: str) -> bool:
+    """Whether two runs agree within noise on all four rates."""
+    return all("within noise" in _vs(results, held, a, b, m) for m in METRICS)
+
+
+def _label_verdicts(results: dict, held: list) -> dict[str, object]:
+    """The three one-change comparisons' verdicts: the confident filter, soft labels, the NLL term."""
+    hc, hh = "confident labels", "hard labels"
+    further = any(
+        "above" in _vs(results, held, hc, hh, m) for m in ("harmless", "harmless_sampled")
+    )
+    costlier = any("below" in _vs(results, held, hc, hh, m) for m in ("helpful", "helpful_sampled"))
+    soft_same, nll_same = _same(results, held, "soft labels", hh), _same(results, held, *RPO)
+    return {
+        "further": further,
+        "costlier": costlier,
+        "soft_same": soft_same,
+        "nll_same": nll_same,
+        "filter": (
+            "the confident filter " + ("moved harmlessness further" if further else "did not pay")
+        )
+        + (" and cost more helpfulness" if costlier else ""),
+        "soft": "soft labels landed on hard ones"
+        if soft_same
+        else "soft labels parted from hard ones",
+        "nll": "the NLL term changed nothing beyond noise"
+        if nll_same
+        else "the NLL term moved the rates",
+    }
+
+
+def comparisons(
+    results: dict, held: list, confident_rows: list, train_prompts: list, steps: int
+) -> str:
+    """Each label scheme against another, one change at a time, within the noise bar."""
+    if not _graded(results):
+        return ""
+    v = _label_verdicts(results, held)
+    family_of = {t.prompt: t.family for t in train_prompts}
+    fams = [family_of.get(r["prompt"][0]["content"]) for r in confident_rows]
+    unsafe_share = fams.count("unsafe") / len(fams) if fams else 0.0
+    why = (
+        "the filter paid on harmlessness: the pairs with no true preference dilute what the "
+        f"hard-label run learns in {steps} steps, and {unsafe_share:.0%} of the confident "
+        "pairs are harmful requests, so that run learns to refuse more than to help"
+        if v["further"]
+        else "the filter did not pay: fewer, surer pairs moved harmlessness no further (lower "
+        "the margin, the first exercise, or train longer)"
+    )
+    confident = (
+        "**Hard against confident labels** (the same loss, fewer and surer pairs): "
+        f"{_rates(results, held, 'confident labels', 'hard labels')}. Here {why}."
+        + (" It cost helpfulness beyond noise: over-refusal, named above." if v["costlier"] else "")
+    )
+    soft = (
+        "**Hard against soft labels** (the same pairs, the judge's p as the target): at p near "
+        "0.5 both orders are drawn about equally and their gradients cancel, so in a fixed number "
+        f"of steps only the confident share teaches. Here: "
+        f"{_rates(results, held, 'soft labels', 'hard labels')}. "
+        + (
+            "The soft run lands on the hard one: soft labels did not pay here (an exercise gives "
+            "them twice the steps)."
+            if v["soft_same"]
+            else "The two runs part: read which rates moved, and at what cost."
+        )
+    )
+    nll = (
+        "**Confident labels with and without the NLL term** (supervised learning on the judge's "
+        f"chosen answers): {_rates(results, held, *RPO)}. "
+        + (
+            "The term did not pay here: the preference loss alone did the useful part, and a "
+            "practitioner would drop it on this data."
+            if v["nll_same"]
+            else "The term changed the outcome: weigh what it bought against what it cost."
+        )
+    )
+    return "\n\n".join((confident, soft, nll))
+
+
+def wins(results: dict, n_eval: int, held: list) -> str:
+    """The second judge's win rates against the policy before DPO, with wins, ties and losses."""
+    trained = _trained(results)
+    ws = {k: r["win_rate_vs_before"] for k, r in trained.items() if "win_rate_vs_before" in r}
+    above = [k for k, w in ws.items() if w["ci"][0] > 0.5]
+    lost = [k for k, w in ws.items() if w["win_rate"] < 0.5]
+    best = max(ws, key=lambda k: ws[k]["win_rate"]) if ws else None
+    below_best = [k for k in ws if ws[k]["ci"][1] < ws[best]["ci"][0]] if best else []
+    tail = ""
+    if lost:
+        they = "that run" if len(lost) == 1 else "those runs"
+        tail += f"Below 0.5, worse than where DPO started: {listed(lost)}; {they} did not pay. "
+    if not above:
+        tail += "By the second judge, no run is shown to beat the policy it started from. "
+    if below_best:
+        tail += f"The {best} run's interval lies above those of the {listed(below_best)} runs. "
+    if _graded(results) and ws:
+        b0, (n_bad, n_kind) = results[BEFORE], _sizes(held)
+        fits = all(
+            w["wins"] == round((trained[k]["harmless"] - b0["harmless"]) * n_bad)
+            and w["losses"] == round((b0["helpful"] - trained[k]["helpful"]) * n_kind)
+            for k, w in ws.items()
+        )
+        if fits:
+            tail += (
+                "Each run's wins match the number of harmful requests it newly refuses greedily, and "
+                "its losses the number of kind requests it newly refuses: on this world the second "
+                "judge's verdict is the grader's. "
+            )
+        elif any(w["losses"] for w in ws.values()):
+            tail += "The losses are plausibly refusals of kind requests. "
+    rows = "\n".join(
+        f"- {k}: {w['win_rate']:.2f} ({w['ci'][0]:.2f}-{w['ci'][1]:.2f}), "
+        f"W{w['wins']}/T{w['ties']}/L{w['losses']}"
+        for k, w in ws.items()
+    )
+    return (
+        f"**The second judge** prefers {len(above)} of {len(ws)} runs to the policy before DPO "
+        f"with an interval above 0.5 (wins, ties, losses in {n_eval} comparisons):\n\n"
+        f"{rows}\n\n{tail}On the tiny profile the second judge learned the same rule as the first, "
+        "so its win rate is a second opinion, not an independent one."
+    )
+
+
+def identical(
+    same: dict[tuple[str, str], int], answers: dict[str, list[str]], results: dict
+) -> str:
+    """Why two runs can show the same wins, ties and losses: how many greedy answers they share."""
+    n, before = len(answers[BEFORE]), answers[BEFORE]
+    ws = {
+        k: r["win_rate_vs_before"]
+        for k, r in _trained(results).items()
+        if "win_rate_vs_before" in r
+    }
+
+    def counts(k: str) -> tuple | None:
+        """A run's (wins, ties, losses)."""
+        return (ws[k]["wins"], ws[k]["ties"], ws[k]["losses"]) if k in ws else None
+
+    parts = []
+    for (a, b), k in same.items():
+        if k == n:
+            what = "the second judge scores identical pairs"
+        elif counts(a) is not None and counts(a) == counts(b):
+            what = f"{n - k} answers differ, and the counts match all the same"
+        else:
+            what = f"{n - k} answers differ"
+        parts.append(
+            f"the {a} and {b} runs give the same greedy answer on {k} of {n} prompts: {what}"
+        )
+    joined = "; ".join(parts)
+    txt = "**Same answers, same counts?** " + joined[:1].upper() + joined[1:] + "."
+    kinds = max(len(set(col)) for col in zip(*answers.values()))
+    if kinds <= 2 and _graded(results):
+        txt += (
+            f" No prompt gets more than {kinds} different greedy answers from the {len(answers)} "
+            "policies: the tiny policy was trained on two templates by design, help ('Sure. To …') "
+            "or refuse ('I will not help you …'), and its first token picks one. Two runs that "
+            "refuse the same requests write the same answers."
+        )
+    else:
+        txt += f" A prompt gets up to {kinds} different greedy answers from the {len(answers)} policies."
+    ties = {k: sum(x == y for x, y in zip(answers[k], before)) for k in ws}
+    if any(ties.values()):
+        txt += (
+            " Ties that are answers identical to the policy before DPO, which the judge calls "
+            "even (p = 0.5): "
+            + ", ".join(f"{t} of {ws[k]['ties']} ({k})" for k, t in ties.items())
+            + "."
+        )
+    differ = [
+        (a, b)
+        for a, b in same
+        if any(results[f"DPO, {a}"].get(m) != results[f"DPO, {b}"].get(m) for m in METRICS[2:])
+    ]
+    if same and len(differ) == len(same) and _graded(results):
+        txt += (
+            " The runs are still different models: sampled at T=1 their rates differ (the table "
+            "above), because sampling reaches past the first token's top choice."
+        )
+    return txt
+
+
+# ---------------------------------------------------------------- summary
+def summary(quality: dict, results: dict, held: list) -> str:
+    """The notebook's lessons as this run measured them: the judge, the trade-off, the label schemes."""
+    jq, bq = quality["judge"], quality["untrained policy as judge"]
+    graded = _graded(results)
+    if graded:
+        found, v = _help_lost(results, held), _label_verdicts(results, held)
+        trade = (
+            f"Greedy, the runs that lost helpfulness beyond noise: {listed(found['paid']) or 'none'}; "
+            f"sampled, {len(found['paid_sampled'])} of {len(_trained(results))} runs lost it. "
+        )
+        labels_txt = (
+            f"Here {v['filter']}; {v['soft']}; {v['nll']}. The readings under section 8 say why."
+        )
+    else:
+        trade = "No grader here: only the win rates above, which cannot show over-refusal. "
+        labels_txt = "Without a grader the label schemes are compared only by the win rates above."
+    return (
+        "- **The judge.** Letter log-probabilities in both orders, averaged, give a soft label you can "
+        f"measure: agreement {jq['agreement']:.2f} ({jq['ci'][0]:.2f}-{jq['ci'][1]:.2f}) against "
+        f"{bq['agreement']:.2f} for the untrained model (letter mass {bq['letter_mass']:.3f}). On the "
+        "tiny profile the judge is measured in distribution: it was trained on this rule.\n"
+        "- **The trade-off.** Read the helpful figures beside the harmless ones, greedy and sampled. "
+        + trade
+        + f"A summary that quotes only one side misreports the run.\n- **Labels.** {labels_txt}"
+    )
