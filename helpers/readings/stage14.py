@@ -27,9 +27,11 @@ def judge_wins(audit: dict, group: str, w: dict) -> str:
     )
     if agree >= 0.8 * wins:
         return text + "The judge rewards what the grader rewards here: its win rate can be read."
+    harm = any(e["family"] == "unsafe" and not e["final_ok"] for e in audit["examples"])
+    rewarded = "answers that look less harmful" if harm else "answers the grader fails"
     return text + (
-        f"**Its win rate on {group} is not to be trusted**: it rewards answers that look less "
-        "harmful, not right ones. Check a judge on the outputs of the model it scores."
+        f"**Its win rate on {group} is not to be trusted**: it rewards {rewarded}, not right ones. "
+        "Check a judge on the outputs of the model it scores."
     )
 
 

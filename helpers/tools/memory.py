@@ -377,35 +377,35 @@ def stage14(p: Preset) -> list[Cell]:
         Cell("14", 5, "load the policy", base, generate_step(pol, p.d, 64, CHAT_PROMPT, p.new)),
         Cell(
             "14",
-            7,
+            8,
             "SFT (LoRA) on a copy of base",
             base + (copy_,),
             lora_step(pol, p.d, p.batch, 1024),
         ),
         Cell(
             "14",
-            9,
+            10,
             "expansion, then SFT again",
             sft + (copy_, Load("exp_model (merged)", pol, p.d)),
             lora_step(pol, p.d, p.batch, 1024),
         ),
         Cell(
             "14",
-            11,
+            14,
             "DPO (LoRA) on a copy of exp_model",
             dpo,
             lora_step(pol, p.d, p.batch, 1024, dpo=True),
         ),
         Cell(
             "14",
-            15,
+            18,
             "distil the draft (LoRA)",
             served + (Load("draft copy", dr, p.d),),
             lora_step(dr, p.d, p.batch, 1024),
         ),
         Cell(
             "14",
-            17,
+            22,
             "evaluator win rates, batch 32",
             served + (Load("evaluator", e, p.j),),
             judge_step(e, p.j, jl, legacy=p.legacy),
@@ -419,13 +419,13 @@ def stage14(p: Preset) -> list[Cell]:
         cells.insert(
             3,
             Cell(
-                "14", 11, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)
+                "14", 14, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)
             ),
         )
     cells.append(
         Cell(
             "14",
-            19,
+            26,
             "serving speeds, batch 1",
             serving,
             generate_step(pol, p.d, 1, CHAT_PROMPT, p.new),
