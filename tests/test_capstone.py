@@ -125,3 +125,33 @@ def test_speed_and_model_card(tok):
     card = capstone.model_card("demo", {"Results": {"accuracy": "0.71"}})
     assert card.splitlines()[0] == "# Model card: demo" and "- **accuracy**: 0.71" in card
     assert capstone.weight_megabytes(torch.nn.Linear(1024, 256, bias=False)) == 1.0
+
+
+def test_the_judges_wins_are_audited_against_the_grader():
+    """A win the grader agrees with, a win whose final answer fails, and the grader's own better/worse."""
+    items = [_task("home", s) for s in (1, 2, 3)]
+    right = [t.answer for t in items]
+    final = [right[0], "The answer is moon.", right[2]]
+    base = ["The answer is moon.", right[1], "The answer is moon."]
+    wins = [checks_judge.Verdict(0.9, 0.1, 1.0)] * 2 + [checks_judge.Verdict(0.5, 0.5, 1.0)]
+    audit = capstone.audit_wins(items, wins, final, base, [0, 1, 2])
+    assert (audit["wins"], audit["agree"], audit["final_fails"], audit["both_pass"]) == (2, 1, 1, 0)
+    assert (audit["better"], audit["worse"]) == (2, 1)  # the tie (item 2) counts for the grader
+    assert [w["prompt"] for w in audit["examples"]] == [items[1].prompt, items[0].prompt]
+
+
+def test_enrolment_fills_every_arm_by_the_sessions_hash():
+    from helpers import abtest
+
+    questions = [_task("home", s) for s in range(5)]
+    enrolled = capstone.enrol(("sft", "dpo"), 7, questions, seed=1)
+    assert {arm: len(rows) for arm, rows in enrolled.items()} == {"sft": 7, "dpo": 7}
+    for arm, rows in enrolled.items():
+        assert all(abtest.arm_for(s, ("sft", "dpo")) == arm for s, _ in rows)
+    assert enrolled == capstone.enrol(("sft", "dpo"), 7, questions, seed=1)
+
+
+def test_a_step_that_does_not_raise_the_mean_is_named():
+    steps = {"base": {"mean": 0.2}, "sft": {"mean": 0.5}, "exp": {"mean": 0.5}, "dpo": {"mean": 0.4}}
+    failed, best = capstone.step_verdicts(steps, ["base", "sft", "exp", "dpo"])
+    assert failed == ["exp", "dpo"] and best == "sft"

@@ -32,7 +32,8 @@ def refusal_verdict(rate: float) -> str:
 def change(delta: float, bar: float) -> str:
     """'+0.04 (within the ±0.05 noise bar)': every comparison carries its bar."""
     side = "within" if within(delta, bar) else "beyond"
-    return f"{delta:+.2f} ({side} the ±{bar:.2f} noise bar)"
+    shown = 0.0 if round(delta, 2) == 0 else delta  # no "-0.00"
+    return f"{shown:+.2f} ({side} the ±{bar:.2f} noise bar)"
 
 
 def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) -> str:
@@ -117,7 +118,8 @@ def revisions(
         text = (
             f"**The lesson: the assumption is wrong for {wrong} of the {n_changed} changed chains "
             f"({wrong / n_changed:.0%}).** By the graders, {better} revisions are truly better, "
-            f"{worse} truly worse ({kind_worse} of them a kind answer turned into a refusal) and "
+            f"{worse} truly worse ({'all' if kind_worse == worse else kind_worse} of them a kind "
+            "answer turned into a refusal) and "
             f"{same} no different (the same verdict in other words). The recipe labels all of "
             f"them, and the {n_unchanged} unchanged chains too, 'revision better': {teach}. "
         )

@@ -5,7 +5,9 @@ the stand-in hub re-saves it as the presets' SmolLM2."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from pathlib import Path
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,5 +30,6 @@ def load():
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = folder()
-    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=GGUF).eval()
-    return model, AutoTokenizer.from_pretrained(src, gguf_file=GGUF)
+    with contextlib.redirect_stderr(io.StringIO()):  # the GGUF loader's progress bar, not a result
+        model = AutoModelForCausalLM.from_pretrained(src, gguf_file=GGUF).eval()
+        return model, AutoTokenizer.from_pretrained(src, gguf_file=GGUF)
