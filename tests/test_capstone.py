@@ -152,6 +152,11 @@ def test_enrolment_fills_every_arm_by_the_sessions_hash():
 
 
 def test_a_step_that_does_not_raise_the_mean_is_named():
-    steps = {"base": {"mean": 0.2}, "sft": {"mean": 0.5}, "exp": {"mean": 0.5}, "dpo": {"mean": 0.4}}
+    steps = {
+        "base": {"mean": 0.2},
+        "sft": {"mean": 0.5},
+        "exp": {"mean": 0.5},
+        "dpo": {"mean": 0.4},
+    }
     failed, best = capstone.step_verdicts(steps, ["base", "sft", "exp", "dpo"])
     assert failed == ["exp", "dpo"] and best == "sft"

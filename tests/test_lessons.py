@@ -32,7 +32,9 @@ def _write(tmp_path: Path, name: str, first: str, code: str, output: str, last: 
 GOOD_FIRST = (
     "**Prerequisites.** 11.\n\n**Study time.** About 40 minutes; Colab T4 about 20 minutes."
 )
-GOOD_LAST = "**Previous:** [11b](11b_speculative_serving.ipynb) · **Next:** [12b](12b_constitutional.ipynb)"
+GOOD_LAST = (
+    "**Previous:** [11b](11b_speculative_serving.ipynb) · **Next:** [12b](12b_constitutional.ipynb)"
+)
 
 
 def test_a_clean_notebook_has_no_finding(tmp_path):
