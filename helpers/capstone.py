@@ -91,6 +91,25 @@ def self_consistent(items: list[Task], greedy: list[str], sampled: list[str]) ->
     return [tasks.same_answer(t, g, s) for t, g, s in zip(items, greedy, sampled, strict=True)]
 
 
+def judged_by(profile):
+    """12c's judge as `label_pairs` calls it, `(prompts, firsts, seconds) -> verdicts`: loaded on the
+    call, freed once its labels are made (DPO needs the memory)."""
+    from transformers import AutoTokenizer
+
+    from helpers import rlaif, training
+
+    def judged(prompts, firsts, seconds):
+        path = profile.resolve("judge")
+        model = training.load_causal_lm(path, profile, four_bit=False, dtype=profile.judge_dtype)
+        jtok = AutoTokenizer.from_pretrained(path)
+        out = judge.judge_pairs(model.eval(), jtok, prompts, firsts, seconds, rlaif.CRITERION)
+        del model
+        training.free_memory()
+        return out
+
+    return judged
+
+
 def label_pairs(
     items: list[Task], pairs: list[tuple[str, str]], judge_verdicts
 ) -> list[judge.Verdict]:
@@ -309,6 +328,26 @@ def streamed(model, tok, max_new_tokens: int):
     return one
 
 
+def speculative_run(target, draft, tok, vocab_size: int, max_new_tokens: int, k: int = 4):
+    """One request through stage 11's speculative decoder with `draft`: `one(prompt) -> (reply, seconds
+    of a one-token call)`. That second figure times a bare call, not the streaming path of `streamed`,
+    so the step table does not compare it with theirs."""
+    from helpers import speculative
+
+    def one(p):
+        ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=target.device)
+        kw = dict(k=k, vocab_size=vocab_size, eos_token_id=tok.eos_token_id)
+        t0 = time.perf_counter()
+        speculative.speculative_generate(target, draft, ids, max_new_tokens=1, **kw)
+        first = time.perf_counter() - t0
+        out, _ = speculative.speculative_generate(
+            target, draft, ids, max_new_tokens=max_new_tokens, **kw
+        )
+        return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True), first
+
+    return one
+
+
 def print_steps(steps: dict, speeds: dict, models: dict, drafts: dict) -> list[str]:
     """The step table (held-out accuracy per family, EOS share), then each served variant's speed and
     weight memory (a speculative pair counts the merged model plus its draft); returns the columns."""
@@ -318,13 +357,16 @@ def print_steps(steps: dict, speeds: dict, models: dict, drafts: dict) -> list[s
     print(f"{'step':18}" + "".join(f"{c:>9}" for c in cols) + f"{'EOS':>7}")
     for name, r in steps.items():
         print(f"{name:18}" + "".join(f"{r[c]:9.3f}" for c in cols) + f"{r['eos_share']:7.2f}")
+    gpu = all("peak_gpu_mb" in s for s in speeds.values())  # torch tracks no CPU allocations
     print(
-        f"\n{'model':28}{'tokens/s':>10}{'first token ms':>16}{'weights MB':>12}{'extra GPU MB':>13}"
+        f"\n{'model':28}{'tokens/s':>10}{'first token ms':>16}{'weights MB':>12}"
+        + (f"{'extra GPU MB':>13}" if gpu else "")
     )
     for name, s in speeds.items():
-        peak = f"{s['peak_gpu_mb']:13.0f}" if "peak_gpu_mb" in s else f"{'n/a (CPU)':>13}"
-        speed_cols = f"{s['tokens_per_s']:10.1f}{s['first_token_s'] * 1000:16.1f}"
-        print(f"{name:28}{speed_cols}{memory[name]:12.1f}{peak}")
+        # a speculative row's first token is timed on a bare call, not the streaming path: not comparable
+        first = f"{s['first_token_s'] * 1000:16.1f}" if name in models else f"{'-':>16}"
+        peak = f"{s['peak_gpu_mb']:13.0f}" if gpu else ""
+        print(f"{name:28}{s['tokens_per_s']:10.1f}{first}{memory[name]:12.1f}{peak}")
     return cols
 
 
@@ -515,20 +557,24 @@ def enrol(arms, n_arm: int, questions: list[Task], seed: int = 0) -> dict[str, l
     return enrolled
 
 
-def print_metrics(api_url: str) -> None:
+def print_metrics(api_url: str) -> int:
     """The gateway's own counters at /metrics (Prometheus' text format, as a monitoring system scrapes
-    them): the rejected requests and each arm's p95 latency."""
+    them): the rejected requests and each arm's p95 latency. Returns the rejected count."""
     from helpers import client
 
+    rejected = 0
     for line in client.get_text(api_url.removesuffix("/v1") + "/metrics").splitlines():
         if 'quantile="0.95"' in line or line.startswith("gateway_rejected"):
             name, value = line.rsplit(" ", 1)
             print(f"{name} {float(value):.3f}")
+            rejected = int(float(value)) if name == "gateway_rejected_total" else rejected
+    return rejected
 
 
 def simulate(visit, enrolled: dict[str, list], concurrency: int, arms) -> list:
-    """Every enrolled session's visit, `concurrency` at a time (users arrive together, not one by one);
-    checks that each reply came from the arm its session id hashes to. Returns the visits."""
+    """Every enrolled session's visit, `concurrency` at a time (users arrive together, not one by one),
+    one arm's sessions after the other's; checks that each reply came from the arm its session id hashes
+    to. Returns the visits."""
     from concurrent.futures import ThreadPoolExecutor
 
     from helpers import abtest
@@ -571,6 +617,29 @@ def monitor(rows: list[dict], arms) -> dict:
             f"{ms['latency']}; {m['tokens_per_s']:.0f} tokens/s per request"
         )
     return out
+
+
+def waits(rows: list[dict]) -> dict:
+    """From the gateway's log: the A/B sessions' mean first-token time and mean generation after it (s),
+    section 8's requests sent one at a time (no session): their mean first-token time; and the median
+    seconds per reply token after the first, for each of the two."""
+
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else float("nan")
+
+    def per_token(rs):
+        xs = sorted((r["latency_s"] - r["first_token_s"]) / (r["tokens_out"] - 1) for r in rs)
+        return xs[len(xs) // 2] if xs else float("nan")
+
+    ab = [r for r in rows if r["session"]]
+    alone = [r for r in rows if not r["session"]]
+    return {
+        "first": mean([r["first_token_s"] for r in ab]),
+        "own": mean([r["latency_s"] - r["first_token_s"] for r in ab]),
+        "first_alone": mean([r["first_token_s"] for r in alone]),
+        "token": per_token([r for r in ab if r["tokens_out"] > 1]),
+        "token_alone": per_token([r for r in alone if r["tokens_out"] > 1]),
+    }
 
 
 def slow_requests(rows: list[dict], monitor: dict, factor: float = 3.0) -> dict[str, list[int]]:
@@ -654,7 +723,17 @@ def model_card_facts(record: dict, cfg, profile) -> dict:
         )
     lo, hi, lat = dep["load"][0], dep["load"][-1], dep["monitor"]["dpo"]["latency"]
     ms = ", ".join(f"{q} {lat[q] * 1000:.0f} ms" for q in ("p50", "p95", "p99"))
+    if not bar["base"]["met"]:
+        verdict = "do not ship: the bar against the base is missed"
+    elif not bar["SFT"]["met"]:
+        verdict = (
+            f"do not ship this model; serve the SFT model ({s['SFT']['mean']:.3f} held-out mean "
+            f"against {final['mean']:.3f}): the bar against SFT is missed"
+        )
+    else:
+        verdict = "ship: both halves of the bar set before training are met"
     return {
+        "Recommendation": {"verdict": verdict},
         "Data": {
             "held-out questions": f"{d['held']} in {record['clusters']} clusters of paraphrases",
             "training data": f"{d['seed']} written answers, {d['replay']} replayed, "

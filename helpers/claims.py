@@ -51,14 +51,17 @@ def stability(stage: str, path: Path = SEEDS) -> None:
     if not rows:
         print(f"no figure of stage {stage} is recorded across world seeds yet")
         return
-    head = [f"seed {s}" + (" (older build)" if s in before else "") for s in seeds]
+    head = [f"seed {s}" + (" (this page)" if s == seeds[0] else "") for s in seeds]
     width = max(map(len, rows), default=10)
     print(f"{'figure':{width}}" + "".join(f"{h:>22}" for h in head))
     for name, values in rows.items():
-        cells = ["-" if v is None else f"{v:.2f}" for v in values]
+        cells = [
+            "-" if v is None else f"{v:.0f}" if v == int(v) and v > 1 else f"{v:.2f}"
+            for v in values
+        ]
         print(f"{name:{width}}" + "".join(f"{c:>22}" for c in cells))
+    note = "'-': not measured on that world"
     if before:
-        print(
-            "older build: that world was built before the AVX2 pin, on another machine; "
-            "'-': not measured on that world"
-        )
+        others = " and ".join(str(s) for s in seeds if s in before)
+        note += f"; seed {others}: built once, by an earlier version of the world's build"  # before the pin
+    print(note)

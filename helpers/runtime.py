@@ -128,7 +128,7 @@ def line(stage: str) -> str:
     times = ", ".join(f"{GPUS[p].name} {span(r)}" for p, r in rows.items())
     text = (
         f"Estimated run time of this notebook's GPU work on Colab: {times}; the biggest part on a T4 is "
-        f"{rows['t4']['parts'][0][1]}. Estimates, not measurements (helpers/runtime.py, README)."
+        f"{rows['t4']['parts'][0][1]}. Estimates from the models' sizes and the cards' rates, not measurements."
     )
     if cut := rows["t4"].get("cut"):
         text += f" On a T4 the budget is cut to stay within an hour: {cut}."

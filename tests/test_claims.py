@@ -86,6 +86,7 @@ def test_stability_prints_one_stage_rows_from_the_seed_record(tmp_path, capsys):
     claims.stability("12b", path)
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["12b", "harmless", "1.00", "0.97", "-"]
-    assert len(lines) == 3 and "older build" in lines[0] and "before the AVX2 pin" in lines[2]
+    assert len(lines) == 3 and "seed 0 (this page)" in lines[0]
+    assert lines[2].endswith("seed 1 and 2: built once, by an earlier version of the world's build")
     claims.stability("11", path)
     assert capsys.readouterr().out == "no figure of stage 11 is recorded across world seeds yet\n"

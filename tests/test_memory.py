@@ -1,12 +1,13 @@
 """The model registry and the static memory plan (issue 37): arithmetic from the configs, checked against known
 values, and the plan's verdict on today's code."""
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
-from helpers import hub_settings, models, profiles, runtime
+from helpers import capstone, hub_settings, models, profiles, runtime
 from helpers.tools import gpu_check, memory, standin_hub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,11 +137,14 @@ def test_the_notebooks_load_and_free_the_judges_where_the_plan_says():
     assert not any(re.search(r"^[^#\n]*\bevaluator\b", s, re.M) for s in c12[:loads_evaluator])
     c14 = code("14_capstone")
     dpo = next(i for i, src in enumerate(c14) if "rlaif.dpo_lora(" in src)  # section 4's DPO
-    frees = next(i for i, src in enumerate(c14) if "del judge_model" in src)
-    assert frees < dpo or c14[dpo].index("del judge_model") < c14[dpo].index("rlaif.dpo_lora(")
+    # the judge lives only inside the labelling call: loaded, used, deleted and freed there
+    labels = next(i for i, src in enumerate(c14) if "capstone.judged_by(profile)" in src)
+    assert labels < dpo
+    judged = inspect.getsource(capstone.judged_by)
+    assert judged.index("load_causal_lm") < judged.index("del model") < judged.index("free_memory")
     loads = next(i for i, src in enumerate(c14) if "evaluator = training.load_causal_lm" in src)
     frees = next(i for i, src in enumerate(c14) if i >= loads and "del evaluator" in src)
-    serves = next(i for i, src in enumerate(c14) if "speculative.speculative_generate(" in src)
+    serves = next(i for i, src in enumerate(c14) if "capstone.speculative_run(" in src)
     assert loads <= frees < serves
 
 

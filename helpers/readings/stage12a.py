@@ -42,6 +42,63 @@ def _noise(delta: float, bar: float | None) -> str:
 
 
 # ---------------------------------------------------------------- sections 4 to 7
+def writer(reference: dict[str, float]) -> str:
+    """The writer's held-out accuracy per family, read: which families' instances to expect wrong."""
+    if not reference:
+        return (
+            "No grader scores the hub's writer: read its instances in section 7 for wrong answers "
+            "yourself; no filter checks them."
+        )
+    fams = {f: v for f, v in reference.items() if f != "mean"}
+    scores = ", ".join(f"`{f}` {v:.2f}" for f, v in fams.items())
+    weak = [f"`{f}`" for f, v in fams.items() if v < 0.3]
+    out = f"**The writer's held-out accuracy per family** (the world's grader): {scores}. "
+    if not weak:
+        return out + "It answers every family fairly well: most of its instances should be right."
+    names = ", ".join(weak[:-1]) + f" and {weak[-1]}" if len(weak) > 1 else weak[0]
+    return out + (
+        f"It gets most of {names} wrong: expect those families' instances to be wrong too, and "
+        "every filter to keep them, since the filters check form."
+    )
+
+
+def instance_counts(instances: list[dict], rejected: list[dict]) -> str:
+    """Instances per task type, kept and dropped: why N instructions give more than N instances."""
+    rows = []
+    for name, flag in (("classification", True), ("other", False)):
+        kept = [x for x in instances if x["is_classification"] == flag]
+        drop = [x for x in rejected if x["is_classification"] == flag]
+        tasks = {x["instruction"] for x in kept + drop}
+        rows.append((name, len(tasks), len(kept) + len(drop), len(kept), len(drop)))
+    table = "| task type | tasks | instances | kept | dropped |\n|---|---|---|---|---|\n"
+    table += "\n".join(f"| {n} | {t} | {w} | {k} | {d} |" for n, t, w, k, d in rows)
+    (_, n_clf, w_clf, _, _), (_, n_other, w_other, _, _) = rows
+    if not w_clf + w_other:
+        return table + "\n\nNo instance was written: nothing to train on."
+    reasons = Counter(x["reason"] for x in rejected)
+    why = ", ".join(f"{k} *{r}*" for r, k in reasons.most_common())
+    out = (
+        f"{table}\n\n**Why {n_clf + n_other} instructions give {w_clf + w_other} instances.** "
+        "A classification task gets one instance per label the writer lists"
+    )
+    out += f" ({w_clf} from {n_clf} tasks here)" if n_clf else ""
+    out += f"; any other task gets one. Dropped: {why or 'none'}."
+    conflict = {
+        x["instruction"] for x in rejected if x["reason"] == "same input, different outputs"
+    }
+    conflict_clf = {
+        x["instruction"]
+        for x in rejected
+        if x["instruction"] in conflict and x["is_classification"]
+    }
+    if conflict_clf:
+        out += (
+            f" The paper's task filter hits classification hardest: {len(conflict_clf)} of its "
+            f"{n_clf} tasks wrote one input under two labels, so every instance of those tasks goes."
+        )
+    return out
+
+
 def by_hand(parsed: list[str], fams: list[str]) -> str:
     """One request by hand: how many parsed instructions the world cannot answer."""
     bad = [t for t, f in zip(parsed, fams) if f == "not a valid task"]

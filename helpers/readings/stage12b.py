@@ -29,11 +29,27 @@ def refusal_verdict(rate: float) -> str:
     return "some over-refusal" if rate >= 0.05 else "little over-refusal"
 
 
+def diff(new: float, old: float) -> float:
+    """A change as the reader computes it from the two printed rates (two decimals)."""
+    return round(round(new, 2) - round(old, 2), 2) + 0.0  # + 0.0: no "-0.00"
+
+
 def change(delta: float, bar: float) -> str:
-    """'+0.04 (within the ±0.05 noise bar)': every comparison carries its bar."""
-    side = "within" if within(delta, bar) else "beyond"
-    shown = 0.0 if round(delta, 2) == 0 else delta  # no "-0.00"
-    return f"{shown:+.2f} ({side} the ±{bar:.2f} noise bar)"
+    """'+0.04 (within its bar)': the bars themselves are stated once per reading (`bars_clause`)."""
+    return f"{delta:+.2f} ({'within' if within(delta, bar) else 'beyond'} its bar)"
+
+
+def bars_clause(nb: dict) -> str:
+    """'noise bars ±0.10 greedy and ±0.05 sampled', said once for every change a reading prints."""
+    parts = []
+    for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
+        h, k = nb[tag]
+        parts.append(
+            f"±{h:.2f} {mode}"
+            if round(h, 2) == round(k, 2)
+            else (f"±{h:.2f} (harmful) and ±{k:.2f} (kind) {mode}")
+        )
+    return "noise bars " + " and ".join(parts)
 
 
 def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) -> str:
@@ -60,24 +76,81 @@ def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) ->
     )
 
 
-def rounds(curve: dict[str, list[float]], planted: dict | None) -> str:
-    """Reading of the per-round plot: the shape is built in; the false-alarm line is the cost."""
+def turn_rates(chains: dict, task_of: dict, is_refusal) -> dict[str, tuple[int, int, int, int]]:
+    """Counted in the chains, per curve: (rounds that turned a complying answer into a refusal, rounds
+    that started from a complying answer, refusals undone, rounds that started from a refusal)."""
+    out = {}
+    for name, unsafe in ((HARMLESS, True), (REFUSED, False)):
+        turned = open_ = undone = refused = 0
+        for i, chain in chains.items():
+            if bool(task_of[i].meta["unsafe"]) != unsafe:
+                continue
+            for before, after in zip(chain, chain[1:]):
+                was, now = is_refusal(before["answer"]), is_refusal(after["answer"])
+                refused, undone = refused + was, undone + (was and not now)
+                open_, turned = open_ + (not was), turned + (not was and now)
+        out[name] = (turned, open_, undone, refused)
+    return out
+
+
+def _off_line(curve: dict, planted: dict, turns: dict, n: int) -> str:
+    """Why the measured curves leave their dotted lines: the rates the critic really has."""
+    rated = {k: turns[k] for k in planted if k in turns and k in curve and turns[k][1]}
+    if not rated:
+        return ""
+    rate = {k: t / o for k, (t, o, _, _) in rated.items()}
+    said = {HARMLESS: "harmful requests", REFUSED: "kind ones"}
+    counts = " and ".join(
+        f"in {t} of {o} rounds on {said[k]} ({rate[k]:.0%}, trained {planted[k]:.0%})"
+        for k, (t, o, _, _) in rated.items()
+    )
+    undone = sum(u for _, _, u, _ in rated.values())
+    refused = sum(r for _, _, _, r in rated.values())
+    counts = f"a complying answer turned into a refusal {counts}; {undone} of {refused} refusals "
+    counts += "were undone"
+    if all(abs(rate[k] - planted[k]) < 0.05 for k in rated):
+        return f"The chains keep the trained rates: {counts}. "
+    pred = {k: 1 - (1 - curve[k][0]) * (1 - rate[k]) ** n for k in rated}
+    why = []
+    if REFUSED in rate and rate[REFUSED] > planted[REFUSED]:
+        why.append(
+            f"raises {rate[REFUSED] / planted[REFUSED]:.1f}x the false alarms it was trained to"
+        )
+    elif REFUSED in rate:
+        why.append("raises fewer false alarms than it was trained to")
+    if HARMLESS in rate:
+        fewer = rate[HARMLESS] < planted[HARMLESS]
+        why.append(f"catches {'fewer' if fewer else 'more'} harmful answers")
+    return (
+        "\n\n**Why the measured lines leave their dotted ones.** A trained critic learns its rates "
+        f"only roughly. Counted in the chains, {counts}. The formula with these measured rates "
+        f"gives {' and '.join(f'{v:.2f}' for v in pred.values())} after {n} rounds (measured "
+        f"{' and '.join(f'{curve[k][-1]:.2f}' for k in pred)}). So nothing compounds beyond the "
+        f"formula: the built critic {', and '.join(why)}. "
+    )
+
+
+def rounds(curve: dict[str, list[float]], planted: dict | None, turns: dict | None = None) -> str:
+    """Reading of the per-round plot: the built-in shape, why the measured curves leave it, the cost."""
     harm, ref, judged = curve.get(HARMLESS), curve.get(REFUSED), curve[JUDGED]
     n, text = len(judged) - 1, ""
     if harm and planted:
         text += (
             f"**Built in, not a test of the paper.** The tiny critic was trained to flag a harmful "
             f"answer in {planted[HARMLESS]:.0%} of rounds and a kind one in "
-            f"{planted[REFUSED]:.0%}, "
-            "and a flagged answer is revised into a refusal that no later round undoes. So the "
-            "harmless rate rises and flattens by design, $1-(1-h_0)(1-c)^r$ (dotted): here "
-            f"{harm[0]:.2f} → {harm[-1]:.2f} after {n} rounds. "
+            f"{planted[REFUSED]:.0%}, and a flagged answer is revised into a refusal that no later "
+            "round undoes. The dotted lines are what those rates $c$ predict from the round-0 "
+            "share $h_0$: $1-(1-h_0)(1-c)^r$. "
         )
-    elif harm:
-        text += f"The harmless rate goes {harm[0]:.2f} → {harm[-1]:.2f} after {n} rounds. "
+    off = _off_line(curve, planted, turns, n) if harm and planted and turns else ""
+    if harm and not off:
+        text += (
+            f"Measured, the harmless rate goes {harm[0]:.2f} → {harm[-1]:.2f} after {n} rounds. "
+        )
+    text += off
     if ref:
         text += (
-            "**The false-alarm line is the real cost**: every round is another chance to call a "
+            "\n\n**The false-alarm line is the real cost**: every round is another chance to call a "
             f"kind answer harmful, and the chains end refusing {ref[-1]:.2f} of kind requests "
             f"({refusal_verdict(ref[-1])}; {ref[0]:.2f} at round 0). Section 9 measures whether "
             "the helpful answers mixed into SFT hold that back. "
@@ -106,8 +179,7 @@ def revisions(
             "chains (the open recipe assumes 100%), and this run cannot say which is right."
         )
     better, worse, same = verdict.get(BETTER, 0), verdict.get(WORSE, 0), verdict.get(SAME, 0)
-    wrong = worse + same
-    if wrong:
+    if worse + same:
         teach = (
             f"the {kind_worse} kind answers turned into refusals teach DPO to refuse kind requests"
             if kind_worse
@@ -115,29 +187,59 @@ def revisions(
             if worse
             else f"the {same} pairs with no difference are noise in the DPO data"
         )
+        lead = (
+            f"wrong for {worse} of the {n_changed} changed chains ({worse / n_changed:.0%})"
+            if worse
+            else f"never wrong on the {n_changed} changed chains"
+        )
+        lead += f", and meaningless for {same} more ({same / n_changed:.0%})" if same else ""
         text = (
-            f"**The lesson: the assumption is wrong for {wrong} of the {n_changed} changed chains "
-            f"({wrong / n_changed:.0%}).** By the graders, {better} revisions are truly better, "
+            f"**The lesson: the assumption is {lead}.** By the graders, {better} revisions are truly better, "
             f"{worse} truly worse ({'all' if kind_worse == worse else kind_worse} of them a kind "
             "answer turned into a refusal) and "
-            f"{same} no different (the same verdict in other words). The recipe labels all of "
+            f"{same} no different (the same verdict in other words: a label on such a pair is "
+            "noise, not a wrong label). The recipe labels all of "
             f"them, and the {n_unchanged} unchanged chains too, 'revision better': {teach}. "
         )
     else:
         text = f"Here the assumption held on all {n_changed} changed chains. "
     real = rev_agree["agreement"]
-    holds = (
-        "it holds up on real outputs"
+    weaker = (
+        ""
         if rev_agree["ci"][1] >= clean
-        else "weaker on real outputs, so its labels carry more errors than the clean pairs suggest"
+        else f", below its {clean:.0%} on the clean pairs: its labels carry more errors than those suggest"
     )
     return text + (
-        f"The feedback model tells them apart: where one answer is truly better it agrees with the "
-        f"graders on {real:.0%} of {rev_agree['n']} chains ({clean:.0%} on the clean pairs: "
-        f"{holds}), and prefers the revision in {prefers:.0%} of the changed chains (a tie counts "
-        "half), not the 100% the recipe assumes. So check revisions with a measured judge "
-        "instead of assuming: section 8 keeps only its confident pairs."
+        f"The feedback model tells them apart: it agrees with the graders on {real:.0%} of the "
+        f"{rev_agree['n']} chains where one answer is truly better{weaker}, and prefers the "
+        f"revision in {prefers:.0%} (a tie counts half), not the 100% the recipe assumes. So check "
+        "revisions with a measured judge: section 8 keeps only its confident pairs."
     )
+
+
+def confident_pairs(
+    first: list[str], second: list[str], soft: list, is_refusal, margin: float
+) -> str:
+    """Reading of section 8's filter: which pairs the confidence margin drops, and why."""
+    groups = Counter()
+    for a, b, v in zip(first, second, soft):
+        kind = "same" if a == b else "alike" if is_refusal(a) == is_refusal(b) else "split"
+        groups[kind, v.label(margin) is not None and a != b] += 1
+    n, kept = len(first), sum(k for (_, ok), k in groups.items() if ok)
+    same, alike = groups["same", False], groups["alike", False] + groups["alike", True]
+    split, split_kept = groups["split", False] + groups["split", True], groups["split", True]
+    text = (
+        f"**Why {kept} of {n}.** DPO gets a pair only where the feedback model is confident, "
+        f"$|p - 0.5| > {margin}$. {same} pairs are one answer twice; {alike} are two refusals or "
+        f"two compliances (kept: {groups['alike', True]}); of the {split} where one refuses and "
+        f"the other complies, {split_kept} are kept. "
+    )
+    if same + alike > n / 2:
+        return text + (
+            "Most pairs differ in words, not in kind, and the judge has no preference there. For "
+            "more pairs, sample more answers or prompts rather than lower the margin."
+        )
+    return text + "Most pairs disagree about refusing; the margin drops those the judge doubts."
 
 
 def helpfulness(helps: int, n: int) -> str:
@@ -200,6 +302,17 @@ def dashboard(sft: list[tuple], d: dict, steps: int, batch: int, n_pairs: int) -
     return text + ": the chosen answers kept their likelihood (the RPO term's job)."
 
 
+def table(rows: dict[str, dict]) -> str:
+    """A results table in Markdown: one row per model, every rate at two decimals."""
+    cols = list(next(iter(rows.values())))
+    out = ["| model | " + " | ".join(c.replace("_", " ") for c in cols) + " |"]
+    out.append("|---" * (len(cols) + 1) + "|")
+    out += [
+        f"| {name} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |" for name, r in rows.items()
+    ]
+    return "\n".join(out)
+
+
 def bars(n_kind: int, n_harm: int, samples: int = 4) -> dict[str, tuple[float, float]]:
     """Rough noise bars sqrt(1/n) per decoding mode ('' greedy, '_sampled'): (harmful, kind)."""
     return {
@@ -221,10 +334,10 @@ def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, nb: dict) -> str:
         f"SL-CAI's {_hname(hk)} is {sl_r[hk]:.2f} greedy and "
         f"{sl_r[hk + '_sampled']:.2f} sampled (the base {base_r[hk]:.2f} and "
         f"{base_r[hk + '_sampled']:.2f}). It refuses {g:.2f} of kind requests greedily and {s:.2f} "
-        f"sampled; against the base, greedy {change(g - bg, bar_g)} and sampled "
-        f"{change(s - bs, bar_s)}. "
+        f"sampled, against the base's {bg:.2f} and {bs:.2f} ({bars_clause(nb)}): "
+        f"{change(diff(g, bg), bar_g)} and {change(diff(s, bs), bar_s)}. "
     )
-    added = (g - bg > bar_g) or (s - bs > bar_s)
+    added = (diff(g, bg) > bar_g) or (diff(s, bs) > bar_s)
     if added:
         text += (
             "**SL-CAI over-refuses here**, beyond the bar: a practitioner would mix in more "
@@ -238,6 +351,11 @@ def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, nb: dict) -> str:
         )
     else:
         text += f"That is {refusal_verdict(max(g, s))}, no more than the base's. "
+    if s - g > bar_s:
+        text += (
+            f"Greedy decoding hides the habit ({g:.2f} against {s:.2f} sampled): read the sampled "
+            "rate, and the other worlds' greedy figures in the box at the end. "
+        )
     if chain_ref is not None:
         text += (
             f"The final revisions it was trained on refused {chain_ref:.2f} of kind requests; "
@@ -252,15 +370,16 @@ def helpful_mix(sl_r: dict, plain_r: dict, nb: dict, n_helpful: int) -> tuple[st
     parts, fewer, more, lost = [], False, False, False
     for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
         bar_h, bar_k = nb[tag]
-        dr = sl_r["refusal_benign" + tag] - plain_r["refusal_benign" + tag]
-        dh = sl_r[hk + tag] - plain_r[hk + tag]
+        dr = diff(sl_r["refusal_benign" + tag], plain_r["refusal_benign" + tag])
+        dh = diff(sl_r[hk + tag], plain_r[hk + tag])
         fewer, more, lost = fewer or dr < -bar_k, more or dr > bar_k, lost or dh < -bar_h
         parts.append(
             f"{mode}, kind requests refused {plain_r['refusal_benign' + tag]:.2f} → "
             f"{sl_r['refusal_benign' + tag]:.2f}, {change(dr, bar_k)}, and {_hname(hk)} "
             f"{plain_r[hk + tag]:.2f} → {sl_r[hk + tag]:.2f}, {change(dh, bar_h)}"
         )
-    text = f"Adding the {n_helpful} helpful rows (without → with): " + "; ".join(parts) + ". "
+    text = f"Adding the {n_helpful} helpful rows (without → with; {bars_clause(nb)}): "
+    text += "; ".join(parts) + ". "
     if fewer and not lost:
         short = (
             "the helpful rows cut refusals of kind requests beyond the noise, with no "
@@ -295,8 +414,8 @@ def rl_cai(sl_r: dict, rl_r: dict, nb: dict) -> tuple[str, str]:
     parts, whats, bad = [], [], False
     for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
         bar_h, bar_k = nb[tag]
-        dh = rl_r[hk + tag] - sl_r[hk + tag]
-        dr = rl_r["refusal_benign" + tag] - sl_r["refusal_benign" + tag]
+        dh = diff(rl_r[hk + tag], sl_r[hk + tag])
+        dr = diff(rl_r["refusal_benign" + tag], sl_r["refusal_benign" + tag])
         gain, loss = dh > bar_h or dr < -bar_k, dh < -bar_h or dr > bar_k
         what = {
             (True, True): "a trade",
@@ -313,7 +432,9 @@ def rl_cai(sl_r: dict, rl_r: dict, nb: dict) -> tuple[str, str]:
     g, s = _modes(rl_r, "refusal_benign")
     text = (
         f"RL-CAI refuses {g:.2f} of kind requests greedily and {s:.2f} sampled "
-        f"({refusal_verdict(max(g, s))}). Against SL-CAI: " + "; ".join(parts) + "."
+        f"({refusal_verdict(max(g, s))}). Against SL-CAI ({bars_clause(nb)}): "
+        + "; ".join(parts)
+        + "."
     )
     if bad:
         text += (
@@ -337,9 +458,10 @@ def summary(
         rounds_text = (
             f"the feedback model's preference for later rounds {judged[0]:.2f} → {judged[-1]:.2f}."
         )
-    n, wrong = pref["n"], verdict.get(WORSE, 0) + verdict.get(SAME, 0)
+    n, worse, same = pref["n"], verdict.get(WORSE, 0), verdict.get(SAME, 0)
     recipe = (
-        f"wrong for {wrong} of {n} changed chains ({wrong / n:.0%}) by the graders."
+        f"by the graders, wrong for {worse} of {n} changed chains ({worse / n:.0%}) and "
+        f"meaningless (no difference) for {same} more ({same / n:.0%})."
         if graded and n
         else "not testable here (no grader)."
     )
@@ -347,7 +469,10 @@ def summary(
         f"- **Rounds**: {rounds_text}\n"
         f"- **'The revision is better'** (the open recipe's assumption): {recipe}\n"
         f"- **The helpful mix**: {mix}.\n"
-        f"- **RL-CAI**, trained on {n_pairs} confident pairs: {rl}."
+        f"- **RL-CAI**, trained on {n_pairs} confident pairs: {rl}.\n"
+        "- **In practice**: judge each revision with a measured feedback model instead of assuming "
+        "it is better, mix helpful answers into SFT, and count refusals of kind requests after "
+        "every round and every stage."
     )
 
 

@@ -26,9 +26,10 @@ def listed(names) -> str:
 
 
 # ---------------------------------------------------------------- section 5: the judge
-def judge_quality(quality: dict) -> str:
+def judge_quality(quality: dict, judged: dict | None = None) -> str:
     """The judge's agreement against the untrained model's and a coin's, and what averaging both orders adds."""
-    jq, bq = quality["judge"], quality["untrained policy as judge"]
+    base = "untrained policy as judge"
+    jq, bq = quality["judge"], quality[base]
     (jlo, jhi), (blo, bhi) = jq["ci"], bq["ci"]
     if jlo > bhi and jlo > 0.5:
         beat = (
@@ -42,17 +43,41 @@ def judge_quality(quality: dict) -> str:
         )
     one = jq["agreement"] - jq["first_order_agreement"]
     avg = f"adds {one:.2f}" if one > 0 else f"costs {-one:.2f}" if one < 0 else "changes nothing"
-    silent = "it is hardly answering with a letter at all, " if bq["letter_mass"] < 0.5 else ""
-    coin = "contains" if blo <= 0.5 <= bhi else "excludes"
-    return (
+    txt = (
         f"**Reading.** The judge agrees with the truth on {jq['agreement']:.2f} of {jq['n']} pairs "
         f"(95% CI {jlo:.2f}-{jhi:.2f}); that interval {beat}. Scored in one order only it agrees "
         f"{jq['first_order_agreement']:.2f}: averaging both orders {avg}. The untrained model puts "
         f"{bq['letter_mass']:.3f} of its probability on the two letters (the judge: "
         f"{jq['letter_mass']:.3f}) and keeps its verdict after a swap on {bq['consistency']:.2f} "
-        f"of pairs: {silent}and its agreement {bq['agreement']:.2f} (interval {blo:.2f}-{bhi:.2f}) "
-        f"{coin} a coin's 0.5."
+        "of pairs"
     )
+    if bq["letter_mass"] < 0.5 and bq["consistency"] < 0.1:
+        txt += ": it hardly answers with a letter and picks the same slot in both orders, so its "
+        if judged and base in judged:
+            ps = [v.p_first for v in judged[base]]
+            txt += f"averaged p stays within {min(ps):.3f}-{max(ps):.3f}"
+        else:
+            txt += "averaged p stays a hair from 0.5"
+        txt += (
+            ", and tiny differences between the two orders decide which side of 0.5 a pair lands on"
+        )
+    # compare with the coin at the precision the interval is printed at
+    lo2, hi2 = round(blo, 2), round(bhi, 2)
+    if lo2 <= 0.5 <= hi2:
+        edge = "at the edge of" if 0.5 in (lo2, hi2) else "inside"
+        coin = f"{edge} a coin's interval: no usable signal"
+    else:
+        coin = "clear of a coin's 0.5" + (
+            ", though a model that does not answer with a letter is not a judge to train on"
+            if bq["letter_mass"] < 0.5
+            else ""
+        )
+    return f"{txt}. Its agreement {bq['agreement']:.2f} (interval {blo:.2f}-{bhi:.2f}) is {coin}."
+
+
+def points(cal: list[tuple[float, float, int]]) -> int:
+    """How many distinct points the calibration bins draw (bins at the same spot overlap)."""
+    return len({(round(m, 2), round(f, 2)) for m, f, _ in cal})
 
 
 def calibration(p_all: list[float], cal: list[tuple[float, float, int]]) -> str:
@@ -71,9 +96,16 @@ def calibration(p_all: list[float], cal: list[tuple[float, float, int]]) -> str:
         if sure >= 0.8 * len(p_all)
         else "so the middle bins test its uncertain verdicts too"
     )
+    shown = points(cal)
+    overlap = (
+        f" Bins that land on the same spot draw as one point, so the {len(cal)} bins show as "
+        f"{shown} points."
+        if shown < len(cal)
+        else ""
+    )
     return (
         "**Reading the plots.** The largest gap between a bin's mean p and how often its "
-        f"first answer was truly better is {gap:.2f}: {fit}. The histogram limits what that shows: "
+        f"first answer was truly better is {gap:.2f}: {fit}.{overlap} The histogram limits what that shows: "
         f"{sure} of the {len(p_all)} soft labels lie below 0.1 or above 0.9 and {middle} between 0.2 "
         f"and 0.8, {ends}. Whether a p of 0.7 "
         "means 70 % needs pairs the judge finds hard: the presets' human-labelled hh-rlhf pairs have "
@@ -174,13 +206,39 @@ def parsers(texts: dict[str, list[str]], table: dict[str, dict]) -> str:
 
 
 # ---------------------------------------------------------------- section 6: the labels
+def off_object(train_prompts: list, train_pairs: list, tr: list) -> tuple[int, int]:
+    """(answers the grader passes that name another thing than the request, answers it passes)."""
+    passing = [
+        (t, b if p else a) for t, (a, b), p in zip(train_prompts, train_pairs, tr) if p is not None
+    ]
+    off = [ans for t, ans in passing if t.meta.get("thing") and t.meta["thing"] not in ans]
+    return len(off), len(passing)
+
+
+def _kept(audit: dict, train_pairs: list) -> str:
+    """Why fewer hard-label pairs than sampled pairs remain."""
+    n, kept = len(train_pairs), audit["hard"]["labelled"]
+    same = sum(a == b for a, b in train_pairs)
+    if kept >= n:
+        return f"All {n} sampled pairs got a hard label."
+    txt = (
+        f"Of the {n} sampled pairs, {same} are one answer written twice: the judge gives them "
+        "p = 0.5 exactly (one prompt in both orders), and `preference_rows` drops them"
+    )
+    if (even := n - kept - same) > 0:
+        txt += f"; {even} more pairs of different answers got p = 0.5 exactly and are dropped too"
+    return txt + f"; {kept} remain."
+
+
 def labels(audit: dict, train_prompts: list, train_pairs: list, tr: list, example_row: dict) -> str:
-    """How many DPO labels have a true preference, and how many passing answers name the wrong thing."""
+    """Why pairs were dropped, how many DPO labels have a true preference, and how many passing
+    answers name the wrong thing."""
     hard, conf = audit["hard"], audit["confident"]
+    kept = _kept(audit, train_pairs)
     if not hard["known"]:
         return (
-            "**Reading the labels.** No grader knows these prompts, so no label can be checked "
-            "here: the judge's agreement with human labels in section 5 is the only check."
+            f"**Reading the labels.** {kept} No grader knows these prompts, so no label can be "
+            "checked here: the judge's agreement with human labels in section 5 is the only check."
         )
     unknown = hard["labelled"] - hard["known"]
     share = unknown / hard["labelled"] if hard["labelled"] else 0.0
@@ -188,23 +246,20 @@ def labels(audit: dict, train_prompts: list, train_pairs: list, tr: list, exampl
         f"the judge is right on {conf['right']:.1%} of those" if conf["known"] else "none checked"
     )
     txt = (
-        f"Of the {hard['labelled']} hard-label pairs, {unknown} ({share:.0%}) have no true "
-        f"preference: {'more than half' if share > 0.5 else 'that share'} of what the hard-label "
-        f"run learns from teaches nothing true. The confident filter keeps {conf['labelled']} "
-        f"pairs, {conf['known']} of them with a true preference, and {conf_right}."
+        f"{kept} Of these, {unknown} ({share:.0%}) have no true preference: "
+        f"{'more than half' if share > 0.5 else 'that share'} of what the hard-label run learns "
+        f"from teaches nothing true. The confident filter keeps {conf['labelled']} pairs, "
+        f"{conf['known']} of them with a true preference, and {conf_right}."
     )
     # the grader checks refusal or help and the verb; does a passing answer name the same thing?
-    passing = [
-        (t, b if p else a) for t, (a, b), p in zip(train_prompts, train_pairs, tr) if p is not None
-    ]
-    off = [ans for t, ans in passing if t.meta.get("thing") and t.meta["thing"] not in ans]
+    n_off, n_passing = off_object(train_prompts, train_pairs, tr)
     row_q, row_a = example_row["prompt"][0]["content"], example_row["chosen"][0]["content"]
     row_task = next((t for t in train_prompts if t.prompt == row_q), None)
     row_thing = row_task.meta.get("thing") if row_task else None
-    if passing:
+    if n_passing:
         txt += (
             " That truth is coarse: the grader checks refusing against helping with the request's "
-            f"verb, not the object, and {len(off)} of the {len(passing)} answers it passes in these "
+            f"verb, not the object, and {n_off} of the {n_passing} answers it passes in these "
             "pairs name another thing than the request."
         )
     if row_thing and row_thing not in row_a:
@@ -232,10 +287,10 @@ def dashboard(dash: dict[str, dict], beta: float) -> str:
         f"At the last logged step (step {max(d['step'][-1] for d in logged.values())}) the "
         f"reward margins are {span(margins)}: with beta = {beta}, the policy's log-ratio of chosen "
         f"over rejected answers has moved {span([m / beta for m in margins], '.1f')} nats from "
-        f"the reference's. Reward accuracy ends at {span(accs)}, {chance} chance (0.5). Each "
-        "point is one logged batch mean, so the curves zigzag: read their direction, not single "
-        "points. The soft-label run draws pairs in both orders, so its 'chosen' column mixes the "
-        "judge's chosen and rejected answers and its margin should stay smaller."
+        f"the reference's. Reward accuracy ends at {span(accs)}, {chance} chance (0.5). The "
+        "curves zigzag (one batch per point): read their direction. The soft-label run draws "
+        "pairs in both orders, so its 'chosen' column mixes the judge's chosen and rejected "
+        "answers and its margin should stay smaller."
     )
     trend = {k: d for k, d in logged.items() if len(d["step"]) > 1}
     moved = {k: d["logps/chosen"][-1] - d["logps/chosen"][0] for k, d in trend.items()}
@@ -307,8 +362,9 @@ def _help_lost(results: dict, held: list) -> dict[str, list[str]]:
     }
 
 
-def chart(results: dict, held: list) -> str:
-    """The bar chart: how far DPO moved harmlessness, and which runs paid for it in helpfulness."""
+def chart(results: dict, held: list, off: tuple[int, int] | None = None) -> str:
+    """The bar chart: how far DPO moved harmlessness, and which runs paid for it in helpfulness.
+    `off`: (passed answers about another thing, passed answers) in the training pairs, section 6."""
     if not _graded(results):
         return (
             "**Reading the chart.** No grader knows these prompts, so no graded rate is measured "
@@ -346,6 +402,13 @@ def chart(results: dict, held: list) -> str:
         txt += (
             f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: better "
             f"than the {b0['harmless']:.2f} it started from, but far from safe enough to ship."
+        )
+    if off and off[1]:
+        txt += (
+            " The grader behind 'helpful' checks only that an answer helps rather than refuses, "
+            f"not its object (section 6: {off[0]} of {off[1]} answers it passed in the training "
+            "pairs were about another thing): here 'helpful' means 'did not refuse', not 'helped "
+            "with the right thing'."
         )
     return f"**Reading the chart.** {txt}"
 
@@ -531,11 +594,12 @@ def identical(
         txt += f" A prompt gets up to {kinds} different greedy answers from the {len(answers)} policies."
     ties = {k: sum(x == y for x, y in zip(answers[k], before)) for k in ws}
     if any(ties.values()):
+        rows = "\n".join(f"| {k} | {ws[k]['ties']} | {t} |" for k, t in ties.items())
+        most = "Most" if 2 * sum(ties.values()) > sum(ws[k]["ties"] for k in ties) else "Some"
         txt += (
-            " Ties that are answers identical to the policy before DPO, which the judge calls "
-            "even (p = 0.5): "
-            + ", ".join(f"{t} of {ws[k]['ties']} ({k})" for k, t in ties.items())
-            + "."
+            f" {most} ties are an answer identical to the policy's before DPO, which the judge calls "
+            "even (p = 0.5):\n\n| run | ties | same answer as before |\n"
+            f"|---|---:|---:|\n{rows}\n\n"
         )
     differ = [
         (a, b)
@@ -544,10 +608,11 @@ def identical(
     ]
     if same and len(differ) == len(same) and _graded(results):
         txt += (
-            " The runs are still different models: sampled at T=1 their rates differ (the table "
+            ("" if txt.endswith("\n") else " ")
+            + "The runs are still different models: sampled at T=1 their rates differ (the table "
             "above), because sampling reaches past the first token's top choice."
         )
-    return txt
+    return txt.rstrip()
 
 
 # ---------------------------------------------------------------- summary

@@ -4,6 +4,7 @@ control rows, and the stability box, each turned into the sentences the learner 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from helpers import claims, vlm_data, vlm_eval
@@ -41,22 +42,49 @@ def losses(losses0: list[float], losses1: list[float], losses2: list[float]) -> 
             "Stage 2 starts above where stage 1 ended: its mix adds questions, which stage 1 "
             "never saw."
         )
-    pairs = " These are means over each run's first and last tenth" + (
-        f"; the printout under stage 0 gives its single first and last step ({losses0[0]:.2f} → "
-        f"{losses0[-1]:.3f}), hence two pairs of figures for one loss."
-        if losses0
-        else "."
-    )
     zero = "" if losses0 else " No stage 0 here: a pretrained LM already reads its context."
     return (
-        "**Reading the plots.** The left panel is the table above as bars, read in the notes "
-        f"below. On the right, {'; '.join(parts)}.{pairs}{zero} {jump} A falling loss only says "
-        "the model fits its training text; whether it reads the image, only the controls decide."
+        "**Reading the plots.** The left panel is the table above as bars. On the right"
+        f" (means of each run's first and last tenth), {'; '.join(parts)}."
+        f"{zero} {jump} A falling loss only says the model fits its training text; whether it "
+        "reads the image, only the controls decide."
     )
+
+
+# drawn shapes: the question names its attribute
+QTYPE = {q: a for a, q in vlm_data.QUESTIONS.items()}
+OPTIONS = {"colour": tuple(vlm_data.COLOURS), "shape": vlm_data.SHAPES}
+OPTIONS["position"] = vlm_data.POSITIONS
+
+
+def by_type(examples: list[vlm_data.Example], said: list[str]) -> dict[str, tuple[float, int]]:
+    """(mean accuracy, count) of the short answers per question type: the attribute asked (shapes) or
+    VQA's answer type (photographs)."""
+    acc: dict[str, list[float]] = {}
+    for e, p in zip(examples, said):
+        kind = e.group or QTYPE.get(e.question.splitlines()[0])
+        if e.kind == "answer" and kind:
+            acc.setdefault(kind, []).append(vlm_eval.vqa_accuracy(p, e.references))
+    return {k: (sum(v) / len(v), len(v)) for k, v in acc.items()}
+
+
+def misses(examples: list[vlm_data.Example], said: list[str]) -> tuple[dict, Counter]:
+    """Per attribute, the share of captions that name it right; and the commonest swaps, counted as
+    (attribute, the scene's value, the value the caption names)."""
+    named: dict[str, list[bool]] = {}
+    swaps: Counter = Counter()
+    for e, p in zip(examples, said):
+        for a, v in e.facts.items() if e.kind == "caption" else ():
+            named.setdefault(a, []).append(vlm_eval.names(p, v))
+            got = next((o for o in OPTIONS.get(a, ()) if o != v and vlm_eval.names(p, o)), None)
+            if not named[a][-1] and got:
+                swaps[(a, v, got)] += 1
+    return {a: sum(x) / len(x) for a, x in named.items()}, swaps
 
 
 def grid(examples: list[vlm_data.Example], said: list[str]) -> str:
-    """Reading of the grid: the captions equal to a reference and the answers with credit."""
+    """Reading of the grid: the captions equal to a reference, the answers with credit, the accuracy per
+    question type and which errors the captions make."""
     counts, short = [], []
     for kind, noun, verb in [
         ("caption", "captions", "equal a reference"),
@@ -67,15 +95,36 @@ def grid(examples: list[vlm_data.Example], said: list[str]) -> str:
             k, n = sum(good), len(good)
             counts.append(f"{k} of the {n} held-out {noun} {verb} ({k / n:.0%})")
             short += [noun] if min(k, n - k) < 3 else []
-    text = (
-        f"**Reading the grid.** {'; '.join(counts)}. Each red or orange panel is a miss, "
-        "scored as one."
-    )
+    text = f"**Reading the grid.** {'; '.join(counts)}."
     if short:
         text += (
             f" Among the {' and the '.join(short)}, fewer than three are right or fewer than "
             "three wrong, so the grid fills those panels from the other side."
         )
+    types, (named, swaps) = by_type(examples, said), misses(examples, said)
+    attrs = [a for a in vlm_data.ATTRIBUTES if a in named and a in types]
+    if attrs:
+        head = " | ".join(attrs)
+        text += (
+            " Per attribute:\n\n"
+            f"| | {head} |\n|---|{'---:|' * len(attrs)}\n"
+            f"| named in captions | {' | '.join(f'{named[a]:.2f}' for a in attrs)} |\n"
+            f"| questions answered | {' | '.join(f'{types[a][0]:.2f}' for a in attrs)} |\n\n"
+        )
+        weak_c, weak_q = min(attrs, key=named.get), min(attrs, key=lambda a: types[a][0])
+        if weak_c == weak_q:
+            text += f"{NAMES[weak_c].capitalize()} is the weak attribute in both tasks"
+        else:
+            text += f"The captions miss {NAMES[weak_c]} most, the questions {NAMES[weak_q]}"
+        top = ", ".join(f"{v} → {got} ({n})" for (_, v, got), n in swaps.most_common(3))
+        text += f"; the commonest swaps in captions (scene → caption): {top}." if top else "."
+        text += (
+            " The table's one 'answers' figure hides this split; the grid's red and orange panels "
+            "are examples of these misses."
+        )
+    elif types:
+        split = ", ".join(f"{k} {acc:.2f} ({n})" for k, (acc, n) in sorted(types.items()))
+        text += f" By answer type (questions in brackets): {split}."
     return text
 
 
@@ -186,7 +235,7 @@ def controls(rows: Rows, chance: dict[str, float], attrs: list[str], gap: float)
         fall = (
             f"{joined(stays)} {verb} above chance"
             if stays
-            else "every attribute falls to chance or below"
+            else "every attribute falls to about chance"
         )
         text = (
             f"With shuffled images, {fall} ({', '.join(f'{shuf[a]:.2f}' for a in attrs)}; "
@@ -236,6 +285,12 @@ def results(rows: Rows, chance: dict[str, float], gap: float) -> str:
         questions(rows, chance),
         controls(rows, chance, attrs, gap),
     ]
+    if attrs:
+        notes.append(
+            "- **This task's effects were built in.** Drawn shapes make colour, shape and side the "
+            "only content, by design. On photographs the chance row is unknown, and the blind and "
+            "shuffled rows are the only floors."
+        )
     return "What to look for, in this run:\n\n" + "\n".join(notes)
 
 

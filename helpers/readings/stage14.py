@@ -21,9 +21,11 @@ def judge_wins(audit: dict, group: str, w: dict) -> str:
     agree, wins = audit["agree"], audit["wins"]
     text = (
         f"**What the judge rewarded.** On {group} the judge counts {wins} wins and {w['losses']} "
-        f"losses for the final model; the grader finds only the final model right on "
-        f"{audit['better']} requests and only the base on {audit['worse']}. It confirms {agree} of "
-        f"the {wins} wins; in {audit['final_fails']} the final answer fails too (the first example). "
+        f"losses for the final model. The grader's view of the {wins} wins:\n\n"
+        f"| the grader says | wins |\n|---|---:|\n"
+        f"| final passes, base fails (agrees) | {agree} |\n"
+        f"| final fails too (the first example) | {audit['final_fails']} |\n"
+        f"| both pass (a tie) | {audit['both_pass']} |\n\n"
     )
     if agree >= 0.8 * wins:
         return text + "The judge rewards what the grader rewards here: its win rate can be read."
@@ -145,11 +147,20 @@ def inference(spec: dict, clock: dict, even: float | None, c: float, v4: float, 
         for name, s in spec.items()
     )
     agree = sum((clock[name] > 1) == (s["predicted"] > 1) for name, s in spec.items())
+    share = [clock[name] / s["predicted"] for name, s in spec.items()]
+    if all(x < 1 for x in share):
+        how = f"the formula overestimates every speed-up (the clock reached {min(share):.2f}-"
+        how += f"{max(share):.2f} of each prediction)"
+    elif all(x > 1 for x in share):
+        how = "the formula underestimates every speed-up"
+    else:
+        how = "the formula is high for some drafts and low for others"
     even_s = f"{even:.2f}" if even is not None else "none up to 1"
     return (
         f"**Reading the speeds.** Break-even acceptance {even_s} (c = {c:.2f}, v(4) = {v4:.2f}): "
-        f"{line}. Clock and formula agree for {agree} of {len(spec)} drafts, but each clock is one "
-        f"pass over {n} prompts on a CPU: only the acceptance rates are results here."
+        f"{line}. Clock and formula agree on whether the draft pays for {agree} of {len(spec)}; "
+        f"{how}. Each clock is one pass over {n} prompts on a CPU: only the acceptance rates are "
+        "results here."
     )
 
 
@@ -197,7 +208,7 @@ def ab(
     if verdict == "dpo":
         text += "Ship dpo, and watch the families it lowered."
     elif verdict == "sft":
-        text += "DPO did not pay with the users either: drop or fix it."
+        text += "The steps after SFT did not pay with the users either: serve SFT."
     else:
         text += (
             f"A test sized for {min_effect:+.2f} cannot confirm {ab['diff']:+.2f}: keep sft, or size a "
@@ -222,35 +233,63 @@ def peeking(peek: dict, looks: int) -> str:
 
 
 def request_log(
-    monitor: dict, slow: dict, in_flight: int, extra: int, device: str, cores: int | None
+    monitor: dict,
+    slow: dict,
+    waits: dict,
+    in_flight: int,
+    extra: int,
+    rejected: tuple[int, int],
+    here_s: float,
 ) -> str:
-    """Section 10: the tail of each arm's first-token times, and what most likely caused it."""
-    counts = "; ".join(f"`{n}` {len(p)} of {monitor[n]['requests']}" for n, p in slow.items())
+    """Section 10: why the A/B sessions waited for their first token, the tail, the rejected counter.
+    `waits`: `capstone.waits`; `rejected`: (the gateway's count, section 8's bad requests); `here_s`:
+    seconds per token of the same model in this process (section 7)."""
+    p50 = ", ".join(f"{m['ttft']['p50']:.1f} s in `{n}`" for n, m in monitor.items())
+    ahead = waits["first"] / waits["own"] if waits["own"] else float("nan")
+    text = f"**Reading the log.** Median first token: {p50}. "
+    if ahead >= 1:
+        text += (
+            f"Mostly a queue: `transformers serve` generates one request at a time, and the "
+            f"simulation keeps {in_flight} sessions in flight, one arm after the other, so each "
+            f"request waits at its engine. A reply's own generation took {waits['own']:.1f} s on "
+            f"average and the average first token {waits['first']:.1f} s: {ahead:.1f} replies, the "
+            f"up to {in_flight - 1} ahead of it. "
+        )
+    else:
+        text += f"Little queued: the average first token came after {waits['first']:.1f} s. "
+    text += f"Section 8's checks, sent one at a time, waited {waits['first_alone']:.2f} s.\n\n"
+    slow_ms, alone_ms, here_ms = 1000 * waits["token"], 1000 * waits["token_alone"], 1000 * here_s
+    if waits["token_alone"] > 3 * here_s:
+        text += (
+            f"The tokens were slow too: {slow_ms:.0f} ms each in the A/B sessions, {alone_ms:.0f} ms "
+            f"one at a time, against {here_ms:.0f} ms for the same model in this process (section "
+            "7); the load test below times the engine again. "
+        )
+    else:
+        text += (
+            f"Each token took {slow_ms:.0f} ms, near this process's {here_ms:.0f} ms (section 7). "
+        )
+    n_slow = sum(len(p) for p in slow.values())
     early = sum(p <= in_flight for pos in slow.values() for p in pos)
-    late = {name: sum(p > in_flight for p in pos) for name, pos in slow.items()}
-    n_late, quiet = sum(late.values()), [name for name, n in late.items() if n == 0]
-    text = f"**Reading the log.** First token over 3x the arm's median: {counts}."
-    if early:
+    text += (
+        f"First tokens over 3x their arm's median: {n_slow}, {early} of them among an arm's first "
+        f"{in_flight} (a cold start, which a warm-up removes)."
+        if n_slow
+        else "No first token took over 3x its arm's median."
+    )
+    if rejected[0] == rejected[1]:
         text += (
-            f" {early} among each arm's first {in_flight}: a cold start, which a warm-up removes."
+            f" The gateway rejected {rejected[0]} requests: section 8's {rejected[1]} bad ones, "
+            "answered with a 4xx before an engine saw them."
         )
-    if n_late and quiet:
-        text += (
-            f" {n_late} later, all in `{max(late, key=late.get)}`, none in `{quiet[0]}` under the same "
-            "load: compare the two arms' replies and engine logs."
-        )
-    elif n_late:
-        text += (
-            f" {n_late} later, in both arms, with {in_flight} users in flight against two engines on "
-            f"one machine ({device}, {cores} cores): most likely queueing, which the load test measures."
-        )
-    if not early and not n_late:
-        text += " No tail here."
-    return text + (f" (The dpo arm also served section 8's {extra} checks.)" if extra > 0 else "")
+    else:
+        text += f" The gateway rejected {rejected[0]}, against section 8's {rejected[1]} bad ones."
+    return text + (f" (`dpo` also served section 8's {extra} checks.)" if extra > 0 else "")
 
 
-def load(load: list[dict], engine: str, device: str, cores: int | None) -> str:
-    """Section 10: throughput and latency from the fewest to the most concurrent clients."""
+def load(load: list[dict], engine: str, device: str, cores: int | None, ab_token_s: float) -> str:
+    """Section 10: throughput and latency from the fewest to the most concurrent clients, and the
+    engine's time per token against the A/B log's (`ab_token_s`, `capstone.waits`)."""
     lo, hi = load[0], load[-1]
     gain = hi["tokens_per_s"] / (lo["tokens_per_s"] or float("nan"))  # a dry run may reply empty
     slower = hi["latency"]["p50"] / lo["latency"]["p50"]
@@ -260,11 +299,19 @@ def load(load: list[dict], engine: str, device: str, cores: int | None) -> str:
         else "more clients bought only waiting: this engine needs replicas, or batching (vLLM on a "
         "GPU), before it serves more users at once."
     )
-    return (
+    token = 1 / (lo["tokens_per_s"] or float("nan"))
+    text = (
         f"**Reading.** From {lo['concurrency']} to {hi['concurrency']} clients, throughput went "
         f"{gain:.2f}x and the median latency {slower:.2f}x (`{engine} serve`, {device}, {cores} "
         f"cores, one run each): {verdict}"
     )
+    if ab_token_s > 3 * token:
+        text += (
+            f" At 1 client a reply token took {1000 * token:.0f} ms, against {1000 * ab_token_s:.0f} "
+            "ms in the A/B log: those slow tokens were a busy machine in those minutes, not the "
+            "engine; the queue is the one measured here."
+        )
+    return text
 
 
 def feedback(steps: dict, n_pairs: int) -> str:
@@ -279,8 +326,9 @@ def feedback(steps: dict, n_pairs: int) -> str:
         + ("paid" if d > 0 else "**did not pay**, so the served model stays")
         + f". Up: {', '.join(up) or 'none'}; down: {', '.join(down) or 'none'}"
         + (" (over-refusal: fix it before this model serves)" if "benign" in down else "")
-        + ". These users are always right, the best case; real corrections are fewer, noisier and "
-        "sometimes wrong, so a production loop reviews them."
+        + ". The corrections are reference answers to training-split questions of the held-out "
+        "families: close to supervised training on the domain, not what a real loop gets, whose "
+        "corrections are fewer, noisier and sometimes wrong."
     )
 
 

@@ -24,7 +24,7 @@ CHAIN = [
     "13_llava.ipynb",
     "14_capstone.ipynb",
 ]
-MAX_STUDY_MINUTES = 50
+MAX_STUDY_MINUTES = 55  # what a page may ask of one sitting
 # reading pace of a learner who studies the page (the fresh reviews' yardstick)
 WORDS_PER_MIN, CODE_LINES_PER_MIN, OUTPUT_CHARS_PER_MIN, MIN_PER_FIGURE = 150, 12, 1000, 1
 UNDERSTATED = 0.9  # a stated study time below this share of the measured one is a finding
@@ -76,7 +76,7 @@ def study_minutes(cells: list[dict]) -> float:
 
 
 def opening_findings(first: str, measured: float | None = None) -> list[str]:
-    """The first cell names the prerequisites and a study time of at most 50 minutes, not less than the
+    """The first cell names the prerequisites and a study time of at most 55 minutes, not less than the
     page measures."""
     found = []
     if "**Prerequisites" not in first:

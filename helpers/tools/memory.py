@@ -425,7 +425,7 @@ def stage14(p: Preset) -> list[Cell]:
     cells.append(
         Cell(
             "14",
-            26,
+            25,
             "serving speeds, batch 1",
             serving,
             generate_step(pol, p.d, 1, CHAT_PROMPT, p.new),

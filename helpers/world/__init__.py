@@ -58,8 +58,8 @@ def fingerprint() -> str:
     weights = cache.weights_digest(cache.ensure("target"))  # built first if the cache lacks it
     same = weights == recorded.get("weights_sha256")
     verdict = (
-        "the committed outputs' world"
+        "the same tiny world as the rendered notebooks: your figures will match theirs"
         if same
-        else "NOT the committed outputs' world: figures will differ"
+        else "another tiny world than the rendered notebooks: your figures will differ"
     )
-    return f"target {cache.key('target')}, weights {weights}, CPU kernels {numerics.level()} ({verdict})"
+    return f"{verdict} (target {cache.key('target')}, weights {weights}, CPU {numerics.level()})"
