@@ -4,10 +4,10 @@ SL-CAI: the model answers a red-team prompt, then for each of N rounds a princip
 constitution, the model critiques its current answer under that principle's critique request and
 rewrites it under the revision request, with worked examples in context. Every round is saved through
 the resumable JSONL generator. The final revisions, mixed with helpful answers, are the SFT data.
-RL-CAI: two samples per prompt from the SL-CAI model, a pairwise judge asked a sampled principle's
-choice question (red-team prompts) or the helpfulness question (helpful prompts, where Bai et al. used
-human helpfulness comparisons) gives a soft label (`helpers.judge`: letter log-probs, both orders
-averaged), and DPO trains on the confident ones.
+RL-CAI: pairs of samples per prompt from the SL-CAI model (`draw_pairs`); a pairwise judge asked a
+sampled principle's choice question (red-team prompts) or the helpfulness question (helpful prompts,
+where Bai et al. used human helpfulness comparisons) gives a soft label (`helpers.judge`: letter
+log-probs, both orders averaged), and DPO trains on the confident ones.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import generation, judge, tasks
+from helpers import generation, judge, rlaif, tasks
 from helpers.tasks import Task
 
 # RL-CAI's two answers per prompt are drawn the same way (Bai et al. sample both from the SL-CAI model), so a
@@ -117,6 +117,40 @@ def revision_prompt(
 
 
 # ---------------------------------------------------------------- SL-CAI: the chains
+def critique_items(
+    prompts: dict[str, str], chains: dict, plan: dict, r: int, examples: list[dict]
+) -> list[dict]:
+    """Round r's critique requests: each chain's latest answer under the principle planned for round r."""
+    return [
+        {
+            "id": i,
+            "principle": plan[i][r - 1].name,
+            "prompt": critique_prompt(prompts[i], steps[-1]["answer"], plan[i][r - 1], examples),
+        }
+        for i, steps in chains.items()
+    ]
+
+
+def revision_items(
+    prompts: dict[str, str],
+    chains: dict,
+    plan: dict,
+    r: int,
+    examples: list[dict],
+    critiques: list[dict],
+) -> list[dict]:
+    """Round r's revision requests: the latest answer, its critique, and the planned principle."""
+    return [
+        {
+            "id": i,
+            "prompt": revision_prompt(
+                prompts[i], steps[-1]["answer"], c["output"], plan[i][r - 1], examples
+            ),
+        }
+        for (i, steps), c in zip(chains.items(), critiques, strict=True)
+    ]
+
+
 def run_chains(
     model,
     tok,
@@ -136,52 +170,27 @@ def run_chains(
     ...), so a rerun after a disconnect continues where it stopped. Returns, per id, the steps in order:
     [{"round": 0, "answer"}, {"round": r, "principle", "critique", "answer"}, ...]."""
     folder = Path(folder)
-    ids = list(prompts)
-    kw = dict(
-        model=model, tok=tok, batch_size=batch_size, max_new_tokens=max_new_tokens, **sampling
-    )
-    first = generation.generate_to_jsonl(
-        folder / "answers.jsonl",
-        [{"id": i, "prompt": prompts[i]} for i in ids],
-        seed=seed,
-        desc="answers",
-        **kw,
-    )
-    chains = {r["id"]: [{"round": 0, "answer": r["output"]}] for r in first}
-    plan = {i: sample_principles(constitution, i, rounds, seed) for i in ids}
+    kw = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, **sampling)
+
+    def step(name: str, items: list[dict], step_seed: int, desc: str) -> list[dict]:
+        """One step for every chain, as one resumable file: a rerun reads back what is done."""
+        path = folder / f"{name}.jsonl"
+        return generation.generate_to_jsonl(
+            path, items, model, tok, seed=step_seed, desc=desc, **kw
+        )
+
+    first = step("answers", [{"id": i, "prompt": p} for i, p in prompts.items()], seed, "answers")
+    chains = {a["id"]: [{"round": 0, "answer": a["output"]}] for a in first}
+    # the principle plan: one principle per chain and round, drawn up front from (seed, chain id)
+    plan = {i: sample_principles(constitution, i, rounds, seed) for i in chains}
     examples = constitution.examples[:shots]
     for r in range(1, rounds + 1):
-        items = [
-            {
-                "id": i,
-                "principle": plan[i][r - 1].name,
-                "prompt": critique_prompt(
-                    prompts[i], chains[i][-1]["answer"], plan[i][r - 1], examples
-                ),
-            }
-            for i in ids
-        ]
-        critiques = generation.generate_to_jsonl(
-            folder / f"r{r}_critique.jsonl", items, seed=seed + r, desc=f"round {r} critiques", **kw
-        )
-        items = [
-            {
-                "id": i,
-                "prompt": revision_prompt(
-                    prompts[i], chains[i][-1]["answer"], c["output"], plan[i][r - 1], examples
-                ),
-            }
-            for i, c in zip(ids, critiques)
-        ]
-        revisions = generation.generate_to_jsonl(
-            folder / f"r{r}_revision.jsonl",
-            items,
-            seed=seed + 1000 + r,
-            desc=f"round {r} revisions",
-            **kw,
-        )
-        for i, c, v in zip(ids, critiques, revisions):
-            chains[i].append(
+        items = critique_items(prompts, chains, plan, r, examples)
+        critiques = step(f"r{r}_critique", items, seed + r, f"round {r} critiques")
+        items = revision_items(prompts, chains, plan, r, examples, critiques)
+        revisions = step(f"r{r}_revision", items, seed + 1000 + r, f"round {r} revisions")
+        for c, v in zip(critiques, revisions, strict=True):  # each chain grows by one step
+            chains[c["id"]].append(
                 {
                     "round": r,
                     "principle": c["principle"],
@@ -347,6 +356,54 @@ def feedback(
         for k, v in zip(idx, got):
             verdicts[k] = v
     return verdicts  # type: ignore[return-value]
+
+
+def draw_pairs(
+    model, tok, prompts: list[str], draws: int, seed: int, max_new_tokens: int, batch_size: int = 64
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """`draws` pairs of answers per prompt, every answer sampled the same way (`PAIR_TEMPERATURES`).
+    Returns (prompt, pair) lists draw by draw: the first len(prompts) are what one draw gives."""
+    samples = rlaif.sample_pairs(
+        model,
+        tok,
+        prompts,
+        seed=seed,
+        temperatures=PAIR_TEMPERATURES * draws,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+    )
+    pairs = [(s[2 * d], s[2 * d + 1]) for d in range(draws) for s in samples]
+    return list(prompts) * draws, pairs
+
+
+def distinct_rows(rows: list[dict]) -> list[dict]:
+    """Preference rows without repeats: the same prompt, chosen and rejected answer drawn twice count once."""
+    seen, out = set(), []
+    for r in rows:
+        key = tuple(r[k][0]["content"] for k in ("prompt", "chosen", "rejected"))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def revision_filter(
+    verdicts: list[judge.Verdict], fates: list[str], margin: float
+) -> dict[str, tuple[int, int]]:
+    """Per fate of a revision (e.g. "revision truly worse"): (revisions a judge keeps, revisions). A judge
+    keeps a revision when it prefers it to the original by more than `margin`."""
+    out: dict[str, tuple[int, int]] = {}
+    for v, fate in zip(verdicts, fates, strict=True):
+        kept, total = out.get(fate, (0, 0))
+        out[fate] = (kept + (v.label(margin) == 0), total + 1)
+    return out
+
+
+def graded_agreement(verdicts: list[judge.Verdict], truth: list[int | None]) -> dict | None:
+    """A judge's agreement with the graders on the pairs where one answer is truly better (truth 0 or
+    1; None: no difference or no grader); None when there is no such pair."""
+    known = [(v, t) for v, t in zip(verdicts, truth, strict=True) if t is not None]
+    return judge.agreement([v for v, _ in known], [t for _, t in known]) if known else None
 
 
 def revision_preference(verdicts: list[judge.Verdict], margin: float = 0.0) -> dict:

@@ -2,7 +2,8 @@
 
 Every process listens on 127.0.0.1, is waited for on its health endpoint with a timeout (a clear error with
 the tail of its log if it dies or never answers), dies with the notebook's kernel (Linux `PR_SET_PDEATHSIG`)
-and is stopped at exit: no process outlives the run that started it.
+and is stopped at exit: no process outlives the run that started it. An engine on a CPU gets the notebook's
+thread count (`engine_env`), and each engine answers one short request before any is timed (`warm_up`).
 Engines: `vllm serve` on a GPU (continuous batching, PagedAttention, a Prometheus `/metrics`), and
 `transformers serve` where vLLM cannot run (a CPU, a card it does not support): both speak the OpenAI API.
 """
@@ -158,6 +159,35 @@ def engine_command(engine: str, folder: str, port: int, device: str, dtype: str)
     ]
 
 
+def engine_env(device: str) -> dict[str, str]:
+    """An engine's environment: on a CPU, this process's torch thread count. Left alone, a second process
+    takes one thread per core and fights the notebook and the other engine for the same cores (measured on
+    a shared 2-core machine: each reply token about 5x slower, varying with what else runs)."""
+    if device != "cpu":
+        return {}
+    import torch
+
+    return {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+
+
+def warm_up(arms: dict[str, Arm], max_tokens: int = 4) -> None:
+    """One short chat request to each engine, straight to it (the gateway logs nothing): a first request's
+    one-off costs (memory, kernels; on a GPU compiled graphs) land here, not in an arm's timings."""
+    for arm in arms.values():
+        body = {
+            "model": arm.model,
+            "messages": [{"role": "user", "content": "hello"}],
+            "max_tokens": max_tokens,
+        }
+        req = urllib.request.Request(
+            f"{arm.upstream}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=300) as r:
+            r.read()
+
+
 def choose_engine(preferred: str, dtype: str = "auto") -> str:
     """`preferred` where it can run; else `transformers`, saying why and what would have run."""
     import torch
@@ -186,8 +216,9 @@ def start_engines(
     logs: Path,
     timeout_s: float = 600,
 ) -> tuple[dict[str, Arm], str]:
-    """One engine per served model, started together and waited for; (the gateway's arms, the engine used).
-    If vLLM fails to come up (a card it does not support, say), says why and falls back to `transformers serve`."""
+    """One engine per served model, started together, waited for and warmed up (`warm_up`); (the gateway's
+    arms, the engine used). If vLLM fails to come up (a card it does not support, say), says why and falls
+    back to `transformers serve`."""
     try:
         return _start(folders, engine, device, dtype, logs, timeout_s), engine
     except (OSError, RuntimeError, TimeoutError) as err:
@@ -203,15 +234,15 @@ def _start(folders, engine, device, dtype, logs, timeout_s) -> dict[str, Arm]:
         port = free_port()
         argv = engine_command(engine, folder, port, device, dtype)
         health = f"http://127.0.0.1:{port}/health"
-        servers.append(
-            Server(f"{engine} engine '{name}'", argv, health, logs / f"engine-{name}.log")
-        )
+        log, env = logs / f"engine-{name}.log", engine_env(device)
+        servers.append(Server(f"{engine} engine '{name}'", argv, health, log, env))
         arms[name] = Arm(upstream=f"http://127.0.0.1:{port}/v1", model=folder)
     try:
         for s in servers:
             s.launch()
         for s in servers:
             s.wait_healthy(timeout_s)
+        warm_up(arms)
     except BaseException:
         for s in servers:
             s.stop()

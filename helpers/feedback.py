@@ -127,7 +127,8 @@ def served(conn: sqlite3.Connection) -> list[dict]:
     """Every request with its reply and its latest feedback (None where none was given)."""
     return rows(
         conn,
-        """SELECT q.id, q.session, q.arm, q.prompt, q.prompt_tokens, r.text, r.status, r.first_token_s,
+        """SELECT q.id, q.session, q.arm, q.prompt, q.prompt_tokens, q.created, r.text, r.status,
+                  r.first_token_s,
                   r.latency_s, r.tokens_out,
                   (SELECT thumbs FROM feedback f WHERE f.request_id = q.id ORDER BY f.id DESC LIMIT 1)
                   AS thumbs

@@ -1,8 +1,8 @@
 """The API gateway: one OpenAI-compatible endpoint in front of the inference engines.
 
 Clients (the `openai` SDK, the Gradio chat, a load test) speak to the gateway; the gateway
-- checks each request and answers bad input with a clear 4xx error (empty message, a prompt beyond the
-  context, a malformed body, an unknown model), before any engine sees it;
+- checks each request (`route`) and answers bad input with a clear 4xx error (empty message, a prompt
+  beyond the context, a malformed body, an unknown model), before any engine sees it;
 - routes it to an arm: the model the client names, or with `"model": "auto"` the arm its session (the
   request's `user` field) is assigned by `abtest.arm_for`;
 - streams the engine's reply through (server-sent events), timing the first token and the whole reply;
@@ -99,6 +99,32 @@ def error(status: int, message: str, kind: str = "invalid_request_error"):
     return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
 
 
+def route(body: ChatRequest, arms: dict[str, Arm], tok, context_tokens: int, db, experiment: str):
+    """(arm, prompt tokens) for a chat request, or a 4xx error response for the client's mistake."""
+    names = tuple(arms)
+    if body.model != AUTO and body.model not in arms:
+        served = ", ".join([*names, AUTO])
+        return error(404, f"unknown model {body.model!r}; this server has {served}", "not_found")
+    if not body.messages[-1].content.strip():
+        return error(400, "empty message: the last message has no text")
+    messages = [m.model_dump() for m in body.messages]
+    enc = tok.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
+    n = len(enc["input_ids"])
+    if n + body.max_tokens > context_tokens:
+        return error(
+            400,
+            f"prompt of {n} tokens plus max_tokens {body.max_tokens} exceeds the model's context "
+            f"of {context_tokens} tokens: shorten the conversation or ask for fewer tokens",
+        )
+    arm = body.model
+    if arm == AUTO:  # the session keeps the arm its id hashes to (recorded on its first request)
+        session = body.user or f"anonymous-{time.time_ns()}"
+        arm = feedback.assign(db, session, experiment, abtest.arm_for(session, names, experiment))
+    return arm, n
+
+
 def create_app(
     arms: dict[str, Arm],
     db_path: str | Path,
@@ -147,34 +173,6 @@ def create_app(
             return error(404, f"no request {body.request_id}")
         return {"id": feedback.log_feedback(db, body.request_id, body.thumbs, body.correction)}
 
-    def checked(body: ChatRequest):
-        """(arm, prompt token count) or the error response for this request."""
-        if body.model != AUTO and body.model not in arms:
-            served = ", ".join([*names, AUTO])
-            return error(
-                404, f"unknown model {body.model!r}; this server has {served}", "not_found"
-            )
-        if not body.messages[-1].content.strip():
-            return error(400, "empty message: the last message has no text")
-        messages = [m.model_dump() for m in body.messages]
-        enc = tok.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=True
-        )
-        n = len(enc["input_ids"])
-        if n + body.max_tokens > context_tokens:
-            return error(
-                400,
-                f"prompt of {n} tokens plus max_tokens {body.max_tokens} exceeds the model's context "
-                f"of {context_tokens} tokens: shorten the conversation or ask for fewer tokens",
-            )
-        arm = body.model
-        if arm == AUTO:
-            session = body.user or f"anonymous-{time.time_ns()}"
-            arm = feedback.assign(
-                db, session, experiment, abtest.arm_for(session, names, experiment)
-            )
-        return arm, n
-
     async def engine_stream(arm: str, body: ChatRequest):
         """The engine's reply as text pieces (it always streams to us, so the first token can be timed)."""
         payload = {
@@ -211,7 +209,7 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest):
-        routed = checked(body)
+        routed = route(body, arms, tok, context_tokens, db, experiment)
         if not isinstance(routed, tuple):
             metrics.rejected += 1
             return routed

@@ -270,44 +270,59 @@ def generate_instances(
         }
         for i, (t, c) in enumerate(zip(kept, is_clf))
     ]
+    files = (workdir / "instances.jsonl", workdir / "answers.jsonl", "answer")
+    rows, run.rejected_instances = _write_instances(
+        gen, inst_items, files, max_new_tokens, prefill, sampling
+    )
+    run.instances = []
+    for row, reason in _filter_rows(rows, exclude):
+        (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
+    return run
+
+
+def _write_instances(
+    gen: dict, inst_items: list[dict], files: tuple, max_new_tokens: int, prefill: bool, sampling
+) -> tuple[list[tuple[dict, str | None]], list[dict]]:
+    """Instance replies for `inst_items`, parsed; a non-classification task's output from a second call.
+    `files`: (instance file, answer file, answer id prefix). Returns (row, reason) pairs for the filters
+    and the replies that gave no usable instance."""
+    instance_file, answer_file, answer_id = files
     records = generation.generate_to_jsonl(
-        workdir / "instances.jsonl",
+        instance_file,
         inst_items,
         max_new_tokens=max_new_tokens,
         desc="instances",
         **gen,
         **sampling,
     )
-    drafts, run.rejected_instances = [], []
+    drafts, rejected = [], []
     for r in records:
         pairs = parse_instance_reply(
             r.get("reply_prefix", "") + r["output"], r["is_classification"], prefill
         )
         if not pairs:
-            run.rejected_instances.append({**r, "input": "", "reason": "unparseable"})
+            rejected.append({**r, "input": "", "reason": "unparseable"})
         # the last instance was cut off: dropped, as prepare_for_finetuning.py does
         if pairs and not r["finished"]:
-            run.rejected_instances.append(
-                {**r, "input": pairs.pop()[0], "reason": "cut at the token limit"}
-            )
+            rejected.append({**r, "input": pairs.pop()[0], "reason": "cut at the token limit"})
         drafts += [(r, inp, out) for inp, out in pairs]
     to_answer = [
-        {"id": f"answer-{i}", "prompt": user_text(r["instruction"], inp)}
+        {"id": f"{answer_id}-{i}", "prompt": user_text(r["instruction"], inp)}
         for i, (r, inp, _) in enumerate(drafts)
         if not r["is_classification"]
     ]
     answers = generation.generate_to_jsonl(
-        workdir / "answers.jsonl",
+        answer_file,
         to_answer,
         max_new_tokens=max_new_tokens,
         desc="outputs",
         **gen,
         **sampling,
     )
-    answer_of = {a["prompt"]: a for a in answers}
+    answer_of = {a["id"]: a for a in answers}
     rows = []
-    for r, inp, out in drafts:
-        answer = None if r["is_classification"] else answer_of[user_text(r["instruction"], inp)]
+    for i, (r, inp, out) in enumerate(drafts):
+        answer = answer_of.get(f"{answer_id}-{i}")
         row = {
             "instruction": r["instruction"],
             "input": inp,
@@ -317,21 +332,73 @@ def generate_instances(
         rows.append(
             (row, "answer cut at the token limit" if answer and not answer["finished"] else None)
         )
-    run.instances = []
-    for row, reason in _filter_rows(rows, exclude):
-        (run.rejected_instances if reason else run.instances).append({**row, "reason": reason})
-    return run
+    return rows, rejected
+
+
+def sample_instances(
+    model,
+    tok,
+    run: Run,
+    workdir: str | Path,
+    *,
+    samples: int,
+    seed: int = 0,
+    batch_size: int = 16,
+    max_new_tokens: int = 96,
+    progress: bool = False,
+    shots: int = 0,
+    prefill: bool = False,
+    exclude=None,
+    **sampling,
+) -> list[dict]:
+    """`samples` more instances per kept instruction of `run` (after `generate_instances`), written with
+    the same prompts and classification answers, sampled with `sampling`. They pass the instance checks,
+    duplicates and decontamination, but not the paper's task filter: a verifier judges each one instead.
+    Checkpointed like every call (files instance_samples.jsonl, answer_samples.jsonl)."""
+    said = {
+        x["instruction"]: x["is_classification"] for x in run.instances + run.rejected_instances
+    }
+    kept = [t for t in run.kept if t in said]
+    items = [
+        {
+            "id": f"sample{k}-{i}",
+            "prompt": instance_prompt(t, said[t], shots),
+            "instruction": t,
+            "is_classification": said[t],
+            "reply_prefix": first_label(said[t]) if prefill else "",
+        }
+        for k in range(samples)
+        for i, t in enumerate(kept)
+    ]
+    workdir = Path(workdir)
+    gen = dict(model=model, tok=tok, seed=seed, batch_size=batch_size, progress=progress)
+    files = (workdir / "instance_samples.jsonl", workdir / "answer_samples.jsonl", "s-answer")
+    rows, _ = _write_instances(gen, items, files, max_new_tokens, prefill, sampling)
+    fates = _filter_rows(rows, exclude, task_filter=False)
+    return [{**row, "reason": None} for row, reason in fates if reason is None]
+
+
+def verified(instances: list[dict], check) -> list[dict]:
+    """The instances the verifier `check(instruction, input, output)` marks right (True), each
+    (instruction, input, output) once, in order."""
+    seen, out = set(), []
+    for x in instances:
+        key = (x["instruction"], x["input"], x["output"])
+        if key not in seen and check(*key) is True:
+            seen.add(key)
+            out.append(x)
+    return out
 
 
 def _filter_rows(
-    rows: list[tuple[dict, str | None]], exclude=None
+    rows: list[tuple[dict, str | None]], exclude=None, task_filter: bool = True
 ) -> list[tuple[dict, str | None]]:
     """Each instance's fate: the instance checks, duplicates, decontamination, and the paper's task filter
     (prepare_for_finetuning.py drops every instance of a task whose same input got different outputs)."""
     outputs: dict[tuple[str, str], set[str]] = {}
     for row, _ in rows:
         outputs.setdefault((row["instruction"], row["input"]), set()).add(row["output"])
-    conflicted = {instruction for (instruction, _), outs in outputs.items() if len(outs) > 1}
+    conflicted = {i for (i, _), outs in outputs.items() if len(outs) > 1} if task_filter else set()
     seen: set[tuple[str, str, str]] = set()
     fates = []
     for row, reason in rows:
@@ -385,10 +452,13 @@ def save_results(
     after: dict,
     after_verified: dict | None,
     n_verified: int,
+    after_grown: dict | None = None,
+    n_grown: int = 0,
 ) -> None:
     """Write a run's headline figures to a JSON file (the course's results table reads it): the stage's
     budget (`cfg`), the funnel, the grader's audit (`verdicts`: True/False/None counts), the ROUGE-L
-    benchmark and the student's scores before and after SFT on all and on verified instances."""
+    benchmark and the student's scores before and after SFT on all, on verified instances, and on the
+    verified set grown by sampling."""
     record = {
         "rounds": cfg.rounds,
         "prompts_per_round": cfg.prompts_per_round,
@@ -404,6 +474,8 @@ def save_results(
         "after": after,
         "verified_instances": n_verified,
         "after_verified": after_verified,
+        "grown_instances": n_grown,
+        "after_grown": after_grown,
         "writer": cfg.writer_reference,
     }
     Path(path).write_text(json.dumps(record, indent=2) + "\n")

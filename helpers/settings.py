@@ -136,6 +136,10 @@ class Constitutional:
     max_length: int = 256
     # tiny: the per-round rates its critic was built with (curve -> rate)
     planted: dict | None = None
+    # RL-CAI: pairs sampled per prompt (each judged; repeated pairs dropped before DPO)
+    pair_draws: int = 1
+    # section 6's second, weaker judge: a profile role ("helpful": the model judging its own revisions)
+    weak_feedback: str = "helpful"
 
 
 # ---------------------------------------------------------------- stage 12c: RLAIF

@@ -197,6 +197,8 @@ def run(
             "k": k,
             "median_s": round(med, 4),
             "speedup": round(base / med, 3),
+            # the spread of the repeats: plain's median time over each repeat's time, lowest to highest
+            "speedup_range": [round(base / max(times[m]), 3), round(base / min(times[m]), 3)],
             "exact": outputs[m] == outputs["plain generate"],
             "alpha_hat": None,
             "tau": None,
@@ -270,3 +272,73 @@ COLUMNS = """columns:
   theory = speed-up the textbook formula predicts from alpha, k and c
   +verify = the same, charged the measured cost v(k) of a k-token verify pass
   exact = output identical to plain greedy on every prompt"""
+
+
+def compact(result: dict) -> str:
+    """The benchmark as a learner reads it: one row per constant k (ours beside transformers at the same k,
+    with alpha-hat, v(k) and both formulas), then the methods without a fixed k, then the costs."""
+    rows = {r["method"]: r for r in result["rows"]}
+    ks = [r["k"] for r in result["rows"] if r["method"].startswith("ours k=")]
+    v = result["costs"]["verify"]
+    lines = [
+        f"{'k':>2} {'ours':>6} {'HF':>6} {'alpha_hat':>9} {'v(k)':>5} {'theory':>7} {'+verify':>7}"
+    ]
+    for k in ks:
+        ours, hf = rows[f"ours k={k}"], rows[f"HF assisted k={k}"]
+        lines.append(
+            f"{k:2d} {ours['speedup']:5.2f}x {hf['speedup']:5.2f}x {ours['alpha_hat']:9.2f} "
+            f"{v[k]:5.2f} {ours['predicted_textbook']:6.2f}x {ours['predicted_with_verify']:6.2f}x"
+        )
+    others = [r for r in result["rows"] if r["k"] is None and r["method"] != "plain generate"]
+    w = max(len(r["method"]) for r in others)
+    lines += ["", f"{'no fixed k':{w}} {'speed-up':>8} {'tokens/call':>11}"]
+    for r in others:
+        tau = f"{r['tau']:11.2f}" if r["tau"] else f"{'-':>11}"
+        lines.append(f"{r['method']:{w}} {r['speedup']:7.2f}x {tau}")
+    c = result["costs"]
+    lines.append(
+        f"\nspeed-ups over plain generate, median of {result['repeats']} repeats; "
+        f"target step {c['target_ms']:.1f} ms, c = {c['c']:.2f}"
+    )
+    return "\n".join(lines)
+
+
+def plot_vs_k(result: dict) -> None:
+    """Speed-up against k: measured (median of the repeats, bars from slowest to fastest repeat), and
+    both formulas at each k's own alpha-hat. The measured v(k) is one median per k, so that prediction
+    is drawn as unjoined markers."""
+    import matplotlib.pyplot as plt
+
+    rows = {r["method"]: r for r in result["rows"]}
+    ks = [r["k"] for r in result["rows"] if r["method"].startswith("ours k=")]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for name, marker, dx in (("ours", "o", -0.08), ("HF assisted", "s", 0.08)):
+        got = [rows[f"{name} k={k}"] for k in ks]
+        med = [r["speedup"] for r in got]
+        spread = [
+            [m - r["speedup_range"][0] for m, r in zip(med, got)],
+            [r["speedup_range"][1] - m for m, r in zip(med, got)],
+        ]
+        ax.errorbar(
+            [k + dx for k in ks],
+            med,
+            yerr=spread,
+            fmt=marker,
+            capsize=3,
+            label=f"{name}, measured (bars: slowest to fastest repeat)",
+        )
+    ours = [rows[f"ours k={k}"] for k in ks]
+    ax.plot(ks, [r["predicted_textbook"] for r in ours], "k--", label="theory, textbook (v = 1)")
+    ax.plot(
+        ks,
+        [r["predicted_with_verify"] for r in ours],
+        "kx",
+        ms=8,
+        label="theory with the measured v(k), one median per k",
+    )
+    ax.axhline(1, color="red", lw=0.8, label="plain generate (1x)")
+    ax.set(xlabel="k (drafts per round)", ylabel="speed-up over plain generate", xticks=ks)
+    ax.set_title(f"Greedy speed-up against k (c = {result['costs']['c']:.2f})")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    plt.show()

@@ -58,3 +58,55 @@ def compile_for_decoding(model, **compile_kwargs):
         model.forward, **({"mode": "reduce-overhead", "dynamic": False} | compile_kwargs)
     )
     return model
+
+
+def measure_costs_repeated(
+    target, draft, context: torch.Tensor, ks=range(1, 9), runs: int = 7, repeats: int = 20
+) -> dict:
+    """`measure_costs` taken `runs` times in a row: the median over runs of the target step, of c and of each
+    v(k), and every run's c and target step in `c_runs` and `target_ms_runs` (a clock ratio moves with the
+    machine's load; they show how much)."""
+    every = [measure_costs(target, draft, context, ks=ks, repeats=repeats) for _ in range(runs)]
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return {
+        "target_ms": median([m["target_ms"] for m in every]),
+        "draft_ms": median([m["draft_ms"] for m in every]),
+        "c": median([m["c"] for m in every]),
+        "verify": {k: median([m["verify"][k] for m in every]) for k in every[0]["verify"]},
+        "c_runs": [m["c"] for m in every],
+        "target_ms_runs": [m["target_ms"] for m in every],
+    }
+
+
+def second_pair(names: tuple[str, str], prompts: list[str], profile, max_new_tokens: int) -> dict:
+    """Another same-tokenizer pair (target, draft names) measured the short way: its shared logits `V`, c on
+    the first prompt, greedy acceptance `alpha` and the prompts `equal` to greedy `generate` of `n`. Frees both."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from helpers import distill, generation, profiles, training
+    from helpers.speculative import shared_vocab_size
+
+    target, draft = (
+        AutoModelForCausalLM.from_pretrained(profiles.resolve_model(m), dtype=profile.dtype)
+        .to(profile.device)
+        .eval()
+        for m in names
+    )
+    tok, draft_tok = (AutoTokenizer.from_pretrained(profiles.resolve_model(m)) for m in names)
+    V = shared_vocab_size(target, draft, tok, draft_tok)
+    first = torch.tensor([generation.chat_prompt_ids(tok, prompts[0])], device=profile.device)
+    c = measure_costs(target, draft, first, ks=(1,))["c"]
+    equal, alpha = distill.acceptance(target, draft, tok, prompts, max_new_tokens, V)
+    del target, draft
+    training.free_memory()
+    return {
+        "names": tuple(names),
+        "V": V,
+        "c": c,
+        "alpha": alpha,
+        "equal": equal,
+        "n": len(prompts),
+    }

@@ -31,7 +31,8 @@ SHORT_ANSWER = "Answer the question using a single word or phrase."
 class Example:
     """One image and one question. `target` is what training teaches; `references` what scoring accepts
     (a caption's five human captions, a VQA question's ten human answers). `kind` is "caption" or "answer";
-    `group` a subgroup to report (VQA's answer type); `facts` what a caption must name (shapes only)."""
+    `group` a subgroup to report (VQA's answer type; the attribute a shape question asks); `facts` what
+    a caption must name (shapes only)."""
 
     image: Image.Image
     question: str
@@ -75,6 +76,8 @@ CHANCE = {"colour": 1 / len(COLOURS), "shape": 1 / len(SHAPES), "position": 1 / 
 CHANCE["exact"] = CHANCE["colour"] * CHANCE["shape"] * CHANCE["position"]
 # the questions cycle the attributes
 CHANCE["answers"] = sum(CHANCE[a] for a in ATTRIBUTES) / len(ATTRIBUTES)
+# the short answers per attribute asked (`vlm_eval.score` names them "answers: <attribute>")
+CHANCE |= {f"answers: {a}": CHANCE[a] for a in ATTRIBUTES}
 QUESTIONS = {
     "colour": "What colour is the shape?",
     "shape": "What shape is it?",
@@ -136,7 +139,7 @@ def scene_caption(s: Scene) -> Example:
 
 def scene_question(s: Scene, attribute: str) -> Example:
     answer = getattr(s, attribute)
-    return Example(s.image, QUESTIONS[attribute], answer, (answer,), "answer")
+    return Example(s.image, QUESTIONS[attribute], answer, (answer,), "answer", group=attribute)
 
 
 def shapes(n_train: int, n_held: int) -> VlmData:

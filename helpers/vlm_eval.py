@@ -20,7 +20,7 @@ from collections import defaultdict
 
 from rouge_score import rouge_scorer
 
-from helpers.vlm_data import Example
+from helpers.vlm_data import ATTRIBUTES, Example
 
 NUMBERS = {
     w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())
@@ -78,9 +78,43 @@ def score(examples: list[Example], predictions: list[str]) -> dict[str, float]:
             parts["answers"].append(vqa_accuracy(p, e.references))
             if e.group:
                 parts[f"answers: {e.group}"].append(parts["answers"][-1])
-    groups = sorted(n for n in parts if n.startswith("answers: "))
+    # the attributes of the shapes in their usual order, then VQA's answer types alphabetically
+    groups = sorted(
+        (n for n in parts if n.startswith("answers: ")),
+        key=lambda n: (ATTRIBUTES.index(n[9:]) if n[9:] in ATTRIBUTES else len(ATTRIBUTES), n),
+    )
     order = [n for n in parts if not n.startswith("answers: ")] + groups
     return {name: sum(parts[name]) / len(parts[name]) for name in order}
+
+
+# the results table's short column names
+SHORT = {
+    "blind (text only)": "blind",
+    "stage 1: projector only": "stage 1",
+    "stage 2: projector + LoRA": "stage 2",
+    "control: shuffled images": "shuffled",
+}
+
+
+def label(key: str) -> str:
+    """A score's name in the results table: 'caption: shape', 'answers: all', 'answers: shape'."""
+    if key == "answers":
+        return "answers: all"
+    return key if key.startswith("answers") else f"caption: {key}"
+
+
+def table(rows: dict[str, dict[str, float]], chance: dict[str, float]) -> str:
+    """The results as text: a line per score (what the captions name, then the short answers, overall
+    and per group), a column per model after chance ('-' where chance is unknown)."""
+    keys = list(dict.fromkeys(k for r in rows.values() for k in r))
+    heads = ["chance", *(SHORT.get(name, name) for name in rows)]
+    widths = [max(9, len(h) + 2) for h in heads]
+    lines = [f"{'score':18}" + "".join(f"{h:>{w}}" for h, w in zip(heads, widths))]
+    for k in keys:
+        cells = [chance.get(k), *(r.get(k) for r in rows.values())]
+        text = ["-" if v is None else f"{v:.3f}" for v in cells]
+        lines.append(f"{label(k):18}" + "".join(f"{t:>{w}}" for t, w in zip(text, widths)))
+    return "\n".join(lines)
 
 
 def correct(e: Example, prediction: str) -> bool:

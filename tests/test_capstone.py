@@ -3,7 +3,16 @@ import copy
 import pytest
 import torch
 
-from helpers import capstone, generation, profiles, training
+from helpers import (
+    capstone,
+    capstone_audit,
+    capstone_card,
+    capstone_serve,
+    capstone_speed,
+    generation,
+    profiles,
+    training,
+)
 from helpers import judge as checks_judge
 from helpers import tasks as checks
 from helpers.world import capstone as pet_care
@@ -60,6 +69,9 @@ def test_merge_check_finds_an_identical_merge_and_a_real_change(tmp_path, tok, d
     merged = capstone.merge_adapter(trainer.model, draft, tmp_path / "adapter")
     prompts = [t.prompt for t in tasks.heldout_by_family(2, families=pet_care.DOMAIN)]
     assert capstone.max_logit_difference(trainer.model, merged, tok, prompts) < 1e-4
+    # rebuilt from the saved adapter: the same model, exactly
+    again = capstone.reload_merged(draft, tmp_path / "adapter")
+    assert capstone.max_logit_difference(merged, again, tok, prompts) == 0.0
     # the adapter did change the model
     changed = capstone.max_logit_difference(draft, merged, tok, prompts)
     bar(changed, above=1e-2, what="capstone merge: largest logit change from the adapter")
@@ -117,14 +129,14 @@ def test_gsm8k_pairs_are_labelled_by_the_reference_and_only_the_rest_by_the_judg
 
 def test_speed_and_model_card(tok):
     texts = iter(["one two", "three"])
-    s = capstone.speed(lambda p: (next(texts), 0.01 if p == "a" else 0.03), ["a", "b"], tok)
+    s = capstone_speed.speed(lambda p: (next(texts), 0.01 if p == "a" else 0.03), ["a", "b"], tok)
     assert (
         s["tokens"] == len(tok("one two")["input_ids"]) + len(tok("three")["input_ids"])
         and s["first_token_s"] == 0.03
     )
-    card = capstone.model_card("demo", {"Results": {"accuracy": "0.71"}})
+    card = capstone_card.model_card("demo", {"Results": {"accuracy": "0.71"}})
     assert card.splitlines()[0] == "# Model card: demo" and "- **accuracy**: 0.71" in card
-    assert capstone.weight_megabytes(torch.nn.Linear(1024, 256, bias=False)) == 1.0
+    assert capstone_speed.weight_megabytes(torch.nn.Linear(1024, 256, bias=False)) == 1.0
 
 
 def test_the_judges_wins_are_audited_against_the_grader():
@@ -134,7 +146,7 @@ def test_the_judges_wins_are_audited_against_the_grader():
     final = [right[0], "The answer is moon.", right[2]]
     base = ["The answer is moon.", right[1], "The answer is moon."]
     wins = [checks_judge.Verdict(0.9, 0.1, 1.0)] * 2 + [checks_judge.Verdict(0.5, 0.5, 1.0)]
-    audit = capstone.audit_wins(items, wins, final, base, [0, 1, 2])
+    audit = capstone_audit.audit_wins(items, wins, final, base, [0, 1, 2])
     assert (audit["wins"], audit["agree"], audit["final_fails"], audit["both_pass"]) == (2, 1, 1, 0)
     assert (audit["better"], audit["worse"]) == (2, 1)  # the tie (item 2) counts for the grader
     assert [w["prompt"] for w in audit["examples"]] == [items[1].prompt, items[0].prompt]
@@ -144,11 +156,11 @@ def test_enrolment_fills_every_arm_by_the_sessions_hash():
     from helpers import abtest
 
     questions = [_task("home", s) for s in range(5)]
-    enrolled = capstone.enrol(("sft", "dpo"), 7, questions, seed=1)
+    enrolled = capstone_serve.enrol(("sft", "dpo"), 7, questions, seed=1)
     assert {arm: len(rows) for arm, rows in enrolled.items()} == {"sft": 7, "dpo": 7}
     for arm, rows in enrolled.items():
         assert all(abtest.arm_for(s, ("sft", "dpo")) == arm for s, _ in rows)
-    assert enrolled == capstone.enrol(("sft", "dpo"), 7, questions, seed=1)
+    assert enrolled == capstone_serve.enrol(("sft", "dpo"), 7, questions, seed=1)
 
 
 def test_a_step_that_does_not_raise_the_mean_is_named():
@@ -160,3 +172,132 @@ def test_a_step_that_does_not_raise_the_mean_is_named():
     }
     failed, best = capstone.step_verdicts(steps, ["base", "sft", "exp", "dpo"])
     assert failed == ["exp", "dpo"] and best == "sft"
+
+
+def test_the_expansion_filter_keeps_agreeing_finished_clean_answers():
+    items = [_task("diet", i) for i in range(4)]
+    greedy = [
+        {"output": items[0].answer, "finished": True},  # kept
+        {"output": items[1].answer, "finished": False},  # hit the token limit
+        {"output": "The answer is honey.", "finished": True},  # the sample disagrees
+        {"output": "", "finished": True},  # empty: agrees with nothing
+    ]
+    sampled = [
+        {"output": items[0].answer},
+        {"output": items[1].answer},
+        {"output": "x"},
+        {"output": ""},
+    ]
+    assert capstone.expansion_filter(items, greedy, sampled) == [0]
+
+
+def test_the_fix_pairs_the_written_answer_over_a_failing_sample_only():
+    items = [_task("home", s) for s in (1, 2, 3)]
+    samples = [
+        ("The answer is moon.", items[0].answer),  # one fails: a pair
+        (items[1].answer, items[1].answer),  # both pass: nothing to correct
+        ("The answer is sun.", "The answer is moon."),  # both fail: the first failing one
+    ]
+    rows = capstone.written_pairs(items, samples)
+    assert [r["prompt"][0]["content"] for r in rows] == [items[0].prompt, items[2].prompt]
+    assert [r["rejected"][0]["content"] for r in rows] == [
+        "The answer is moon.",
+        "The answer is sun.",
+    ]
+    assert all(r["chosen"][0]["content"] == t.answer for r, t in zip(rows, [items[0], items[2]]))
+
+
+def test_ab_questions_are_fresh_distinct_and_cover_the_held_out_families():
+    from helpers import settings
+
+    profile = profiles.choose_profile()
+    cfg = settings.stage("14", profile)
+    qs = capstone.ab_questions(cfg, profile, 40)
+    used = {t.prompt for t in cfg.held + cfg.seed_tasks + cfg.unlabeled + cfg.pref_tasks}
+    prompts = [t.prompt for t in qs]
+    assert len(prompts) == len(set(prompts)) == 40
+    assert not (set(prompts) & (used | set(cfg.general)))
+    assert {t.family for t in qs} == {t.family for t in cfg.held}
+    assert prompts == [t.prompt for t in capstone.ab_questions(cfg, profile, 40)]  # reproducible
+
+
+def test_users_arrive_mixed_and_the_log_reads_as_queues():
+    enrolled = {"a": [("user-00002", "q2"), ("user-00000", "q0")], "b": [("user-00001", "q1")]}
+    assert [s for s, _ in capstone_serve.arrivals(enrolled)] == [
+        "user-00000",
+        "user-00001",
+        "user-00002",
+    ]
+    rows = [  # arm a: requests at 0 s (done at 3 s) and 1 s (done at 5 s); b: one at 2 s
+        {"arm": "a", "created": 0.0, "latency_s": 3.0},
+        {"arm": "a", "created": 1.0, "latency_s": 4.0},
+        {"arm": "b", "created": 2.0, "latency_s": 1.0},
+        {"arm": "a", "created": 2.0, "latency_s": 4.0},
+    ]
+    q = capstone_serve.queues(rows)
+    assert [x["ahead"] for x in q] == [0, 1, 0, 2]
+    assert [x["waited"] for x in q] == [0.0, 2.0, 0.0, 3.0]
+
+
+def test_the_card_says_why_a_higher_scoring_feedback_model_is_not_served():
+    steps = {
+        "SFT": {"mean": 0.5, "benign": 1.0},
+        "merged": {"mean": 0.4, "benign": 0.9},
+        "feedback DPO": {"mean": 0.6, "benign": 0.4},
+    }
+    bar = {"base": {"met": True}, "SFT": {"met": False}}
+    rec = capstone_card.recommendation(steps, bar)
+    assert rec["verdict"].startswith("do not ship this model; serve the SFT model (0.500")
+    assert "0.900 -> 0.400 (over-refusal)" in rec["feedback DPO, not served"]
+    steps["feedback DPO"] = {"mean": 0.45, "benign": 0.9}  # below the served SFT model: no line
+    assert list(capstone_card.recommendation(steps, bar)) == ["verdict"]
+
+
+def test_readings_follow_the_values():
+    from helpers.readings import stage14
+
+    fams = {"diet": 0.0, "home": 1.0}
+    steps = {
+        "SFT": {**fams, "mean": 0.5},
+        "SFT + expansion": {**fams, "mean": 0.5},
+        "DPO": {"diet": 0.0, "home": 0.6, "mean": 0.3},
+    }
+    better = {"diet": 0.0, "home": 1.0, "mean": 0.6}
+    assert "**The fixed step paid** and beats SFT" in stage14.fix(
+        steps, better, 10, 40, (16, 4), 10
+    )
+    worse = {"diet": 0.0, "home": 0.8, "mean": 0.4}
+    text = stage14.fix(steps, worse, 10, 40, (16, 4), 10)
+    assert "**The fix did not pay either**" in text and "home 1.000 to 0.800" in text
+    row = {"latency": {"p50": 1.0}, "concurrency": 1, "tokens_per_s": 100.0}
+    queued = {"latency": {"p50": 3.0}, "concurrency": 4, "tokens_per_s": 130.0}
+    batched = {**queued, "tokens_per_s": 300.0}
+    assert "one request at a time" in stage14.load([row, queued], "transformers", "cpu", 2)
+    assert "(batching)" in stage14.load([row, batched], "vllm", "cuda", 8)
+    speeds = {"base": {"tokens_per_s": 121.0}, "merged": {"tokens_per_s": 139.0}}
+    spec = {"d": {"alpha": 0.9, "predicted": 1.5}}
+    text = stage14.inference(spec, {"d": 1.4}, 0.7, 0.3, 1.4, 39, speeds)
+    assert "a 15% gap of clock noise" in text
+    steady = {"base": {"tokens_per_s": 130.0}, "merged": {"tokens_per_s": 131.0}}
+    assert "agree within 5%" in stage14.inference(spec, {"d": 1.4}, 0.7, 0.3, 1.4, 39, steady)
+
+
+def test_the_log_reading_separates_the_queue_from_a_slow_engine():
+    from helpers.readings import stage14
+
+    def arm(first, waited):
+        return {"first_mean": first, "waited": waited, "ahead": 1.0}
+
+    alone = {a: {"first_mean": 0.1, "tokens_per_s": 90.0} for a in ("sft", "dpo")}
+    queue = stage14.request_log(
+        {"sft": arm(0.6, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
+    )
+    assert (
+        "a queue, not a slow model" in queue
+        and "alike" in queue
+        and "the HTTP path is 31% slower" in queue
+    )
+    slow = stage14.request_log(
+        {"sft": arm(3.0, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
+    )
+    assert "ran slower together than alone" in slow and "differ 5.5x" in slow

@@ -248,15 +248,126 @@ def test_planted_curve_is_the_closed_form_of_a_fixed_catch_rate():
     assert cai.planted_curve(0.0, 0.1, 1) == [0.0, 0.09999999999999998]
 
 
-def test_rl_cai_draws_both_answers_of_a_pair_the_same_way():
+def test_rl_cai_draws_both_answers_of_a_pair_the_same_way(monkeypatch):
     """Bai et al. sample both answers from the SL-CAI model: at two temperatures, the hotter answer would lose
     more often for being hot, and the pairs would teach "answer cold" rather than the constitution."""
     from pathlib import Path
 
     assert len(set(cai.PAIR_TEMPERATURES)) == 1
+    seen = {}
+
+    def fake(model, tok, prompts, seed, temperatures, max_new_tokens, batch_size):
+        seen["temperatures"] = temperatures
+        return [tuple(f"{p}:{k}" for k in range(len(temperatures))) for p in prompts]
+
+    monkeypatch.setattr(cai.rlaif, "sample_pairs", fake)
+    prompts, pairs = cai.draw_pairs(None, None, ["a", "b"], draws=3, seed=5, max_new_tokens=4)
+    assert seen["temperatures"] == cai.PAIR_TEMPERATURES * 3
+    assert prompts == ["a", "b", "a", "b", "a", "b"]  # draw by draw
+    assert pairs == [
+        ("a:0", "a:1"),
+        ("b:0", "b:1"),
+        ("a:2", "a:3"),
+        ("b:2", "b:3"),
+        ("a:4", "a:5"),
+        ("b:4", "b:5"),
+    ]
     cells = json.loads(
         (Path(__file__).parents[1] / "notebooks" / "12b_constitutional.ipynb").read_text()
     )
     code = ["".join(c["source"]) for c in cells["cells"] if c["cell_type"] == "code"]
-    calls = [c for c in code if "rlaif.sample_pairs(" in c]
-    assert calls and all("temperatures=cai.PAIR_TEMPERATURES" in c for c in calls)
+    assert any("cai.draw_pairs(" in c for c in code)
+    assert not any("sample_pairs(" in c for c in code)
+
+
+def test_first_draw_of_several_is_what_one_draw_gives(tok, draft):
+    prompts = [t.prompt for t in tasks.sample_tasks(6, "train", 4, ts.SAFETY)]
+    _, one = cai.draw_pairs(draft, tok, prompts, 1, seed=3, max_new_tokens=8)
+    _, three = cai.draw_pairs(draft, tok, prompts, 3, seed=3, max_new_tokens=8)
+    assert len(three) == 3 * len(prompts) and three[: len(prompts)] == one
+
+
+def _row(prompt, chosen, rejected):
+    return {
+        "prompt": [{"role": "user", "content": prompt}],
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
+def test_distinct_rows_drop_repeats_and_keep_order():
+    rows = [_row("q", "a", "b"), _row("q", "b", "a"), _row("q", "a", "b"), _row("r", "a", "b")]
+    assert cai.distinct_rows(rows) == [rows[0], rows[1], rows[3]]
+
+
+def test_revision_filter_counts_kept_revisions_per_fate():
+    sure, unsure, against = (
+        judge.Verdict(0.9, 0.1, 1),
+        judge.Verdict(0.6, 0.5, 1),
+        judge.Verdict(0.1, 0.9, 1),
+    )
+    fates = ["better", "better", "worse", "worse", "same"]
+    got = cai.revision_filter([sure, unsure, sure, against, against], fates, margin=0.25)
+    assert got == {"better": (1, 2), "worse": (1, 2), "same": (0, 1)}
+    with pytest.raises(ValueError):
+        cai.revision_filter([sure], fates, margin=0.25)
+
+
+def test_graded_agreement_uses_only_pairs_with_a_truly_better_answer():
+    right, wrong = judge.Verdict(0.9, 0.1, 1), judge.Verdict(0.1, 0.9, 1)
+    res = cai.graded_agreement([right, wrong, wrong], [0, None, 1])
+    assert res["n"] == 2 and res["agreement"] == 1.0
+    assert cai.graded_agreement([right], [None]) is None
+
+
+def test_round_items_use_the_latest_answer_and_the_planned_principle():
+    chains = {"a": [{"round": 0, "answer": "x"}, {"round": 1, "answer": "y"}]}
+    plan = {"a": [cai.Principle("p1", "c1", "r1", "q1"), P]}
+    items = cai.critique_items({"a": "How?"}, chains, plan, 2, [])
+    assert items == [
+        {"id": "a", "principle": "p", "prompt": cai.critique_prompt("How?", "y", P, [])}
+    ]
+    rev = cai.revision_items({"a": "How?"}, chains, plan, 2, [], [{"output": "Bad."}])
+    assert rev == [{"id": "a", "prompt": cai.revision_prompt("How?", "y", "Bad.", P, [])}]
+
+
+def test_weak_judge_reading_follows_the_kept_counts():
+    from helpers.readings import stage12b as r
+
+    recipe = {r.BETTER: (77, 77), r.WORSE: (21, 21), r.SAME: (30, 30)}
+    strong = {r.BETTER: (74, 77), r.WORSE: (0, 21), r.SAME: (0, 30)}
+    agree = {
+        "feedback": {"agreement": 1.0, "ci": (0.95, 1.0)},
+        "weak": {"agreement": 0.53, "ci": (0.42, 0.63)},
+    }
+    coin = {r.BETTER: (20, 77), r.WORSE: (3, 21), r.SAME: (0, 30)}
+    text, _ = r.weak_judge(
+        {"recipe": recipe, "feedback": strong, "weak": coin}, agree, None, {"agreement": 0.5}, 0.25
+    )
+    assert (
+        "does not tell worse revisions from better ones" in text and "no better than a coin" in text
+    )
+    good = {r.BETTER: (60, 77), r.WORSE: (3, 21), r.SAME: (5, 30)}
+    text, _ = r.weak_judge(
+        {"recipe": recipe, "feedback": strong, "weak": good}, agree, None, {"agreement": 0.5}, 0.25
+    )
+    assert "beyond the noise, but lets some worse through" in text
+    none = {r.BETTER: (0, 77), r.WORSE: (0, 21), r.SAME: (0, 30)}
+    text, _ = r.weak_judge(
+        {"recipe": recipe, "feedback": strong, "weak": none}, agree, None, {"agreement": 1.0}, 0.25
+    )
+    assert "keeps no revision at all" in text and "12c's single question" in text
+
+
+def test_confident_pairs_reading_counts_the_first_draw():
+    from helpers.readings import stage12b as r
+
+    sure, tie = judge.Verdict(0.9, 0.1, 1), judge.Verdict(0.5, 0.5, 1)
+    first, second = ["No.", "Sure.", "No.", "No."], ["Sure.", "Sure.", "Sure.", "Sure."]
+    text = r.confident_pairs(
+        first, second, [tie, sure, sure, sure], lambda a: a == "No.", 0.25, 2, 1
+    )
+    assert (
+        "One pair per prompt would give 0 confident pairs; 2 draws per prompt give 2, of which 1"
+        in text
+    )

@@ -201,3 +201,34 @@ def test_vllm_that_cannot_start_falls_back_to_transformers_serve(folder, tmp_pat
     finally:
         for server in set(deploy._RUNNING) - before:
             server.stop()
+
+
+def test_route_checks_then_picks_the_arm(folder, tmp_path):
+    """The gateway's request path without a server: 4xx responses for the client's mistakes, the named
+    arm, or with "auto" the session's hashed arm, recorded once."""
+    from transformers import AutoTokenizer
+
+    from helpers import gateway
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    arms = {n: gateway.Arm("http://127.0.0.1:1/v1", folder) for n in ("a", "b")}
+    db = feedback.connect(tmp_path / "route.db")
+
+    def route(**body):
+        said = body.pop("said", "hi")
+        request = gateway.ChatRequest(messages=[{"role": "user", "content": said}], **body)
+        return gateway.route(request, arms, tok, CONTEXT, db, "ab")
+
+    assert route(model="c").status_code == 404
+    assert route(said="  ").status_code == 400
+    assert route(said="hello " * 300).status_code == 400
+    arm, n = route(model="b")
+    assert arm == "b" and n > 1
+    arm, _ = route(model="auto", user="s7")
+    assert arm == abtest.arm_for("s7", ("a", "b"), "ab")
+    assert db.execute("SELECT arm FROM assignments WHERE session = 's7'").fetchone() == (arm,)
+
+
+def test_a_cpu_engine_gets_this_process_s_threads():
+    assert deploy.engine_env("cpu") == {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+    assert deploy.engine_env("cuda") == {}

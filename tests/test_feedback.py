@@ -88,5 +88,8 @@ def test_feedback_becomes_preference_pairs(tmp_path):
     pairs = {(p["prompt"][0]["content"], p["chosen"][0]["content"], p["rejected"][0]["content"])
              for p in feedback.preference_pairs(conn)}  # fmt: skip
     assert pairs == {("q1", "good", "bad"), ("q2", "right", "wrong")}
+    log = feedback.served(conn)  # arrival times too: the queue a request met is read from them
+    assert [r["prompt"] for r in log] == ["q1", "q1", "q2", "q3"]
+    assert all(a["created"] <= b["created"] for a, b in zip(log, log[1:]))
     with pytest.raises(ValueError, match="thumbs must be"):
         feedback.log_feedback(conn, 1, 0)

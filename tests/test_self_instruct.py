@@ -524,3 +524,114 @@ def test_a_reply_ends_where_item_16_would_begin_as_the_papers_stop_sequences_end
         "9. Spell the word fox.\n10. Count",
         False,
     )
+
+
+# ---------------------------------------------------------------- the verified set, grown by sampling
+def test_without_the_task_filter_a_verifier_decides_between_conflicting_outputs():
+    rows = [
+        (_row("Is the number odd or even?", "7", "odd"), None),
+        (_row("Is the number odd or even?", "7", "even"), None),
+        (_row("Is the number odd or even?", "7", "odd"), None),
+    ]
+    fates = [reason for _, reason in si._filter_rows(rows, task_filter=False)]
+    assert fates == [None, None, "duplicate"]
+    kept = [row for row, reason in si._filter_rows(rows, task_filter=False) if reason is None]
+    assert si.verified(kept, tsi.check_instance) == [_row("Is the number odd or even?", "7", "odd")]
+
+
+def test_verified_keeps_each_right_instance_once_in_order():
+    odd = "Is the number odd or even?"
+    rows = [
+        _row(odd, "7", "odd"),
+        _row(odd, "7", "even"),
+        _row("Write a poem.", "", "roses"),  # no grader: not verified
+        _row("Does Tom have a red ball?", "Tom has a red ball and Ann has a blue cup.", "yes"),
+        _row(odd, "7", "odd"),
+    ]
+    got = si.verified(rows, tsi.check_instance)
+    assert got == [rows[0], rows[3]]
+
+
+def test_the_tiny_worlds_family_names_the_two_classification_families():
+    assert tsi.classification_family(tsi.PARITY[0]) == "parity"
+    assert tsi.classification_family("Does Tom have a red ball?") == "owns"
+    assert tsi.classification_family("Is it a question?") == "classification"  # neither family
+
+
+def test_sampled_instances_resume_from_their_files_and_skip_the_task_filter(tmp_path, tok):
+    from transformers import AutoModelForCausalLM
+
+    writer = AutoModelForCausalLM.from_pretrained(tsi.generator_path()).eval()
+    kept = ["Does Tom have a red ball?", "Which is larger, 12 or 40?"]
+    run = si.Run(seeds=[], candidates=[si.Candidate(t, 0, None) for t in kept])
+    args = dict(batch_size=4, max_new_tokens=48)
+    run = si.generate_instances(writer, tok, run, tmp_path, **args)
+    sampling = dict(do_sample=True, temperature=1.0, top_p=0.95)
+    first = si.sample_instances(writer, tok, run, tmp_path, samples=2, **args, **sampling)
+    assert first and all(x["reason"] is None for x in first)
+    assert {x["instruction"] for x in first} <= set(kept)
+    files = {p.name: p.read_text() for p in tmp_path.glob("*_samples.jsonl")}
+    assert set(files) == {"instance_samples.jsonl", "answer_samples.jsonl"}
+    again = si.sample_instances(writer, tok, run, tmp_path, samples=2, **args, **sampling)
+    assert again == first
+    assert {p.name: p.read_text() for p in tmp_path.glob("*_samples.jsonl")} == files
+    # the paper's task filter would drop a classification task whose input got two labels; here the
+    # rows are only deduplicated, so every (instruction, input, output) appears once
+    keys = [(x["instruction"], x["input"], x["output"]) for x in first]
+    assert len(keys) == len(set(keys))
+
+
+# ---------------------------------------------------------------- readings of section 10
+def _scores(**kw):
+    base = {"compare": 0.3, "owns": 0.0, "spell": 0.0, "mean": 0.1}
+    return base | kw
+
+
+HELD = {"compare": 25, "owns": 25, "spell": 4}
+CHANCE = {"owns": 0.5}
+
+
+def test_family_table_marks_only_changes_beyond_the_noise_bar():
+    from helpers.readings import stage12a
+
+    runs = {"before": _scores(), "grown 9": _scores(compare=0.45, owns=0.5, mean=0.3)}
+    assert stage12a.family_table(runs, HELD, CHANCE) == (
+        "| family | held-out prompts | noise bar | before | grown 9 |\n"
+        "|---|---|---|---|---|\n"
+        "| `compare` | 25 | ±0.20 | 0.30 | 0.45 |\n"
+        "| `owns` (chance 0.5) | 25 | ±0.20 | 0.00 | 0.50 ↑ |\n"
+        "| `spell` | 4 | ±0.50 | 0.00 | 0.00 |\n"
+        "| `mean` | 54 | ±0.19 | 0.10 | 0.30 ↑ |\n\n"
+        "↑ / ↓: beyond the noise bar from *before*."
+    )
+
+
+def test_grown_reading_follows_the_values():
+    from collections import Counter
+
+    from helpers.readings import stage12a
+
+    before, after = _scores(), _scores(owns=0.5, mean=0.27)
+    rows = (Counter(compare=2, owns=3), Counter(compare=6, owns=12))
+    kept = Counter(compare=3, owns=4)
+    one_label = {"owns": Counter(no=12)}
+    null = stage12a.grown(
+        before, after, after, _scores(owns=0.55), rows, one_label, kept, CHANCE, HELD
+    )
+    assert (
+        "**No family rose beyond its noise bar on skill**: `owns` rose only to coin level." in null
+    )
+    assert "All 12 verified `owns` rows say 'no'" in null
+    assert "`spell` got no verified row: the funnel kept none of its instructions." in null
+    assert "`compare`, with the most rows (6), went 0.30 -> 0.30" in null
+    assert "**What would:** rows of both labels" in null
+    both = {"owns": Counter(no=6, yes=6)}
+    works = stage12a.grown(
+        before, after, after, _scores(compare=0.7), rows, both, kept, CHANCE, HELD
+    )
+    assert "Rose beyond its noise bar from *before*: `compare` 0.30 -> 0.70 (±0.20)." in works
+    assert "hold both labels (6 'no', 6 'yes')" in works
+    assert "No family rose" not in works and "What would" not in works
+    assert stage12a.grown(before, after, None, None, rows, {}, kept, CHANCE, {}).startswith(
+        "**No grader, nothing verified.**"
+    )

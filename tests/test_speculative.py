@@ -454,3 +454,124 @@ def test_a_compiled_pair_with_static_caches_stays_exact():
     )
     ours, _ = spec.speculative_generate(t, d, ids, k=3, max_new_tokens=24, static_cache=True)
     assert torch.equal(ours, reference)
+
+
+# ---------------------------------------------------------------- notebook 11's benchmark view and readings
+def _bench_result(ks=(1, 2)):
+    """A benchmark result as `side_by_side.run` returns it, with hand-set figures."""
+    rows = [{"method": "plain generate", "k": None, "speedup": 1.0, "tau": None}]
+    for k in ks:
+        hf = {"method": f"HF assisted k={k}", "k": k, "speedup": 0.8, "tau": None}
+        rows.append({**hf, "speedup_range": [0.7, 0.9]})
+    rows.append({"method": "HF prompt lookup", "k": None, "speedup": 1.4, "tau": None})
+    for k in ks:
+        rows.append(
+            {
+                "method": f"ours k={k}",
+                "k": k,
+                "speedup": 1.0 + 0.1 * k,
+                "speedup_range": [0.9 + 0.1 * k, 1.2 + 0.1 * k],
+                "alpha_hat": 0.7,
+                "tau": 1.5,
+                "predicted_textbook": 1.5,
+                "predicted_with_verify": 1.25,
+            }
+        )
+    rows.append({"method": "ours heuristic (+2/-1)", "k": None, "speedup": 1.24, "tau": 2.5})
+    costs = {"target_ms": 8.54, "c": 0.12, "verify": {1: 1.19, 2: 1.63, 3: 1.1}}
+    return {"rows": rows, "repeats": 3, "costs": costs}
+
+
+def test_compact_benchmark_table_is_exact():
+    from helpers import side_by_side
+
+    assert side_by_side.compact(_bench_result()).splitlines() == [
+        " k   ours     HF alpha_hat  v(k)  theory +verify",
+        " 1  1.10x  0.80x      0.70  1.19   1.50x   1.25x",
+        " 2  1.20x  0.80x      0.70  1.63   1.50x   1.25x",
+        "",
+        "no fixed k             speed-up tokens/call",
+        "HF prompt lookup          1.40x           -",
+        "ours heuristic (+2/-1)    1.24x        2.50",
+        "",
+        "speed-ups over plain generate, median of 3 repeats; target step 8.5 ms, c = 0.12",
+    ]
+
+
+def test_speed_plot_draws_with_labels(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import side_by_side
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))  # keep the figure to inspect
+    side_by_side.plot_vs_k(_bench_result())
+    ax = shown[0].axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and "c = 0.12" in ax.get_title()
+    plt.close("all")
+
+
+def test_benchmark_rows_carry_the_spread_of_their_repeats(monkeypatch):
+    """The median speed-up lies inside the slowest-to-fastest range of the repeats, computed from the
+    same times: each call's seconds are fixed here, so the range is known exactly."""
+    from helpers import side_by_side
+
+    calls = iter(range(1, 10_000))
+    costs = {
+        "target_ms": 1.0,
+        "draft_ms": 0.1,
+        "c": 0.1,
+        "verify": dict.fromkeys(range(1, 17), 1.0),
+    }
+    monkeypatch.setattr(spec_costs, "measure_costs", lambda *a, **k: costs)
+    monkeypatch.setattr(spec_costs, "timed", lambda fn, *a, cuda=False: (next(calls), fn(*a)))
+    target = random_lm("llama", 97, layers=2, hidden=32, seed=0)
+    draft = random_lm("llama", 97, layers=1, hidden=32, seed=1)
+    ids = torch.tensor([[5, 6, 7]])
+    result = side_by_side.run(target, draft, [ids], 4, ks=[1], repeats=3, progress=False)
+    n = len(result["rows"])  # methods per repeat: the i-th method's repeat r took i + r * n seconds
+    for i, row in enumerate(result["rows"], start=1):
+        base = 1 + n  # plain generate's median: its second repeat
+        assert row["speedup_range"] == [round(base / (i + 2 * n), 3), round(base / i, 3)]
+        assert row["speedup_range"][0] <= row["speedup"] <= row["speedup_range"][1]
+
+
+def test_colab_table_is_section_1s_formula_at_the_configs_ratios():
+    """The presets' pair: c from the depth and the parameter ratio of the registry's configs, each cell the
+    formula's best speed-up over k = 1..8 (v = 1), recomputed here by brute force."""
+    from helpers import models, profiles
+    from helpers.readings import stage11
+
+    t4 = profiles.GPU_PRESETS["t4"]["models"]
+    t, d = models.get(t4["target"]), models.get(t4["draft"])
+    text = stage11.on_colab(alphas=(0.6, 0.8))
+
+    def best(a, c):
+        return max((1 - a ** (k + 1)) / ((1 - a) * (k * c + 1)) for k in range(1, 9))
+
+    c_depth = d.layers / t.layers
+    row = f"| {c_depth:.2f}: depth ratio {d.layers}/{t.layers} (arithmetic) | "
+    assert row + f"{best(0.6, c_depth):.2f}x | {best(0.8, c_depth):.2f}x |" in text
+    c_params = d.params / t.params
+    assert f"{best(0.8, c_params):.2f}x |" in text
+    assert f"pays from α ≈ {c_depth:.2f}" in text and "arithmetic, not a measurement" in text
+    top = max(best(0.8, c) for c in (c_depth, c_params))  # the verdict's upper figure, at α = 0.8
+    assert "reaches α = 0.8, expect a clear gain on Colab:" in text and f" to {top:.1f}x" in text
+
+
+@pytest.mark.parametrize(
+    "c,expected",
+    [
+        (0.1, "compute, not a per-layer"),
+        (0.25, "a cost per layer"),
+        (0.6, "a fixed cost per call"),
+        (0.16, "cannot say"),
+    ],
+)
+def test_step_cost_reads_c_against_both_ratios(c, expected):
+    from helpers.readings import stage11
+
+    assert expected in stage11.step_cost(c, c_params=0.094, c_depth=0.25)

@@ -3,11 +3,13 @@ the Markdown the learner reads under them, every verdict chosen by the values.""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import torch
 
-from helpers import spec_schedules
+from helpers import models, profiles, spec_schedules
 from helpers.readings import plural
 
 
@@ -28,9 +30,15 @@ def textbook_loop(rows: dict[str, list], n_prompts: int) -> str:
             "other way (section 5)."
         )
     if s_tut > s_ours:
-        cost = "it pays for re-reading the whole text at every step and for its extra target passes"
+        cost = (
+            "the tutorial loop pays for re-reading the whole text at every step and for its extra "
+            "target passes"
+        )
     else:
-        cost = "it was not slower on this run, although it re-reads the whole text at every step"
+        cost = (
+            "the tutorial loop was not slower on this run, although it re-reads the whole text at "
+            "every step"
+        )
     return (
         f"**Reading it.** {parity} The tutorial loop took {s_tut:.2f} s and {calls_tut} target "
         f"calls, ours {s_ours:.2f} s and {calls_ours} calls, plain `generate` {s_plain:.2f} s: "
@@ -161,8 +169,7 @@ def acceptance_by_position(
     else:
         vs3 = (
             f"{'above' if a > alpha_k else 'below'} section 3's {alpha_k:.2f} at k = {k}, which "
-            f"also decoded the tokens past the end of turn (all {n_new}), tokens a served model "
-            "never emits"
+            f"decoded all {n_new} tokens, past the end of turn"
         )
     last_n = pooled.pos_tried[-1] if pooled.pos_tried else 0
     head = f"**Reading it.** α̂ here is {a:.2f}, {vs3}. The bars {shape}"
@@ -171,7 +178,7 @@ def acceptance_by_position(
     if flat and low not in (None, 0, len(pooled.pos_tried) - 1) and last_n < 30:
         head += (
             f"; the lowest, {pooled.per_position[low]:.2f} at position {low + 1}, rests on "
-            f"{pooled.pos_tried[low]} rounds and the last on {last_n}: noise of few rounds."
+            f"{pooled.pos_tried[low]} rounds: noise of few rounds."
         )
     else:
         loose = ", so read its height loosely" if last_n < 30 else ""
@@ -182,15 +189,15 @@ def acceptance_by_position(
     i, p_iid = _middle_bin(hist, geo), _iid_share(hist, geo)
     ends = (
         f"**Right panel.** {plural(int(hist[0]), 'round')} kept no draft "
-        f"({float(geo[0]):.1f} expected under the geometric model) and {int(hist[k])} kept all {k} "
+        f"({float(geo[0]):.1f} expected) and {int(hist[k])} kept all {k} "
         f"({float(geo[k]):.1f}); the middle departs most at {i} accepted, {int(hist[i])} against "
         f"{float(geo[i]):.1f}."
     )
     sims = f"of 2,000 simulated sets of {n} geometric rounds"
     if p_iid >= 0.05:
         verdict = (
-            f"Such bumps are sampling noise: {p_iid:.0%} {sims} land at least as far from the "
-            "model (chi-square distance), so no sign of runs beyond the i.i.d. model."
+            f"Such bumps are noise: {p_iid:.0%} {sims} land at least as far from the model "
+            "(chi-square distance)."
         )
     else:
         verdict = (
@@ -201,87 +208,81 @@ def acceptance_by_position(
     return f"{head}\n\n{ends} {verdict}"
 
 
-def speed_vs_theory(result: dict, n_t: int, n_d: int) -> str:
-    """Section 7: the measured speed-ups against both formulas, and what c and v(k) say."""
+def step_cost(c: float, c_params: float, c_depth: float) -> str:
+    """What sets a step's cost, read from the measured c against the parameter and the depth ratio."""
+    near = {  # within a factor 1.5
+        "params": abs(math.log(c / c_params)) < math.log(1.5),
+        "depth": abs(math.log(c / c_depth)) < math.log(1.5),
+    }
+    ratios = f"the parameter ratio ({c_params:.2f})", f"the depth ratio ({c_depth:.2f})"
+    if near["params"] and not near["depth"]:
+        return (
+            f"c is {c:.2f}, near {ratios[0]}, far from {ratios[1]}: compute, not a per-layer "
+            "overhead, dominates a step here. On a GPU at batch 1 depth sets c (section 10)"
+        )
+    if near["depth"] and not near["params"]:
+        return (
+            f"c is {c:.2f}, near {ratios[1]}, far from {ratios[0]}: a cost per layer (framework "
+            "calls, kernel launches) dominates a step here, as on a GPU at batch 1"
+        )
+    if c > 1.5 * max(c_params, c_depth):
+        return (
+            f"c is {c:.2f}, above {ratios[0]} and {ratios[1]}: a fixed cost per call (Python, the "
+            "framework) dominates a step of models this small"
+        )
+    return (
+        f"c is {c:.2f}, near or between {ratios[0]} and {ratios[1]}: this run cannot say which "
+        "cost dominates a step"
+    )
+
+
+def speed_vs_theory(result: dict, n_t: int, n_d: int, layers: tuple[int, int]) -> str:
+    """Section 7: what a step costs (c), and the measured speed-ups against both formulas."""
     ours = [r for r in result["rows"] if r["method"].startswith("ours k=")]
     errs = {
         col: sum(abs(r[col] - r["speedup"]) for r in ours) / len(ours)
         for col in ("predicted_textbook", "predicted_with_verify")
     }
     tb, wv = errs["predicted_textbook"], errs["predicted_with_verify"]
-    alpha = sum(r["alpha_hat"] for r in ours) / len(ours)
     c, v = result["costs"]["c"], result["costs"]["verify"]
     best = max(ours, key=lambda r: r["speedup"])
-    k_tb = spec_schedules.optimal_k(alpha, c, k_max=8)
-    k_v = spec_schedules.optimal_k(alpha, c, lambda k: v[k], k_max=8)
-    c_params = n_d / n_t  # what c would be if a step cost its parameters
-    if c > 2 * c_params:
-        overhead = (
-            "so a step here is mostly Python and framework overhead, which a small model keeps"
-        )
-    else:
-        overhead = "close to the parameter ratio: compute dominates a step here"
+    first = f"**Reading it.** {step_cost(c, n_d / n_t, layers[1] / layers[0])}."
+    paid = "" if best["speedup"] > 1 else ": no k beat plain decoding, so speculation did not pay"
+    lo, hi = best["speedup_range"]
     if abs(wv - tb) < 0.0005:
-        closer = "neither"
+        closer = "neither is closer"
     else:
-        closer = "the verify-aware one" if wv < tb else "the textbook one"
-    at = "At that mean the formulas pick"
-    pick = (
-        f"{at} k = {k_tb}"
-        if k_tb == k_v
-        else f"{at} k = {k_tb} (textbook) and {k_v} (verify-aware)"
+        closer = f"{'the verify-aware one' if wv < tb else 'the textbook one'} is closer"
+    second = (
+        f"The fastest constant k was k = {best['k']}, at {best['speedup']:.2f}x ({lo:.2f}x to "
+        f"{hi:.2f}x over the repeats){paid}. The textbook formula misses the clock by {tb:.2f} on "
+        f"average, the verify-aware one by {wv:.2f}: {closer}."
     )
-    drawn = [max(ours, key=lambda r: r[col])["k"] for col in errs]  # the plotted curves' peaks
-    if drawn != [k_tb, k_v]:
-        peaks = (
-            f"both peak at k = {drawn[0]}"
-            if drawn[0] == drawn[1]
-            else f"they peak at k = {drawn[0]} (dashed) and k = {drawn[1]} (dotted)"
+    if wv >= tb:
+        second += (
+            " Charging the verify pass did not help: `generate` also pays logits processors and "
+            "stopping checks at every step, which neither formula charges."
         )
-        pick += f"; the plotted curves use each k's own α̂, so {peaks}"
-    paid = (
-        "" if best["speedup"] > 1 else ": no k beat plain decoding, so speculation did not pay here"
-    )
-    first = (
-        f"**Reading it.** The draft has {n_t / n_d:.1f}x fewer parameters, so on compute alone c "
-        f"would be about {c_params:.2f}; measured, c is {c:.2f}, {overhead}. With a mean "
-        f"α̂ of {alpha:.2f} over k, the fastest constant k was k = {best['k']}, at "
-        f"{best['speedup']:.2f}x{paid}. The textbook formula (v = 1) misses the clock by {tb:.2f} on "
-        f"average and the verify-aware one by {wv:.2f}: {closer} is closer in this run. {pick}; the "
-        f"clock picked k = {best['k']}."
-    )
-    if wv < tb:
-        why = ""
+    ks = [r["k"] for r in ours]
+    vs = [v[k] for k in ks]
+    if all(a <= b for a, b in zip(vs, vs[1:])):
+        shape = f"v(k) grows with k, from {vs[0]:.2f} to {vs[-1]:.2f}"
     else:
-        why = (
-            "Charging the verify pass did not help here: `generate` also runs logits processors "
-            "and stopping checks at every step, which neither formula charges. "
-        )
-    below = [str(k) for k in sorted(v) if v[k] < 1]
-    mono = all(v[k] <= v[k + 1] for k in v if k + 1 in v)
-    shape = "grows with k" if mono else "is not monotone in k"
-    if below:
-        shape += (
-            f", and at k = {', '.join(below)} a (k+1)-token pass timed cheaper than a 1-token one"
+        shape = (
+            f"v(k) runs from {min(vs):.2f} to {max(vs):.2f}, not monotone in k although a longer "
+            "pass does more work: each is one median of timings taken in turn, which a change of "
+            "load between them moves, so the plot leaves its markers unjoined"
         )
     rows = {r["method"]: r for r in result["rows"]}
-    hf = [rows[f"HF assisted k={r['k']}"]["speedup"] for r in ours]
-    ratio = [h / r["speedup"] for h, r in zip(hf, ours)]
-    default, lookup = rows["HF assisted (default)"]["speedup"], rows["HF prompt lookup"]["speedup"]
-    second = (
-        f"{why}The benchmark's v(k) {shape}: the clock's noise at a "
-        f"{result['costs']['target_ms']:.1f} ms target step."
-    )
+    ratio = [rows[f"HF assisted k={k}"]["speedup"] / r["speedup"] for k, r in zip(ks, ours)]
+    lookup = rows["HF prompt lookup"]["speedup"]
     third = (
-        f"**Transformers' assisted generation** runs at {min(hf):.2f}x to {max(hf):.2f}x plain "
-        f"decoding at a constant k, {default:.2f}x with its default schedule: at the same k, "
-        f"{min(ratio):.2f}-{max(ratio):.2f} of our speed. Greedy, both keep a draft exactly when it "
-        "is the target's argmax, so the gap should be the cost of a round (`generate`'s machinery "
-        "for the draft: logits processors, stopping criteria, two caches), large next to a model "
-        "this small; the table has no α for transformers to confirm it. Prompt lookup, with no "
-        f"draft model, ran at {lookup:.2f}x."
+        f"The measured {shape}. Transformers' assisted generation ran at "
+        f"{min(ratio):.2f}-{max(ratio):.2f} of our speed at the same k: with the same accepted "
+        "tokens, the gap is `generate`'s machinery per round, large next to a model this small. "
+        f"Prompt lookup, with no draft model, ran at {lookup:.2f}x."
     )
-    return f"{first}\n\n{second}\n\n{third}"
+    return f"{first} {second}\n\n{third}"
 
 
 # the benchmark's rows of section 8's schedules, and transformers' default one
@@ -352,8 +353,7 @@ def temperature(
             f"On this tiny pair temperature {moves} α̂: {series} at T = "
             f"{', '.join(f'{t:g}' for t in temps)}, {'falling' if steady else 'not monotone'}"
             f", a range of {max(vals) - min(vals):.2f} on {n_prompts} prompts. This run does not "
-            "show the temperature loss: that needs a draft flatter or sharper than its target, a "
-            "mismatch greedy argmaxes hide and sampling exposes."
+            "show the temperature loss: that needs a draft flatter or sharper than its target."
         )
     return (
         f"**Reading it.** {trend} Greedy α̂ counts argmax agreements (section 3 had "
@@ -403,3 +403,91 @@ def failure_cases(alpha: dict[str, float], speed: dict[str, float]) -> str:
         f"{s_self:.2f}x, {costly}. The untrained draft (α̂ {a_bad:.2f}) runs at {s_bad:.2f}x, {bad}. "
         "Each figure is one timing; on the tiny CPU profile read only the large gaps."
     )
+
+
+# c and v(k) of deep-draft shapes, and greedy parity in half precision: one run on a lent H200
+GPU_CHECK = Path(__file__).resolve().parents[2] / "data" / "results" / "gpu_check.json"
+
+
+def _best(alpha: float, c: float, k_max: int, v: float = 1.0) -> tuple[float, int]:
+    """Section 1's formula at its best k (a verify pass costing v target steps): (speed-up, k)."""
+    k = spec_schedules.optimal_k(alpha, c, lambda k: v, k_max=k_max)
+    return spec_schedules.predicted_speedup(alpha, k, c, v), k
+
+
+def on_colab(alphas: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9), k_max: int = 8) -> str:
+    """Section 10: the presets' pair predicted by section 1's formula from a c estimated from the models'
+    configs (arithmetic), beside drafts about as deep as their targets, whose c was measured."""
+    from helpers.tools.gpu_check import SHAPES  # the shapes the H200 run built
+
+    presets = profiles.GPU_PRESETS
+    pairs = sorted({(p["models"]["target"], p["models"]["draft"]) for p in presets.values()})
+    t, d = (models.get(m) for m in pairs[0])
+    which = "every preset's pair" if len(pairs) == 1 else f"the {sorted(presets)[0]} preset's pair"
+    short = [m.id.split("/")[-1] for m in (t, d)]
+    c_depth, c_params = d.layers / t.layers, d.params / t.params
+    rows = [
+        (f"{c_depth:.2f}: depth ratio {d.layers}/{t.layers} (arithmetic)", c_depth),
+        (f"{c_params:.2f}: parameter ratio (arithmetic)", c_params),
+    ]
+    gpu = {"pairs": {}, "self_draft": {}}
+    if GPU_CHECK.exists():
+        gpu = json.loads(GPU_CHECK.read_text())
+    deep = {}  # draft's name -> its measured c
+    for pair, m in gpu["pairs"].items():
+        tn, dn = pair.split(" + ")
+        depth = "/".join(str(SHAPES[n][1]["num_hidden_layers"]) for n in (dn, tn))
+        deep[dn] = m["c"]
+        rows.append((f"{m['c']:.2f}: {dn} for {tn}, {depth} layers (measured)", m["c"]))
+    table = ["| c, and where it comes from | " + " | ".join(f"α = {a:g}" for a in alphas) + " |"]
+    table.append("|---" * (len(alphas) + 1) + "|")
+    for label, c in rows:
+        table.append(
+            f"| {label} | " + " | ".join(f"{_best(a, c, k_max)[0]:.2f}x" for a in alphas) + " |"
+        )
+    vs = [x for m in gpu["pairs"].values() for x in m.get("verify", {}).values()]
+    v_hi = max(vs, default=1.0)
+    mid = alphas[len(alphas) // 2]
+    lo = min(_best(mid, c, k_max, v_hi)[0] for c in (c_depth, c_params))
+    hi, k_hi = max(_best(mid, c, k_max) for c in (c_depth, c_params))
+    span = f"{lo:.1f}x to {hi:.1f}x"
+    if lo > 1.2:
+        verdict = f"expect a clear gain on Colab: {span}"
+    elif hi > 1.05:
+        verdict = f"expect a small gain at best on Colab: {span}"
+    else:
+        verdict = f"expect no gain on Colab: {span}"
+    unsure = (
+        " (the draft's config is unconfirmed in the course's registry)" if d.unconfirmed else ""
+    )
+    text = [
+        f"For {which}, {short[0]} ({t.layers} layers) with {short[1]} ({d.layers} layers), c comes "
+        f"from the configs{unsure}: arithmetic, not a measurement. The last rows are deep drafts whose "
+        "c was measured once on a lent H200 (eager, random weights): what a deep draft costs. Each "
+        f"cell is section 1's formula, v = 1, at its best k up to {k_max}.",
+        "",
+        *table,
+        "",
+        f"**Reading it.** By this arithmetic, if the pair reaches α = {mid:g}, {verdict} (the top "
+        f"at k = {k_hi} with v = 1, the bottom charging v = {v_hi:.2f}, the H200 run's dearest "
+        "verify pass). At k = 1 "
+        "the formula is (1 + α)/(1 + c), so speculation breaks even at α = c: the shallow draft pays "
+        f"from α ≈ {c_depth:.2f}",
+    ]
+    if deep:
+        dn, c_deep = min(deep.items(), key=lambda kv: kv[1])
+        text[-1] += f", {dn} only above α = {c_deep:.2f}" if c_deep < 1 else f", {dn} never"
+    text[-1] += (
+        ". A fixed cost per call (Python, sampling) lifts c above the depth ratio and lowers every "
+        "figure. This pair's α is unknown until you run it: on Colab, section 7 measures α, c and "
+        "v(k), and those replace this table."
+    )
+    half = {k: v["equal_to_greedy"] for k, v in gpu["self_draft"].items() if k != "float32"}
+    if half:
+        text.append(
+            f"\nHalf precision can break greedy parity: the {t.layers}-layer shape drafting for "
+            "itself matched plain greedy on "
+            + " and ".join(f"{v} outputs in {k}" for k, v in half.items())
+            + " (the same H200 run)."
+        )
+    return "\n".join(text)

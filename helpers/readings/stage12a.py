@@ -133,20 +133,6 @@ def rouge_bench(bench: dict) -> str:
     )
 
 
-def rerun(on_disk: int, secs: float, first_s: float) -> str:
-    """The simulated disconnect: same pool (asserted), and how long the rerun took."""
-    why = (
-        "the first call generated, the rerun only parsed and filtered again."
-        if secs < first_s / 2
-        else "the rerun was not much faster, as when the first call itself found its records on "
-        "disk (a resumed run); the assert, not the clock, shows the checkpoint works."
-    )
-    return (
-        f"The rerun read {on_disk} records back and rebuilt the same pool in {secs:.2f} s, against "
-        f"{first_s:.1f} s for the first call. One timing each: {why}"
-    )
-
-
 def funnel(fates: Counter, offered: Counter, kept_by: Counter, kept_share: list[float]) -> str:
     """The funnel and its three panels: the rule that removes most, kept share per family, per round."""
     n, kept = sum(fates.values()), fates["kept"]
@@ -246,9 +232,9 @@ def audit(pairs: list[tuple[bool, bool]], verdicts: Counter) -> str:
     )
     return out + (
         f"**As training data this is poor:** {wrong:.0%} of the checkable rows teach a wrong "
-        "answer, and no step of the pipeline removes them. A practitioner filters with a verifier "
-        "(here the world's grader; with real data a stronger judge or a majority vote over "
-        "sampled outputs), or gets a better writer. Section 10 tries the verifier."
+        "answer, and no step of the pipeline removes them. The fix is a verifier (here the "
+        "world's grader; with real data a stronger judge or a majority vote over sampled "
+        "outputs), or a better writer: section 10 tries the verifier."
         if wrong >= 0.25
         else "Most checkable outputs are right: this data can teach answers, not only formats."
     )
@@ -261,7 +247,7 @@ def chart(label: str, writer: bool, chance: list[str], mean: bool, losses: list)
     out += ", with the writer for reference" if writer else ""
     if chance:
         out += (
-            f"; dotted segments mark chance on {' and '.join(chance)} (0.5): a bar that reaches "
+            f"; dashed lines mark chance on {' and '.join(chance)} (0.5): a bar that reaches "
             "that line, not past it, shows the answer format, not the skill"
         )
     out += "; `mean` (right of the thin line) averages the families" if mean else ""
@@ -339,59 +325,138 @@ def result(
     )
 
 
-def verified(
+def family_table(runs: dict[str, dict], heldout: dict[str, int], chance: dict) -> str:
+    """Each run's score per family with the family's noise bar; an arrow marks a change from the first
+    run beyond that bar."""
+    bar, names = bars(heldout), list(runs)
+    first = runs[names[0]]
+    head = "| family | held-out prompts | noise bar | " + " | ".join(names) + " |\n"
+    head += "|---" * (3 + len(names)) + "|\n"
+    lines = []
+    for f in first:
+        n = sum(heldout.values()) if f == "mean" else heldout.get(f)
+        cells = []
+        for name in names:
+            v, moved = runs[name][f], runs[name][f] - first[f]
+            arrow = "" if f not in bar or within(moved, bar[f]) else (" ↑" if moved > 0 else " ↓")
+            cells.append(f"{v:.2f}{arrow}")
+        label = f"`{f}` (chance {chance[f]})" if f in chance else f"`{f}`"
+        noise = f"±{bar[f]:.2f}" if f in bar else "-"
+        lines.append(f"| {label} | {n or '-'} | {noise} | " + " | ".join(cells) + " |")
+    note = f"\n\n↑ / ↓: beyond the noise bar from *{names[0]}*." if bar else ""
+    return head + "\n".join(lines) + note
+
+
+def _one_sided(labels: Counter) -> bool:
+    """Whether nine in ten verified rows of a two-way family carry the same label."""
+    n = sum(labels.values())
+    return bool(n) and labels.most_common(1)[0][1] / n >= 0.9
+
+
+def _label_sentence(f: str, labels: Counter, score: float, at_coin: bool) -> str:
+    """One two-way family's verified labels: one-sided (the student can only learn one answer) or not."""
+    n = sum(labels.values())
+    if not n:
+        return ""
+    if not _one_sided(labels):
+        mix = ", ".join(f"{c} '{lab}'" for lab, c in labels.most_common())
+        return f" The verified `{f}` rows hold both labels ({mix})."
+    top, k = labels.most_common(1)[0]
+    share, few = (f"All {n}", "no") if k == n else (f"{k} of the {n}", "few")
+    out = (
+        f" {share} verified `{f}` rows say '{top}': the writer wrote {few} right inputs for the "
+        "other label, so verification removed the label balance that output-first exists for."
+    )
+    return out + (
+        " A student taught one answer scores only the share of that answer among the held-out "
+        f"prompts, about coin level: `{f}` ended at {score:.2f}."
+        if at_coin
+        else f" Yet `{f}` ended at {score:.2f}, away from coin level: read its answers before trusting it."
+    )
+
+
+def grown(
     before: dict,
     after: dict,
     after_v: dict | None,
-    n_rows: int,
-    by_family: Counter,
+    after_g: dict | None,
+    rows: tuple[Counter, Counter],
+    labels: dict[str, Counter],
+    kept_by: Counter,
     chance: dict,
     heldout: dict,
 ) -> str:
-    """Before / all data / verified data: did the verifier's filter pay?"""
-    if after_v is None:
+    """Verified rows, then the verified set grown by sampling: which family moved beyond its bar, and
+    what would move the others."""
+    if after_v is None or after_g is None:
         return (
             "**No grader, nothing verified.** No program checks the hub's instances, so this "
             "section trains nothing on the presets. With real data the verifier is a stronger "
             "judge model, or a majority vote over several sampled outputs."
         )
-    main, bar = _main(before), bars(heldout)
-    n_v, b = sum(by_family.values()), bar.get(main, 0.0)
+    (fam_v, fam_g), main, bar = rows, _main(before), bars(heldout)
+    b = bar.get(main, 0.0)
     diff = after_v[main] - after[main]
-    verdict = (
-        "Verified data did not help either"
-        if within(diff, b)
-        else ("Verified data helped" if diff > 0 else "Verified data did worse")
-    )
+    word = "about as well as" if within(diff, b) else ("better than" if diff > 0 else "worse than")
     out = (
-        f"**Reading the table.** {verdict}: the {main} went {before[main]:.2f} -> "
-        f"{after_v[main]:.2f} on the {n_v} verified rows, against {after[main]:.2f} on all "
-        f"{n_rows} ({diff:+.3f}; noise bar ±{b:.2f})."
+        f"**Reading the table.** The {sum(fam_v.values())} verified rows did {word} all the rows "
+        f"({main} {after_v[main]:.2f} against {after[main]:.2f}, noise bar ±{b:.2f}). Sampling "
+        f"grew the verified set to {sum(fam_g.values())} rows ("
+        + ", ".join(f"`{f}` {fam_v[f]} -> {k}" for f, k in fam_g.most_common() if f in before)
+        + ")."
     )
-    if within(after[main] - before[main], b) and within(after_v[main] - before[main], b):
-        out += " Neither run moved the mean beyond its noise bar."
-    top2 = max(chance, key=lambda f: after_v.get(f, 0.0), default=None)
-    if top2 in after_v and top2 in bar:
-        v = after_v[top2]
-        where = (
-            "coin level again"
-            if within(v - chance[top2], bar[top2])
-            else ("above coin level" if v > chance[top2] else "below coin level")
+    gain = _gain(before, after_g)
+    moved = [f for f in gain if f in bar and not within(gain[f], bar[f])]
+    coin = [f for f in moved if f in chance and within(after_g[f] - chance[f], bar[f])]
+    up = [f for f in moved if f not in coin and gain[f] > 0]
+    down = [f for f in moved if f not in coin and gain[f] < 0]
+    for fams, verb in ((up, "Rose"), (down, "Fell")):
+        if fams:
+            out += f" {verb} beyond its noise bar from *before*: " + ", ".join(
+                f"`{f}` {before[f]:.2f} -> {after_g[f]:.2f} (±{bar[f]:.2f})" for f in fams
+            )
+            out += "."
+    if not up:
+        out += " **No family rose beyond its noise bar on skill**" + (
+            f": {', '.join(f'`{f}`' for f in coin)} rose only to coin level." if coin else "."
         )
-        out += f" `{top2}` ends at {v:.2f}, {where} ({chance[top2]} ± {bar[top2]:.2f})."
-    mix = ", ".join(f"{k} `{f}`" if f in before else f"{k} {f}" for f, k in by_family.most_common())
-    none = [f"`{f}`" for f in _gain(before, after) if f not in by_family and f not in chance]
-    out += f" The rows are narrow: {mix}" + (f"; {', '.join(none)} have none." if none else ".")
-    big = next((f for f, _ in by_family.most_common() if f in before), None)
-    if big:
-        out += f" Even `{big}`, with the most rows, went {before[big]:.2f} -> {after_v[big]:.2f}."
-    return out + (
-        " Filtering removed wrong answers but left too few rows to teach answers rather than "
-        "formats. **Next:** grow the verified set (sample several outputs per instruction, keep "
-        "those the grader passes, run more rounds), then retrain."
-        if diff <= b
-        else " One run: check it on another world before building on it."
+    out += "".join(
+        _label_sentence(
+            f, labels.get(f, Counter()), after_g[f], within(after_g[f] - chance[f], bar[f])
+        )
+        for f in chance
+        if f in bar
     )
+    if up:
+        return out + " One run: check it on another world before building on it."
+    empty = [f for f in gain if not fam_g[f]]
+    if empty:
+        never = [f for f in empty if not kept_by[f]]
+        names = ", ".join(f"`{f}`" for f in empty)
+        out += f" {names} got no verified row" + (
+            f": the funnel kept none of {'its' if len(empty) == 1 else 'their'} instructions."
+            if never == empty
+            else f"; the funnel kept no instruction of {', '.join(f'`{f}`' for f in never)}."
+            if never
+            else "."
+        )
+    rich = [f for f, _ in fam_g.most_common() if f in gain and f not in chance and f not in moved]
+    if rich:
+        f = rich[0]
+        out += (
+            f" `{f}`, with the most rows ({fam_g[f]}), went {before[f]:.2f} -> {after_g[f]:.2f}: "
+            "more rows of one template did not teach this student."
+        )
+    fixes = [
+        "rows of both labels for a two-way family (a writer that can write the missing label's "
+        "inputs)"
+        if any(_one_sided(labels.get(f, Counter())) for f in chance)
+        else "",
+        "instructions of the empty families that pass the funnel" if empty else "",
+        "more steps or a larger student for the families that had rows" if rich else "",
+    ]
+    fixes = [x for x in fixes if x]
+    return out + (" **What would:** " + "; ".join(fixes) + "." if fixes else "")
 
 
 # ---------------------------------------------------------------- summary and stability
@@ -400,7 +465,8 @@ def summary(
     verdicts: Counter,
     before: dict,
     after: dict,
-    after_v: dict | None,
+    after_g: dict | None,
+    n_grown: int,
     chance: dict,
     heldout: dict,
     bench: dict,
@@ -415,13 +481,24 @@ def summary(
         if gradable
         else "no grader checks the hub's outputs (the paper's hand audit: 58% correct)"
     )
-    main, b = _main(before), bars(heldout).get(_main(before), 0.0)
-    if after_v is None:
+    main, bar = _main(before), bars(heldout)
+    if after_g is None:
         ver = "cannot be tried without a grader (the presets)"
     else:
-        diff = after_v[main] - after[main]
-        word = "did not help" if within(diff, b) else "helped" if diff > 0 else "did worse"
-        ver = f"{word} ({diff:+.3f} in {main})"
+        gain = _gain(before, after_g)
+        up = [
+            f"`{f}`"
+            for f in gain
+            if f in bar
+            and gain[f] > bar[f]
+            and not (f in chance and within(after_g[f] - chance[f], bar[f]))
+        ]
+        ver = f"grown by sampling to {n_grown} rows, moved {main} {before[main]:.2f} -> " + (
+            f"{after_g[main]:.2f}; {', '.join(up)} rose beyond the noise bar"
+            if up
+            else f"{after_g[main]:.2f}, and no family beyond its noise bar on skill: more "
+            "verified rows alone did not teach this student (section 10 says what would)"
+        )
     return "\n".join(
         [
             "- **The pipeline** is the paper's: 8-task prompts, classification identification, "
@@ -430,7 +507,7 @@ def summary(
             f"kept{removed}. The filters check form, not meaning or correctness.",
             f"- **The data** is only as good as the writer: {data}.",
             f"- **The student's** {_headline(before, after, chance, heldout)[0]}.",
-            f"- **Training on verified instances only** {ver}.",
+            f"- **Verified instances only**, {ver}.",
             "- **ROUGE-L at scale:** the bit-parallel pool decides as pairwise rouge-score does "
             f"(asserted), {bench['speedup']:.3g}x faster in one timing.",
         ]

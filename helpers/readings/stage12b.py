@@ -101,46 +101,42 @@ def _off_line(curve: dict, planted: dict, turns: dict, n: int) -> str:
     rate = {k: t / o for k, (t, o, _, _) in rated.items()}
     said = {HARMLESS: "harmful requests", REFUSED: "kind ones"}
     counts = " and ".join(
-        f"in {t} of {o} rounds on {said[k]} ({rate[k]:.0%}, trained {planted[k]:.0%})"
+        f"{t} of {o} rounds on {said[k]} ({rate[k]:.0%}, built {planted[k]:.0%})"
         for k, (t, o, _, _) in rated.items()
     )
     undone = sum(u for _, _, u, _ in rated.values())
     refused = sum(r for _, _, _, r in rated.values())
-    counts = f"a complying answer turned into a refusal {counts}; {undone} of {refused} refusals "
+    counts = f"a complying answer became a refusal in {counts}; {undone} of {refused} refusals "
     counts += "were undone"
     if all(abs(rate[k] - planted[k]) < 0.05 for k in rated):
-        return f"The chains keep the trained rates: {counts}. "
+        return f"The chains keep the built rates: {counts}. "
     pred = {k: 1 - (1 - curve[k][0]) * (1 - rate[k]) ** n for k in rated}
-    why = []
-    if REFUSED in rate and rate[REFUSED] > planted[REFUSED]:
-        why.append(
-            f"raises {rate[REFUSED] / planted[REFUSED]:.1f}x the false alarms it was trained to"
-        )
-    elif REFUSED in rate:
-        why.append("raises fewer false alarms than it was trained to")
-    if HARMLESS in rate:
-        fewer = rate[HARMLESS] < planted[HARMLESS]
-        why.append(f"catches {'fewer' if fewer else 'more'} harmful answers")
+    off = max(abs(pred[k] - curve[k][-1]) for k in pred)
+    fits = (
+        "nothing compounds beyond it"
+        if off <= 0.05
+        else f"the measured lines still miss it by up to {off:.2f}, so rounds interact beyond a "
+        "fixed rate"
+    )
     return (
-        "\n\n**Why the measured lines leave their dotted ones.** A trained critic learns its rates "
-        f"only roughly. Counted in the chains, {counts}. The formula with these measured rates "
-        f"gives {' and '.join(f'{v:.2f}' for v in pred.values())} after {n} rounds (measured "
-        f"{' and '.join(f'{curve[k][-1]:.2f}' for k in pred)}). So nothing compounds beyond the "
-        f"formula: the built critic {', and '.join(why)}. "
+        "\n\n**Why the measured lines leave the dotted ones**: the trained critic does not keep "
+        f"its built rates. Counted in the chains, {counts}. With these rates the formula gives "
+        f"{' and '.join(f'{v:.2f}' for v in pred.values())} after {n} rounds (measured "
+        f"{' and '.join(f'{curve[k][-1]:.2f}' for k in pred)}): {fits}. "
     )
 
 
 def rounds(curve: dict[str, list[float]], planted: dict | None, turns: dict | None = None) -> str:
-    """Reading of the per-round plot: the built-in shape, why the measured curves leave it, the cost."""
+    """Reading of the per-round plot: the built-in shape, why the measured curves leave it, the cost,
+    and what the plot does and does not test."""
     harm, ref, judged = curve.get(HARMLESS), curve.get(REFUSED), curve[JUDGED]
     n, text = len(judged) - 1, ""
     if harm and planted:
         text += (
-            f"**Built in, not a test of the paper.** The tiny critic was trained to flag a harmful "
-            f"answer in {planted[HARMLESS]:.0%} of rounds and a kind one in "
-            f"{planted[REFUSED]:.0%}, and a flagged answer is revised into a refusal that no later "
-            "round undoes. The dotted lines are what those rates $c$ predict from the round-0 "
-            "share $h_0$: $1-(1-h_0)(1-c)^r$. "
+            f"**Built in.** The tiny critic was trained to flag a harmful answer in "
+            f"{planted[HARMLESS]:.0%} of rounds and a kind one in {planted[REFUSED]:.0%}, and a "
+            "flagged answer is revised into a refusal that no later round undoes. The dotted lines "
+            "are what those rates $c$ predict from the round-0 share $h_0$: $1-(1-h_0)(1-c)^r$. "
         )
     off = _off_line(curve, planted, turns, n) if harm and planted and turns else ""
     if harm and not off:
@@ -152,14 +148,21 @@ def rounds(curve: dict[str, list[float]], planted: dict | None, turns: dict | No
         text += (
             "\n\n**The false-alarm line is the real cost**: every round is another chance to call a "
             f"kind answer harmful, and the chains end refusing {ref[-1]:.2f} of kind requests "
-            f"({refusal_verdict(ref[-1])}; {ref[0]:.2f} at round 0). Section 9 measures whether "
-            "the helpful answers mixed into SFT hold that back. "
+            f"({refusal_verdict(ref[-1])}; {ref[0]:.2f} at round 0). "
         )
     prefers = "prefers later rounds" if judged[-1] > judged[0] else "does not prefer later rounds"
-    return text + (
+    text += (
         f"The judged curve goes {judged[0]:.2f} → {judged[-1]:.2f}: the feedback model {prefers}, "
         "but a preference alone cannot tell a fixed harmful answer from a refused kind one."
     )
+    if harm and planted:
+        text += (
+            "\n\n**What this plot tests, and what not:** that rounds compound a critic's per-round "
+            "rates as the formula says, and what its false alarms cost; not Bai et al.'s finding "
+            "that revisions make answers more harmless, since this critic's rates were fixed when "
+            "it was built."
+        )
+    return text
 
 
 def revisions(
@@ -197,8 +200,7 @@ def revisions(
             f"**The lesson: the assumption is {lead}.** By the graders, {better} revisions are truly better, "
             f"{worse} truly worse ({'all' if kind_worse == worse else kind_worse} of them a kind "
             "answer turned into a refusal) and "
-            f"{same} no different (the same verdict in other words: a label on such a pair is "
-            "noise, not a wrong label). The recipe labels all of "
+            f"{same} no different (a label there is noise, not a wrong label). The recipe labels all of "
             f"them, and the {n_unchanged} unchanged chains too, 'revision better': {teach}. "
         )
     else:
@@ -213,14 +215,134 @@ def revisions(
         f"The feedback model tells them apart: it agrees with the graders on {real:.0%} of the "
         f"{rev_agree['n']} chains where one answer is truly better{weaker}, and prefers the "
         f"revision in {prefers:.0%} (a tie counts half), not the 100% the recipe assumes. So check "
-        "revisions with a measured judge: section 8 keeps only its confident pairs."
+        "revisions with a judge, and measure the judge first: the next cells try a weaker one."
     )
 
 
+def judge_line(name: str, res: dict, verdicts: list, what: str = "fresh pairs") -> str:
+    """One printed line per judge: agreement with its 95% interval, position consistency, and the
+    letter mass (P(A) + P(B): near 0, the judge is not answering with a letter at all)."""
+    lo, hi = res["ci"]
+    consistency = sum(v.consistent for v in verdicts) / len(verdicts)
+    mass = sum(v.mass for v in verdicts) / len(verdicts)
+    return (
+        f"{name} on {res['n']} {what}: agreement {res['agreement']:.2f} (95% CI {lo:.2f}-{hi:.2f}),"
+        f" position consistency {consistency:.2f}, letter mass {mass:.2f}"
+    )
+
+
+def _kept(counts: dict[str, tuple[int, int]], fate: str) -> str:
+    kept, total = counts.get(fate, (0, 0))
+    return f"{kept} of {total}"
+
+
+def weak_judge(
+    kept: dict[str, dict[str, tuple[int, int]]],
+    agree: dict[str, dict],
+    weak_rev: dict | None,
+    own: dict,
+    margin: float,
+) -> tuple[str, str]:
+    """Reading of the weaker judge: the revisions each judge would keep, by fate, and what its
+    measured agreement said in advance. `kept` and `agree` list the recipe's row, the feedback model
+    and the weaker judge in that order (the recipe has no agreement). Returns (text, short verdict)."""
+    names = list(kept)
+    strong, weak = names[-2], names[-1]
+    graded = any(f in kept[weak] for f in (BETTER, WORSE, SAME))
+    fates = [BETTER, WORSE, SAME] if graded else ["no grader"]
+    rows = [f"| kept by | {' | '.join(fates)} |", "|---" * (len(fates) + 1) + "|"]
+    for name in names:
+        label = f"{name} (agreement {agree[name]['agreement']:.2f})" if name in agree else name
+        rows.append(f"| {label} | " + " | ".join(_kept(kept[name], f) for f in fates) + " |")
+    table = "\n".join(rows) + "\n\n"
+    a, (lo, hi) = agree[weak]["agreement"], agree[weak]["ci"]
+    text = (
+        f"On the fresh labelled pairs the weaker judge agrees {a:.2f} (95% CI {lo:.2f}-{hi:.2f}), "
+    )
+    text += (
+        "no better than a coin: the measurement flags it before any revision is judged. "
+        if lo <= 0.5
+        else f"against the feedback model's {agree[strong]['agreement']:.2f}. "
+    )
+    if own["agreement"] - a > 0.2:
+        text += (
+            f"Asked 12c's single question instead, the same model agrees {own['agreement']:.2f}: a "
+            "judge's quality holds for the questions it was measured with, not for reworded ones. "
+        )
+    if not graded:
+        k_w, k_s = kept[weak]["no grader"], kept[strong]["no grader"]
+        short = (
+            f"it keeps {k_w[0]} of {k_w[1]} revisions, the feedback model {k_s[0]}; no grader "
+            "says which is right, only the agreement on labelled pairs"
+        )
+        return table + text + f"No grader checks these revisions: {short}.", short
+    (wk, wn), (bk, bn) = kept[weak].get(WORSE, (0, 0)), kept[weak].get(BETTER, (0, 0))
+    (swk, _), (sbk, _) = kept[strong].get(WORSE, (0, 0)), kept[strong].get(BETTER, (0, 0))
+    text += (
+        f"On the changed chains it agrees with the graders on {weak_rev['agreement']:.2f} "
+        f"(95% CI {weak_rev['ci'][0]:.2f}-{weak_rev['ci'][1]:.2f}). "
+        if weak_rev
+        else ""
+    )
+    # two standard errors of the difference between the two kept shares (pooled), a rough noise bar
+    pooled = (wk + bk) / max(wn + bn, 1)
+    bar = 2 * (pooled * (1 - pooled) * (1 / max(wn, 1) + 1 / max(bn, 1))) ** 0.5
+    gap = bk / max(bn, 1) - wk / max(wn, 1)
+    separates = gap > bar
+    text += (
+        f"Keeping what it prefers by more than {margin}, {wk} of the {wn} worse revisions "
+        f"survive and {bk} of the {bn} better ones (the feedback model: {swk} and {sbk}). "
+    )
+    if wn == 0:
+        verdict = "this run has no worse revision to catch"
+        text += f"**So {verdict}**: the filter's only effect is the better ones it drops. "
+    elif wk + bk == 0:
+        verdict = "it keeps no revision at all"
+        text += (
+            f"**So {verdict}**: it is never confident enough, and a filter that drops every "
+            "revision leaves SFT and DPO nothing to learn from. "
+        )
+    elif wk == 0 and bk >= bn / 2:
+        verdict = "it keeps no worse revision either"
+        text += f"**So {verdict}**: on this world the weaker judge would have done the job. "
+    elif wk == 0:
+        verdict = f"it keeps no worse revision, but only {bk} of the {bn} better ones"
+        text += f"**So {verdict}**: safe, and most of the good data is thrown away. "
+    elif separates:
+        verdict = (
+            "it keeps better revisions more often than worse ones, beyond the noise, but lets "
+            "some worse through"
+        )
+        text += f"**So {verdict}**: its labels would teach DPO part of the recipe's mistake. "
+    else:
+        verdict = "its filter does not tell worse revisions from better ones beyond the noise"
+        text += (
+            f"**So {verdict}** (it keeps {bk / max(bn, 1):.0%} of the better and "
+            f"{wk / max(wn, 1):.0%} of the worse, a gap within its rough bar of ±{bar:.2f}): it "
+            f"throws away {bn - bk} good revisions and still lets {wk} bad ones through. "
+        )
+    short = (
+        f"agreement {a:.2f} on labelled pairs (the feedback model "
+        f"{agree[strong]['agreement']:.2f}); as a filter it keeps {wk} of {wn} worse revisions "
+        f"and {bk} of {bn} better ones (the feedback model {swk} and {sbk})"
+    )
+    return table + text + (
+        "A practitioner measures every candidate judge on labelled pairs under the exact "
+        "questions it will be asked."
+    ), short
+
+
 def confident_pairs(
-    first: list[str], second: list[str], soft: list, is_refusal, margin: float
+    first: list[str],
+    second: list[str],
+    soft: list,
+    is_refusal,
+    margin: float,
+    draws: int = 1,
+    n_distinct: int | None = None,
 ) -> str:
-    """Reading of section 8's filter: which pairs the confidence margin drops, and why."""
+    """Reading of section 8's filter: which pairs the confidence margin drops, and why; with several
+    draws per prompt, what they add over one."""
     groups = Counter()
     for a, b, v in zip(first, second, soft):
         kind = "same" if a == b else "alike" if is_refusal(a) == is_refusal(b) else "split"
@@ -234,16 +356,34 @@ def confident_pairs(
         f"two compliances (kept: {groups['alike', True]}); of the {split} where one refuses and "
         f"the other complies, {split_kept} are kept. "
     )
-    if same + alike > n / 2:
-        return text + (
-            "Most pairs differ in words, not in kind, and the judge has no preference there. For "
-            "more pairs, sample more answers or prompts rather than lower the margin."
-        )
-    return text + "Most pairs disagree about refusing; the margin drops those the judge doubts."
+    text += (
+        "Most pairs differ in words, not in kind, and the judge has no preference there. "
+        if same + alike > n / 2
+        else "Most pairs disagree about refusing; the margin drops those the judge doubts. "
+    )
+    if draws == 1:
+        return text + "For more pairs, sample more answers or prompts rather than lower the margin."
+    one = sum(
+        v.label(margin) is not None and a != b
+        for a, b, v in zip(first[: n // draws], second[: n // draws], soft[: n // draws])
+    )
+    distinct = kept if n_distinct is None else n_distinct
+    return text + (
+        f"One pair per prompt would give {one} confident pairs; {draws} draws per prompt give "
+        f"{kept}, of which {distinct} are distinct (a pair drawn twice counts once), "
+        f"{distinct / max(one, 1):.1f}x as many for DPO, at the same margin."
+    )
 
 
-def helpfulness(helps: int, n: int) -> str:
-    """Reading of the helpfulness check: does its question pick the answer that helps?"""
+def helpfulness(soft: list, is_helpful: list[bool], first: list, second: list, is_refusal) -> str:
+    """Reading of the helpfulness check: on helpful prompts where exactly one answer refuses, does the
+    helpfulness question pick the answer that helps?"""
+    split = [
+        (v, is_refusal(b))
+        for v, h, a, b in zip(soft, is_helpful, first, second, strict=True)
+        if h and is_refusal(a) != is_refusal(b)
+    ]
+    helps, n = sum((v.p_first > 0.5) == second_refuses for v, second_refuses in split), len(split)
     if not n:
         return (
             "No helpful prompt drew one answer that refuses and one that helps, so this run cannot "
@@ -445,7 +585,16 @@ def rl_cai(sl_r: dict, rl_r: dict, nb: dict) -> tuple[str, str]:
 
 
 def summary(
-    curve: dict, verdict: Counter, pref: dict, graded: bool, mix: str, rl: str, n_pairs: int
+    curve: dict,
+    verdict: Counter,
+    pref: dict,
+    graded: bool,
+    mix: str,
+    rl: str,
+    n_pairs: int,
+    base_r: dict | None = None,
+    weak: str = "",
+    draws: int = 1,
 ) -> str:
     """The summary's bullets, from the same values as the readings above."""
     harm, ref, judged = curve.get(HARMLESS), curve.get(REFUSED), curve[JUDGED]
@@ -454,6 +603,12 @@ def summary(
             f"harmless {harm[0]:.2f} → {harm[-1]:.2f} and kind requests refused {ref[0]:.2f} → "
             f"{ref[-1]:.2f}; the shape is built into the tiny critic, the refusals are the cost."
         )
+        if base_r and "harmless" in base_r:
+            rounds_text += (
+                f" Round 0 is the helpful-only model sampled at T = 1, hence {harm[0]:.2f} against "
+                f"the table's greedy base at {base_r['harmless']:.2f} (sampled, that base is "
+                f"{base_r['harmless_sampled']:.2f} on held-out requests)."
+            )
     else:
         rounds_text = (
             f"the feedback model's preference for later rounds {judged[0]:.2f} → {judged[-1]:.2f}."
@@ -468,11 +623,14 @@ def summary(
     return (
         f"- **Rounds**: {rounds_text}\n"
         f"- **'The revision is better'** (the open recipe's assumption): {recipe}\n"
-        f"- **The helpful mix**: {mix}.\n"
-        f"- **RL-CAI**, trained on {n_pairs} confident pairs: {rl}.\n"
-        "- **In practice**: judge each revision with a measured feedback model instead of assuming "
-        "it is better, mix helpful answers into SFT, and count refusals of kind requests after "
-        "every round and every stage."
+        + (f"- **A weaker judge**: {weak}\n" if weak else "")
+        + f"- **The helpful mix**: {mix}.\n"
+        f"- **RL-CAI**, trained on {n_pairs} confident pairs"
+        + (f" ({draws} drawn per prompt)" if draws > 1 else "")
+        + f": {rl}.\n"
+        "- **In practice**: check revisions with a judge measured on labelled pairs under your own "
+        "questions, mix helpful answers into SFT, and count refusals of kind requests after every "
+        "round and every stage."
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-from helpers.judge import strict_label
-from helpers.readings import coin_noise
+from helpers.judge import strict_label, substring_label
+from helpers.readings import coin_noise, n_of, plural
+from helpers.rlaif import strict_grade, true_preference
+from helpers.tasks import grade
 
 BEFORE = "policy before DPO"
 RPO = ("confident labels + NLL (RPO)", "confident labels")
@@ -14,9 +16,9 @@ METRICS = ("harmless", "helpful", "harmless_sampled", "helpful_sampled")
 
 
 def span(xs: list[float], fmt: str = ".2f") -> str:
-    """'a to b' for a list of figures, or one figure when they all print the same."""
+    """'a–b' for a list of figures, or one figure when they all print the same."""
     lo, hi = f"{min(xs):{fmt}}", f"{max(xs):{fmt}}"
-    return lo if lo == hi else f"{lo} to {hi}"
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def listed(names) -> str:
@@ -26,43 +28,75 @@ def listed(names) -> str:
 
 
 # ---------------------------------------------------------------- section 5: the judge
-def judge_quality(quality: dict, judged: dict | None = None) -> str:
-    """The judge's agreement against the untrained model's and a coin's, and what averaging both orders adds."""
+def judge_table(quality: dict, strict_q: dict | None = None) -> str:
+    """The judges' measures as printed text, one row per judge, and the judge under the strict grader."""
+    cols = (("first_order_agreement", "one order"), ("consistency", "consistency"))
+    cols += (("letter_mass", "P(A)+P(B)"),)
+    head = f"{'':27}{'agreement':>9}{'95% CI':>13}{'n':>4}" + "".join(f"{h:>13}" for _, h in cols)
+    rows = quality | ({"judge, strict grader": strict_q} if strict_q else {})
+    lines = [head]
+    for name, q in rows.items():
+        ci = f"{q['ci'][0]:.3f}-{q['ci'][1]:.3f}"
+        rest = "".join(f"{q[k]:13.3f}" for k, _ in cols if k in q)
+        lines.append(f"{name:27}{q['agreement']:9.3f}{ci:>13}{q['n']:4}{rest}")
+    return "\n".join(lines)
+
+
+def _flips(verdicts: list, truth: list[int]) -> tuple[int, int]:
+    """(verdicts that averaging both orders turns from wrong to right, from right to wrong), against
+    reading the first order alone; a tie after averaging counts as not right."""
+    one = [(v.p_ab > 0.5) == (t == 0) for v, t in zip(verdicts, truth)]
+    both = [v.label() == t for v, t in zip(verdicts, truth)]
+    return sum(b and not o for o, b in zip(one, both)), sum(o and not b for o, b in zip(one, both))
+
+
+def judge_quality(quality: dict, judged: dict | None = None, truth: list | None = None) -> str:
+    """The judge's agreement against the untrained model's and a coin's, and how many verdicts averaging
+    both orders changes."""
     base = "untrained policy as judge"
     jq, bq = quality["judge"], quality[base]
     (jlo, jhi), (blo, bhi) = jq["ci"], bq["ci"]
     if jlo > bhi and jlo > 0.5:
-        beat = (
-            "lies above the untrained model's and above a coin's 0.5: the judge beats the baseline"
-        )
+        beat = "lies above the untrained model's and a coin's 0.5: the judge beats the baseline"
     else:
         beat = (
             f"does not clear both the untrained model's ({blo:.2f}-{bhi:.2f}) and a coin's 0.5: this "
             "judge is not shown to judge, so its labels are not worth training on. Choose a larger "
             "judge, or check its prompt and letters, before it labels anything"
         )
-    one = jq["agreement"] - jq["first_order_agreement"]
-    avg = f"adds {one:.2f}" if one > 0 else f"costs {-one:.2f}" if one < 0 else "changes nothing"
     txt = (
         f"**Reading.** The judge agrees with the truth on {jq['agreement']:.2f} of {jq['n']} pairs "
-        f"(95% CI {jlo:.2f}-{jhi:.2f}); that interval {beat}. Scored in one order only it agrees "
-        f"{jq['first_order_agreement']:.2f}: averaging both orders {avg}. The untrained model puts "
-        f"{bq['letter_mass']:.3f} of its probability on the two letters (the judge: "
-        f"{jq['letter_mass']:.3f}) and keeps its verdict after a swap on {bq['consistency']:.2f} "
-        "of pairs"
+        f"(95% CI {jlo:.2f}-{jhi:.2f}); that interval {beat}."
+    )
+    if judged and truth:
+        fixed, broken = _flips(judged["judge"], truth)
+        if fixed + broken == 0:
+            txt += " Averaging both orders changes no verdict against the first order alone."
+        else:
+            txt += (
+                f" Against the first order alone, averaging both orders turns {plural(fixed, 'verdict')} "
+                f"from wrong to right and {broken} from right to wrong"
+                + (
+                    f", out of {jq['n']}: too few to show a benefit here. Averaging is for a judge "
+                    "with a position bias"
+                    + (
+                        f"; this one keeps its verdict after a swap on {jq['consistency']:.2f} of pairs."
+                        if jq["consistency"] >= 0.9
+                        else "."
+                    )
+                    if abs(fixed - broken) <= 2
+                    else "."
+                )
+            )
+    txt += (
+        f" The untrained model puts {bq['letter_mass']:.3f} of its probability on the two letters "
+        f"and keeps its verdict after a swap on {bq['consistency']:.2f} of pairs"
     )
     if bq["letter_mass"] < 0.5 and bq["consistency"] < 0.1:
-        txt += ": it hardly answers with a letter and picks the same slot in both orders, so its "
-        if judged and base in judged:
-            ps = [v.p_first for v in judged[base]]
-            txt += f"averaged p stays within {min(ps):.3f}-{max(ps):.3f}"
-        else:
-            txt += "averaged p stays a hair from 0.5"
-        txt += (
-            ", and tiny differences between the two orders decide which side of 0.5 a pair lands on"
-        )
-    # compare with the coin at the precision the interval is printed at
-    lo2, hi2 = round(blo, 2), round(bhi, 2)
+        ps = [v.p_first for v in judged[base]] if judged and base in judged else []
+        within = f" (p within {min(ps):.3f}-{max(ps):.3f})" if ps else ""
+        txt += f": it does not answer with a letter{within}"
+    lo2, hi2 = round(blo, 2), round(bhi, 2)  # the coin, at the precision the interval is printed at
     if lo2 <= 0.5 <= hi2:
         edge = "at the edge of" if 0.5 in (lo2, hi2) else "inside"
         coin = f"{edge} a coin's interval: no usable signal"
@@ -72,7 +106,62 @@ def judge_quality(quality: dict, judged: dict | None = None) -> str:
             if bq["letter_mass"] < 0.5
             else ""
         )
-    return f"{txt}. Its agreement {bq['agreement']:.2f} (interval {blo:.2f}-{bhi:.2f}) is {coin}."
+    return f"{txt}. Its agreement {bq['agreement']:.2f} ({blo:.2f}-{bhi:.2f}) is {coin}."
+
+
+def _object_only(tests: tuple, held: list) -> list[int]:
+    """Indices of the strict test's pairs that the world's grader calls even: the two answers differ
+    only in the object (both help, or both refuse)."""
+    task_of = {t.prompt: t for t in held}
+    return [
+        i
+        for i, (q, a, b) in enumerate(zip(*tests[:3]))
+        if true_preference(task_of[q], a, b) is None
+    ]
+
+
+def strict_judge(
+    strict_q: dict | None, strict_v: list, tests: tuple, world: tuple, held: list
+) -> str:
+    """The judge against the strict grader: its agreement, and its p on the pairs that differ only in
+    the object. `tests`, `world`: (questions, first, second, truth) under the strict and the world's
+    grader."""
+    if not strict_q:
+        return ""
+    task_of = {t.prompt: t for t in held}
+    n_world = len(world[0])
+    both = sum(
+        true_preference(task_of[q], a, b, strict_grade) is not None for q, a, b in zip(*world[:3])
+    )
+    (lo, hi), n = strict_q["ci"], strict_q["n"]
+    txt = (
+        f"**Against the strict grader.** Of the {n_world} pairs the world's grader decides, "
+        f"{n_world - both} have a passing answer about another thing: the strict grader calls them "
+        f"even. On the same samples it decides {n} pairs, and the judge agrees on "
+        f"{strict_q['agreement']:.2f} of them (95% CI {lo:.2f}-{hi:.2f})."
+    )
+    only = _object_only(tests, held)
+    if not only:
+        return (
+            txt
+            + " No pair differs only in the object, so this test cannot show whether the judge reads it."
+        )
+    ps = [strict_v[i].p_first for i in only]
+    right = sum(strict_v[i].label() == tests[3][i] for i in only)
+    if max(abs(p - 0.5) for p in ps) < 0.05:
+        seen = (
+            f"the judge's p stays within {min(ps):.3f}-{max(ps):.3f}: it cannot tell the two apart "
+            "(it was trained on pairs that differ in refusing or helping only)"
+        )
+    else:
+        seen = (
+            f"the judge's p spreads from {min(ps):.2f} to {max(ps):.2f}: it reads something there"
+        )
+    return (
+        f"{txt} {n_of(len(only), n)} differ only in the object (both help, or both refuse); there "
+        f"{seen}, and its label is right on {n_of(right, len(only))}. So the judge's agreement "
+        "above measures refusing against helping, not answering the request that was asked."
+    )
 
 
 def points(cal: list[tuple[float, float, int]]) -> int:
@@ -80,37 +169,35 @@ def points(cal: list[tuple[float, float, int]]) -> int:
     return len({(round(m, 2), round(f, 2)) for m, f, _ in cal})
 
 
-def calibration(p_all: list[float], cal: list[tuple[float, float, int]]) -> str:
-    """The calibration plot in equal-count bins, and how much of it the soft labels' spread can show."""
-    sure = sum(p < 0.1 or p > 0.9 for p in p_all)
-    middle = sum(0.2 <= p <= 0.8 for p in p_all)
-    gap = max(abs(c[0] - c[1]) for c in cal)
+def _cal_line(name: str, p: list[float], cal: list[tuple[float, float, int]]) -> str:
+    """One calibration curve: how spread its soft labels are, and whether its bins sit on the diagonal."""
+    sure = sum(x < 0.1 or x > 0.9 for x in p)
+    n_bin = min(c[2] for c in cal)
+    noise, gap = bar(n_bin), max(abs(c[0] - c[1]) for c in cal)
     fit = (
-        "the points sit on the diagonal, so where it says 0.99 the first answer is better about that often"
-        if gap <= 0.1
-        else "its probabilities are not frequencies, so use them to rank and filter pairs, not as "
-        "exact targets"
-    )
-    ends = (
-        "so the plot tests the judge's certainty at the two ends only"
-        if sure >= 0.8 * len(p_all)
-        else "so the middle bins test its uncertain verdicts too"
-    )
-    shown = points(cal)
-    overlap = (
-        f" Bins that land on the same spot draw as one point, so the {len(cal)} bins show as "
-        f"{shown} points."
-        if shown < len(cal)
-        else ""
+        f"within a bin's noise ({noise:.2f} at {n_bin} pairs a bin) of the diagonal"
+        if gap <= noise
+        else f"off the diagonal by {gap:.2f}, beyond a bin's noise ({noise:.2f}): its p is no frequency"
     )
     return (
-        "**Reading the plots.** The largest gap between a bin's mean p and how often its "
-        f"first answer was truly better is {gap:.2f}: {fit}.{overlap} The histogram limits what that shows: "
-        f"{sure} of the {len(p_all)} soft labels lie below 0.1 or above 0.9 and {middle} between 0.2 "
-        f"and 0.8, {ends}. Whether a p of 0.7 "
-        "means 70 % needs pairs the judge finds hard: the presets' human-labelled hh-rlhf pairs have "
-        "them, the tiny world's graded pairs mostly do not."
+        f"Under the {name}, {n_of(sure, len(p))} soft labels lie below 0.1 or above 0.9; its "
+        f"{len(cal)} bins draw {plural(points(cal), 'distinct point')}, {fit}."
     )
+
+
+def calibration(sets: dict[str, tuple[list, list]], cals: dict[str, list]) -> str:
+    """The calibration curves (one per grader) and how much the soft labels' spread lets them show."""
+    lines = [_cal_line(k, sets[k][0], c) for k, c in cals.items()]
+    middle = sum(0.2 <= x <= 0.8 for p, _ in sets.values() for x in p)
+    if middle < 10:
+        tail = (
+            f" Only {plural(middle, 'label')} lie between 0.2 and 0.8, so on this profile the plot "
+            "cannot say whether a p of 0.7 means 70 %. A Colab run's human-labelled hh-rlhf pairs "
+            "are hard for its judge and spread p across the range: there the plot is the test."
+        )
+    else:
+        tail = f" {plural(middle, 'label')} between 0.2 and 0.8 fill the middle bins."
+    return "**Reading the plots.** " + " ".join(lines) + tail
 
 
 def length(lb: dict) -> str:
@@ -166,6 +253,20 @@ def _substring(a_share: float, noise: float) -> str:
     return f"A on {a_share:.0%}, wherever a capital A happens to appear, and B on the rest"
 
 
+def parser_table(texts: dict[str, list[str]], table: dict[str, dict], truth: list[int]) -> str:
+    """The parsers' scores per writer as printed text, and the instruct model's first three verdicts as
+    the substring test reads them."""
+    first = next(iter(table.values()))
+    lines = [f"{'written by':32}{'n':>4}" + "".join(f"{k:>19}" for k in first)]
+    for name, row in table.items():
+        lines.append(f"{name:32}{len(texts[name]):4}" + "".join(f"{x:19.2f}" for x in row.values()))
+    lines += ["", "the instruct model's first verdicts, as the substring test reads them:"]
+    sent = list(texts.values())[1]
+    for t, y in zip(sent[:3], truth):
+        lines.append(f"  says {'AB'[substring_label(t)]} (truth {'AB'[y]}): {t.strip()[:80]!r}")
+    return "\n".join(lines)
+
+
 def parsers(texts: dict[str, list[str]], table: dict[str, dict]) -> str:
     """What the substring test and the strict parser make of a letter, a sentence and the untrained model's text."""
     letter_name, sent_name, untrained = list(texts)
@@ -207,12 +308,12 @@ def parsers(texts: dict[str, list[str]], table: dict[str, dict]) -> str:
 
 # ---------------------------------------------------------------- section 6: the labels
 def off_object(train_prompts: list, train_pairs: list, tr: list) -> tuple[int, int]:
-    """(answers the grader passes that name another thing than the request, answers it passes)."""
+    """(answers the world's grader passes that fail the strict one, answers it passes) among the pairs
+    with a true preference: a passing answer about another thing (or, refusing, another verb)."""
     passing = [
         (t, b if p else a) for t, (a, b), p in zip(train_prompts, train_pairs, tr) if p is not None
     ]
-    off = [ans for t, ans in passing if t.meta.get("thing") and t.meta["thing"] not in ans]
-    return len(off), len(passing)
+    return sum(not strict_grade(t, ans) for t, ans in passing), len(passing)
 
 
 def _kept(audit: dict, train_pairs: list) -> str:
@@ -230,9 +331,16 @@ def _kept(audit: dict, train_pairs: list) -> str:
     return txt + f"; {kept} remain."
 
 
-def labels(audit: dict, train_prompts: list, train_pairs: list, tr: list, example_row: dict) -> str:
-    """Why pairs were dropped, how many DPO labels have a true preference, and how many passing
-    answers name the wrong thing."""
+def labels(
+    audit: dict,
+    train_prompts: list,
+    train_pairs: list,
+    tr: list,
+    example_row: dict,
+    strict: dict | None = None,
+) -> str:
+    """Why pairs were dropped, how many DPO labels have a true preference (under the world's grader,
+    and under the strict one: `strict`, its audit), and how many passing answers name the wrong thing."""
     hard, conf = audit["hard"], audit["confident"]
     kept = _kept(audit, train_pairs)
     if not hard["known"]:
@@ -253,21 +361,27 @@ def labels(audit: dict, train_prompts: list, train_pairs: list, tr: list, exampl
     )
     # the grader checks refusal or help and the verb; does a passing answer name the same thing?
     n_off, n_passing = off_object(train_prompts, train_pairs, tr)
-    row_q, row_a = example_row["prompt"][0]["content"], example_row["chosen"][0]["content"]
-    row_task = next((t for t in train_prompts if t.prompt == row_q), None)
-    row_thing = row_task.meta.get("thing") if row_task else None
     if n_passing:
         txt += (
-            " That truth is coarse: the grader checks refusing against helping with the request's "
-            f"verb, not the object, and {n_off} of the {n_passing} answers it passes in these "
-            "pairs name another thing than the request."
+            " That truth is coarse: the world's grader checks refusing against helping, not the "
+            f"object, and {n_of(n_off, n_passing)} answers it passes in these pairs fail the strict "
+            "grader."
         )
-    if row_thing and row_thing not in row_a:
+    if strict:
+        sh, sc = strict["hard"], strict["confident"]
         txt += (
-            f" The row printed above is one of them: the request is about {row_thing}, the chosen "
-            "answer is about something else, and grader, judge and DPO all treat it as the better "
-            "answer. Before trusting the judge's figure, read a sample of rows by hand and make the "
-            "grader check the object too: every such row becomes training data."
+            f" Under the strict grader only {n_of(sh['known'], hard['labelled'])} hard-label pairs "
+            f"carry a true preference (the judge right on {sh['right']:.0%} of them), and "
+            f"{n_of(sc['known'], conf['labelled'])} confident ones (right on {sc['right']:.0%})."
+        )
+    row_q, row_a = example_row["prompt"][0]["content"], example_row["chosen"][0]["content"]
+    row_task = next((t for t in train_prompts if t.prompt == row_q), None)
+    off_row = row_task and grade(row_task, row_a) and not strict_grade(row_task, row_a)
+    if off_row and row_task.meta.get("thing"):
+        txt += (
+            f" The row printed above is such a case: the request is about "
+            f"{row_task.meta['thing']}, the chosen answer is not, and grader, judge and DPO all "
+            "treat it as the better answer."
         )
     return f"**Reading the labels.** {txt}"
 
@@ -362,9 +476,33 @@ def _help_lost(results: dict, held: list) -> dict[str, list[str]]:
     }
 
 
-def chart(results: dict, held: list, off: tuple[int, int] | None = None) -> str:
-    """The bar chart: how far DPO moved harmlessness, and which runs paid for it in helpfulness.
-    `off`: (passed answers about another thing, passed answers) in the training pairs, section 6."""
+def table(results: dict, strict: dict) -> str:
+    """The rates before and after DPO, each as 'world's grader/strict grader', the answer length and
+    the second judge's win rate, as printed text."""
+    cols = [c for c in METRICS if c in results[BEFORE]]
+    heads = [c.replace("_sampled", " T=1") for c in cols]
+    lines = [f"{'rates: world/strict grader':34}" + "".join(f"{h:>14}" for h in heads)]
+    lines[0] += ("  tokens" if cols else "") + "  win rate vs before (2nd judge)"
+    for name, r in results.items():
+        s = strict.get(name, {})
+        figs = "".join(
+            f"{r[c]:.3f}/{s[c]:.3f}".rjust(14) if c in s else f"{r[c]:14.3f}" for c in cols
+        )
+        figs += f"{r['answer_tokens']:8.1f}" if cols else ""
+        wr = r.get("win_rate_vs_before")
+        wtxt = (
+            f"{wr['win_rate']:.2f} [{wr['ci'][0]:.2f}, {wr['ci'][1]:.2f}] "
+            f"W{wr['wins']}/T{wr['ties']}/L{wr['losses']}"
+            if wr
+            else "-"
+        )
+        lines.append(f"{name:34}{figs}  {wtxt}")
+    return "\n".join(lines)
+
+
+def chart(results: dict, held: list, strict: dict | None = None) -> str:
+    """The bar chart: how far DPO moved harmlessness, and which runs paid for it in helpfulness, by the
+    world's grader (`strict`: the same policies' rates by the strict grader, drawn beside them)."""
     if not _graded(results):
         return (
             "**Reading the chart.** No grader knows these prompts, so no graded rate is measured "
@@ -403,12 +541,10 @@ def chart(results: dict, held: list, off: tuple[int, int] | None = None) -> str:
             f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: better "
             f"than the {b0['harmless']:.2f} it started from, but far from safe enough to ship."
         )
-    if off and off[1]:
+    if strict and _graded(strict):
         txt += (
-            " The grader behind 'helpful' checks only that an answer helps rather than refuses, "
-            f"not its object (section 6: {off[0]} of {off[1]} answers it passed in the training "
-            "pairs were about another thing): here 'helpful' means 'did not refuse', not 'helped "
-            "with the right thing'."
+            " The solid part of each bar is what the strict grader passes too; the reading after "
+            "the comparisons compares the two graders."
         )
     return f"**Reading the chart.** {txt}"
 
@@ -462,10 +598,36 @@ def _label_verdicts(results: dict, held: list) -> dict[str, object]:
     }
 
 
+def _pair_rates(results: dict, held: list, a: str, b: str) -> str:
+    """Run a's rates against run b's: all four figures, or one phrase when all four are within noise."""
+    if _same(results, held, a, b):
+        gap = max(abs(_trained(results)[a][m] - _trained(results)[b][m]) for m in METRICS)
+        return f"all four rates within noise of each other (largest gap {gap:.3f})"
+    return _rates(results, held, a, b)
+
+
+def _unsure(rows: list[dict]) -> int:
+    """Pairs whose judge's p for the chosen answer is below 0.75: where soft and hard targets differ."""
+    return sum(r["p_chosen"] < 0.75 for r in rows)
+
+
+def _chosen_change(dash: dict | None, run: str) -> float | None:
+    """How far a run's chosen answers' log-prob moved from the first to the last logged step."""
+    d = (dash or {}).get(run)
+    return d["logps/chosen"][-1] - d["logps/chosen"][0] if d and len(d["step"]) > 1 else None
+
+
 def comparisons(
-    results: dict, held: list, confident_rows: list, train_prompts: list, steps: int
+    results: dict,
+    held: list,
+    confident_rows: list,
+    train_prompts: list,
+    steps: int,
+    hard_rows: list | None = None,
+    dash: dict | None = None,
 ) -> str:
-    """Each label scheme against another, one change at a time, within the noise bar."""
+    """Each label scheme against another, one change at a time, within the noise bar; for a null, what
+    to conclude and what a run where the two differ would need."""
     if not _graded(results):
         return ""
     v = _label_verdicts(results, held)
@@ -482,32 +644,117 @@ def comparisons(
     )
     confident = (
         "**Hard against confident labels** (the same loss, fewer and surer pairs): "
-        f"{_rates(results, held, 'confident labels', 'hard labels')}. Here {why}."
+        f"{_pair_rates(results, held, 'confident labels', 'hard labels')}. Here {why}."
         + (" It cost helpfulness beyond noise: over-refusal, named above." if v["costlier"] else "")
     )
+    rows = hard_rows or []
+    unsure = (
+        f" Here {n_of(_unsure(rows), len(rows))} pairs have a judge's p below 0.75." if rows else ""
+    )
     soft = (
-        "**Hard against soft labels** (the same pairs, the judge's p as the target): at p near "
-        "0.5 both orders are drawn about equally and their gradients cancel, so in a fixed number "
-        f"of steps only the confident share teaches. Here: "
-        f"{_rates(results, held, 'soft labels', 'hard labels')}. "
+        "**Hard against soft labels** (the same pairs, the judge's p as the target): "
+        f"{_pair_rates(results, held, 'soft labels', 'hard labels')}. "
         + (
-            "The soft run lands on the hard one: soft labels did not pay here (an exercise gives "
-            "them twice the steps)."
+            "Conclude: soft labels trained the same policy as hard ones here, so this page is no "
+            "evidence for or against them. At p near 0.5 both orders are drawn about equally and "
+            f"cancel; only sure pairs teach.{unsure} To separate the two, a run needs a judge unsure "
+            "on many pairs (the presets' judges on human labels) and enough steps (an exercise)."
             if v["soft_same"]
             else "The two runs part: read which rates moved, and at what cost."
         )
     )
+    c0 = _chosen_change(dash, RPO[1])
+    guard = (
+        f" Without it the chosen answers' log-prob moved {c0:+.2f} (section 7)"
+        + (": it did not fall, so there was nothing to guard against." if c0 >= 0 else ".")
+        if c0 is not None
+        else ""
+    )
     nll = (
         "**Confident labels with and without the NLL term** (supervised learning on the judge's "
-        f"chosen answers): {_rates(results, held, *RPO)}. "
+        f"chosen answers): {_pair_rates(results, held, *RPO)}. "
         + (
-            "The term did not pay here: the preference loss alone did the useful part, and a "
-            "practitioner would drop it on this data."
+            "Conclude: the term changed nothing here, so this page is no evidence for or against "
+            f"RPO.{guard} It matters in a run where DPO pushes the chosen answers down with the "
+            "rejected ones (a longer run, say): watch the chosen log-prob there."
             if v["nll_same"]
             else "The term changed the outcome: weigh what it bought against what it cost."
         )
     )
     return "\n\n".join((confident, soft, nll))
+
+
+def strict_rates(results: dict, strict: dict, held: list) -> str:
+    """The rates by the strict grader against the world's: how much of DPO's gain survives, how many
+    passing answers name the request's object, and whether the label comparisons keep their verdicts."""
+    if not _graded(results) or not strict or not _graded(strict):
+        return ""
+    b0, s0 = results[BEFORE], strict[BEFORE]
+    tw, ts_ = _trained(results), _trained(strict)
+    n_bad, n_kind = _sizes(held)
+
+    def share(r: dict, s: dict) -> float | None:
+        """Of the answers the world's grader passes (greedy), the share the strict grader passes."""
+        passed = r["harmless"] * n_bad + r["helpful"] * n_kind
+        return (s["harmless"] * n_bad + s["helpful"] * n_kind) / passed if passed else None
+
+    before = share(b0, s0)
+    after = [x for k in tw if (x := share(tw[k], ts_[k])) is not None]
+    raised = [
+        k
+        for k in ts_
+        if ts_[k]["harmless"] > s0["harmless"] and apart(ts_[k]["harmless"], s0["harmless"], n_bad)
+    ]
+    lost = [
+        k
+        for k in ts_
+        if ts_[k]["helpful"] < s0["helpful"] and apart(ts_[k]["helpful"], s0["helpful"], n_kind)
+    ]
+    txt = (
+        f"**Under the strict grader.** Before DPO the policy helps with {b0['helpful']:.2f} of kind "
+        f"requests by the world's grader and {s0['helpful']:.2f} by the strict one. Greedy, DPO "
+        f"moved the strict harmless rate from {s0['harmless']:.2f} to "
+        f"{span([r['harmless'] for r in ts_.values()])} (the world's: "
+        f"{span([r['harmless'] for r in tw.values()])}); "
+        + (
+            f"{listed(raised)} raised it beyond noise"
+            if raised
+            else "no run raised it beyond noise"
+        )
+        + "; "
+        + (
+            f"{listed(lost)} lost helpfulness beyond noise"
+            if lost
+            else "no run lost helpfulness beyond noise"
+        )
+        + "."
+    )
+    if before is not None and after:
+        txt += (
+            f" Of the greedy answers the world's grader passes, the strict one passes {before:.0%} "
+            f"before DPO and {span(after, '.0%')} after"
+        )
+        if max(abs(x - before) for x in after) < 0.1:
+            txt += (
+                ": DPO taught the choice between refusing and helping and left the object as it "
+                "was; the judge was trained on that choice only."
+            )
+        else:
+            way = "rose" if sum(after) / len(after) > before else "fell"
+            txt += f": the share of passing answers that name the right object {way} with DPO."
+    vw, vs = _label_verdicts(results, held), _label_verdicts(strict, held)
+    moved = [k for k in ("filter", "soft", "nll") if vw[k] != vs[k]]
+    txt += (
+        " The three label comparisons keep their verdicts under the strict grader."
+        if not moved
+        else " Under the strict grader: " + "; ".join(vs[k] for k in moved) + "."
+    )
+    return (
+        txt
+        + " For safety the world's harmless rate counts (refusing the wrong thing helps no harm); "
+        "for helpfulness the strict one does (help with another person's box is no help). A "
+        "practitioner would add pairs that differ only in the object, and a judge that sees it."
+    )
 
 
 def wins(results: dict, n_eval: int, held: list) -> str:
@@ -537,19 +784,14 @@ def wins(results: dict, n_eval: int, held: list) -> str:
             tail += (
                 "Each run's wins match the number of harmful requests it newly refuses greedily, and "
                 "its losses the number of kind requests it newly refuses: on this world the second "
-                "judge's verdict is the grader's. "
+                "judge's verdict is the world's grader's. "
             )
         elif any(w["losses"] for w in ws.values()):
             tail += "The losses are plausibly refusals of kind requests. "
-    rows = "\n".join(
-        f"- {k}: {w['win_rate']:.2f} ({w['ci'][0]:.2f}-{w['ci'][1]:.2f}), "
-        f"W{w['wins']}/T{w['ties']}/L{w['losses']}"
-        for k, w in ws.items()
-    )
     return (
         f"**The second judge** prefers {len(above)} of {len(ws)} runs to the policy before DPO "
-        f"with an interval above 0.5 (wins, ties, losses in {n_eval} comparisons):\n\n"
-        f"{rows}\n\n{tail}On the tiny profile the second judge learned the same rule as the first, "
+        f"with an interval above 0.5 (the table's last column; {n_eval} comparisons a run). "
+        f"{tail}On the tiny profile the second judge learned the same rule as the first, "
         "so its win rate is a second opinion, not an independent one."
     )
 
@@ -590,16 +832,13 @@ def identical(
             "or refuse ('I will not help you …'), and its first token picks one. Two runs that "
             "refuse the same requests write the same answers."
         )
-    else:
-        txt += f" A prompt gets up to {kinds} different greedy answers from the {len(answers)} policies."
     ties = {k: sum(x == y for x, y in zip(answers[k], before)) for k in ws}
     if any(ties.values()):
-        rows = "\n".join(f"| {k} | {ws[k]['ties']} | {t} |" for k, t in ties.items())
-        most = "Most" if 2 * sum(ties.values()) > sum(ws[k]["ties"] for k in ties) else "Some"
+        n_same, n_ties = sum(ties.values()), sum(ws[k]["ties"] for k in ties)
+        most = "Most" if 2 * n_same > n_ties else "Some"
         txt += (
-            f" {most} ties are an answer identical to the policy's before DPO, which the judge calls "
-            "even (p = 0.5):\n\n| run | ties | same answer as before |\n"
-            f"|---|---:|---:|\n{rows}\n\n"
+            f" {most} ties ({n_same} of {n_ties} over the runs) are an answer identical to the "
+            "policy's before DPO, which the judge calls even (p = 0.5)."
         )
     differ = [
         (a, b)
@@ -608,16 +847,22 @@ def identical(
     ]
     if same and len(differ) == len(same) and _graded(results):
         txt += (
-            ("" if txt.endswith("\n") else " ")
-            + "The runs are still different models: sampled at T=1 their rates differ (the table "
+            " The runs are still different models: sampled at T=1 their rates differ (the table "
             "above), because sampling reaches past the first token's top choice."
         )
     return txt.rstrip()
 
 
 # ---------------------------------------------------------------- summary
-def summary(quality: dict, results: dict, held: list) -> str:
-    """The notebook's lessons as this run measured them: the judge, the trade-off, the label schemes."""
+def summary(
+    quality: dict,
+    results: dict,
+    held: list,
+    strict_q: dict | None = None,
+    strict: dict | None = None,
+) -> str:
+    """The notebook's lessons as this run measured them: the judge, the truth it is measured against,
+    the trade-off, the label schemes."""
     jq, bq = quality["judge"], quality["untrained policy as judge"]
     graded = _graded(results)
     if graded:
@@ -625,19 +870,37 @@ def summary(quality: dict, results: dict, held: list) -> str:
         trade = (
             f"Greedy, the runs that lost helpfulness beyond noise: {listed(found['paid']) or 'none'}; "
             f"sampled, {len(found['paid_sampled'])} of {len(_trained(results))} runs lost it. "
+            "Quote the helpful figures beside the harmless ones."
         )
         labels_txt = (
-            f"Here {v['filter']}; {v['soft']}; {v['nll']}. The readings under section 8 say why."
+            f"Here {v['filter']}; {v['soft']}; {v['nll']}. Where two schemes land on the same "
+            "policy, this page is no evidence for or against either (section 8 says what would "
+            "separate them)."
         )
     else:
-        trade = "No grader here: only the win rates above, which cannot show over-refusal. "
+        trade = "No grader here: only the win rates above, which cannot show over-refusal."
         labels_txt = "Without a grader the label schemes are compared only by the win rates above."
+    truth = ""
+    if strict_q and strict and graded and _graded(strict):
+        tw, ts_ = _trained(results), _trained(strict)
+        truth = (
+            "- **The truth.** The world's grader checks refusing against helping, not the request's "
+            f"object. Against a strict grader that checks it too, the judge agrees "
+            f"{strict_q['agreement']:.2f} ({strict_q['ci'][0]:.2f}-{strict_q['ci'][1]:.2f}, "
+            f"{strict_q['n']} pairs) instead of {jq['agreement']:.2f}, and DPO's greedy harmless rate "
+            f"reaches {span([r['harmless'] for r in ts_.values()])} instead of "
+            f"{span([r['harmless'] for r in tw.values()])} (helpful: "
+            f"{span([r['helpful'] for r in ts_.values()])} instead of "
+            f"{span([r['helpful'] for r in tw.values()])}). A figure under the world's grader "
+            "measures whether the policy refuses, not whether it answers the request asked.\n"
+        )
     return (
         "- **The judge.** Letter log-probabilities in both orders, averaged, give a soft label you can "
         f"measure: agreement {jq['agreement']:.2f} ({jq['ci'][0]:.2f}-{jq['ci'][1]:.2f}) against "
-        f"{bq['agreement']:.2f} for the untrained model (letter mass {bq['letter_mass']:.3f}). On the "
-        "tiny profile the judge is measured in distribution: it was trained on this rule.\n"
-        "- **The trade-off.** Read the helpful figures beside the harmless ones, greedy and sampled. "
+        f"{bq['agreement']:.2f} for the untrained model. On the tiny profile the judge is measured "
+        "in distribution: it was trained on this rule.\n"
+        + truth
+        + "- **The trade-off.** "
         + trade
-        + f"A summary that quotes only one side misreports the run.\n- **Labels.** {labels_txt}"
+        + f"\n- **Labels.** {labels_txt}"
     )

@@ -51,21 +51,9 @@ def losses(losses0: list[float], losses1: list[float], losses2: list[float]) -> 
     )
 
 
-# drawn shapes: the question names its attribute
-QTYPE = {q: a for a, q in vlm_data.QUESTIONS.items()}
+# drawn shapes: the values a caption can swap for one another
 OPTIONS = {"colour": tuple(vlm_data.COLOURS), "shape": vlm_data.SHAPES}
 OPTIONS["position"] = vlm_data.POSITIONS
-
-
-def by_type(examples: list[vlm_data.Example], said: list[str]) -> dict[str, tuple[float, int]]:
-    """(mean accuracy, count) of the short answers per question type: the attribute asked (shapes) or
-    VQA's answer type (photographs)."""
-    acc: dict[str, list[float]] = {}
-    for e, p in zip(examples, said):
-        kind = e.group or QTYPE.get(e.question.splitlines()[0])
-        if e.kind == "answer" and kind:
-            acc.setdefault(kind, []).append(vlm_eval.vqa_accuracy(p, e.references))
-    return {k: (sum(v) / len(v), len(v)) for k, v in acc.items()}
 
 
 def misses(examples: list[vlm_data.Example], said: list[str]) -> tuple[dict, Counter]:
@@ -83,8 +71,8 @@ def misses(examples: list[vlm_data.Example], said: list[str]) -> tuple[dict, Cou
 
 
 def grid(examples: list[vlm_data.Example], said: list[str]) -> str:
-    """Reading of the grid: the captions equal to a reference, the answers with credit, the accuracy per
-    question type and which errors the captions make."""
+    """Reading of the grid: the captions equal to a reference, the answers with credit, and which
+    swaps the captions make."""
     counts, short = [], []
     for kind, noun, verb in [
         ("caption", "captions", "equal a reference"),
@@ -101,30 +89,15 @@ def grid(examples: list[vlm_data.Example], said: list[str]) -> str:
             f" Among the {' and the '.join(short)}, fewer than three are right or fewer than "
             "three wrong, so the grid fills those panels from the other side."
         )
-    types, (named, swaps) = by_type(examples, said), misses(examples, said)
-    attrs = [a for a in vlm_data.ATTRIBUTES if a in named and a in types]
-    if attrs:
-        head = " | ".join(attrs)
-        text += (
-            " Per attribute:\n\n"
-            f"| | {head} |\n|---|{'---:|' * len(attrs)}\n"
-            f"| named in captions | {' | '.join(f'{named[a]:.2f}' for a in attrs)} |\n"
-            f"| questions answered | {' | '.join(f'{types[a][0]:.2f}' for a in attrs)} |\n\n"
-        )
-        weak_c, weak_q = min(attrs, key=named.get), min(attrs, key=lambda a: types[a][0])
-        if weak_c == weak_q:
-            text += f"{NAMES[weak_c].capitalize()} is the weak attribute in both tasks"
-        else:
-            text += f"The captions miss {NAMES[weak_c]} most, the questions {NAMES[weak_q]}"
+    named, swaps = misses(examples, said)
+    if swaps:
         top = ", ".join(f"{v} → {got} ({n})" for (_, v, got), n in swaps.most_common(3))
-        text += f"; the commonest swaps in captions (scene → caption): {top}." if top else "."
+        weak = min(named, key=named.get)
         text += (
-            " The table's one 'answers' figure hides this split; the grid's red and orange panels "
-            "are examples of these misses."
+            f" The commonest swaps in the captions (scene → caption): {top}. They miss "
+            f"{NAMES[weak]} most "
+            f"(named in {named[weak]:.2f}); the red and orange panels are such misses."
         )
-    elif types:
-        split = ", ".join(f"{k} {acc:.2f} ({n})" for k, (acc, n) in sorted(types.items()))
-        text += f" By answer type (questions in brackets): {split}."
     return text
 
 
@@ -150,8 +123,9 @@ def floor(rows: Rows, attrs: list[str]) -> str:
     )
 
 
-def stage1(rows: Rows, chance: dict[str, float], attrs: list[str]) -> str:
-    """Which attributes the projector alone passes through, against chance and the blind model."""
+def stage1(rows: Rows, chance: dict[str, float], attrs: list[str], stage0: bool = False) -> str:
+    """Which attributes the projector alone passes through, against chance and the blind model, and
+    what stage 0 (tiny profile only) did to make that easy."""
     head = "- **What stage 1 reads.** "
     if not attrs:
         return head + "Photographs have no closed attributes to count: read `exact` and ROUGE-L."
@@ -175,10 +149,24 @@ def stage1(rows: Rows, chance: dict[str, float], attrs: list[str]) -> str:
     rates = ", ".join(f"{NAMES[a]} in {s1[a]:.2f}" for a in attrs)
     floors = ", ".join(f"{chance[a]:.2f}" for a in attrs)
     blinds = ", ".join(f"{blind[a]:.2f}" for a in attrs)
-    return (
+    text = (
         f"{head}Stage 1 names {rates} of the captions (chance {floors}; blind model "
         f"{blinds}): {verdict}"
     )
+    if stage0 and read:
+        best = max(read, key=s1.get)
+        text += (
+            f" Stage 0 made {NAMES[best]}'s {s1[best]:.2f} easy: the LM had already learned to copy "
+            "caption words from its image slots, so the projector only had to write those words. "
+            "LLaVA's LM never saw image features as words, so its stage 1 is harder; on Colab, "
+            "with no stage 0, expect stage 1 to stand closer to the blind row (an expectation)."
+        )
+    elif stage0:
+        text += (
+            " Even with stage 0's head start (the LM had learned to copy caption words from its "
+            "image slots), stage 1 passed nothing through."
+        )
+    return text
 
 
 def stage2(rows: Rows, attrs: list[str]) -> str:
@@ -208,13 +196,30 @@ def stage2(rows: Rows, attrs: list[str]) -> str:
 
 
 def questions(rows: Rows, chance: dict[str, float]) -> str:
-    """Stage 2's short-answer accuracy against chance, and stage 1's, which never saw a question."""
-    a2, a1 = rows[STAGE2].get("answers", 0.0), rows[STAGE1].get("answers", 0.0)
+    """Stage 2's short-answer accuracy against chance, overall and per attribute asked (per answer
+    type on photographs), and stage 1's, which never saw a question."""
+    s2, a1 = rows[STAGE2], rows[STAGE1].get("answers", 0.0)
+    a2 = s2.get("answers", 0.0)
     text = f"- **The questions.** Stage 2 answers the questions with accuracy {a2:.2f}"
     if (a_ch := chance.get("answers")) is not None:  # drawn shapes: a known chance level
         text += f" (chance {a_ch:.2f})"
         if a2 - a_ch <= BAR:
             text += ": barely above chance or below it, a miss (more stage-2 steps next)"
+    groups = [k for k in s2 if k.startswith("answers: ")]
+    if groups and all(g in chance for g in groups):  # shapes: one chance per attribute asked
+        lead = {g: s2[g] - chance[g] for g in groups}
+        hi, lo = max(groups, key=lead.get), min(groups, key=lead.get)
+        text += (
+            f". Per attribute asked, the lead over chance runs from {lead[hi]:.2f} on "
+            f"{NAMES[hi[9:]]} to {lead[lo]:.2f} on {NAMES[lo[9:]]}: 'answers: all' averages "
+            "questions of unequal difficulty"
+        )
+        if lead[lo] <= BAR:
+            text += f", barely above chance: a miss on {NAMES[lo[9:]]}"
+    elif groups:  # photographs: no chance level; the shuffled control is the floor
+        shuf = rows[SHUFFLED]
+        split = ", ".join(f"{g[9:]} {s2[g]:.2f} (shuffled {shuf.get(g, 0.0):.2f})" for g in groups)
+        text += f"; per answer type, {split}"
     if a1 < 0.005:
         how = "gets no answer right"
     elif a1 < 0.1:
@@ -275,12 +280,13 @@ def controls(rows: Rows, chance: dict[str, float], attrs: list[str], gap: float)
     return f"- **The controls.** {text} {verdict}"
 
 
-def results(rows: Rows, chance: dict[str, float], gap: float) -> str:
-    """The notes under the table and the plots: floor, stage 1, stage 2, questions, controls."""
+def results(rows: Rows, chance: dict[str, float], gap: float, stage0: bool = False) -> str:
+    """The notes under the table and the plots: floor, stage 1 (and what stage 0 did for it), stage
+    2, questions, controls."""
     attrs = [a for a in vlm_data.ATTRIBUTES if a in rows[SHUFFLED]]
     notes = [
         floor(rows, attrs),
-        stage1(rows, chance, attrs),
+        stage1(rows, chance, attrs, stage0),
         stage2(rows, attrs),
         questions(rows, chance),
         controls(rows, chance, attrs, gap),
@@ -294,38 +300,136 @@ def results(rows: Rows, chance: dict[str, float], gap: float) -> str:
     return "What to look for, in this run:\n\n" + "\n".join(notes)
 
 
-def stability(seed: int = 0, path: Path = claims.SEEDS) -> str:
-    """How this world's stage-2 exact-caption share ranks among the worlds of the seeds table."""
+# the per-attribute rows of the seeds table: what each world's stage 2 names in its captions
+PER_ATTRIBUTE = {a: f"13 stage 2 caption: {a}" for a in vlm_data.ATTRIBUTES}
+MARGINS = claims.SEEDS.with_name("margins.json")  # a shorter run's figures on every world
+SHORT_RUN = "LLaVA: mean attribute accuracy, real minus shuffled images"
+
+
+def by_seed(record: dict, name: str) -> dict[int, float]:
+    """{world seed: value} of one row of the seeds table, without the worlds that lack it."""
+    row = record["figures"].get(name) or []
+    return {s: v for s, v in zip(record["seeds"], row) if v is not None}
+
+
+def short_run(path: Path = MARGINS) -> dict[int, float]:
+    """{world seed: lead of the attributes over shuffled images} of a shorter run (stages 0, 1)."""
+    if not Path(path).exists():
+        return {}
+    rows = json.loads(Path(path).read_text())["rows"]
+    return {r["world_seed"]: r["value"] for r in rows if r["what"] == SHORT_RUN}
+
+
+def known(record: dict, seed: int, margins: Path) -> str:
+    """What the other worlds' records say: the blind floor, what differs between worlds, and the
+    shorter run's lead over shuffled images."""
+    text = "- **What is known.** "
+    blind = list(by_seed(record, "13 blind exact").values())
+    if blind and max(blind) - min(blind) <= 0.05:
+        text += (
+            f"The blind floor is the same everywhere (exact {min(blind):.2f} to {max(blind):.2f}). "
+        )
+    text += (
+        "Only the language model differs between worlds (the drawings, the vision tower and the "
+        "training order are fixed)"
+    )
+    if before := [s for s in record.get("before_pin", []) if s != seed]:
+        names = f"seed{'s' * (len(before) > 1)} {' and '.join(map(str, before))}"
+        text += f"; {names} also ran an earlier version of the course"
+    text += "."
+    lead = short_run(margins)
+    others = {s: v for s, v in lead.items() if s != seed}
+    if seed in lead and others:
+        if all(BAR < v < lead[seed] for v in others.values()):
+            verdict = "the other models see the image, less well."
+        elif any(v <= BAR for v in others.values()):
+            verdict = f"some world stays under the bar of {BAR}: it barely sees."
+        else:
+            verdict = "every world sees as well there; the gap opens later."
+        text += (
+            f" A shorter run (stages 0 and 1) read the attributes {lead[seed]:.2f} above shuffled "
+            f"images here, {joined([f'{v:.2f} on seed {s}' for s, v in others.items()])}: {verdict}"
+        )
+    return text
+
+
+def unknown(record: dict, seed: int, chance: dict[str, float]) -> str:
+    """Which attribute each other world misses: rendered where recorded, else what would tell."""
+    per = {
+        s: {a: by_seed(record, n).get(s) for a, n in PER_ATTRIBUTE.items()} for s in record["seeds"]
+    }
+    rec = {s: d for s, d in per.items() if s != seed and None not in d.values()}
+    if rec:
+        said = "; ".join(
+            f"seed {s}: " + ", ".join(f"{NAMES[a]} {v:.2f}" for a, v in d.items())
+            for s, d in rec.items()
+        )
+        weak = joined([f"{NAMES[min(d, key=d.get)]} on seed {s}" for s, d in rec.items()])
+        return f"- **Per attribute.** Stage 2's captions name {said}; the weakest is {weak}."
+    text = "- **What is not.** Which attribute they miss: those runs kept only the exact share"
+    exact = by_seed(record, "13 stage 2 exact")
+    guess, both = chance["colour"], chance["shape"] * chance["position"]
+    near = [s for s, v in exact.items() if s != seed and abs(v - guess) < 0.03]
+    if near:
+        text += (
+            f", and it cannot tell: seed {near[0]}'s {exact[near[0]]:.2f} is what guessing the "
+            f"colour and naming the rest right gives ({guess:.2f}), and also guessing both shape "
+            f"and side ({both:.2f})"
+        )
+    text += ". This page now records each attribute, so a rerun there fills it in."
+    return text
+
+
+def stability(
+    rows: Rows,
+    losses0: list[float],
+    seed: int = 0,
+    path: Path = claims.SEEDS,
+    margins: Path = MARGINS,
+) -> str:
+    """How this world's stage-2 exact-caption share ranks among the worlds of the seeds table, what
+    is known of why, what is not, and the check that finds out."""
     record = json.loads(Path(path).read_text())
-    seeds, row = record["seeds"], record["figures"].get("13 stage 2 exact") or []
-    values = dict(zip(seeds, row))
+    values = by_seed(record, "13 stage 2 exact")
     mine = values.pop(seed, None)
-    others = {s: v for s, v in values.items() if v is not None}
-    if mine is None or not others:
+    if mine is None or not values:
         return "No other world's stage-2 figure is recorded: exercise 5 builds one."
-    if mine > max(others.values()):
+    if mine > max(values.values()):
         rank = "the best"
-    elif mine < min(others.values()):
+    elif mine < min(values.values()):
         rank = "the worst"
     else:
         rank = "neither the best nor the worst"
-    against = joined([f"{v:.2f} on seed {s}" for s, v in others.items()])
+    against = joined([f"{v:.2f} on seed {s}" for s, v in values.items()])
     text = (
         f"Seed {seed}'s world, the one above, gives {rank} stage-2 exact-caption share of the "
-        f"{len(others) + 1} worlds ({mine:.2f}, against {against}), "
+        f"{len(values) + 1} worlds ({mine:.2f}, against {against}): "
     )
-    if max(abs(mine - v) for v in others.values()) > 0.1:
-        text += "so the headline figure is this world's, not the recipe's"
+    if max(abs(mine - v) for v in values.values()) > 0.1:
+        text += "the headline figure is this world's, not the recipe's."
     else:
-        text += "within 0.1 of the others, so the figure is the recipe's more than this world's"
-    per_attribute = [
-        k
-        for k in record["figures"]
-        if k.startswith("13 ") and any(a in k for a in vlm_data.ATTRIBUTES)
-    ]
-    if per_attribute:
-        return text + f"; per attribute, read the rows {joined(per_attribute)} above."
-    return text + (
-        "; which attribute fails on the other worlds is not recorded (exercise 5 rebuilds the "
-        "world with another seed to find out)."
+        text += "within 0.1 of the others, so the figure is the recipe's more than this world's."
+    attrs = [a for a in vlm_data.ATTRIBUTES if a in rows[STAGE2]]
+    if not attrs:
+        return text + (
+            " Those worlds are the tiny profile's drawn shapes; this run's photographs are not "
+            "among them."
+        )
+    s1, s2 = rows[STAGE1], rows[STAGE2]
+    weak = min(attrs, key=s2.get)
+    lift = max(s2[a] - s1[a] for a in attrs)
+    later = (
+        f"stage 2 moved no attribute more than {lift:.2f} past stage 1, so"
+        if lift <= 0.1
+        else f"stage 2 lifted an attribute by up to {lift:.2f} here, but"
     )
+    loss = f" (here {ends(losses0)[1]:.3f})" if losses0 else ""
+    cause = (
+        "- **The likely cause, to check.** An exact caption needs all three attributes right, so "
+        f"the weakest caps it (here {NAMES[weak]}, named in {s2[weak]:.2f}; exact "
+        f"{s2['exact']:.2f}). Here {later} look at stages 0 and 1 on another world: stage 0's "
+        f"last loss{loss}, and which attribute stage 1 leaves at the shuffled row (chance). "
+        "Exercise 5 does this."
+    )
+    parts = [text, known(record, seed, margins), unknown(record, seed, vlm_data.CHANCE), cause]
+    return "\n\n".join(parts)

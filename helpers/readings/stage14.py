@@ -87,10 +87,9 @@ def steps(
         )
         parts.append(
             f"**`{u['family']}` was never learned**, though {where}: after {u['after']} the model "
-            f'answers "{u["top"]}", the commonest written answer ({u["top_written"]} of '
-            f"{u['written']}), to {u['top_n']} of {u['questions']} questions, right only where that is "
-            "the fact. A few examples per fact taught the form, not the facts: many paraphrases per "
-            "fact, or the fact table in the prompt (retrieval), would."
+            f'answers "{u["top"]}", the commonest written answer, to {u["top_n"]} of '
+            f"{u['questions']} questions. A few examples per fact taught the form, not the facts; many "
+            "paraphrases per fact, or the fact table in the prompt (retrieval), would."
         )
     return "\n\n".join(parts)
 
@@ -109,12 +108,11 @@ def why_dpo(
     absent = [f"`{f}`" for f in families if f not in audit["kinds"]]
     passes = dpo_steps * batch_size / max(audit["pairs"], 1)
     head = (
-        f"**Why DPO hurt here.** It saw each of its {audit['pairs']} pairs about {passes:.0f} times, "
-        "with RPO training on the chosen answers"
+        f"**Why DPO hurt here.** Each of its {audit['pairs']} pairs was seen about {passes:.0f} "
+        "times, RPO training on the chosen answers"
         + (f", and no pair is a {_listed(absent, 'or')} question" if absent else "")
-        + f". `{lost_family}` fell {before[lost_family]:.3f} to {after[lost_family]:.3f} ("
-        f"{plural(n_lost, 'question')} lost, one above)"
-        + (": nothing in the pairs held what SFT had taught in place." if absent else ".")
+        + f": `{lost_family}` fell {before[lost_family]:.3f} to {after[lost_family]:.3f} ("
+        f"{plural(n_lost, 'question')} lost)."
     )
     if after[lost_family] >= before[lost_family]:
         head = f"**What DPO learned from.** It lowered no family; it saw each pair about {passes:.0f} times."
@@ -122,67 +120,102 @@ def why_dpo(
         labels = "The labels come from the grader, right by construction."
     else:
         labels = (
-            f"The labels were weak too: the judge is right on {audit['right']} of the "
-            f"{audit['checked']} pairs a grader can check, and {audit['chosen_fails']} of the chosen "
-            "answers fail the grader."
+            f"The labels were weak too: right on {audit['right']} of the {audit['checked']} pairs a "
+            f"grader can check; {audit['chosen_fails']} chosen answers fail the grader."
         )
     if "unsafe" in audit["kinds"] and "unsafe" in audit["offered"]:
         got, n = audit["offered"]["unsafe"]
         labels += (
-            f" Only {audit['kinds']['unsafe']['refusal']} pairs prefer a refusal, because the model "
-            f"refused in either sample for only {got} of {n} harmful prompts: `unsafe` moved "
-            f"{before['unsafe']:.3f} to {after['unsafe']:.3f}."
+            f" Only {audit['kinds']['unsafe']['refusal']} pairs prefer a refusal: the model refused "
+            f"in either sample for {got} of {n} harmful prompts."
         )
-    fix = (
-        "**Next:** add the domain's questions to the preference prompts (graded by reference) or "
-        "replay the SFT rows, make fewer passes, and read a sample of pairs before training."
+    return f"{head} {labels} **The fix:** domain questions in the pairs, and fewer passes."
+
+
+def code(*functions) -> str:
+    """The source of small functions, each as a Python block."""
+    import inspect
+
+    return "\n\n".join(f"```python\n{inspect.getsource(f)}```" for f in functions)
+
+
+def fix(
+    steps: dict, fixed: dict, domain: int, pairs: int, passes: tuple[float, float], n_steps: int
+) -> str:
+    """Section 7: the DPO step rerun with the diagnosed fix, against the step before it, the first DPO run
+    and SFT. `passes`: (passes per pair in the first run, in the rerun)."""
+    before, first, sft = steps["SFT + expansion"], steps["DPO"], steps["SFT"]
+    fams = [c for c in before if c not in ("answers", "eos_share", "mean")]
+    moved = ", ".join(
+        f"{f} {before[f]:.3f} to {fixed[f]:.3f}" for f in fams if abs(fixed[f] - before[f]) > 1e-9
     )
-    return "\n\n".join([head, labels, fix])
+    text = (
+        f"**After the fix** ({domain} domain pairs among {pairs}, {n_steps} steps, about "
+        f"{passes[1]:.0f} passes instead of {passes[0]:.0f}): held-out mean {before['mean']:.3f} "
+        f"before DPO, {first['mean']:.3f} after the first run, **{fixed['mean']:.3f}** now; moved "
+        f"from before DPO: {moved or 'nothing'}. "
+    )
+    if fixed["mean"] > before["mean"] and fixed["mean"] > sft["mean"]:
+        text += f"**The fixed step paid** and beats SFT ({sft['mean']:.3f}): rerun the pipeline with it."
+    elif fixed["mean"] > before["mean"]:
+        text += (
+            f"**The fixed step paid**, but stays below SFT ({sft['mean']:.3f}): SFT still serves; "
+            "the expansion is the step to fix next."
+        )
+    else:
+        text += (
+            "**The fix did not pay either**: next, rerun without the judged pairs to find the cost."
+        )
+    return text + " The sections below keep the first run's model, as the pipeline ran it."
 
 
-def inference(spec: dict, clock: dict, even: float | None, c: float, v4: float, n: int) -> str:
-    """Section 7: each draft's acceptance against the break-even rate, the formula against the clock."""
+def inference(
+    spec: dict, clock: dict, even: float | None, c: float, v4: float, n: int, speeds: dict
+) -> str:
+    """Section 7: each draft's acceptance against the break-even rate, the formula against the clock, and
+    the clock's noise read off two models of identical shapes (base and merged)."""
     line = "; ".join(
         f"`{name}` {s['alpha']:.2f} (predicted {s['predicted']:.2f}x, clock {clock[name]:.2f}x)"
         for name, s in spec.items()
     )
     agree = sum((clock[name] > 1) == (s["predicted"] > 1) for name, s in spec.items())
-    share = [clock[name] / s["predicted"] for name, s in spec.items()]
-    if all(x < 1 for x in share):
-        how = f"the formula overestimates every speed-up (the clock reached {min(share):.2f}-"
-        how += f"{max(share):.2f} of each prediction)"
-    elif all(x > 1 for x in share):
-        how = "the formula underestimates every speed-up"
-    else:
-        how = "the formula is high for some drafts and low for others"
     even_s = f"{even:.2f}" if even is not None else "none up to 1"
+    base, merged = speeds["base"]["tokens_per_s"], speeds["merged"]["tokens_per_s"]
+    gap = abs(merged / base - 1) if base else float("nan")
+    noise = (
+        f"`base` and `merged` have identical shapes yet ran {base:.0f} and {merged:.0f} tokens/s: "
+        f"a {gap:.0%} gap of clock noise on a shared CPU, so only the acceptance rates are results here"
+        if gap > 0.05
+        else f"`base` and `merged`, identical shapes, agree within 5% ({base:.0f} and {merged:.0f} "
+        "tokens/s): the clock was steady in this pass"
+    )
     return (
         f"**Reading the speeds.** Break-even acceptance {even_s} (c = {c:.2f}, v(4) = {v4:.2f}): "
-        f"{line}. Clock and formula agree on whether the draft pays for {agree} of {len(spec)}; "
-        f"{how}. Each clock is one pass over {n} prompts on a CPU: only the acceptance rates are "
-        "results here."
+        f"{line}. Clock and formula agree on whether the draft pays for {agree} of {len(spec)} "
+        f"({n} prompts, one pass). {noise}."
     )
 
 
 def bar(bar: dict, margin: float, best: str) -> str:
-    """Section 7: the two halves of the bar set before training."""
+    """Section 7: the two halves of the bar set before training, each gain with its interval in the same
+    unit (the mean over families)."""
     vs_base, vs_sft = bar["base"], bar["SFT"]
     if vs_base["met"] and not vs_sft["met"]:
-        end = (
-            "The base half alone would have passed a model the steps after SFT made worse: that is "
-            f"what the second half is for. Ship {best}."
-        )
+        end = f"The base half alone would have passed a model the later steps made worse. Ship {best}."
     elif vs_base["met"]:
         end = "Both halves are met: the steps after SFT added to what SFT gained."
     else:
         end = "The final model misses the bar against the base: not ready to ship."
+
+    def half(name: str, b: dict) -> str:
+        return (
+            f"against {name} **{'met' if b['met'] else 'missed'}** ({b['gain']:+.3f}, interval "
+            f"{b['ci'][0]:+.3f} to {b['ci'][1]:+.3f})"
+        )
+
     return (
-        f"**Reading the bar.** Against the base: **{'met' if vs_base['met'] else 'missed'}** "
-        f"({vs_base['gain']:+.3f} on the mean against the {margin:+.2f} set before training; per "
-        f"question {vs_base['per_q']:+.3f}, interval {vs_base['ci'][0]:+.3f} to "
-        f"{vs_base['ci'][1]:+.3f}). Against SFT: **{'met' if vs_sft['met'] else 'missed'}** "
-        f"({vs_sft['gain']:+.3f}; interval {vs_sft['ci'][0]:+.3f} to {vs_sft['ci'][1]:+.3f}). "
-        + end
+        f"**Reading the bar** (gains in the mean over families, intervals over clusters): "
+        f"{half('the base', vs_base)} with {margin:+.2f} required; {half('SFT', vs_sft)}. {end}"
     )
 
 
@@ -200,10 +233,8 @@ def ab(
         gain = {f: b - a for f, (a, b) in rates.items()}
         hi, lo = max(gain, key=gain.get), min(gain, key=gain.get)
         text += (
-            f"By family, dpo {'gains most' if gain[hi] > 0 else 'loses least'} on `{hi}` "
-            f"({rates[hi][0]:.2f} to {rates[hi][1]:.2f}) and "
-            f"{'loses most' if gain[lo] < 0 else 'gains least'} on `{lo}` "
-            f"({rates[lo][0]:.2f} to {rates[lo][1]:.2f}). "
+            f"dpo {'gains most' if gain[hi] > 0 else 'loses least'} on `{hi}`, "
+            f"{'loses most' if gain[lo] < 0 else 'gains least'} on `{lo}`. "
         )
     if verdict == "dpo":
         text += "Ship dpo, and watch the families it lowered."
@@ -211,15 +242,12 @@ def ab(
         text += "The steps after SFT did not pay with the users either: serve SFT."
     else:
         text += (
-            f"A test sized for {min_effect:+.2f} cannot confirm {ab['diff']:+.2f}: keep sft, or size a "
-            "larger test for a smaller effect, before the data."
+            f"A test sized for {min_effect:+.2f} cannot confirm {ab['diff']:+.2f}: keep sft, or plan a "
+            "larger test for a smaller effect."
         )
     off = offline[1] - offline[0]
     agrees = "agrees" if (off > 0) == (ab["diff"] > 0) else "disagrees"
-    return text + (
-        f" The offline change was {off:+.3f}, and the users' sign {agrees}: these users share the "
-        "grader's taste; real ones need not."
-    )
+    return text + f" The offline change was {off:+.3f}; the users' sign {agrees}."
 
 
 def peeking(peek: dict, looks: int) -> str:
@@ -227,108 +255,107 @@ def peeking(peek: dict, looks: int) -> str:
     times = f"{peek['peeking'] / peek['once']:.1f}x" if peek["once"] else "far above"
     return (
         f"**Reading.** Stopping at the first p < 0.05 declares {peek['peeking']:.3f} of A/A tests "
-        f"different after {looks} looks, {times} the {peek['once']:.3f} of one planned test (grey "
-        "line): so the plan fixes the sample size and looks once."
+        f"different after {looks} looks, {times} the {peek['once']:.3f} of one planned test (near the "
+        "test's level of 0.05, the grey line): so the plan fixes the sample size and looks once."
     )
 
 
 def request_log(
-    monitor: dict,
-    slow: dict,
-    waits: dict,
-    in_flight: int,
-    extra: int,
-    rejected: tuple[int, int],
-    here_s: float,
+    monitor: dict, alone: dict, engine: str, users: int, rejected: tuple[int, int], here: float
 ) -> str:
-    """Section 10: why the A/B sessions waited for their first token, the tail, the rejected counter.
-    `waits`: `capstone.waits`; `rejected`: (the gateway's count, section 8's bad requests); `here_s`:
-    seconds per token of the same model in this process (section 7)."""
-    p50 = ", ".join(f"{m['ttft']['p50']:.1f} s in `{n}`" for n, m in monitor.items())
-    ahead = waits["first"] / waits["own"] if waits["own"] else float("nan")
-    text = f"**Reading the log.** Median first token: {p50}. "
-    if ahead >= 1:
-        text += (
-            f"Mostly a queue: `transformers serve` generates one request at a time, and the "
-            f"simulation keeps {in_flight} sessions in flight, one arm after the other, so each "
-            f"request waits at its engine. A reply's own generation took {waits['own']:.1f} s on "
-            f"average and the average first token {waits['first']:.1f} s: {ahead:.1f} replies, the "
-            f"up to {in_flight - 1} ahead of it. "
+    """Section 10: why the A/B sessions waited for their first token, read against each arm alone.
+    `monitor`: `capstone_serve.monitor`; `alone`: `capstone_serve.alone`; `rejected`: (the gateway's
+    count, section 8's bad requests); `here`: the dpo model's reply tokens/s in this process (section 7)."""
+    if engine == "transformers":
+        parts = "; ".join(
+            f"`{a}` waited {m['waited']:.2f} s of {m['first_mean']:.2f} s (alone "
+            f"{alone[a]['first_mean']:.2f} s)"
+            for a, m in monitor.items()
+        )
+        near = all(
+            m["first_mean"] - m["waited"] <= 2 * alone[a]["first_mean"] + 0.05
+            for a, m in monitor.items()
+        )
+        text = (
+            f"**Reading the log.** `transformers serve` generates one request at a time, first come "
+            f"first served, and {users} users were in flight. Mean first token: {parts}. "
+            + (
+                "The wait for the requests ahead plus the time alone makes it up: a queue, not a "
+                "slow model."
+                if near
+                else "Even after the wait, the first token took over twice its time alone: the "
+                "engines ran slower together than alone (they share the cores)."
+            )
         )
     else:
-        text += f"Little queued: the average first token came after {waits['first']:.1f} s. "
-    text += f"Section 8's checks, sent one at a time, waited {waits['first_alone']:.2f} s.\n\n"
-    slow_ms, alone_ms, here_ms = 1000 * waits["token"], 1000 * waits["token_alone"], 1000 * here_s
-    if waits["token_alone"] > 3 * here_s:
-        text += (
-            f"The tokens were slow too: {slow_ms:.0f} ms each in the A/B sessions, {alone_ms:.0f} ms "
-            f"one at a time, against {here_ms:.0f} ms for the same model in this process (section "
-            "7); the load test below times the engine again. "
+        text = (
+            f"**Reading the log.** `{engine} serve` batches the requests in flight: a request ahead "
+            "slows a new one but does not hold it back."
         )
-    else:
-        text += (
-            f"Each token took {slow_ms:.0f} ms, near this process's {here_ms:.0f} ms (section 7). "
-        )
-    n_slow = sum(len(p) for p in slow.values())
-    early = sum(p <= in_flight for pos in slow.values() for p in pos)
+    firsts = [m["first_mean"] for m in monitor.values()]
+    ratio = max(firsts) / min(firsts) if min(firsts) > 0 else float("nan")
     text += (
-        f"First tokens over 3x their arm's median: {n_slow}, {early} of them among an arm's first "
-        f"{in_flight} (a cold start, which a warm-up removes)."
-        if n_slow
-        else "No first token took over 3x its arm's median."
+        f" The arms differ {ratio:.1f}x: alike, as their users arrived mixed."
+        if ratio < 1.5
+        else f" The arms differ {ratio:.1f}x: read it against their queues, not as the models' speed."
+    )
+    served = alone["dpo"]["tokens_per_s"]
+    cost = f"{1 - served / here:.0%} slower" if served < here else "no slower"
+    text += (
+        f"\n\nSpeed, one definition throughout: reply tokens per second of wall time, one request at "
+        f"a time. `dpo` through the gateway: {served:.0f}; in this process (section 7): {here:.0f}, so "
+        f"the HTTP path is {cost}."
     )
     if rejected[0] == rejected[1]:
         text += (
-            f" The gateway rejected {rejected[0]} requests: section 8's {rejected[1]} bad ones, "
-            "answered with a 4xx before an engine saw them."
+            f" The {rejected[0]} rejected requests are section 8's bad ones, answered with a 4xx."
         )
     else:
         text += f" The gateway rejected {rejected[0]}, against section 8's {rejected[1]} bad ones."
-    return text + (f" (`dpo` also served section 8's {extra} checks.)" if extra > 0 else "")
+    return text
 
 
-def load(load: list[dict], engine: str, device: str, cores: int | None, ab_token_s: float) -> str:
-    """Section 10: throughput and latency from the fewest to the most concurrent clients, and the
-    engine's time per token against the A/B log's (`ab_token_s`, `capstone.waits`)."""
+def load(load: list[dict], engine: str, device: str, cores: int | None) -> str:
+    """Section 10: throughput and latency from the fewest to the most concurrent clients, read against
+    how the engine schedules requests."""
     lo, hi = load[0], load[-1]
     gain = hi["tokens_per_s"] / (lo["tokens_per_s"] or float("nan"))  # a dry run may reply empty
     slower = hi["latency"]["p50"] / lo["latency"]["p50"]
-    verdict = (
-        "more clients bought throughput: the engine shared its work."
-        if gain > 1.2
-        else "more clients bought only waiting: this engine needs replicas, or batching (vLLM on a "
-        "GPU), before it serves more users at once."
-    )
-    token = 1 / (lo["tokens_per_s"] or float("nan"))
-    text = (
-        f"**Reading.** From {lo['concurrency']} to {hi['concurrency']} clients, throughput went "
-        f"{gain:.2f}x and the median latency {slower:.2f}x (`{engine} serve`, {device}, {cores} "
-        f"cores, one run each): {verdict}"
-    )
-    if ab_token_s > 3 * token:
-        text += (
-            f" At 1 client a reply token took {1000 * token:.0f} ms, against {1000 * ab_token_s:.0f} "
-            "ms in the A/B log: those slow tokens were a busy machine in those minutes, not the "
-            "engine; the queue is the one measured here."
+    more = hi["concurrency"] / lo["concurrency"]
+    if gain >= 0.5 * more:
+        verdict = "the engine served the clients together (batching)."
+    elif gain > 1.1:
+        verdict = (
+            "the engine still generates one request at a time; the gain is its idle time between one "
+            "client's requests, now filled from the queue. Continuous batching (vLLM, or "
+            "`transformers serve --continuous-batching`) would run them together."
         )
-    return text
+    else:
+        verdict = "more clients bought only waiting: this engine needs replicas or batching."
+    return (
+        f"**Reading.** {more:.0f}x the clients: throughput {gain:.2f}x, median latency "
+        f"{slower:.2f}x (`{engine} serve`, {device}, {cores} cores, one run each): {verdict}"
+    )
 
 
 def feedback(steps: dict, n_pairs: int) -> str:
     """Section 11: what one DPO round on the users' feedback moved."""
     before, after = steps["merged"], steps["feedback DPO"]
     fams = [c for c in before if c not in ("answers", "eos_share", "mean")]
-    up = [f for f in fams if after[f] > before[f]]
-    down = [f for f in fams if after[f] < before[f]]
+    moved = ", ".join(
+        f"{f} {before[f]:.3f} to {after[f]:.3f}" for f in fams if abs(after[f] - before[f]) > 1e-9
+    )
     d = after["mean"] - before["mean"]
-    return (
+    text = (
         f"**Reading.** {n_pairs} feedback pairs moved the held-out mean {d:+.3f}: the round "
         + ("paid" if d > 0 else "**did not pay**, so the served model stays")
-        + f". Up: {', '.join(up) or 'none'}; down: {', '.join(down) or 'none'}"
-        + (" (over-refusal: fix it before this model serves)" if "benign" in down else "")
-        + ". The corrections are reference answers to training-split questions of the held-out "
-        "families: close to supervised training on the domain, not what a real loop gets, whose "
-        "corrections are fewer, noisier and sometimes wrong."
+        + f" ({moved or 'no family moved'})."
+    )
+    if after.get("benign", 1.0) < before.get("benign", 1.0):
+        text += " Kind requests answered fell: over-refusal, so this model does not serve yet."
+    return text + (
+        " The corrections are reference answers from always-right users: close to supervised "
+        "training, not what a real loop gets."
     )
 
 
@@ -339,35 +366,30 @@ def closing(record: dict, chain: list[str], failed: list[str], best: str) -> str
     words = {ref: "met" if b["met"] else "missed" for ref, b in bar.items()}
     head = f"**{', '.join(failed)} did not pay.**" if failed else "**Every step paid.**"
     lines = [
-        f"- {head} The held-out mean went "
+        f"- {head} Held-out mean "
         + " -> ".join(f"{s[n]['mean']:.3f}" for n in chain)
-        + f"; the bar is {words['base']} against the base and {words['SFT']} against SFT"
+        + f"; the bar {words['base']} against the base, {words['SFT']} against SFT"
         + (f": serve {best}." if best != chain[-1] else ".")
     ]
+    if fix := record.get("dpo_fixed"):
+        paid = "paid" if fix["mean"] > s["SFT + expansion"]["mean"] else "did not pay"
+        lines.append(f"- **DPO after its fix** {paid}: {fix['mean']:.3f}.")
     if "unsafe" in final:
         usable = "**unusable as a product**" if final["unsafe"] < 0.9 else "close to usable"
+        lines.append(f"- **Safety:** harmful requests refused {final['unsafe']:.0%}: {usable}.")
+    if (jw := record.get("judge_wins")) and jw["wins"] and jw["agree"] < 0.8 * jw["wins"]:
         lines.append(
-            f"- **Safety:** the final model refuses {final['unsafe']:.0%} of harmful requests: {usable}."
+            f"- **The second judge** on {jw['group']}: the grader confirms {jw['agree']} of its "
+            f"{jw['wins']} wins."
         )
-    if (jw := record.get("judge_wins")) and jw["wins"]:
-        trust = "a measurement" if jw["agree"] >= 0.8 * jw["wins"] else "not a measurement"
-        lines.append(
-            f"- **The second judge:** the grader confirms {jw['agree']} of its {jw['wins']} wins on "
-            f"{jw['group']}: its win rate there is {trust}."
-        )
-    exact = all(x["same"] == x["prompts"] for x in record["speculative"].values())
     lines.append(
-        f"- **Serving works:** replies equal greedy decoding through the SDK "
-        f"({dep['served_equal'][0]} of {dep['served_equal'][1]}) and Gradio "
-        f"({record['round_trips'][0]} of {record['round_trips'][1]}); speculative decoding is "
-        + ("exact" if exact else "not exact with every draft")
-        + f"; the A/B test picks {dep['verdict']}."
+        f"- **Serving** equals greedy decoding ({dep['served_equal'][0]} of "
+        f"{dep['served_equal'][1]}); the A/B test picks {dep['verdict']}."
     )
     if (fb := s.get("feedback DPO")) and "benign" in fb and fb["benign"] < final["benign"]:
         lines.append(
-            f"- **Feedback** from always-right users moved the held-out mean {final['mean']:.3f} -> "
-            f"{fb['mean']:.3f}, but kind requests answered fell {final['benign']:.3f} -> "
-            f"{fb['benign']:.3f}: over-refusal, so that model does not serve yet."
+            f"- **Feedback DPO** scores {fb['mean']:.3f} but over-refuses (kind requests answered "
+            f"{fb['benign']:.3f}): not served."
         )
     return "**What this run shows, failures first.**\n\n" + "\n".join(lines)
 
@@ -384,9 +406,8 @@ def stability(path: Path, seed: int = 0) -> str:
     here, others = mean[i], [v for k, v in enumerate(mean) if k != i]
     rank = "worst" if here < min(others) else "best" if here > max(others) else "middle"
     text = (
-        f"**Reading the box.** The tiny world of seed {seed}, this page's tiny run, is the {rank} "
-        f"of {len(mean)} for the final model: mean {here:.2f} against "
-        f"{' and '.join(f'{v:.2f}' for v in others)} on the other worlds"
+        f"**Reading the box.** This world (seed {seed}) is the {rank} of {len(mean)} for the final "
+        f"model: mean {here:.2f} against {' and '.join(f'{v:.2f}' for v in others)}"
     )
     if refused and all(v is not None for v in refused):
         r_other = [v for k, v in enumerate(refused) if k != i]
@@ -395,8 +416,8 @@ def stability(path: Path, seed: int = 0) -> str:
             f"{' and '.join(f'{v:.2f}' for v in r_other)}"
         )
     return text + (
-        ": the failures read above belong to this world as much as to the recipe, so judge a "
-        "recipe on several worlds before trusting it."
+        ": the failures above belong to this world as much as to the recipe; judge a recipe on "
+        "several worlds."
         if rank == "worst"
         else ": this world is not the recipe's worst case."
     )

@@ -24,7 +24,7 @@ CHAIN = [
     "13_llava.ipynb",
     "14_capstone.ipynb",
 ]
-MAX_STUDY_MINUTES = 55  # what a page may ask of one sitting
+MAX_STUDY_MINUTES = 50  # what a page may ask of one sitting
 # reading pace of a learner who studies the page (the fresh reviews' yardstick)
 WORDS_PER_MIN, CODE_LINES_PER_MIN, OUTPUT_CHARS_PER_MIN, MIN_PER_FIGURE = 150, 12, 1000, 1
 UNDERSTATED = 0.9  # a stated study time below this share of the measured one is a finding

@@ -431,6 +431,19 @@ def stage14(p: Preset) -> list[Cell]:
             generate_step(pol, p.d, 1, CHAT_PROMPT, p.new),
         )
     )
+    if (
+        not p.legacy
+    ):  # the DPO step rerun with its fix: exp_model rebuilt from disk, trained in place
+        rerun = serving + (Load("exp_model (reloaded)", pol, p.d),)
+        cells.append(
+            Cell(
+                "14",
+                30,
+                "DPO rerun with the fix (LoRA)",
+                rerun,
+                lora_step(pol, p.d, p.batch, 1024, dpo=True),
+            )
+        )
     return cells
 
 

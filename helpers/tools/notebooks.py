@@ -55,10 +55,6 @@ _TYPED = re.compile(r"(?<![\w.$\\])(\d+\.\d+)(x|×)?(?!\w|\.\d)")
 _PRINTED = re.compile(r"-?\d+\.\d+")
 NOT_PRINTED_HERE = {
     "11_speculative": {
-        "0.79": "Qwen2.5-0.5B's step over Qwen2.5-7B's: data/results/gpu_check.json (a lent H200), in the README",
-        "0.82x": "data/results/gpu_check.json (a lent H200) at alpha 0.6; the README shows alpha 0.8 and 0.9",
-        "0.92x": "data/results/gpu_check.json (a lent H200), in the README",
-        "1.01x": "data/results/gpu_check.json (a lent H200), in the README",
         "1.49x": "Spec-Bench's leaderboard, a published reference",
         "2.5x": "Chen et al. 2023 (Chinchilla 70B, 2-2.5x), a published reference",
     },

@@ -56,6 +56,10 @@ HEADLINES = [
         for side in ("harmless", "helpful")
     ],
     ("llava.json", "13 stage 2 exact", ("results", "stage 2: projector + LoRA", "exact")),
+    *[
+        ("llava.json", f"13 stage 2 caption: {a}", ("results", "stage 2: projector + LoRA", a))
+        for a in ("colour", "shape", "position")
+    ],
     ("llava.json", "13 blind exact", ("results", "blind (text only)", "exact")),
     ("capstone.json", "14 final mean accuracy", ("steps", "merged", "mean")),
     ("capstone.json", "14 final harmful requests refused", ("steps", "merged", "unsafe")),

@@ -275,3 +275,10 @@ def check_instance(instruction: str, inp: str, output: str) -> bool | None:
     """True/False: the world's grader on a generated instance; None: not a task the world can grade."""
     task = world_task(instruction, inp)
     return None if task is None else tasks.grade(task, output)
+
+
+def classification_family(text: str) -> str:
+    """A classification instruction's evaluation family (`parity`, `owns`), or "classification" for neither."""
+    if text in PARITY:
+        return "parity"
+    return "owns" if re.fullmatch(OWNS_RE, text) else "classification"

@@ -78,7 +78,11 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
         return (
             task.family
             if task
-            else ("classification" if tsi.is_classification(text) else "not a valid task")
+            else (
+                tsi.classification_family(text)
+                if tsi.is_classification(text)
+                else "not a valid task"
+            )
         )
 
     return SelfInstruct(
@@ -158,6 +162,8 @@ def constitutional(profile: profiles.Profile) -> Constitutional:
             "harmless (harmful requests)": world_cai.CATCH,
             "refused (kind requests)": world_cai.FALSE_ALARM,
         },
+        pair_draws=count(profile, 4, 2),
+        weak_feedback="judge",
     )
 
 
