@@ -159,15 +159,15 @@ def alone(api_url: str, prompts: list[str], arms, requests: int, max_tokens: int
     out = {}
     for name in arms:
         result = loadtest.run(api_url, prompts, 1, requests, name, max_tokens)
-        rows = result["rows"]
+        rows, n = result["rows"], max(len(result["rows"]), 1)
         out[name] = loadtest.summary(result, tok) | {
-            "first_mean": sum(r["first_token_s"] or r["latency_s"] for r in rows) / len(rows),
-            "reply_mean": sum(r["latency_s"] for r in rows) / len(rows),
+            "first_mean": sum(r["first_token_s"] or r["latency_s"] for r in rows) / n,
+            "reply_mean": sum(r["latency_s"] for r in rows) / n,
         }
         s = out[name]
         print(
-            f"{name} alone: {s['requests']} requests, first token {s['first_mean']:.2f} s, reply "
-            f"{s['reply_mean']:.2f} s, {s['tokens_per_s']:.0f} reply tokens/s (means)"
+            f"{name} alone: {s['requests']} requests; mean first token {s['first_mean']:.2f} s, mean "
+            f"reply {s['reply_mean']:.2f} s; {s['tokens_per_s']:.0f} reply tokens/s"
         )
     return out
 

@@ -9,7 +9,8 @@ checkpoint) writes other tokens, so its drafts are rejected more often and the a
   chosen divergence. Total variation is the default: a drafted token is accepted with probability
   sum_x min(p, q) = 1 - TVD(p, q), so lowering TVD on the contexts the draft visits raises its acceptance
   there. (TRL's `DistillationTrainer` runs the same on-policy loop with a generalised JSD.)
-`acceptance_per_prompt` measures alpha on held-out prompts, one value per prompt, for intervals.
+`acceptance_per_prompt` measures greedy alpha on held-out prompts, one value per prompt, for intervals;
+`sampled_acceptance_per_prompt` the same under sampling, where DistillSpec's TVD loss aims.
 Stage 11 trains a draft for its pair with this module, and stage 14 one for the model it serves.
 """
 
@@ -141,6 +142,44 @@ def acceptance_per_prompt(
             st.alpha_hat if st.alpha_hat == st.alpha_hat else None
         )  # NaN: nothing was checked
     return same, alphas
+
+
+@torch.no_grad()
+def sampled_acceptance_per_prompt(
+    target,
+    draft,
+    tok,
+    prompts: list[str],
+    max_new_tokens: int,
+    vocab_size: int,
+    k: int = 4,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> list[float | None]:
+    """Each prompt's alpha under sampled speculative decoding at `temperature` (no top-k), to end-of-turn:
+    the mean of sum_x min(p, q) over the positions checked (`SpecStats.alpha_overlap`), on text that follows
+    the target's law. None where no draft was checked. Prompt i samples with seed `seed + i`, so a draft
+    compared with another sees the same random stream."""
+    from helpers import speculative
+
+    alphas = []
+    for i, p in enumerate(prompts):
+        ids = torch.tensor([generation.chat_prompt_ids(tok, p)], device=target.device)
+        gen = torch.Generator(device=target.device).manual_seed(seed + i)
+        _, st = speculative.speculative_generate(
+            target,
+            draft,
+            ids,
+            k=k,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            vocab_size=vocab_size,
+            eos_token_id=tok.eos_token_id,
+            generator=gen,
+        )
+        a = st.alpha_overlap
+        alphas.append(a if a == a else None)  # NaN: nothing was checked
+    return alphas
 
 
 # ---------------------------------------------------------------- DistillSpec: on-policy, token-level

@@ -21,9 +21,13 @@ from helpers.llava import autocast_to, collate, to_model
 from helpers.profiles import show_progress
 from helpers.vlm_data import Example
 
-
 # ---------------------------------------------------------------- training stages
-def set_stage(model, stage: str, lora_r: int = 16):
+LORA_RANK = 16  # stage 2's adapters: rank 16, alpha 32, on every linear layer of the LM
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+STAGE0_LR = 1e-3  # stage 0 (tiny profile): every weight of the LM, AdamW at this rate
+
+
+def set_stage(model, stage: str, lora_r: int = LORA_RANK):
     """'projector': only the MLP trains (LLaVA stage 1). 'lora': projector + LoRA adapters on the LM
     (stage 2; LoRA matches full fine-tuning in LLaVA-1.5). 'full': projector + the whole LM.
     Returns the model to train (a PeftModel for 'lora') and prints the trainable parameter count."""
@@ -34,7 +38,7 @@ def set_stage(model, stage: str, lora_r: int = 16):
             r=lora_r,
             lora_alpha=2 * lora_r,
             lora_dropout=0.0,
-            target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
+            target_modules=rf".*language_model.*\.({'|'.join(LORA_TARGETS)})",
             modules_to_save=["multi_modal_projector"],
         )
         model = get_peft_model(model, cfg)
@@ -45,12 +49,35 @@ def set_stage(model, stage: str, lora_r: int = 16):
             )
         if stage not in ("projector", "full"):
             raise ValueError(f"stage must be 'projector', 'lora' or 'full', not {stage!r}")
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    print(
-        f"stage {stage}: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.1f}%)"
-    )
+    print(f"stage {stage}: {count_line(model)}")
     return model
+
+
+def count_line(model) -> str:
+    """'N trainable of M parameters (x%)'; with LoRA, split into projector + adapters, and the frozen copy
+    of the projector that PEFT keeps beside the trained one (`modules_to_save`) left out of M."""
+    named = list(model.named_parameters())
+    copy = sum(p.numel() for n, p in named if "original_module" in n)
+    total = sum(p.numel() for _, p in named) - copy
+    proj = sum(p.numel() for n, p in named if p.requires_grad and "multi_modal_projector" in n)
+    trainable = sum(p.numel() for _, p in named if p.requires_grad)
+    split = f" (projector {proj:,} + LoRA {trainable - proj:,})" if copy else ""
+    line = (
+        f"{trainable:,} trainable{split} of {total:,} parameters ({100 * trainable / total:.1f}%)"
+    )
+    if copy:
+        line += f"; PEFT also keeps the projector's frozen original ({copy:,}), not counted"
+    return line
+
+
+def param_groups(model, lr: float, projector_lr: float | None = None) -> list[dict]:
+    """AdamW's parameter groups: the projector at `projector_lr` (default `lr`), then every other
+    trainable weight (LoRA's adapters, or the LM) at `lr`."""
+    train = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    proj = [p for n, p in train if "multi_modal_projector" in n]
+    rest = [p for n, p in train if "multi_modal_projector" not in n]
+    groups = [{"params": proj, "lr": projector_lr or lr}]
+    return groups + ([{"params": rest, "lr": lr}] if rest else [])
 
 
 def train(
@@ -79,17 +106,7 @@ def train(
     from helpers import training
 
     rng = random.Random(seed)
-    proj = [
-        p for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" in n
-    ]
-    rest = [
-        p
-        for n, p in model.named_parameters()
-        if p.requires_grad and "multi_modal_projector" not in n
-    ]
-    groups = [{"params": proj, "lr": projector_lr or lr}] + (
-        [{"params": rest, "lr": lr}] if rest else []
-    )
+    groups = param_groups(model, lr, projector_lr)
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     scaler = torch.amp.GradScaler(model.device.type, enabled=autocast == torch.float16)
     used = [e for k in dict.fromkeys(mix) for e in tasks[k]]
@@ -138,42 +155,50 @@ def lr_factor(schedule: str, step: int, steps: int, warmup: float = 0.03) -> flo
     return get_cosine_schedule_with_warmup(dummy, ramp, steps).lr_lambdas[0](step)
 
 
+def stage0_params(model) -> list[torch.nn.Parameter]:
+    """The weights stage 0 trains: every weight of the language model and its output head (the vision
+    tower and the projector stay as they are)."""
+    return [p for n, p in model.named_parameters() if "language_model" in n or "lm_head" in n]
+
+
+def words_in_slots(proc, batch: dict, rng: random.Random) -> torch.Tensor:
+    """Stage 0's inputs: each row's `<image>` slots hold its caption's tokens *as text*, at a random
+    offset, padded with the filler token `<|endoftext|>`."""
+    tok = proc.tokenizer
+    image_id = tok.convert_tokens_to_ids("<image>")
+    filler = tok.convert_tokens_to_ids("<|endoftext|>")
+    ids = batch["input_ids"].clone()
+    for i, labels in enumerate(batch["labels"]):
+        slots = (ids[i] == image_id).nonzero().flatten()
+        caption = tok.decode(labels[labels >= 0][:-1])
+        words = tok(" " + caption, add_special_tokens=False)["input_ids"][: len(slots)]
+        start = rng.randrange(len(slots) - len(words) + 1)
+        fill = [filler] * start + words + [filler] * (len(slots) - start - len(words))
+        ids[i, slots] = torch.tensor(fill, device=ids.device)
+    return ids
+
+
 def copy_pretrain(
     model,
     proc,
     captions: list[Example],
     steps: int,
-    lr: float = 1e-3,
+    lr: float = STAGE0_LR,
     batch: int = 16,
     seed: int = 0,
 ) -> list[float]:
     """Stage 0 (tiny profile only): teach the tiny LM to read its image slots. The caption's tokens are
-    written *as text* into the image positions (at a random offset) and the LM learns to answer from them;
+    written *as text* into the image positions (`words_in_slots`) and the LM learns to answer from them;
     stage 1 then only has to teach the projector to write such 'words'."""
-    tok = proc.tokenizer
-    image_id, filler = (
-        tok.convert_tokens_to_ids("<image>"),
-        tok.convert_tokens_to_ids("<|endoftext|>"),
-    )
     rng = random.Random(seed)
-    lm_params = [p for n, p in model.named_parameters() if "language_model" in n or "lm_head" in n]
+    lm_params = stage0_params(model)
     opt = torch.optim.AdamW(lm_params, lr=lr, weight_decay=0.0)
     model.train()
     losses = []
     for _ in tqdm(range(steps), desc="stage 0", mininterval=5, disable=not show_progress()):
-        b = to_model(
-            collate(proc, [captions[rng.randrange(len(captions))] for _ in range(batch)]), model
-        )
-        ids = b["input_ids"].clone()
-        for i in range(batch):
-            slots = (ids[i] == image_id).nonzero().flatten()
-            words = tok(
-                " " + tok.decode(b["labels"][i][b["labels"][i] >= 0][:-1]), add_special_tokens=False
-            )["input_ids"]
-            words = words[: len(slots)]
-            start = rng.randrange(len(slots) - len(words) + 1)
-            fill = [filler] * start + words + [filler] * (len(slots) - start - len(words))
-            ids[i, slots] = torch.tensor(fill, device=ids.device)
+        rows = [captions[rng.randrange(len(captions))] for _ in range(batch)]
+        b = to_model(collate(proc, rows), model)
+        ids = words_in_slots(proc, b, rng)
         loss = model(input_ids=ids, attention_mask=b["attention_mask"], labels=b["labels"]).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(lm_params, 1.0)

@@ -30,6 +30,7 @@ from helpers.instruct_prompts import (
     user_text,
 )
 from helpers.rouge_pool import SCORER, RougePool
+from helpers.tasks import accuracy_by_family, graded_answers
 
 # ---------------------------------------------------------------- seed tasks
 SEED_FIELDS = {"instruction": str, "input": str, "output": str, "is_classification": bool}
@@ -431,6 +432,126 @@ def rouge_l_eval(
     return sum(scores) / len(scores)
 
 
+# ---------------------------------------------------------------- scoring the student, prompt by prompt
+class Scores(dict):
+    """Scores per family and their 'mean' (a dict, as `cfg.score` returns them), with each held-out
+    prompt's verdict in `each` (None where the prompts are not known: the presets' ROUGE-L)."""
+
+    def __init__(self, scores: dict, each: list[bool] | None = None):
+        super().__init__(scores)
+        self.each = each
+
+
+def heldout_tasks(cfg) -> list:
+    """The graded held-out tasks behind `cfg.score` (tiny); [] where the settings hold none (presets)."""
+    return list(getattr(cfg, "heldout_tasks", None) or [])
+
+
+def score(model, tok, cfg, items: list) -> Scores:
+    """`cfg.score(model, tok)`, with each prompt's verdict when its held-out tasks `items` are known: the
+    same greedy answers, graded once."""
+    if not items:
+        return Scores(cfg.score(model, tok))
+    right = graded_answers(model, tok, items)[1]
+    return Scores(accuracy_by_family(items, right), right)
+
+
+def change_bars(first: Scores, other: Scores, items: list, heldout: dict[str, int]) -> dict:
+    """Noise bars of the change from `first` to `other`, per family and for the 'mean' of F families.
+    Paired where each prompt's verdict is known (McNemar): with no real change, each of the D prompts
+    whose verdict flipped went up or down at even odds, so the net count has standard deviation sqrt(D)
+    and the bar is 2*sqrt(D)/n, for the mean 2*sqrt(sum D_f/n_f**2)/F. Otherwise the worst case of two
+    independent scores, sqrt(2/n)."""
+    if first.each is not None and other.each is not None and items:
+        flips, n = Counter(), Counter()
+        for task, a, b in zip(items, first.each, other.each, strict=True):
+            n[task.family] += 1
+            flips[task.family] += a != b
+        var = {f: flips[f] / n[f] ** 2 for f in n}
+    else:
+        var = {f: 0.5 / max(k, 1) for f, k in heldout.items()}
+    if not var:
+        return {}
+    bars = {f: 2 * v**0.5 for f, v in var.items()}
+    return bars | {"mean": 2 * sum(var.values()) ** 0.5 / len(var)}
+
+
+def commonest(items: list) -> dict[str, tuple[str, float]]:
+    """Per family of the tasks `items`: its commonest reference answer and that answer's share."""
+    answers: dict[str, Counter] = {}
+    for task in items:
+        answers.setdefault(task.family, Counter())[task.answer] += 1
+    return {
+        f: (c.most_common(1)[0][0], c.most_common(1)[0][1] / sum(c.values()))
+        for f, c in answers.items()
+    }
+
+
+def rose(
+    before: dict, after: dict, bars: dict, baseline: dict, heldout: dict
+) -> tuple[list[str], list[str]]:
+    """(skill, format): the families whose score rose beyond its noise bar in `bars`. A family with a
+    baseline (a two-way answer) counts as skill only if it ends above that baseline by more than one
+    score's noise bar, sqrt(1/n); otherwise it learned the answer format."""
+    skill, form = [], []
+    for f, bar in bars.items():
+        if f == "mean" or after[f] - before[f] <= bar:
+            continue
+        guess = f in baseline and after[f] - baseline[f] <= (1 / max(heldout.get(f, 1), 1)) ** 0.5
+        (form if guess else skill).append(f)
+    return skill, form
+
+
+def plot_funnel(run: Run, offered: Counter, kept_by: Counter, rounds: int) -> list[float]:
+    """Three panels: each candidate's fate, the kept share per family (of those reaching ROUGE-L), the
+    kept share per bootstrapping round. Returns the per-round kept shares."""
+    import matplotlib.pyplot as plt
+
+    fates = run.funnel()
+    fig, ax = plt.subplots(1, 3, figsize=(15, 3.8), layout="tight")
+    names = [r for r, _ in fates.most_common()][::-1]
+    colors = ["tab:green" if r == "kept" else "tab:red" for r in names]
+    ax[0].barh(names, [fates[r] for r in names], color=colors)
+    ax[0].set(title="What happened to each candidate", xlabel="candidates")
+    share = {f: kept_by[f] / offered[f] for f in offered}
+    fams = sorted(share, key=share.get)
+    ax[1].barh(fams, [share[f] for f in fams], color="tab:green")
+    ax[1].set(title="Kept share per family (of those reaching ROUGE-L)", xlabel="share kept")
+    ax[1].set_ylabel("task family")
+    seen = Counter(c.round for c in run.candidates)
+    per_round = Counter(c.round for c in run.candidates if c.reason is None)
+    kept_share = [per_round[r] / max(seen[r], 1) for r in range(rounds)]
+    ax[2].plot(range(rounds), kept_share, "s--", color="tab:orange")
+    ax[2].set(title="Bootstrapping rounds", xlabel="round", ylim=(0, None))
+    ax[2].set_ylabel("share of the round's candidates kept")
+    plt.show()
+    return kept_share
+
+
+def plot_scores(table: dict[str, dict], baseline: dict, label: str, losses: list) -> None:
+    """Left: each model's score per family, a dashed line at each two-way family's baseline, the mean set
+    apart; right: the training loss on the completions."""
+    import matplotlib.pyplot as plt
+
+    cols = list(next(iter(table.values())))
+    fig, ax = plt.subplots(1, 2, figsize=(14, 4.2), layout="constrained")
+    w, x = 0.8 / len(table), range(len(cols))
+    for i, (name, r) in enumerate(table.items()):
+        b = ax[0].bar([j + i * w for j in x], [r[c] for c in cols], w, label=name)
+        ax[0].bar_label(b, fmt="%.2f", fontsize=7, rotation=90, padding=2)  # 0.00: an empty bar
+    for k, (j, c) in enumerate((j, c) for j, c in enumerate(cols) if c in baseline):
+        name = "baseline (two-way answer)" if k == 0 else None
+        ax[0].hlines(baseline[c], j - w / 2, j + 0.8 - w / 2, colors="k", ls="--", label=name)
+    if "mean" in cols:  # the mean is not a family: a thin line sets it apart
+        ax[0].axvline(cols.index("mean") - 0.1 - w / 2, color="k", lw=0.6)
+    ax[0].set_xticks([j + 0.4 - w / 2 for j in x], cols)
+    ax[0].set(xlabel="task family", ylabel=label, ylim=(0, 1.2), title="Student before and after")
+    fig.legend(loc="outside upper center", ncol=4)  # above the panels, off the bars
+    ax[1].plot(*zip(*losses), "o-")
+    ax[1].set(xlabel="step", ylabel="training loss (completions)", title="SFT with LoRA")
+    plt.show()
+
+
 def to_sft_rows(instances: list[dict]) -> list[dict]:
     """Prompt-completion chat rows: TRL's SFTTrainer then puts the loss on the completion only."""
     return [
@@ -454,11 +575,13 @@ def save_results(
     n_verified: int,
     after_grown: dict | None = None,
     n_grown: int = 0,
+    after_control: dict | None = None,
+    n_control: int = 0,
 ) -> None:
     """Write a run's headline figures to a JSON file (the course's results table reads it): the stage's
     budget (`cfg`), the funnel, the grader's audit (`verdicts`: True/False/None counts), the ROUGE-L
-    benchmark and the student's scores before and after SFT on all, on verified instances, and on the
-    verified set grown by sampling."""
+    benchmark and the student's scores before and after SFT on all, on verified instances, on the
+    verified set grown by sampling, and on as many right rows (the positive control)."""
     record = {
         "rounds": cfg.rounds,
         "prompts_per_round": cfg.prompts_per_round,
@@ -476,6 +599,8 @@ def save_results(
         "after_verified": after_verified,
         "grown_instances": n_grown,
         "after_grown": after_grown,
+        "control_instances": n_control,
+        "after_control": after_control,
         "writer": cfg.writer_reference,
     }
     Path(path).write_text(json.dumps(record, indent=2) + "\n")

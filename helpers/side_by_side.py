@@ -8,6 +8,7 @@ side by side, never numbers typed in. Greedy, a fixed number of new tokens (EOS 
 
 from __future__ import annotations
 
+import math
 import statistics
 import warnings
 
@@ -54,6 +55,8 @@ def _fixed(ids, n):
 
 # stop drafting once the draft thinks its block more likely to fail than to survive
 BLOCK_STOP = 0.5
+# the row of our loop with no drafts: what every "ours" row's gain is measured against
+NO_DRAFTS = "ours, no drafts (k=0)"
 
 
 def _alpha_driven(
@@ -86,6 +89,13 @@ def methods(
     V, tk = vocab_size, tokenizer
     table = {
         "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n)), None)),
+        # our loop drafting nothing: its own baseline, free of `generate`'s per-step work
+        NO_DRAFTS: (
+            0,
+            lambda ids, n: speculative.speculative_generate(
+                target, draft, ids, k=spec_schedules.NoDrafts(), max_new_tokens=n, vocab_size=V
+            ),
+        ),
         "HF assisted (default)": (
             None,
             lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk), None),
@@ -154,8 +164,8 @@ def run(
 ) -> dict:
     """Time every method on every prompt, `repeats` times, interleaved; return costs and result rows.
     `first_draft`: a weaker draft also timed with the alpha-driven schedule, for comparison. `vocab_size`
-    and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`)."""
-    from tqdm.auto import tqdm
+    and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`). Our rows also
+    carry `gain`: the speed-up over our own loop drafting nothing (`NO_DRAFTS`), what the formulas predict."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -172,22 +182,11 @@ def run(
             spec_costs.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
         )
     table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer)
-    times = {m: [] for m in table}
-    stats = {m: None for m in table}
-    outputs: dict = {m: [] for m in table}
-    with torch.no_grad():
-        for r in tqdm(range(repeats), desc="repeats", disable=not progress):
-            for m in table:
-                times[m].append(0.0)
-            for ids in prompts:
-                for m, (_, fn) in table.items():
-                    secs, (seq, st) = spec_costs.timed(fn, ids, new_tokens, cuda=ids.is_cuda)
-                    times[m][-1] += secs
-                    if r == 0:
-                        outputs[m].append(seq[0, ids.shape[1] :].tolist())
-                        if st is not None:
-                            stats[m] = st if stats[m] is None else stats[m].merge(st)
+    times, stats, outputs, calls = time_methods(
+        target, table, prompts, new_tokens, repeats, progress
+    )
     base = statistics.median(times["plain generate"])
+    base_ours = statistics.median(times[NO_DRAFTS])
     rows = []
     for m, (k, _) in table.items():
         med = statistics.median(times[m])
@@ -201,11 +200,17 @@ def run(
             "speedup_range": [round(base / max(times[m]), 3), round(base / min(times[m]), 3)],
             "exact": outputs[m] == outputs["plain generate"],
             "alpha_hat": None,
-            "tau": None,
+            # tokens per target call: counted target forwards for transformers' methods
+            "tau": round(new_tokens * len(prompts) / max(1, calls[m]), 3),
         }
-        if st is not None:
+        if st is not None:  # our loop: its gain over itself with no drafts, and its statistics
             row.update(
-                alpha_hat=round(st.alpha_hat, 4),
+                gain=round(base_ours / med, 3),
+                gain_range=[
+                    round(base_ours / max(times[m]), 3),
+                    round(base_ours / min(times[m]), 3),
+                ],
+                alpha_hat=None if math.isnan(st.alpha_hat) else round(st.alpha_hat, 4),
                 tau=round(st.tau, 3),
                 accepted_over_proposed=round(st.accepted_over_proposed, 4),
             )
@@ -214,7 +219,7 @@ def run(
                 "verify": round(st.t_verify / st.t_total, 3),
                 "overhead": round(1 - (st.t_draft + st.t_verify) / st.t_total, 3),
             }
-            if k is not None:
+            if k:
                 v = costs["verify"][k]
                 row["predicted_textbook"] = round(
                     spec_schedules.predicted_speedup(st.alpha_hat, k, costs["c"]), 3
@@ -236,6 +241,70 @@ def run(
             "verify": {k: round(v, 3) for k, v in costs["verify"].items()},
         },
         "rows": rows,
+    }
+
+
+def time_methods(target, table: dict, prompts, new_tokens: int, repeats: int, progress=False):
+    """Every method of `table` (name -> (k, function(ids, n))) on every prompt, interleaved, `repeats`
+    times. Returns per method: the seconds of each repeat (all prompts), the pooled statistics of the
+    first repeat (None for transformers' methods), its outputs, and the target's forward calls in it."""
+    from tqdm.auto import tqdm
+
+    times = {m: [] for m in table}
+    stats = {m: None for m in table}
+    outputs: dict = {m: [] for m in table}
+    calls = dict.fromkeys(table, 0)
+    counting = [None]  # the method whose target calls are being counted (first repeat only)
+
+    def count(*_):
+        if counting[0] is not None:
+            calls[counting[0]] += 1
+
+    hook = target.register_forward_pre_hook(count)
+    try:
+        with torch.no_grad():
+            for r in tqdm(range(repeats), desc="repeats", disable=not progress):
+                for m in table:
+                    times[m].append(0.0)
+                for ids in prompts:
+                    for m, (_, fn) in table.items():
+                        counting[0] = m if r == 0 else None
+                        secs, (seq, st) = spec_costs.timed(fn, ids, new_tokens, cuda=ids.is_cuda)
+                        times[m][-1] += secs
+                        if r == 0:
+                            outputs[m].append(seq[0, ids.shape[1] :].tolist())
+                            if st is not None:
+                                stats[m] = st if stats[m] is None else stats[m].merge(st)
+    finally:
+        hook.remove()
+    return times, stats, outputs, calls
+
+
+def against_no_drafts(
+    target, drafts: dict, prompts, new_tokens: int, k: int, vocab_size=None, repeats: int = 3
+) -> dict:
+    """Our loop at a constant k with each draft of `drafts` (name -> model), timed interleaved with the
+    same loop drafting nothing. name -> alpha_hat, tokens per call, gain (median over the no-draft median)
+    and gain_range (the repeats' slowest to fastest)."""
+
+    def ours(d, kk):
+        return lambda ids, n: speculative.speculative_generate(
+            target, d, ids, k=kk, max_new_tokens=n, vocab_size=vocab_size
+        )
+
+    first = next(iter(drafts.values()))
+    table = {NO_DRAFTS: (0, ours(first, spec_schedules.NoDrafts()))}
+    table.update({name: (k, ours(d, k)) for name, d in drafts.items()})
+    times, stats, _, _ = time_methods(target, table, prompts, new_tokens, repeats)
+    base = statistics.median(times[NO_DRAFTS])
+    return {
+        name: {
+            "alpha_hat": stats[name].alpha_hat,
+            "tau": stats[name].tau,
+            "gain": base / statistics.median(times[name]),
+            "gain_range": [base / max(times[name]), base / min(times[name])],
+        }
+        for name in drafts
     }
 
 
@@ -274,50 +343,73 @@ COLUMNS = """columns:
   exact = output identical to plain greedy on every prompt"""
 
 
+def per_token_ms(result: dict, method: str) -> float:
+    """Milliseconds a new token cost `method` (its median time over every prompt's tokens)."""
+    row = next(r for r in result["rows"] if r["method"] == method)
+    return row["median_s"] * 1e3 / (result["prompts"] * result["new_tokens"])
+
+
 def compact(result: dict) -> str:
-    """The benchmark as a learner reads it: one row per constant k (ours beside transformers at the same k,
-    with alpha-hat, v(k) and both formulas), then the methods without a fixed k, then the costs."""
+    """The benchmark as a learner reads it: one row per constant k (ours over plain `generate` and over
+    itself with no drafts, both formulas, tokens per call, alpha-hat, v(k), and transformers at the
+    same k), then the methods without a fixed k, then what a token costs each decoder."""
     rows = {r["method"]: r for r in result["rows"]}
     ks = [r["k"] for r in result["rows"] if r["method"].startswith("ours k=")]
     v = result["costs"]["verify"]
     lines = [
-        f"{'k':>2} {'ours':>6} {'HF':>6} {'alpha_hat':>9} {'v(k)':>5} {'theory':>7} {'+verify':>7}"
+        f"{'k':>2} {'/plain':>6} {'/k=0':>6} {'theory':>6} {'+verify':>7} {'tok/call':>8} "
+        f"{'alpha_hat':>9} {'v(k)':>5} {'HF/plain':>8} {'HF tok/call':>11}"
     ]
+    zero = rows[NO_DRAFTS]
+    lines.append(
+        f"{0:2d} {zero['speedup']:5.2f}x {1:5.2f}x {1:5.2f}x {1:6.2f}x {zero['tau']:8.2f} "
+        f"{'-':>9} {'-':>5} {'-':>8} {'-':>11}"
+    )
     for k in ks:
         ours, hf = rows[f"ours k={k}"], rows[f"HF assisted k={k}"]
         lines.append(
-            f"{k:2d} {ours['speedup']:5.2f}x {hf['speedup']:5.2f}x {ours['alpha_hat']:9.2f} "
-            f"{v[k]:5.2f} {ours['predicted_textbook']:6.2f}x {ours['predicted_with_verify']:6.2f}x"
+            f"{k:2d} {ours['speedup']:5.2f}x {ours['gain']:5.2f}x "
+            f"{ours['predicted_textbook']:5.2f}x {ours['predicted_with_verify']:6.2f}x "
+            f"{ours['tau']:8.2f} {ours['alpha_hat']:9.2f} {v[k]:5.2f} {hf['speedup']:7.2f}x "
+            f"{hf['tau']:11.2f}"
         )
     others = [r for r in result["rows"] if r["k"] is None and r["method"] != "plain generate"]
     w = max(len(r["method"]) for r in others)
-    lines += ["", f"{'no fixed k':{w}} {'speed-up':>8} {'tokens/call':>11}"]
+    lines += ["", f"{'no fixed k':{w}} {'/plain':>7} {'/k=0':>6} {'tok/call':>8}"]
     for r in others:
-        tau = f"{r['tau']:11.2f}" if r["tau"] else f"{'-':>11}"
-        lines.append(f"{r['method']:{w}} {r['speedup']:7.2f}x {tau}")
+        gain = f"{r['gain']:5.2f}x" if "gain" in r else f"{'-':>6}"
+        lines.append(f"{r['method']:{w}} {r['speedup']:6.2f}x {gain} {r['tau']:8.2f}")
     c = result["costs"]
-    lines.append(
-        f"\nspeed-ups over plain generate, median of {result['repeats']} repeats; "
-        f"target step {c['target_ms']:.1f} ms, c = {c['c']:.2f}"
-    )
+    lines += [
+        "",
+        f"median of {result['repeats']} repeats; /plain: over plain generate, /k=0: over ours at k = 0",
+        f"a token costs: plain generate {per_token_ms(result, 'plain generate'):.1f} ms, our loop "
+        f"with no drafts {per_token_ms(result, NO_DRAFTS):.1f} ms, a bare target step "
+        f"{c['target_ms']:.1f} ms; c = {c['c']:.2f}",
+    ]
     return "\n".join(lines)
 
 
 def plot_vs_k(result: dict) -> None:
-    """Speed-up against k: measured (median of the repeats, bars from slowest to fastest repeat), and
-    both formulas at each k's own alpha-hat. The measured v(k) is one median per k, so that prediction
-    is drawn as unjoined markers."""
+    """Speed-up against k, each decoder over itself with no drafts: ours over our loop at k = 0,
+    transformers' assisted generation over plain `generate`. Markers: median of the repeats, bars from the
+    slowest to the fastest repeat; lines: both formulas at each k's own alpha-hat. The measured v(k) is
+    one median per k, so that prediction is drawn as unjoined markers."""
     import matplotlib.pyplot as plt
 
     rows = {r["method"]: r for r in result["rows"]}
     ks = [r["k"] for r in result["rows"] if r["method"].startswith("ours k=")]
     fig, ax = plt.subplots(figsize=(9, 4))
-    for name, marker, dx in (("ours", "o", -0.08), ("HF assisted", "s", 0.08)):
-        got = [rows[f"{name} k={k}"] for k in ks]
-        med = [r["speedup"] for r in got]
+    series = (
+        ("ours k", "gain", "ours over our loop with no drafts", "o", -0.08),
+        ("HF assisted k", "speedup", "HF assisted over plain generate", "s", 0.08),
+    )
+    for name, key, label, marker, dx in series:
+        got = [rows[f"{name}={k}"] for k in ks]
+        med = [r[key] for r in got]
         spread = [
-            [m - r["speedup_range"][0] for m, r in zip(med, got)],
-            [r["speedup_range"][1] - m for m, r in zip(med, got)],
+            [m - r[f"{key}_range"][0] for m, r in zip(med, got)],
+            [r[f"{key}_range"][1] - m for m, r in zip(med, got)],
         ]
         ax.errorbar(
             [k + dx for k in ks],
@@ -325,7 +417,7 @@ def plot_vs_k(result: dict) -> None:
             yerr=spread,
             fmt=marker,
             capsize=3,
-            label=f"{name}, measured (bars: slowest to fastest repeat)",
+            label=f"{label} (bars: repeats)",
         )
     ours = [rows[f"ours k={k}"] for k in ks]
     ax.plot(ks, [r["predicted_textbook"] for r in ours], "k--", label="theory, textbook (v = 1)")
@@ -336,8 +428,8 @@ def plot_vs_k(result: dict) -> None:
         ms=8,
         label="theory with the measured v(k), one median per k",
     )
-    ax.axhline(1, color="red", lw=0.8, label="plain generate (1x)")
-    ax.set(xlabel="k (drafts per round)", ylabel="speed-up over plain generate", xticks=ks)
+    ax.axhline(1, color="red", lw=0.8, label="the same decoder with no drafts (1x)")
+    ax.set(xlabel="k (drafts per round)", ylabel="speed-up over no drafts", xticks=ks)
     ax.set_title(f"Greedy speed-up against k (c = {result['costs']['c']:.2f})")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()

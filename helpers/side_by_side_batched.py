@@ -1,7 +1,7 @@
 """Batched speculative decoding (`spec_batch.speculative_generate_batch`) against plain batched `generate`
 of the same target, at several batch sizes, in one run: tokens per second, the speed-up, greedy parity of
 every row with that prompt's own greedy decoding, and the speed-up the formula predicts from c and v(k)
-measured at each batch size. Notebook 11 calls `run`; `python -m helpers.tools.batch_bench` runs it on the
+measured at each batch size. Notebook 11b calls `run`; `python -m helpers.tools.batch_bench` runs it on the
 world's pairs.
 """
 
@@ -72,10 +72,17 @@ def run(
         context = torch.tensor([prompts[0]], device=dev).repeat(b, 1)
         costs = spec_costs.measure_costs(target, draft, context, ks=ks, repeats=20)
         methods = {"plain": lambda ids, mask: plain_batched(target, ids, mask, new_tokens, pad_id)}
-        for k in ks:
-            methods[f"ours k={k}"] = lambda ids, mask, k=k: spec_batch.speculative_generate_batch(
+        kept: dict = {k: [] for k in ks}  # each timed call's statistics, per k
+
+        def ours(ids, mask, k, kept=kept):
+            out, st = spec_batch.speculative_generate_batch(
                 target, draft, ids, mask, k=k, max_new_tokens=new_tokens, vocab_size=vocab_size
-            )[0]
+            )
+            kept[k].append(st)
+            return out
+
+        for k in ks:
+            methods[f"ours k={k}"] = lambda ids, mask, k=k: ours(ids, mask, k)
         times: dict = {m: [] for m in methods}
         outs: dict = {}
         with torch.inference_mode():
@@ -83,7 +90,8 @@ def run(
                 for m, fn in methods.items():
                     seconds, outs[m] = _timed(fn, groups)
                     times[m].append(seconds)
-            alpha = {k: _alpha(target, draft, groups, k, new_tokens, vocab_size) for k in ks}
+        # the last timed repeat's statistics (greedy: every repeat decodes the same tokens)
+        stats = {k: _pooled(kept[k][-len(groups) :], new_tokens) for k in ks}
         plain = statistics.median(times["plain"])
         tokens = len(prompts) * new_tokens
         for m in methods:
@@ -95,14 +103,20 @@ def run(
                 "k": k,
                 "tokens_per_s": round(tokens / med, 1),
                 "speedup": round(plain / med, 3),
+                # each repeat's plain seconds over ours: the spread of the speed-up
+                "speedups": [round(p / t, 3) for p, t in zip(times["plain"], times[m])],
                 "parity": sum(o == r for o, r in zip(outs[m], reference)),
                 "rows": len(prompts),
                 "c": round(costs["c"], 4),
+                "target_ms": round(costs["target_ms"], 3),
+                # plain's milliseconds per decoding step (a step: one token for every row of a group)
+                "plain_step_ms": round(1e3 * plain / (len(groups) * new_tokens), 3),
             }
             if k:
-                row["alpha_hat"] = round(alpha[k], 4)
+                row.update(stats[k])
+                row["v"] = round(costs["verify"][k], 3)
                 row["predicted"] = round(
-                    spec_schedules.predicted_speedup(alpha[k], k, costs["c"], costs["verify"][k]), 3
+                    spec_schedules.predicted_speedup(row["alpha_hat"], k, row["c"], row["v"]), 3
                 )
             rows.append(row)
     return {
@@ -114,14 +128,30 @@ def run(
     }
 
 
-def _alpha(target, draft, groups, k: int, n: int, vocab_size: int | None) -> float:
-    pooled = None
-    for ids, mask in groups:
-        st = spec_batch.speculative_generate_batch(
-            target, draft, ids, mask, k=k, max_new_tokens=n, vocab_size=vocab_size
-        )[1]
+def _pooled(groups: list, n: int) -> dict:
+    """What one timed pass of ours over every group (`groups`: each group's `BatchStats`) measured: the
+    pooled α̂; the rounds the batches ran (each as many as its slowest row) and the rounds their mean row
+    needed (`slowest` is their ratio, 1 at batch 1); the share of ours' time spent outside both models'
+    passes (`bookkeeping`: acceptance, masking, writing tokens, rows leaving); the target cache's widest
+    growth past the prompts per new token of a row (`slots_per_token`: masked rejected drafts included);
+    both models' passes per round in milliseconds (`pass_ms`: the draft's k steps and the target's verify
+    pass, inside the loop)."""
+    pooled, rounds, mean_rounds, peak = None, 0, 0.0, 0
+    for st in groups:
+        rounds += st.rounds
+        mean_rounds += sum(st.row_rounds) / len(st.row_rounds)
+        peak = max(peak, st.peak_slots)
         pooled = st if pooled is None else pooled.merge(st)
-    return pooled.alpha_hat
+    outside = pooled.t_total - pooled.t_draft - pooled.t_verify
+    return {
+        "alpha_hat": round(pooled.alpha_hat, 4),
+        "rounds": rounds,
+        "mean_row_rounds": round(mean_rounds, 2),
+        "slowest": round(mean_rounds / rounds, 4),
+        "bookkeeping": round(outside / pooled.t_total, 4),
+        "slots_per_token": round(peak / n, 3),
+        "pass_ms": round(1e3 * (pooled.t_draft + pooled.t_verify) / rounds, 3),
+    }
 
 
 def best_per_batch(result: dict) -> dict[int, dict]:
@@ -133,12 +163,57 @@ def best_per_batch(result: dict) -> dict[int, dict]:
     return out
 
 
+def chosen_per_batch(result: dict) -> dict[int, dict]:
+    """At each batch size, ours at the k the formula predicts fastest: chosen before the clock is read,
+    so the measured speed-up is not the luckiest of several timings (`best_per_batch` is)."""
+    out: dict = {}
+    for r in result["rows"]:
+        if r["k"] and (r["batch"] not in out or r["predicted"] > out[r["batch"]]["predicted"]):
+            out[r["batch"]] = r
+    return out
+
+
+def spread(row: dict) -> tuple[float, float]:
+    """The lowest and highest speed-up over the repeats (each repeat: plain's seconds over ours')."""
+    return min(row["speedups"]), max(row["speedups"])
+
+
+def explained(row: dict) -> float:
+    """The formula's speed-up with the two measured costs it leaves out: the batch runs its slowest row's
+    rounds, not its mean row's, and bookkeeping takes a share of ours' time outside both models' passes."""
+    return row["predicted"] * row["slowest"] * (1 - row["bookkeeping"])
+
+
 def format_table(result: dict) -> str:
-    lines = ["batch  plain tok/s  best ours     tok/s  speed-up  predicted  parity"]
+    """Every batch size and k: tokens per second, the median speed-up and its range over the repeats,
+    the formula's prediction, parity."""
+    n = result["repeats"]
+    lines = [
+        f"batch  k  plain tok/s  ours tok/s  speed-up  {f'range ({n} repeats)':18} predicted  parity"
+    ]
     plain = {r["batch"]: r for r in result["rows"] if r["k"] is None}
-    for b, r in best_per_batch(result).items():
+    for r in result["rows"]:
+        if r["k"]:
+            lo, hi = spread(r)
+            lines.append(
+                f"{r['batch']:5}  {r['k']}  {plain[r['batch']]['tokens_per_s']:11.1f}  "
+                f"{r['tokens_per_s']:10.1f}  {r['speedup']:7.2f}x  {f'{lo:.2f}x to {hi:.2f}x':18} "
+                f"{r['predicted']:8.2f}x  {r['parity']}/{r['rows']}"
+            )
+    return "\n".join(lines)
+
+
+def format_costs(result: dict) -> str:
+    """At the formula's k per batch: its inputs measured at that batch, its prediction, the two costs it
+    leaves out, the prediction with them, the clock, and the target cache's slots per new token."""
+    lines = [
+        "batch  k  alpha  c(b)  v(k)  predicted  slowest row  bookkeeping  with both  measured  "
+        "cache/token"
+    ]
+    for b, r in sorted(chosen_per_batch(result).items()):
         lines.append(
-            f"{b:5}  {plain[b]['tokens_per_s']:11.1f}  k={r['k']:<10} {r['tokens_per_s']:6.1f}  "
-            f"{r['speedup']:7.2f}x  {r['predicted']:8.2f}x  {r['parity']}/{r['rows']}"
+            f"{b:5}  {r['k']}  {r['alpha_hat']:5.2f}  {r['c']:4.2f}  {r['v']:4.2f}  "
+            f"{r['predicted']:8.2f}x  {r['slowest']:11.2f}  {r['bookkeeping']:11.0%}  "
+            f"{explained(r):8.2f}x  {r['speedup']:7.2f}x  {r['slots_per_token']:11.2f}"
         )
     return "\n".join(lines)

@@ -5,11 +5,22 @@ the step the one-prompt loop uses), rejected drafts stay in the cache masked out
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import torch
 
 from helpers.spec_schedules import check_k
 from helpers.speculative import SpecStats, _crop, accept_rows, shared_vocab_size, to_probs
+
+
+@dataclass
+class BatchStats(SpecStats):
+    """`SpecStats` plus what only a batch has: the rounds each row stayed in the batch (`row_rounds`, in
+    input order; the batch runs as many rounds as its slowest row) and the widest the target's cache grew
+    past the prompts (`peak_slots`: real tokens and masked rejected drafts alike). `merge` drops both."""
+
+    row_rounds: list[int] = field(default_factory=list)
+    peak_slots: int = 0
 
 
 class _Slots:
@@ -66,16 +77,17 @@ def speculative_generate_batch(
     eos_token_id: int | None = None,
     generator: torch.Generator | None = None,
     vocab_size: int | None = None,
-) -> tuple[list[list[int]], SpecStats]:
+) -> tuple[list[list[int]], BatchStats]:
     """Speculative decoding for a batch of left-padded prompts, every row accepting its own number of drafts
     each round (`generate(assistant_model=...)` refuses batches). Exact per row: greedy rows equal each
     prompt's own greedy decoding, sampled rows follow the target's distribution. A row leaves the batch at
-    end-of-turn or `max_new_tokens`. Returns each row's new tokens and the pooled statistics."""
+    end-of-turn or `max_new_tokens`. Returns each row's new tokens and the pooled statistics (`BatchStats`)."""
     k = check_k(k)
     greedy, V = temperature == 0, vocab_size or shared_vocab_size(target, draft)
-    stats, t_start = SpecStats(k=k), time.perf_counter()
+    stats, t_start = BatchStats(k=k), time.perf_counter()
     dev = target.device
     ids, valid = input_ids.to(dev), attention_mask.to(dev).bool()
+    row_rounds = torch.zeros(ids.shape[0], dtype=torch.long, device=dev)
     t, d = _Slots(target), _Slots(draft)
     # what each model has not seen yet
     t_pending, d_pending, t_valid, d_valid = ids, ids, valid, valid
@@ -115,6 +127,8 @@ def speculative_generate_batch(
         # 3. per-row acceptance, then mask each row's rejected drafts out of both caches
         n, extra, overlap = accept_rows(X, qs, p_logits, greedy, probs_of, generator)
         rounds.append((n, overlap, kr))
+        row_rounds[live] += 1
+        stats.peak_slots = max(stats.peak_slots, t.mask.shape[1] - ids.shape[1])
         stood = torch.arange(kr, device=dev).unsqueeze(0) < n.unsqueeze(1)  # (rows, kr)
         t.mask[:, -kr:] = stood.long()
         if kr > 1:
@@ -154,6 +168,7 @@ def speculative_generate_batch(
     lengths = lengths.clamp(max=max_new_tokens).tolist()
     rows_out = [row[:m] for row, m in zip(out.tolist(), lengths)]
     stats.new_tokens = sum(lengths)
+    stats.row_rounds = row_rounds.tolist()
     stats.t_total = time.perf_counter() - t_start
     return rows_out, stats
 
@@ -184,3 +199,36 @@ def _count_round(stats: SpecStats, n: torch.Tensor, overlap: torch.Tensor, kr: i
         stats.pos_accepted[i] += int((n > i).sum())
         stats.overlap_sum += float(overlap[:, i][tried].sum())
         stats.overlap_n += int(tried.sum())
+
+
+def two_token_counts(
+    target,
+    draft,
+    prompts: list[list[int]],
+    pairs: list[torch.Tensor],
+    n: int,
+    pad_id: int,
+    seed: int = 0,
+    k: int = 3,
+    **kwargs,
+) -> list[torch.Tensor]:
+    """The batched form of `spec_exactness.sample_two_tokens`: every prompt repeated `n` times in one
+    left-padded batch, two new tokens sampled per row; per prompt, the counts of each pair in its `pairs`
+    (the first two tokens). Prompts of different lengths share the batch, so padding and per-row positions
+    are exercised. A pair outside `pairs` would be a bug: it raises."""
+    from helpers.generation import left_pad
+
+    ids, mask = left_pad([p for p in prompts for _ in range(n)], pad_id)
+    dev = target.device
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    rows, _ = speculative_generate_batch(
+        target, draft, ids.to(dev), mask.to(dev), k=k, max_new_tokens=2, generator=gen, **kwargs
+    )
+    counts = []
+    for j, law_pairs in enumerate(pairs):
+        index = {tuple(p): i for i, p in enumerate(law_pairs.tolist())}
+        c = torch.zeros(len(law_pairs), dtype=torch.float64)
+        for row in rows[j * n : (j + 1) * n]:
+            c[index[tuple(row[:2])]] += 1
+        counts.append(c)
+    return counts

@@ -61,17 +61,48 @@ def sample_two_tokens(
     seed: int,
     k: int = 3,
     new_tokens: int = 2,
+    sampler=None,
     **kwargs,
 ) -> torch.Tensor:
     """Counts of each pair in `pairs` (the first two new tokens) over `n` speculative samples. With two
     new tokens a round drafts one token, so the accept, residual and bonus paths all occur. A pair
-    outside `pairs` would be a bug: it raises."""
+    outside `pairs` would be a bug: it raises. `sampler(ids, new_tokens, generator)` -> the new token
+    ids: another loop to test (e.g. notebook 11's one-cell `speculate`); None = `speculative_generate`."""
     gen = torch.Generator(device=ids.device).manual_seed(seed)
     index = {tuple(p): i for i, p in enumerate(pairs.tolist())}
     counts = torch.zeros(len(pairs), dtype=torch.float64)
     for _ in range(n):
-        seq, _ = speculative_generate(
-            target, draft, ids, k=k, max_new_tokens=new_tokens, generator=gen, **kwargs
-        )
-        counts[index[tuple(seq[0, ids.shape[1] : ids.shape[1] + 2].tolist())]] += 1
+        if sampler is None:
+            seq, _ = speculative_generate(
+                target, draft, ids, k=k, max_new_tokens=new_tokens, generator=gen, **kwargs
+            )
+            new = seq[0, ids.shape[1] :].tolist()
+        else:
+            new = list(sampler(ids, new_tokens, gen))
+        counts[index[tuple(new[:2])]] += 1
     return counts
+
+
+def first_token_share(pairs: torch.Tensor, counts: torch.Tensor) -> tuple[int, float]:
+    """The most frequent first token among counted pairs, and its share of all the counts."""
+    firsts = pairs[:, 0]
+    totals = {int(t): float(counts[firsts == t].sum()) for t in firsts.unique()}
+    top = max(totals, key=totals.get)
+    return top, totals[top] / max(float(counts.sum()), 1.0)
+
+
+def plot_counts(labels: list[str], bars: dict, n: int) -> None:
+    """Grouped bars of counts per outcome (the expected counts first), one group per label."""
+    import matplotlib.pyplot as plt
+
+    x = torch.arange(len(labels))
+    width = 0.8 / len(bars)
+    plt.figure(figsize=(10, 3.5))
+    for i, (name, height) in enumerate(bars.items()):
+        plt.bar(x + width * (i - (len(bars) - 1) / 2), height, width, label=name)
+    plt.xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    plt.xlabel("first two tokens")
+    plt.ylabel(f"count of {n}")
+    plt.title(f"First two sampled tokens: the {len(labels)} likeliest outcomes")
+    plt.legend(loc="upper right")  # the bars fall to the right
+    plt.show()

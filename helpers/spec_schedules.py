@@ -43,6 +43,13 @@ class ConstantK:
         pass
 
 
+class NoDrafts(ConstantK):
+    """Draft nothing: every round is one target step. The loop's own baseline, the "1" of the formula."""
+
+    def __init__(self):
+        self.k = 0
+
+
 class HeuristicK(ConstantK):
     """transformers' 'heuristic' schedule: +2 after a fully accepted round, -1 otherwise (min 1)."""
 
@@ -63,3 +70,36 @@ class AlphaK(ConstantK):
         self.acc = self.memory * self.acc + accepted
         self.rej = self.memory * self.rej + int(accepted < proposed)
         self.k = optimal_k(self.acc / (self.acc + self.rej), self.c, self.verify_cost, self.k_max)
+
+
+def accepted_lengths(accepted: list[int], proposed: list[int], k: int, alpha: float):
+    """Over the rounds that drafted all k: how many kept 0..k drafts (measured), and the counts the
+    truncated geometric model of the i.i.d. theory expects at `alpha`. Returns (measured, expected)."""
+    import torch
+
+    full = [n for n, p in zip(accepted, proposed) if p == k]
+    hist = torch.bincount(torch.tensor(full, dtype=torch.long), minlength=k + 1).double()
+    geo = [alpha**n * (1 - alpha) if n < k else alpha**k for n in range(k + 1)]
+    return hist, torch.tensor(geo, dtype=torch.float64) * len(full)
+
+
+def plot_acceptance(per_position: list[float], alpha: float, hist, geo) -> None:
+    """Left: P(accept draft i | drafts before it kept) against alpha-hat; right: accepted drafts per
+    round (rounds that drafted all k) against the truncated geometric model."""
+    import matplotlib.pyplot as plt
+
+    k = len(hist) - 1
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.5))
+    # positions no round reached (every draft rejected earlier) have no rate: fewer bars than k
+    ax[0].bar(range(1, len(per_position) + 1), per_position)
+    ax[0].axhline(alpha, color="k", ls="--")
+    ax[0].set(xlabel="draft position i", ylabel="P(accept i | 1..i-1 accepted)", ylim=(0, 1))
+    ax[0].set_title(f"Per-position acceptance (dashed: alpha_hat = {alpha:.2f})")
+    ax[1].bar(range(k + 1), hist, label="measured")
+    ax[1].plot(range(k + 1), geo, "ko--", label="truncated geometric(alpha_hat)")
+    ax[1].set(
+        xlabel="accepted drafts in a round", ylabel="rounds", title=f"Accepted length, k = {k}"
+    )
+    ax[1].legend(loc="best")
+    fig.tight_layout()
+    plt.show()

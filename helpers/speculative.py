@@ -97,6 +97,9 @@ class SpecStats:
     rejections: int = 0
     pos_tried: list[int] = field(default_factory=list)  # per draft position: how often checked
     pos_accepted: list[int] = field(default_factory=list)
+    # per rejection: (index among the new tokens of the target's replacement, the rejected draft token);
+    # pooled stats list every generation's rejections, each indexed in its own text
+    rejected: list[tuple[int, int]] = field(default_factory=list)
     overlap_sum: float = 0.0  # sum over checked positions of sum_x min(p(x), q(x))
     overlap_n: int = 0
     t_draft: float = 0.0
@@ -144,6 +147,7 @@ class SpecStats:
         for name in ("overlap_sum", "t_draft", "t_verify", "t_total"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         out.accepted, out.proposed = self.accepted + other.accepted, self.proposed + other.proposed
+        out.rejected = self.rejected + other.rejected
         n = max(len(self.pos_tried), len(other.pos_tried))
         pad = lambda v: v + [0] * (n - len(v))  # noqa: E731
         out.pos_tried = [a + b for a, b in zip(pad(self.pos_tried), pad(other.pos_tried))]
@@ -322,6 +326,8 @@ def speculative_generate(
         stats.overlap_sum += overlap[0, :tried].sum().item()
         stats.overlap_n += tried
         stats.rejections += int(n < kr)
+        if n < kr:
+            stats.rejected.append((seq.shape[1] - prompt_len + n, drafts[n].item()))
 
         new = [d.item() for d in drafts[:n]] + [extra]
         if eos_token_id is not None and eos_token_id in new:

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from rouge_score import rouge_scorer
 
@@ -103,18 +103,48 @@ def label(key: str) -> str:
     return key if key.startswith("answers") else f"caption: {key}"
 
 
-def table(rows: dict[str, dict[str, float]], chance: dict[str, float]) -> str:
+def table(
+    rows: dict[str, dict[str, float]],
+    chance: dict[str, float],
+    majority: dict[str, float] | None = None,
+) -> str:
     """The results as text: a line per score (what the captions name, then the short answers, overall
-    and per group), a column per model after chance ('-' where chance is unknown)."""
+    and per group), a column per model after chance and, when given, the majority guess ('-' where a
+    floor is unknown)."""
     keys = list(dict.fromkeys(k for r in rows.values() for k in r))
-    heads = ["chance", *(SHORT.get(name, name) for name in rows)]
+    floors = [("chance", chance)] + ([("majority", majority)] if majority is not None else [])
+    heads = [h for h, _ in floors] + [SHORT.get(name, name) for name in rows]
     widths = [max(9, len(h) + 2) for h in heads]
     lines = [f"{'score':18}" + "".join(f"{h:>{w}}" for h, w in zip(heads, widths))]
     for k in keys:
-        cells = [chance.get(k), *(r.get(k) for r in rows.values())]
+        cells = [f.get(k) for _, f in floors] + [r.get(k) for r in rows.values()]
         text = ["-" if v is None else f"{v:.3f}" for v in cells]
         lines.append(f"{label(k):18}" + "".join(f"{t:>{w}}" for t, w in zip(text, widths)))
     return "\n".join(lines)
+
+
+def majority(examples: list[Example]) -> dict[str, float]:
+    """What always giving the held-out set's commonest answer scores, per score: for each attribute a
+    caption names, its commonest value; for the exact captions, the commonest caption; for the short
+    answers, each group's commonest answer (a model that knows which attribute is asked, not the image)."""
+    out: dict[str, float] = {}
+    caps = [e for e in examples if e.kind == "caption"]
+    for name in dict.fromkeys(k for e in caps for k in e.facts):
+        top = Counter(e.facts[name] for e in caps).most_common(1)[0][1]
+        out[name] = top / len(caps)
+    if (
+        caps and caps[0].facts
+    ):  # drawn shapes: one reference each, so the commonest caption is exact
+        out["exact"] = Counter(e.target for e in caps).most_common(1)[0][1] / len(caps)
+    answers = [e for e in examples if e.kind == "answer"]
+    common = {
+        g: Counter(e.target for e in answers if e.group == g).most_common(1)[0][0]
+        for g in {e.group for e in answers}
+    }
+    if answers:
+        said = [common[e.group] for e in answers]
+        out |= {k: v for k, v in score(answers, said).items()}
+    return out
 
 
 def correct(e: Example, prediction: str) -> bool:
@@ -156,6 +186,25 @@ def shuffled(examples: list[Example]) -> list[Example]:
     return out
 
 
+def predict(
+    model,
+    proc,
+    examples: list[Example],
+    shuffle_images: bool = False,
+    batch: int = 100,
+    **generation,
+) -> list[str]:
+    """Greedy answers of `model` to every example, in batches; `shuffle_images`: the control.
+    `generation`: `max_new_tokens` and `autocast`, as `llava.answer` takes them."""
+    from helpers import llava
+
+    shown = shuffled(examples) if shuffle_images else examples
+    predictions = []
+    for i in range(0, len(shown), batch):
+        predictions += llava.answer(model, proc, shown[i : i + batch], **generation)
+    return predictions
+
+
 def evaluate(
     model,
     proc,
@@ -164,12 +213,5 @@ def evaluate(
     batch: int = 100,
     **generation,
 ) -> dict[str, float]:
-    """Greedy answers of `model` to every held-out example, scored (`score`); `shuffle_images`: the control.
-    `generation`: `max_new_tokens` and `autocast`, as `llava.answer` takes them."""
-    from helpers import llava
-
-    shown = shuffled(examples) if shuffle_images else examples
-    predictions = []
-    for i in range(0, len(shown), batch):
-        predictions += llava.answer(model, proc, shown[i : i + batch], **generation)
-    return score(examples, predictions)
+    """Every score (`score`) of `model`'s greedy answers (`predict`) to the held-out examples."""
+    return score(examples, predict(model, proc, examples, shuffle_images, batch, **generation))

@@ -232,3 +232,18 @@ def test_route_checks_then_picks_the_arm(folder, tmp_path):
 def test_a_cpu_engine_gets_this_process_s_threads():
     assert deploy.engine_env("cpu") == {"OMP_NUM_THREADS": str(torch.get_num_threads())}
     assert deploy.engine_env("cuda") == {}
+
+
+def test_each_arm_alone_and_the_log_as_queues(deployment, folder):
+    """One request at a time per arm (no queue), then the gateway's log of them read as queues. Arm "a"
+    only: an earlier test killed engine "b"."""
+    from transformers import AutoTokenizer
+
+    from helpers import capstone_serve
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    alone = capstone_serve.alone(deployment["url"], ["hello", "hi"], ("a",), 3, 4, tok)
+    for s in alone.values():
+        assert s["requests"] == 3 and 0 < s["first_mean"] <= s["reply_mean"]
+    log = feedback.served(feedback.connect(deployment["db"]))[-3:]  # the 3 requests just sent
+    assert [q["ahead"] for q in capstone_serve.queues(log)] == [0, 0, 0]  # one at a time

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from helpers import checkpoints, llava, llava_train, vlm_data, vlm_eval
+from helpers.readings import stage13
 from helpers.world import resolve as resolve_model
 from helpers.world import tiny
 
@@ -87,6 +88,63 @@ def test_stage_switch_counts(vlm):
     assert trainable and all("multi_modal_projector" in n for n in trainable)
     with pytest.raises(ValueError, match="stage must be"):
         llava_train.set_stage(model, "everything")
+
+
+def test_stage2_counts_the_projector_once_and_gives_it_its_own_rate(world, capsys):
+    """PEFT keeps a frozen original of the projector beside the trained copy: the count splits the
+    trainable weights into projector + LoRA and leaves the frozen original out of the total."""
+    proc = llava.build_processor(tiny.load_tokenizer())
+    model = llava.build_tiny_llava(proc.tokenizer, resolve_model("tiny:draft"))
+    before = sum(p.numel() for p in model.parameters())
+    proj = sum(p.numel() for p in model.model.multi_modal_projector.parameters())
+    model = llava_train.set_stage(model, "lora")
+    lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+    line = capsys.readouterr().out
+    assert (
+        f"{proj + lora:,} trainable (projector {proj:,} + LoRA {lora:,}) of {before + lora:,}"
+        in line
+    )
+    assert f"frozen original ({proj:,})" in line
+    groups = llava_train.param_groups(model, 2e-3, 1e-3)
+    assert [g["lr"] for g in groups] == [1e-3, 2e-3]
+    assert [sum(p.numel() for p in g["params"]) for g in groups] == [proj, lora]
+
+
+def test_stage0_writes_the_caption_as_text_into_the_image_slots(vlm):
+    import random
+
+    _, proc = vlm
+    tok = proc.tokenizer
+    examples = [vlm_data.scene_caption(s) for s in vlm_data.make_scenes(3, "train")]
+    batch = llava.collate(proc, examples)
+    ids = llava_train.words_in_slots(proc, batch, random.Random(0))
+    slots = batch["input_ids"] == tok.convert_tokens_to_ids("<image>")
+    assert torch.equal(ids[~slots], batch["input_ids"][~slots])  # only the slots change
+    for i, e in enumerate(examples):
+        text = tok.decode(ids[i][slots[i]]).replace("<|endoftext|>", "")
+        assert text.strip() == e.target
+    row = stage13.stage0_row(proc, examples[0])  # the caption twice: in the slots, as the answer
+    assert row.count(examples[0].target) == 2 and "<image>" not in row
+
+
+def test_the_recipe_prints_every_stages_steps_and_rates():
+    import types
+
+    cfg = types.SimpleNamespace(
+        steps={"stage0": 100, "blind": 60, "stage1": 250, "stage2": 350},
+        batch=16,
+        schedule="constant",
+        projector_lr=1e-2,
+        stage2_projector_lr=1e-3,
+        lora_lr=2e-3,
+    )
+    assert stage13.recipe(cfg).splitlines() == [
+        "steps: stage 0 100, blind 60, stage 1 250, stage 2 350; batch 16; schedule constant",
+        "learning rates: stage 0 every LM weight 0.001; stage 1 and blind: projector 0.01; "
+        "stage 2: projector 0.001, LoRA 0.002",
+        "LoRA: rank 16, alpha 32, on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj "
+        "of every LM layer",
+    ]
 
 
 def test_training_reads_the_image_beyond_chance(world, bar):

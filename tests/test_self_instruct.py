@@ -581,57 +581,220 @@ def test_sampled_instances_resume_from_their_files_and_skip_the_task_filter(tmp_
     assert len(keys) == len(set(keys))
 
 
-# ---------------------------------------------------------------- readings of section 10
-def _scores(**kw):
-    base = {"compare": 0.3, "owns": 0.0, "spell": 0.0, "mean": 0.1}
-    return base | kw
+# ---------------------------------------------------------------- scores, noise bars and readings
+def _task(family: str, answer: str = "x"):
+    from helpers.tasks import Task
+
+    return Task(family, f"{family}?", answer)
 
 
-HELD = {"compare": 25, "owns": 25, "spell": 4}
-CHANCE = {"owns": 0.5}
+def _sc(each: list[bool], items) -> si.Scores:
+    from helpers.tasks import accuracy_by_family
+
+    return si.Scores(accuracy_by_family(items, each), each)
 
 
-def test_family_table_marks_only_changes_beyond_the_noise_bar():
-    from helpers.readings import stage12a
+ITEMS = [_task("add")] * 4 + [_task("owns", "no")] * 3 + [_task("owns", "yes")]
 
-    runs = {"before": _scores(), "grown 9": _scores(compare=0.45, owns=0.5, mean=0.3)}
-    assert stage12a.family_table(runs, HELD, CHANCE) == (
-        "| family | held-out prompts | noise bar | before | grown 9 |\n"
-        "|---|---|---|---|---|\n"
-        "| `compare` | 25 | ±0.20 | 0.30 | 0.45 |\n"
-        "| `owns` (chance 0.5) | 25 | ±0.20 | 0.00 | 0.50 ↑ |\n"
-        "| `spell` | 4 | ±0.50 | 0.00 | 0.00 |\n"
-        "| `mean` | 54 | ±0.19 | 0.10 | 0.30 ↑ |\n\n"
-        "↑ / ↓: beyond the noise bar from *before*."
+
+def test_change_bars_are_mcnemars_paired_bars():
+    """Per family 2*sqrt(D)/n, D the prompts whose verdict flipped; the mean's 2*sqrt(sum D/n^2)/F."""
+    first = _sc([True, False, False, False] + [False] * 4, ITEMS)
+    other = _sc([True, True, False, False] + [True, True, True, False], ITEMS)
+    bars = si.change_bars(first, other, ITEMS, {"add": 4, "owns": 4})
+    assert bars == {
+        "add": 2 * 1**0.5 / 4,
+        "owns": 2 * 3**0.5 / 4,
+        "mean": 2 * (1 / 16 + 3 / 16) ** 0.5 / 2,
+    }
+    assert si.change_bars(first, first, ITEMS, {})["owns"] == 0.0  # nothing flipped: no noise
+    # without each prompt's verdict: the worst case of two independent scores, sqrt(2/n)
+    loose = si.change_bars(si.Scores({"add": 0.5}), si.Scores({"add": 0.7}), [], {"add": 8})
+    assert loose == {"add": (2 / 8) ** 0.5, "mean": (2 / 8) ** 0.5}
+    assert si.change_bars(si.Scores({"rougeL": 0.2}), si.Scores({"rougeL": 0.3}), [], {}) == {}
+
+
+def test_score_grades_each_prompt_once_and_equals_the_settings_score(tok, draft):
+    from types import SimpleNamespace
+
+    from helpers import tasks as graded
+
+    items = tasks.heldout_by_family(2, families=("add", "compare", "parity"))
+    cfg = SimpleNamespace(score=lambda m, t: graded.accuracy(m, t, items), heldout_tasks=items)
+    got = si.score(draft, tok, cfg, si.heldout_tasks(cfg))
+    assert dict(got) == cfg.score(draft, tok) and len(got.each) == len(items)
+    assert graded.accuracy_by_family(items, got.each) == dict(got)
+    plain = si.score(draft, tok, SimpleNamespace(score=cfg.score), [])
+    assert dict(plain) == dict(got) and plain.each is None
+    assert si.heldout_tasks(SimpleNamespace()) == []
+
+
+def test_commonest_and_rose_read_skill_against_the_baseline():
+    assert si.commonest(ITEMS) == {"add": ("x", 1.0), "owns": ("no", 0.75)}
+    before = {"add": 0.0, "owns": 0.0, "mean": 0.0}
+    bars = {"add": 0.2, "owns": 0.2, "mean": 0.1}
+    heldout = {"add": 25, "owns": 25}  # one score's bar: sqrt(1/25) = 0.2
+    baseline = {"owns": 0.6}
+    assert si.rose(before, {"add": 0.3, "owns": 0.8, "mean": 0.5}, bars, baseline, heldout) == (
+        ["add", "owns"],
+        [],
+    )
+    assert si.rose(before, {"add": 0.1, "owns": 0.7, "mean": 0.4}, bars, baseline, heldout) == (
+        [],
+        ["owns"],
     )
 
 
-def test_grown_reading_follows_the_values():
+def _scores(**kw):
+    return si.Scores({"compare": 0.3, "owns": 0.0, "spell": 0.0, "mean": 0.1} | kw)
+
+
+HELD = {"compare": 25, "owns": 25, "spell": 4}
+BASE = {"compare": 0.5, "owns": 0.56}
+
+
+def test_family_table_shows_each_paired_bar_and_marks_changes_beyond_it():
+    from helpers.readings import stage12a
+
+    runs = {"before": _scores(), "grown": _scores(compare=0.45, owns=0.5, mean=0.3), "x": None}
+    bars = {"grown": {"compare": 0.2, "owns": 0.3, "spell": 0.0, "mean": 0.1}}
+    assert stage12a.family_table(runs, {"grown": 9}, bars, BASE) == (
+        "| family | baseline | before | grown 9 |\n"
+        "|---|---|---|---|\n"
+        "| `compare` | 0.50 | 0.30 | 0.45 ±0.20 |\n"
+        "| `owns` | 0.56 | 0.00 | 0.50 ↑ ±0.30 |\n"
+        "| `spell` | 0 | 0.00 | 0.00 ±0.00 |\n"
+        "| `mean` | - | 0.10 | 0.30 ↑ ±0.10 |\n\n"
+        "After *before*: each score, then the paired noise bar of its change from *before* "
+        "(±0.00: no prompt's verdict changed); ↑ / ↓ where the change exceeds it."
+    )
+
+
+def test_runs_reading_follows_the_control():
     from collections import Counter
 
     from helpers.readings import stage12a
 
-    before, after = _scores(), _scores(owns=0.5, mean=0.27)
-    rows = (Counter(compare=2, owns=3), Counter(compare=6, owns=12))
+    before = _scores()
+    fmt = _scores(owns=0.56, mean=0.27)  # `owns` at its baseline: the format only
+    bar = {"compare": 0.2, "owns": 0.2, "spell": 0.0, "mean": 0.1}
+    scores = {"before": before, "all": fmt, "verified": fmt, "grown": fmt, "control": fmt}
+    sizes = {"all": 9, "verified": 4, "grown": 12, "control": 9}
+    bars = dict.fromkeys(scores, bar)
+    rows = (Counter(compare=2, owns=2), Counter(compare=4, owns=8))
     kept = Counter(compare=3, owns=4)
-    one_label = {"owns": Counter(no=12)}
-    null = stage12a.grown(
-        before, after, after, _scores(owns=0.55), rows, one_label, kept, CHANCE, HELD
-    )
-    assert (
-        "**No family rose beyond its noise bar on skill**: `owns` rose only to coin level." in null
-    )
-    assert "All 12 verified `owns` rows say 'no'" in null
+    one = {"owns": Counter(no=8)}
+    null = stage12a.runs(scores, sizes, bars, BASE, HELD, rows, one, kept)
+    assert "**The control** (9 right rows, same student and settings) taught no family" in null
+    assert "(`owns` rose to the answer format only)" in null
+    assert "cannot tell good data from bad" in null
+    assert "No run on generated rows taught a family beyond its baseline either." in null
+    assert "All 8 verified `owns` rows say 'no'" in null and "`owns` 0.56 against 0.56" in null
     assert "`spell` got no verified row: the funnel kept none of its instructions." in null
-    assert "`compare`, with the most rows (6), went 0.30 -> 0.30" in null
-    assert "**What would:** rows of both labels" in null
-    both = {"owns": Counter(no=6, yes=6)}
-    works = stage12a.grown(
-        before, after, after, _scores(compare=0.7), rows, both, kept, CHANCE, HELD
-    )
-    assert "Rose beyond its noise bar from *before*: `compare` 0.30 -> 0.70 (±0.20)." in works
-    assert "hold both labels (6 'no', 6 'yes')" in works
-    assert "No family rose" not in works and "What would" not in works
-    assert stage12a.grown(before, after, None, None, rows, {}, kept, CHANCE, {}).startswith(
+    assert "**Next:** a student that learns" in null
+    learns = scores | {"control": _scores(compare=0.9, mean=0.4)}
+    works = stage12a.runs(learns, sizes, bars, BASE, HELD, rows, one, kept)
+    assert "taught `compare` beyond the baseline" in works and "the data is what fails" in works
+    assert "**Next:** rows of both labels" in works and "student that learns" not in works
+    assert stage12a.runs({"before": before}, {}, {}, BASE, HELD, rows, {}, kept).startswith(
         "**No grader, nothing verified.**"
     )
+
+
+def test_result_reading_names_a_format_gain_and_the_first_logged_loss():
+    from collections import Counter
+
+    from helpers.readings import stage12a
+
+    bar = {"compare": 0.2, "owns": 0.2, "spell": 0.0, "mean": 0.1}
+    text = stage12a.result(
+        _scores(),
+        _scores(owns=0.56, mean=0.27),
+        bar,
+        BASE,
+        HELD,
+        Counter({True: 1, False: 1}),
+        "accuracy",
+        [(20, 0.7), (100, 0.4)],
+    )
+    assert "from 0.70 at step 20 (the first logged) to 0.40 at step 100" in text
+    assert "moved +0.170, beyond its paired noise bar (±0.10)" in text
+    assert "`owns` rose to its answer format only (0.00 -> 0.56, ±0.20; baseline 0.56)" in text
+    assert "not worth keeping" in text
+
+
+def test_families_table_gives_each_family_an_example_and_its_baseline():
+    from helpers.readings import stage12a
+
+    seeds = [
+        {"instruction": "Which is larger, 3 or 9?", "input": "", "output": "9 is larger."},
+        {
+            "instruction": "Does Tom have a red ball?",
+            "input": "Tom has a red ball.",
+            "output": "yes",
+        },
+    ]
+    common = {"compare": ("9 is larger.", 0.1), "owns": ("no", 0.56)}
+    table = stage12a.families(seeds, ["compare", "owns"], HELD, BASE, common)
+    assert "| `compare` | Which is larger, 3 or 9? | 9 is larger. | 25 | 0.50, a coin |" in table
+    assert (
+        "| `owns` | Does Tom have a red ball? / Tom has a red ball. | yes | 25 | 0.56, always 'no' |"
+        in table
+    )
+    assert "| `spell` | - | - | 4 | 0, open answer |" in table
+
+
+def test_results_record_the_control(tmp_path):
+    from collections import Counter
+    from types import SimpleNamespace
+
+    cfg = SimpleNamespace(
+        rounds=1, prompts_per_round=2, seeds=[{}], sft_steps=3, writer_reference={}
+    )
+    path = tmp_path / "r.json"
+    run = si.Run(seeds=[], candidates=[si.Candidate("a b c d", 0, None)])
+    si.save_results(
+        path,
+        cfg,
+        run,
+        Counter(),
+        {},
+        {"mean": 0.1},
+        {"mean": 0.2},
+        None,
+        0,
+        None,
+        0,
+        si.Scores({"mean": 0.3}, [True]),
+        7,
+    )
+    record = json.loads(path.read_text())
+    assert record["after_control"] == {"mean": 0.3} and record["control_instances"] == 7
+
+
+def test_plots_return_the_kept_share_per_round_and_mark_each_baseline():
+    from collections import Counter
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fates = [
+        ("a", 0, None),
+        ("b", 0, "ROUGE-L > 0.7"),
+        ("c", 1, "blacklisted word"),
+        ("d", 2, None),
+    ]
+    run = si.Run(seeds=[], candidates=[si.Candidate(t, r, why) for t, r, why in fates])
+    offered, kept_by = Counter(add=3), Counter(add=2)
+    assert si.plot_funnel(run, offered, kept_by, 3) == [0.5, 0.0, 1.0]
+    plt.close("all")
+    table = {"before": {"add": 0.1, "owns": 0.0, "mean": 0.05}, "after": _scores(owns=0.5)}
+    table["after"] = {"add": 0.2, "owns": 0.5, "mean": 0.35}
+    si.plot_scores(table, {"owns": 0.56}, "accuracy", [(20, 0.7), (40, 0.5)])
+    left = plt.gcf().axes[0]
+    dashed = [c for c in left.collections if c.get_linestyle()[0][1] is not None]
+    assert left.get_ylabel() == "accuracy" and len(dashed) == 1
+    assert dashed[0].get_segments()[0][0][1] == 0.56
+    plt.close("all")

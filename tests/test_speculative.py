@@ -457,13 +457,30 @@ def test_a_compiled_pair_with_static_caches_stays_exact():
 
 
 # ---------------------------------------------------------------- notebook 11's benchmark view and readings
-def _bench_result(ks=(1, 2)):
-    """A benchmark result as `side_by_side.run` returns it, with hand-set figures."""
-    rows = [{"method": "plain generate", "k": None, "speedup": 1.0, "tau": None}]
+def _bench_result(ks=(1, 2), zero=(1.3, [1.2, 1.4]), gains=None):
+    """A benchmark result as `side_by_side.run` returns it, with hand-set figures. `gains`: k -> (gain,
+    [lowest, highest]) of ours over the loop with no drafts."""
+    from helpers import side_by_side
+
+    gains = gains or {k: (1.0 + 0.1 * k, [0.9 + 0.1 * k, 1.2 + 0.1 * k]) for k in ks}
+    rows = [{"method": "plain generate", "k": None, "speedup": 1.0, "tau": 1.0, "median_s": 0.96}]
+    rows.append(
+        {
+            "method": side_by_side.NO_DRAFTS,
+            "k": 0,
+            "speedup": zero[0],
+            "speedup_range": zero[1],
+            "gain": 1.0,
+            "gain_range": [0.95, 1.05],
+            "tau": 1.0,
+            "median_s": 0.72,
+        }
+    )
     for k in ks:
-        hf = {"method": f"HF assisted k={k}", "k": k, "speedup": 0.8, "tau": None}
+        hf = {"method": f"HF assisted k={k}", "k": k, "speedup": 0.8, "tau": 1.5}
         rows.append({**hf, "speedup_range": [0.7, 0.9]})
-    rows.append({"method": "HF prompt lookup", "k": None, "speedup": 1.4, "tau": None})
+    look = {"method": "HF prompt lookup", "k": None, "speedup": 1.4, "tau": 2.0}
+    rows.append({**look, "speedup_range": [1.3, 1.5]})
     for k in ks:
         rows.append(
             {
@@ -471,30 +488,36 @@ def _bench_result(ks=(1, 2)):
                 "k": k,
                 "speedup": 1.0 + 0.1 * k,
                 "speedup_range": [0.9 + 0.1 * k, 1.2 + 0.1 * k],
+                "gain": gains[k][0],
+                "gain_range": gains[k][1],
                 "alpha_hat": 0.7,
                 "tau": 1.5,
                 "predicted_textbook": 1.5,
                 "predicted_with_verify": 1.25,
             }
         )
-    rows.append({"method": "ours heuristic (+2/-1)", "k": None, "speedup": 1.24, "tau": 2.5})
+    heuristic = {"method": "ours heuristic (+2/-1)", "k": None, "speedup": 1.24, "tau": 2.5}
+    rows.append({**heuristic, "speedup_range": [1.1, 1.3], "gain": 0.95, "gain_range": [0.9, 1.0]})
     costs = {"target_ms": 8.54, "c": 0.12, "verify": {1: 1.19, 2: 1.63, 3: 1.1}}
-    return {"rows": rows, "repeats": 3, "costs": costs}
+    return {"rows": rows, "repeats": 3, "prompts": 2, "new_tokens": 6, "costs": costs}
 
 
 def test_compact_benchmark_table_is_exact():
     from helpers import side_by_side
 
     assert side_by_side.compact(_bench_result()).splitlines() == [
-        " k   ours     HF alpha_hat  v(k)  theory +verify",
-        " 1  1.10x  0.80x      0.70  1.19   1.50x   1.25x",
-        " 2  1.20x  0.80x      0.70  1.63   1.50x   1.25x",
+        " k /plain   /k=0 theory +verify tok/call alpha_hat  v(k) HF/plain HF tok/call",
+        " 0  1.30x  1.00x  1.00x   1.00x     1.00         -     -        -           -",
+        " 1  1.10x  1.10x  1.50x   1.25x     1.50      0.70  1.19    0.80x        1.50",
+        " 2  1.20x  1.20x  1.50x   1.25x     1.50      0.70  1.63    0.80x        1.50",
         "",
-        "no fixed k             speed-up tokens/call",
-        "HF prompt lookup          1.40x           -",
-        "ours heuristic (+2/-1)    1.24x        2.50",
+        "no fixed k              /plain   /k=0 tok/call",
+        "HF prompt lookup         1.40x      -     2.00",
+        "ours heuristic (+2/-1)   1.24x  0.95x     2.50",
         "",
-        "speed-ups over plain generate, median of 3 repeats; target step 8.5 ms, c = 0.12",
+        "median of 3 repeats; /plain: over plain generate, /k=0: over ours at k = 0",
+        "a token costs: plain generate 80.0 ms, our loop with no drafts 60.0 ms, a bare target step "
+        "8.5 ms; c = 0.12",
     ]
 
 
@@ -511,12 +534,15 @@ def test_speed_plot_draws_with_labels(monkeypatch):
     side_by_side.plot_vs_k(_bench_result())
     ax = shown[0].axes[0]
     assert ax.get_xlabel() and ax.get_ylabel() and "c = 0.12" in ax.get_title()
+    ours = ax.containers[0]  # the first errorbar: ours over the loop with no drafts
+    assert list(ours.lines[0].get_ydata()) == [1.1, 1.2]
     plt.close("all")
 
 
 def test_benchmark_rows_carry_the_spread_of_their_repeats(monkeypatch):
     """The median speed-up lies inside the slowest-to-fastest range of the repeats, computed from the
-    same times: each call's seconds are fixed here, so the range is known exactly."""
+    same times: each call's seconds are fixed here, so the range is known exactly. Our rows also carry
+    their gain over our loop with no drafts, from the same times."""
     from helpers import side_by_side
 
     calls = iter(range(1, 10_000))
@@ -533,10 +559,142 @@ def test_benchmark_rows_carry_the_spread_of_their_repeats(monkeypatch):
     ids = torch.tensor([[5, 6, 7]])
     result = side_by_side.run(target, draft, [ids], 4, ks=[1], repeats=3, progress=False)
     n = len(result["rows"])  # methods per repeat: the i-th method's repeat r took i + r * n seconds
+    names = [r["method"] for r in result["rows"]]
+    zero = names.index(side_by_side.NO_DRAFTS) + 1
     for i, row in enumerate(result["rows"], start=1):
         base = 1 + n  # plain generate's median: its second repeat
         assert row["speedup_range"] == [round(base / (i + 2 * n), 3), round(base / i, 3)]
         assert row["speedup_range"][0] <= row["speedup"] <= row["speedup_range"][1]
+        if row["method"].startswith("ours"):
+            assert row["gain"] == round((zero + n) / (i + n), 3)
+    by_name = {r["method"]: r for r in result["rows"]}
+    assert by_name[side_by_side.NO_DRAFTS]["tau"] == 1.0 and by_name["plain generate"]["tau"] == 1.0
+
+
+def test_no_drafts_is_plain_greedy_with_one_target_call_per_token():
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=3)
+    draft = random_lm("llama", 97, layers=1, hidden=32, seed=4)
+    ids = torch.tensor([[1, 2, 3]])
+    ours, st = spec.speculative_generate(
+        target, draft, ids, k=spec_schedules.NoDrafts(), max_new_tokens=9
+    )
+    assert torch.equal(ours, plain_greedy(target, ids, 9))
+    assert st.target_calls == st.new_tokens == 9 and st.draft_calls == 0 and st.tau == 1.0
+
+
+def test_rejections_are_recorded_where_the_target_replaced_a_draft():
+    """Greedy: each recorded (index, draft token) is the draft's argmax at that place of the final text,
+    which the target replaced with another token."""
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=4)
+    draft = random_lm("llama", 97, layers=1, hidden=32, seed=5)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    seq, st = spec.speculative_generate(target, draft, ids, k=3, max_new_tokens=20)
+    assert len(st.rejected) == st.rejections > 0
+    with torch.no_grad():
+        guess = draft(seq).logits[0].argmax(-1)  # the draft's greedy token after each prefix
+    for i, x in st.rejected:
+        at = ids.shape[1] + i
+        assert x == guess[at - 1].item() and x != seq[0, at].item()
+
+
+def test_against_no_drafts_times_each_draft_beside_the_loop_without(monkeypatch):
+    from helpers import side_by_side
+
+    calls = iter(range(1, 10_000))
+    monkeypatch.setattr(spec_costs, "timed", lambda fn, *a, cuda=False: (next(calls), fn(*a)))
+    target = random_lm("llama", 97, layers=2, hidden=32, seed=0)
+    drafts = {"self": target, "small": random_lm("llama", 97, layers=1, hidden=32, seed=1)}
+    got = side_by_side.against_no_drafts(target, drafts, [torch.tensor([[5, 6]])], 6, k=2)
+    # three methods a repeat: no drafts took 1, 4, 7 s (median 4); "small" 3, 6, 9 s (median 6)
+    assert got["small"]["gain"] == 4 / 6 and got["small"]["gain_range"] == [4 / 9, 4 / 3]
+    assert got["self"]["alpha_hat"] == 1.0 and got["self"]["tau"] == 3.0
+
+
+def test_tutorial_tokens_per_call_follow_its_bugs():
+    """alpha 0.5, k 2: none kept (p .5) 1 token for 2 calls; one kept (p .25) 2 tokens for 3 calls; both
+    (p .25) 2 tokens for 1 call: 1.5 tokens for 2.0 calls."""
+    from helpers.readings import stage11
+
+    assert stage11.tutorial_tau(0.5, 2) == 0.75
+    assert stage11.tutorial_tau(1.0, 4) == 4.0  # every draft kept, the bonus dropped
+
+
+def test_accepted_lengths_against_the_geometric_model():
+    hist, geo = spec_schedules.accepted_lengths([2, 0, 2, 1, 1], [2, 2, 2, 2, 1], 2, 0.5)
+    assert hist.tolist() == [1.0, 1.0, 2.0]  # the round that drafted 1 token is left out
+    assert geo.tolist() == [2.0, 1.0, 1.0]  # 4 rounds x (0.5, 0.25, 0.25)
+
+
+def test_two_token_counts_from_another_sampler_and_the_first_token_share():
+    pairs = torch.tensor([[1, 2], [1, 3], [4, 2]])
+    answers = iter([[1, 3, 9], [4, 2], [1, 3]])
+    counts = spec_exactness.sample_two_tokens(
+        None, None, torch.tensor([[0]]), pairs, 3, seed=0, sampler=lambda ids, n, g: next(answers)
+    )
+    assert counts.tolist() == [0.0, 2.0, 1.0]
+    assert spec_exactness.first_token_share(pairs, counts) == (1, 2 / 3)
+
+
+class _Words:
+    """A tokenizer stand-in: id i decodes to words[i]; id 0 is special."""
+
+    words = ["<end>", " a", " b", " c", " 7", " x"]
+
+    def decode(self, ids, skip_special_tokens=False):
+        ids = ids.tolist() if hasattr(ids, "tolist") else ids
+        return "".join(self.words[i] for i in ids if i or not skip_special_tokens)
+
+
+def test_marked_answer_shows_rounds_and_rejected_drafts():
+    from helpers.readings import stage11
+
+    # prompt [9]; round 1 keeps 2 drafts and adds ' c'; round 2 keeps none: ' 7' replaced draft ' x'
+    st = spec.SpecStats(accepted=[2, 0, 0], proposed=[2, 2, 0], rejected=[(3, 5)])
+    seq = torch.tensor([[9, 1, 2, 3, 4, 0]])
+    assert stage11.marked(_Words(), seq, st, 1) == " a b c| [x→7]"
+    text = stage11.where_rejected(_Words(), [(seq, st)], [1])
+    assert "1 draft was rejected; 1 of them (100%) where the target wrote a number" in text
+    assert "numbers are 20% of the answers' tokens: numbers are where this draft fails most" in text
+
+
+def test_speed_readings_draw_verdicts_only_beyond_the_spread():
+    from helpers.readings import stage11
+
+    overlapping = _bench_result(gains={1: (1.1, [1.0, 1.3]), 2: (1.2, [0.98, 1.35])})
+    text = stage11.speed_vs_theory(overlapping, {1: 0.7, 2: 0.72}, 6)
+    assert "overlaps that of k = 1: the clock cannot tell them apart" in text
+    assert "cannot show that speculation paid" in text
+    clear = _bench_result(gains={1: (1.1, [1.05, 1.15]), 2: (1.4, [1.3, 1.5])})
+    text = stage11.speed_vs_theory(clear, {1: 0.7, 2: 0.72}, 6)
+    assert "clear of every other k's spread" in text and "Speculation itself paid" in text
+    assert "head start" in stage11.baseline(clear, 100, 10, (4, 1))  # 1.2x to 1.4x: above 1x
+    even = stage11.baseline(_bench_result(zero=(1.0, [0.9, 1.1])), 100, 10, (4, 1))
+    assert "the clock cannot tell the two loops apart" in even
+    text = stage11.schedules(clear, {"stop": [3, 1, 0]})
+    assert "`ours heuristic (+2/-1)` ran slower, beyond the repeats' spread" in text
+    assert "stop: 1 to 3 drafts a round" in text
+    text = stage11.schedules(overlapping, {"stop": [3]})
+    assert "The clock cannot tell `ours heuristic (+2/-1)` from it" in text
+
+
+def test_failure_cases_read_each_spread_against_1x():
+    from helpers.readings import stage11
+
+    cases = {
+        "trained draft": {"alpha_hat": 0.7, "gain": 1.2, "gain_range": [1.1, 1.3]},
+        "target as its own draft (c = 1)": {
+            "alpha_hat": 1.0,
+            "gain": 0.9,
+            "gain_range": [0.8, 1.02],
+        },
+        "untrained draft (alpha ~ 0)": {"alpha_hat": 0.0, "gain": 0.4, "gain_range": [0.35, 0.45]},
+    }
+    costs = {"c": 0.2, "verify": {4: 1.5}}
+    text = stage11.failure_cases(cases, costs, 0.7, 3)
+    assert "the trained draft (α̂ 0.70) 1.20x (1.10x to 1.30x), a gain" in text
+    assert "0.90x (0.80x to 1.02x), not told apart from 1x (formula: 0.91x, inside" in text
+    assert "0.40x (0.35x to 0.45x), a loss (formula: 0.43x, inside the spread)" in text
+    assert "which prompts are decoded" not in text  # the same alpha as section 3
 
 
 def test_colab_table_is_section_1s_formula_at_the_configs_ratios():
@@ -557,7 +715,7 @@ def test_colab_table_is_section_1s_formula_at_the_configs_ratios():
     assert row + f"{best(0.6, c_depth):.2f}x | {best(0.8, c_depth):.2f}x |" in text
     c_params = d.params / t.params
     assert f"{best(0.8, c_params):.2f}x |" in text
-    assert f"pays from α ≈ {c_depth:.2f}" in text and "arithmetic, not a measurement" in text
+    assert f"pays from α ≈ {c_depth:.2f}" in text and "c comes from the configs" in text
     top = max(best(0.8, c) for c in (c_depth, c_params))  # the verdict's upper figure, at α = 0.8
     assert "reaches α = 0.8, expect a clear gain on Colab:" in text and f" to {top:.1f}x" in text
 

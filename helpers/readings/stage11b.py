@@ -6,12 +6,6 @@ from __future__ import annotations
 from helpers import hub_settings, judge, profiles, side_by_side_batched, spec_schedules
 
 
-def _at(values: dict[int, float]) -> str:
-    """'1.09x at batch 4 and 1.00x at batch 8'."""
-    parts = [f"{v:.2f}x at batch {b}" for b, v in values.items()]
-    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-
-
 def _shape(pred: dict[int, float]) -> str:
     """How the predicted line moves from batch to batch: 'drops from batch 1 to 4 and flattens'."""
     sizes = sorted(pred)
@@ -54,112 +48,155 @@ def cost_spread(costs: dict) -> str:
         )
     return said + (
         "Notebook 11 timed the same pair in its own run, so its c can differ from this one by more "
-        "than this spread. Each page predicts from its own run's c: compare predictions within one "
-        "run, not across pages."
+        "than this: compare predictions within one run, not across pages."
     )
 
 
+def _sides(result: dict) -> dict[str, list[int]]:
+    """Every batch size, sorted by what its speed-up's range over the repeats shows: faster, slower,
+    unclear (the range straddles 1x)."""
+    out: dict = {"faster": [], "slower": [], "unclear": []}
+    for b, r in sorted(side_by_side_batched.chosen_per_batch(result).items()):
+        lo, hi = side_by_side_batched.spread(r)
+        out["faster" if lo > 1 else "slower" if hi < 1 else "unclear"].append(b)
+    return out
+
+
+def _batched_verdict(result: dict) -> str:
+    """One sentence on every batch size, from the speed-up's ranges over the repeats."""
+    sides = _sides(result)
+    said = {
+        "faster": "was faster than plain in every repeat at batch {}",
+        "slower": "was slower than plain in every repeat at batch {}",
+        "unclear": "straddled 1x at batch {}, where the clock cannot tell it from plain",
+    }
+    parts = [said[w].format(" and ".join(map(str, bs))) for w, bs in sides.items() if bs]
+    return "Speculation " + "; it ".join(parts) + "."
+
+
+def _loop_ratio(r: dict) -> float:
+    """Both models' passes per round inside the decoding, over what k·c(b) + v(k) target steps price."""
+    return r["pass_ms"] / ((r["k"] * r["c"] + r["v"]) * r["target_ms"])
+
+
+def _gap(r: dict) -> str:
+    """How much of the formula's gap to the clock the two measured costs account for, at one batch size,
+    and what the passes inside the decoding cost against their price."""
+    pred, meas, both = r["predicted"], r["speedup"], side_by_side_batched.explained(r)
+    gap, closed = pred - meas, pred - both
+    if gap <= 0.02:
+        out = f"At batch {r['batch']} the clock met the formula: no shortfall to explain."
+    else:
+        share = closed / gap
+        said = (
+            "more than all of it"
+            if share > 1.25
+            else "most of it"
+            if share >= 0.75
+            else "part of it"
+            if share >= 0.25
+            else "little of it"
+        )
+        out = (
+            f"At batch {r['batch']} the clock is {gap:.2f}x under the formula, and the two costs "
+            f"account for {said} ({closed:.2f}x)."
+        )
+    rest = meas - both
+    loop, steps = _loop_ratio(r), r["plain_step_ms"] / r["target_ms"]
+    if rest < -0.05 and loop > 1.05:
+        out += (
+            f" The clock is {-rest:.2f}x lower still: in the decoding both models' passes took "
+            f"{loop:.1f}x what c(b) and v(k) price, over caches of {r['slots_per_token']:.1f} slots "
+            "per new token (masked drafts included), where c(b) and v(k) saw only the prompt."
+        )
+    elif rest > 0.05 and steps > 1.05:
+        out += (
+            f" The clock is {rest:.2f}x higher: plain `generate`'s steps took {steps:.1f}x a bare "
+            "target step (its own per-step work, and caches longer than the prompt), which the "
+            "formula does not charge to plain decoding."
+        )
+    elif abs(rest) > 0.05:
+        lo, hi = side_by_side_batched.spread(r)
+        out += f" The clock is {abs(rest):.2f}x {'lower' if rest < 0 else 'higher'} than that, " + (
+            "within the range its repeats span."
+            if abs(rest) <= hi - lo
+            else f"more than its repeats span ({hi - lo:.2f}x), left unexplained here."
+        )
+    return out
+
+
 def batched(result: dict, costs: dict) -> str:
-    """Section 1: parity, the measured speed-up per batch size, and why the formula's line moves as it does.
-    `costs`: the single-prompt c and v(k) measured at the top of the notebook."""
-    best = side_by_side_batched.best_per_batch(result)
-    sizes = sorted(best)
+    """Section 1: parity, the measured speed-up per batch with its spread, the formula's prediction, the
+    costs it leaves out (measured), and what a GPU changes. `costs`: the top cell's c and v(k)."""
+    chosen = side_by_side_batched.chosen_per_batch(result)
+    sizes = sorted(chosen)
     b0, b1 = sizes[0], sizes[-1]
     ours = [r for r in result["rows"] if r["k"]]
     ok, total = sum(r["parity"] for r in ours), sum(r["rows"] for r in ours)
     plain = {r["batch"]: r["tokens_per_s"] for r in result["rows"] if r["k"] is None}
-    meas = {b: best[b]["speedup"] for b in sizes}
-    pred = {b: best[b]["predicted"] for b in sizes}
     if ok == total:
-        parity = f"All {total} rows, over every k and batch size, equal their prompt's own greedy decoding."
+        parity = f"All {total} rows equal their prompt's own greedy decoding."
     else:
         parity = (
             f"Only {ok} of {total} rows equal their prompt's own greedy decoding: in float32 that "
             "is a bug; in fp16 or bf16 it can be a near-tie rounded the other way."
         )
-    many = {b: meas[b] for b in sizes if b > 1}
-    top = max(many, key=many.get) if many else b0
-    gain = f"Plain batched `generate` makes {plain[b1] / plain[b0]:.1f}x the tokens per second at "
-    gain += f"batch {b1} that it makes at batch {b0}"
-    if many and meas[top] >= 1.1:
-        verdict = f"Batched, the speed-up is {_at(many)}: batched speculation paid at batch {top}."
-        why = f"{gain}, so each batched gain is measured against " + (
-            "a faster baseline." if plain[b1] > plain[b0] else "a baseline that did not speed up."
-        )
-    else:
-        if meas[b0] >= 1.1:
-            each = "both" if len(many) == 2 else "all" if len(many) > 2 else ""
-            verdict = (
-                f"Batch {b0} is not batching: its {meas[b0]:.2f}x is the single-prompt gain of "
-                f"notebook 11. Batched, the speed-up falls to {_at(many)}, {each} below the 10 % we "
-                "would call a gain: on this pair, batching erased speculation's benefit."
-            ).replace(",  below", ", below")
-        else:
-            verdict = "Speculation stayed under a 10 % gain at every batch size on this pair."
-        why = (
-            f"{gain}: it shares a step's overhead among the rows, the overhead that speculation "
-            "shares among drafted tokens, so little is left for the drafts to save where a step is "
-            f"mostly overhead (a target step takes {costs['target_ms']:.1f} ms here). A batched gain "
-            "needs a target whose step is real compute."
-        )
-    first = f"**Reading it.** {parity} {verdict} {why}"
-    e = {b: spec_schedules.expected_tokens(best[b]["alpha_hat"], best[b]["k"]) for b in sizes}
-    v = {b: e[b] / pred[b] - best[b]["k"] * best[b]["c"] for b in sizes}
-    inputs = "; ".join(
-        f"batch {b}: k = {best[b]['k']}, α̂ {best[b]['alpha_hat']:.2f}, c(b) {best[b]['c']:.2f}, "
-        f"v(k) {v[b]:.2f}"
+    each = ", ".join(
+        f"{chosen[b]['speedup']:.2f}x at batch {b} ({lo:.2f}x to {hi:.2f}x)"
         for b in sizes
+        for lo, hi in [side_by_side_batched.spread(chosen[b])]
     )
-    values = ", ".join(f"{pred[b]:.2f}x" for b in sizes)
-    line = f"**The predicted line** {_shape(pred)} ({values}; {inputs})."
-    if pred[b1] > pred[b0]:
-        if best[b1]["c"] < best[b0]["c"]:
-            line += (
-                f" c(b) is lower at batch {b1} than at batch {b0}: the target's step grew with the "
-                "batch more than the draft's, so the formula counts drafting as cheaper."
-            )
-        else:
-            line += f" c(b) is not lower at batch {b1}, so the rise comes from v(k) and α̂ there."
-    c0, c1 = best[b0]["c"], costs["c"]
-    runs = costs.get("c_runs", [c1])
-    lo, hi = min(runs), max(runs)
-    if lo - 0.005 <= c0 <= hi + 0.005:
-        line += (
-            f" At batch {b0}, c(b) {c0:.2f} lies inside the range of the top's {len(runs)} "
-            f"measurements of c ({lo:.2f} to {hi:.2f})."
+    first = (
+        f"**Reading it.** {parity} At the formula's k the speed-up is {each}, each with its range "
+        f"over {result['repeats']} repeats. {_batched_verdict(result)} The baseline moved too: "
+        f"plain `generate` makes {plain[b1] / plain[b0]:.1f}x the tokens per second at batch {b1} "
+        f"that it makes at batch {b0}."
+    )
+    pred = {b: chosen[b]["predicted"] for b in sizes}
+    many = [b for b in sizes if b > 1] or sizes
+    if min(pred[b] for b in many) >= 1.1:
+        room = (
+            "the forward passes alone leave a gain of 10 % or more at every batch size, so "
+            "batching does not by itself use up what the drafts save"
+        )
+    elif max(pred[b] for b in many) < 1.1:
+        room = "the forward passes alone leave under 10 % to gain once rows are batched"
+    else:
+        room = "the forward passes alone leave 10 % or more to gain at batch " + " and ".join(
+            str(b) for b in many if pred[b] >= 1.1
+        )
+    slow = chosen[b1]
+    books = sorted({f"{chosen[b]['bookkeeping']:.0%}" for b in sizes}, key=lambda x: float(x[:-1]))
+    second = (
+        f"**What the formula leaves out.** With α̂, c(b) and v(k) measured at each batch (second "
+        f"table) it predicts {', '.join(f'{pred[b]:.2f}x' for b in sizes)}: {room}. Two costs "
+        "outside it were measured in the timed runs. **The slowest row**: a batch runs "
+        f"until its last row is done; at batch {b1} it ran {slow['rounds']} rounds where its mean "
+        f"row needed {slow['mean_row_rounds']:.1f} (a factor of {slow['slowest']:.2f}). "
+        "**Bookkeeping**: acceptance, masking and writing tokens took "
+        f"{' to '.join([books[0], books[-1]] if len(books) > 1 else books)} of ours' time. "
+        f"{_gap(slow)}"
+    )
+    k = max(r["k"] for r in ours)
+    v = {r["batch"]: r["v"] for r in ours if r["k"] == k}
+    if v[b1] > v[b0] + 0.15:
+        here = (
+            f"Here v({k}) rose from {v[b0]:.2f} at batch {b0} to {v[b1]:.2f} at batch {b1}: a "
+            "first sign of that effect on this CPU."
         )
     else:
-        line += (
-            f" At batch {b0}, c(b) {c0:.2f} lies outside the range of the top's {len(runs)} "
-            f"measurements of c ({lo:.2f} to {hi:.2f}): the same ratio, timed a minute later on a "
-            "CPU whose load had changed. With the top's c the batch-"
-            f"{b0} prediction would be {e[b0] / (best[b0]['k'] * c1 + v[b0]):.2f}x."
+        here = (
+            f"Here v({k}) went from {v[b0]:.2f} at batch {b0} to {v[b1]:.2f} at batch {b1}: "
+            f"{b1 * (k + 1)} tokens did not fill this CPU's steps, mostly fixed overhead (a target "
+            f"step takes {costs['target_ms']:.1f} ms), so the formula's line {_shape(pred)}."
         )
-    ratio = ", ".join(f"{meas[b] / pred[b]:.2f}" for b in sizes[:-1])
-    ratio += f" and {meas[b1] / pred[b1]:.2f} of the prediction at batch "
-    ratio += ", ".join(str(b) for b in sizes[:-1]) + f" and {b1}"
-    shares = [meas[b] / pred[b] for b in sizes]
-    if max(shares) < 1:
-        why_short = (
-            "because the formula prices the forward passes only. "
-            f"At batch {b0} that leaves out each round's Python work (the draft loop, acceptance, "
-            "cropping the caches). Batched, two more costs join: a batch runs until its slowest row "
-            "has all its tokens, while the formula uses an average row's α̂, and every round does "
-            "per-row masking that plain `generate` skips."
-        )
-    elif min(shares) > 1:
-        why_short = (
-            "above the prediction everywhere: the formula's c(b) and v(k) are clock ratios timed "
-            "apart from the decoding, and here they priced a round higher than the decoding paid."
-        )
-    else:
-        why_short = (
-            "on both sides of the prediction: the formula leaves out each round's Python work and "
-            "the slowest row (which lower the clock), and its c(b) and v(k) are clock ratios timed "
-            "apart from the decoding (which can move it either way)."
-        )
-    second = f"{line} The clock lands at {ratio}, {why_short}"
-    return f"{first}\n\n{second}"
+    third = (
+        "**On a GPU** the formula's own inputs move with the batch. At small b a step waits on "
+        "memory and kernel launches, so c(b) is small and v(k) near 1; as b(k+1) grows the verify "
+        "pass turns compute-bound, v(k) climbs toward k + 1 and the formula itself predicts less. "
+        f"The slowest row and the bookkeeping come on top. {here}"
+    )
+    return f"{first}\n\n{second}\n\n{third}"
 
 
 def _paired(new: list, old: list, known: list[int]) -> tuple[float, float, float]:
@@ -182,10 +219,24 @@ def recipes(lrs: tuple[float, float]) -> str:
     return (
         f"The two recipes differ in more than the method: sequence-level trains LoRA adapters at a "
         f"learning rate of {lrs[0]:g}, DistillSpec every weight at {lrs[1]:g} ({same}, different "
-        "trained weights). So this comparison does not separate the method from its recipe. To do "
-        "that, train both the same way (every weight, or LoRA for both) with a sweep of three "
-        "learning rates each, and compare the best of each on these held-out prompts."
+        "trained weights). So this comparison does not separate the method from its recipe; "
+        "exercise 4 trains both at three learning rates each."
     )
+
+
+def _winner(new: list, old: list, known: list[int]) -> str:
+    """'on' (on-policy accepts more), 'seq' (sequence-level does) or 'neither', from the paired interval
+    of new (on-policy) minus old (sequence-level)."""
+    _, lo, hi = _paired(new, old, known)
+    return "on" if lo > 0 else "seq" if hi < 0 else "neither"
+
+
+def _keep(w: str) -> str:
+    return {
+        "on": "keep DistillSpec's draft",
+        "seq": "keep the sequence-level draft",
+        "neither": "neither draft is better",
+    }[w]
 
 
 def distillation(
@@ -197,9 +248,13 @@ def distillation(
     t_op: float,
     stock_alpha: float | None = None,
     lrs: tuple[float, float] | None = None,
+    sampled: tuple[list, list, list] | None = None,
+    batched: dict | None = None,
 ) -> str:
-    """Section 2: each distilled draft against the stock draft, and the two against each other (paired).
-    `lrs`: the sequence-level (LoRA) and on-policy (every weight) learning rates."""
+    """Section 2: each distilled draft against the stock draft, and the two against each other (paired),
+    greedy and, if given, `sampled` (the three drafts' sampled α per prompt, in the same order).
+    `lrs`: the sequence-level (LoRA) and on-policy (every weight) learning rates. `batched`: section 1's
+    result, whose α̂ for the same stock pair this section's is set against."""
     verdicts, cis = [], {}
     for name, new in (("sequence-level", alphas1), ("on-policy (DistillSpec)", alphas2)):
         ci, lo, hi = _gain(new, alphas0, known)  # paired with the stock draft: the same prompts
@@ -216,18 +271,9 @@ def distillation(
         verdicts.append(f"{name[0].upper()}{name[1:]} distillation {said}.")
     if all(lo > 0 for _, lo in cis.values()):
         each = ", ".join(f"{name} by {ci}" for name, (ci, _) in cis.items())
-        verdicts = [f"Both distillations raised α over the stock draft: {each}."]
+        verdicts = [f"Greedy, both distillations raised α over the stock draft: {each}."]
     gap, d_lo, d_hi = _paired(alphas2, alphas1, known)
-    if d_lo > 0:
-        winner = "the interval lies above zero, so DistillSpec's on-policy draft accepts more"
-    elif d_hi < 0:
-        winner = (
-            "the interval lies below zero, so the sequence-level draft accepts more and DistillSpec "
-            f"did not pay here against it ({t_op:.0f} s of training against {t_seq:.0f} s): keep "
-            "the sequence-level draft"
-        )
-    else:
-        winner = "the interval contains zero, so neither draft is better here"
+    w_greedy = _winner(alphas2, alphas1, known)
     stock = sum(alphas0[i] for i in known) / len(known) if known else float("nan")
     if stock_alpha is None:
         before = ""
@@ -241,46 +287,59 @@ def distillation(
             f"On the stock target the same draft reaches {stock_alpha:.2f}: your fine-tune did not "
             "lower α by more than 0.05, so there is little for a distilled draft to win back. "
         )
-    return (
+    if stock_alpha is not None and batched:
+        a = sorted(
+            {
+                f"{r['alpha_hat']:.2f}"
+                for r in side_by_side_batched.chosen_per_batch(batched).values()
+            }
+        )
+        lo, hi = float(a[0]), float(a[-1])
+        side = "lower" if hi < stock_alpha else "higher" if lo > stock_alpha else "about the same"
+        before += (
+            f"Section 1's α̂ for that pair, {' to '.join([a[0], a[-1]] if len(a) > 1 else a)}, is "
+            f"{side}: it decoded {batched['prompts']} other rows to the full {batched['new_tokens']}"
+            "-token budget, past their end of turn. α belongs to the text decoded. "
+        )
+    out = (
         f"**Reading it.** The stock draft's α on your model is {stock:.2f} over {len(known)} "
-        f"held-out prompts (stopped at the end of turn). {before}"
-        f"{' '.join(verdicts)} Between the two, on-policy minus sequence-level is {gap:+.3f} "
-        f"(95% CI {d_lo:+.3f} to {d_hi:+.3f}): {winner}." + (f"\n\n{recipes(lrs)}" if lrs else "")
+        f"held-out prompts (greedy, stopped at the end of turn). {before}"
+        f"{' '.join(verdicts)} On-policy minus sequence-level is {gap:+.3f} (95% CI {d_lo:+.3f} "
+        f"to {d_hi:+.3f}), "
+        + {
+            "on": "above zero: DistillSpec's draft accepts more greedily.",
+            "seq": "below zero: the sequence-level draft accepts more greedily.",
+            "neither": "an interval that contains zero: neither accepts more greedily.",
+        }[w_greedy]
     )
+    if sampled:
+        s0, s1, s2 = sampled
+        gains = [
+            f"{n} {_gain(new, s0, known)[0]}"
+            for n, new in (("sequence-level", s1), ("DistillSpec", s2))
+        ]
+        sgap, s_lo, s_hi = _paired(s2, s1, known)
+        w_sampled = _winner(s2, s1, known)
+        out += (
+            f" Sampled at temperature 1, where DistillSpec's loss aims: {', '.join(gains)} over "
+            f"the stock draft; on-policy minus sequence-level {sgap:+.3f} (95% CI {s_lo:+.3f} to "
+            f"{s_hi:+.3f})."
+        )
+        if w_greedy == w_sampled:
+            out += f" Both settings agree: {_keep(w_greedy)}, for greedy and sampled serving alike"
+        else:
+            out += (
+                f" The settings disagree: for greedy serving {_keep(w_greedy)}; for sampled "
+                f"serving {_keep(w_sampled)}"
+            )
+    else:
+        out += f" For greedy serving, {_keep(w_greedy)}; sampled serving was not measured"
+    out += f" ({t_op:.0f} s of DistillSpec training against {t_seq:.0f} s)."
+    return out + (f"\n\n{recipes(lrs)}" if lrs else "")
 
 
-def distill_plot(tvd: list[float], alpha: dict[str, float], ci: dict[str, tuple]) -> str:
-    """Section 2's figure: the on-policy TVD curve, and α per draft with its interval."""
-    n = min(10, len(tvd))
-    first, last = sum(tvd[:n]) / n, sum(tvd[-n:]) / n
-    tail = tvd[-30:]
-    if last < first - 0.02:
-        curve = f"fell from {first:.2f} over the first {n} steps to {last:.2f} over the last {n}"
-    else:
-        curve = (
-            f"did not fall ({first:.2f} over the first {n} steps, {last:.2f} over the last {n}): "
-            "the training did not move the draft toward the target on its own samples"
-        )
-    op = next(name for name in alpha if "on-policy" in name)
-    a = alpha[op]
-    said = (
-        f"**Reading it.** Left: the TVD on the draft's own samples {curve}. Each step draws new "
-        f"samples, so single steps scatter ({min(tail):.2f} to {max(tail):.2f} over the last "
-        f"{len(tail)}). 1 − TVD, the acceptance sampled decoding would see on those samples, ends "
-        f"near {1 - last:.2f}; the draft's greedy α on held-out prompts is {a:.2f}"
-    )
-    if a < 1 - last - 0.05:
-        said += (
-            ", lower: the loss is measured where the draft goes at temperature 1, α where the "
-            "target goes greedily, so the curve overstates the gain greedy decoding sees. "
-        )
-    elif a > 1 - last + 0.05:
-        said += (
-            ", higher: agreeing on the target's greedy token is easier than matching its whole "
-            "distribution. "
-        )
-    else:
-        said += ", about the same. "
+def _overlaps(alpha: dict[str, float], ci: dict[str, tuple]) -> str:
+    """Which pairs of 95% intervals do not overlap."""
     names = list(alpha)
     apart = [
         (x, y)
@@ -289,15 +348,90 @@ def distill_plot(tvd: list[float], alpha: dict[str, float], ci: dict[str, tuple]
         if ci[x][1] < ci[y][0] or ci[y][1] < ci[x][0]
     ]
     if len(apart) == len(names) * (len(names) - 1) // 2:
-        bars = "no two intervals overlap"
-    elif not apart:
-        bars = "every two intervals overlap, so the bars alone separate no draft"
-    else:
-        bars = "; ".join(f"{x} and {y} do not overlap" for x, y in apart) + "; the rest overlap"
-    return said + (
-        f"Right: mean α per draft with its 95% bootstrap interval over the prompts: {bars}. The "
-        "bars are unpaired; the paired intervals below are the sharper test."
+        return "no two intervals overlap"
+    if not apart:
+        return "every two intervals overlap, so the bars alone separate no draft"
+    short = {x: x.split(",")[0] for x in names}
+    return ", ".join(f"{short[x]} and {short[y]} do not overlap" for x, y in apart) + (
+        ", the rest do"
     )
+
+
+def _spike(tvd: list[float], w: int = 10) -> str:
+    """The TVD curve's largest excursion of its running mean over w steps, and whether it came back."""
+    smooth = [sum(tvd[max(0, i - w + 1) : i + 1]) / min(i + 1, w) for i in range(len(tvd))]
+    start = w if len(tvd) > 2 * w else 0  # past the first w steps: the curve starts high
+    typical = sorted(smooth[start:])[len(smooth[start:]) // 2]
+    top = max(range(start, len(smooth)), key=smooth.__getitem__)
+    peak = smooth[top]
+    if peak < 1.3 * typical:
+        return f"No spike: the running mean peaks at {peak:.2f}, within 30 % of its median {typical:.2f}."
+    window = tvd[max(0, top - w + 1) : top + 1]
+    said = (
+        f"The largest event is a spike: the running mean climbs to {peak:.2f} at step {top} "
+        f"(single steps to {max(window):.2f}) against a median of {typical:.2f}"
+    )
+    back = next((i for i in range(top, len(smooth)) if smooth[i] <= typical + 0.03), None)
+    if back is not None:
+        return said + (
+            f", and is back by step {back}: training did not diverge. A full-weight update near the "
+            "edge of stability, or a batch of odd samples, looks like this; exercise 4's "
+            "learning-rate sweep tells which."
+        )
+    return said + (
+        ", and had not come back by the last step: at this learning rate the full-weight update "
+        "went unstable, which costs the draft α; try a lower rate first."
+    )
+
+
+def _side(x: float, ref: float) -> str:
+    return "lower" if x < ref - 0.05 else "higher" if x > ref + 0.05 else "about the same"
+
+
+def distill_plot(
+    tvd: list[float],
+    alpha: dict[str, float],
+    ci: dict[str, tuple],
+    s_alpha: dict[str, float] | None = None,
+    s_ci: dict[str, tuple] | None = None,
+) -> str:
+    """Section 2's figure: the on-policy TVD curve with its spike if any, and α per draft with its
+    interval (greedy, and sampled if given)."""
+    n = min(10, len(tvd))
+    first, last = sum(tvd[:n]) / n, sum(tvd[-n:]) / n
+    if last < first - 0.02:
+        curve = f"fell from {first:.2f} over the first {n} steps to {last:.2f} over the last {n}"
+    else:
+        curve = (
+            f"did not fall ({first:.2f} over the first {n} steps, {last:.2f} over the last {n}): "
+            "the training did not move the draft toward the target on its own samples"
+        )
+    op = next(name for name in alpha if "on-policy" in name)
+    sides = {"greedy": _side(alpha[op], 1 - last)}
+    if s_alpha:
+        sides["sampled"] = _side(s_alpha[op], 1 - last)
+    got = " and ".join(
+        f"{mode} α {a[op]:.2f}" for mode, a in (("greedy", alpha), ("sampled", s_alpha)) if a
+    )
+    if set(sides.values()) == {"lower"}:
+        read = (
+            "lower: the loss is measured on the draft's own samples, α on held-out prompts where "
+            "the target writes, so the curve overstates the gain"
+        )
+    elif set(sides.values()) == {"about the same"}:
+        read = "about the same: the loss predicted the acceptance"
+    else:
+        read = "; ".join(f"{mode} {way}" for mode, way in sides.items())
+    said = (
+        f"**Reading it.** Left: the TVD on the draft's own samples {curve}; single steps scatter "
+        f"({min(tvd):.2f} to {max(tvd):.2f}), since each step draws new samples. {_spike(tvd)} "
+        f"1 − TVD, the acceptance on the draft's own samples, ends near {1 - last:.2f}; on "
+        f"held-out prompts DistillSpec's draft reaches {got}, {read}. Right: α per draft with "
+        f"95% bootstrap intervals; greedy: {_overlaps(alpha, ci)}"
+    )
+    if s_alpha and s_ci:
+        said += f"; sampled: {_overlaps(s_alpha, s_ci)}"
+    return said + ". The paired intervals above are the sharper test."
 
 
 def speedup_column(alpha: dict[str, float], costs: dict) -> str:
@@ -334,39 +468,54 @@ def speedup_column(alpha: dict[str, float], costs: dict) -> str:
         f"{best(alpha[top], hi):.2f}x to {best(alpha[top], lo):.2f}x."
     )
     return (
-        f"**The speed-up column.** With the stock draft the formula's best is {stock:.2f}x, {said}; "
+        f"**The best column.** With the stock draft the formula's best is {stock:.2f}x, {said}; "
         f"the {top.split(',')[0]} draft's α gives {best(alpha[top]):.2f}x. The column is the "
         f"formula on the c and v(k) measured at the top of this notebook, not a measurement{noise}."
-        f"{moves} On the tiny CPU profile read α as the result and that column as an illustration; "
-        "the training seconds are this run's CPU."
+        f"{moves} On the tiny CPU profile read α as the result and the column as an illustration."
     )
 
 
 def trend(result: dict) -> dict:
-    """How the measured speed-up moved from the smallest batch to the largest: 'rose', 'fell' or 'held'
-    (within 0.05x), with both ends."""
-    best = side_by_side_batched.best_per_batch(result)
-    sizes = sorted(best)
+    """How the measured speed-up moved from the smallest batch to the largest, at the formula's k: 'rose'
+    or 'fell' when the two ranges over the repeats do not overlap, else 'held' (the clock cannot tell)."""
+    chosen = side_by_side_batched.chosen_per_batch(result)
+    sizes = sorted(chosen)
     b0, b1 = sizes[0], sizes[-1]
-    m0, m1 = best[b0]["speedup"], best[b1]["speedup"]
-    way = "rose" if m1 > m0 + 0.05 else "fell" if m1 < m0 - 0.05 else "held"
+    (lo0, hi0), (lo1, hi1) = (side_by_side_batched.spread(chosen[b]) for b in (b0, b1))
+    way = "rose" if lo1 > hi0 else "fell" if hi1 < lo0 else "held"
     return {
         "way": way,
         "b0": b0,
         "b1": b1,
-        "m0": m0,
-        "m1": m1,
-        "c0": best[b0]["c"],
-        "c1": best[b1]["c"],
+        "m0": chosen[b0]["speedup"],
+        "m1": chosen[b1]["speedup"],
+        "repeats": result["repeats"],
     }
 
 
 def _batch_words(t: dict) -> str:
-    """'the gain rose from 1.04x at batch 1 to 1.19x at batch 8'."""
+    """'the speed-up fell from 1.15x at batch 1 to 1.01x at batch 8 (their ranges over 4 repeats do
+    not overlap)'."""
     ends = f"{t['m0']:.2f}x at batch {t['b0']}"
     if t["way"] == "held":
-        return f"the gain held level, {ends} and {t['m1']:.2f}x at batch {t['b1']}"
-    return f"the gain {t['way']} from {ends} to {t['m1']:.2f}x at batch {t['b1']}"
+        return (
+            f"the speed-up went from {ends} to {t['m1']:.2f}x at batch {t['b1']}, but their ranges "
+            f"over {t['repeats']} repeats overlap: the clock cannot tell them apart"
+        )
+    return (
+        f"the speed-up {t['way']} from {ends} to {t['m1']:.2f}x at batch {t['b1']} (their ranges "
+        f"over {t['repeats']} repeats do not overlap)"
+    )
+
+
+def _gpu_rows(result: dict) -> str:
+    """v(k) at the largest k from the smallest batch to the largest: 'v(4) 1.48 -> 1.70'."""
+    ours = [r for r in result["rows"] if r["k"]]
+    k = max(r["k"] for r in ours)
+    v = {r["batch"]: r["v"] for r in ours if r["k"] == k}
+    b0, b1 = min(v), max(v)
+    way = "rose" if v[b1] > v[b0] + 0.15 else "did not rise"
+    return f"v({k}) {way}, {v[b0]:.2f} at batch {b0} and {v[b1]:.2f} at batch {b1}"
 
 
 def summary(
@@ -377,60 +526,43 @@ def summary(
     alphas2: list,
     known: list[int],
     lrs: tuple[float, float],
+    sampled: tuple[list, list, list] | None = None,
+    pvalues: list[float] | None = None,
 ) -> str:
-    """The summary's bullets, each from this run's values: parity, the batched trend and its cause, the
-    formula's fit, c's noise, and the distilled drafts."""
-    t = trend(result)
-    best = side_by_side_batched.best_per_batch(result)
+    """The summary's bullets, each from this run's values: parity and the sampled rows' test, the batched
+    speed-up with its spread, the formula and the costs outside it, c's noise, and the distilled drafts."""
+    chosen = side_by_side_batched.chosen_per_batch(result)
+    sizes = sorted(chosen)
     ours = [r for r in result["rows"] if r["k"]]
     ok, total = sum(r["parity"] for r in ours), sum(r["rows"] for r in ours)
-    plain = {r["batch"]: r["tokens_per_s"] for r in result["rows"] if r["k"] is None}
-    exact = "every one of" if ok == total else f"only {ok} of"
-    first = (
-        "- Batched, each row accepts its own drafts; rejected drafts stay in the cache, masked out, "
-        "and each row's position is its own count of real tokens. Here "
-        f"{exact} {total} decoded rows equalled their prompt's own greedy decoding."
-    )
-    gain = (
-        f"- The gain is measured against batched `generate`, which itself made "
-        f"{plain[t['b1']] / plain[t['b0']]:.1f}x the tokens per second at batch {t['b1']} that it "
-        f"made at batch {t['b0']}. Here {_batch_words(t)}"
-    )
-    if t["way"] == "rose":
-        gain += (
-            f": c(b) went from {t['c0']:.2f} to {t['c1']:.2f}, so the target's step grew with the "
-            "batch more than the draft's and drafting got relatively cheaper."
-            if t["c1"] < t["c0"]
-            else ": c(b) did not fall, so the formula's inputs do not explain the rise; read it as "
-            "this CPU's timing."
-        )
-    elif t["way"] == "fell":
-        gain += (
-            ": batching shares a step's overhead among the rows, the overhead speculation shares "
-            "among drafted tokens, so less was left for the drafts to save"
-            + (
-                f", and at batch {t['b1']} speculation was slower than plain."
-                if t["m1"] < 1
-                else "."
-            )
+    first = f"- Batched speculative decoding stays exact per row: {ok} of {total} rows equalled their own greedy decoding"
+    if pvalues:
+        passed = sum(p > 1e-3 for p in pvalues)
+        first += (
+            f", and sampled rows of {passed} of {len(pvalues)} prompts passed notebook 11's "
+            f"chi-square test (smallest p {min(pvalues):.2g})."
         )
     else:
-        gain += ": batching neither took the gain away nor added to it on this pair."
-    gain += " Whether speculation pays at your batch size is a measurement, not a rule."
-    shares = [best[b]["speedup"] / best[b]["predicted"] for b in sorted(best)]
+        first += "."
+    gain = (
+        f"- Against batched `generate`, over {result['repeats']} repeats: "
+        f"{_batched_verdict(result)[0].lower()}{_batched_verdict(result)[1:]}"
+    )
+    b1 = sizes[-1]
+    r = chosen[b1]
+    pred = ", ".join(f"{chosen[b]['predicted']:.2f}x" for b in sizes)
     fit = (
-        f"- The formula at batch b needs α̂, c(b) and v(k) measured at that batch. The clock landed "
-        f"at {min(shares):.2f} to {max(shares):.2f} of its prediction: "
-        + (
-            "the formula leaves out the slowest row and each round's bookkeeping."
-            if max(shares) < 1
-            else "its inputs are clock ratios timed apart from the decoding, and they move."
-        )
+        f"- The formula with α̂, c(b) and v(k) measured at each batch predicted {pred}. Two costs "
+        f"outside it, measured at batch {b1}: the slowest row (a factor of {r['slowest']:.2f}) "
+        f"and bookkeeping ({r['bookkeeping']:.0%} of ours' time) bring it to "
+        f"{side_by_side_batched.explained(r):.2f}x against {r['speedup']:.2f}x on the clock. On a "
+        "GPU the verify pass turns compute-bound as b(k+1) grows, so v(k) climbs and the formula "
+        f"itself predicts less (here {_gpu_rows(result)})."
     )
     lo, hi = min(costs["c_runs"]), max(costs["c_runs"])
     noise = (
-        f"- c is a ratio of two clocks: on this shared CPU it ranged from {lo:.3f} to {hi:.3f} over "
-        f"{len(costs['c_runs'])} measurements in one cell. Compare predictions within one run."
+        f"- c is a ratio of two clocks: {lo:.3f} to {hi:.3f} over {len(costs['c_runs'])} "
+        "measurements in one cell. Compare predictions within one run."
     )
     gains = {
         name: _gain(new, alphas0, known)
@@ -440,19 +572,32 @@ def summary(
         f"{name} {'raised α' if lo > 0 else 'lowered α' if hi < 0 else 'left α within noise'}, {ci}"
         for name, (ci, lo, hi) in gains.items()
     ]
-    gap, d_lo, d_hi = _paired(alphas2, alphas1, known)
-    lead = (
-        "DistillSpec accepted more"
-        if d_lo > 0
-        else "sequence-level accepted more"
-        if d_hi < 0
-        else "neither accepted more"
-    )
+
+    def lead_of(w: str) -> str:
+        return {
+            "on": "DistillSpec accepted more",
+            "seq": "sequence-level accepted more",
+            "neither": "neither accepted more",
+        }[w]
+
+    w = _winner(alphas2, alphas1, known)
+    lead = lead_of(w)
     distilled = (
-        f"- A draft trained for your model: on held-out prompts, paired with the stock draft, "
-        f"{' and '.join(said)}; {lead}. The two recipes differ in trained weights and learning "
-        f"rate ({lrs[0]:g} against {lrs[1]:g}) as well as method, so that is a recipe's result; "
-        "sweep the learning rate for each before choosing a method."
+        f"- A draft trained for your model, paired with the stock draft on held-out prompts: "
+        f"greedy, {' and '.join(said)}; {lead}"
+    )
+    if sampled:
+        ws = _winner(sampled[2], sampled[1], known)
+        distilled += (
+            ", and so did it sampled at temperature 1."
+            if ws == w
+            else f"; sampled at temperature 1, {lead_of(ws)}."
+        )
+    else:
+        distilled += "."
+    distilled += (
+        f" The recipes differ in trained weights and learning rate ({lrs[0]:g} against "
+        f"{lrs[1]:g}) as well as method: a recipe's result, not a method's."
     )
     return "\n".join([first, gain, fit, noise, distilled])
 
@@ -470,11 +615,6 @@ def colab(
     models = profiles.GPU_PRESETS["t4"]["models"]
     pair = f"{models['target'].split('/')[-1]} + {models['draft'].split('/')[-1]}"
     t = trend(result)
-    gpu = (
-        "the same direction as expected on a GPU, for a different reason"
-        if t["way"] == "fell"
-        else "not the direction expected on a GPU"
-    )
     stock = sum(alphas0[i] for i in known) / len(known) if known else float("nan")
     if stock_alpha is None:
         here = "here your model is the target itself, so there was nothing to lose"
@@ -496,30 +636,25 @@ def colab(
             f"{card}: {' + '.join(m.split('/')[-1] for m in names)}"
             for card, names in hub_settings.SECOND_PAIRS.items()
         )
-        other = (
-            f"{pairs}; measured by the cell above on those cards. One tokenizer, but the 7B pads "
-            "its vocabulary to 152,064 rows and the 0.5B has 151,936: both are sliced to the "
-            "tokenizer's length before any comparison. Not on this profile"
-        )
+        other = f"{pairs}; the two vocabularies are padded to different sizes and sliced to the tokenizer's"
+    gpu = _gpu_rows(result)
     rows = [
         ("pair", f"every preset: {pair} (fp16 on t4, bf16 on l4 and a100)"),
         (
             "batched speed-up",
-            "a 22-layer target's step at batch 1 waits on memory and kernel launches, so a "
-            "2-layer draft saves most of a step per accepted token; as the batch grows the verify "
-            "pass over b(k+1) tokens fills the card and the gain should shrink. On this run's CPU "
-            f"{_batch_words(t)}: {gpu}. A tiny model's step is mostly fixed overhead, so the tiny "
-            "trend does not predict the GPU's",
+            "at small batch a step waits on memory and launches (c(b) small, v(k) near 1); as "
+            "b(k+1) grows the verify pass turns compute-bound, v(k) climbs and the gain should "
+            f"shrink, the slowest row and bookkeeping on top. Here {_batch_words(t)}; {gpu}"
+            + ("" if "rose" in gpu else ": this CPU's steps are mostly fixed overhead"),
         ),
         (
             "your model with the stock draft",
-            "a lower α than on the stock target wherever your fine-tune changed the text "
-            f"(`COURSE_TARGET=./dpo_final`); {here}",
+            f"a lower α wherever your fine-tune changed the text (`COURSE_TARGET=./dpo_final`); {here}",
         ),
         (
             "distilled drafts",
-            "a higher α on held-out prompts where your fine-tune lowered it; the paper's 10–45 % "
-            f"speed-ups (section 2) as the reference. Here, α over the stock draft: {', '.join(gains)}",
+            "a higher α where your fine-tune lowered it; the paper's 10–45 % speed-ups as the "
+            f"reference. Here, greedy α over the stock draft: {', '.join(gains)}",
         ),
         ("a second family (l4, a100)", other),
     ]

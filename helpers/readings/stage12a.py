@@ -8,15 +8,16 @@ from collections import Counter
 from pathlib import Path
 
 from helpers import claims
-from helpers.readings import coin_noise, plural, within
+from helpers import self_instruct as si
+from helpers.readings import coin_noise, within
 
 INVALID = ("not a valid task", "no grader")  # family_of labels that are not a task family
 
 
 # ---------------------------------------------------------------- inputs of the readings
-def bars(heldout: dict[str, int]) -> dict[str, float]:
-    """Noise bars: sqrt(1/n) for a family of n prompts (two standard errors of a rate at 0.5), and for the
-    mean of F families sqrt(sum 1/n) / F."""
+def score_bars(heldout: dict[str, int]) -> dict[str, float]:
+    """One score's noise bar: sqrt(1/n) for a family of n prompts (two standard errors of a rate at 0.5,
+    the worst case), and for the mean of F families sqrt(sum 1/n) / F."""
     if not heldout:
         return {}
     out = {f: coin_noise(n) for f, n in heldout.items()}
@@ -29,21 +30,58 @@ def _main(scores: dict) -> str:
     return "mean" if "mean" in scores else next(iter(scores))
 
 
-def _gain(before: dict, after: dict) -> dict[str, float]:
-    """Change per family (the mean left out)."""
-    return {f: after[f] - before[f] for f in before if f != "mean"}
+def _names(fams: list[str]) -> str:
+    """'`a`', '`a` and `b`', '`a`, `b` and `c`'."""
+    names = [f"`{f}`" for f in fams]
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
-def _noise(delta: float, bar: float | None) -> str:
-    """', inside its noise bar (±0.07)' or ', beyond ...'; '' without a bar."""
-    if bar is None:
-        return ""
-    return f", {'inside' if within(delta, bar) else 'beyond'} its noise bar (±{bar:.2f})"
+def _base(f: str, baseline: dict, common: dict) -> str:
+    """'0.57, always 'no'' or '0.50, a coin' for a two-way family; '0, open answer' otherwise."""
+    if f not in baseline:
+        return "0, open answer"
+    label, share = common.get(f, ("", 0.0))
+    how = f"always '{label}'" if share > 0.5 and share >= baseline[f] else "a coin"
+    return f"{baseline[f]:.2f}, {how}"
+
+
+def _short(text: str, k: int = 48) -> str:
+    """One table cell: newlines shown as ' / ', cut to `k` characters."""
+    text = text.replace("\n\n", " / ").replace("\n", " ")
+    return text if len(text) <= k else text[: k - 1] + "…"
 
 
 # ---------------------------------------------------------------- sections 4 to 7
-def writer(reference: dict[str, float]) -> str:
-    """The writer's held-out accuracy per family, read: which families' instances to expect wrong."""
+def families(
+    seeds: list[dict], fams: list[str], heldout: dict, baseline: dict, common: dict
+) -> str:
+    """The task families, defined once: an example from the seeds with its right answer, the held-out
+    prompts each is scored on, and the baseline a student reaches without the skill."""
+    if not heldout:
+        return (
+            "The hub's tasks have no families: the student is scored by ROUGE-L against the held-out "
+            "seed tasks' outputs."
+        )
+    first: dict[str, dict] = {}
+    for s, f in zip(seeds, fams):
+        first.setdefault(f, s)
+    table = "| family | example (a seed) | right answer | held-out prompts | baseline |\n"
+    table += "|---|---|---|---|---|\n"
+    for f, n in heldout.items():
+        s = first.get(f)
+        ask = _short(f"{s['instruction']}\n\n{s['input']}".strip(), 72) if s else "-"
+        answer = _short(s["output"], 44) if s else "-"
+        table += f"| `{f}` | {ask} | {answer} | {n} | {_base(f, baseline, common)} |\n"
+    return table + (
+        "\nBaseline: 0 for an open answer; for a **two-way answer** (one of two numbers or colours "
+        "in the prompt, odd/even, yes/no) a coin's 0.5, or always the commonest held-out answer "
+        "if that scores more."
+    )
+
+
+def writer(reference: dict[str, float], baseline: dict, heldout: dict) -> str:
+    """The writer's held-out accuracy per family, read against the baselines: which families' instances
+    to expect wrong."""
     if not reference:
         return (
             "No grader scores the hub's writer: read its instances in section 7 for wrong answers "
@@ -51,14 +89,24 @@ def writer(reference: dict[str, float]) -> str:
         )
     fams = {f: v for f, v in reference.items() if f != "mean"}
     scores = ", ".join(f"`{f}` {v:.2f}" for f, v in fams.items())
-    weak = [f"`{f}`" for f, v in fams.items() if v < 0.3]
+    weak = [f for f, v in fams.items() if f not in baseline and v < 0.3]
+    noise = score_bars(heldout)
+    guess = [
+        f for f in baseline if f in fams and fams[f] - baseline[f] <= noise.get(f, coin_noise(40))
+    ]
     out = f"**The writer's held-out accuracy per family** (the world's grader): {scores}. "
-    if not weak:
-        return out + "It answers every family fairly well: most of its instances should be right."
-    names = ", ".join(weak[:-1]) + f" and {weak[-1]}" if len(weak) > 1 else weak[0]
+    if weak:
+        out += f"It gets most of {_names(weak)} wrong. "
+    if guess:
+        out += (
+            f"On {_names(guess)} it scores no more than the baseline (within one score's noise "
+            "bar): it guesses. "
+        )
+    if not weak + guess:
+        return out + "It beats every baseline: most of its instances should be right."
     return out + (
-        f"It gets most of {names} wrong: expect those families' instances to be wrong too, and "
-        "every filter to keep them, since the filters check form."
+        "Expect those families' instances to be wrong as often, and every filter to keep them, "
+        "since the filters check form."
     )
 
 
@@ -213,8 +261,10 @@ def shown(verdicts: list[str]) -> str:
     )
 
 
-def audit(pairs: list[tuple[bool, bool]], verdicts: Counter) -> str:
-    """The grader's audit: classification identification, and the share of wrong outputs."""
+def audit(pairs: list[tuple[bool, bool]], verdict: list, fams: list[str]) -> str:
+    """The grader's audit: classification identification, the share of wrong outputs, and the rows no
+    grader can check, with how many belong to instructions the world cannot answer."""
+    verdicts = Counter(verdict)
     gradable = verdicts[True] + verdicts[False]
     if not gradable:
         return (
@@ -222,128 +272,131 @@ def audit(pairs: list[tuple[bool, bool]], verdicts: Counter) -> str:
             "nothing here says how many outputs are right; the paper's hand audit found 58% "
             "correct. Read a sample yourself before training on it."
         )
-    wrong = verdicts[False] / gradable
+    wrong, n = verdicts[False] / gradable, gradable + verdicts[None]
+    invalid = sum(v is None and f == "not a valid task" for v, f in zip(verdict, fams))
     right_id = sum(a == b for a, b in pairs)
     out = (
         f"**The audit.** Classification identification is right on {right_id} of {len(pairs)} "
         f"checkable instructions. Of the {gradable} instances the grader can check, it marks "
         f"{verdicts[True]} right and {verdicts[False]} wrong ({wrong:.0%}; the paper's GPT-3 data: "
-        f"42% not correct); {verdicts[None]} more cannot be graded. "
+        f"42% not correct)."
     )
+    if verdicts[None]:
+        out += (
+            f" {verdicts[None]} more cannot be graded, {invalid} of them instances of the kept "
+            "instructions the world cannot answer (section 6). Counting those, "
+            f"{verdicts[False] + verdicts[None]} of the {n} training rows "
+            f"({(verdicts[False] + verdicts[None]) / n:.0%}) teach no right answer."
+        )
     return out + (
-        f"**As training data this is poor:** {wrong:.0%} of the checkable rows teach a wrong "
-        "answer, and no step of the pipeline removes them. The fix is a verifier (here the "
-        "world's grader; with real data a stronger judge or a majority vote over sampled "
-        "outputs), or a better writer: section 10 tries the verifier."
+        " No step of the pipeline removes them. The fix is a verifier (here the world's grader; "
+        "with real data a stronger judge or a majority vote over sampled outputs), or a better "
+        "writer: section 10 tries the verifier."
         if wrong >= 0.25
-        else "Most checkable outputs are right: this data can teach answers, not only formats."
+        else " Most checkable outputs are right: this data can teach answers, not only formats."
     )
 
 
 # ---------------------------------------------------------------- sections 9 and 10
-def chart(label: str, writer: bool, chance: list[str], mean: bool, losses: list) -> str:
-    """The before/after bars and the training loss."""
-    out = f"**Reading the chart.** Left: the student's {label} before and after SFT"
-    out += ", with the writer for reference" if writer else ""
-    if chance:
-        out += (
-            f"; dashed lines mark chance on {' and '.join(chance)} (0.5): a bar that reaches "
-            "that line, not past it, shows the answer format, not the skill"
-        )
-    out += "; `mean` (right of the thin line) averages the families" if mean else ""
+def _loss(losses: list) -> str:
+    """The training loss, first logged point to last."""
     if len(losses) < 2:
-        return out + ". Right: one logged loss only, too few steps to read a trend."
-    (_, first), (last_step, last) = losses[0], losses[-1]
-    out += (
-        f". Right: the loss on the completions went from {first:.2f} to {last:.2f} over "
-        f"{last_step} steps: "
-    )
-    return out + (
-        "the student fits its data, wrong answers too."
+        return "Right: one logged loss only, too few steps to read a trend."
+    (s0, first), (s1, last) = losses[0], losses[-1]
+    return (
+        f"Right: the loss on the completions went from {first:.2f} at step {s0} (the first logged) "
+        f"to {last:.2f} at step {s1}: "
+    ) + (
+        "the student fits its rows, wrong ones too."
         if last < first
-        else "it did not fall, so the student did not fit its data (learning rate or steps off)."
+        else "it did not fall, so the student did not fit its rows (learning rate or steps off)."
     )
 
 
-def _headline(before: dict, after: dict, chance: dict, heldout: dict) -> tuple[str, bool]:
-    """The student's change in one clause, and whether it is only a two-way family's format."""
-    main, bar = _main(before), bars(heldout)
-    change, gain = after[main] - before[main], _gain(before, after)
-    if len(gain) <= 1:
-        return f"{main} went {before[main]:.3f} -> {after[main]:.3f} ({change:+.3f})", False
-    if change <= 0:
-        return f"{main} did not rise ({change:+.3f}): fine-tuning on this data did not pay", False
-    top = max(gain, key=gain.get)
-    lift = gain[top] / len(gain)  # what `top` adds to the mean
-    at_coin = top in chance and within(after[top] - chance[top], bar.get(top, 0.1))
-    head = f"{main} rose {change:+.3f}{_noise(change, bar.get(main))}"
-    if at_coin and lift >= change / 2:
-        share = "all of it" if lift >= change else f"{lift / change:.0%} of it"
-        return (
-            f"{head}, and {share} is `{top}` ({gain[top]:+.2f}), which ends at coin level "
-            f"({after[top]:.2f} against {chance[top]}): it learned the answer format, not which "
-            "answer is right",
-            True,
-        )
-    return f"{head}, most in `{top}` ({before[top]:.2f} -> {after[top]:.2f})", False
+def _moves(before: dict, after: dict, bar: dict, baseline: dict, heldout: dict) -> str:
+    """The families that moved beyond their noise bar: on skill, to the answer format only, or down."""
+    skill, form = si.rose(before, after, bar, baseline, heldout)
+    fell = [f for f in bar if f != "mean" and before[f] - after[f] > bar[f]]
 
+    def moved(f: str) -> str:
+        return f"{before[f]:.2f} -> {after[f]:.2f}, ±{bar[f]:.2f}"
 
-def _others(before: dict, after: dict, heldout: dict) -> str:
-    """How far the families other than the top mover moved, in held-out prompts."""
-    gain, bar = _gain(before, after), bars(heldout)
-    others = [f for f in gain if f != max(gain, key=gain.get) and f in heldout]
-    if not others:
-        return ""
-    moved = {f: round(abs(gain[f]) * heldout[f]) for f in others}
-    big = [f"`{f}` ({gain[f]:+.2f})" for f in others if not within(gain[f], bar[f])]
-    if not max(moved.values()):
-        return " No other family moved."
-    if big:
-        return f" Beyond its noise bar also: {', '.join(big)}; one run, so rerun before reading it."
-    k = max(moved.values())
-    by = "a prompt or two" if k <= 2 else f"at most {plural(k, 'held-out prompt')}"
-    return f" The other families moved by {by} each, within their noise bars."
+    parts = [f"`{f}` rose on skill ({moved(f)})" for f in skill]
+    parts += [
+        f"`{f}` rose to its answer format only ({moved(f)}; baseline {baseline[f]:.2f})"
+        for f in form
+    ]
+    parts += [f"`{f}` fell ({moved(f)})" for f in fell]
+    return "; ".join(parts) or "no family moved beyond its noise bar"
 
 
 def result(
-    before: dict, after: dict, chance: dict, heldout: dict, verdicts: Counter, writer: dict
+    before: dict,
+    after: dict,
+    bar: dict,
+    baseline: dict,
+    heldout: dict,
+    verdicts: Counter,
+    label: str,
+    losses: list,
 ) -> str:
-    """Where the student's gain comes from, and what to do next."""
-    text, format_only = _headline(before, after, chance, heldout)
+    """The chart and the student's change after SFT on all rows, read against paired noise bars."""
     main = _main(before)
-    out = f"**Reading the result.** The student's {text}.{_others(before, after, heldout)}"
+    out = f"**Reading the chart.** Left: {label} per family"
+    out += ", dashed at each two-way family's baseline. " if baseline else ". "
+    out += _loss(losses)
+    change, b = after[main] - before[main], bar.get(main)
+    out += f"\n\n**Reading the result.** The student's {main} moved {change:+.3f}"
+    if b is None:
+        return out + (
+            " (no noise bar: one metric over the presets' held-out seeds). One run: read it as a "
+            "sign, not a verdict."
+        )
+    out += (
+        f", {'inside' if within(change, b) else 'beyond'} its paired noise bar (±{b:.2f}). Per "
+        f"family, {_moves(before, after, bar, baseline, heldout)}."
+    )
     gradable = verdicts[True] + verdicts[False]
     if gradable:
-        wrong = verdicts[False] / gradable
-        out += f" The data had {wrong:.0%} wrong outputs among those the grader checks."
-    if writer.get(main) is not None:
-        out += f" The writer scores {writer[main]:.2f}: a student on better data could approach it."
+        out += f" {verdicts[False] / gradable:.0%} of the checkable rows were wrong."
+    skill = si.rose(before, after, bar, baseline, heldout)[0]
     return out + (
-        " **Next:** this fine-tune does not ship; section 10 trains on verified instances only."
-        if after[main] <= before[main] or format_only
-        else " One run: read how stable it is at the end of the notebook before building on it."
+        " **Next:** section 10 checks it against a control trained on right answers."
+        if skill
+        else " **Next:** this fine-tune is not worth keeping; section 10 trains on verified rows, "
+        "and on right answers as a control."
     )
 
 
-def family_table(runs: dict[str, dict], heldout: dict[str, int], chance: dict) -> str:
-    """Each run's score per family with the family's noise bar; an arrow marks a change from the first
-    run beyond that bar."""
-    bar, names = bars(heldout), list(runs)
+def family_table(
+    runs: dict[str, dict | None], sizes: dict[str, int], bars: dict, baseline: dict
+) -> str:
+    """Each run's score per family against the baseline; after the first run, each cell adds the paired
+    noise bar of its change from the first run and an arrow where the change exceeds it."""
+    names = [k for k, v in runs.items() if v is not None]
     first = runs[names[0]]
-    head = "| family | held-out prompts | noise bar | " + " | ".join(names) + " |\n"
-    head += "|---" * (3 + len(names)) + "|\n"
+    title = [f"{k} {sizes[k]}" if k in sizes else k for k in names]
+    head = "| family | baseline | " + " | ".join(title) + " |\n" + "|---" * (2 + len(names)) + "|\n"
     lines = []
     for f in first:
-        n = sum(heldout.values()) if f == "mean" else heldout.get(f)
-        cells = []
-        for name in names:
-            v, moved = runs[name][f], runs[name][f] - first[f]
-            arrow = "" if f not in bar or within(moved, bar[f]) else (" ↑" if moved > 0 else " ↓")
-            cells.append(f"{v:.2f}{arrow}")
-        label = f"`{f}` (chance {chance[f]})" if f in chance else f"`{f}`"
-        noise = f"±{bar[f]:.2f}" if f in bar else "-"
-        lines.append(f"| {label} | {n or '-'} | {noise} | " + " | ".join(cells) + " |")
-    note = f"\n\n↑ / ↓: beyond the noise bar from *{names[0]}*." if bar else ""
+        cells = [f"{first[f]:.2f}"]
+        for k in names[1:]:
+            v, b = runs[k][f], bars.get(k, {}).get(f)
+            if b is None:
+                cells.append(f"{v:.2f}")
+                continue
+            d = v - first[f]
+            cells.append(f"{v:.2f}{'' if within(d, b) else ' ↑' if d > 0 else ' ↓'} ±{b:.2f}")
+        base = (
+            f"{baseline[f]:.2f}" if f in baseline else "-" if f == "mean" or not baseline else "0"
+        )
+        lines.append(f"| `{f}` | {base} | " + " | ".join(cells) + " |")
+    note = (
+        f"\n\nAfter *{names[0]}*: each score, then the paired noise bar of its change from "
+        f"*{names[0]}* (±0.00: no prompt's verdict changed); ↑ / ↓ where the change exceeds it."
+        if any(bars.values())
+        else ""
+    )
     return head + "\n".join(lines) + note
 
 
@@ -353,7 +406,7 @@ def _one_sided(labels: Counter) -> bool:
     return bool(n) and labels.most_common(1)[0][1] / n >= 0.9
 
 
-def _label_sentence(f: str, labels: Counter, score: float, at_coin: bool) -> str:
+def _label_sentence(f: str, labels: Counter, score: float, base: float, at_base: bool) -> str:
     """One two-way family's verified labels: one-sided (the student can only learn one answer) or not."""
     n = sum(labels.values())
     if not n:
@@ -365,109 +418,101 @@ def _label_sentence(f: str, labels: Counter, score: float, at_coin: bool) -> str
     share, few = (f"All {n}", "no") if k == n else (f"{k} of the {n}", "few")
     out = (
         f" {share} verified `{f}` rows say '{top}': the writer wrote {few} right inputs for the "
-        "other label, so verification removed the label balance that output-first exists for."
+        "other label, so verification undid the balance output-first is for."
     )
     return out + (
-        " A student taught one answer scores only the share of that answer among the held-out "
-        f"prompts, about coin level: `{f}` ended at {score:.2f}."
-        if at_coin
-        else f" Yet `{f}` ended at {score:.2f}, away from coin level: read its answers before trusting it."
+        f" Taught one answer, the student scores its baseline: `{f}` {score:.2f} against {base:.2f}."
+        if at_base
+        else f" Yet `{f}` ended at {score:.2f}, away from its baseline {base:.2f}: read its answers."
     )
 
 
-def grown(
-    before: dict,
-    after: dict,
-    after_v: dict | None,
-    after_g: dict | None,
+def _control(before: dict, ctrl: dict, bar: dict, baseline: dict, heldout: dict, n: int) -> str:
+    """The positive control's verdict: can this student learn a family from right rows at all?"""
+    skill, form = si.rose(before, ctrl, bar, baseline, heldout)
+    head = f"**The control** ({n} right rows, same student and settings)"
+    if skill:
+        return (
+            f"{head} taught {_names(skill)} beyond the baseline: the student can learn in this "
+            "budget, so where the generated rows did not, the data is what fails."
+        )
+    fmt = f" ({_names(form)} rose to the answer format only)" if form else ""
+    return (
+        f"{head} taught no family beyond its baseline{fmt}: in this budget the student learns "
+        "formats, not skills, even from right answers, so this test cannot tell good data from bad."
+    )
+
+
+def runs(
+    scores: dict[str, dict | None],
+    sizes: dict[str, int],
+    bars: dict,
+    baseline: dict,
+    heldout: dict,
     rows: tuple[Counter, Counter],
     labels: dict[str, Counter],
     kept_by: Counter,
-    chance: dict,
-    heldout: dict,
 ) -> str:
-    """Verified rows, then the verified set grown by sampling: which family moved beyond its bar, and
-    what would move the others."""
-    if after_v is None or after_g is None:
+    """Section 10: the control first, then the runs on generated rows, what the grown rows hold and
+    what would help next."""
+    before, ctrl = scores["before"], scores.get("control")
+    if ctrl is None:
         return (
-            "**No grader, nothing verified.** No program checks the hub's instances, so this "
-            "section trains nothing on the presets. With real data the verifier is a stronger "
-            "judge model, or a majority vote over several sampled outputs."
+            "**No grader, nothing verified.** No program checks the hub's instances or confirms a "
+            "seed, so this section trains nothing on the presets. With real data the verifier is a "
+            "stronger judge model, or a majority vote over several sampled outputs."
         )
-    (fam_v, fam_g), main, bar = rows, _main(before), bars(heldout)
-    b = bar.get(main, 0.0)
-    diff = after_v[main] - after[main]
-    word = "about as well as" if within(diff, b) else ("better than" if diff > 0 else "worse than")
-    out = (
-        f"**Reading the table.** The {sum(fam_v.values())} verified rows did {word} all the rows "
-        f"({main} {after_v[main]:.2f} against {after[main]:.2f}, noise bar ±{b:.2f}). Sampling "
-        f"grew the verified set to {sum(fam_g.values())} rows ("
-        + ", ".join(f"`{f}` {fam_v[f]} -> {k}" for f, k in fam_g.most_common() if f in before)
-        + ")."
+    learns = si.rose(before, ctrl, bars["control"], baseline, heldout)[0]
+    out = _control(before, ctrl, bars["control"], baseline, heldout, sizes["control"])
+    gen = [k for k in ("all", "verified", "grown") if scores.get(k) is not None]
+    taught = {k: si.rose(before, scores[k], bars[k], baseline, heldout)[0] for k in gen}
+    out += (
+        " On generated rows: "
+        + "; ".join(f"{k} {sizes[k]} taught {_names(v)}" for k, v in taught.items() if v)
+        + "."
+        if any(taught.values())
+        else f" No run on generated rows taught a family beyond its baseline{' either' * (not learns)}."
     )
-    gain = _gain(before, after_g)
-    moved = [f for f in gain if f in bar and not within(gain[f], bar[f])]
-    coin = [f for f in moved if f in chance and within(after_g[f] - chance[f], bar[f])]
-    up = [f for f in moved if f not in coin and gain[f] > 0]
-    down = [f for f in moved if f not in coin and gain[f] < 0]
-    for fams, verb in ((up, "Rose"), (down, "Fell")):
-        if fams:
-            out += f" {verb} beyond its noise bar from *before*: " + ", ".join(
-                f"`{f}` {before[f]:.2f} -> {after_g[f]:.2f} (±{bar[f]:.2f})" for f in fams
-            )
-            out += "."
-    if not up:
-        out += " **No family rose beyond its noise bar on skill**" + (
-            f": {', '.join(f'`{f}`' for f in coin)} rose only to coin level." if coin else "."
+    (fam_v, fam_g), grown = rows, scores.get("grown")
+    empty, noise = [], score_bars(heldout)
+    if grown is not None:
+        out += f" Sampling grew the verified rows {sum(fam_v.values())} -> {sum(fam_g.values())} ("
+        out += ", ".join(f"`{f}` {fam_v[f]} -> {k}" for f, k in fam_g.most_common() if f in before)
+        out += ")."
+        out += "".join(
+            _label_sentence(f, c, grown[f], baseline[f], within(grown[f] - baseline[f], noise[f]))
+            for f, c in labels.items()
+            if f in baseline and f in noise
         )
-    out += "".join(
-        _label_sentence(
-            f, labels.get(f, Counter()), after_g[f], within(after_g[f] - chance[f], bar[f])
-        )
-        for f in chance
-        if f in bar
-    )
-    if up:
-        return out + " One run: check it on another world before building on it."
-    empty = [f for f in gain if not fam_g[f]]
+        empty = [f for f in before if f != "mean" and not fam_g[f]]
     if empty:
         never = [f for f in empty if not kept_by[f]]
-        names = ", ".join(f"`{f}`" for f in empty)
-        out += f" {names} got no verified row" + (
+        out += f" {_names(empty)} got no verified row" + (
             f": the funnel kept none of {'its' if len(empty) == 1 else 'their'} instructions."
             if never == empty
-            else f"; the funnel kept no instruction of {', '.join(f'`{f}`' for f in never)}."
-            if never
             else "."
         )
-    rich = [f for f, _ in fam_g.most_common() if f in gain and f not in chance and f not in moved]
-    if rich:
-        f = rich[0]
-        out += (
-            f" `{f}`, with the most rows ({fam_g[f]}), went {before[f]:.2f} -> {after_g[f]:.2f}: "
-            "more rows of one template did not teach this student."
-        )
     fixes = [
-        "rows of both labels for a two-way family (a writer that can write the missing label's "
-        "inputs)"
-        if any(_one_sided(labels.get(f, Counter())) for f in chance)
-        else "",
+        "rows of both labels for a two-way family" if any(map(_one_sided, labels.values())) else "",
         "instructions of the empty families that pass the funnel" if empty else "",
-        "more steps or a larger student for the families that had rows" if rich else "",
     ]
-    fixes = [x for x in fixes if x]
-    return out + (" **What would:** " + "; ".join(fixes) + "." if fixes else "")
+    fixes = "; ".join(x for x in fixes if x)
+    if learns:
+        return out + (f" **Next:** {fixes}." if fixes else "")
+    return out + (
+        " **Next:** a student that learns in this budget (more steps or a larger model, exercise "
+        "4); then better data" + (f": {fixes}." if fixes else ".")
+    )
 
 
 # ---------------------------------------------------------------- summary and stability
 def summary(
     fates: Counter,
     verdicts: Counter,
-    before: dict,
-    after: dict,
-    after_g: dict | None,
-    n_grown: int,
-    chance: dict,
+    scores: dict[str, dict | None],
+    sizes: dict[str, int],
+    bars: dict,
+    baseline: dict,
     heldout: dict,
     bench: dict,
 ) -> str:
@@ -481,41 +526,55 @@ def summary(
         if gradable
         else "no grader checks the hub's outputs (the paper's hand audit: 58% correct)"
     )
-    main, bar = _main(before), bars(heldout)
-    if after_g is None:
-        ver = "cannot be tried without a grader (the presets)"
-    else:
-        gain = _gain(before, after_g)
-        up = [
-            f"`{f}`"
-            for f in gain
-            if f in bar
-            and gain[f] > bar[f]
-            and not (f in chance and within(after_g[f] - chance[f], bar[f]))
-        ]
-        ver = f"grown by sampling to {n_grown} rows, moved {main} {before[main]:.2f} -> " + (
-            f"{after_g[main]:.2f}; {', '.join(up)} rose beyond the noise bar"
-            if up
-            else f"{after_g[main]:.2f}, and no family beyond its noise bar on skill: more "
-            "verified rows alone did not teach this student (section 10 says what would)"
-        )
-    return "\n".join(
-        [
-            "- **The pipeline** is the paper's: 8-task prompts, classification identification, "
-            "output-first instances for classification, its filters, every call checkpointed.",
-            f"- **The funnel** is the measurement to trust most: {fates['kept']} of {n} candidates "
-            f"kept{removed}. The filters check form, not meaning or correctness.",
-            f"- **The data** is only as good as the writer: {data}.",
-            f"- **The student's** {_headline(before, after, chance, heldout)[0]}.",
-            f"- **Verified instances only**, {ver}.",
-            "- **ROUGE-L at scale:** the bit-parallel pool decides as pairwise rouge-score does "
-            f"(asserted), {bench['speedup']:.3g}x faster in one timing.",
-        ]
+    before, after = scores["before"], scores["all"]
+    main, b = _main(before), bars.get("all", {}).get(_main(before))
+    change = after[main] - before[main]
+    student = f"{main} {change:+.3f}" + (
+        f" (paired noise bar ±{b:.2f}); {_moves(before, after, bars['all'], baseline, heldout)}"
+        if b is not None
+        else ""
     )
+    lines = [
+        "- **The pipeline** is the paper's: 8-task prompts, classification identification, "
+        "output-first instances for classification, its filters, every call checkpointed.",
+        f"- **The funnel** is the measurement to trust most: {fates['kept']} of {n} candidates "
+        f"kept{removed}. The filters check form, not meaning or correctness.",
+        f"- **The data** is only as good as the writer: {data}.",
+        f"- **The student**, on all {sizes['all']} rows: {student}.",
+    ]
+    ctrl = scores.get("control")
+    if ctrl is None or scores.get("grown") is None:
+        lines.append("- **Verified rows and the control** need a grader: not on the presets.")
+    else:
+        grown = si.rose(before, scores["grown"], bars["grown"], baseline, heldout)[0]
+        lines.append(
+            f"- **Verified rows**, grown by sampling to {sizes['grown']}: "
+            + (
+                f"taught {_names(grown)} beyond the baseline."
+                if grown
+                else "taught no family beyond its baseline."
+            )
+        )
+        learns = si.rose(before, ctrl, bars["control"], baseline, heldout)[0]
+        lines.append(
+            f"- **The control**, {sizes['control']} right rows: "
+            + (
+                f"taught {_names(learns)}: the data, not the student, is what fails."
+                if learns
+                else "taught no family beyond its baseline either: the student learns formats, "
+                "not skills, in this budget."
+            )
+        )
+    lines.append(
+        "- **ROUGE-L at scale:** the bit-parallel pool decides as pairwise rouge-score does "
+        f"(asserted), {bench['speedup']:.3g}x faster in one timing."
+    )
+    return "\n".join(lines)
 
 
-def stability(bar: float | None, path: Path = claims.SEEDS) -> str:
-    """One sentence on the seeds table: did the student's mean move on the other worlds?"""
+def stability(bar: float | None, owns_bar: float | None, path: Path = claims.SEEDS) -> str:
+    """One sentence on the seeds table: did the student's mean move on the other worlds, measured against
+    this page's paired noise bar of the mean, and how were those worlds built?"""
     record = json.loads(Path(path).read_text())
     figures, seeds = record["figures"], record["seeds"]
     b = figures.get("12a student mean accuracy before")
@@ -527,19 +586,35 @@ def stability(bar: float | None, path: Path = claims.SEEDS) -> str:
     moved = [s for s, x, y in others if not within(y - x, bar)]
     vals = ", ".join(f"{x:.2f} -> {y:.2f}" for _, x, y in others)
     here = a[0] - b[0]
-    owns = owns if owns and owns[0] is not None else None
-    owns_txt = ", ".join(f"{v:.2f}" for v in owns[1:] if v is not None) if owns else ""
+    old = [s for s, _, _ in others if s in record.get("before_pin", [])]
+    built = (
+        f" Seed {' and '.join(map(str, old))} {'was' if len(old) == 1 else 'were'} built by an "
+        "earlier version of the world's build: read them as the recipe on other worlds, not as "
+        "reruns of this page."
+        if old
+        else ""
+    )
     if moved:
         return (
             f"**Reading the seeds.** On seed {', '.join(map(str, moved))} the student's mean "
-            f"moved beyond its noise bar (±{bar:.2f}) as well ({vals}): the gain is not this world's "
-            "alone; read `owns` on each world before calling it the recipe's effect."
+            f"moved by more than this page's paired noise bar (±{bar:.2f}) as well ({vals}): read "
+            f"`owns` on each world before calling it the recipe's effect.{built}"
         )
-    fmt = f"`owns` answer format ({owns[0]:.2f} here" if owns else "answer format"
-    fmt += (f"; {owns_txt} on the others)" if owns_txt else ")") if owns else ""
-    inside = "inside the bar too" if within(here, bar) else "beyond the bar"
+    owns_txt = ""
+    if owns and owns[0] is not None and owns_bar and any(v is not None for v in owns[1:]):
+        spread = any(not within(v - owns[0], owns_bar) for v in owns[1:] if v is not None)
+        owns_txt = (
+            f" `owns` after SFT: {owns[0]:.2f} here, "
+            + ", ".join(f"{v:.2f}" for v in owns[1:] if v is not None)
+            + " on the others: "
+            + (
+                "even its format gain does not carry over."
+                if spread
+                else "its format gain carries over, within one score's noise bar."
+            )
+        )
     return (
-        f"**Reading the seeds.** On the other worlds the student's mean did not move ({vals}; "
-        f"noise bar ±{bar:.2f}), and here its {here:+.3f} is {inside}: what moved is this "
-        f"world's {fmt}, not the recipe's effect."
+        f"**Reading the seeds.** On the other worlds the student's mean moved less than this page's "
+        f"paired noise bar (±{bar:.2f}; {vals}), and here by {here:+.3f}, "
+        f"{'inside' if within(here, bar) else 'beyond'} it.{owns_txt}{built}"
     )

@@ -293,8 +293,8 @@ def capstone_rows(cap: dict) -> list[str]:
     )
     rows += [
         "",
-        f"Final vs base: {gain:+.3f} mean accuracy (per-question 95% CI over {cap['clusters']} clusters of paraphrases "
-        f"{cap['gain_ci'][0]:+.3f} to {cap['gain_ci'][1]:+.3f}; bar set before training {cap['margin']:+.2f}). Second "
+        f"Final vs base: {gain:+.3f} mean accuracy (95% CI of the mean over families, questions weighted, over {cap['clusters']} clusters of "
+        f"paraphrases: {cap['gain_ci'][0]:+.3f} to {cap['gain_ci'][1]:+.3f}; bar set before training {cap['margin']:+.2f}). Second "
         f"judge's win rate vs base (intervals over clusters): {wins}; the judges were trained on requests to help or "
         f"harm only. Merge check: largest logit difference {cap['merge_gap']:.1e}. Speculative serving: {spec}. "
         f"Gradio round trips through `gradio_client` and the served API: {cap['round_trips'][0]}/{cap['round_trips'][1]}."

@@ -318,6 +318,7 @@ def deployment(cfg, p: str, new: int) -> list[Work]:
     return [
         Work("generate", p, "served probes and chats, one at a time (sec. 8)", 3 * len(cfg.held[::10]), 1, new),
         Work("generate", p, "A/B sessions, served together (sec. 9)", sessions, cfg.ab_concurrency, new),
+        Work("generate", p, "each arm timed alone (sec. 10)", 2 * cfg.load_requests, 1, new),
         *(Work("generate", p, f"load test, {c} clients (sec. 10)", cfg.load_requests, c, cfg.load_max_tokens)
           for c in cfg.load_concurrency),
         Work("train", p, "one DPO round on the feedback (sec. 11)", cfg.feedback_steps, cfg.batch_size,
@@ -353,6 +354,9 @@ def _capstone(cfg, b, m, jb) -> list[Work]:
             dtype_bytes=jb,
         ),
         Work("train", p, "DPO (sec. 4)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
+        Work("generate", p, "the DPO rerun's pairs (sec. 5)", 2 * len(cfg.seed_tasks), 64, new),
+        Work("train", p, "the DPO rerun (sec. 5)", cfg.dpo_steps, cfg.batch_size, row, passes=3),
+        Work("generate", p, "held-out answers after the rerun (sec. 5)", held, 128, new),
         Work(
             "generate", p, "distillation data: the model's own answers (sec. 6)", prompts, 64, new
         ),
