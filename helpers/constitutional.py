@@ -233,29 +233,66 @@ def planted_curve(start: float, rate: float, rounds: int) -> list[float]:
     return [start] + [1 - (1 - start) * (1 - rate) ** r for r in range(1, rounds + 1)]
 
 
-def judged_curve(
+def judge_rounds(
     feedback_model, ftok, chains: dict[str, list[dict]], prompts: dict[str, str], choice: str
-) -> list[float]:
-    """Per round r, the feedback model's mean P(round r's answer is better than round 0's) under one
-    principle's question (0.5 at round 0): the one curve that needs no grader."""
+) -> list[list[judge.Verdict]]:
+    """Per round r >= 1, one verdict per chain: round r's answer (first) against round 0's (second),
+    under one principle's question, both orders averaged. Needs no grader."""
     ids = list(chains)
     first = [chains[i][0]["answer"] for i in ids]
-    rounds = len(chains[ids[0]])
-    return [0.5] + [
-        sum(
-            v.p_first
-            for v in judge.judge_pairs(
-                feedback_model,
-                ftok,
-                [prompts[i] for i in ids],
-                [chains[i][r]["answer"] for i in ids],
-                first,
-                choice,
-            )
+    questions = [prompts[i] for i in ids]
+    return [
+        judge.judge_pairs(
+            feedback_model, ftok, questions, [chains[i][r]["answer"] for i in ids], first, choice
         )
-        / len(ids)
-        for r in range(1, rounds)
+        for r in range(1, len(chains[ids[0]]))
     ]
+
+
+def judged_curve(rounds: list[list[judge.Verdict]]) -> list[float]:
+    """The judged curve: 0.5 at round 0 by construction (an answer against itself), then per round the
+    mean P(round r's answer is better than round 0's) over the chains."""
+    return [0.5] + [sum(v.p_first for v in vs) / len(vs) for vs in rounds]
+
+
+def p_by_fate(verdicts: list[judge.Verdict], fates: list[str]) -> dict[str, tuple[int, float]]:
+    """Per fate of a chain (e.g. "revision truly worse"): (chains, their mean P(later answer better)).
+    The judged curve's mean is these means weighted by their counts."""
+    groups: dict[str, list[float]] = {}
+    for v, fate in zip(verdicts, fates, strict=True):
+        groups.setdefault(fate, []).append(v.p_first)
+    return {f: (len(ps), sum(ps) / len(ps)) for f, ps in groups.items()}
+
+
+def says_harmful(critique: str) -> bool:
+    """Whether a critique calls the answer harmful ("That is harmful.", not "The answer is not
+    harmful."): exact on the tiny critic's sentences, a rough guess on free text."""
+    text = critique.lower()
+    return "harmful" in text and "not harmful" not in text
+
+
+def turn_counts(
+    chains: dict[str, list[dict]], task_of: dict, is_refusal, flags=says_harmful
+) -> dict[str, dict[str, int]]:
+    """Counted in the chains, for harmful (True) and kind (False) requests, over the rounds that
+    start from a complying answer: how many (`open`), how many the critique flagged (`flagged`),
+    how many ended in a refusal after a flag (`flagged_turned`) or without one (`unflagged_turned`);
+    and over the rounds that start from a refusal: how many (`refused`), how many undo it (`undone`)."""
+    keys = ("open", "flagged", "flagged_turned", "unflagged_turned", "refused", "undone")
+    out = {unsafe: dict.fromkeys(keys, 0) for unsafe in (True, False)}
+    for i, chain in chains.items():
+        c = out[bool(task_of[i].meta["unsafe"])]
+        for before, after in zip(chain, chain[1:]):
+            was, now = is_refusal(before["answer"]), is_refusal(after["answer"])
+            if was:
+                c["refused"] += 1
+                c["undone"] += not now
+                continue
+            flag = flags(after["critique"])
+            c["open"] += 1
+            c["flagged"] += flag
+            c["flagged_turned" if flag else "unflagged_turned"] += now
+    return out
 
 
 def principle_effects(chains: dict[str, list[dict]], task_of: dict, is_refusal) -> Counter:
@@ -277,24 +314,55 @@ def principle_effects(chains: dict[str, list[dict]], task_of: dict, is_refusal) 
     return rows
 
 
-def safety_rates(answer_fn, held: list[Task], is_refusal, samples: int = 4) -> dict[str, float]:
-    """Greedy and sampled rates on held-out requests: harmless on harmful ones by their graders (or, with no
-    grader, the refusal rate on harmful ones as a stand-in) and refusals of kind ones. `answer_fn(prompts, n)`."""
+def safety_scores(
+    answer_fn, held: list[Task], is_refusal, samples: int = 4
+) -> dict[str, list[float]]:
+    """Per held-out request, greedy and over `samples` answers at T = 1 (`_sampled`): harmless by its
+    grader on harmful requests (or, with no grader, refused as a stand-in) and refused on kind ones;
+    a sampled score is the request's mean over its samples. `answer_fn(prompts, n)` returns the
+    answers sample by sample (n = 0: greedy, one each)."""
     red, kind = [t for t in held if t.meta["unsafe"]], [t for t in held if not t.meta["unsafe"]]
     graded = all(tasks.gradable(t) for t in red)
     out = {}
     for tag, n in (("", 0), ("_sampled", samples)):
-        harmful_answers = answer_fn([t.prompt for t in red], n)
+        harm = answer_fn([t.prompt for t in red], n)
         if graded:
-            out["harmless" + tag] = sum(
-                tasks.grade(t, a) for t, a in zip(red * max(n, 1), harmful_answers)
-            ) / len(harmful_answers)
+            hits = [float(tasks.grade(t, a)) for t, a in zip(red * max(n, 1), harm, strict=True)]
         else:
-            out["refusal_harmful" + tag] = refusal_rate(harmful_answers, is_refusal)
-        out["refusal_benign" + tag] = refusal_rate(
-            answer_fn([t.prompt for t in kind], n), is_refusal
-        )
+            hits = [float(is_refusal(a)) for a in harm]
+        out[("harmless" if graded else "refusal_harmful") + tag] = per_request(hits, len(red))
+        refused = [float(is_refusal(a)) for a in answer_fn([t.prompt for t in kind], n)]
+        out["refusal_benign" + tag] = per_request(refused, len(kind))
     return out
+
+
+def per_request(values: list[float], n: int) -> list[float]:
+    """Each of n requests' mean over its answers, given sample by sample (answer k is request k % n)."""
+    return [sum(values[j::n]) / len(values[j::n]) for j in range(n)]
+
+
+def rates(scores: dict[str, list[float]]) -> dict[str, float]:
+    """Each column's rate: the mean of its per-request scores."""
+    return {k: sum(v) / len(v) for k, v in scores.items()}
+
+
+def safety_rates(answer_fn, held: list[Task], is_refusal, samples: int = 4) -> dict[str, float]:
+    """Greedy and sampled rates on held-out requests (`safety_scores`, averaged)."""
+    return rates(safety_scores(answer_fn, held, is_refusal, samples))
+
+
+def paired_bar(new: list[float], old: list[float]) -> float:
+    """A change's noise bar when both models answered the same requests: two standard errors of the
+    mean per-request difference, 2 sd(d) / sqrt(n) (0 when every request moved the same way)."""
+    d = [a - b for a, b in zip(new, old, strict=True)]
+    n, mean = len(d), sum(d) / len(d)
+    var = sum((x - mean) ** 2 for x in d) / max(n - 1, 1)
+    return 2 * (var / n) ** 0.5
+
+
+def paired_bars(new: dict[str, list[float]], old: dict[str, list[float]]) -> dict[str, float]:
+    """`paired_bar` for every column two models' `safety_scores` share."""
+    return {k: paired_bar(new[k], old[k]) for k in new if k in old}
 
 
 def sft_rows(
@@ -385,6 +453,20 @@ def distinct_rows(rows: list[dict]) -> list[dict]:
             seen.add(key)
             out.append(r)
     return out
+
+
+def recipe_rows(questions: list[str], revised: list[str], initial: list[str]) -> list[dict]:
+    """The open recipe's DPO rows: every changed chain labelled revision (chosen) over original
+    (rejected), with no judge; TRL's conversational format, as `rlaif.preference_rows` writes it."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": q}],
+            "chosen": [{"role": "assistant", "content": r}],
+            "rejected": [{"role": "assistant", "content": o}],
+        }
+        for q, r, o in zip(questions, revised, initial, strict=True)
+        if r != o
+    ]
 
 
 def revision_filter(

@@ -316,8 +316,20 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def setup(seed: int = 0, verbose: bool = True) -> Profile:
-    """Choose the profile, seed everything, set threads / offline mode, and print a summary."""
+# the roles each notebook loads (its summary names only these)
+STAGE_ROLES = {
+    "11": ("target", "draft"),
+    "11b": ("target", "draft"),
+    "12a": ("generator", "student", "target"),
+    "12b": ("helpful", "feedback", "judge"),
+    "12c": ("policy", "judge", "evaluator"),
+    "13": ("vision_encoder", "vlm_lm"),
+}
+
+
+def setup(seed: int = 0, verbose: bool = True, stage: str | None = None) -> Profile:
+    """Choose the profile, seed everything, set threads / offline mode, and print a summary (of `stage`'s
+    roles, or of every role)."""
     import logging
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # silence its CPU-kernel probe
@@ -329,11 +341,11 @@ def setup(seed: int = 0, verbose: bool = True) -> Profile:
         torch.set_num_threads(1)
     seed_everything(seed)
     if verbose:
-        print(summary(profile))
+        print(summary(profile, STAGE_ROLES.get(stage, ROLES)))
     return profile
 
 
-def summary(profile: Profile) -> str:
+def summary(profile: Profile, roles: tuple[str, ...] = ROLES) -> str:
     dtype = str(profile.dtype).replace("torch.", "")
     lines = [
         f"profile : {profile.name}"
@@ -341,7 +353,7 @@ def summary(profile: Profile) -> str:
         f"device  : {profile.device}"
         + (f" - {profile.gpu_name}, {profile.gpu_mem_gb} GB" if profile.gpu_name else ""),
         f"dtype   : {dtype}" + ("  + 4-bit loading" if profile.load_in_4bit else ""),
-        "models  : " + ", ".join(f"{r}={profile.model(r)}" for r in ROLES),
+        "models  : " + ", ".join(f"{r}={profile.model(r)}" for r in roles),
         "versions: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
     ]
     if profile.name == "tiny":

@@ -125,7 +125,10 @@ def span(r: dict) -> str:
 def line(stage: str) -> str:
     """A notebook's run-time line from `data/results/runtime.json` (`python -m helpers.tools.runtime`)."""
     rows = json.loads(RESULTS.read_text())["stages"][stage]
-    times = ", ".join(f"{GPUS[p].name} {span(r)}" for p, r in rows.items())
+    spans = {p: span(r) for p, r in rows.items()}
+    times = ", ".join(f"{GPUS[p].name} {s}" for p, s in spans.items())
+    if len(set(spans.values())) == 1:  # batch-1 decoding: launch-bound, as fast on every card
+        times = f"{next(iter(spans.values()))} on every card (small batches: each step waits on kernel launches)"
     text = (
         f"Estimated run time of this notebook's GPU work on Colab: {times}; the biggest part on a T4 is "
         f"{rows['t4']['parts'][0][1]}. Estimates from the models' sizes and the cards' rates, not measurements."

@@ -444,7 +444,7 @@ class Scores(dict):
 
 def heldout_tasks(cfg) -> list:
     """The graded held-out tasks behind `cfg.score` (tiny); [] where the settings hold none (presets)."""
-    return list(getattr(cfg, "heldout_tasks", None) or [])
+    return list(cfg.heldout_tasks or [])
 
 
 def score(model, tok, cfg, items: list) -> Scores:

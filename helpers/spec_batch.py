@@ -210,25 +210,27 @@ def two_token_counts(
     pad_id: int,
     seed: int = 0,
     k: int = 3,
+    batch_size: int = 512,
     **kwargs,
 ) -> list[torch.Tensor]:
-    """The batched form of `spec_exactness.sample_two_tokens`: every prompt repeated `n` times in one
-    left-padded batch, two new tokens sampled per row; per prompt, the counts of each pair in its `pairs`
-    (the first two tokens). Prompts of different lengths share the batch, so padding and per-row positions
-    are exercised. A pair outside `pairs` would be a bug: it raises."""
+    """The batched form of `spec_exactness.sample_two_tokens`: every prompt repeated `n` times, the rows
+    interleaved (prompt 0, 1, 2, 0, 1, 2, ...) and decoded in left-padded batches of up to `batch_size`
+    rows, two new tokens sampled per row; per prompt, the counts of each pair in its `pairs` (the first
+    two tokens). Prompts of different lengths share every batch, so padding and per-row positions are
+    exercised. A pair outside `pairs` would be a bug: it raises."""
     from helpers.generation import left_pad
 
-    ids, mask = left_pad([p for p in prompts for _ in range(n)], pad_id)
+    rows = [(j, p) for _ in range(n) for j, p in enumerate(prompts)]
+    index = [{tuple(x): i for i, x in enumerate(law.tolist())} for law in pairs]
+    counts = [torch.zeros(len(law), dtype=torch.float64) for law in pairs]
     dev = target.device
     gen = torch.Generator(device=dev).manual_seed(seed)
-    rows, _ = speculative_generate_batch(
-        target, draft, ids.to(dev), mask.to(dev), k=k, max_new_tokens=2, generator=gen, **kwargs
-    )
-    counts = []
-    for j, law_pairs in enumerate(pairs):
-        index = {tuple(p): i for i, p in enumerate(law_pairs.tolist())}
-        c = torch.zeros(len(law_pairs), dtype=torch.float64)
-        for row in rows[j * n : (j + 1) * n]:
-            c[index[tuple(row[:2])]] += 1
-        counts.append(c)
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        ids, mask = left_pad([p for _, p in chunk], pad_id)
+        out, _ = speculative_generate_batch(
+            target, draft, ids.to(dev), mask.to(dev), k=k, max_new_tokens=2, generator=gen, **kwargs
+        )
+        for (j, _), row in zip(chunk, out):
+            counts[j][index[j][tuple(row[:2])]] += 1
     return counts

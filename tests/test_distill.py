@@ -94,3 +94,18 @@ def test_on_policy_distillation_resumes_and_refuses_another_runs_checkpoint(
     assert all(torch.equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
     other, _ = distill.distill_on_policy(draft, target, tok, prompts, lr=1e-2, **kw)
     assert not all(torch.equal(a, b) for a, b in zip(first.parameters(), other.parameters()))
+
+
+def test_sampled_alpha_is_one_for_the_target_itself_and_repeats_under_its_seed(tok, target, draft):
+    """Sampled α per prompt is the mean of sum_x min(p, q): exactly 1 when the draft is the target, below
+    1 for the stock draft, and the same on a rerun (each prompt has its own seed)."""
+    prompts = settings.stage("11", profiles.choose_profile()).distill_held[:4]
+    V = target.config.vocab_size
+    same = distill.sampled_acceptance_per_prompt(target, target, tok, prompts, 16, V)
+    assert all(abs(a - 1) < 1e-5 for a in same)
+    first = distill.sampled_acceptance_per_prompt(target, draft, tok, prompts, 16, V)
+    assert first == distill.sampled_acceptance_per_prompt(target, draft, tok, prompts, 16, V)
+    assert all(0 < a < 1 for a in first)
+    assert first != distill.sampled_acceptance_per_prompt(
+        target, draft, tok, prompts, 16, V, seed=1
+    )

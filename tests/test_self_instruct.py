@@ -681,10 +681,9 @@ def test_runs_reading_follows_the_control():
     scores = {"before": before, "all": fmt, "verified": fmt, "grown": fmt, "control": fmt}
     sizes = {"all": 9, "verified": 4, "grown": 12, "control": 9}
     bars = dict.fromkeys(scores, bar)
-    rows = (Counter(compare=2, owns=2), Counter(compare=4, owns=8))
-    kept = Counter(compare=3, owns=4)
-    one = {"owns": Counter(no=8)}
-    null = stage12a.runs(scores, sizes, bars, BASE, HELD, rows, one, kept)
+    fam_v, kept = Counter(compare=2, owns=2), Counter(compare=3, owns=4)
+    grown = [("compare", f"{k} is larger.", False) for k in range(4)] + [("owns", "No", True)] * 8
+    null = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, grown, kept)
     assert "**The control** (9 right rows, same student and settings) taught no family" in null
     assert "(`owns` rose to the answer format only)" in null
     assert "cannot tell good data from bad" in null
@@ -692,11 +691,19 @@ def test_runs_reading_follows_the_control():
     assert "All 8 verified `owns` rows say 'no'" in null and "`owns` 0.56 against 0.56" in null
     assert "`spell` got no verified row: the funnel kept none of its instructions." in null
     assert "**Next:** a student that learns" in null
+    still = stage12a.runs(scores | {"control": before}, sizes, bars, BASE, HELD, fam_v, grown, kept)
+    assert (
+        "moved no family beyond its noise bar: in this budget the student does not learn" in still
+    )
     learns = scores | {"control": _scores(compare=0.9, mean=0.4)}
-    works = stage12a.runs(learns, sizes, bars, BASE, HELD, rows, one, kept)
+    works = stage12a.runs(learns, sizes, bars, BASE, HELD, fam_v, grown, kept)
     assert "taught `compare` beyond the baseline" in works and "the data is what fails" in works
     assert "**Next:** rows of both labels" in works and "student that learns" not in works
-    assert stage12a.runs({"before": before}, {}, {}, BASE, HELD, rows, {}, kept).startswith(
+    assert "`owns` 2 -> 8, `compare` 2 -> 4" in null
+    both = grown[:4] + [("owns", "yes", True)] * 4 + [("owns", "no", True)] * 4
+    mixed = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, both, kept)
+    assert "The verified `owns` rows hold both labels (4 'yes', 4 'no')." in mixed
+    assert stage12a.runs({"before": before}, {}, {}, BASE, HELD, fam_v, [], kept).startswith(
         "**No grader, nothing verified.**"
     )
 
@@ -790,7 +797,7 @@ def test_plots_return_the_kept_share_per_round_and_mark_each_baseline():
     offered, kept_by = Counter(add=3), Counter(add=2)
     assert si.plot_funnel(run, offered, kept_by, 3) == [0.5, 0.0, 1.0]
     plt.close("all")
-    table = {"before": {"add": 0.1, "owns": 0.0, "mean": 0.05}, "after": _scores(owns=0.5)}
+    table = {"before": {"add": 0.1, "owns": 0.0, "mean": 0.05}}
     table["after"] = {"add": 0.2, "owns": 0.5, "mean": 0.35}
     si.plot_scores(table, {"owns": 0.56}, "accuracy", [(20, 0.7), (40, 0.5)])
     left = plt.gcf().axes[0]
@@ -798,3 +805,49 @@ def test_plots_return_the_kept_share_per_round_and_mark_each_baseline():
     assert left.get_ylabel() == "accuracy" and len(dashed) == 1
     assert dashed[0].get_segments()[0][0][1] == 0.56
     plt.close("all")
+
+
+def test_summary_and_seed_readings_follow_the_values(tmp_path):
+    from collections import Counter
+
+    from helpers.readings import stage12a
+
+    bar = {"compare": 0.2, "owns": 0.2, "spell": 0.0, "mean": 0.1}
+    fmt = _scores(owns=0.56, mean=0.27)
+    scores = {"before": _scores(), "all": fmt, "verified": fmt, "grown": fmt, "control": fmt}
+    sizes = {"all": 9, "verified": 4, "grown": 12, "control": 9}
+    args = (sizes, dict.fromkeys(scores, bar), BASE, HELD, {"speedup": 12.0})
+    fates, verdicts = Counter({"kept": 2, "ROUGE-L > 0.7": 6}), Counter({True: 3, False: 1})
+    text = stage12a.summary(fates, verdicts, scores, *args)
+    assert "- **The control**, 9 right rows: taught no family beyond its baseline either" in text
+    assert "the student learns formats, not skills, in this budget." in text
+    flat = stage12a.summary(fates, verdicts, scores | {"control": _scores()}, *args)
+    assert "the student learns nothing in this budget." in flat
+    learns = stage12a.summary(fates, verdicts, scores | {"control": _scores(compare=0.9)}, *args)
+    assert "taught `compare`: the data, not the student, is what fails." in learns
+    hub = stage12a.summary(
+        fates,
+        Counter(),
+        {"before": {"rougeL": 0.2}, "all": {"rougeL": 0.3}},
+        {"all": 5},
+        {},
+        {},
+        {},
+        {"speedup": 3.0},
+    )
+    assert "rougeL +0.100." in hub and "need a grader" in hub
+    seeds = tmp_path / "seeds.json"
+    figures = {
+        "12a student mean accuracy before": [0.1, 0.1, 0.1],
+        "12a student mean accuracy after": [0.2, 0.12, 0.3],
+        "12a student 'owns' after (chance 0.5)": [0.5, 0.45, 0.0],
+    }
+    seeds.write_text(json.dumps({"seeds": [0, 1, 2], "figures": figures, "before_pin": [2]}))
+    text = stage12a.stability(0.05, 0.16, seeds)
+    assert "On seed 2 the student's mean moved by more than" in text
+    assert "Seed 2 comes from an earlier build of the world" in text
+    figures["12a student mean accuracy after"] = [0.2, 0.12, 0.11]
+    seeds.write_text(json.dumps({"seeds": [0, 1, 2], "figures": figures}))
+    text = stage12a.stability(0.05, 0.16, seeds)
+    assert "moved less than this page's paired noise bar (±0.05" in text and "beyond it" in text
+    assert "even its format gain does not carry over" in text and "earlier build" not in text

@@ -62,8 +62,8 @@ def families(
             "The hub's tasks have no families: the student is scored by ROUGE-L against the held-out "
             "seed tasks' outputs."
         )
-    first: dict[str, dict] = {}
-    for s, f in zip(seeds, fams):
+    first: dict[str, dict] = {}  # the shortest seed of each family
+    for s, f in sorted(zip(seeds, fams), key=lambda p: len(p[0]["instruction"] + p[0]["input"])):
         first.setdefault(f, s)
     table = "| family | example (a seed) | right answer | held-out prompts | baseline |\n"
     table += "|---|---|---|---|---|\n"
@@ -436,10 +436,15 @@ def _control(before: dict, ctrl: dict, bar: dict, baseline: dict, heldout: dict,
             f"{head} taught {_names(skill)} beyond the baseline: the student can learn in this "
             "budget, so where the generated rows did not, the data is what fails."
         )
-    fmt = f" ({_names(form)} rose to the answer format only)" if form else ""
+    if not form:
+        return (
+            f"{head} moved no family beyond its noise bar: in this budget the student does not "
+            "learn even from right answers, so this test cannot tell good data from bad."
+        )
     return (
-        f"{head} taught no family beyond its baseline{fmt}: in this budget the student learns "
-        "formats, not skills, even from right answers, so this test cannot tell good data from bad."
+        f"{head} taught no family beyond its baseline ({_names(form)} rose to the answer format "
+        "only): in this budget the student learns formats, not skills, even from right answers, so "
+        "this test cannot tell good data from bad."
     )
 
 
@@ -449,12 +454,17 @@ def runs(
     bars: dict,
     baseline: dict,
     heldout: dict,
-    rows: tuple[Counter, Counter],
-    labels: dict[str, Counter],
+    fam_v: Counter,
+    grown_rows: list[tuple[str, str, bool]],
     kept_by: Counter,
 ) -> str:
-    """Section 10: the control first, then the runs on generated rows, what the grown rows hold and
-    what would help next."""
+    """Section 10: the control first, then the runs on generated rows, what the grown rows hold (each
+    row's family, output and whether it is classification) and what would help next."""
+    fam_g = Counter(f for f, _, _ in grown_rows)
+    labels: dict[str, Counter] = {}
+    for f, out, clf in grown_rows:
+        if clf:
+            labels.setdefault(f, Counter())[out.strip().lower()] += 1
     before, ctrl = scores["before"], scores.get("control")
     if ctrl is None:
         return (
@@ -473,7 +483,7 @@ def runs(
         if any(taught.values())
         else f" No run on generated rows taught a family beyond its baseline{' either' * (not learns)}."
     )
-    (fam_v, fam_g), grown = rows, scores.get("grown")
+    grown = scores.get("grown")
     empty, noise = [], score_bars(heldout)
     if grown is not None:
         out += f" Sampling grew the verified rows {sum(fam_v.values())} -> {sum(fam_g.values())} ("
@@ -535,8 +545,6 @@ def summary(
         else ""
     )
     lines = [
-        "- **The pipeline** is the paper's: 8-task prompts, classification identification, "
-        "output-first instances for classification, its filters, every call checkpointed.",
         f"- **The funnel** is the measurement to trust most: {fates['kept']} of {n} candidates "
         f"kept{removed}. The filters check form, not meaning or correctness.",
         f"- **The data** is only as good as the writer: {data}.",
@@ -555,14 +563,15 @@ def summary(
                 else "taught no family beyond its baseline."
             )
         )
-        learns = si.rose(before, ctrl, bars["control"], baseline, heldout)[0]
+        learns, form = si.rose(before, ctrl, bars["control"], baseline, heldout)
         lines.append(
             f"- **The control**, {sizes['control']} right rows: "
             + (
                 f"taught {_names(learns)}: the data, not the student, is what fails."
                 if learns
-                else "taught no family beyond its baseline either: the student learns formats, "
-                "not skills, in this budget."
+                else "taught no family beyond its baseline either: the student learns "
+                + ("formats, not skills," if form else "nothing")
+                + " in this budget."
             )
         )
     lines.append(
@@ -588,9 +597,8 @@ def stability(bar: float | None, owns_bar: float | None, path: Path = claims.SEE
     here = a[0] - b[0]
     old = [s for s, _, _ in others if s in record.get("before_pin", [])]
     built = (
-        f" Seed {' and '.join(map(str, old))} {'was' if len(old) == 1 else 'were'} built by an "
-        "earlier version of the world's build: read them as the recipe on other worlds, not as "
-        "reruns of this page."
+        f" Seed {' and '.join(map(str, old))} {'comes' if len(old) == 1 else 'come'} from an "
+        "earlier build of the world: the recipe on other worlds, not reruns of this page."
         if old
         else ""
     )

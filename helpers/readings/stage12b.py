@@ -1,6 +1,7 @@
-"""Notebook 12b's readings (Constitutional AI): the hand-run round, the per-round curves, the open
-recipe's assumption, the helpfulness check, the training dashboard, the stage table, the helpful-mix
-ablation, the summary and the stability box, each turned into the sentences the learner reads."""
+"""Notebook 12b's readings (Constitutional AI): the hand-run round and comparison, the per-round
+curves, the open recipe's assumption, the second judge, the helpfulness check, the training dashboard,
+the stage table, the helpful-mix ablation, the summary and the stability box, each turned into the
+sentences the learner reads; and the page's three plots."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from helpers.readings import coin_noise, within
+from helpers.readings import within
 
 HARMLESS, REFUSED = "harmless (harmful requests)", "refused (kind requests)"
 JUDGED = "judged better than round 0"
@@ -35,21 +36,8 @@ def diff(new: float, old: float) -> float:
 
 
 def change(delta: float, bar: float) -> str:
-    """'+0.04 (within its bar)': the bars themselves are stated once per reading (`bars_clause`)."""
-    return f"{delta:+.2f} ({'within' if within(delta, bar) else 'beyond'} its bar)"
-
-
-def bars_clause(nb: dict) -> str:
-    """'noise bars ±0.10 greedy and ±0.05 sampled', said once for every change a reading prints."""
-    parts = []
-    for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
-        h, k = nb[tag]
-        parts.append(
-            f"±{h:.2f} {mode}"
-            if round(h, 2) == round(k, 2)
-            else (f"±{h:.2f} (harmful) and ±{k:.2f} (kind) {mode}")
-        )
-    return "noise bars " + " and ".join(parts)
+    """'-0.05 ± 0.06': a change with its paired noise bar."""
+    return f"{delta:+.2f} ± {bar:.2f}"
 
 
 def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) -> str:
@@ -76,69 +64,119 @@ def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) ->
     )
 
 
-def turn_rates(chains: dict, task_of: dict, is_refusal) -> dict[str, tuple[int, int, int, int]]:
-    """Counted in the chains, per curve: (rounds that turned a complying answer into a refusal, rounds
-    that started from a complying answer, refusals undone, rounds that started from a refusal)."""
-    out = {}
-    for name, unsafe in ((HARMLESS, True), (REFUSED, False)):
-        turned = open_ = undone = refused = 0
-        for i, chain in chains.items():
-            if bool(task_of[i].meta["unsafe"]) != unsafe:
-                continue
-            for before, after in zip(chain, chain[1:]):
-                was, now = is_refusal(before["answer"]), is_refusal(after["answer"])
-                refused, undone = refused + was, undone + (was and not now)
-                open_, turned = open_ + (not was), turned + (not was and now)
-        out[name] = (turned, open_, undone, refused)
-    return out
+def hand_feedback(p_xy: float, p_yx: float, mass_xy: float, mass_yx: float) -> str:
+    """Reading of the comparison run by hand: p, whether both orders agree, and the letter mass."""
+    p = (p_xy + 1 - p_yx) / 2
+    text = f"**p = {p:.2f}: the feedback model prefers {'x' if p > 0.5 else 'y'}**, "
+    text += (
+        "in both orders (position-consistent); "
+        if (p_xy > 0.5) == (p_yx < 0.5)
+        else f"but slot {'A' if p_xy > 0.5 else 'B'} wins in both orders: a position bias, which "
+        "the average cancels; "
+    )
+    low = min(mass_xy, mass_yx)
+    return text + (
+        f"letter mass {mass_xy:.2f} and {mass_yx:.2f}, so it answers with a letter."
+        if low >= 0.5
+        else f"letter mass only {low:.2f}: it mostly writes something else, and p rests on little."
+    )
 
 
-def _off_line(curve: dict, planted: dict, turns: dict, n: int) -> str:
-    """Why the measured curves leave their dotted lines: the rates the critic really has."""
-    rated = {k: turns[k] for k in planted if k in turns and k in curve and turns[k][1]}
-    if not rated:
+def _why_off(planted: dict, counts: dict) -> str:
+    """Why the measured curves leave their dotted lines: the critic's flags and the reviser, counted."""
+    said = {HARMLESS: (True, "harmful requests"), REFUSED: (False, "kind ones")}
+    rows = {k: counts[u] for k, (u, _) in said.items() if k in planted and counts[u]["open"]}
+    if not rows:
         return ""
-    rate = {k: t / o for k, (t, o, _, _) in rated.items()}
-    said = {HARMLESS: "harmful requests", REFUSED: "kind ones"}
-    counts = " and ".join(
-        f"{t} of {o} rounds on {said[k]} ({rate[k]:.0%}, built {planted[k]:.0%})"
-        for k, (t, o, _, _) in rated.items()
+    rate = {k: c["flagged"] / c["open"] for k, c in rows.items()}
+    total = {key: sum(c[key] for c in rows.values()) for key in next(iter(rows.values()))}
+    calm = total["open"] - total["flagged"]
+    critic = any(abs(rate[k] - planted[k]) >= 0.05 for k in rows)
+    reviser = (
+        total["flagged_turned"] < 0.95 * total["flagged"] or total["unflagged_turned"] > 0.05 * calm
     )
-    undone = sum(u for _, _, u, _ in rated.values())
-    refused = sum(r for _, _, _, r in rated.values())
-    counts = f"a complying answer became a refusal in {counts}; {undone} of {refused} refusals "
-    counts += "were undone"
-    if all(abs(rate[k] - planted[k]) < 0.05 for k in rated):
-        return f"The chains keep the built rates: {counts}. "
-    pred = {k: 1 - (1 - curve[k][0]) * (1 - rate[k]) ** n for k in rated}
-    off = max(abs(pred[k] - curve[k][-1]) for k in pred)
-    fits = (
-        "nothing compounds beyond it"
-        if off <= 0.05
-        else f"the measured lines still miss it by up to {off:.2f}, so rounds interact beyond a "
-        "fixed rate"
+    flags = " and ".join(
+        f"{c['flagged']} of {c['open']} on {said[k][1]} ({rate[k]:.0%}, built {planted[k]:.0%})"
+        for k, c in rows.items()
     )
-    return (
-        "\n\n**Why the measured lines leave the dotted ones**: the trained critic does not keep "
-        f"its built rates. Counted in the chains, {counts}. With these rates the formula gives "
-        f"{' and '.join(f'{v:.2f}' for v in pred.values())} after {n} rounds (measured "
-        f"{' and '.join(f'{curve[k][-1]:.2f}' for k in pred)}): {fits}. "
+    facts = (
+        f"of the rounds that start from a complying answer, the critique flagged {flags}; the "
+        f"reviser refused after {total['flagged_turned']} of {total['flagged']} flags and "
+        f"{total['unflagged_turned']} of {calm} times without one ({total['undone']} of "
+        f"{total['refused']} refusals undone)"
+    )
+    if not (critic or reviser):
+        return f"\n\n**The chains keep the built rates**: {facts}. "
+    who = {
+        (True, False): "the critic, not the reviser",
+        (False, True): "the reviser, not the critic",
+    }
+    text = (
+        "\n\n**Why the measured lines leave the dotted ones: "
+        f"{who.get((critic, reviser), 'the critic and the reviser')}.** Counted in the chains: "
+        f"{facts}. "
+    )
+    if (
+        critic
+        and rate.get(HARMLESS, 1) < planted.get(HARMLESS, 0)
+        and rate.get(REFUSED, 0) > planted.get(REFUSED, 1)
+    ):
+        text += (
+            "The trained critic tells harmful from kind less sharply than built (a guess at why: "
+            "this constitution's wording is new to it). "
+        )
+    return text
+
+
+def _judged(judged: list[float], split: dict | None) -> str:
+    """The judged curve: 0.5 at round 0 by construction, and what its mean mixes."""
+    text = (
+        f"\n\n**The judged curve** is {judged[0]:.2f} at round 0 by construction (an answer "
+        f"against itself) and ends at {judged[-1]:.2f}, a mean over chains. "
+    )
+    if not split or not any(f in split for f in (BETTER, WORSE)):
+        return text + (
+            "With no grader it cannot say how much of it is harmful answers fixed and how much "
+            "kind answers refused."
+        )
+    parts = ", ".join(
+        f"{split[f][0]} {w} ({'mean $p$ ' if k == 0 else ''}{split[f][1]:.2f})"
+        for k, (f, w) in enumerate(
+            (f, w)
+            for f, w in ((BETTER, "truly better"), (WORSE, "truly worse"), (SAME, "no different"))
+            if f in split
+        )
+    )
+    text += f"By the graders' verdict on each final answer: {parts}. "
+    if WORSE in split and split[WORSE][1] >= 0.5:
+        return text + (
+            "The feedback model prefers the worse answers too, so the curve counts false alarms as "
+            "progress."
+        )
+    return text + (
+        "The feedback model tells fixes from false alarms; the **mean** nets them, so a rising "
+        "curve can hide false alarms."
     )
 
 
-def rounds(curve: dict[str, list[float]], planted: dict | None, turns: dict | None = None) -> str:
+def rounds(
+    curve: dict[str, list[float]],
+    planted: dict | None,
+    counts: dict | None = None,
+    split: dict | None = None,
+) -> str:
     """Reading of the per-round plot: the built-in shape, why the measured curves leave it, the cost,
-    and what the plot does and does not test."""
+    the judged curve, and what the plot does and does not test."""
     harm, ref, judged = curve.get(HARMLESS), curve.get(REFUSED), curve[JUDGED]
     n, text = len(judged) - 1, ""
     if harm and planted:
         text += (
-            f"**Built in.** The tiny critic was trained to flag a harmful answer in "
-            f"{planted[HARMLESS]:.0%} of rounds and a kind one in {planted[REFUSED]:.0%}, and a "
-            "flagged answer is revised into a refusal that no later round undoes. The dotted lines "
-            "are what those rates $c$ predict from the round-0 share $h_0$: $1-(1-h_0)(1-c)^r$. "
+            f"**Built in.** The tiny critic was trained to flag harm in {planted[HARMLESS]:.0%} "
+            f"of rounds on a harmful answer and {planted[REFUSED]:.0%} on a kind one; a flagged "
+            "answer becomes a refusal that later rounds keep. Dotted: $1-(1-h_0)(1-c)^r$, what "
+            "those rates $c$ predict from the round-0 share $h_0$. "
         )
-    off = _off_line(curve, planted, turns, n) if harm and planted and turns else ""
+    off = _why_off(planted, counts) if harm and planted and counts else ""
     if harm and not off:
         text += (
             f"Measured, the harmless rate goes {harm[0]:.2f} → {harm[-1]:.2f} after {n} rounds. "
@@ -146,32 +184,26 @@ def rounds(curve: dict[str, list[float]], planted: dict | None, turns: dict | No
     text += off
     if ref:
         text += (
-            "\n\n**The false-alarm line is the real cost**: every round is another chance to call a "
-            f"kind answer harmful, and the chains end refusing {ref[-1]:.2f} of kind requests "
-            f"({refusal_verdict(ref[-1])}; {ref[0]:.2f} at round 0). "
+            "\n\n**The cost**: every round is another chance of a false alarm, and the chains end "
+            f"refusing {ref[-1]:.2f} of kind requests ({refusal_verdict(ref[-1])}; {ref[0]:.2f} at "
+            "round 0). "
         )
-    prefers = "prefers later rounds" if judged[-1] > judged[0] else "does not prefer later rounds"
-    text += (
-        f"The judged curve goes {judged[0]:.2f} → {judged[-1]:.2f}: the feedback model {prefers}, "
-        "but a preference alone cannot tell a fixed harmful answer from a refused kind one."
-    )
+    text += _judged(judged, split)
     if harm and planted:
         text += (
-            "\n\n**What this plot tests, and what not:** that rounds compound a critic's per-round "
-            "rates as the formula says, and what its false alarms cost; not Bai et al.'s finding "
-            "that revisions make answers more harmless, since this critic's rates were fixed when "
-            "it was built."
+            "\n\n**Not tested here:** Bai et al.'s finding that revisions make answers more "
+            "harmless, since this critic's rates were fixed when it was built."
         )
     return text
 
 
 def revisions(
     verdict: Counter,
-    n_unchanged: int,
     pref: dict,
     rev_agree: dict | None,
     clean: float,
     kind_worse: int = 0,
+    tie: float = 0.05,
 ) -> str:
     """Reading of section 6: how often 'revision better' is wrong; what the feedback model sees."""
     n_changed, prefers = pref["n"], pref["prefers_revision"]
@@ -183,12 +215,14 @@ def revisions(
         )
     better, worse, same = verdict.get(BETTER, 0), verdict.get(WORSE, 0), verdict.get(SAME, 0)
     if worse + same:
-        teach = (
-            f"the {kind_worse} kind answers turned into refusals teach DPO to refuse kind requests"
+        predict = (
+            f"so its {kind_worse} refusals of kind requests would be chosen answers: we predict "
+            "that DPO on these labels learns to refuse kind requests"
             if kind_worse
-            else f"the {worse} worse ones teach DPO the wrong side"
+            else f"so its {worse} worse revisions would be chosen answers: we predict that DPO on "
+            "these labels learns their mistakes"
             if worse
-            else f"the {same} pairs with no difference are noise in the DPO data"
+            else f"so its {same} pairs with no difference would be noise in the DPO data"
         )
         lead = (
             f"wrong for {worse} of the {n_changed} changed chains ({worse / n_changed:.0%})"
@@ -197,25 +231,26 @@ def revisions(
         )
         lead += f", and meaningless for {same} more ({same / n_changed:.0%})" if same else ""
         text = (
-            f"**The lesson: the assumption is {lead}.** By the graders, {better} revisions are truly better, "
-            f"{worse} truly worse ({'all' if kind_worse == worse else kind_worse} of them a kind "
-            "answer turned into a refusal) and "
-            f"{same} no different (a label there is noise, not a wrong label). The recipe labels all of "
-            f"them, and the {n_unchanged} unchanged chains too, 'revision better': {teach}. "
+            f"**The lesson: the assumption is {lead}.** By the graders, {better} revisions are "
+            f"truly better, {worse} truly worse ({'all' if kind_worse == worse else kind_worse} of "
+            f"them a kind answer turned into a refusal) and {same} no different (a label there is "
+            f"noise). The recipe labels all 'revision better', {predict} (not measured here; an "
+            "exercise). "
         )
     else:
         text = f"Here the assumption held on all {n_changed} changed chains. "
     real = rev_agree["agreement"]
-    weaker = (
+    lower = (
         ""
         if rev_agree["ci"][1] >= clean
-        else f", below its {clean:.0%} on the clean pairs: its labels carry more errors than those suggest"
+        else f", below its {clean:.0%} on the clean pairs: its labels carry more errors than "
+        "those suggest"
     )
     return text + (
         f"The feedback model tells them apart: it agrees with the graders on {real:.0%} of the "
-        f"{rev_agree['n']} chains where one answer is truly better{weaker}, and prefers the "
-        f"revision in {prefers:.0%} (a tie counts half), not the 100% the recipe assumes. So check "
-        "revisions with a judge, and measure the judge first: the next cells try a weaker one."
+        f"{rev_agree['n']} chains where one answer is truly better{lower}, and prefers the "
+        f"revision in {prefers:.0%} (a tie, $|p - 0.5| \\le {tie}$, counts half), not the recipe's "
+        "100%."
     )
 
 
@@ -239,13 +274,14 @@ def _kept(counts: dict[str, tuple[int, int]], fate: str) -> str:
 def weak_judge(
     kept: dict[str, dict[str, tuple[int, int]]],
     agree: dict[str, dict],
-    weak_rev: dict | None,
     own: dict,
     margin: float,
+    asked: str = "its own question",
 ) -> tuple[str, str]:
-    """Reading of the weaker judge: the revisions each judge would keep, by fate, and what its
+    """Reading of the second judge: the revisions each judge would keep, by fate, and what its
     measured agreement said in advance. `kept` and `agree` list the recipe's row, the feedback model
-    and the weaker judge in that order (the recipe has no agreement). Returns (text, short verdict)."""
+    and the second judge in that order (the recipe has no agreement); `own` is the second judge's
+    agreement under `asked`, the question it was trained on. Returns (text, short verdict)."""
     names = list(kept)
     strong, weak = names[-2], names[-1]
     graded = any(f in kept[weak] for f in (BETTER, WORSE, SAME))
@@ -257,7 +293,7 @@ def weak_judge(
     table = "\n".join(rows) + "\n\n"
     a, (lo, hi) = agree[weak]["agreement"], agree[weak]["ci"]
     text = (
-        f"On the fresh labelled pairs the weaker judge agrees {a:.2f} (95% CI {lo:.2f}-{hi:.2f}), "
+        f"The second judge agrees {a:.2f} (95% CI {lo:.2f}-{hi:.2f}) on the fresh labelled pairs, "
     )
     text += (
         "no better than a coin: the measurement flags it before any revision is judged. "
@@ -266,8 +302,8 @@ def weak_judge(
     )
     if own["agreement"] - a > 0.2:
         text += (
-            f"Asked 12c's single question instead, the same model agrees {own['agreement']:.2f}: a "
-            "judge's quality holds for the questions it was measured with, not for reworded ones. "
+            f"Asked only {asked}, the same model agrees {own['agreement']:.2f}: the wording fails, "
+            "not the model; a judge's quality holds only for the questions it was measured with. "
         )
     if not graded:
         k_w, k_s = kept[weak]["no grader"], kept[strong]["no grader"]
@@ -278,53 +314,49 @@ def weak_judge(
         return table + text + f"No grader checks these revisions: {short}.", short
     (wk, wn), (bk, bn) = kept[weak].get(WORSE, (0, 0)), kept[weak].get(BETTER, (0, 0))
     (swk, _), (sbk, _) = kept[strong].get(WORSE, (0, 0)), kept[strong].get(BETTER, (0, 0))
-    text += (
-        f"On the changed chains it agrees with the graders on {weak_rev['agreement']:.2f} "
-        f"(95% CI {weak_rev['ci'][0]:.2f}-{weak_rev['ci'][1]:.2f}). "
-        if weak_rev
-        else ""
-    )
     # two standard errors of the difference between the two kept shares (pooled), a rough noise bar
     pooled = (wk + bk) / max(wn + bn, 1)
     bar = 2 * (pooled * (1 - pooled) * (1 / max(wn, 1) + 1 / max(bn, 1))) ** 0.5
     gap = bk / max(bn, 1) - wk / max(wn, 1)
     separates = gap > bar
     text += (
-        f"Keeping what it prefers by more than {margin}, {wk} of the {wn} worse revisions "
-        f"survive and {bk} of the {bn} better ones (the feedback model: {swk} and {sbk}). "
+        f"As a filter (it keeps a revision where $p > 0.5 + {margin}$, the margin section 8's DPO "
+        "pairs need; the table above), "
     )
     if wn == 0:
         verdict = "this run has no worse revision to catch"
-        text += f"**So {verdict}**: the filter's only effect is the better ones it drops. "
+        text += f"**{verdict}**: the filter's only effect is the better ones it drops. "
     elif wk + bk == 0:
         verdict = "it keeps no revision at all"
         text += (
-            f"**So {verdict}**: it is never confident enough, and a filter that drops every "
+            f"**{verdict}**: it is never confident enough, and a filter that drops every "
             "revision leaves SFT and DPO nothing to learn from. "
         )
     elif wk == 0 and bk >= bn / 2:
         verdict = "it keeps no worse revision either"
-        text += f"**So {verdict}**: on this world the weaker judge would have done the job. "
+        text += f"**{verdict}**: on this world the second judge would have done the job. "
     elif wk == 0:
         verdict = f"it keeps no worse revision, but only {bk} of the {bn} better ones"
-        text += f"**So {verdict}**: safe, and most of the good data is thrown away. "
+        text += f"**{verdict}**: safe, and most of the good data is thrown away. "
     elif separates:
         verdict = (
             "it keeps better revisions more often than worse ones, beyond the noise, but lets "
             "some worse through"
         )
-        text += f"**So {verdict}**: its labels would teach DPO part of the recipe's mistake. "
+        text += f"**{verdict}**: its labels would teach DPO part of the recipe's mistake. "
     else:
-        verdict = "its filter does not tell worse revisions from better ones beyond the noise"
+        verdict = "it does not tell worse revisions from better ones beyond the noise"
         text += (
-            f"**So {verdict}** (it keeps {bk / max(bn, 1):.0%} of the better and "
-            f"{wk / max(wn, 1):.0%} of the worse, a gap within its rough bar of ±{bar:.2f}): it "
-            f"throws away {bn - bk} good revisions and still lets {wk} bad ones through. "
+            f"**{verdict}**: it keeps {bk / max(bn, 1):.0%} of the better and "
+            f"{wk / max(wn, 1):.0%} of the worse, a gap of "
+            f"{gap:.2f} within two standard errors of a difference of two shares, "
+            f"$2\\sqrt{{\\bar p(1-\\bar p)(1/{wn}+1/{bn})}} = {bar:.2f}$ ($\\bar p = "
+            f"{wk + bk}/{wn + bn}$ kept overall). "
         )
     short = (
-        f"agreement {a:.2f} on labelled pairs (the feedback model "
-        f"{agree[strong]['agreement']:.2f}); as a filter it keeps {wk} of {wn} worse revisions "
-        f"and {bk} of {bn} better ones (the feedback model {swk} and {sbk})"
+        f"agreement {a:.2f} under this constitution's questions, {own['agreement']:.2f} under its "
+        f"own; as a filter it keeps {wk} of {wn} worse revisions and {bk} of {bn} better (the "
+        f"feedback model {swk} and {sbk})"
     )
     return table + text + (
         "A practitioner measures every candidate judge on labelled pairs under the exact "
@@ -401,7 +433,9 @@ def helpfulness(soft: list, is_helpful: list[bool], first: list, second: list, i
     )
 
 
-def dashboard(sft: list[tuple], d: dict, steps: int, batch: int, n_pairs: int) -> str:
+def dashboard(
+    sft: list[tuple], d: dict, steps: int, batch: int, n_pairs: int, beta: float = 0.1
+) -> str:
     """Reading of the training dashboard: SFT loss, DPO margin and accuracy, log-probs."""
     text = "**Reading the dashboard.** "
     if sft:
@@ -416,16 +450,12 @@ def dashboard(sft: list[tuple], d: dict, steps: int, batch: int, n_pairs: int) -
         return text + "DPO logged no step on this profile: the other panels are empty."
     passes = steps * min(batch, n_pairs) / n_pairs if n_pairs else 0.0
     text += (
-        f"Middle: after {d['step'][-1]} DPO steps the reward margin is "
-        f"{d['rewards/margins'][-1]:.2f} and the accuracy {d['rewards/accuracies'][-1]:.2f} (0.5 "
-        f"is chance), after about {passes:.0f} passes over {n_pairs} pairs"
+        f"Middle: after {d['step'][-1]} DPO steps of {batch} pairs (about {passes:.0f} passes over "
+        f"{n_pairs} pairs) the reward margin is {d['rewards/margins'][-1]:.2f} ($\\beta = {beta}$ "
+        "times the chosen minus the rejected log-ratio to the reference, in nats) and the accuracy "
+        f"{d['rewards/accuracies'][-1]:.2f} (0.5 is chance)"
     )
-    text += (
-        ": that says nothing yet about held-out requests (section 9); a practitioner would draw "
-        "more prompts or stop earlier. "
-        if passes > 3
-        else ". "
-    )
+    text += ": that says nothing yet about held-out requests (section 9). " if passes > 3 else ". "
     chosen, rejected = d["logps/chosen"], d["logps/rejected"]
     dc, dr = chosen[-1] - chosen[0], rejected[-1] - rejected[0]
     text += (
@@ -442,10 +472,20 @@ def dashboard(sft: list[tuple], d: dict, steps: int, batch: int, n_pairs: int) -
     return text + ": the chosen answers kept their likelihood (the RPO term's job)."
 
 
+COLUMNS = {  # one name per measure: greedy unless marked T=1
+    "harmless": "harmless",
+    "refusal_harmful": "refuses harmful",
+    "refusal_benign": "refuses kind",
+    "harmless_sampled": "harmless, T=1",
+    "refusal_harmful_sampled": "refuses harmful, T=1",
+    "refusal_benign_sampled": "refuses kind, T=1",
+}
+
+
 def table(rows: dict[str, dict]) -> str:
     """A results table in Markdown: one row per model, every rate at two decimals."""
     cols = list(next(iter(rows.values())))
-    out = ["| model | " + " | ".join(c.replace("_", " ") for c in cols) + " |"]
+    out = ["| model | " + " | ".join(COLUMNS.get(c, c) for c in cols) + " |"]
     out.append("|---" * (len(cols) + 1) + "|")
     out += [
         f"| {name} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |" for name, r in rows.items()
@@ -453,32 +493,35 @@ def table(rows: dict[str, dict]) -> str:
     return "\n".join(out)
 
 
-def bars(n_kind: int, n_harm: int, samples: int = 4) -> dict[str, tuple[float, float]]:
-    """Rough noise bars sqrt(1/n) per decoding mode ('' greedy, '_sampled'): (harmful, kind)."""
-    return {
-        "": (coin_noise(n_harm), coin_noise(n_kind)),
-        "_sampled": (coin_noise(samples * n_harm), coin_noise(samples * n_kind)),
-    }
+def held_line(n_harm: int, n_kind: int, samples: int) -> str:
+    """The held-out set in one line: its size and split, and the answers each request gets."""
+    return (
+        f"held out: {n_harm} harmful and {n_kind} kind requests, each answered once greedily and "
+        f"{samples} times at T = 1"
+    )
 
 
 def _modes(r: dict, key: str) -> tuple[float, float]:
     return r[key], r[key + "_sampled"]
 
 
-def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, nb: dict) -> str:
-    """Reading of SL-CAI's row against the base: its refusals of kind requests, with their bars."""
-    hk = "harmless" if "harmless" in sl_r else "refusal_harmful"
+def _hk(r: dict) -> str:
+    return "harmless" if "harmless" in r else "refusal_harmful"
+
+
+def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, bars: dict) -> str:
+    """Reading of SL-CAI's row against the base: its refusals of kind requests, with paired bars."""
+    hk = _hk(sl_r)
     (g, s), (bg, bs) = _modes(sl_r, "refusal_benign"), _modes(base_r, "refusal_benign")
-    bar_g, bar_s = nb[""][1], nb["_sampled"][1]
+    dg, ds = diff(g, bg), diff(s, bs)
+    bar_g, bar_s = bars["refusal_benign"], bars["refusal_benign_sampled"]
     text = (
-        f"SL-CAI's {_hname(hk)} is {sl_r[hk]:.2f} greedy and "
-        f"{sl_r[hk + '_sampled']:.2f} sampled (the base {base_r[hk]:.2f} and "
-        f"{base_r[hk + '_sampled']:.2f}). It refuses {g:.2f} of kind requests greedily and {s:.2f} "
-        f"sampled, against the base's {bg:.2f} and {bs:.2f} ({bars_clause(nb)}): "
-        f"{change(diff(g, bg), bar_g)} and {change(diff(s, bs), bar_s)}. "
+        f"SL-CAI's {_hname(hk)} is {sl_r[hk]:.2f} greedy and {sl_r[hk + '_sampled']:.2f} sampled "
+        f"(the base: {base_r[hk]:.2f} and {base_r[hk + '_sampled']:.2f}). It refuses {g:.2f} of "
+        f"kind requests greedily and {s:.2f} sampled, against the base's {bg:.2f} and {bs:.2f} "
+        f"({change(dg, bar_g)} and {change(ds, bar_s)}). "
     )
-    added = (diff(g, bg) > bar_g) or (diff(s, bs) > bar_s)
-    if added:
+    if (dg > bar_g) or (ds > bar_s):
         text += (
             "**SL-CAI over-refuses here**, beyond the bar: a practitioner would mix in more "
             "helpful answers, drop the revisions that refuse a kind request, or run fewer rounds. "
@@ -486,15 +529,14 @@ def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, nb: dict) -> str:
     elif max(g, s) >= 0.15:
         text += (
             f"So {max(g, s):.2f} is too many to ship, but within the noise of the base's own "
-            f"{max(bg, bs):.2f}: SL-CAI kept the helpful-only model's habit rather than adding "
-            "to it. "
+            f"{max(bg, bs):.2f}: SL-CAI kept the helpful-only model's habit. "
         )
     else:
         text += f"That is {refusal_verdict(max(g, s))}, no more than the base's. "
     if s - g > bar_s:
         text += (
             f"Greedy decoding hides the habit ({g:.2f} against {s:.2f} sampled): read the sampled "
-            "rate, and the other worlds' greedy figures in the box at the end. "
+            "rate. "
         )
     if chain_ref is not None:
         text += (
@@ -504,22 +546,21 @@ def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, nb: dict) -> str:
     return text.strip()
 
 
-def helpful_mix(sl_r: dict, plain_r: dict, nb: dict, n_helpful: int) -> tuple[str, str]:
+def helpful_mix(sl_r: dict, plain_r: dict, bars: dict, n_helpful: int) -> tuple[str, str]:
     """Reading of the ablation (SL-CAI with the helpful rows against without); a short verdict."""
-    hk = "harmless" if "harmless" in sl_r else "refusal_harmful"
+    hk = _hk(sl_r)
     parts, fewer, more, lost = [], False, False, False
     for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
-        bar_h, bar_k = nb[tag]
+        bar_h, bar_k = bars[hk + tag], bars["refusal_benign" + tag]
         dr = diff(sl_r["refusal_benign" + tag], plain_r["refusal_benign" + tag])
         dh = diff(sl_r[hk + tag], plain_r[hk + tag])
         fewer, more, lost = fewer or dr < -bar_k, more or dr > bar_k, lost or dh < -bar_h
         parts.append(
             f"{mode}, kind requests refused {plain_r['refusal_benign' + tag]:.2f} → "
-            f"{sl_r['refusal_benign' + tag]:.2f}, {change(dr, bar_k)}, and {_hname(hk)} "
-            f"{plain_r[hk + tag]:.2f} → {sl_r[hk + tag]:.2f}, {change(dh, bar_h)}"
+            f"{sl_r['refusal_benign' + tag]:.2f} ({change(dr, bar_k)}) and {_hname(hk)} "
+            f"{plain_r[hk + tag]:.2f} → {sl_r[hk + tag]:.2f} ({change(dh, bar_h)})"
         )
-    text = f"Adding the {n_helpful} helpful rows (without → with; {bars_clause(nb)}): "
-    text += "; ".join(parts) + ". "
+    text = f"Adding the {n_helpful} helpful rows (without → with): " + "; ".join(parts) + ". "
     if fewer and not lost:
         short = (
             "the helpful rows cut refusals of kind requests beyond the noise, with no "
@@ -548,33 +589,45 @@ def helpful_mix(sl_r: dict, plain_r: dict, nb: dict, n_helpful: int) -> tuple[st
     ), short
 
 
-def rl_cai(sl_r: dict, rl_r: dict, nb: dict) -> tuple[str, str]:
-    """Reading of RL-CAI against SL-CAI, each change with its bar; and a short verdict."""
-    hk = "harmless" if "harmless" in rl_r else "refusal_harmful"
+def trade(dh: float, bar_h: float, dr: float, bar_k: float) -> str:
+    """A change of (harmless rate, refusals of kind requests) in words: a trade whenever one moves
+    the good way and the other the bad way, each side said to be beyond its bar or within it."""
+    sides = [  # (change in the good direction, bar, said as a gain, said as a loss)
+        (dh, bar_h, "more harmlessness", "less harmlessness"),
+        (-dr, bar_k, "fewer refusals of kind requests", "more refusals of kind requests"),
+    ]
+    gains = [(up, not within(d, bar)) for d, bar, up, _ in sides if d > 0]
+    losses = [(down, not within(d, bar)) for d, bar, _, down in sides if d < 0]
+    if not any(real for _, real in gains + losses):
+        return "no change beyond the noise"
+    if gains and losses:
+        (gain, g_real), (loss, l_real) = gains[0], losses[0]
+        return (
+            f"a trade, {gain} ({'beyond' if g_real else 'within'} the noise) for {loss} "
+            f"({'beyond' if l_real else 'within'} it)"
+        )
+    return "a gain with no loss" if gains else "a loss with no gain"
+
+
+def rl_cai(sl_r: dict, rl_r: dict, bars: dict) -> tuple[str, str]:
+    """Reading of RL-CAI against SL-CAI, each change with its paired bar; and a short verdict."""
+    hk = _hk(rl_r)
     parts, whats, bad = [], [], False
     for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
-        bar_h, bar_k = nb[tag]
+        bar_h, bar_k = bars[hk + tag], bars["refusal_benign" + tag]
         dh = diff(rl_r[hk + tag], sl_r[hk + tag])
         dr = diff(rl_r["refusal_benign" + tag], sl_r["refusal_benign" + tag])
-        gain, loss = dh > bar_h or dr < -bar_k, dh < -bar_h or dr > bar_k
-        what = {
-            (True, True): "a trade",
-            (True, False): "a gain with no loss beyond the noise",
-            (False, True): "a loss with no gain beyond the noise",
-            (False, False): "no change beyond the noise",
-        }[gain, loss]
-        bad = bad or (loss and not gain)
+        what = trade(dh, bar_h, dr, bar_k)
+        bad = bad or what == "a loss with no gain"
         whats.append(f"{mode}, {what}")
         parts.append(
-            f"{mode}, {what}: {_hname(hk)} {change(dh, bar_h)}, refusals of kind "
-            f"requests {change(dr, bar_k)}"
+            f"{mode}, {_hname(hk)} {change(dh, bar_h)} and refusals of kind requests "
+            f"{change(dr, bar_k)}: {what}"
         )
     g, s = _modes(rl_r, "refusal_benign")
     text = (
         f"RL-CAI refuses {g:.2f} of kind requests greedily and {s:.2f} sampled "
-        f"({refusal_verdict(max(g, s))}). Against SL-CAI ({bars_clause(nb)}): "
-        + "; ".join(parts)
-        + "."
+        f"({refusal_verdict(max(g, s))}). Against SL-CAI: " + "; ".join(parts) + "."
     )
     if bad:
         text += (
@@ -601,13 +654,12 @@ def summary(
     if harm and ref:
         rounds_text = (
             f"harmless {harm[0]:.2f} → {harm[-1]:.2f} and kind requests refused {ref[0]:.2f} → "
-            f"{ref[-1]:.2f}; the shape is built into the tiny critic, the refusals are the cost."
+            f"{ref[-1]:.2f}: the tiny critic's built-in shape, and its cost."
         )
         if base_r and "harmless" in base_r:
             rounds_text += (
-                f" Round 0 is the helpful-only model sampled at T = 1, hence {harm[0]:.2f} against "
-                f"the table's greedy base at {base_r['harmless']:.2f} (sampled, that base is "
-                f"{base_r['harmless_sampled']:.2f} on held-out requests)."
+                f" Round 0 is sampled at T = 1 ({harm[0]:.2f}); the table's base is greedy "
+                f"({base_r['harmless']:.2f}; sampled {base_r['harmless_sampled']:.2f})."
             )
     else:
         rounds_text = (
@@ -623,9 +675,9 @@ def summary(
     return (
         f"- **Rounds**: {rounds_text}\n"
         f"- **'The revision is better'** (the open recipe's assumption): {recipe}\n"
-        + (f"- **A weaker judge**: {weak}\n" if weak else "")
+        + (f"- **A second judge, asked reworded questions**: {weak}\n" if weak else "")
         + f"- **The helpful mix**: {mix}.\n"
-        f"- **RL-CAI**, trained on {n_pairs} confident pairs"
+        f"- **RL-CAI**, trained on {n_pairs} distinct confident pairs"
         + (f" ({draws} drawn per prompt)" if draws > 1 else "")
         + f": {rl}.\n"
         "- **In practice**: check revisions with a judge measured on labelled pairs under your own "
@@ -634,10 +686,16 @@ def summary(
     )
 
 
-def stability(path: Path) -> str:
-    """One sentence on how this world's SL-CAI figures compare with the other worlds'."""
+PAIRS_ROW = (
+    "12b RL-CAI (pairs at T=1) confident pairs"  # the seeds table's name for the record's `pairs`
+)
+
+
+def stability(path: Path, n_pairs: int | None = None) -> str:
+    """How this world's figures compare with the other worlds' in the seeds table, what its rows
+    are, and which worlds were built another way."""
     d = json.loads(Path(path).read_text())
-    fig = d["figures"]
+    fig, seeds, before = d["figures"], d.get("seeds", []), set(d.get("before_pin", []))
     kind, harm = fig.get("12b SL-CAI refuses kind requests"), fig.get("12b SL-CAI harmless")
     rl = fig.get("12b RL-CAI (pairs at T=1) harmless") or []
     if not kind or all(v is None for v in kind[1:]):
@@ -646,19 +704,109 @@ def stability(path: Path) -> str:
         )
     others = [v for v in kind[1:] if v is not None]
     spread = max(abs(v - kind[0]) for v in others)
-    rl_where = (
-        "RL-CAI was measured on this world only"
+    text = (
+        f"On the other worlds SL-CAI refused {' and '.join(f'{v:.2f}' for v in others)} of kind "
+        f"requests greedily ({kind[0]:.2f} here), about as harmless "
+        f"({' and '.join(f'{v:.2f}' for v in harm[1:] if v is not None)}; {harm[0]:.2f} here): "
+        + (
+            f"this world's greedy {kind[0]:.2f} belongs to this world, not to the recipe. "
+            if spread > 0.1
+            else "the over-refusal figure holds across worlds. "
+        )
+    )
+    built = [str(x) for x in seeds[1:] if x in before]
+    if built:
+        text += (
+            f"Seed{'s' if len(built) > 1 else ''} {' and '.join(built)} "
+            f"came from an earlier version of the world's build, so part of a gap may be the "
+            "build's. "
+        )
+    text += (
+        "RL-CAI was measured here only"
         if all(v is None for v in rl[1:])
         else "RL-CAI was measured on the others too"
     )
-    return (
-        f"On the other worlds SL-CAI refused {' and '.join(f'{v:.2f}' for v in others)} of kind "
-        f"requests greedily ({kind[0]:.2f} here) while staying about as harmless "
-        f"({' and '.join(f'{v:.2f}' for v in harm[1:] if v is not None)}; {harm[0]:.2f} here), so "
-        + (
-            f"this world's {kind[0]:.2f} belongs to this world, not to the recipe"
-            if spread > 0.1
-            else "this world's over-refusal figure holds across worlds"
+    pairs = (fig.get(PAIRS_ROW) or [None])[0]
+    if pairs is None:
+        return text + "."
+    text += "; its pairs row counts distinct confident pairs"
+    if n_pairs is not None and pairs != n_pairs:
+        text += (
+            f" (this page: {n_pairs}; the box's seed-0 row comes from the last run of all worlds)"
         )
-        + f", and {rl_where}."
+    return text + "."
+
+
+def plot_rounds(curve: dict[str, list[float]], planted: dict | None) -> None:
+    """Section 5's plot: the graded curves with their built-in dotted lines (left), the judged one
+    (right)."""
+    import matplotlib.pyplot as plt
+
+    from helpers.constitutional import planted_curve
+
+    xs = range(len(curve[JUDGED]))
+    fig, (ax, axj) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name, ys in curve.items():
+        if name == JUDGED:
+            continue
+        line = ax.plot(xs, ys, "o-", label=name)[0]
+        if name in (planted or {}):  # tiny: the curve its critic's built-in rate predicts
+            c = planted[name]
+            built = planted_curve(ys[0], c, len(ys) - 1)
+            ax.plot(xs, built, ":", color=line.get_color(), label=f"built in ({c:.0%} a round)")
+    ax.set(xlabel="critique -> revision rounds", ylabel="share of chains", ylim=(0, 1.05))
+    ax.set(xticks=xs, title="Graded: the answer after each round")
+    _ = (
+        ax.legend(fontsize=8)
+        if ax.lines
+        else ax.text(0.3, 0.5, "no grader", transform=ax.transAxes)
     )
+    axj.plot(xs, curve[JUDGED], "o-", color="grey")
+    axj.axhline(0.5, ls=":", c="grey")
+    axj.annotate(
+        "0.5 by construction", (0, 0.5), (0.2, 0.3), fontsize=8, arrowprops={"arrowstyle": "->"}
+    )
+    axj.set(xlabel="critique -> revision rounds", ylabel="mean P(round r better than round 0)")
+    axj.set(ylim=(0, 1.05), xticks=xs, title="Judged: the feedback model's preference")
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_dashboard(curve_sft: list[tuple], d: dict) -> None:
+    """Section 8's dashboard: the SFT loss, DPO's reward margin and accuracy, and the log-probs."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.4))
+    ax[0].plot([s for s, _ in curve_sft], [x for _, x in curve_sft], "o-")
+    ax[0].set(title="SL-CAI: SFT loss", xlabel="step", ylabel="loss (answers)", ylim=(0, None))
+    ax[1].plot(d["step"], d["rewards/margins"], "o-", label="margin")
+    ax[1].plot(d["step"], d["rewards/accuracies"], "x--", label="accuracy")
+    ax[1].axhline(0.5, ls=":", c="grey", label="accuracy by chance")
+    ax[1].set(title="RL-CAI: DPO rewards", xlabel="step", ylabel="margin / share of pairs")
+    ax[2].plot(d["step"], d["logps/chosen"], "o-", label="chosen")
+    ax[2].plot(d["step"], d["logps/rejected"], "x--", label="rejected")
+    ax[2].set(title="RL-CAI: log-probs", xlabel="step", ylabel="summed log-prob")
+    for a in ax[1:]:
+        a.legend(loc="best")
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_stages(results: dict[str, dict]) -> None:
+    """Section 9's bars: each model's rates, greedy and sampled."""
+    import matplotlib.pyplot as plt
+
+    cols = list(next(iter(results.values())))
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
+    w = 0.8 / len(results)
+    for k, (name, r) in enumerate(results.items()):
+        bars = ax.bar([j + k * w for j in range(len(cols))], [r[c] for c in cols], w, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)  # a bar at 0.00 shows its value too
+    goal = {True: "(lower is better)", False: "(higher is better)"}
+    ticks = [COLUMNS.get(c, c) + "\n" + goal[c.startswith("refusal_benign")] for c in cols]
+    ax.set_xticks([j + 0.4 - w / 2 for j in range(len(cols))], ticks)
+    ax.set(xlabel="measure (greedy, or T=1 sampled)", ylabel="rate (grader / refusal detector)")
+    ax.set(ylim=(0, 1.12), title="Each stage's harmlessness and its refusals of kind requests")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    plt.tight_layout()
+    plt.show()

@@ -3,16 +3,28 @@ rates before and after, the win rates and the summary. Every verdict is chosen b
 
 from __future__ import annotations
 
-import re
+import ast
+import inspect
+import textwrap
 
-from helpers.judge import strict_label, substring_label
+from helpers.judge import strict_label, substring_label, wilson_ci
 from helpers.readings import coin_noise, n_of, plural
-from helpers.rlaif import strict_grade, true_preference
+from helpers.rlaif import (
+    capital_a_source,
+    owner_counts,
+    paired_difference,
+    quoted_answer,
+    running_mean,
+    strict_grade,
+    true_preference,
+)
 from helpers.tasks import grade
+from helpers.world.families import NAMES
 
 BEFORE = "policy before DPO"
 RPO = ("confident labels + NLL (RPO)", "confident labels")
 METRICS = ("harmless", "helpful", "harmless_sampled", "helpful_sampled")
+SECTION1 = ("As an AI, I prefer B.", "(B) is better than (A).")  # section 1's cases
 
 
 def span(xs: list[float], fmt: str = ".2f") -> str:
@@ -25,6 +37,41 @@ def listed(names) -> str:
     """'a', 'a and b', 'a, b and c'."""
     names = list(names)
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+# ---------------------------------------------------------------- the algorithm's source, shown
+def core(fn, drop: tuple[str, ...] = ()) -> str:
+    """A function's source as a Markdown code block, without its docstring and comment lines. A line that
+    starts with one of `drop` is left out with the block it opens (an `if ...:` with its body, a call's
+    `(` up to its `)`); `...` marks where lines were left out."""
+    src = textwrap.dedent(inspect.getsource(fn))
+    body = ast.parse(src).body[0].body
+    lines = src.splitlines()
+    if isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        lines = lines[: body[0].lineno - 1] + lines[body[0].end_lineno :]
+    out, skip_below = [], None
+    for line in lines:
+        text, indent = line.strip(), len(line) - len(line.lstrip())
+        if skip_below is not None:
+            if indent > skip_below or (text.startswith(")") and indent == skip_below):
+                continue
+            skip_below = None
+        if text.startswith("#"):
+            continue
+        if drop and text.startswith(drop):
+            skip_below = indent if text.endswith((":", "(")) else None
+            if not (out and out[-1].strip() == "..."):
+                out.append(" " * indent + "...")
+            continue
+        out.append(line)
+    for i in range(len(out) - 2, 0, -1):  # a call or signature whose arguments all left: f(...)
+        if (
+            out[i].strip() == "..."
+            and out[i - 1].endswith("(")
+            and out[i + 1].lstrip().startswith(")")
+        ):
+            out[i - 1 : i + 2] = [out[i - 1] + "..." + out[i + 1].lstrip()]
+    return "```python\n" + "\n".join(out) + "\n```"
 
 
 # ---------------------------------------------------------------- section 5: the judge
@@ -50,9 +97,35 @@ def _flips(verdicts: list, truth: list[int]) -> tuple[int, int]:
     return sum(b and not o for o, b in zip(one, both)), sum(o and not b for o, b in zip(one, both))
 
 
+def _untrained(bq: dict, ps: list[float]) -> str:
+    """What averaging both orders does to the untrained model's verdicts."""
+    (lo, hi), within_p = bq["ci"], f" (p within {min(ps):.3f}-{max(ps):.3f})" if ps else ""
+    txt = f"The untrained model puts {bq['letter_mass']:.3f} of its probability on the two letters"
+    txt += (
+        f": it does not answer with a letter{within_p}."
+        if bq["letter_mass"] < 0.5
+        else " and answers with a letter."
+    )
+    if bq["consistency"] < 0.1:
+        txt += (
+            f" Read in one order it agrees {bq['first_order_agreement']:.2f}: it picks the same "
+            f"letter after a swap on {1 - bq['consistency']:.0%} of pairs, so one order only says "
+            "where the right answer happens to sit. Averaging both orders cancels that slot and "
+            f"leaves what the model reads in the answers: {bq['agreement']:.2f} ({lo:.2f}-{hi:.2f})"
+        )
+    else:
+        txt += f" Its agreement is {bq['agreement']:.2f} ({lo:.2f}-{hi:.2f})"
+    if round(lo, 2) <= 0.5:
+        return (
+            txt
+            + ", not shown to beat a coin. That is what averaging does: it removes a slot bias, not ignorance."
+        )
+    return txt + ", above a coin, though by differences in p too small to train on."
+
+
 def judge_quality(quality: dict, judged: dict | None = None, truth: list | None = None) -> str:
-    """The judge's agreement against the untrained model's and a coin's, and how many verdicts averaging
-    both orders changes."""
+    """The judge's agreement against the untrained model's and a coin's, how many verdicts averaging
+    both orders changes, and what averaging does to the untrained model."""
     base = "untrained policy as judge"
     jq, bq = quality["judge"], quality[base]
     (jlo, jhi), (blo, bhi) = jq["ci"], bq["ci"]
@@ -70,48 +143,22 @@ def judge_quality(quality: dict, judged: dict | None = None, truth: list | None 
     )
     if judged and truth:
         fixed, broken = _flips(judged["judge"], truth)
-        if fixed + broken == 0:
-            txt += " Averaging both orders changes no verdict against the first order alone."
-        else:
-            txt += (
-                f" Against the first order alone, averaging both orders turns {plural(fixed, 'verdict')} "
-                f"from wrong to right and {broken} from right to wrong"
-                + (
-                    f", out of {jq['n']}: too few to show a benefit here. Averaging is for a judge "
-                    "with a position bias"
-                    + (
-                        f"; this one keeps its verdict after a swap on {jq['consistency']:.2f} of pairs."
-                        if jq["consistency"] >= 0.9
-                        else "."
-                    )
-                    if abs(fixed - broken) <= 2
-                    else "."
-                )
+        txt += (
+            f" Averaging its two orders turns {fixed} verdicts from wrong to right and {broken} back"
+            + (
+                f": it keeps its verdict after a swap on {jq['consistency']:.2f} of pairs, so there is "
+                "little slot bias to cancel."
+                if jq["consistency"] >= 0.9
+                else "."
             )
-    txt += (
-        f" The untrained model puts {bq['letter_mass']:.3f} of its probability on the two letters "
-        f"and keeps its verdict after a swap on {bq['consistency']:.2f} of pairs"
-    )
-    if bq["letter_mass"] < 0.5 and bq["consistency"] < 0.1:
-        ps = [v.p_first for v in judged[base]] if judged and base in judged else []
-        within = f" (p within {min(ps):.3f}-{max(ps):.3f})" if ps else ""
-        txt += f": it does not answer with a letter{within}"
-    lo2, hi2 = round(blo, 2), round(bhi, 2)  # the coin, at the precision the interval is printed at
-    if lo2 <= 0.5 <= hi2:
-        edge = "at the edge of" if 0.5 in (lo2, hi2) else "inside"
-        coin = f"{edge} a coin's interval: no usable signal"
-    else:
-        coin = "clear of a coin's 0.5" + (
-            ", though a model that does not answer with a letter is not a judge to train on"
-            if bq["letter_mass"] < 0.5
-            else ""
         )
-    return f"{txt}. Its agreement {bq['agreement']:.2f} ({blo:.2f}-{bhi:.2f}) is {coin}."
+    ps = [v.p_first for v in judged[base]] if judged and base in judged else []
+    return f"{txt} {_untrained(bq, ps)}"
 
 
 def _object_only(tests: tuple, held: list) -> list[int]:
-    """Indices of the strict test's pairs that the world's grader calls even: the two answers differ
-    only in the object (both help, or both refuse)."""
+    """Indices of the strict test's pairs that the world's grader calls even: both answers help, and
+    only one names the request's thing."""
     task_of = {t.prompt: t for t in held}
     return [
         i
@@ -121,11 +168,16 @@ def _object_only(tests: tuple, held: list) -> list[int]:
 
 
 def strict_judge(
-    strict_q: dict | None, strict_v: list, tests: tuple, world: tuple, held: list
+    strict_q: dict | None,
+    strict_v: list,
+    tests: tuple,
+    world: tuple,
+    held: list,
+    demo_p: float | None = None,
 ) -> str:
-    """The judge against the strict grader: its agreement, and its p on the pairs that differ only in
-    the object. `tests`, `world`: (questions, first, second, truth) under the strict and the world's
-    grader."""
+    """The judge against the strict grader: its agreement, its p on the pairs that differ only in the
+    object, and on section 2's pair (`demo_p`). `tests`, `world`: (questions, first, second, truth)
+    under the strict and the world's grader."""
     if not strict_q:
         return ""
     task_of = {t.prompt: t for t in held}
@@ -136,31 +188,51 @@ def strict_judge(
     (lo, hi), n = strict_q["ci"], strict_q["n"]
     txt = (
         f"**Against the strict grader.** Of the {n_world} pairs the world's grader decides, "
-        f"{n_world - both} have a passing answer about another thing: the strict grader calls them "
-        f"even. On the same samples it decides {n} pairs, and the judge agrees on "
-        f"{strict_q['agreement']:.2f} of them (95% CI {lo:.2f}-{hi:.2f})."
+        f"{n_world - both} are kind requests helped with another thing: the strict grader fails "
+        f"both answers and calls them even. It decides {plural(n, 'pair')}, and the judge agrees "
+        f"on {strict_q['agreement']:.2f} (95% CI {lo:.2f}-{hi:.2f})."
     )
     only = _object_only(tests, held)
-    if not only:
-        return (
-            txt
-            + " No pair differs only in the object, so this test cannot show whether the judge reads it."
-        )
-    ps = [strict_v[i].p_first for i in only]
-    right = sum(strict_v[i].label() == tests[3][i] for i in only)
-    if max(abs(p - 0.5) for p in ps) < 0.05:
-        seen = (
-            f"the judge's p stays within {min(ps):.3f}-{max(ps):.3f}: it cannot tell the two apart "
-            "(it was trained on pairs that differ in refusing or helping only)"
+    if only:
+        ps = [strict_v[i].p_first for i in only]
+        right = sum(strict_v[i].label() == tests[3][i] for i in only)
+        txt += (
+            f" {n_of(len(only), n)} differ only in the object (both help, one with the request's "
+            f"thing): there the judge's p lies within {min(ps):.3f}-{max(ps):.3f}, and its label "
+            f"is right on {n_of(right, len(only))}."
         )
     else:
-        seen = (
-            f"the judge's p spreads from {min(ps):.2f} to {max(ps):.2f}: it reads something there"
+        txt += " No pair here differs only in the object."
+    if demo_p is not None:
+        if abs(demo_p - 0.5) < 0.05:
+            seen = (
+                "it cannot see the object (it was trained on refusing against helping only), so "
+                "its agreement measures refusing against helping, not answering the request asked."
+            )
+        else:
+            seen = f"it prefers the help with {'the asked' if demo_p > 0.5 else 'the other'} thing."
+        txt += f" On section 2's pair (the asked thing against another) it gives p = {demo_p:.2f}: {seen}"
+    return txt
+
+
+def _cal_line(p: list[float], cal: list[tuple[float, float, int]]) -> str:
+    """How spread the soft labels are, and whether each bin's mean p lies inside the 95% interval of
+    its observed frequency."""
+    sure, n_bin = sum(x < 0.1 or x > 0.9 for x in p), min(c[2] for c in cal)
+    if n_bin < 10:
+        fit = f"with {n_bin} pairs a bin, too few to test calibration"
+    else:
+        off = [c for c in cal if not wilson_ci(c[1], c[2])[0] <= c[0] <= wilson_ci(c[1], c[2])[1]]
+        fit = (
+            f"each bin's mean p lies inside the 95% interval of its observed frequency ({n_bin} "
+            "pairs a bin): no miscalibration this test can see"
+            if not off
+            else f"{n_of(len(off), len(cal))} bins' mean p lie outside the 95% interval of their "
+            "observed frequency: there p is not a frequency"
         )
     return (
-        f"{txt} {n_of(len(only), n)} differ only in the object (both help, or both refuse); there "
-        f"{seen}, and its label is right on {n_of(right, len(only))}. So the judge's agreement "
-        "above measures refusing against helping, not answering the request that was asked."
+        f"{n_of(sure, len(p))} soft labels lie below 0.1 or above 0.9; the {len(cal)} bins draw "
+        f"{plural(points(cal), 'distinct point')}, and {fit}."
     )
 
 
@@ -169,26 +241,9 @@ def points(cal: list[tuple[float, float, int]]) -> int:
     return len({(round(m, 2), round(f, 2)) for m, f, _ in cal})
 
 
-def _cal_line(name: str, p: list[float], cal: list[tuple[float, float, int]]) -> str:
-    """One calibration curve: how spread its soft labels are, and whether its bins sit on the diagonal."""
-    sure = sum(x < 0.1 or x > 0.9 for x in p)
-    n_bin = min(c[2] for c in cal)
-    noise, gap = bar(n_bin), max(abs(c[0] - c[1]) for c in cal)
-    fit = (
-        f"within a bin's noise ({noise:.2f} at {n_bin} pairs a bin) of the diagonal"
-        if gap <= noise
-        else f"off the diagonal by {gap:.2f}, beyond a bin's noise ({noise:.2f}): its p is no frequency"
-    )
-    return (
-        f"Under the {name}, {n_of(sure, len(p))} soft labels lie below 0.1 or above 0.9; its "
-        f"{len(cal)} bins draw {plural(points(cal), 'distinct point')}, {fit}."
-    )
-
-
-def calibration(sets: dict[str, tuple[list, list]], cals: dict[str, list]) -> str:
-    """The calibration curves (one per grader) and how much the soft labels' spread lets them show."""
-    lines = [_cal_line(k, sets[k][0], c) for k, c in cals.items()]
-    middle = sum(0.2 <= x <= 0.8 for p, _ in sets.values() for x in p)
+def calibration(p: list[float], cal: list[tuple[float, float, int]]) -> str:
+    """The calibration curve, and how much the soft labels' spread lets it show."""
+    middle = sum(0.2 <= x <= 0.8 for x in p)
     if middle < 10:
         tail = (
             f" Only {plural(middle, 'label')} lie between 0.2 and 0.8, so on this profile the plot "
@@ -197,7 +252,7 @@ def calibration(sets: dict[str, tuple[list, list]], cals: dict[str, list]) -> st
         )
     else:
         tail = f" {plural(middle, 'label')} between 0.2 and 0.8 fill the middle bins."
-    return "**Reading the plots.** " + " ".join(lines) + tail
+    return "**Reading the plots.** " + _cal_line(p, cal) + tail
 
 
 def length(lb: dict) -> str:
@@ -228,92 +283,135 @@ def length(lb: dict) -> str:
 def _abstains(share: float, n: int) -> str:
     """What the strict parser's abstention share means."""
     if share >= 1:
-        return f"abstains on all {n} (100%): no reply is a bare letter, and it says so instead of guessing"
+        return f"abstains on all {n} (no reply is a bare letter): it says so instead of guessing"
     if share <= 0:
         return "abstains on none: every reply is a bare letter"
     return f"abstains on {share:.0%} and reads the rest"
 
 
-def _substring(a_share: float, noise: float) -> str:
-    """What the substring test's share of A labels means."""
-    if a_share >= 1:
-        return "it labelled every pair A: each reply contains a capital A somewhere"
-    if a_share <= 0:
-        return "it labelled every pair B: no reply contains a capital A"
-    if a_share > 0.5 + noise:
-        return (
-            f"A on {a_share:.0%}: it leans to A, because sentences such as 'Answer B is better' "
-            "contain a capital A"
-        )
-    if a_share < 0.5 - noise:
-        return (
-            f"A on {a_share:.0%}, B on the rest: a reply without a capital A counts as B, and most "
-            "replies have none"
-        )
-    return f"A on {a_share:.0%}, wherever a capital A happens to appear, and B on the rest"
+def _a_cases(sent: list[str], truth: list[int], first: list, second: list) -> list[tuple]:
+    """(reply index, truth, the word the substring test's A comes from, its kind, the quoted answer)
+    for each reply the substring test reads as A."""
+    return [
+        (i, truth[i], *capital_a_source(t, tuple(NAMES)), quoted_answer(t, first[i], second[i]))
+        for i, t in enumerate(sent)
+        if substring_label(t) == 0
+    ]
 
 
-def parser_table(texts: dict[str, list[str]], table: dict[str, dict], truth: list[int]) -> str:
-    """The parsers' scores per writer as printed text, and the instruct model's first three verdicts as
-    the substring test reads them."""
-    first = next(iter(table.values()))
-    lines = [f"{'written by':32}{'n':>4}" + "".join(f"{k:>19}" for k in first)]
+def parser_table(
+    texts: dict[str, list[str]], table: dict[str, dict], truth: list[int], first: list, second: list
+) -> str:
+    """The parsers' scores per writer as printed text, section 1's cases, and the instruct model's
+    replies the substring test reads as A, with the word that A comes from."""
+    head = next(iter(table.values()))
+    lines = [f"{'written by':32}{'n':>4}" + "".join(f"{k:>19}" for k in head)]
     for name, row in table.items():
         lines.append(f"{name:32}{len(texts[name]):4}" + "".join(f"{x:19.2f}" for x in row.values()))
-    lines += ["", "the instruct model's first verdicts, as the substring test reads them:"]
+    cases = "; ".join(f"{c!r} -> {'AB'[substring_label(c)]}" for c in SECTION1)
+    lines += ["", f"section 1's cases, as the substring test reads them: {cases}"]
     sent = list(texts.values())[1]
-    for t, y in zip(sent[:3], truth):
-        lines.append(f"  says {'AB'[substring_label(t)]} (truth {'AB'[y]}): {t.strip()[:80]!r}")
+    lines.append("the instruct model's replies the substring test reads as A:")
+    for i, y, word, kind, q in _a_cases(sent, truth, first, second)[:4]:
+        quote = f", quotes answer {'AB'[q]}" if q is not None else ""
+        lines.append(
+            f"  reply {i + 1} (truth {'AB'[y]}): A from {word!r} ({kind}{quote}): "
+            f"{sent[i].strip()[:60]!r}"
+        )
     return "\n".join(lines)
 
 
-def parsers(texts: dict[str, list[str]], table: dict[str, dict]) -> str:
-    """What the substring test and the strict parser make of a letter, a sentence and the untrained model's text."""
+def _bug(cases: list[tuple]) -> str:
+    """Where the substring test's A labels come from, and the case that shows the bug."""
+    if not cases:
+        return "No reply has a capital A, so the substring test read every one as B."
+    kinds = {k: sum(c[3] == k for c in cases) for k in ("the letter", "a name", "a word")}
+    where = listed(f"{n} from {k}" for k, n in kinds.items() if n)
+    txt = f"It read A in {plural(len(cases), 'reply', 'replies')}: {where}."
+    named = [c for c in cases if c[3] == "a name"]
+    if named:
+        i, y, word, _, q = named[0]
+        quote = (
+            f" quotes answer {'AB'[q]}, the {'right' if q == y else 'wrong'} one, and"
+            if q is not None
+            else ""
+        )
+        txt += (
+            f" Reply {i + 1} shows the bug:{quote} the substring test reads the A of {word!r}, a "
+            "name, as a vote for A."
+        )
+    else:
+        txt += " No A here comes from a name; section 1's cases show the same bug."
+    return txt
+
+
+def parsers(
+    texts: dict[str, list[str]], table: dict[str, dict], truth: list[int], first: list, second: list
+) -> str:
+    """What the substring test and the strict parser make of a letter, a sentence and the untrained
+    model's text, and the replies that give a verdict by quoting an answer."""
     letter_name, sent_name, untrained = list(texts)
     letter, sent = table[letter_name], table[sent_name]
     n_j, n_s = len(texts[letter_name]), len(texts[sent_name])
     n_bare = sum(strict_label(t) is not None for t in texts[letter_name])
-    named = sum(bool(re.search(r"\b[AB]\b", t)) for t in texts[sent_name])
     noise = coin_noise(n_s)  # a coin's agreement over n pairs: 0.5 give or take about this
     s_agree = sent["substring: agrees"]
-    if abs(s_agree - 0.5) <= noise:
-        coin = f"within a coin's noise (0.5 ± {noise:.2f}): these labels carry no verdict"
-    else:
-        side = "above" if s_agree > 0.5 else "below"
-        coin = f"{side} a coin's 0.5 by more than its noise ({noise:.2f})"
-    if n_bare == n_j:
-        first = (
-            f"Asked for one letter, our judge wrote a bare letter in all {n_j} replies, so the two "
-            f"parsers agree with the truth alike ({letter['substring: agrees']:.2f} and "
-            f"{letter['strict: agrees']:.2f}): on a bare letter the bug cannot show."
-        )
-    else:
-        first = (
-            f"Asked for one letter, our judge wrote a bare letter in {n_bare} of {n_j} replies; the "
-            f"substring test agrees {letter['substring: agrees']:.2f} with the truth, the strict "
-            f"parser {letter['strict: agrees']:.2f} (it abstains on the rest)."
-        )
+    coin = (
+        f"within a coin's noise (0.5 ± {noise:.2f})"
+        if abs(s_agree - 0.5) <= noise
+        else f"{'above' if s_agree > 0.5 else 'below'} a coin's 0.5 by more than {noise:.2f}"
+    )
+    first_txt = (
+        f"Asked for one letter, our judge wrote a bare letter in all {n_j} replies: both parsers "
+        f"agree {letter['substring: agrees']:.2f}, and the bug cannot show."
+        if n_bare == n_j
+        else f"Asked for one letter, our judge wrote a bare letter in {n_bare} of {n_j} replies; "
+        f"the substring test agrees {letter['substring: agrees']:.2f}, the strict parser "
+        f"{letter['strict: agrees']:.2f} (it abstains on the rest)."
+    )
+    sent_texts = texts[sent_name]
+    quotes = [quoted_answer(t, first[i], second[i]) for i, t in enumerate(sent_texts)]
+    q_n, q_right = sum(q is not None for q in quotes), sum(q == y for q, y in zip(quotes, truth))
+    quoted = (
+        f" Replies that quote one answer give a verdict in words: {n_of(q_n, n_s)}, quoting the "
+        f"right answer in {q_right}. Neither parser reads it (the strict parser throws it away)."
+        if q_n
+        else " No reply quotes an answer: these sentences carry no verdict a parser could read."
+    )
     u = table[untrained]
     return (
-        f"**Reading the parsers.** {first} Asked for a sentence, the instruct model named A or B as "
-        f"a word in {named} of its {n_s} replies. The substring test labelled all {n_s} anyway "
-        f"({_substring(sent['substring: says A'], noise)}) and agrees {s_agree:.2f} with the truth, "
-        f"{coin}. The strict parser {_abstains(sent['strict: abstains'], n_s)}. On the untrained "
-        f"policy's text the substring test agrees {u['substring: agrees']:.2f} and the strict parser "
-        f"abstains on {u['strict: abstains']:.0%}. A DPO set built with the "
-        "substring test looks complete and teaches noise; this course's judge reads the two "
-        "letters' probabilities and never parses text."
+        f"**Reading the parsers.** {first_txt} Asked for a sentence, the instruct model gets a "
+        f"label for every reply from the substring test, agreeing {s_agree:.2f} with the truth "
+        f"({coin}; on the untrained policy's text {u['substring: agrees']:.2f}). "
+        f"{_bug(_a_cases(sent_texts, truth, first, second))}{quoted} The strict parser "
+        f"{_abstains(sent['strict: abstains'], n_s)}. A DPO set built with the substring test looks "
+        "complete and teaches noise; this course's judge reads the letters' probabilities instead."
     )
 
 
 # ---------------------------------------------------------------- section 6: the labels
 def off_object(train_prompts: list, train_pairs: list, tr: list) -> tuple[int, int]:
     """(answers the world's grader passes that fail the strict one, answers it passes) among the pairs
-    with a true preference: a passing answer about another thing (or, refusing, another verb)."""
+    with a true preference: help with another thing."""
     passing = [
         (t, b if p else a) for t, (a, b), p in zip(train_prompts, train_pairs, tr) if p is not None
     ]
     return sum(not strict_grade(t, ans) for t, ans in passing), len(passing)
+
+
+def audit_table(audit: dict, strict: dict) -> str:
+    """The label audit as printed text: per label scheme, the pairs, and under each grader how many
+    have a true preference and how often the judge's label is right on them."""
+    lines = [
+        f"{'labels':11}{'pairs':>5}   {'with a true preference, world grader':38}strict grader"
+    ]
+    for name, a in audit.items():
+        s = strict[name]
+        w = f"{a['known']} pairs, judge right on {a['right']:.1%}"
+        lines.append(
+            f"{name:11}{a['labelled']:5}   {w:38}{s['known']} pairs, judge right on {s['right']:.1%}"
+        )
+    return "\n".join(lines)
 
 
 def _kept(audit: dict, train_pairs: list) -> str:
@@ -324,11 +422,11 @@ def _kept(audit: dict, train_pairs: list) -> str:
         return f"All {n} sampled pairs got a hard label."
     txt = (
         f"Of the {n} sampled pairs, {same} are one answer written twice: the judge gives them "
-        "p = 0.5 exactly (one prompt in both orders), and `preference_rows` drops them"
+        "p = 0.5 exactly, and `preference_rows` drops them even at margin 0"
     )
     if (even := n - kept - same) > 0:
         txt += f"; {even} more pairs of different answers got p = 0.5 exactly and are dropped too"
-    return txt + f"; {kept} remain."
+    return txt + f"; {kept} remain, for the hard and the soft labels alike."
 
 
 def labels(
@@ -359,20 +457,15 @@ def labels(
         f"from teaches nothing true. The confident filter keeps {conf['labelled']} pairs, "
         f"{conf['known']} of them with a true preference, and {conf_right}."
     )
-    # the grader checks refusal or help and the verb; does a passing answer name the same thing?
     n_off, n_passing = off_object(train_prompts, train_pairs, tr)
-    if n_passing:
-        txt += (
-            " That truth is coarse: the world's grader checks refusing against helping, not the "
-            f"object, and {n_of(n_off, n_passing)} answers it passes in these pairs fail the strict "
-            "grader."
-        )
-    if strict:
+    if n_passing and strict:
         sh, sc = strict["hard"], strict["confident"]
         txt += (
-            f" Under the strict grader only {n_of(sh['known'], hard['labelled'])} hard-label pairs "
-            f"carry a true preference (the judge right on {sh['right']:.0%} of them), and "
-            f"{n_of(sc['known'], conf['labelled'])} confident ones (right on {sc['right']:.0%})."
+            f" That truth is coarse: {n_of(n_off, n_passing)} answers the world's grader prefers "
+            f"in these pairs are help with another thing. Under the strict grader "
+            f"{n_of(sh['known'], hard['labelled'])} hard-label pairs carry a true preference (the "
+            f"judge right on {sh['right']:.0%}), and {n_of(sc['known'], conf['labelled'])} "
+            f"confident ones (right on {sc['right']:.0%})."
         )
     row_q, row_a = example_row["prompt"][0]["content"], example_row["chosen"][0]["content"]
     row_task = next((t for t in train_prompts if t.prompt == row_q), None)
@@ -386,61 +479,90 @@ def labels(
     return f"**Reading the labels.** {txt}"
 
 
-# ---------------------------------------------------------------- section 7: the DPO dashboard
-def dashboard(dash: dict[str, dict], beta: float) -> str:
-    """The DPO curves at their last logged step, and whether the chosen answers' log-probs fell."""
+# ---------------------------------------------------------------- section 7: the DPO runs
+def dpo_table(settings: dict[str, dict]) -> str:
+    """The DPO runs' settings as printed text, one row per run."""
+    lines = [
+        f"{'run':30}{'pairs':>6}{'steps':>6}{'batch':>6}{'lr':>8}{'beta':>6}{'LoRA r':>7}"
+        f"{'passes over each pair':>23}"
+    ]
+    for name, s in settings.items():
+        lines.append(
+            f"{name:30}{s['pairs']:6}{s['steps']:6}{s['batch']:6}{s['lr']:8.0e}{s['beta']:6}"
+            f"{s['lora_r']:7}{s['passes']:23.1f}"
+        )
+    return "\n".join(lines)
+
+
+def _smoothed(dash: dict[str, dict], key: str) -> dict[str, list[float]]:
+    """Each run's curve `key` as a running mean over 3 logged points."""
+    return {k: running_mean(d[key]) for k, d in dash.items() if d["step"]}
+
+
+def dashboard(dash: dict[str, dict], beta: float, rows: list | None = None) -> str:
+    """The DPO curves, read on their running means: margin and accuracy at the end, the chosen answers'
+    log-prob against the reference, and the check of the soft run's predicted margin."""
     logged = {k: d for k, d in dash.items() if d["step"]}
     if not logged:
         return (
             "No training step was logged here (too few steps): the dashboard has nothing to read."
         )
-    margins = [d["rewards/margins"][-1] for d in logged.values()]
-    accs = [d["rewards/accuracies"][-1] for d in logged.values()]
-    chance = "above" if min(accs) > 0.5 else "not above" if max(accs) <= 0.5 else "not all above"
+    last = max(d["step"][-1] for d in logged.values())
+    margin, acc = _smoothed(logged, "rewards/margins"), _smoothed(logged, "rewards/accuracies")
+    chosen = _smoothed(logged, "chosen_vs_ref")
+    ends = [m[-1] for m in margin.values()]
+    rising = all(len(m) < 2 or m[-1] > m[-2] for m in margin.values())
     txt = (
-        f"At the last logged step (step {max(d['step'][-1] for d in logged.values())}) the "
-        f"reward margins are {span(margins)}: with beta = {beta}, the policy's log-ratio of chosen "
-        f"over rejected answers has moved {span([m / beta for m in margins], '.1f')} nats from "
-        f"the reference's. Reward accuracy ends at {span(accs)}, {chance} chance (0.5). The "
-        "curves zigzag (one batch per point): read their direction. The soft-label run draws "
-        "pairs in both orders, so its 'chosen' column mixes the judge's chosen and rejected "
-        "answers and its margin should stay smaller."
-    )
-    trend = {k: d for k, d in logged.items() if len(d["step"]) > 1}
-    moved = {k: d["logps/chosen"][-1] - d["logps/chosen"][0] for k, d in trend.items()}
-    fell = [k for k, c in moved.items() if c < 0]
-    if not trend:
-        txt += " With one logged step there is no trend to read."
-    elif fell:
-        txt += (
-            f" From the first to the last logged step the chosen answers' log-probs fell in "
-            f"{len(fell)} of {len(moved)} runs ({listed(fell)}): DPO optimizes the margin, and it "
-            "can lower the answers it prefers along with the rejected ones; the NLL term of the RPO "
-            "run is there to stop that."
+        f"Read the lines (running means over 3 logged points), not the dots. At step {last} the "
+        f"reward margins are {span(ends, '.3f')}: Δ has moved {span([m / beta for m in ends], '.1f')} "
+        "nats from the reference's"
+        + (", and still rising: these runs are short." if rising else ", levelling off.")
+        + f" Reward accuracy ends at {span([a[-1] for a in acc.values()])}"
+        + (
+            " (chance: 0.5)."
+            if min(a[-1] for a in acc.values()) > 0.5
+            else ", not all above chance."
         )
-    else:
-        txt += " The chosen answers' log-probs did not fall in any run: no answer was traded away."
-    c0, c1 = moved.get(RPO[1]), moved.get(RPO[0])
-    if c0 is not None and c1 is not None:
-        if abs(c1 - c0) < 0.05:
-            word = "a difference under 0.05 nats, too small to matter, so the NLL term changed nothing here."
-        elif c1 > c0:
-            word = "the term kept the chosen answers likelier."
-        else:
-            word = "the term did not keep the chosen answers likelier."
-        txt += f" Chosen log-prob change: {c0:+.2f} without the NLL term, {c1:+.2f} with it: {word}"
+    )
+    end = {k: c[-1] for k, c in chosen.items()}
+    fell = [k for k, c in end.items() if c < 0]
+    txt += (
+        f" The chosen answers' log-prob against the reference (0 at step 0) ends at "
+        f"{span(list(end.values()), '+.2f')} nats: "
+        + (
+            f"it fell in {listed(fell)}: DPO lowered answers it prefers along with the rejected ones."
+            if fell
+            else "it rose in every run, so no run traded its chosen answers away."
+        )
+    )
+    if all(k in end for k in RPO):
+        gap = end[RPO[0]] - end[RPO[1]]
+        txt += (
+            " The two confident runs draw the same batches, so their curves overlap; the NLL "
+            f"term moved the chosen answers' log-prob by {gap:+.2f} nats."
+        )
+    hard, soft = margin.get("hard labels"), margin.get("soft labels")
+    if rows and hard and soft:
+        flip = sum(1 - r["p_chosen"] for r in rows) / len(rows)
+        pred = (1 - 2 * flip) * hard[-1]
+        txt += (
+            f" Prediction: the soft run draws a pair flipped with chance 1 − p, {flip:.0%} of "
+            f"draws, so its margin should be about {1 - 2 * flip:.2f} × the hard run's, "
+            f"{pred:.3f}. Measured: {soft[-1]:.3f} against the hard run's {hard[-1]:.3f}: "
+            + (
+                "as predicted."
+                if abs(soft[-1] - pred) < abs(soft[-1] - hard[-1])
+                else "the prediction fails, likely because the flips fall on unsure pairs (1 − p "
+                f"is large only where p is near 0.5), on which {last} steps moved little."
+            )
+        )
     return f"**Reading the dashboard.** {txt}"
 
 
 # ---------------------------------------------------------------- section 8: before and after
 def bar(n: int) -> float:
-    """Two standard errors of a rate of 0.5 over n answers, sqrt(1/n): below it a difference could be chance."""
+    """Two standard errors of a rate of 0.5 over n answers, sqrt(1/n)."""
     return (1 / n) ** 0.5 if n else 0.0
-
-
-def apart(x: float, y: float, n: int) -> bool:
-    """Whether two rates over n answers differ by more than the noise bar."""
-    return abs(x - y) > bar(n) if n else False
 
 
 def _sizes(held: list) -> tuple[int, int]:
@@ -458,35 +580,38 @@ def _graded(results: dict) -> bool:
     return "harmless" in results[BEFORE]
 
 
-def _help_lost(results: dict, held: list) -> dict[str, list[str]]:
+def diff(a: dict, b: dict, metric: str) -> tuple[float, float, int]:
+    """Run a's rate minus run b's over the same requests, its noise bar (two standard errors of the
+    per-request differences) and its sign: +1 or -1 beyond the bar, 0 within it."""
+    d, noise = paired_difference(a["scores"][metric], b["scores"][metric])
+    return d, noise, (1 if d > 0 else -1) if abs(d) > noise and d else 0
+
+
+def _help_lost(results: dict) -> dict[str, list[str]]:
     """Runs that kept helpfulness, lost it beyond noise (greedy, sampled) or lost a little within noise."""
-    b0, trained, n_kind = results[BEFORE], _trained(results), _sizes(held)[1]
-
-    def lost(r: dict, key: str, n: int) -> bool:
-        """Whether run r lost helpfulness on key beyond noise."""
-        return r[key] < b0[key] and apart(r[key], b0[key], n)
-
+    b0, trained = results[BEFORE], _trained(results)
     kept = [k for k, r in trained.items() if r["helpful"] >= b0["helpful"]]
-    paid = [k for k, r in trained.items() if lost(r, "helpful", n_kind)]
+    paid = [k for k, r in trained.items() if diff(r, b0, "helpful")[2] < 0]
     return {
         "kept": kept,
         "paid": paid,
         "noisy": [k for k in trained if k not in kept + paid],
-        "paid_sampled": [k for k, r in trained.items() if lost(r, "helpful_sampled", 4 * n_kind)],
+        "paid_sampled": [k for k, r in trained.items() if diff(r, b0, "helpful_sampled")[2] < 0],
     }
 
 
 def table(results: dict, strict: dict) -> str:
-    """The rates before and after DPO, each as 'world's grader/strict grader', the answer length and
-    the second judge's win rate, as printed text."""
+    """The rates before and after DPO (a rate on which the two graders differ as 'world/strict'), the
+    answer length and the second judge's win rate, as printed text, with a legend."""
     cols = [c for c in METRICS if c in results[BEFORE]]
-    heads = [c.replace("_sampled", " T=1") for c in cols]
-    lines = [f"{'rates: world/strict grader':34}" + "".join(f"{h:>14}" for h in heads)]
+    two = {c for c in cols if any(strict.get(k, {}).get(c) != r[c] for k, r in results.items())}
+    heads = [c.replace("_sampled", " T=1") + (" w/s" if c in two else "") for c in cols]
+    lines = [f"{'':34}" + "".join(f"{h:>16}" for h in heads)]
     lines[0] += ("  tokens" if cols else "") + "  win rate vs before (2nd judge)"
     for name, r in results.items():
         s = strict.get(name, {})
         figs = "".join(
-            f"{r[c]:.3f}/{s[c]:.3f}".rjust(14) if c in s else f"{r[c]:14.3f}" for c in cols
+            (f"{r[c]:.2f}/{s[c]:.2f}" if c in two else f"{r[c]:.2f}").rjust(16) for c in cols
         )
         figs += f"{r['answer_tokens']:8.1f}" if cols else ""
         wr = r.get("win_rate_vs_before")
@@ -497,23 +622,38 @@ def table(results: dict, strict: dict) -> str:
             else "-"
         )
         lines.append(f"{name:34}{figs}  {wtxt}")
-    return "\n".join(lines)
+    legend = (
+        "w/s: world's grader/strict grader (they differ on helpfulness only); T=1: 4 samples a "
+        "request; tokens: mean length of the sampled answers; W/T/L: the second judge's wins, ties "
+        "(p within 0.05 of 0.5) and losses of the run's greedy answer against the one before DPO"
+    )
+    return "\n".join(lines + ["", textwrap.fill(legend, 100)])
+
+
+def _vs(a: dict, b: dict, metric: str, fmt: str = ".2f") -> str:
+    """Run a's rate against run b's on one metric: both figures and the paired difference."""
+    d, noise, sign = diff(a, b, metric)
+    word = {0: "within noise of", 1: "above", -1: "below"}[sign]
+    return f"{a[metric]:{fmt}} {word} {b[metric]:{fmt}} ({d:+.2f} ± {noise:.2f})"
 
 
 def chart(results: dict, held: list, strict: dict | None = None) -> str:
-    """The bar chart: how far DPO moved harmlessness, and which runs paid for it in helpfulness, by the
-    world's grader (`strict`: the same policies' rates by the strict grader, drawn beside them)."""
+    """The bar chart: how far DPO moved harmlessness, which runs paid for it in helpfulness (paired
+    tests against the policy before DPO), and the answer lengths."""
     if not _graded(results):
         return (
             "**Reading the chart.** No grader knows these prompts, so no graded rate is measured "
             "here: the second judge's win rates below are the only outcome, and a win rate alone "
             "cannot show over-refusal."
         )
-    b0, trained, found = results[BEFORE], _trained(results), _help_lost(results, held)
-    n_kind = _sizes(held)[1]
+    b0, trained, found = results[BEFORE], _trained(results), _help_lost(results)
     hs = {k: r["harmless"] for k, r in trained.items()}
     lo_k, hi_k = min(hs, key=hs.get), max(hs, key=hs.get)
-    paid = listed(f"{k} ({trained[k]['helpful']:.2f})" for k in found["paid"])
+    paid = listed(
+        f"{k} ({trained[k]['helpful']:.2f}, {diff(trained[k], b0, 'helpful')[0]:+.2f} ± "
+        f"{diff(trained[k], b0, 'helpful')[1]:.2f})"
+        for k in found["paid"]
+    )
     reach = (
         f"{hs[lo_k]:.2f} in every run"
         if hs[lo_k] == hs[hi_k]
@@ -526,67 +666,51 @@ def chart(results: dict, held: list, strict: dict | None = None) -> str:
         + (f"; {paid} lost it beyond noise" if paid else "")
         + (f"; {listed(found['noisy'])} lost a little, within noise" if found["noisy"] else "")
         + f". Sampled at T=1 ({b0['helpful_sampled']:.2f} before), "
-        f"{len(found['paid_sampled'])} of {len(trained)} runs lost helpfulness beyond noise. "
-        f"(The noise bar: {bar(n_kind):.2f} greedy, {bar(4 * n_kind):.2f} sampled.)"
+        f"{len(found['paid_sampled'])} of {len(trained)} runs lost helpfulness beyond noise."
     )
     if found["paid"] or found["paid_sampled"]:
         txt += (
-            " That is over-refusal, the cost Bai et al. report for harmlessness training. A "
-            "practitioner would add pairs on kind requests (or up-weight them) and retrain."
+            " That is over-refusal; a practitioner would add pairs on kind requests (or up-weight "
+            "them) and retrain."
         )
     if hs[lo_k] <= b0["harmless"]:
         txt += f" The {lo_k} run did not raise the harmless rate: it did not pay."
     elif hs[lo_k] < 0.9:
         txt += (
-            f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: better "
-            f"than the {b0['harmless']:.2f} it started from, but far from safe enough to ship."
+            f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: "
+            "better than before, but far from safe enough to ship."
         )
-    if strict and _graded(strict):
-        txt += (
-            " The solid part of each bar is what the strict grader passes too; the reading after "
-            "the comparisons compares the two graders."
-        )
+    tok0, toks = b0["answer_tokens"], [r["answer_tokens"] for r in trained.values()]
+    moved = max(abs(t - tok0) for t in toks)
+    txt += (
+        f" Answer length ({tok0:.1f} tokens before, {span(toks, '.1f')} after; the table's tokens) "
+        "moved under 2 tokens: no run won by writing more."
+        if moved < 2
+        else f" Answer length moved from {tok0:.1f} tokens to {span(toks, '.1f')}: check the "
+        "judge's length bias (section 5) before trusting the win rates below."
+    )
     return f"**Reading the chart.** {txt}"
 
 
-def _vs(results: dict, held: list, a: str, b: str, metric: str) -> str:
-    """Run a's rate against run b's on one metric: both figures, and whether they differ."""
-    n_bad, n_kind = _sizes(held)
-    n = (n_bad if metric.startswith("harmless") else n_kind) * (
-        4 if metric.endswith("sampled") else 1
-    )
-    x, y = _trained(results)[a][metric], _trained(results)[b][metric]
-    word = "within noise of" if not apart(x, y, n) else "above" if x > y else "below"
-    return f"{x:.3f} {word} {y:.3f}"
-
-
-def _rates(results: dict, held: list, a: str, b: str) -> str:
-    """All four rates of run a against run b."""
-    return "; ".join(
-        f"{m.replace('_sampled', ' at T=1')} {_vs(results, held, a, b, m)}" for m in METRICS
-    )
-
-
-def _same(results: dict, held: list, a: str, b: str) -> bool:
+def _same(a: dict, b: dict) -> bool:
     """Whether two runs agree within noise on all four rates."""
-    return all("within noise" in _vs(results, held, a, b, m) for m in METRICS)
+    return all(diff(a, b, m)[2] == 0 for m in METRICS)
 
 
-def _label_verdicts(results: dict, held: list) -> dict[str, object]:
+def _label_verdicts(results: dict) -> dict[str, object]:
     """The three one-change comparisons' verdicts: the confident filter, soft labels, the NLL term."""
-    hc, hh = "confident labels", "hard labels"
-    further = any(
-        "above" in _vs(results, held, hc, hh, m) for m in ("harmless", "harmless_sampled")
-    )
-    costlier = any("below" in _vs(results, held, hc, hh, m) for m in ("helpful", "helpful_sampled"))
-    soft_same, nll_same = _same(results, held, "soft labels", hh), _same(results, held, *RPO)
+    t = _trained(results)
+    hc, hh = t["confident labels"], t["hard labels"]
+    further = any(diff(hc, hh, m)[2] > 0 for m in ("harmless", "harmless_sampled"))
+    costlier = any(diff(hc, hh, m)[2] < 0 for m in ("helpful", "helpful_sampled"))
+    soft_same, nll_same = _same(t["soft labels"], hh), _same(t[RPO[0]], t[RPO[1]])
     return {
         "further": further,
         "costlier": costlier,
         "soft_same": soft_same,
         "nll_same": nll_same,
         "filter": (
-            "the confident filter " + ("moved harmlessness further" if further else "did not pay")
+            "the confident run " + ("moved harmlessness further" if further else "did not pay")
         )
         + (" and cost more helpfulness" if costlier else ""),
         "soft": "soft labels landed on hard ones"
@@ -598,12 +722,14 @@ def _label_verdicts(results: dict, held: list) -> dict[str, object]:
     }
 
 
-def _pair_rates(results: dict, held: list, a: str, b: str) -> str:
-    """Run a's rates against run b's: all four figures, or one phrase when all four are within noise."""
-    if _same(results, held, a, b):
-        gap = max(abs(_trained(results)[a][m] - _trained(results)[b][m]) for m in METRICS)
+def _pair_rates(a: dict, b: dict) -> str:
+    """Run a's rates against run b's: those beyond noise, or one phrase when all four are within it."""
+    if _same(a, b):
+        gap = max(abs(a[m] - b[m]) for m in METRICS)
         return f"all four rates within noise of each other (largest gap {gap:.3f})"
-    return _rates(results, held, a, b)
+    apart_ = [m for m in METRICS if diff(a, b, m)[2]]
+    rest = " (the rest within noise)" if len(apart_) < len(METRICS) else ""
+    return "; ".join(f"{m.replace('_sampled', ' at T=1')} {_vs(a, b, m)}" for m in apart_) + rest
 
 
 def _unsure(rows: list[dict]) -> int:
@@ -611,72 +737,75 @@ def _unsure(rows: list[dict]) -> int:
     return sum(r["p_chosen"] < 0.75 for r in rows)
 
 
-def _chosen_change(dash: dict | None, run: str) -> float | None:
-    """How far a run's chosen answers' log-prob moved from the first to the last logged step."""
-    d = (dash or {}).get(run)
-    return d["logps/chosen"][-1] - d["logps/chosen"][0] if d and len(d["step"]) > 1 else None
-
-
 def comparisons(
     results: dict,
-    held: list,
+    settings: dict[str, dict],
     confident_rows: list,
     train_prompts: list,
-    steps: int,
-    hard_rows: list | None = None,
+    hard_rows: list,
     dash: dict | None = None,
 ) -> str:
-    """Each label scheme against another, one change at a time, within the noise bar; for a null, what
-    to conclude and what a run where the two differ would need."""
+    """Each label scheme against another, one change at a time, by paired tests; what differs besides
+    the labels (passes over each pair), and for a null, what a run that separates them would need."""
     if not _graded(results):
         return ""
-    v = _label_verdicts(results, held)
-    family_of = {t.prompt: t.family for t in train_prompts}
+    v, t = _label_verdicts(results), _trained(results)
+    family_of = {x.prompt: x.family for x in train_prompts}
     fams = [family_of.get(r["prompt"][0]["content"]) for r in confident_rows]
     unsafe_share = fams.count("unsafe") / len(fams) if fams else 0.0
+    sh, sc = settings["hard labels"], settings["confident labels"]
+    matched = round(sh["steps"] * sc["passes"] / sh["passes"])
+    exposure = (
+        f"and each pair seen {sc['passes']:.1f} times against {sh['passes']:.1f}: two changes at once"
+        if abs(sc["passes"] / sh["passes"] - 1) > 0.1
+        else "each pair seen as often"
+    )
     why = (
-        "the filter paid on harmlessness: the pairs with no true preference dilute what the "
-        f"hard-label run learns in {steps} steps, and {unsafe_share:.0%} of the confident "
-        "pairs are harmful requests, so that run learns to refuse more than to help"
+        "The confident run moved harmlessness further"
+        + (
+            f", but this page cannot say whether the filter or the extra passes did it (a hard-label "
+            f"run of {matched} steps would see its pairs as often; an exercise)"
+            if "two changes" in exposure
+            else ": the filter did it"
+        )
+        + (
+            f". {unsafe_share:.0%} of the confident pairs are harmful requests, so that run learned "
+            "to refuse more than to help"
+            if unsafe_share > 0.5
+            else ""
+        )
         if v["further"]
-        else "the filter did not pay: fewer, surer pairs moved harmlessness no further (lower "
-        "the margin, the first exercise, or train longer)"
+        else "The filter did not pay: fewer, surer pairs moved harmlessness no further"
     )
     confident = (
-        "**Hard against confident labels** (the same loss, fewer and surer pairs): "
-        f"{_pair_rates(results, held, 'confident labels', 'hard labels')}. Here {why}."
-        + (" It cost helpfulness beyond noise: over-refusal, named above." if v["costlier"] else "")
-    )
-    rows = hard_rows or []
-    unsure = (
-        f" Here {n_of(_unsure(rows), len(rows))} pairs have a judge's p below 0.75." if rows else ""
+        f"**Hard against confident labels** (the same loss; fewer, surer pairs, {exposure}): "
+        f"{_pair_rates(t['confident labels'], t['hard labels'])}. {why}."
+        + (" It cost helpfulness beyond noise: over-refusal." if v["costlier"] else "")
     )
     soft = (
-        "**Hard against soft labels** (the same pairs, the judge's p as the target): "
-        f"{_pair_rates(results, held, 'soft labels', 'hard labels')}. "
+        "**Hard against soft labels** (the same pairs and passes, the judge's p as the target): "
+        f"{_pair_rates(t['soft labels'], t['hard labels'])}. "
         + (
-            "Conclude: soft labels trained the same policy as hard ones here, so this page is no "
-            "evidence for or against them. At p near 0.5 both orders are drawn about equally and "
-            f"cancel; only sure pairs teach.{unsure} To separate the two, a run needs a judge unsure "
-            "on many pairs (the presets' judges on human labels) and enough steps (an exercise)."
+            "Soft labels trained the same policy as hard ones: no evidence for or against them. "
+            f"{n_of(_unsure(hard_rows), len(hard_rows))} pairs have a judge's p below 0.75, where "
+            f"the two targets differ; {sh['steps']} steps did not part the policies."
             if v["soft_same"]
             else "The two runs part: read which rates moved, and at what cost."
         )
     )
-    c0 = _chosen_change(dash, RPO[1])
+    c0 = running_mean(dash[RPO[1]]["chosen_vs_ref"])[-1] if dash and dash.get(RPO[1]) else None
     guard = (
-        f" Without it the chosen answers' log-prob moved {c0:+.2f} (section 7)"
-        + (": it did not fall, so there was nothing to guard against." if c0 >= 0 else ".")
-        if c0 is not None
+        f" Without it the chosen answers' log-prob rose ({c0:+.2f} nats against the reference): "
+        "nothing to guard against."
+        if c0 is not None and c0 >= 0
         else ""
     )
     nll = (
         "**Confident labels with and without the NLL term** (supervised learning on the judge's "
-        f"chosen answers): {_pair_rates(results, held, *RPO)}. "
+        f"chosen answers): {_pair_rates(t[RPO[0]], t[RPO[1]])}. "
         + (
-            "Conclude: the term changed nothing here, so this page is no evidence for or against "
-            f"RPO.{guard} It matters in a run where DPO pushes the chosen answers down with the "
-            "rejected ones (a longer run, say): watch the chosen log-prob there."
+            f"The term changed nothing in {sc['steps']} steps: no evidence for or against RPO."
+            f"{guard} It matters in a longer run where DPO pushes the chosen answers down."
             if v["nll_same"]
             else "The term changed the outcome: weigh what it bought against what it cost."
         )
@@ -684,77 +813,64 @@ def comparisons(
     return "\n\n".join((confident, soft, nll))
 
 
-def strict_rates(results: dict, strict: dict, held: list) -> str:
-    """The rates by the strict grader against the world's: how much of DPO's gain survives, how many
-    passing answers name the request's object, and whether the label comparisons keep their verdicts."""
+def _owners_txt(c: dict) -> str:
+    """Why the strict helpful rate sits near its floor: the names the policy writes."""
+    names = ", ".join(f"{k} {n}" for k, n in list(c["names_used"].items())[:4])
+    return (
+        f" Why so low: before DPO, {n_of(c['other'], c['person'])} greedy answers to requests "
+        f"about a person's thing name another person ({c['other'] / max(c['person'], 1):.0%}). "
+        f"They use {plural(len(c['names_used']), 'name')} ({names}) for the {c['names_asked']} "
+        f"the requests ask about, while it names the animal right in "
+        f"{n_of(c['animal_right'], c['animal'])}. The tiny policy learned the template, not to "
+        "copy a name from the request: a limit of this model, not built into the world."
+    )
+
+
+def strict_rates(results: dict, strict: dict, held: list, answers: dict | None = None) -> str:
+    """The helpful rates by the strict grader against the world's, why they sit near a floor (the names
+    the greedy answers use, from `answers`), and whether DPO changed that."""
     if not _graded(results) or not strict or not _graded(strict):
         return ""
-    b0, s0 = results[BEFORE], strict[BEFORE]
-    tw, ts_ = _trained(results), _trained(strict)
-    n_bad, n_kind = _sizes(held)
-
-    def share(r: dict, s: dict) -> float | None:
-        """Of the answers the world's grader passes (greedy), the share the strict grader passes."""
-        passed = r["harmless"] * n_bad + r["helpful"] * n_kind
-        return (s["harmless"] * n_bad + s["helpful"] * n_kind) / passed if passed else None
-
-    before = share(b0, s0)
-    after = [x for k in tw if (x := share(tw[k], ts_[k])) is not None]
-    raised = [
-        k
-        for k in ts_
-        if ts_[k]["harmless"] > s0["harmless"] and apart(ts_[k]["harmless"], s0["harmless"], n_bad)
-    ]
-    lost = [
-        k
-        for k in ts_
-        if ts_[k]["helpful"] < s0["helpful"] and apart(ts_[k]["helpful"], s0["helpful"], n_kind)
-    ]
+    b0, s0, ts_ = results[BEFORE], strict[BEFORE], _trained(strict)
+    moved = [k for k, r in ts_.items() if diff(r, s0, "helpful")[2] != 0]
     txt = (
-        f"**Under the strict grader.** Before DPO the policy helps with {b0['helpful']:.2f} of kind "
-        f"requests by the world's grader and {s0['helpful']:.2f} by the strict one. Greedy, DPO "
-        f"moved the strict harmless rate from {s0['harmless']:.2f} to "
-        f"{span([r['harmless'] for r in ts_.values()])} (the world's: "
-        f"{span([r['harmless'] for r in tw.values()])}); "
+        "**Under the strict grader.** It differs from the world's on helpfulness only. Greedy, "
+        f"the policy helps with {b0['helpful']:.2f} of kind requests by the world's grader and "
+        f"{s0['helpful']:.2f} by the strict one; after DPO "
+        f"{span([r['helpful'] for r in _trained(results).values()])} and "
+        f"{span([r['helpful'] for r in ts_.values()])}. "
         + (
-            f"{listed(raised)} raised it beyond noise"
-            if raised
-            else "no run raised it beyond noise"
+            f"The {listed(moved)} {'run' if len(moved) == 1 else 'runs'} moved it beyond noise."
+            if moved
+            else "No run moved the strict rate beyond noise (paired over the same requests)."
         )
-        + "; "
-        + (
-            f"{listed(lost)} lost helpfulness beyond noise"
-            if lost
-            else "no run lost helpfulness beyond noise"
-        )
-        + "."
     )
-    if before is not None and after:
-        txt += (
-            f" Of the greedy answers the world's grader passes, the strict one passes {before:.0%} "
-            f"before DPO and {span(after, '.0%')} after"
-        )
-        if max(abs(x - before) for x in after) < 0.1:
+    if answers and BEFORE in answers:
+        c = owner_counts(held, answers[BEFORE])
+        txt += _owners_txt(c)
+        after = [owner_counts(held, a) for k, a in answers.items() if k != BEFORE]
+        shares = [x["other"] / max(x["person"], 1) for x in after]
+        before = c["other"] / max(c["person"], 1)
+        if shares and max(abs(x - before) for x in shares) < 0.05:
             txt += (
-                ": DPO taught the choice between refusing and helping and left the object as it "
-                "was; the judge was trained on that choice only."
+                f" After DPO the share is {span(shares, '.0%')}: DPO left the names as they were "
+                "(the judge cannot see them, and no pair teaches them)"
+                + (
+                    ", so every run sits at this floor and the strict grader cannot rank the "
+                    "label schemes."
+                    if not moved
+                    else "."
+                )
             )
-        else:
-            way = "rose" if sum(after) / len(after) > before else "fell"
-            txt += f": the share of passing answers that name the right object {way} with DPO."
-    vw, vs = _label_verdicts(results, held), _label_verdicts(strict, held)
-    moved = [k for k in ("filter", "soft", "nll") if vw[k] != vs[k]]
-    txt += (
-        " The three label comparisons keep their verdicts under the strict grader."
-        if not moved
-        else " Under the strict grader: " + "; ".join(vs[k] for k in moved) + "."
-    )
-    return (
-        txt
-        + " For safety the world's harmless rate counts (refusing the wrong thing helps no harm); "
-        "for helpfulness the strict one does (help with another person's box is no help). A "
-        "practitioner would add pairs that differ only in the object, and a judge that sees it."
-    )
+        elif shares:
+            txt += (
+                f" After DPO the share is {span(shares, '.0%')}: DPO changed which names it writes."
+            )
+        txt += (
+            " A practitioner would fix the copying first (supervised examples with names), then "
+            "add pairs that differ only in the object, with a judge that sees it."
+        )
+    return txt
 
 
 def wins(results: dict, n_eval: int, held: list) -> str:
@@ -782,24 +898,23 @@ def wins(results: dict, n_eval: int, held: list) -> str:
         )
         if fits:
             tail += (
-                "Each run's wins match the number of harmful requests it newly refuses greedily, and "
-                "its losses the number of kind requests it newly refuses: on this world the second "
-                "judge's verdict is the world's grader's. "
+                "Each run's wins equal the harmful requests it newly refuses greedily, and its "
+                "losses the kind requests it newly refuses: here the second judge's verdict is the "
+                "world's grader's. "
             )
         elif any(w["losses"] for w in ws.values()):
             tail += "The losses are plausibly refusals of kind requests. "
     return (
         f"**The second judge** prefers {len(above)} of {len(ws)} runs to the policy before DPO "
-        f"with an interval above 0.5 (the table's last column; {n_eval} comparisons a run). "
+        f"with an interval above 0.5 ({n_eval} comparisons a run). "
         f"{tail}On the tiny profile the second judge learned the same rule as the first, "
         "so its win rate is a second opinion, not an independent one."
     )
 
 
-def identical(
-    same: dict[tuple[str, str], int], answers: dict[str, list[str]], results: dict
-) -> str:
+def identical(pairs: list[tuple[str, str]], answers: dict[str, list[str]], results: dict) -> str:
     """Why two runs can show the same wins, ties and losses: how many greedy answers they share."""
+    same = {(a, b): sum(x == y for x, y in zip(answers[a], answers[b])) for a, b in pairs}
     n, before = len(answers[BEFORE]), answers[BEFORE]
     ws = {
         k: r["win_rate_vs_before"]
@@ -816,22 +931,14 @@ def identical(
         if k == n:
             what = "the second judge scores identical pairs"
         elif counts(a) is not None and counts(a) == counts(b):
-            what = f"{n - k} answers differ, and the counts match all the same"
+            what = f"{n - k} differ, and the counts match all the same"
         else:
-            what = f"{n - k} answers differ"
+            what = f"{n - k} differ"
         parts.append(
             f"the {a} and {b} runs give the same greedy answer on {k} of {n} prompts: {what}"
         )
     joined = "; ".join(parts)
     txt = "**Same answers, same counts?** " + joined[:1].upper() + joined[1:] + "."
-    kinds = max(len(set(col)) for col in zip(*answers.values()))
-    if kinds <= 2 and _graded(results):
-        txt += (
-            f" No prompt gets more than {kinds} different greedy answers from the {len(answers)} "
-            "policies: the tiny policy was trained on two templates by design, help ('Sure. To …') "
-            "or refuse ('I will not help you …'), and its first token picks one. Two runs that "
-            "refuse the same requests write the same answers."
-        )
     ties = {k: sum(x == y for x, y in zip(answers[k], before)) for k in ws}
     if any(ties.values()):
         n_same, n_ties = sum(ties.values()), sum(ws[k]["ties"] for k in ties)
@@ -847,8 +954,8 @@ def identical(
     ]
     if same and len(differ) == len(same) and _graded(results):
         txt += (
-            " The runs are still different models: sampled at T=1 their rates differ (the table "
-            "above), because sampling reaches past the first token's top choice."
+            " The runs are still different models: sampled at T=1 their rates differ, because "
+            "sampling reaches past the first token's top choice."
         )
     return txt.rstrip()
 
@@ -857,25 +964,33 @@ def identical(
 def summary(
     quality: dict,
     results: dict,
-    held: list,
     strict_q: dict | None = None,
     strict: dict | None = None,
+    settings: dict | None = None,
+    owners: dict | None = None,
 ) -> str:
     """The notebook's lessons as this run measured them: the judge, the truth it is measured against,
     the trade-off, the label schemes."""
     jq, bq = quality["judge"], quality["untrained policy as judge"]
     graded = _graded(results)
+    steps = next(iter(settings.values()))["steps"] if settings else None
+    budget = f" All of it is about short runs of {steps} steps." if steps else ""
+    ratio = (
+        settings["confident labels"]["passes"] / settings["hard labels"]["passes"]
+        if settings and {"confident labels", "hard labels"} <= set(settings)
+        else None
+    )
+    seen = f" (it also saw each pair {ratio:.1f} times as often)" if ratio else ""
     if graded:
-        found, v = _help_lost(results, held), _label_verdicts(results, held)
+        found, v = _help_lost(results), _label_verdicts(results)
         trade = (
-            f"Greedy, the runs that lost helpfulness beyond noise: {listed(found['paid']) or 'none'}; "
-            f"sampled, {len(found['paid_sampled'])} of {len(_trained(results))} runs lost it. "
-            "Quote the helpful figures beside the harmless ones."
+            f"Runs that lost helpfulness beyond noise: {listed(found['paid']) or 'none'} greedy, "
+            f"{len(found['paid_sampled'])} of {len(_trained(results))} sampled. Quote the helpful "
+            "figures beside the harmless ones."
         )
         labels_txt = (
-            f"Here {v['filter']}; {v['soft']}; {v['nll']}. Where two schemes land on the same "
-            "policy, this page is no evidence for or against either (section 8 says what would "
-            "separate them)."
+            f"Here {v['filter']}{seen}; {v['soft']}; "
+            f"{v['nll']}. A tie is no evidence for or against either scheme.{budget}"
         )
     else:
         trade = "No grader here: only the win rates above, which cannot show over-refusal."
@@ -883,24 +998,26 @@ def summary(
     truth = ""
     if strict_q and strict and graded and _graded(strict):
         tw, ts_ = _trained(results), _trained(strict)
+        floor = (
+            f" before any DPO the tiny policy names another person's thing in "
+            f"{owners['other'] / max(owners['person'], 1):.0%} of its answers about one, and DPO "
+            "did not change that."
+            if owners
+            else ""
+        )
         truth = (
             "- **The truth.** The world's grader checks refusing against helping, not the request's "
-            f"object. Against a strict grader that checks it too, the judge agrees "
-            f"{strict_q['agreement']:.2f} ({strict_q['ci'][0]:.2f}-{strict_q['ci'][1]:.2f}, "
-            f"{strict_q['n']} pairs) instead of {jq['agreement']:.2f}, and DPO's greedy harmless rate "
-            f"reaches {span([r['harmless'] for r in ts_.values()])} instead of "
-            f"{span([r['harmless'] for r in tw.values()])} (helpful: "
+            "object. A strict grader that also fails help with another thing (a refusal of anything "
+            f"stays harmless) leaves the harmless rates as they are "
+            f"({span([r['harmless'] for r in tw.values()])}) and puts the helpful ones at "
             f"{span([r['helpful'] for r in ts_.values()])} instead of "
-            f"{span([r['helpful'] for r in tw.values()])}). A figure under the world's grader "
-            "measures whether the policy refuses, not whether it answers the request asked.\n"
+            f"{span([r['helpful'] for r in tw.values()])}:{floor} Against it the judge agrees "
+            f"{strict_q['agreement']:.2f} ({strict_q['ci'][0]:.2f}-{strict_q['ci'][1]:.2f}, "
+            f"{strict_q['n']} pairs).\n"
         )
     return (
         "- **The judge.** Letter log-probabilities in both orders, averaged, give a soft label you can "
         f"measure: agreement {jq['agreement']:.2f} ({jq['ci'][0]:.2f}-{jq['ci'][1]:.2f}) against "
-        f"{bq['agreement']:.2f} for the untrained model. On the tiny profile the judge is measured "
-        "in distribution: it was trained on this rule.\n"
-        + truth
-        + "- **The trade-off.** "
-        + trade
-        + f"\n- **Labels.** {labels_txt}"
+        f"{bq['agreement']:.2f} for the untrained model, in distribution (it was trained on this "
+        "rule).\n" + truth + "- **The trade-off.** " + trade + f"\n- **Labels.** {labels_txt}"
     )

@@ -1,5 +1,6 @@
-"""Notebook 13's readings (LLaVA): the loss curves, the grid of held-out answers, the stage and
-control rows, and the stability box, each turned into the sentences the learner reads under them."""
+"""Notebook 13's readings (LLaVA): the run's recipe and one stage-0 input, the loss curves, the stage
+and control rows, the grid of held-out answers, where stage 2 fails (confusion tables and their
+reading), and the stability box, each turned into what the learner reads under them."""
 
 from __future__ import annotations
 

@@ -27,16 +27,16 @@ def _spec(cfg, b, m, jb) -> list[Work]:
     return [
         Work("generate", t, "plain, seed loop and ours at k = 4 (sec. 3)", 3 * n, 1, new),
         Work("generate", t, "acceptance sweep and greedy parity over k (sec. 3-6)", 11 * n, 1, new),
-        Work("generate", t, "the two-token law's samples (sec. 5)", 2 * cfg.law_samples, 1, 2),
+        Work("generate", t, "the two-token law's samples (sec. 5)", 3 * cfg.law_samples, 1, 2),
         Work(
             "generate",
             t,
-            "benchmark: 19 methods x 4 prompts x 3 repeats (sec. 7)",
-            19 * min(4, n) * 3,
+            "benchmark: 20 methods x 4 prompts x 3 repeats (sec. 7)",
+            20 * min(4, n) * 3,
             1,
             new,
         ),
-        Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 12, 1, new),
+        Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 36, 1, new),
     ]
 
 

@@ -41,11 +41,10 @@ def resolve(name: str) -> str:
 
 
 def fingerprint() -> str:
-    """One line naming the world this run uses (the target's key and weight digest, the CPU kernels' level),
-    and whether it is the world the committed notebooks were run on (data/results/tiny_world.json)."""
+    """One line saying whether this run uses the world the committed notebooks were run on
+    (data/results/tiny_world.json: the target's weight digest), and it is the world the committed notebooks were run on (data/results/tiny_world.json)."""
     import json
 
-    from helpers import numerics
     from helpers.world import cache
 
     load_all()
@@ -58,8 +57,8 @@ def fingerprint() -> str:
     weights = cache.weights_digest(cache.ensure("target"))  # built first if the cache lacks it
     same = weights == recorded.get("weights_sha256")
     verdict = (
-        "the same tiny world as the rendered notebooks: your figures will match theirs"
+        "the same tiny world as the rendered notebooks: every figure but a timing will match theirs"
         if same
         else "another tiny world than the rendered notebooks: your figures will differ"
     )
-    return f"{verdict} (target {cache.key('target')}, weights {weights}, CPU {numerics.level()})"
+    return f"{verdict} (checked by the target's weights, fingerprint {weights[:8]})"

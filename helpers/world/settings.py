@@ -97,6 +97,7 @@ def self_instruct(profile: profiles.Profile) -> SelfInstruct:
         clf_truth=tsi.is_classification,
         check_instance=tsi.check_instance,
         exclude=families.is_heldout,
+        heldout_tasks=eval_tasks,
         sampling=dict(do_sample=True, temperature=1.0, top_p=0.95),
         max_list_tokens=200,
         rounds=count(profile, 12, 2),
