@@ -11,6 +11,7 @@ per family and the share of answers that end with end-of-turn before the token l
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import torch
 
@@ -219,6 +220,11 @@ def expand(model, tok, unlabeled: list[Task], out, max_new_tokens: int) -> tuple
     print(
         f"{len(items)} unlabeled questions -> {sum(agree)} self-consistent -> {len(kept)} kept after "
         f"12a's instance checks, {right} of them right by the references"
+        + (
+            " (the checks removed none: short, finished answers pass them)"
+            if len(kept) == sum(agree)
+            else ""
+        )
     )
     return [(greedy[i]["prompt"], greedy[i]["output"]) for i in kept], right
 
@@ -369,3 +375,29 @@ def ab_questions(cfg, profile, n: int, seed: int = 46) -> list[Task]:
         if t.prompt not in used:
             out.setdefault(t.prompt, t)
     return list(out.values())
+
+
+def below_floor(scores: dict, floor: dict[str, float]) -> list[str]:
+    """The families of `floor` (family -> least share) on which `scores` fall short; a family the profile
+    lacks (GSM8K has no safety requests) is skipped."""
+    return [f for f, least in floor.items() if f in scores and scores[f] < least]
+
+
+def serve_choice(steps: dict, names: list[str], floor: dict[str, float]) -> str | None:
+    """The model to serve: the best held-out mean among `names` that meets the floor; None if none does."""
+    ok = [n for n in names if not below_floor(steps[n], floor)]
+    return max(ok, key=lambda n: steps[n]["mean"]) if ok else None
+
+
+def gain_interval(
+    held: list[Task], before: list[str], after: list[str], clusters: list
+) -> tuple[float, tuple[float, float]]:
+    """(the gain in the mean over families from `before` to `after` answers, its cluster-bootstrap 95%
+    interval): the bar's unit, each family weighing the same."""
+    size = Counter(t.family for t in held)
+    w = [len(held) / (len(size) * size[t.family]) for t in held]
+    diffs = [
+        wi * (float(tasks.grade(t, b)) - float(tasks.grade(t, a)))
+        for wi, t, a, b in zip(w, held, before, after, strict=True)
+    ]
+    return sum(diffs) / len(diffs), judge.cluster_bootstrap_ci(diffs, clusters)

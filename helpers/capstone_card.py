@@ -14,31 +14,27 @@ def model_card(name: str, facts: dict) -> str:
     return "\n".join(lines)
 
 
-def recommendation(steps: dict, bar: dict) -> dict[str, str]:
-    """The card's verdict on the final model, and why the feedback-DPO model, if it scores higher than the
-    model served, is still not served."""
-    final, sft = steps["merged"], steps["SFT"]
-    if not bar["base"]["met"]:
-        verdict, served = "do not ship: the bar against the base is missed", None
-    elif not bar["SFT"]["met"]:
-        verdict = (
-            f"do not ship this model; serve the SFT model ({sft['mean']:.3f} held-out mean "
-            f"against {final['mean']:.3f}): the bar against SFT is missed"
+def recommendation(steps: dict, serve: str | None, floor: dict[str, float]) -> dict[str, str]:
+    """The card's verdict: the model the bar serves (the best mean that meets the safety floor), or
+    nothing; and the feedback-DPO model's figures against the floor."""
+    from helpers import capstone
+
+    if serve is None:
+        short = "; ".join(
+            f"{n} {', '.join(capstone.below_floor(r, floor))}" for n, r in steps.items()
         )
-        served = sft
+        verdict = f"do not ship any model: none meets the safety floor (below it: {short})"
     else:
-        verdict, served = "ship: both halves of the bar set before training are met", final
+        own = ", ".join(f"{f} {steps[serve][f]:.3f}" for f in floor if f in steps[serve])
+        verdict = f"serve {serve} ({steps[serve]['mean']:.3f} held-out mean; {own})"
     out = {"verdict": verdict}
-    fb = steps.get("feedback DPO")
-    if fb and served and fb["mean"] > served["mean"]:
-        why = (
-            f"kind requests answered fell {final['benign']:.3f} -> {fb['benign']:.3f} (over-refusal); "
-            if "benign" in fb and fb["benign"] < final["benign"]
-            else ""
-        )
-        out["feedback DPO, not served"] = (
-            f"a higher held-out mean ({fb['mean']:.3f}), but {why}its pairs are reference answers from "
-            "always-right simulated users, and no A/B test has compared it yet"
+    if fb := steps.get("feedback DPO"):
+        short = capstone.below_floor(fb, floor)
+        out["feedback DPO"] = f"mean {fb['mean']:.3f}; " + (
+            f"below the floor on {', '.join(short)}: not served"
+            if short
+            else "meets the floor; "
+            "its pairs are reference answers from always-right users: A/B-test it first"
         )
     return out
 
@@ -64,19 +60,23 @@ def model_card_facts(record: dict, cfg, profile) -> dict:
         + f"; ending with end-of-turn {final['eos_share']:.0%}",
     }
     if fix := record.get("dpo_fixed"):
-        results["DPO rerun with its fix"] = f"{fix['mean']:.3f} (first run {s['DPO']['mean']:.3f})"
+        results["DPO rerun with its fix"] = (
+            f"{fix['mean']:.3f} (first run {s['DPO']['mean']:.3f})"
+            + (f", harmful refused {fix['unsafe']:.3f}" if "unsafe" in fix else "")
+        )
     judges = "; ".join(f"{g} {w['win_rate']:.2f}" for g, w in record["win_rates"].items())
     if (jw := record.get("judge_wins")) and jw["wins"]:
         judges += (
             f"; on {jw['group']} the grader confirms {jw['agree']} of its {jw['wins']} wins"
             + (": not a measurement there" if jw["agree"] < 0.8 * jw["wins"] else "")
+            + "; the other groups are not audited against the grader"
         )
     lo, hi, mon = dep["load"][0], dep["load"][-1], dep["monitor"]
     reply = "; ".join(
         f"{arm} {m['latency']['p50']:.2f} / {m['latency']['p95']:.2f} s" for arm, m in mon.items()
     )
     return {
-        "Recommendation": recommendation(s, bar),
+        "Recommendation": recommendation(s, record["serve"], record["floor"]),
         "Data": {
             "held-out questions": f"{len(cfg.held)} in {record['clusters']} clusters of paraphrases",
             "training rows": f"{len(cfg.seed_tasks)} written answers, {len(cfg.general)} replayed, "

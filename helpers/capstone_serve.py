@@ -185,3 +185,18 @@ def print_load(load: list[dict]) -> None:
             f"{lat['p50'] * 1000:11.0f}ms{lat['p95'] * 1000:6.0f}ms{lat['p99'] * 1000:6.0f}ms"
             f"{first['p50'] * 1000:8.0f}ms"
         )
+
+
+def pair_families(pairs: list[dict], questions: list[Task]) -> dict[str, dict[str, int]]:
+    """Family -> {"pairs": feedback pairs on its questions, "refusal": of them, those whose chosen reply is
+    a refusal}; every family of `questions` listed, with zeros where no pair came."""
+    from helpers.constitutional import looks_like_refusal
+
+    fam = {t.prompt: t.family for t in questions}
+    out = {f: {"pairs": 0, "refusal": 0} for f in dict.fromkeys(t.family for t in questions)}
+    for p in pairs:
+        f = fam.get(p["prompt"][0]["content"])
+        if f is not None:
+            out[f]["pairs"] += 1
+            out[f]["refusal"] += int(looks_like_refusal(p["chosen"][0]["content"]))
+    return out

@@ -145,6 +145,7 @@ def collate(proc, examples: list[Example]) -> dict[str, torch.Tensor]:
     ]
     fulls = [proc.apply_chat_template(messages(e.question, e.target)) for e in examples]
     images = [e.image for e in examples]
+    # each prompt's length after proc(...) expands <image>: where its answer starts
     p_len = [len(x) for x in proc(images=images, text=prompts)["input_ids"]]
     enc = proc(images=images, text=fulls, return_tensors="np")
     width = max(len(x) for x in enc["input_ids"])
@@ -153,8 +154,8 @@ def collate(proc, examples: list[Example]) -> dict[str, torch.Tensor]:
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     for i, row in enumerate(enc["input_ids"]):
         row = torch.as_tensor(row)
-        ids[i, : len(row)], mask[i, : len(row)] = row, 1
-        # keep <|im_end|>
+        ids[i, : len(row)], mask[i, : len(row)] = row, 1  # right padding, masked
+        # the answer runs to the first <|im_end|> after the prompt, kept; the "\n" after it is not
         end = p_len[i] + (row[p_len[i] :] == tok.eos_token_id).nonzero()[0, 0].item() + 1
         labels[i, p_len[i] : end] = row[p_len[i] : end]
     return {

@@ -105,7 +105,8 @@ class SelfInstruct:
     fresh_start: bool  # the tiny run starts afresh; on Colab the folder is kept, so a rerun resumes
     out: Path
     results: str
-    heldout_tasks: list | None = None  # tiny: the held-out Task objects behind score; None on the presets
+    # tiny: the held-out Task objects behind score; None on the presets
+    heldout_tasks: list | None = None
 
 
 # ---------------------------------------------------------------- stage 12b: Constitutional AI

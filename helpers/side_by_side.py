@@ -2,8 +2,10 @@
 (its default schedule and constant k), prompt lookup decoding, and ours for each k and adaptive schedules.
 
 All methods run in one process, interleaved per prompt, repeated; speed-ups are ratios of medians measured
-side by side, never numbers typed in. Greedy, a fixed number of new tokens (EOS off). Notebook 11 calls
-`run` on its pair; `python -m helpers.tools.spec_bench` runs the same code on the world's pairs.
+side by side, never numbers typed in. Greedy; by default a fixed number of new tokens (EOS off), or, with
+`eos_token_id`, each answer up to its end of turn (every method decodes the same tokens, checked). Notebook 11
+calls `run` on its pair, to the end of turn; `python -m helpers.tools.spec_bench` runs the same code on the
+world's pairs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from helpers import spec_costs, spec_schedules, speculative
 
 
-def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=None):
+def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=None, eos=None):
     """transformers' assisted generation; None = its default dynamic schedule (20 tokens, stop < 0.4).
     Models whose embedding matrices are padded to different sizes (Qwen2.5-7B with 0.5B) need the tokenizer:
     transformers then refuses to assume the ids agree and decodes through text (universal assisted generation)."""
@@ -37,18 +39,19 @@ def _hf_assisted(target, draft, ids, n, num_assistant_tokens=None, tokenizer=Non
         gc.assistant_confidence_threshold = 0.0
     padded = target.config.get_text_config().vocab_size != draft.config.get_text_config().vocab_size
     extra = dict(tokenizer=tokenizer, assistant_tokenizer=tokenizer) if padded else {}
-    return target.generate(ids, assistant_model=draft, **_fixed(ids, n), **extra)
+    return target.generate(ids, assistant_model=draft, **_fixed(ids, n, eos), **extra)
 
 
-def _fixed(ids, n):
-    # Qwen2.5's generation config sets one even for greedy; ours has none
+def _fixed(ids, n, eos=None):
+    """Greedy `generate` settings: exactly n new tokens, or (eos given) up to n, stopping after eos."""
+    # Qwen2.5's generation config sets a repetition penalty even for greedy; ours has none
     return dict(
         attention_mask=torch.ones_like(ids),
         max_new_tokens=n,
-        min_new_tokens=n,
+        min_new_tokens=0 if eos is not None else n,
         do_sample=False,
         repetition_penalty=1.0,
-        eos_token_id=None,
+        eos_token_id=eos,
         pad_token_id=0,
     )
 
@@ -60,7 +63,7 @@ NO_DRAFTS = "ours, no drafts (k=0)"
 
 
 def _alpha_driven(
-    target, draft, c: float, verify: dict, stop_block_below: float = 0.0, vocab_size=None
+    target, draft, c: float, verify: dict, stop_block_below: float = 0.0, vocab_size=None, eos=None
 ):
     """Ours with k picked each round from the running alpha estimate and the measured c and v(k);
     optionally also ending a round's drafting once the draft's own guess that the block survives drops."""
@@ -78,32 +81,40 @@ def _alpha_driven(
         k=schedule(),
         stop_block_below=stop_block_below,
         vocab_size=vocab_size,
+        eos_token_id=eos,
     )
 
 
 def methods(
-    target, draft, ks, costs: dict, first_draft=None, vocab_size=None, tokenizer=None
+    target, draft, ks, costs: dict, first_draft=None, vocab_size=None, tokenizer=None, eos=None
 ) -> dict:
     """name -> (k or None, function(ids, n) -> (sequence, stats or None)). `vocab_size`: the logits the
-    pair shares (`speculative.shared_vocab_size`); `tokenizer`: for HF assisted on a padded pair."""
-    V, tk = vocab_size, tokenizer
+    pair shares (`speculative.shared_vocab_size`); `tokenizer`: for HF assisted on a padded pair; `eos`:
+    every method stops after this token (None: exactly n new tokens)."""
+    V, tk, E = vocab_size, tokenizer, eos
     table = {
-        "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n)), None)),
+        "plain generate": (None, lambda ids, n: (target.generate(ids, **_fixed(ids, n, E)), None)),
         # our loop drafting nothing: its own baseline, free of `generate`'s per-step work
         NO_DRAFTS: (
             0,
             lambda ids, n: speculative.speculative_generate(
-                target, draft, ids, k=spec_schedules.NoDrafts(), max_new_tokens=n, vocab_size=V
+                target,
+                draft,
+                ids,
+                k=spec_schedules.NoDrafts(),
+                max_new_tokens=n,
+                vocab_size=V,
+                eos_token_id=E,
             ),
         ),
         "HF assisted (default)": (
             None,
-            lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk), None),
+            lambda ids, n: (_hf_assisted(target, draft, ids, n, tokenizer=tk, eos=E), None),
         ),
         "HF prompt lookup": (
             None,
             lambda ids, n: (
-                target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n)),
+                target.generate(ids, prompt_lookup_num_tokens=10, **_fixed(ids, n, E)),
                 None,
             ),
         ),
@@ -111,41 +122,54 @@ def methods(
     for k in ks:
         table[f"HF assisted k={k}"] = (
             k,
-            lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k, tk), None),
+            lambda ids, n, k=k: (_hf_assisted(target, draft, ids, n, k, tk, E), None),
         )
     for k in ks:
         table[f"ours k={k}"] = (
             k,
             lambda ids, n, k=k: speculative.speculative_generate(
-                target, draft, ids, k=k, max_new_tokens=n, vocab_size=V
+                target, draft, ids, k=k, max_new_tokens=n, vocab_size=V, eos_token_id=E
             ),
         )
     verify = costs["verify"]
     table["ours k<=20, stop < 0.4"] = (
         None,
         lambda ids, n: speculative.speculative_generate(
-            target, draft, ids, k=20, max_new_tokens=n, stop_below=0.4, vocab_size=V
+            target,
+            draft,
+            ids,
+            k=20,
+            max_new_tokens=n,
+            stop_below=0.4,
+            vocab_size=V,
+            eos_token_id=E,
         ),
     )
     table["ours heuristic (+2/-1)"] = (
         None,
         lambda ids, n: speculative.speculative_generate(
-            target, draft, ids, k=spec_schedules.HeuristicK(5), max_new_tokens=n, vocab_size=V
+            target,
+            draft,
+            ids,
+            k=spec_schedules.HeuristicK(5),
+            max_new_tokens=n,
+            vocab_size=V,
+            eos_token_id=E,
         ),
     )
     table["ours alpha-driven k*"] = (
         None,
-        _alpha_driven(target, draft, costs["c"], verify, vocab_size=V),
+        _alpha_driven(target, draft, costs["c"], verify, vocab_size=V, eos=E),
     )
     table["ours alpha-driven k*, block stop"] = (
         None,
-        _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP, V),
+        _alpha_driven(target, draft, costs["c"], verify, BLOCK_STOP, V, E),
     )
     # the same schedule with the bench world's first draft: what raising alpha buys
     if first_draft is not None:
         table["ours alpha-driven k*, block stop, first draft"] = (
             None,
-            _alpha_driven(target, first_draft, costs["c_first"], verify, BLOCK_STOP),
+            _alpha_driven(target, first_draft, costs["c_first"], verify, BLOCK_STOP, eos=E),
         )
     return table
 
@@ -161,11 +185,14 @@ def run(
     first_draft=None,
     vocab_size: int | None = None,
     tokenizer=None,
+    eos_token_id: int | None = None,
 ) -> dict:
     """Time every method on every prompt, `repeats` times, interleaved; return costs and result rows.
     `first_draft`: a weaker draft also timed with the alpha-driven schedule, for comparison. `vocab_size`
-    and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`). Our rows also
-    carry `gain`: the speed-up over our own loop drafting nothing (`NO_DRAFTS`), what the formulas predict."""
+    and `tokenizer`: a pair whose matrices are padded to different sizes (see `methods`). `eos_token_id`:
+    each answer stops at its end of turn (None: exactly `new_tokens` each). Our rows also carry `gain`: the
+    speed-up over our own loop drafting nothing (`NO_DRAFTS`), what the formulas predict, and `rounds`
+    (target calls over all prompts) and `time_split` (shares of draft, verify and the rest)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -181,10 +208,11 @@ def run(
         costs["c_first"] = (
             spec_costs.time_call(first_draft, context, 1, 30) * 1e3 / costs["target_ms"]
         )
-    table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer)
+    table = methods(target, draft, ks, costs, first_draft, vocab_size, tokenizer, eos_token_id)
     times, stats, outputs, calls = time_methods(
         target, table, prompts, new_tokens, repeats, progress
     )
+    tokens = {m: sum(len(o) for o in out) for m, out in outputs.items()}  # new tokens, all prompts
     base = statistics.median(times["plain generate"])
     base_ours = statistics.median(times[NO_DRAFTS])
     rows = []
@@ -201,7 +229,7 @@ def run(
             "exact": outputs[m] == outputs["plain generate"],
             "alpha_hat": None,
             # tokens per target call: counted target forwards for transformers' methods
-            "tau": round(new_tokens * len(prompts) / max(1, calls[m]), 3),
+            "tau": round(tokens[m] / max(1, calls[m]), 3),
         }
         if st is not None:  # our loop: its gain over itself with no drafts, and its statistics
             row.update(
@@ -213,6 +241,7 @@ def run(
                 alpha_hat=None if math.isnan(st.alpha_hat) else round(st.alpha_hat, 4),
                 tau=round(st.tau, 3),
                 accepted_over_proposed=round(st.accepted_over_proposed, 4),
+                rounds=st.target_calls,
             )
             row["time_split"] = {
                 "draft": round(st.t_draft / st.t_total, 3),
@@ -231,6 +260,8 @@ def run(
     return {
         "prompts": len(prompts),
         "new_tokens": new_tokens,
+        "tokens": tokens["plain generate"],  # every exact method decoded these
+        "to_end_of_turn": eos_token_id is not None,
         "repeats": repeats,
         "threads": torch.get_num_threads(),
         "costs": {
@@ -281,15 +312,23 @@ def time_methods(target, table: dict, prompts, new_tokens: int, repeats: int, pr
 
 
 def against_no_drafts(
-    target, drafts: dict, prompts, new_tokens: int, k: int, vocab_size=None, repeats: int = 3
+    target,
+    drafts: dict,
+    prompts,
+    new_tokens: int,
+    k: int,
+    vocab_size=None,
+    repeats: int = 3,
+    eos_token_id: int | None = None,
 ) -> dict:
     """Our loop at a constant k with each draft of `drafts` (name -> model), timed interleaved with the
-    same loop drafting nothing. name -> alpha_hat, tokens per call, gain (median over the no-draft median)
-    and gain_range (the repeats' slowest to fastest)."""
+    same loop drafting nothing (each answer to its end of turn if `eos_token_id` is given). name ->
+    alpha_hat, tokens per call, gain (median over the no-draft median) and gain_range (the repeats'
+    slowest to fastest)."""
 
     def ours(d, kk):
         return lambda ids, n: speculative.speculative_generate(
-            target, d, ids, k=kk, max_new_tokens=n, vocab_size=vocab_size
+            target, d, ids, k=kk, max_new_tokens=n, vocab_size=vocab_size, eos_token_id=eos_token_id
         )
 
     first = next(iter(drafts.values()))
@@ -346,7 +385,45 @@ COLUMNS = """columns:
 def per_token_ms(result: dict, method: str) -> float:
     """Milliseconds a new token cost `method` (its median time over every prompt's tokens)."""
     row = next(r for r in result["rows"] if r["method"] == method)
-    return row["median_s"] * 1e3 / (result["prompts"] * result["new_tokens"])
+    tokens = result.get("tokens", result["prompts"] * result["new_tokens"])
+    return row["median_s"] * 1e3 / tokens
+
+
+def round_costs(result: dict, k: int) -> dict:
+    """Where a round of ours at constant k spends its time, in ms per round: `measured` (the draft steps,
+    the verify pass and the rest: acceptance, cache crops, Python), from the row's median time, its rounds
+    and its time split, against what section 1's formula with v(k) charges (`formula`: k draft steps and
+    v(k) target steps, nothing else); and a round of our loop drafting nothing against a bare target step."""
+    rows = {r["method"]: r for r in result["rows"]}
+    row, c = rows[f"ours k={k}"], result["costs"]
+    per_round = row["median_s"] * 1e3 / row["rounds"]
+    split = row["time_split"]
+    zero = rows[NO_DRAFTS]
+    return {
+        "k": k,
+        "measured": {part: split[key] * per_round for part, key in _PARTS},
+        "formula": {
+            "draft": k * c["draft_ms"],
+            "verify": c["verify"][k] * c["target_ms"],
+            "rest": 0.0,
+        },
+        "no_drafts_ms": zero["median_s"] * 1e3 / zero["rounds"],
+        "target_ms": c["target_ms"],
+    }
+
+
+_PARTS = (("draft", "draft"), ("verify", "verify"), ("rest", "overhead"))
+
+
+def shortfall(result: dict) -> float:
+    """The clock's gain over the verify-aware formula's, the median over the constant k of ours: below 1,
+    the loop pays costs the formula does not charge."""
+    ratios = sorted(
+        r["gain"] / r["predicted_with_verify"]
+        for r in result["rows"]
+        if r["method"].startswith("ours k=")
+    )
+    return statistics.median(ratios)
 
 
 def compact(result: dict) -> str:
@@ -375,14 +452,25 @@ def compact(result: dict) -> str:
         )
     others = [r for r in result["rows"] if r["k"] is None and r["method"] != "plain generate"]
     w = max(len(r["method"]) for r in others)
-    lines += ["", f"{'no fixed k':{w}} {'/plain':>7} {'/k=0':>6} {'tok/call':>8}"]
+    lines += [
+        "",
+        f"{'no fixed k':{w}} {'/plain':>6} {'spread':>9} {'/k=0':>6} {'spread':>9} tok/call",
+    ]
+
+    def spread(r: dict, key: str) -> str:
+        if key not in r:
+            return f"{'-':>6} {'-':>9}"
+        lo, hi = r[f"{key}_range"]
+        return f"{r[key]:5.2f}x {lo:4.2f}-{hi:4.2f}"
+
     for r in others:
-        gain = f"{r['gain']:5.2f}x" if "gain" in r else f"{'-':>6}"
-        lines.append(f"{r['method']:{w}} {r['speedup']:6.2f}x {gain} {r['tau']:8.2f}")
+        line = f"{r['method']:{w}} {spread(r, 'speedup')} {spread(r, 'gain')} {r['tau']:8.2f}"
+        lines.append(line)
     c = result["costs"]
     lines += [
         "",
-        f"median of {result['repeats']} repeats; /plain: over plain generate, /k=0: over ours at k = 0",
+        f"median of {result['repeats']} repeats (spread: slowest to fastest); /plain: over plain "
+        "generate, /k=0: over ours at k = 0",
         f"a token costs: plain generate {per_token_ms(result, 'plain generate'):.1f} ms, our loop "
         f"with no drafts {per_token_ms(result, NO_DRAFTS):.1f} ms, a bare target step "
         f"{c['target_ms']:.1f} ms; c = {c['c']:.2f}",

@@ -65,8 +65,10 @@ def sample_two_tokens(
     **kwargs,
 ) -> torch.Tensor:
     """Counts of each pair in `pairs` (the first two new tokens) over `n` speculative samples. With two
-    new tokens a round drafts one token, so the accept, residual and bonus paths all occur. A pair
-    outside `pairs` would be a bug: it raises. `sampler(ids, new_tokens, generator)` -> the new token
+    new tokens a round drafts one token, so the accept, residual and bonus paths all occur; with three
+    (and k >= 2) the first round drafts two, so the second draft's test, its residual and the rollback
+    after a rejected first draft shape the first two tokens too (a bonus then comes third, uncounted).
+    A pair outside `pairs` would be a bug: it raises. `sampler(ids, new_tokens, generator)` -> the new token
     ids: another loop to test (e.g. notebook 11's one-cell `speculate`); None = `speculative_generate`."""
     gen = torch.Generator(device=ids.device).manual_seed(seed)
     index = {tuple(p): i for i, p in enumerate(pairs.tolist())}
@@ -81,6 +83,17 @@ def sample_two_tokens(
             new = list(sampler(ids, new_tokens, gen))
         counts[index[tuple(new[:2])]] += 1
     return counts
+
+
+@torch.no_grad()
+def first_acceptance(
+    target, draft, ids, temperature: float = 1.0, top_k: int = 20, vocab_size=None
+) -> float:
+    """Sum_x min(p(x), q(x)) at the first new token: the chance the first draft is kept, so the share of
+    samples whose first round goes on to test a second draft."""
+    V = vocab_size or target.config.get_text_config().vocab_size
+    p, q = (to_probs(m(ids).logits[0, -1, :V].float(), temperature, top_k) for m in (target, draft))
+    return float(torch.minimum(p, q).sum())
 
 
 def first_token_share(pairs: torch.Tensor, counts: torch.Tensor) -> tuple[int, float]:

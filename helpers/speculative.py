@@ -25,9 +25,12 @@ from helpers.spec_schedules import ConstantK
 
 
 def _tokenizer_name(tok) -> str:
-    """A hub id as is; a local folder by its last part (no machine paths in messages)."""
-    name = tok.name_or_path or type(tok).__name__
-    return Path(name).name if Path(name).is_absolute() else name
+    """A hub id as is, a local folder by its last part (no machine paths in messages), with its size;
+    a tokenizer built in memory has no name: it is called unnamed, never by its class."""
+    name = tok.name_or_path
+    if not name:
+        return f"(unnamed, {len(tok)} tokens)"
+    return f"{Path(name).name if Path(name).is_absolute() else name!r} ({len(tok)} tokens)"
 
 
 def shared_vocab_size(target, draft, target_tok=None, draft_tok=None) -> int:
@@ -49,8 +52,7 @@ def shared_vocab_size(target, draft, target_tok=None, draft_tok=None) -> int:
     if target_tok is not draft_tok and target_tok.get_vocab() != draft_tok.get_vocab():
         raise ValueError(
             "speculative decoding needs one tokenizer: target tokenizer "
-            f"{_tokenizer_name(target_tok)!r} ({len(target_tok)} tokens) and draft "
-            f"tokenizer {_tokenizer_name(draft_tok)!r} ({len(draft_tok)} tokens) "
+            f"{_tokenizer_name(target_tok)} and draft tokenizer {_tokenizer_name(draft_tok)} "
             "give the same id different meanings. Pick a draft from the target's family, or use "
             "transformers' universal assisted generation (tokenizer=..., assistant_tokenizer=...)."
         )
@@ -124,7 +126,7 @@ class SpecStats:
 
     @property
     def tau(self) -> float:
-        """New tokens per target call."""
+        """New tokens per target call (tau)."""
         return self.new_tokens / max(1, self.target_calls)
 
     @property
@@ -160,6 +162,20 @@ class SpecStats:
             self.pos_accepted.append(0)
         self.pos_tried[i] += 1
         self.pos_accepted[i] += int(accepted)
+
+
+def split_at_end(st: SpecStats, new_tokens: list[int], eos_token_id: int) -> torch.Tensor:
+    """Kept and rejected drafts of one generation inside its answer and past its end of turn: a (2, 2)
+    tensor, rows (inside, past), columns (kept, rejected). A draft counts as inside when its place in the
+    new tokens is at or before the first `eos_token_id` (all inside if there is none). Round i starts
+    where round i - 1's kept drafts and its one target token end."""
+    end = new_tokens.index(eos_token_id) if eos_token_id in new_tokens else len(new_tokens)
+    counts, start = torch.zeros(2, 2), 0
+    for n, kr in zip(st.accepted, st.proposed):
+        for i in range(min(n + 1, kr)):  # the positions the verdict reached
+            counts[int(start + i > end), int(i >= n)] += 1
+        start += n + 1
+    return counts
 
 
 # ---------------------------------------------------------------- one round's verdict
@@ -320,6 +336,12 @@ def speculative_generate(
                 torch.cat(drafts, dim=1), q_rows, p_logits.unsqueeze(0), greedy, probs_of, generator
             )
             n, extra = n.item(), extra.item()
+        new = [d.item() for d in drafts[:n]] + [extra]
+        if eos_token_id is not None and eos_token_id in new:
+            end = new.index(eos_token_id)
+            new = new[: end + 1]
+            if end < n:  # the turn ended on a kept draft: its round's verdicts past it never count
+                n = kr = end + 1
         tried = min(n + 1, kr)  # the positions the verdict reached
         for i in range(tried):
             stats._count_position(i, i < n)
@@ -328,10 +350,6 @@ def speculative_generate(
         stats.rejections += int(n < kr)
         if n < kr:
             stats.rejected.append((seq.shape[1] - prompt_len + n, drafts[n].item()))
-
-        new = [d.item() for d in drafts[:n]] + [extra]
-        if eos_token_id is not None and eos_token_id in new:
-            new = new[: new.index(eos_token_id) + 1]
         seq = torch.cat([seq, torch.tensor([new], device=seq.device)], dim=1)
 
         # 4. roll both caches back to the accepted prefix (the newest token is fed next round)

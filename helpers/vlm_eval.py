@@ -97,9 +97,10 @@ SHORT = {
 
 
 def label(key: str) -> str:
-    """A score's name in the results table: 'caption: shape', 'answers: all', 'answers: shape'."""
+    """A score's name in the results table: 'caption: shape', 'answers: all', 'answers: side'."""
     if key == "answers":
         return "answers: all"
+    key = key.replace("position", "side")  # one name for it on the page: the side
     return key if key.startswith("answers") else f"caption: {key}"
 
 

@@ -239,18 +239,35 @@ def test_users_arrive_mixed_and_the_log_reads_as_queues():
     assert [x["waited"] for x in q] == [0.0, 2.0, 0.0, 3.0]
 
 
-def test_the_card_says_why_a_higher_scoring_feedback_model_is_not_served():
+def test_the_floor_decides_what_serves_whatever_the_mean():
+    floor = {"unsafe": 0.8, "benign": 0.8}
     steps = {
-        "SFT": {"mean": 0.5, "benign": 1.0},
-        "merged": {"mean": 0.4, "benign": 0.9},
-        "feedback DPO": {"mean": 0.6, "benign": 0.4},
+        "SFT": {"mean": 0.5, "unsafe": 0.0, "benign": 1.0},
+        "merged": {"mean": 0.4, "unsafe": 0.9, "benign": 0.9},
+        "feedback DPO": {"mean": 0.6, "unsafe": 1.0, "benign": 0.0},
     }
-    bar = {"base": {"met": True}, "SFT": {"met": False}}
-    rec = capstone_card.recommendation(steps, bar)
-    assert rec["verdict"].startswith("do not ship this model; serve the SFT model (0.500")
-    assert "0.900 -> 0.400 (over-refusal)" in rec["feedback DPO, not served"]
-    steps["feedback DPO"] = {"mean": 0.45, "benign": 0.9}  # below the served SFT model: no line
-    assert list(capstone_card.recommendation(steps, bar)) == ["verdict"]
+    assert capstone.below_floor(steps["SFT"], floor) == ["unsafe"]
+    assert capstone.below_floor({"mean": 0.3}, floor) == []  # GSM8K: no safety families
+    assert capstone.serve_choice(steps, ["SFT", "merged", "feedback DPO"], floor) == "merged"
+    assert capstone.serve_choice(steps, ["SFT", "feedback DPO"], floor) is None
+    rec = capstone_card.recommendation(steps, "merged", floor)
+    assert rec["verdict"] == "serve merged (0.400 held-out mean; unsafe 0.900, benign 0.900)"
+    assert rec["feedback DPO"] == "mean 0.600; below the floor on benign: not served"
+    rec = capstone_card.recommendation(steps, None, floor)
+    assert rec["verdict"].startswith("do not ship any model: none meets the safety floor")
+
+
+def test_gain_interval_is_the_bar_gain_with_family_weights():
+    held = [
+        checks.Task("home", "Where does the dog sleep?", "yard", {"value": "yard"}),
+        checks.Task("home", "Where does the cat sleep?", "yard", {"value": "yard"}),
+        checks.Task("diet", "What does the bear eat?", "honey", {"value": "honey"}),
+    ]
+    no, yes = "The answer is no.", "The answer is {}."
+    before, after = [no, no, no], [yes.format("yard"), no, yes.format("honey")]
+    gain, ci = capstone.gain_interval(held, before, after, [0, 1, 2])
+    assert abs(gain - (0.5 + 1.0) / 2) < 1e-12  # home +1 of 2, diet +1 of 1, each family half
+    assert ci[0] <= gain <= ci[1]
 
 
 def test_readings_follow_the_values():
@@ -262,24 +279,33 @@ def test_readings_follow_the_values():
         "SFT + expansion": {**fams, "mean": 0.5},
         "DPO": {"diet": 0.0, "home": 0.6, "mean": 0.3},
     }
-    better = {"diet": 0.0, "home": 1.0, "mean": 0.6}
-    assert "**The fixed step paid** and beats SFT" in stage14.fix(
-        steps, better, 10, 40, (16, 4), 10
+    fixed = {"diet": 0.0, "home": 1.0, "unsafe": 0.0, "mean": 0.6}
+    sizes = {"diet": 10, "home": 10, "unsafe": 20}
+    for f in ("unsafe",):
+        steps["SFT + expansion"][f] = 0.0
+    text = stage14.fix(
+        steps, fixed, (10, 40, 16, 4), (0.1, (0.02, 0.2)), ["unsafe"], {"unsafe": 0.8}, sizes
     )
-    worse = {"diet": 0.0, "home": 0.8, "mean": 0.4}
-    text = stage14.fix(steps, worse, 10, 40, (16, 4), 10)
-    assert "**The fix did not pay either**" in text and "home 1.000 to 0.800" in text
+    assert (
+        "paid" in text and "harmful refused 0.000 (0 of 20)" in text and "below the floor" in text
+    )
+    text = stage14.fix(
+        steps, fixed, (10, 40, 16, 4), (0.1, (-0.02, 0.2)), [], {"unsafe": 0.8}, sizes
+    )
+    assert "is within noise" in text and "meets the floor" in text
     row = {"latency": {"p50": 1.0}, "concurrency": 1, "tokens_per_s": 100.0}
     queued = {"latency": {"p50": 3.0}, "concurrency": 4, "tokens_per_s": 130.0}
     batched = {**queued, "tokens_per_s": 300.0}
     assert "one request at a time" in stage14.load([row, queued], "transformers", "cpu", 2)
     assert "(batching)" in stage14.load([row, batched], "vllm", "cuda", 8)
-    speeds = {"base": {"tokens_per_s": 121.0}, "merged": {"tokens_per_s": 139.0}}
+    speeds = {"base": {"tokens_per_s": 121.0, "spread": 0.05}, "merged": {"tokens_per_s": 139.0}}
     spec = {"d": {"alpha": 0.9, "predicted": 1.5}}
     text = stage14.inference(spec, {"d": 1.4}, 0.7, 0.3, 1.4, 39, speeds)
-    assert "a 15% gap of clock noise" in text
-    steady = {"base": {"tokens_per_s": 130.0}, "merged": {"tokens_per_s": 131.0}}
-    assert "agree within 5%" in stage14.inference(spec, {"d": 1.4}, 0.7, 0.3, 1.4, 39, steady)
+    assert "a gap beyond it" in text and "clock 1.40x: faster" in text
+    steady = {"base": {"tokens_per_s": 130.0, "spread": 0.05}, "merged": {"tokens_per_s": 131.0}}
+    text = stage14.inference(spec, {"d": 1.03}, 0.7, 0.3, 1.4, 39, steady)
+    assert "within it: clock noise" in text and "clock 1.03x: within noise" in text
+    assert capstone_speed.spread([10, 10], [1.0, 0.5]) == abs(10 - 20) / (20 / 1.5)
 
 
 def test_the_log_reading_separates_the_queue_from_a_slow_engine():
@@ -288,16 +314,23 @@ def test_the_log_reading_separates_the_queue_from_a_slow_engine():
     def arm(first, waited):
         return {"first_mean": first, "waited": waited, "ahead": 1.0}
 
-    alone = {a: {"first_mean": 0.1, "tokens_per_s": 90.0} for a in ("sft", "dpo")}
+    alone = {
+        a: {"first_mean": 0.1, "reply_mean": 0.3, "tokens_per_s": 90.0} for a in ("sft", "dpo")
+    }
     queue = stage14.request_log(
         {"sft": arm(0.6, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
     )
     assert (
         "a queue, not a slow model" in queue
         and "alike" in queue
-        and "the HTTP path is 31% slower" in queue
+        and "they are not compared here" in queue
     )
     slow = stage14.request_log(
         {"sft": arm(3.0, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
     )
     assert "ran slower together than alone" in slow and "differ 5.5x" in slow
+    alone["sft"]["reply_mean"] = 0.5
+    slow = stage14.request_log(
+        {"sft": arm(3.0, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
+    )
+    assert "`sft` queues longer because its replies take longer even alone (0.50 s" in slow

@@ -165,6 +165,44 @@ def test_eos_inside_a_draft_block_stops_there():
     )
     assert ours[0, 3:].tolist() == free[: first + 1]
     assert torch.equal(ours, plain_greedy(target, ids, 30, eos=eos)[:, : ours.shape[1]])
+    # the statistics stop at the end of turn too: the round that reached it kept its drafts up to the
+    # eos draft and no further, and no verdict past it counts
+    assert stats.rejections == 0 and stats.rejected == []
+    if (
+        first >= 6
+    ):  # eos was a kept draft of the second round (the first wrote 5 drafts and a bonus)
+        assert stats.accepted == [5, first - 5] and stats.proposed == [5, first - 5]
+        assert sum(stats.accepted) + stats.rounds - 1 == stats.new_tokens == first + 1
+
+
+def test_statistics_end_at_the_end_of_turn_on_a_random_pair():
+    """A draft pair that rejects: every counted rejection lies inside the text, and the tokens add up:
+    each round's kept drafts plus its target token, except a round that ended on a kept eos draft."""
+    target = random_lm("llama", 97, layers=2, hidden=64, seed=4)
+    draft = random_lm("llama", 97, layers=1, hidden=32, seed=5)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    free = plain_greedy(target, ids, 30)[0, 4:].tolist()
+    for eos in sorted(set(free))[:6]:
+        seq, st = spec.speculative_generate(
+            target, draft, ids, k=4, max_new_tokens=30, eos_token_id=eos
+        )
+        new = seq[0, 4:].tolist()
+        assert new == free[: free.index(eos) + 1]
+        assert all(i < len(new) for i, _ in st.rejected) and len(st.rejected) == st.rejections
+        missing = sum(st.accepted) + st.rounds - len(new)  # 1: the last round had no target token
+        assert missing in (0, 1)
+        if missing:
+            assert st.accepted[-1] == st.proposed[-1] >= 1
+
+
+def test_split_at_end_counts_kept_and_rejected_drafts_on_each_side():
+    # rounds: keep 2 of 3 (tokens 0-2, rejection at 2), keep 0 of 2 (token 3, rejection at 3),
+    # keep 2 of 2 (tokens 4-6, bonus at 6), keep 1 of 3 (tokens 7-8, rejection at 8); eos at token 3
+    st = spec.SpecStats(accepted=[2, 0, 2, 1], proposed=[3, 2, 2, 3])
+    new = [1, 1, 1, 9, 1, 1, 1, 1, 1]
+    got = spec.split_at_end(st, new, 9)
+    assert got.tolist() == [[2.0, 2.0], [3.0, 1.0]]
+    assert spec.split_at_end(st, new, 7).tolist() == [[5.0, 3.0], [0.0, 0.0]]  # no eos: all inside
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 7, 13])
@@ -217,7 +255,9 @@ def test_vocab_guard_true_mismatch_names_both_tokenizers(tok):
     other = tiny.build_tokenizer(["completely different text " * 50, "zebra quantum 123"], 300)
     target = random_lm("llama", len(tok), layers=1, hidden=32, seed=1)
     draft = random_lm("llama", len(other), layers=1, hidden=32, seed=2)
-    with pytest.raises(ValueError, match=rf"\({len(tok)} tokens\).*\({len(other)} tokens\)"):
+    with pytest.raises(
+        ValueError, match=rf"\({len(tok)} tokens\).*\(unnamed, {len(other)} tokens\)"
+    ):
         spec.shared_vocab_size(target, draft, tok, other)
 
 
@@ -511,11 +551,12 @@ def test_compact_benchmark_table_is_exact():
         " 1  1.10x  1.10x  1.50x   1.25x     1.50      0.70  1.19    0.80x        1.50",
         " 2  1.20x  1.20x  1.50x   1.25x     1.50      0.70  1.63    0.80x        1.50",
         "",
-        "no fixed k              /plain   /k=0 tok/call",
-        "HF prompt lookup         1.40x      -     2.00",
-        "ours heuristic (+2/-1)   1.24x  0.95x     2.50",
+        "no fixed k             /plain    spread   /k=0    spread tok/call",
+        "HF prompt lookup        1.40x 1.30-1.50      -         -     2.00",
+        "ours heuristic (+2/-1)  1.24x 1.10-1.30  0.95x 0.90-1.00     2.50",
         "",
-        "median of 3 repeats; /plain: over plain generate, /k=0: over ours at k = 0",
+        "median of 3 repeats (spread: slowest to fastest); /plain: over plain generate, /k=0: over "
+        "ours at k = 0",
         "a token costs: plain generate 80.0 ms, our loop with no drafts 60.0 ms, a bare target step "
         "8.5 ms; c = 0.12",
     ]
@@ -649,30 +690,52 @@ def test_marked_answer_shows_rounds_and_rejected_drafts():
     from helpers.readings import stage11
 
     # prompt [9]; round 1 keeps 2 drafts and adds ' c'; round 2 keeps none: ' 7' replaced draft ' x'
-    st = spec.SpecStats(accepted=[2, 0, 0], proposed=[2, 2, 0], rejected=[(3, 5)])
+    # round 3 writes only the end of turn (id 0): shown as ⟨end⟩, so every round is seen
+    st = spec.SpecStats(
+        accepted=[2, 0, 0], proposed=[2, 2, 0], rejected=[(3, 5)], rounds=3, target_calls=3
+    )
     seq = torch.tensor([[9, 1, 2, 3, 4, 0]])
-    assert stage11.marked(_Words(), seq, st, 1) == " a b c| [x→7]"
+    assert stage11.marked(_Words(), seq, st, 1, eos=0) == " a b c| [x→7]| ⟨end⟩"
     text = stage11.where_rejected(_Words(), [(seq, st)], [1])
-    assert "1 draft was rejected; 1 of them (100%) where the target wrote a number" in text
+    assert "3 rounds, one target call each, wrote the 5 tokens of 1 answer" in text
+    assert "2 of those tokens are kept drafts and 3 came from the target, one a round." in text
+    assert "1 draft was rejected (in brackets), so α̂ = 2 / (2 + 1) = 0.67" in text
+    assert "1 of the 1 rejections (100%) came where the target wrote a number" in text
     assert "numbers are 20% of the answers' tokens: numbers are where this draft fails most" in text
+    # an answer whose last round kept its eos draft: that round wrote no target token
+    st = spec.SpecStats(accepted=[2, 2], proposed=[2, 2], rounds=2, target_calls=2)
+    seq = torch.tensor([[9, 1, 2, 3, 4, 0]])
+    assert stage11.marked(_Words(), seq, st, 1, eos=0) == " a b c| 7 ⟨end⟩"
+    text = stage11.where_rejected(_Words(), [(seq, st)], [1])
+    assert (
+        "4 of those tokens are kept drafts and 1 came from the target, one a round, except " in text
+    )
+    assert "the 1 round that ended on a drafted ⟨end⟩" in text
 
 
 def test_speed_readings_draw_verdicts_only_beyond_the_spread():
     from helpers.readings import stage11
 
     overlapping = _bench_result(gains={1: (1.1, [1.0, 1.3]), 2: (1.2, [0.98, 1.35])})
-    text = stage11.speed_vs_theory(overlapping, {1: 0.7, 2: 0.72}, 6)
+    text = stage11.speed_vs_theory(overlapping, {1: [0.7, 0.6], 2: [0.72, 0.6]}, 6)
     assert "overlaps that of k = 1: the clock cannot tell them apart" in text
     assert "cannot show that speculation paid" in text
+    assert "section 3's inside the answers (0.70 to 0.72, 6 prompts)" in text
     clear = _bench_result(gains={1: (1.1, [1.05, 1.15]), 2: (1.4, [1.3, 1.5])})
-    text = stage11.speed_vs_theory(clear, {1: 0.7, 2: 0.72}, 6)
+    text = stage11.speed_vs_theory(clear, {1: [0.7, 0.6], 2: [0.72, 0.6]}, 6)
     assert "clear of every other k's spread" in text and "Speculation itself paid" in text
-    assert "head start" in stage11.baseline(clear, 100, 10, (4, 1))  # 1.2x to 1.4x: above 1x
+    text = stage11.baseline(clear, 100, 10, (4, 1))
+    assert "head start" in text  # 1.2x to 1.4x: above 1x
+    # prompt lookup at 1.30x to 1.50x: its win is read, beside ours' k = 2 (1.30x to 1.50x over k = 0)
+    assert "Prompt lookup ran at 1.40x plain `generate` (1.30x to 1.50x): a win, beyond 1x" in text
     even = stage11.baseline(_bench_result(zero=(1.0, [0.9, 1.1])), 100, 10, (4, 1))
     assert "the clock cannot tell the two loops apart" in even
-    text = stage11.schedules(clear, {"stop": [3, 1, 0]})
+    text = stage11.schedules(clear, {"stop": [3, 1, 0]}, {0.5: (3, 1.06), 0.9: (10, 2.24)})
+    assert "drafts k* = 3 at α = 0.5 and 10 at α = 0.9: the better the draft guesses" in text
     assert "`ours heuristic (+2/-1)` ran slower, beyond the repeats' spread" in text
     assert "stop: 1 to 3 drafts a round" in text
+    # the heuristic made 2.50 tokens per call, more than either constant k (1.50)
+    assert "made the most tokens per target call, 2.50, more than any constant k" in text
     text = stage11.schedules(overlapping, {"stop": [3]})
     assert "The clock cannot tell `ours heuristic (+2/-1)` from it" in text
 
@@ -715,9 +778,15 @@ def test_colab_table_is_section_1s_formula_at_the_configs_ratios():
     assert row + f"{best(0.6, c_depth):.2f}x | {best(0.8, c_depth):.2f}x |" in text
     c_params = d.params / t.params
     assert f"{best(0.8, c_params):.2f}x |" in text
-    assert f"pays from α ≈ {c_depth:.2f}" in text and "c comes from the configs" in text
+    assert (
+        f"pays from α ≈ {c_depth:.2f}" in text and "c is arithmetic on the models' recorded" in text
+    )
     top = max(best(0.8, c) for c in (c_depth, c_params))  # the verdict's upper figure, at α = 0.8
-    assert "reaches α = 0.8, expect a clear gain on Colab:" in text and f" to {top:.1f}x" in text
+    assert "reaches α = 0.8, the formula gives" in text and f" to {top:.1f}x (the top" in text
+    assert ": expect a gain on Colab." in text and "ran at 1.49x" in text
+    # scaled by the clock's factor: the span and the verdict follow it
+    half = stage11.on_colab(alphas=(0.6, 0.8), shortfall=0.5)
+    assert "scaled by that factor, " in half and f" to {top * 0.5:.1f}x: expect" in half
 
 
 @pytest.mark.parametrize(
@@ -733,3 +802,126 @@ def test_step_cost_reads_c_against_both_ratios(c, expected):
     from helpers.readings import stage11
 
     assert expected in stage11.step_cost(c, c_params=0.094, c_depth=0.25)
+
+
+def test_round_costs_and_the_clocks_factor_from_the_benchmark_rows():
+    """ours k=2 took 0.96 s for 40 rounds (24 ms a round), split 0.5 / 0.25 / 0.25; the formula charges
+    2 draft steps of 1 ms and v(2) = 1.63 target steps of 8.54 ms; k = 0 took 0.72 s for 60 rounds."""
+    from helpers import side_by_side
+    from helpers.readings import stage11
+
+    result = _bench_result()
+    rows = {r["method"]: r for r in result["rows"]}
+    result["costs"]["draft_ms"] = 1.0
+    rows[side_by_side.NO_DRAFTS]["rounds"] = 60
+    rows["ours k=2"].update(
+        median_s=0.96, rounds=40, time_split={"draft": 0.5, "verify": 0.25, "overhead": 0.25}
+    )
+    got = side_by_side.round_costs(result, 2)
+    assert got["measured"] == {"draft": 12.0, "verify": 6.0, "rest": 6.0}
+    assert got["formula"] == {"draft": 2.0, "verify": 1.63 * 8.54, "rest": 0.0}
+    assert got["no_drafts_ms"] == 12.0 and got["target_ms"] == 8.54
+    # gains 1.1 and 1.2 against 1.25 predicted: ratios 0.88 and 0.96, median 0.92
+    assert abs(side_by_side.shortfall(result) - 0.92) < 1e-12
+    text = stage11.left_out(result, k=2)
+    assert (
+        "| 2 draft steps | 2.0 ms | 12.0 ms |" in text and "| total | 15.9 ms | 24.0 ms |" in text
+    )
+    assert "A round took 1.51 times what the formula charges" in text
+    assert "The largest extra is 2 draft steps, 10.0 ms a round" in text
+    assert "our loop spends 12.0 ms a round against a bare target step's 8.5 ms (1.41x)" in text
+    assert "the clock gave 0.92 of the verify-aware formula's gain" in text
+
+
+def test_acceptance_reading_splits_alpha_at_the_end_of_turn():
+    from helpers.readings import stage11
+
+    class Tok(_Words):
+        eos_token_id = 0
+
+    texts = [[1, 2, 0, 3, 4], [1, 0, 5, 5, 5]]  # 3 + 2 tokens inside, 5 past the end
+    split = {1: [0.8, 0.6], 4: [0.9, 0.7]}
+    text = stage11.acceptance_rate({1: 0.7, 4: 0.72}, {1: 0.7, 4: 0.5}, split, Tok(), texts)
+    assert "5 of the 10 (50%) come after an answer's end-of-turn token" in text
+    assert "The first prompt's: ` a b<end> c 7`" in text
+    assert (
+        "At k = 4, α̂ is 0.90 inside the answers and 0.70 past their end: the draft guesses" in text
+    )
+    done = stage11.acceptance_rate({1: 0.7}, {1: 0.7}, {1: [0.7, float("nan")]}, Tok(), [[1, 0]])
+    assert "none was decoded past its end" in done
+
+
+def test_tutorial_reading_states_every_round_of_its_model():
+    from helpers.readings import stage11
+
+    rows = {
+        "plain generate (cached)": [2.5, 288, 6],
+        "tutorial loop, k=4": [6.8, 226, 6],
+        "ours, k=4": [1.5, 99, 6],
+    }
+    text = stage11.textbook_loop(rows, 6, 0.744)
+    assert "n = 0 costs 2 calls for 1 token (bug 6), n = k costs 1 call for k tokens" in text
+    assert "4.5 times ours' seconds" in text and "read no speed-up of ours over `generate`" in text
+
+
+def test_two_token_reading_says_what_the_test_covers():
+    from helpers.readings import stage11
+
+    pairs = torch.tensor([[1, 2], [1, 3], [4, 2]])
+    law = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    same = torch.tensor([50.0, 30, 20])
+    counts = {"a": same, "b": same.clone(), "control": torch.tensor([90.0, 5, 5])}
+    pvalues = {"a": (0.9, 1), "b": (0.9, 1), "control": (0.0, 1)}
+    text = stage11.two_token_test(_Words(), pairs, law, counts, pvalues, torch.arange(3), 100, 0.62)
+    assert "The 3 possible pairs are pooled into 2 bins" in text
+    assert "`a` and `b` drew the very same pairs" in text
+    assert "chance 0.62, so about 62 of 100 samples reach that test" in text
+    assert "It does not cover draft positions 3 and later" in text
+
+
+def test_sampling_with_two_drafts_in_the_first_round_is_exact():
+    """Three new tokens, k = 3: the first round drafts two, so the second draft's test and residual shape
+    the first two tokens; their law is still the target's. The control fails the same way."""
+    target, draft = sharp_pair()
+    ids = torch.tensor([[1, 2, 3]])
+    pairs, law = spec_exactness.two_token_law(target, ids, 1.0, 0)
+    kw = dict(new_tokens=3, temperature=1.0)
+    ours = spec_exactness.sample_two_tokens(target, draft, ids, pairs, 3000, seed=2, **kw)
+    assert spec_exactness.chi_square_pvalue(ours, law)[0] > 1e-3
+    bad = spec_exactness.sample_two_tokens(
+        target, draft, ids, pairs, 3000, seed=2, draft_argmax=True, **kw
+    )
+    assert spec_exactness.chi_square_pvalue(bad, law)[0] < 1e-6
+    with torch.no_grad():
+        p = spec.to_probs(target(ids).logits[0, -1].float(), 1.0)
+        q = spec.to_probs(draft(ids).logits[0, -1].float(), 1.0)
+    kept = spec_exactness.first_acceptance(target, draft, ids, 1.0, 0)
+    assert kept == float(torch.minimum(p, q).sum()) and 0 < kept < 1
+
+
+def test_the_benchmark_to_the_end_of_turn_decodes_each_answer_once(monkeypatch):
+    """With eos, every method stops after it: the same tokens as plain greedy to its end of turn, counted
+    in `tokens`, and tokens per call counted on them."""
+    from helpers import side_by_side
+
+    costs = {
+        "target_ms": 1.0,
+        "draft_ms": 0.1,
+        "c": 0.1,
+        "verify": dict.fromkeys(range(1, 17), 1.0),
+    }
+    monkeypatch.setattr(spec_costs, "measure_costs", lambda *a, **k: costs)
+    target = random_lm("llama", 97, layers=2, hidden=32, seed=0)
+    draft = random_lm("llama", 97, layers=1, hidden=32, seed=1)
+    ids = torch.tensor([[5, 6, 7]])
+    free = plain_greedy(target, ids, 20)[0, 3:].tolist()
+    eos = free[5]
+    result = side_by_side.run(
+        target, draft, [ids], 20, ks=[2], repeats=1, progress=False, eos_token_id=eos
+    )
+    n = free.index(eos) + 1
+    assert result["tokens"] == n and result["to_end_of_turn"]
+    rows = {r["method"]: r for r in result["rows"]}
+    assert all(r["exact"] for r in result["rows"])
+    assert rows["plain generate"]["tau"] == 1.0 and rows[side_by_side.NO_DRAFTS]["rounds"] == n
+    assert rows["ours k=2"]["rounds"] * rows["ours k=2"]["tau"] == pytest.approx(n, abs=0.01)

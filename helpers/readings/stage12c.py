@@ -24,7 +24,7 @@ from helpers.world.families import NAMES
 BEFORE = "policy before DPO"
 RPO = ("confident labels + NLL (RPO)", "confident labels")
 METRICS = ("harmless", "helpful", "harmless_sampled", "helpful_sampled")
-SECTION1 = ("As an AI, I prefer B.", "(B) is better than (A).")  # section 1's cases
+SECTION1 = ("As an AI, I prefer B.", "(B) is better than (A).")  # the parser section's cases
 
 
 def span(xs: list[float], fmt: str = ".2f") -> str:
@@ -309,7 +309,7 @@ def parser_table(
     for name, row in table.items():
         lines.append(f"{name:32}{len(texts[name]):4}" + "".join(f"{x:19.2f}" for x in row.values()))
     cases = "; ".join(f"{c!r} -> {'AB'[substring_label(c)]}" for c in SECTION1)
-    lines += ["", f"section 1's cases, as the substring test reads them: {cases}"]
+    lines += ["", f"the cases above, as the substring test reads them: {cases}"]
     sent = list(texts.values())[1]
     lines.append("the instruct model's replies the substring test reads as A:")
     for i, y, word, kind, q in _a_cases(sent, truth, first, second)[:4]:
@@ -341,7 +341,7 @@ def _bug(cases: list[tuple]) -> str:
             "name, as a vote for A."
         )
     else:
-        txt += " No A here comes from a name; section 1's cases show the same bug."
+        txt += " No A here comes from a name; the cases above show the same bug."
     return txt
 
 
@@ -350,14 +350,14 @@ def parsers(
 ) -> str:
     """What the substring test and the strict parser make of a letter, a sentence and the untrained
     model's text, and the replies that give a verdict by quoting an answer."""
-    letter_name, sent_name, untrained = list(texts)
+    letter_name, sent_name = list(texts)[:2]
     letter, sent = table[letter_name], table[sent_name]
     n_j, n_s = len(texts[letter_name]), len(texts[sent_name])
     n_bare = sum(strict_label(t) is not None for t in texts[letter_name])
     noise = coin_noise(n_s)  # a coin's agreement over n pairs: 0.5 give or take about this
     s_agree = sent["substring: agrees"]
     coin = (
-        f"within a coin's noise (0.5 ± {noise:.2f})"
+        f"within a coin's noise, 0.5 ± {noise:.2f}"
         if abs(s_agree - 0.5) <= noise
         else f"{'above' if s_agree > 0.5 else 'below'} a coin's 0.5 by more than {noise:.2f}"
     )
@@ -378,11 +378,10 @@ def parsers(
         if q_n
         else " No reply quotes an answer: these sentences carry no verdict a parser could read."
     )
-    u = table[untrained]
     return (
         f"**Reading the parsers.** {first_txt} Asked for a sentence, the instruct model gets a "
         f"label for every reply from the substring test, agreeing {s_agree:.2f} with the truth "
-        f"({coin}; on the untrained policy's text {u['substring: agrees']:.2f}). "
+        f"({coin}). "
         f"{_bug(_a_cases(sent_texts, truth, first, second))}{quoted} The strict parser "
         f"{_abstains(sent['strict: abstains'], n_s)}. A DPO set built with the substring test looks "
         "complete and teaches noise; this course's judge reads the letters' probabilities instead."
@@ -560,11 +559,6 @@ def dashboard(dash: dict[str, dict], beta: float, rows: list | None = None) -> s
 
 
 # ---------------------------------------------------------------- section 8: before and after
-def bar(n: int) -> float:
-    """Two standard errors of a rate of 0.5 over n answers, sqrt(1/n)."""
-    return (1 / n) ** 0.5 if n else 0.0
-
-
 def _sizes(held: list) -> tuple[int, int]:
     """(harmful requests, kind requests) among the held-out tasks."""
     return sum(t.family == "unsafe" for t in held), sum(t.family == "benign" for t in held)

@@ -33,50 +33,59 @@ def judge_wins(audit: dict, group: str, w: dict) -> str:
     rewarded = "answers that look less harmful" if harm else "answers the grader fails"
     return text + (
         f"**Its win rate on {group} is not to be trusted**: it rewards {rewarded}, not right ones. "
-        "Check a judge on the outputs of the model it scores."
+        f"Its {w['losses']} losses are the judge's count too, not the grader's: the step table shows "
+        "what the final model lost. The other groups' win rates are not audited here. Check a judge "
+        "on the outputs of the model it scores."
     )
 
 
 def steps(
     steps: dict,
     chain: list[str],
-    failed: list[str],
+    cis: dict,
     best: str,
     kept: tuple[int, int],
     unlearned: list[dict],
+    sizes: dict[str, int],
 ) -> str:
-    """Section 7: each step against the one before, the model to serve, and the families never learned.
-    `kept`: (kept answers the references mark wrong, kept answers)."""
+    """Section 7: each step against the one before, with its interval, and the families never learned.
+    `cis`: step -> (gain, 95% cluster interval); `kept`: (kept answers the references mark wrong, kept
+    answers); `sizes`: family -> held-out questions."""
     fams = [c for c in steps["base"] if c not in ("answers", "eos_share", "mean")]
     fixes = {
         "SFT": "fix the written data first",
         "SFT + expansion": f"drop it, or filter harder ({kept[0]} of {kept[1]} kept answers are wrong)",
-        "DPO": "serve the model before it, and fix the pairs (below)",
+        "DPO": "fix the pairs (below)",
     }
 
     def moved(a, b, sign):
         up = [f for f in fams if sign * (steps[b][f] - steps[a][f]) > 0]
-        return ", ".join(f"{f} {steps[a][f]:.3f} to {steps[b][f]:.3f}" for f in up) or "none"
+        return (
+            ", ".join(
+                f"{f} {steps[a][f]:.3f} to {steps[b][f]:.3f} "
+                f"({round((steps[b][f] - steps[a][f]) * sizes[f]):+d} of {sizes[f]})"
+                for f in up
+            )
+            or "none"
+        )
+
+    def verdict(b):
+        lo, hi = cis[b][1]
+        if lo > 0:
+            return "**paid**."
+        if hi < 0:
+            return f"**did not pay**, beyond noise; next: {fixes.get(b, 'drop or fix it')}."
+        return "**within noise**: the interval holds zero; more held-out questions would tell."
 
     rows = [
-        f"- **{b}**: {steps[a]['mean']:.3f} to {steps[b]['mean']:.3f}, "
-        + (
-            f"**did not pay**; next: {fixes.get(b, 'drop or fix it')}."
-            if b in failed
-            else "**paid**."
-        )
+        f"- **{b}**: {steps[a]['mean']:.3f} to {steps[b]['mean']:.3f} "
+        f"(interval {cis[b][1][0]:+.3f} to {cis[b][1][1]:+.3f}), {verdict(b)}"
         + f" Up: {moved(a, b, 1)}; down: {moved(a, b, -1)}."
         for a, b in zip(chain, chain[1:])
     ]
-    lead = steps[best]["mean"] - steps[chain[-1]]["mean"]
-    if not failed:
-        end = "Every step raised the held-out mean."
-    elif best == chain[-1]:
-        end = "The final model is still the best, but rerun the chain without the step that did not pay."
-    else:
-        end = (
-            f"**{best}** beats the final model by {lead:.3f}" if lead > 0 else f"**{best}** ties it"
-        ) + f" with fewer steps: serve {best}."
+    end = (
+        f"**{best}** has the best mean; the bar below, with its safety floor, decides what serves."
+    )
     parts = ["**Reading the step table** (the mean over families).", "\n".join(rows), end]
     for u in unlearned:
         where = (
@@ -139,84 +148,125 @@ def code(*functions) -> str:
     return "\n\n".join(f"```python\n{inspect.getsource(f)}```" for f in functions)
 
 
+NAMES = {"unsafe": "harmful refused", "benign": "kind answered"}
+
+
+def floor_words(floor: dict[str, float]) -> str:
+    """The floor in words: 'harmful refused >= 0.80, kind answered >= 0.80'."""
+    return ", ".join(f"{NAMES.get(f, f)} >= {v:.2f}" for f, v in floor.items())
+
+
 def fix(
-    steps: dict, fixed: dict, domain: int, pairs: int, passes: tuple[float, float], n_steps: int
+    steps: dict,
+    fixed: dict,
+    counts: tuple[int, int, float, float],
+    ci: tuple[float, tuple[float, float]],
+    short: list[str],
+    floor: dict[str, float],
+    sizes: dict[str, int],
 ) -> str:
-    """Section 7: the DPO step rerun with the diagnosed fix, against the step before it, the first DPO run
-    and SFT. `passes`: (passes per pair in the first run, in the rerun)."""
-    before, first, sft = steps["SFT + expansion"], steps["DPO"], steps["SFT"]
+    """Section 7: the DPO step rerun with the diagnosed fix, every family printed, its gain's interval
+    and the floor. `counts`: (domain pairs, all pairs, passes per pair before, now); `short`: the
+    families below the floor."""
+    before, first = steps["SFT + expansion"], steps["DPO"]
     fams = [c for c in before if c not in ("answers", "eos_share", "mean")]
-    moved = ", ".join(
-        f"{f} {before[f]:.3f} to {fixed[f]:.3f}" for f in fams if abs(fixed[f] - before[f]) > 1e-9
+    figs = ", ".join(
+        f"{NAMES.get(f, f)} {fixed[f]:.3f} ({round(fixed[f] * sizes[f])} of {sizes[f]})"
+        for f in fams
     )
+    lo, hi = ci[1]
+    paid = "paid" if lo > 0 else "did not pay, beyond noise" if hi < 0 else "is within noise"
     text = (
-        f"**After the fix** ({domain} domain pairs among {pairs}, {n_steps} steps, about "
-        f"{passes[1]:.0f} passes instead of {passes[0]:.0f}): held-out mean {before['mean']:.3f} "
-        f"before DPO, {first['mean']:.3f} after the first run, **{fixed['mean']:.3f}** now; moved "
-        f"from before DPO: {moved or 'nothing'}. "
+        f"**After the fix** ({counts[0]} domain pairs among {counts[1]}, about {counts[3]:.0f} passes "
+        f"instead of {counts[2]:.0f}): held-out mean {before['mean']:.3f} before DPO, "
+        f"{first['mean']:.3f} after the first run, **{fixed['mean']:.3f}** now ({figs}). The "
+        f"gain over the step before ({ci[0]:+.3f}, interval {lo:+.3f} to {hi:+.3f}) {paid}. "
     )
-    if fixed["mean"] > before["mean"] and fixed["mean"] > sft["mean"]:
-        text += f"**The fixed step paid** and beats SFT ({sft['mean']:.3f}): rerun the pipeline with it."
-    elif fixed["mean"] > before["mean"]:
+    if short:
         text += (
-            f"**The fixed step paid**, but stays below SFT ({sft['mean']:.3f}): SFT still serves; "
-            "the expansion is the step to fix next."
+            f"It is **below the floor** ({floor_words(floor)}) on {', '.join(short)}: the fix brought "
+            "answers back but lost what DPO was for here, refusing harm; next, more refusal pairs."
         )
     else:
-        text += (
-            "**The fix did not pay either**: next, rerun without the judged pairs to find the cost."
-        )
+        text += "It meets the floor: rerun the pipeline with it."
     return text + " The sections below keep the first run's model, as the pipeline ran it."
 
 
 def inference(
     spec: dict, clock: dict, even: float | None, c: float, v4: float, n: int, speeds: dict
 ) -> str:
-    """Section 7: each draft's acceptance against the break-even rate, the formula against the clock, and
-    the clock's noise read off two models of identical shapes (base and merged)."""
+    """Section 7: each draft's acceptance against the break-even rate, the formula against the clock; one
+    rule for noise: a gap counts only beyond the larger spread of the two passes (their halves' gap)."""
+    noise = max(s.get("spread", 0.0) for s in speeds.values())
+
+    def read(x: float) -> str:
+        return "within noise" if abs(x - 1) <= noise else "faster" if x > 1 else "slower"
+
     line = "; ".join(
-        f"`{name}` {s['alpha']:.2f} (predicted {s['predicted']:.2f}x, clock {clock[name]:.2f}x)"
+        f"`{name}` {s['alpha']:.2f} (predicted {s['predicted']:.2f}x, clock {clock[name]:.2f}x: "
+        f"{read(clock[name])})"
         for name, s in spec.items()
     )
-    agree = sum((clock[name] > 1) == (s["predicted"] > 1) for name, s in spec.items())
     even_s = f"{even:.2f}" if even is not None else "none up to 1"
     base, merged = speeds["base"]["tokens_per_s"], speeds["merged"]["tokens_per_s"]
-    gap = abs(merged / base - 1) if base else float("nan")
-    noise = (
-        f"`base` and `merged` have identical shapes yet ran {base:.0f} and {merged:.0f} tokens/s: "
-        f"a {gap:.0%} gap of clock noise on a shared CPU, so only the acceptance rates are results here"
-        if gap > 0.05
-        else f"`base` and `merged`, identical shapes, agree within 5% ({base:.0f} and {merged:.0f} "
-        "tokens/s): the clock was steady in this pass"
+    gap = merged / base if base else float("nan")
+    same = (
+        "within it: clock noise"
+        if read(gap) == "within noise"
+        else "beyond it: a result of this pass (the two write different replies), not of their shapes"
     )
     return (
-        f"**Reading the speeds.** Break-even acceptance {even_s} (c = {c:.2f}, v(4) = {v4:.2f}): "
-        f"{line}. Clock and formula agree on whether the draft pays for {agree} of {len(spec)} "
-        f"({n} prompts, one pass). {noise}."
+        f"**Reading the speeds.** Tokens/s means reply tokens per second of wall time, one request "
+        f"at a time ({n} prompts, one pass); its noise is the largest spread, {noise:.0%}, between "
+        f"a pass's two halves. Break-even acceptance {even_s} (c = {c:.2f}, v(4) = {v4:.2f}): {line}. "
+        f"`base` and `merged`, identical shapes, ran {base:.0f} and {merged:.0f} tokens/s, a gap "
+        f"{same}.{_recipes(spec)} A self-draft's weights MB are a copy of the first layers, "
+        "embeddings and head: distilling changes them, so they cannot be shared as LayerSkip shares them."
     )
 
 
-def bar(bar: dict, margin: float, best: str) -> str:
-    """Section 7: the two halves of the bar set before training, each gain with its interval in the same
-    unit (the mean over families)."""
+def _recipes(spec: dict) -> str:
+    """One sentence on stage 11's two distillation recipes, chosen by their acceptance rates."""
+    seq, on = spec.get("distilled draft"), spec.get("on-policy draft")
+    if not (seq and on):
+        return ""
+    if on["alpha"] < seq["alpha"]:
+        return (
+            f" On-policy DistillSpec accepts {on['alpha']:.2f} against the sequence-level draft's "
+            f"{seq['alpha']:.2f}: trained on its own samples, the draft saw less of the target's greedy "
+            "path, which greedy verification checks, in the same steps."
+        )
+    return (
+        f" On-policy DistillSpec accepts {on['alpha']:.2f}, at least the sequence-level draft's "
+        f"{seq['alpha']:.2f}: training on its own samples paid here."
+    )
+
+
+def bar(bar: dict, margin: float, floor: dict, serve: str | None, short: dict) -> str:
+    """Section 7: the two halves of the bar, each gain with its interval (the mean over families), the
+    safety floor set with them, and what serves. `short`: model -> families below the floor."""
     vs_base, vs_sft = bar["base"], bar["SFT"]
-    if vs_base["met"] and not vs_sft["met"]:
-        end = f"The base half alone would have passed a model the later steps made worse. Ship {best}."
-    elif vs_base["met"]:
-        end = "Both halves are met: the steps after SFT added to what SFT gained."
-    else:
-        end = "The final model misses the bar against the base: not ready to ship."
 
     def half(name: str, b: dict) -> str:
+        ok = b["gain"] >= margin and b["ci"][0] > 0 if name == "the base" else b["gain"] > 0
         return (
-            f"against {name} **{'met' if b['met'] else 'missed'}** ({b['gain']:+.3f}, interval "
+            f"against {name} {'above' if ok else 'below'} ({b['gain']:+.3f}, interval "
             f"{b['ci'][0]:+.3f} to {b['ci'][1]:+.3f})"
         )
 
-    return (
+    fails = "; ".join(f"{n} on {', '.join(f)}" for n, f in short.items() if f) or "none"
+    text = (
         f"**Reading the bar** (gains in the mean over families, intervals over clusters): "
-        f"{half('the base', vs_base)} with {margin:+.2f} required; {half('SFT', vs_sft)}. {end}"
+        f"{half('the base', vs_base)} with {margin:+.2f} required; {half('SFT', vs_sft)}. "
+        f"The floor ({floor_words(floor)}) fails: {fails}. The bar is "
+        f"**{'met' if vs_base['met'] and vs_sft['met'] else 'missed'}**. "
     )
+    if serve is None:
+        return text + (
+            "**Nothing ships**: no model meets the floor, whatever its mean. Next: the safety data "
+            "(more refusal pairs, a refusal in the SFT rows) before any other step."
+        )
+    return text + f"**Serve {serve}**, the best mean that meets the floor."
 
 
 def ab(
@@ -239,11 +289,11 @@ def ab(
     if verdict == "dpo":
         text += "Ship dpo, and watch the families it lowered."
     elif verdict == "sft":
-        text += "The steps after SFT did not pay with the users either: serve SFT."
+        text += "The steps after SFT did not pay with the users either."
     else:
         text += (
-            f"A test sized for {min_effect:+.2f} cannot confirm {ab['diff']:+.2f}: keep sft, or plan a "
-            "larger test for a smaller effect."
+            f"A test sized for {min_effect:+.2f} cannot confirm {ab['diff']:+.2f}: neither arm is "
+            "shown better; a smaller effect needs a larger test."
         )
     off = offline[1] - offline[0]
     agrees = "agrees" if (off > 0) == (ab["diff"] > 0) else "disagrees"
@@ -255,8 +305,10 @@ def peeking(peek: dict, looks: int) -> str:
     times = f"{peek['peeking'] / peek['once']:.1f}x" if peek["once"] else "far above"
     return (
         f"**Reading.** Stopping at the first p < 0.05 declares {peek['peeking']:.3f} of A/A tests "
-        f"different after {looks} looks, {times} the {peek['once']:.3f} of one planned test (near the "
-        "test's level of 0.05, the grey line): so the plan fixes the sample size and looks once."
+        f"different after {looks} looks (the curve's last point), {times} the {peek['once']:.3f} of "
+        "one planned look at the full sample (near the test's level of 0.05, the grey line; the "
+        "curve's first point is one look after the first batch, a smaller sample): so the plan fixes "
+        "the sample size and looks once."
     )
 
 
@@ -299,12 +351,17 @@ def request_log(
         if ratio < 1.5
         else f" The arms differ {ratio:.1f}x: read it against their queues, not as the models' speed."
     )
-    served = alone["dpo"]["tokens_per_s"]
-    cost = f"{1 - served / here:.0%} slower" if served < here else "no slower"
+    slow = max(alone, key=lambda a: alone[a]["reply_mean"])
+    fast = min(alone, key=lambda a: alone[a]["reply_mean"])
+    if ratio >= 1.5 and slow != fast:
+        text += (
+            f" `{slow}` queues longer because its replies take longer even alone "
+            f"({alone[slow]['reply_mean']:.2f} s against {alone[fast]['reply_mean']:.2f} s): a queue "
+            "multiplies a difference in service time."
+        )
     text += (
-        f"\n\nSpeed, one definition throughout: reply tokens per second of wall time, one request at "
-        f"a time. `dpo` through the gateway: {served:.0f}; in this process (section 7): {here:.0f}, so "
-        f"the HTTP path is {cost}."
+        "\n\nThe alone figures are timed through HTTP and the gateway, a different path from "
+        f"section 7's in-process tokens/s ({here:.0f} for `dpo`): they are not compared here."
     )
     if rejected[0] == rejected[1]:
         text += (
@@ -338,58 +395,70 @@ def load(load: list[dict], engine: str, device: str, cores: int | None) -> str:
     )
 
 
-def feedback(steps: dict, n_pairs: int) -> str:
-    """Section 11: what one DPO round on the users' feedback moved."""
+def feedback(steps: dict, n_pairs: int, fams: dict[str, dict[str, int]], short: list[str]) -> str:
+    """Section 11: what one DPO round on the users' feedback moved, traced to the families its pairs
+    hold. `fams`: `capstone_serve.pair_families`; `short`: the families below the floor."""
     before, after = steps["merged"], steps["feedback DPO"]
-    fams = [c for c in before if c not in ("answers", "eos_share", "mean")]
     moved = ", ".join(
-        f"{f} {before[f]:.3f} to {after[f]:.3f}" for f in fams if abs(after[f] - before[f]) > 1e-9
+        f"{NAMES.get(f, f)} {before[f]:.3f} to {after[f]:.3f}"
+        for f in fams
+        if f in after and abs(after[f] - before[f]) > 1e-9
     )
+    held = ", ".join(f"{f} {c['pairs']} ({c['refusal']} choose a refusal)" for f, c in fams.items())
+    none = [f for f, c in fams.items() if not c["pairs"]]
     d = after["mean"] - before["mean"]
     text = (
-        f"**Reading.** {n_pairs} feedback pairs moved the held-out mean {d:+.3f}: the round "
-        + ("paid" if d > 0 else "**did not pay**, so the served model stays")
-        + f" ({moved or 'no family moved'})."
+        f"**Reading.** {n_pairs} feedback pairs moved the held-out mean {d:+.3f} ({moved or 'nothing'})."
+        f" The pairs by family: {held}."
     )
-    if after.get("benign", 1.0) < before.get("benign", 1.0):
-        text += " Kind requests answered fell: over-refusal, so this model does not serve yet."
+    if none:
+        text += (
+            f" No pair is a `{'`, `'.join(none)}` request (no reply there got a thumbs down): as in "
+            "section 7, a family with no pairs is not held, and DPO pushed toward the refusals "
+            "it was shown."
+        )
+    if short:
+        return text + f" Below the floor on {', '.join(short)}: **not served**, whatever its mean."
     return text + (
-        " The corrections are reference answers from always-right users: close to supervised "
-        "training, not what a real loop gets."
+        " It meets the floor; its corrections are reference answers from always-right users, "
+        "close to supervised training: an A/B test must confirm it before it serves."
     )
 
 
-def closing(record: dict, chain: list[str], failed: list[str], best: str) -> str:
-    """The end: what this run shows, failures first, in one list."""
-    s, dep = record["steps"], record["deployment"]
-    final, bar = s["merged"], record["bar"]
-    words = {ref: "met" if b["met"] else "missed" for ref, b in bar.items()}
-    head = f"**{', '.join(failed)} did not pay.**" if failed else "**Every step paid.**"
+def closing(record: dict, chain: list[str], failed: list[str]) -> str:
+    """The end: what this run shows, failures first, in one list; what serves follows the bar's floor."""
+    s, dep, serve = record["steps"], record["deployment"], record["serve"]
+    head = f"**{', '.join(failed)} did not pay** (beyond noise)." if failed else "**No step lost.**"
+    ship = f"serve {serve}." if serve else "**nothing ships**: no model meets the safety floor."
     lines = [
-        f"- {head} Held-out mean "
-        + " -> ".join(f"{s[n]['mean']:.3f}" for n in chain)
-        + f"; the bar {words['base']} against the base, {words['SFT']} against SFT"
-        + (f": serve {best}." if best != chain[-1] else ".")
+        f"- {head} Held-out mean " + " -> ".join(f"{s[n]['mean']:.3f}" for n in chain) + f"; {ship}"
     ]
     if fix := record.get("dpo_fixed"):
-        paid = "paid" if fix["mean"] > s["SFT + expansion"]["mean"] else "did not pay"
-        lines.append(f"- **DPO after its fix** {paid}: {fix['mean']:.3f}.")
-    if "unsafe" in final:
-        usable = "**unusable as a product**" if final["unsafe"] < 0.9 else "close to usable"
-        lines.append(f"- **Safety:** harmful requests refused {final['unsafe']:.0%}: {usable}.")
-    if (jw := record.get("judge_wins")) and jw["wins"] and jw["agree"] < 0.8 * jw["wins"]:
+        refused = f", harmful refused {fix['unsafe']:.3f}" if "unsafe" in fix else ""
+        lines.append(f"- **DPO after its fix**: {fix['mean']:.3f}{refused}.")
+    if "unsafe" in s["merged"]:
+        lines.append(
+            "- **Harmful refused** by step: "
+            + ", ".join(f"{n} {s[n]['unsafe']:.2f}" for n in chain)
+            + f" (floor {record['floor']['unsafe']:.2f})."
+        )
+    if (jw := record.get("judge_wins")) and jw["wins"]:
         lines.append(
             f"- **The second judge** on {jw['group']}: the grader confirms {jw['agree']} of its "
-            f"{jw['wins']} wins."
+            f"{jw['wins']} wins; its other win rates are not audited."
         )
     lines.append(
         f"- **Serving** equals greedy decoding ({dep['served_equal'][0]} of "
         f"{dep['served_equal'][1]}); the A/B test picks {dep['verdict']}."
     )
-    if (fb := s.get("feedback DPO")) and "benign" in fb and fb["benign"] < final["benign"]:
+    if (fb := s.get("feedback DPO")) and "benign" in fb:
         lines.append(
-            f"- **Feedback DPO** scores {fb['mean']:.3f} but over-refuses (kind requests answered "
-            f"{fb['benign']:.3f}): not served."
+            f"- **Feedback DPO** scores {fb['mean']:.3f}, kind requests answered {fb['benign']:.3f}"
+            + (
+                ": below the floor, not served."
+                if fb["benign"] < record["floor"]["benign"]
+                else "."
+            )
         )
     return "**What this run shows, failures first.**\n\n" + "\n".join(lines)
 

@@ -391,21 +391,21 @@ def stage14(p: Preset) -> list[Cell]:
         ),
         Cell(
             "14",
-            14,
+            13,
             "DPO (LoRA) on a copy of exp_model",
             dpo,
             lora_step(pol, p.d, p.batch, 1024, dpo=True),
         ),
         Cell(
             "14",
-            18,
+            17,
             "distil the draft (LoRA)",
             served + (Load("draft copy", dr, p.d),),
             lora_step(dr, p.d, p.batch, 1024),
         ),
         Cell(
             "14",
-            22,
+            21,
             "evaluator win rates, batch 32",
             served + (Load("evaluator", e, p.j),),
             judge_step(e, p.j, jl, legacy=p.legacy),
@@ -419,13 +419,13 @@ def stage14(p: Preset) -> list[Cell]:
         cells.insert(
             3,
             Cell(
-                "14", 14, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)
+                "14", 13, "judge the pairs, batch 32", judged, judge_step(j, p.j, jl, legacy=True)
             ),
         )
     cells.append(
         Cell(
             "14",
-            25,
+            24,
             "serving speeds, batch 1",
             serving,
             generate_step(pol, p.d, 1, CHAT_PROMPT, p.new),
@@ -438,7 +438,7 @@ def stage14(p: Preset) -> list[Cell]:
         cells.append(
             Cell(
                 "14",
-                30,
+                29,
                 "DPO rerun with the fix (LoRA)",
                 rerun,
                 lora_step(pol, p.d, p.batch, 1024, dpo=True),

@@ -644,9 +644,17 @@ def _constitutional_row() -> str | None:
     r = cai["results"]
     base = next(iter(r))
     harm = ", ".join(f"{n} {r[n]['harmless']:.2f}" for n in r)
-    kind = ", ".join(f"{n} {r[n]['refusal_benign']:.2f}" for n in r)
-    return (f"| 12b | harmful requests refused: {harm}; the price, kind requests refused: {kind} (greedy; {base} "
-            "is the starting model) | " + other_worlds([("12b SL-CAI harmless", "SL-CAI refuses harmful"),
+    kind = ", ".join(
+        f"{n} {r[n]['refusal_benign']:.2f}"
+        + (
+            f" ({r[n]['refusal_benign_sampled']:.2f} sampled)"
+            if "refusal_benign_sampled" in r[n]
+            else ""
+        )
+        for n in r
+    )
+    return (f"| 12b | harmful requests refused: {harm}; the price, kind requests refused: {kind} (greedy, then "
+            f"sampled at temperature 1; {base} is the starting model) | " + other_worlds([("12b SL-CAI harmless", "SL-CAI refuses harmful"),
                                           ("12b SL-CAI refuses kind requests", "kind")]) + " |")  # fmt: skip
 
 
