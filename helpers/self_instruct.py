@@ -435,16 +435,19 @@ def rouge_l_eval(
 # ---------------------------------------------------------------- scoring the student, prompt by prompt
 class Scores(dict):
     """Scores per family and their 'mean' (a dict, as `cfg.score` returns them), with each held-out
-    prompt's verdict in `each` (None where the prompts are not known: the presets' ROUGE-L)."""
+    prompt's verdict in `each` and its raw answer in `answers` (None where the prompts are not known:
+    the presets' ROUGE-L)."""
 
-    def __init__(self, scores: dict, each: list[bool] | None = None):
+    def __init__(
+        self, scores: dict, each: list[bool] | None = None, answers: list[str] | None = None
+    ):
         super().__init__(scores)
-        self.each = each
+        self.each, self.answers = each, answers
 
 
 def heldout_tasks(cfg) -> list:
     """The graded held-out tasks behind `cfg.score` (tiny); [] where the settings hold none (presets)."""
-    return list(cfg.heldout_tasks or [])
+    return list(getattr(cfg, "heldout_tasks", None) or [])
 
 
 def score(model, tok, cfg, items: list) -> Scores:
@@ -452,8 +455,8 @@ def score(model, tok, cfg, items: list) -> Scores:
     same greedy answers, graded once."""
     if not items:
         return Scores(cfg.score(model, tok))
-    right = graded_answers(model, tok, items)[1]
-    return Scores(accuracy_by_family(items, right), right)
+    answers, right, _ = graded_answers(model, tok, items)
+    return Scores(accuracy_by_family(items, right), right, answers)
 
 
 def change_bars(first: Scores, other: Scores, items: list, heldout: dict[str, int]) -> dict:
@@ -538,7 +541,8 @@ def plot_scores(table: dict[str, dict], baseline: dict, label: str, losses: list
     w, x = 0.8 / len(table), range(len(cols))
     for i, (name, r) in enumerate(table.items()):
         b = ax[0].bar([j + i * w for j in x], [r[c] for c in cols], w, label=name)
-        ax[0].bar_label(b, fmt="%.2f", fontsize=7, rotation=90, padding=2)  # 0.00: an empty bar
+        box = dict(fc="white", ec="none", pad=0.3)  # a label stays legible over a baseline line
+        ax[0].bar_label(b, fmt="%.2f", fontsize=7, rotation=90, padding=2, bbox=box)
     for k, (j, c) in enumerate((j, c) for j, c in enumerate(cols) if c in baseline):
         name = "baseline (two-way answer)" if k == 0 else None
         ax[0].hlines(baseline[c], j - w / 2, j + 0.8 - w / 2, colors="k", ls="--", label=name)
@@ -550,6 +554,18 @@ def plot_scores(table: dict[str, dict], baseline: dict, label: str, losses: list
     ax[1].plot(*zip(*losses), "o-")
     ax[1].set(xlabel="step", ylabel="training loss (completions)", title="SFT with LoRA")
     plt.show()
+
+
+def sensible(instance: dict) -> bool:
+    """Whether an instance's input makes sense of its question, beyond what a grader checks: every name
+    the instruction asks about (a capitalised word after its first) occurs in the input, and the input's
+    clauses joined by ' and ' differ. An instance without input passes."""
+    inp = instance["input"].strip().rstrip(".")
+    if not inp:
+        return True
+    names = [w.strip("?.,'s") for w in instance["instruction"].split()[1:] if w[:1].isupper()]
+    clauses = [c.strip() for c in inp.split(" and ")]
+    return all(n in inp for n in names) and len(set(clauses)) == len(clauses)
 
 
 def to_sft_rows(instances: list[dict]) -> list[dict]:

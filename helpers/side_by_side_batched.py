@@ -121,6 +121,7 @@ def run(
             rows.append(row)
     return {
         "prompts": len(prompts),
+        "distinct": len({tuple(p) for p in prompts}),
         "new_tokens": new_tokens,
         "repeats": repeats,
         "threads": torch.get_num_threads(),
@@ -184,6 +185,12 @@ def explained(row: dict) -> float:
     return row["predicted"] * row["slowest"] * (1 - row["bookkeeping"])
 
 
+def plain_overhead(row: dict) -> float:
+    """Plain `generate`'s measured step (one token for every row of a group) over a bare target step at
+    the same batch: the per-step work the formula does not charge to plain decoding."""
+    return row["plain_step_ms"] / row["target_ms"]
+
+
 def format_table(result: dict) -> str:
     """Every batch size and k: tokens per second, the median speed-up and its range over the repeats,
     the formula's prediction, parity."""
@@ -205,15 +212,17 @@ def format_table(result: dict) -> str:
 
 def format_costs(result: dict) -> str:
     """At the formula's k per batch: its inputs measured at that batch, its prediction, the two costs it
-    leaves out, the prediction with them, the clock, and the target cache's slots per new token."""
+    leaves out, the prediction with them, the clock, the target cache's slots per new token, and plain
+    `generate`'s step over a bare target step."""
     lines = [
         "batch  k  alpha  c(b)  v(k)  predicted  slowest row  bookkeeping  with both  measured  "
-        "cache/token"
+        "cache/token  plain step"
     ]
     for b, r in sorted(chosen_per_batch(result).items()):
         lines.append(
             f"{b:5}  {r['k']}  {r['alpha_hat']:5.2f}  {r['c']:4.2f}  {r['v']:4.2f}  "
             f"{r['predicted']:8.2f}x  {r['slowest']:11.2f}  {r['bookkeeping']:11.0%}  "
-            f"{explained(r):8.2f}x  {r['speedup']:7.2f}x  {r['slots_per_token']:11.2f}"
+            f"{explained(r):8.2f}x  {r['speedup']:7.2f}x  {r['slots_per_token']:11.2f}  "
+            f"{plain_overhead(r):9.1f}x"
         )
     return "\n".join(lines)

@@ -624,6 +624,7 @@ def test_score_grades_each_prompt_once_and_equals_the_settings_score(tok, draft)
     got = si.score(draft, tok, cfg, si.heldout_tasks(cfg))
     assert dict(got) == cfg.score(draft, tok) and len(got.each) == len(items)
     assert graded.accuracy_by_family(items, got.each) == dict(got)
+    assert got.answers == graded.graded_answers(draft, tok, items)[0]
     plain = si.score(draft, tok, SimpleNamespace(score=cfg.score), [])
     assert dict(plain) == dict(got) and plain.each is None
     assert si.heldout_tasks(SimpleNamespace()) == []
@@ -685,20 +686,24 @@ def test_runs_reading_follows_the_control():
     grown = [("compare", f"{k} is larger.", False) for k in range(4)] + [("owns", "No", True)] * 8
     null = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, grown, kept)
     assert "**The control** (9 right rows, same student and settings) taught no family" in null
-    assert "(`owns` rose to the answer format only)" in null
-    assert "cannot tell good data from bad" in null
+    assert "taught no family beyond its baseline: `owns` rose to the answer format only." in null
+    assert null.startswith("**This tiny student cannot learn these skills in this budget, so")
+    assert "(`compare` 0.30 against 0.50)" in null
     assert "No run on generated rows taught a family beyond its baseline either." in null
     assert "All 8 verified `owns` rows say 'no'" in null and "`owns` 0.56 against 0.56" in null
     assert "`spell` got no verified row: the funnel kept none of its instructions." in null
-    assert "**Next:** a student that learns" in null
+    assert "**Next**, once a student learns: rows of both labels" in null
+    assert "second confound" not in null
+    exposure = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, grown, kept, 1600)
+    assert "so data and exposure change together: a second confound." in exposure
     still = stage12a.runs(scores | {"control": before}, sizes, bars, BASE, HELD, fam_v, grown, kept)
     assert (
-        "moved no family beyond its noise bar: in this budget the student does not learn" in still
+        "moved no family beyond its noise bar: the student does not learn even from right" in still
     )
     learns = scores | {"control": _scores(compare=0.9, mean=0.4)}
     works = stage12a.runs(learns, sizes, bars, BASE, HELD, fam_v, grown, kept)
     assert "taught `compare` beyond the baseline" in works and "the data is what fails" in works
-    assert "**Next:** rows of both labels" in works and "student that learns" not in works
+    assert "**Next**, once" not in works and "cannot learn" not in works
     assert "`owns` 2 -> 8, `compare` 2 -> 4" in null
     both = grown[:4] + [("owns", "yes", True)] * 4 + [("owns", "no", True)] * 4
     mixed = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, both, kept)
@@ -727,7 +732,7 @@ def test_result_reading_names_a_format_gain_and_the_first_logged_loss():
     assert "from 0.70 at step 20 (the first logged) to 0.40 at step 100" in text
     assert "moved +0.170, beyond its paired noise bar (±0.10)" in text
     assert "`owns` rose to its answer format only (0.00 -> 0.56, ±0.20; baseline 0.56)" in text
-    assert "not worth keeping" in text
+    assert "not worth keeping" in text and "fits" not in text
 
 
 def test_families_table_gives_each_family_an_example_and_its_baseline():
@@ -819,12 +824,13 @@ def test_summary_and_seed_readings_follow_the_values(tmp_path):
     args = (sizes, dict.fromkeys(scores, bar), BASE, HELD, {"speedup": 12.0})
     fates, verdicts = Counter({"kept": 2, "ROUGE-L > 0.7": 6}), Counter({True: 3, False: 1})
     text = stage12a.summary(fates, verdicts, scores, *args)
-    assert "- **The control**, 9 right rows: taught no family beyond its baseline either" in text
-    assert "the student learns formats, not skills, in this budget." in text
-    flat = stage12a.summary(fates, verdicts, scores | {"control": _scores()}, *args)
-    assert "the student learns nothing in this budget." in flat
+    assert (
+        "- **The student cannot learn these skills in this budget:** the control (9 right " in text
+    )
+    assert "test nothing about data quality here (mean on all rows +0.170, ±0.10" in text
+    assert len(text.splitlines()) == 4
     learns = stage12a.summary(fates, verdicts, scores | {"control": _scores(compare=0.9)}, *args)
-    assert "taught `compare`: the data, not the student, is what fails." in learns
+    assert "- **The student** learns `compare` from 9 right rows, so sections 9-10" in learns
     hub = stage12a.summary(
         fates,
         Counter(),
@@ -835,7 +841,7 @@ def test_summary_and_seed_readings_follow_the_values(tmp_path):
         {},
         {"speedup": 3.0},
     )
-    assert "rougeL +0.100." in hub and "need a grader" in hub
+    assert "rougeL +0.100, one run" in hub and "need a grader" in hub
     seeds = tmp_path / "seeds.json"
     figures = {
         "12a student mean accuracy before": [0.1, 0.1, 0.1],
@@ -851,3 +857,31 @@ def test_summary_and_seed_readings_follow_the_values(tmp_path):
     text = stage12a.stability(0.05, 0.16, seeds)
     assert "moved less than this page's paired noise bar (±0.05" in text and "beyond it" in text
     assert "even its format gain does not carry over" in text and "earlier build" not in text
+
+
+def test_sensible_flags_a_right_row_that_ignores_its_question():
+    ask = "Does Pat have a pink cup?"
+    assert not si.sensible(
+        {"instruction": ask, "input": "Leo has a brown bag and Leo has a brown bag."}
+    )
+    assert not si.sensible(
+        {"instruction": ask, "input": "Leo has a brown bag and Max has a red cup."}
+    )
+    assert si.sensible({"instruction": ask, "input": "Pat has a pink cup and Leo has a red bag."})
+    assert si.sensible({"instruction": "Count from 3 to 8.", "input": ""})
+
+
+def test_family_table_passes_row_and_answers_table():
+    from types import SimpleNamespace
+
+    from helpers.readings import stage12a
+
+    runs = {"before": si.Scores({"owns": 0.0}), "all": si.Scores({"owns": 0.5})}
+    table = stage12a.family_table(runs, {"all": 40}, {}, {"owns": 0.5}, steps_x_batch=1600)
+    assert "| *passes over the rows* | | - | 40 |" in table
+    items = [SimpleNamespace(family="compare", prompt="Which is larger, 5 or 2?", answer="5")]
+    before = si.Scores({}, [True], ["5"])
+    after = si.Scores({}, [False], ["a | b"])
+    got = stage12a.answers(items, before, after, ("compare",))
+    assert got.endswith("| Which is larger, 5 or 2? | 5 | 5 (right) | a / b (wrong) |")
+    assert stage12a.answers(items, si.Scores({}), after) == ""

@@ -51,21 +51,17 @@ def textbook_loop(rows: dict[str, list], n_prompts: int, alpha: float, k: int = 
             f"against {tau_tut:.2f} measured: the i.i.d. model misses that hard tokens come in runs"
         )
     if s_tut > 2 * s_ours:
-        cost = (
-            f"Without KV caches (bugs 1, 2) it is also slow: {s_tut / s_ours:.1f} times ours' "
-            "seconds, a gap no clock noise explains"
-        )
+        cost = f"Without KV caches (bugs 1, 2) it is also slow: {s_tut / s_ours:.1f} times ours' seconds"
     else:
         cost = "It was not clearly slower on this run, although it has no KV caches (bugs 1, 2)"
     return (
         f"**Reading it.** {parity} Per target call ours made {tau_ours:.2f} tokens, the tutorial "
-        f"{tau_tut:.2f}. Bug 5 costs most: after a rejection the greedy draft proposes the rejected "
-        "token again, which fails at once and pays bug 6's extra pass. Per fresh round keeping n of "
-        f"k drafts: n = 0 costs 2 calls for 1 token (bug 6), n = k costs 1 call for k tokens (the "
-        "bonus dropped), and any other n costs 3 calls for n + 1 tokens (this round, the failed "
-        f"repeat, its extra pass). At α̂ = {alpha:.2f} and k = {k} that model predicts {pred:.2f} "
+        f"{tau_tut:.2f}. Bug 5 costs most: the greedy draft proposes the rejected token again, which "
+        "fails at once and pays bug 6's extra pass. Per fresh round keeping n of k drafts: n = 0 "
+        "costs 2 calls for 1 token, n = k 1 call for k tokens (the bonus dropped), any other n 3 "
+        f"calls for n + 1 tokens. At α̂ = {alpha:.2f} and k = {k} that model predicts {pred:.2f} "
         f"tokens per call, {fit}. {cost}. The seconds are one run each, first calls included: read "
-        "no speed-up of ours over `generate` from them; section 7 times that with repeats."
+        "no speed-up of ours over `generate` from them (section 7 measures it)."
     )
 
 
@@ -83,8 +79,8 @@ def acceptance_rate(
     lo, hi = min(alpha_by_k.values()), max(alpha_by_k.values())
     if aop_by_k[k0] - aop_by_k[k1] > 0.05:
         trend = (
-            "The textbook rate falls with k although the draft is the same: it mostly measures "
-            "how many drafts were never checked, which grows with k."
+            "The textbook rate falls with k for the same draft: it mostly counts the drafts never "
+            "checked, which grow with k."
         )
     else:
         trend = (
@@ -103,7 +99,7 @@ def acceptance_rate(
         return f"{head} Every answer ran to the token budget, so none was decoded past its end."
     k = 4 if 4 in split_by_k else k0
     a_in, a_past = split_by_k[k]
-    shown = tok.decode(texts[0], skip_special_tokens=False).replace("\n", "⏎")
+    shown = tok.decode(texts[0][: ends[0] + 12], skip_special_tokens=False).replace("\n", "⏎")
     if a_in > a_past + 0.02:
         which = "the draft guesses the invented turns worse than the answers"
     elif a_past > a_in + 0.02:
@@ -111,12 +107,11 @@ def acceptance_rate(
     else:
         which = "the draft guesses both about as well"
     past = (
-        f"**Past the end of turn.** These runs force all {len(texts[0])} tokens of every prompt: "
-        f"{total - inside} of the {total} ({(total - inside) / total:.0%}) come after an answer's "
-        f"end-of-turn token, where the model invents new chat turns. The first prompt's: `{shown}`. "
+        f"**Past the end of turn.** These runs force {len(texts[0])} tokens a prompt: "
+        f"{total - inside} of the {total} ({(total - inside) / total:.0%}) come after the answer's "
+        f"end-of-turn token, where the model invents new chat turns (the first prompt: `{shown}`…). "
         f"At k = {k}, α̂ is {a_in:.2f} inside the answers and {a_past:.2f} past their end: {which}. "
-        "A served model stops at the end of turn, so from section 5 on every run does, and its α̂ "
-        "is the answers' one."
+        "A served model stops at the end of turn; from section 5 on, so does every run here."
     )
     return f"{head}\n\n{past}"
 
@@ -136,9 +131,10 @@ def two_token_test(
     *loops, control_name = counts
     control, p_control = counts[control_name], pvalues[control_name][0]
     failed = [name for name in loops if pvalues[name][0] <= 1e-3]
-    each = " and ".join(f"{name} (p = {pvalues[name][0]:.3g})" for name in loops)
+    each = [f"`{name}` (p = {pvalues[name][0]:.3g})" for name in loops]
+    each = ", ".join(each[:-1]) + (" and " if len(each) > 1 else "") + each[-1]
     if not failed:
-        ours = f"Our bars follow the expected ones; neither loop is rejected: {each}."
+        ours = f"Our bars follow the expected ones; no loop is rejected: {each}."
     else:
         ours = (
             f"A failure: {', '.join(failed)} departs from the target's law ({each}). Check that q "
@@ -153,16 +149,15 @@ def two_token_test(
     dof = pvalues[loops[0]][1]
     bins = (
         f"The {len(pairs)} possible pairs are pooled into {dof + 1} bins (those expected fewer than "
-        f"5 times share one), so {dof} degrees of freedom."
+        f"5 times share one): {dof} degrees of freedom."
     )
     covers = (
-        "**What it covers.** With two new tokens a round drafts one token: the accept test, the "
-        "residual and the bonus. With three, the first round drafts two, and the first two tokens "
-        f"also pass through the second draft's test and residual; the first draft is kept with "
-        f"chance {first_kept:.2f}, so about {first_kept * n_samples:.0f} of {n_samples} samples reach "
-        "that test. It does not cover draft positions 3 and later, a bonus after several drafts, or "
-        "top-p: there the derivation of section 1 and greedy parity (one-hot p and q at every "
-        "position) must carry the weight. Exercise 1 extends it."
+        "**What it covers.** Two new tokens (one draft a round): the accept test, the residual, "
+        "the bonus. Three: the first round drafts two, adding the second draft's test, its residual "
+        "and the rollback after a rejected first draft; the first draft is kept with chance "
+        f"{first_kept:.2f}, so about {first_kept * n_samples:.0f} of {n_samples} samples reach the "
+        "second test. Not covered: draft positions 3 and later, a bonus after several drafts, "
+        "top-p; there the derivation and greedy parity carry the weight (exercise 1 extends it)."
     )
     gap = (control - law * n_samples).abs()
     worst = int(top[int(gap[top].argmax())])  # among the outcomes the chart shows
@@ -172,8 +167,8 @@ def two_token_test(
     if share > law_share + 0.1:
         why = (
             f"{share:.0%} of its draws start with {word}, which the target picks {law_share:.0%} of "
-            "the time: the draft always proposes its argmax, and where p ≥ q there the ratio p/q is "
-            "at least 1, so that draft is always kept and the first token stops varying."
+            "the time: the draft always proposes its argmax, where p ≥ q that draft is always kept, "
+            "and the first token stops varying."
         )
     else:
         why = (
@@ -181,7 +176,7 @@ def two_token_test(
             f"{law_share:.0%}); the error sits in the second token."
         )
     if p_control <= 1e-3:
-        caught = f"The test rejects it (p = {p_control:.3g}), as a test that can fail must."
+        caught = f"The test rejects it (p = {p_control:.3g}), as it must."
     else:
         caught = (
             f"The test does not reject it (p = {p_control:.3g}): with {n_samples} samples it lacks "
@@ -236,20 +231,16 @@ def where_rejected(tok, runs: list, prompt_lens: list[int]) -> str:
             digits += any(ch.isdigit() for ch in tok.decode([new[i]]))
             repeats += (x, new[i]) in seen
             seen.add((x, new[i]))
-    ended = calls - (
-        tokens - kept
-    )  # rounds whose last token was a kept ⟨end⟩ draft: no target token
+    ended = calls - (tokens - kept)  # rounds that ended on a kept ⟨end⟩ draft: no target token
     but = f", except the {plural(ended, 'round')} that ended on a drafted {END}" if ended else ""
     alpha = kept / (kept + n) if kept + n else float("nan")
     head = (
-        f"**Reading it.** Each '|' ends a round: {calls} rounds, one target call each, wrote the "
-        f"{tokens} tokens of {plural(len(runs), 'answer')} ({tokens / max(calls, 1):.2f} per call), where plain "
-        f"decoding pays one call per token. {kept} of those tokens are kept drafts and "
-        f"{tokens - kept} came from the target, one a round{but}. {plural(n, 'draft')} "
+        f"**Reading it.** {calls} rounds, one target call each, wrote the {tokens} tokens of "
+        f"{plural(len(runs), 'answer')} ({tokens / max(calls, 1):.2f} per call): "
+        f"{plural(kept, 'kept draft')} and {plural(tokens - kept, 'target token')}, one a round{but}. {plural(n, 'draft')} "
         f"{'was' if n == 1 else 'were'} rejected (in brackets), so α̂ = {kept} / ({kept} + {n}) = "
         f"{alpha:.2f}. A rejection costs the rest of its round's drafts, never a wrong token: where "
-        "an answer is wrong, the target wrote it so, and speculation copies the target, mistakes "
-        "included."
+        "an answer is wrong, the target wrote it so."
     )
     if n == 0:
         return head
@@ -262,14 +253,13 @@ def where_rejected(tok, runs: list, prompt_lens: list[int]) -> str:
         kind = "numbers fail about as often as other tokens"
     text = (
         f"{head}\n\n{digits} of the {n} rejections ({share:.0%}) came where the target wrote a "
-        f"number, though numbers are {base:.0%} of the answers' tokens: {kind}. The i.i.d. model "
-        "cannot say this: it gives every position one α."
+        f"number, though numbers are {base:.0%} of the answers' tokens: {kind}, which the i.i.d. "
+        "model, one α for every position, cannot say."
     )
     if repeats:
         text += (
             f" {plural(repeats, 'rejection')} {'repeats' if repeats == 1 else 'repeat'} a wrong guess "
-            "made earlier in the same answer: "
-            "where a phrase returns, the draft guesses the same wrong word again."
+            "made earlier in the same answer."
         )
     return text
 
@@ -424,26 +414,23 @@ def baseline(result: dict, n_t: int, n_d: int, layers: tuple[int, int]) -> str:
     plain_ms = side_by_side.per_token_ms(result, "plain generate")
     zero_ms = side_by_side.per_token_ms(result, side_by_side.NO_DRAFTS)
     first = f"**Reading it.** {step_cost(result['costs']['c'], n_d / n_t, layers[1] / layers[0])}."
-    costs = (
-        f"A token cost plain `generate` {plain_ms:.1f} ms, our loop drafting nothing {zero_ms:.1f} ms, "
-        f"a bare target step {result['costs']['target_ms']:.1f} ms."
-    )
+    costs = f"A token cost plain `generate` {plain_ms:.1f} ms, our loop drafting nothing {zero_ms:.1f} ms:"
     lo, hi = zero["speedup_range"]
     spread = f"{zero['speedup']:.2f}x `generate`, {lo:.2f}x to {hi:.2f}x over the repeats"
     if _vs_one(lo, hi) == "above":
         head = (
-            f"{costs} So before drafting anything our loop runs at {spread}: the gap is `generate`'s "
-            "own work around each step. `/plain` mixes that head start into speculation's gain; "
-            "`/k=0` removes it."
+            f"{costs} before drafting anything our loop runs at {spread}, from `generate`'s own work "
+            "around each step. `/plain` mixes that head start into speculation's gain; `/k=0` "
+            "removes it."
         )
     elif _vs_one(lo, hi) == "below":
         head = (
-            f"{costs} Drafting nothing, our loop runs at {spread}, slower: `/plain` understates "
+            f"{costs} drafting nothing, our loop runs at {spread}, slower: `/plain` understates "
             "speculation's gain; `/k=0` removes that handicap."
         )
     else:
         head = (
-            f"{costs} Drafting nothing, our loop runs at {spread}: the clock cannot tell the two "
+            f"{costs} drafting nothing, our loop runs at {spread}: the clock cannot tell the two "
             "loops apart, so `/plain` is close to speculation's own gain."
         )
     ks = [r["k"] for r in result["rows"] if r["method"].startswith("ours k=")]
@@ -452,7 +439,11 @@ def baseline(result: dict, n_t: int, n_d: int, layers: tuple[int, int]) -> str:
     hf_lo = min(rows[f"HF assisted k={j}"]["speedup"] for j in ks)
     hf_hi = max(rows[f"HF assisted k={j}"]["speedup"] for j in ks)
     if abs(hf["tau"] - ours["tau"]) <= 0.1 * ours["tau"]:
-        same = "the same work per call, so its lower speed is its cost per round"
+        same = (
+            "the same work per call, so its lower speed is its cost per round"
+            if hf["speedup"] < ours["speedup"]
+            else "the same work per call, at no less speed"
+        )
     else:
         same = (
             f"{'fewer' if hf['tau'] < ours['tau'] else 'more'} tokens per call, which accounts for "
@@ -475,8 +466,7 @@ def baseline(result: dict, n_t: int, n_d: int, layers: tuple[int, int]) -> str:
     else:
         rank = f"slower than {best_text} by `/plain`"
     how = (
-        "Its drafts are copies of earlier text (the prompt included) that ends like the last "
-        "tokens, so a draft costs a search, not a model step (c ≈ 0)"
+        "Its drafts are copies of earlier text (the prompt too): a search, not a model step (c ≈ 0)"
     )
     lo, hi = look["speedup_range"]
     ran = f"Prompt lookup ran at {look['speedup']:.2f}x plain `generate` ({lo:.2f}x to {hi:.2f}x)"
@@ -560,14 +550,6 @@ def speed_vs_theory(result: dict, split_by_k: dict[int, list[float]], n_prompts:
         f"The textbook formula (v = 1) lies within the repeats' spread at {n_tb} of {n} k, the "
         f"verify-aware one at {n_wv}: {verdict}."
     )
-    vs = [result["costs"]["verify"][r["k"]] for r in ours]
-    if all(a <= b for a, b in zip(vs, vs[1:])):
-        shape = f"v(k) grows with k, from {vs[0]:.2f} to {vs[-1]:.2f}"
-    else:
-        shape = (
-            f"v(k) runs from {min(vs):.2f} to {max(vs):.2f}, not monotone in k: each is one median, "
-            "moved by the machine's load, so its markers stay unjoined"
-        )
     here, sec3 = [r["alpha_hat"] for r in ours], [a for a, _ in split_by_k.values()]
     near = "near" if _overlap([min(here), max(here)], [min(sec3), max(sec3)]) else "away from"
     alpha = (
@@ -583,9 +565,9 @@ def speed_vs_theory(result: dict, split_by_k: dict[int, list[float]], n_prompts:
         alpha += (
             f" Past the end of turn section 3 had α̂ {a_past:.2f} at k = {k}: there the "
             f"verify-aware formula gives {g_past:.2f}x, against {g_in:.2f}x at the answers' "
-            f"{a_in:.2f}. A benchmark forced past the end of turn {moves}; this one stops there."
+            f"{a_in:.2f}. A benchmark forced past the end of turn {moves}."
         )
-    return f"**Reading it.** By `/k=0`, {order}. {paid} {fits}\n\nThe measured {shape}. {alpha}"
+    return f"**Reading it.** By `/k=0`, {order}. {paid} {fits}\n\n{alpha}"
 
 
 def left_out(result: dict, k: int = 4) -> str:
@@ -594,7 +576,7 @@ def left_out(result: dict, k: int = 4) -> str:
     ks = [r["k"] for r in result["rows"] if r["method"].startswith("ours k=")]
     k = k if k in ks else ks[len(ks) // 2]
     got = side_by_side.round_costs(result, k)
-    m, f, c = got["measured"], got["formula"], result["costs"]
+    m, f = got["measured"], got["formula"]
     names = {
         "draft": f"{k} draft steps",
         "verify": "the verify pass",
@@ -610,12 +592,10 @@ def left_out(result: dict, k: int = 4) -> str:
     short = side_by_side.shortfall(result)
     if total_m > total_f:
         gap = (
-            f"A round took {total_m / total_f:.2f} times what the formula charges ({k} × "
-            f"{c['draft_ms']:.2f} ms for the draft, v({k}) = {c['verify'][k]:.2f} target steps of "
-            f"{step:.1f} ms for the verify pass). The largest extra is {names[big]}, "
-            f"{extra[big]:.1f} ms a round. The formula prices bare forward passes; the loop also "
-            "pays Python around every call, the first pass of each answer over its whole prompt, "
-            "and its bookkeeping."
+            f"A round took {total_m / total_f:.2f} times what the formula charges for bare forward "
+            "passes. The largest extra is "
+            f"{names[big]}, {extra[big]:.1f} ms a round. The loop also pays Python around every call, "
+            "each answer's first pass over its whole prompt, and its bookkeeping."
         )
     else:
         gap = (
@@ -624,11 +604,11 @@ def left_out(result: dict, k: int = 4) -> str:
         )
     base = (
         f"Drafting nothing, our loop spends {zero:.1f} ms a round against a bare target step's "
-        f"{step:.1f} ms ({zero / step:.2f}x): the same kinds of cost, paid by every round."
+        f"{step:.1f} ms ({zero / step:.2f}x): the same costs, in every round."
     )
     factor = (
-        f"Over the constant k the clock gave {short:.2f} of the verify-aware formula's gain (the "
-        "median of their ratios): section 10's forecast carries that factor."
+        f"Over the constant k the clock gave {short:.2f} of the verify-aware formula's gain (median "
+        "ratio): section 10's forecast carries that factor."
     )
     return "\n".join(table) + f"\n\n**Reading it.** {gap} {base} {factor}"
 
@@ -685,7 +665,10 @@ def schedules(
     }
     for kind, names in groups.items():
         if names:
-            text.append(said[kind].format(", ".join(f"`{m}`" for m in names)))
+            every = len(names) == len(ours) > 1
+            who = f"all {len(names)} schedules" if every else ", ".join(f"`{m}`" for m in names)
+            line = said[kind].format(who)
+            text.append(line[0].upper() + line[1:])
     taus = {m: rows[m]["tau"] for m in ours}
     most = max(taus, key=taus.get)
     consts = [r for r in result["rows"] if r["method"].startswith("ours k=")]
@@ -761,8 +744,8 @@ def failure_cases(
         lo, hi = r["gain_range"]
         inside = "inside" if _r(lo) <= _r(pred) <= _r(hi) else "outside"
         parts.append(
-            f"the {name.split(' (')[0]} (α̂ {r['alpha_hat']:.2f}) {r['gain']:.2f}x ({lo:.2f}x to "
-            f"{hi:.2f}x), {verdict[_vs_one(lo, hi)]} (formula: {pred:.2f}x, {inside} the spread)"
+            f"the {name.split(' (')[0]}: {verdict[_vs_one(lo, hi)]} (formula {pred:.2f}x, "
+            f"{inside} the spread)"
         )
     return (
         f"**Reading it.** Against our loop with no drafts, at k = {k}: " + "; ".join(parts) + ". "
@@ -798,7 +781,7 @@ SPEC_BENCH = 1.49
 
 
 def on_colab(
-    alphas: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9), k_max: int = 8, shortfall: float | None = None
+    alphas: tuple[float, ...] = (0.7, 0.8, 0.9), k_max: int = 8, shortfall: float | None = None
 ) -> str:
     """Section 10: the presets' pair predicted by section 1's formula from a c estimated from the models'
     recorded sizes (arithmetic), beside drafts about as deep as their targets, whose c was measured;
@@ -836,17 +819,15 @@ def on_colab(
     lo = min(_best(mid, c, k_max, v_hi)[0] for c in (c_depth, c_params))
     hi, k_hi = max(_best(mid, c, k_max) for c in (c_depth, c_params))
     formula = (
-        f"If the pair reaches α = {mid:g}, the formula gives {lo:.1f}x to {hi:.1f}x (the top at "
-        f"k = {k_hi} with v = 1, the bottom charging v = {v_hi:.2f}, the dearest verify pass measured "
-        "on the H200)"
+        f"At α = {mid:g} the formula gives {lo:.1f}x to {hi:.1f}x (the low end charging the H200's "
+        f"dearest verify pass, v = {v_hi:.2f})"
     )
     s = 1.0 if shortfall is None else shortfall
     lo, hi = lo * s, hi * s
-    span = f"{lo:.1f}x to {hi:.1f}x"
     if shortfall is not None:
         formula += (
-            f". Section 7's clock gave {s:.2f} of the formula's gain on this machine; scaled by that "
-            f"factor, {span}"
+            f". Section 7's clock gave {s:.2f} of the formula's gain on this machine; scaled: "
+            f"{lo:.1f}x to {hi:.1f}x"
         )
     if lo > 1.2:
         verdict = "expect a gain on Colab"
@@ -854,32 +835,24 @@ def on_colab(
         verdict = "expect a small gain at best on Colab"
     else:
         verdict = "expect no gain on Colab"
-    where = "below" if SPEC_BENCH < lo else "above" if SPEC_BENCH > hi else "inside"
-    anchor = (
-        f"A published anchor, not ours: on Spec-Bench (A100, Vicuna-7B, fp16, batch 1) a separate "
-        f"small draft ran at {SPEC_BENCH}x, {where} that range."
-    )
-    unsure = (
-        " (the draft's sizes come from its model card, not checked against a config)"
-        if d.unconfirmed
-        else ""
-    )
+    if SPEC_BENCH < lo:
+        where = "below that range: plan on the low end until your run measures"
+    else:
+        where = "above that range" if SPEC_BENCH > hi else "inside that range"
+    anchor = f"Spec-Bench's published {SPEC_BENCH}x (above) sits {where}."
+    unsure = " (the draft's from its model card, not a config)" if d.unconfirmed else ""
     text = [
-        f"For {which}, {short[0]} ({t.layers} layers) with {short[1]} ({d.layers} layers), c is "
-        f"arithmetic on the models' recorded sizes{unsure}. The last rows are deep drafts whose c "
-        "was measured once on an H200 GPU (random weights of the real shapes). Each cell is "
-        f"section 1's formula, v = 1, at its best k up to {k_max}.",
+        f"{short[0]} ({t.layers} layers) with {short[1]} ({d.layers} layers), {which}: c from the "
+        f"models' recorded sizes{unsure}. Last rows: deep drafts whose c was measured once on an "
+        f"H200. Each cell: section 1's formula, v = 1, at its best k up to {k_max}.",
         "",
         *table,
         "",
         f"**Reading it.** {formula}: {verdict}. {anchor} At k = 1 the formula is (1 + α)/(1 + c): "
-        f"speculation breaks even at α = c, so the shallow draft pays from α ≈ {c_depth:.2f}",
+        f"break-even at α = c, from α ≈ {c_depth:.2f} for the shallow draft",
     ]
     if deep:
         dn, c_deep = min(deep.items(), key=lambda kv: kv[1])
-        text[-1] += f", {dn} only above α = {c_deep:.2f}" if c_deep < 1 else f", {dn} never"
-    text[-1] += (
-        ". This pair's α is unknown until you run it: on Colab, section 7's measured α, c, v(k) and "
-        "factor replace this table."
-    )
+        text[-1] += f", above {c_deep:.2f} for {dn}" if c_deep < 1 else f", never for {dn}"
+    text[-1] += ". On Colab, section 7's own α, c, v(k) and factor replace this table."
     return "\n".join(text)

@@ -115,12 +115,15 @@ def _untrained(bq: dict, ps: list[float]) -> str:
         )
     else:
         txt += f" Its agreement is {bq['agreement']:.2f} ({lo:.2f}-{hi:.2f})"
+    slot = " Averaging removes a slot bias, not ignorance." if bq["consistency"] < 0.1 else ""
     if round(lo, 2) <= 0.5:
-        return (
-            txt
-            + ", not shown to beat a coin. That is what averaging does: it removes a slot bias, not ignorance."
-        )
-    return txt + ", above a coin, though by differences in p too small to train on."
+        return f"{txt}, not shown to beat a coin.{slot}"
+    tiny = ps and max(ps) - min(ps) < 0.01
+    return txt + (
+        ", above a coin, but by differences in p too small to train on."
+        if tiny
+        else ", above a coin."
+    )
 
 
 def judge_quality(quality: dict, judged: dict | None = None, truth: list | None = None) -> str:
@@ -144,7 +147,7 @@ def judge_quality(quality: dict, judged: dict | None = None, truth: list | None 
     if judged and truth:
         fixed, broken = _flips(judged["judge"], truth)
         txt += (
-            f" Averaging its two orders turns {fixed} verdicts from wrong to right and {broken} back"
+            f" Averaging its two orders turns {fixed} verdicts from wrong to right, {broken} the other way"
             + (
                 f": it keeps its verdict after a swap on {jq['consistency']:.2f} of pairs, so there is "
                 "little slot bias to cancel."
@@ -246,7 +249,8 @@ def calibration(p: list[float], cal: list[tuple[float, float, int]]) -> str:
     middle = sum(0.2 <= x <= 0.8 for x in p)
     if middle < 10:
         tail = (
-            f" Only {plural(middle, 'label')} lie between 0.2 and 0.8, so on this profile the plot "
+            f" Only {plural(middle, 'label')} {'lies' if middle == 1 else 'lie'} between 0.2 and 0.8, "
+            "so on this profile the plot "
             "cannot say whether a p of 0.7 means 70 %. A Colab run's human-labelled hh-rlhf pairs "
             "are hard for its judge and spread p across the range: there the plot is the test."
         )
@@ -510,12 +514,19 @@ def dashboard(dash: dict[str, dict], beta: float, rows: list | None = None) -> s
     margin, acc = _smoothed(logged, "rewards/margins"), _smoothed(logged, "rewards/accuracies")
     chosen = _smoothed(logged, "chosen_vs_ref")
     ends = [m[-1] for m in margin.values()]
-    rising = all(len(m) < 2 or m[-1] > m[-2] for m in margin.values())
+    trend = min(len(m) for m in margin.values()) >= 2
+    rising = trend and all(m[-1] > m[-2] for m in margin.values())
     txt = (
         f"Read the lines (running means over 3 logged points), not the dots. At step {last} the "
         f"reward margins are {span(ends, '.3f')}: Δ has moved {span([m / beta for m in ends], '.1f')} "
         "nats from the reference's"
-        + (", and still rising: these runs are short." if rising else ", levelling off.")
+        + (
+            ", and still rising: these runs are short."
+            if rising
+            else ", levelling off."
+            if trend
+            else "."
+        )
         + f" Reward accuracy ends at {span([a[-1] for a in acc.values()])}"
         + (
             " (chance: 0.5)."

@@ -685,15 +685,18 @@ def _llava_row() -> str | None:
 def _capstone_row() -> str | None:
     if not (cap := _load("capstone.json")):
         return None
-    s, bar = cap["steps"], cap.get("bar", {})
-    final = s["merged"]["mean"]
-    beat = [ref for ref, b in bar.items() if b["met"]]
-    missed = [ref for ref, b in bar.items() if not b["met"]]
-    best = max((n for n in s if n != "feedback DPO"), key=lambda n: s[n]["mean"])
-    verdict = (f"the full pipeline cleared its success bar against {' and '.join(beat) or 'no step'}"
-               + (f" but not against {' and '.join(missed)}" if missed else "")
-               + f", so the notebook serves {best} ({s[best]['mean']:.2f})")  # fmt: skip
-    return (f"| 14 | accuracy {_arrow(s['base']['mean'], final)} from the base to the full pipeline; {verdict} | "
+    s, floor = cap["steps"], cap.get("floor") or {}
+    final = s["merged"]
+    rule = " and ".join(
+        f"{'harmful refused' if f == 'unsafe' else 'kind answered'} at least {v:.2f}"
+        for f, v in floor.items()
+    )
+    if serve := cap.get("serve"):
+        verdict = f"the notebook serves {serve} ({s[serve]['mean']:.2f}), the best that meets its safety floor"
+    else:
+        verdict = f"nothing ships: no model meets the safety floor set before training ({rule or 'see the page'})"
+    return (f"| 14 | accuracy {_arrow(s['base']['mean'], final['mean'])} from the base to the full pipeline, "
+            f"which refuses {final['unsafe']:.2f} of harmful requests; {verdict} | "
             + other_worlds([("14 final mean accuracy", "accuracy of the full pipeline"),
                             ("14 final harmful requests refused", "harmful refused")]) + " |")  # fmt: skip
 
