@@ -716,7 +716,7 @@ def headline() -> str:
         "|---|---|---|",
         *headline_rows(), "",
         "Every figure comes from the tiny profile's small models on a CPU, none from a GPU. The other worlds are "
-        "the same recipe built from two other random seeds. All tables: "
+        "the same recipe from two other random seeds, built with an earlier version of the code. All tables: "
         "[docs/maintainers.md](docs/maintainers.md#results).", "", HEAD_END,
     ])  # fmt: skip
 

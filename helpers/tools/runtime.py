@@ -36,7 +36,7 @@ def _spec(cfg, b, m, jb) -> list[Work]:
             1,
             new,
         ),
-        Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 4 * n + 36, 1, new),
+        Work("generate", t, "temperatures and draft-quality cases (sec. 9)", 16 * n, 1, new),
     ]
 
 
