@@ -314,7 +314,7 @@ def capstone(profile: profiles.Profile) -> Capstone:
         ab_min_effect=0.2 if not profile.quick else 0.45,
         ab_concurrency=8,
         load_concurrency=(1, 4, 16),
-        load_requests=dry_count(profile, count(profile, 32, 8)),
+        load_requests=dry_count(profile, count(profile, 12, 8)),
         load_time_limit_s=300,
         ab_sessions_cap=dry_count(profile, 100_000),
     )

@@ -49,7 +49,7 @@ def _run_parity_cell(off_by_one: bool):
         return out, None
 
     spec = SimpleNamespace(speculative_generate=speculative_generate)
-    names = dict(torch=torch, target=Target(), draft=None, prompt_ids=[ref[:, :2]], N_NEW=3, V=10, EOS=0,
+    names = dict(torch=torch, target=Target(), draft=None, prompt_ids=[ref[:, :2]], N_NEW=3, V=10, EOS=0, GREEDY={},
                  tok=SimpleNamespace(pad_token_id=0), spec=spec, claims=claims,
                  profile=profiles.choose_profile())  # fmt: skip
     exec(cell_with("11_speculative", "greedy parity:"), names)
@@ -69,13 +69,14 @@ def _run_rerun_cell(stale: bool):
     si = SimpleNamespace(generate_instructions=lambda *a, **k: SimpleNamespace(candidates=again))
     generation = SimpleNamespace(read_jsonl=lambda path: [0, 0, 0])
     names = dict(time=__import__("time"), si=si, generation=generation, writer=None, tok=None, seeds=[],
-                 OUT=Path("unused"), run_args={}, run=SimpleNamespace(candidates=first), claims=claims)  # fmt: skip
+                 OUT=Path("unused"), run_args={}, run=SimpleNamespace(candidates=first), claims=claims,
+                 secs=1.0)  # fmt: skip
     exec(cell_with("12a_self_instruct", "rerun:"), names)
 
 
 def test_notebook_12a_stops_when_a_rerun_reads_a_stale_record():
     _run_rerun_cell(stale=False)
-    with pytest.raises(AssertionError, match="must read every record back"):
+    with pytest.raises(AssertionError, match="must rebuild the same candidates"):
         _run_rerun_cell(stale=True)
 
 

@@ -56,7 +56,7 @@ def test_each_planted_fault_is_named(tmp_path):
     )
     assert lessons.findings(path) == [
         "12a_self_instruct.ipynb: first cell: no **Prerequisites** paragraph",
-        "12a_self_instruct.ipynb: first cell: study time 72 minutes > 55",
+        "12a_self_instruct.ipynb: first cell: study time 72 minutes > 50",
         "12a_self_instruct.ipynb: last cell: **Previous:** should link 11b_speculative_serving.ipynb, links nothing",
         "12a_self_instruct.ipynb: last cell: **Next:** should link 12b_constitutional.ipynb, links ['12c_rlaif.ipynb']",
         "12a_self_instruct.ipynb: cell 1 line 1: 125 characters > 100",
