@@ -12,6 +12,7 @@ speculative decoding that differs from `generate` by one token, a stale record r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -42,10 +43,38 @@ def check(ok: bool, claim: str, where: bool = True) -> None:
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "results" / "seeds.json"
 
 
+def seed_record(path: Path = SEEDS, live: Path | None = None) -> dict:
+    """The seeds table, with this page's column (its first seed) read from this run's results files
+    where the run wrote them, so the box never shows a figure of an earlier run as this page's."""
+    from helpers.tools import seeds as table  # its list of headline figures and where they live
+
+    record = json.loads(Path(path).read_text())
+    on_this_world = os.environ.get("COURSE_WORLD_SEED", "0") == str(record["seeds"][0])
+    if not on_this_world or profiles.choose_profile().name != "tiny":
+        return record  # another world or a GPU run: its figures are not this column's
+    files = table.read(profiles.results_dir() if live is None else live)
+    for file, name, key in table.HEADLINES:
+        value = table.dig(files.get(file, {}), key)
+        if value is not None and name in record["figures"]:
+            record["figures"][name][0] = value
+    return record
+
+
+def live_seeds(path: Path = SEEDS) -> Path:
+    """`seed_record` written to the outputs folder, for readings that take the table's path."""
+    from helpers.settings import OUTPUTS
+
+    out = OUTPUTS / "seeds_live.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(seed_record(path)))
+    return out
+
+
 def stability(stage: str, path: Path = SEEDS) -> None:
     """How stable is this? Print this stage's headline figures on tiny worlds built with other seeds
-    (`python -m helpers.tools.seeds` wrote them; docs/maintainers.md#results has the whole table)."""
-    record = json.loads(Path(path).read_text())
+    (`python -m helpers.tools.seeds` wrote them; docs/maintainers.md#results has the whole table);
+    this page's column is this run's own figures."""
+    record = seed_record(path)
     rows = {k: v for k, v in record["figures"].items() if k.split()[0] == stage}
     seeds, before = record["seeds"], set(record.get("before_pin", []))
     if not rows:

@@ -91,3 +91,19 @@ def test_stability_prints_one_stage_rows_from_the_seed_record(tmp_path, capsys):
     assert lines[2].endswith("seed 1 and 2: built once, by an earlier version of the world's build")
     claims.stability("11", path)
     assert capsys.readouterr().out == "no figure of stage 11 is recorded across world seeds yet\n"
+
+
+def test_seed_record_takes_this_pages_column_from_this_runs_results(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.delenv("COURSE_WORLD_SEED", raising=False)
+    path, live = tmp_path / "seeds.json", tmp_path / "results"
+    name = "12b RL-CAI (pairs at T=1) confident pairs"
+    figures = {name: [46, 50, None], "12b SL-CAI harmless": [1.0, 0.97, 0.96]}
+    path.write_text(json.dumps({"seeds": [0, 1, 2], "figures": figures}))
+    live.mkdir()
+    (live / "constitutional.json").write_text(json.dumps({"pairs": 137}))
+    record = claims.seed_record(path, live)
+    assert record["figures"][name] == [137, 50, None]  # this run's figure, the others untouched
+    assert record["figures"]["12b SL-CAI harmless"] == [1.0, 0.97, 0.96]  # not in this run's file
+    monkeypatch.setenv("COURSE_WORLD_SEED", "1")
+    assert claims.seed_record(path, live)["figures"][name] == [46, 50, None]  # another world
