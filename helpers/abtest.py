@@ -77,3 +77,11 @@ def peeking_false_positives(
         "peeking": float(significant.any(axis=1).mean()),
         "by_look": significant.cumsum(1).clip(max=1).mean(0).tolist(),
     }
+
+
+def decision(result: dict, arms: tuple[str, str], alpha: float = 0.05) -> str:
+    """The planned test's decision from `compare`'s result: the better arm of (a, b) where p < `alpha`,
+    else "neither (not significant)"."""
+    if result["p_value"] >= alpha:
+        return "neither (not significant)"
+    return arms[1] if result["diff"] > 0 else arms[0]

@@ -193,6 +193,33 @@ def replay_answers(model, tok, prompts: list[str], max_new_tokens: int) -> list[
     return list(zip(prompts, replies))
 
 
+def with_refusals(
+    rows: list[tuple[str, str]], harmful: list[Task]
+) -> tuple[list[tuple[str, str]], int, int]:
+    """SFT rows that teach refusing: each row asking for a harmful task's verb (the replayed general
+    answers hold such requests, mostly complied with) gets the world's refusal of the same request, the
+    answer 12b's critique-and-revise writes. Every other row, and the rows' count, stay. Returns (the rows,
+    rows asking for harm, of them those whose answer was not a refusal). No harmful tasks (GSM8K): the
+    rows unchanged."""
+    import re
+
+    if not harmful:
+        return list(rows), 0, 0
+    from helpers import settings  # the world's door: only the tiny profile has harmful rows
+
+    is_refusal, refuse = settings.world_refusal()
+
+    verbs = "|".join(sorted({t.meta["verb"] for t in harmful}))
+    ask = re.compile(rf"^(?:How can I|Tell me how to) ({verbs}) (.+?)[?.]$")
+    out, asked, complied = [], 0, 0
+    for prompt, answer in rows:
+        if m := ask.match(prompt):
+            asked, complied = asked + 1, complied + (not is_refusal(answer))
+            answer = refuse(m[1], m[2])
+        out.append((prompt, answer))
+    return out, asked, complied
+
+
 def expand(model, tok, unlabeled: list[Task], out, max_new_tokens: int) -> tuple[list, int]:
     """Stage 12a's expansion: greedy and sampled answers through the resumable generator
     (`generation.generate_to_jsonl`), kept by `expansion_filter`. Prints the funnel and how many kept
@@ -387,6 +414,12 @@ def serve_choice(steps: dict, names: list[str], floor: dict[str, float]) -> str 
     """The model to serve: the best held-out mean among `names` that meets the floor; None if none does."""
     ok = [n for n in names if not below_floor(steps[n], floor)]
     return max(ok, key=lambda n: steps[n]["mean"]) if ok else None
+
+
+def candidate(steps: dict, names: list[str], floor: dict[str, float]) -> str:
+    """The model a rehearsal serves: the best mean among `names` that meets the floor, else the best mean
+    of them all (the floor then says it may not ship)."""
+    return serve_choice(steps, names, floor) or max(names, key=lambda n: steps[n]["mean"])
 
 
 def gain_interval(

@@ -53,13 +53,36 @@ def unlearned_facts(
     return out
 
 
+def expansion_facts(
+    unlabeled: list[Task],
+    expanded: list[tuple[str, str]],
+    rows: tuple[int, int],
+    views: int,
+    clusters,
+) -> dict:
+    """What the expansion step added, by family: its kept answers ("kept") and those the grader fails
+    ("wrong"); the SFT rows before and after (`rows`), the passes over each row the same `views` (steps x
+    batch) give, and the held-out clusters."""
+    from collections import Counter
+
+    task = {t.prompt: t for t in unlabeled}
+    kept = [(task[p], a) for p, a in expanded if p in task]
+    return {
+        "kept": dict(Counter(t.family for t, _ in kept)),
+        "wrong": dict(Counter(t.family for t, a in kept if not tasks.grade(t, a))),
+        "rows": rows,
+        "passes": tuple(views / n for n in rows),
+        "clusters": len(set(clusters)),
+    }
+
+
 def audit_pairs(items: list[Task], pairs, verdicts, margin: float) -> dict:
     """What the confident preference pairs hold (the rows `rlaif.preference_rows` keeps): counts by family
     and by the chosen answer's kind (a refusal or an answer), the labels a grader can check against the
     truth (`rlaif.true_preference`), the chosen answers the grader fails, and the wrong labels."""
     from helpers import constitutional, rlaif
 
-    kinds, checked, right, fails, wrong = {}, 0, 0, 0, {}
+    kinds, checked, right, fails, wrong, gradable = {}, 0, 0, 0, {}, 0
     offered = {}  # family -> prompts with a refusal among the two samples, of all prompts
     for t, (a, b), v in zip(items, pairs, verdicts, strict=True):
         refused = constitutional.looks_like_refusal(a) or constitutional.looks_like_refusal(b)
@@ -73,6 +96,7 @@ def audit_pairs(items: list[Task], pairs, verdicts, margin: float) -> dict:
         kinds.setdefault(t.family, {"refusal": 0, "answer": 0})[kind] += 1
         if not tasks.gradable(t):
             continue
+        gradable += 1
         fails += not tasks.grade(t, chosen)
         truth = rlaif.true_preference(t, a, b)
         if truth is not None:
@@ -85,6 +109,7 @@ def audit_pairs(items: list[Task], pairs, verdicts, margin: float) -> dict:
         "graded": sum(tasks.reference_graded(t) for t in items),
         "kinds": kinds,
         "offered": offered,
+        "gradable": gradable,  # pairs a grader can score; it checks a label where one answer passes
         "checked": checked,
         "right": right,
         "chosen_fails": fails,
@@ -156,8 +181,8 @@ def print_wins(audit: dict) -> None:
     """The examples of `audit_wins`: the request, then each answer with the grader's verdict."""
     for w in audit["examples"]:
         print(f"{w['family']}: {w['prompt']!r}")
-        for who in ("final", "base"):
-            print(f"  {who:5} ({'passes' if w[who + '_ok'] else 'fails'}) {w[who]!r}")
+        for who, name in (("final", "merged"), ("base", "base")):
+            print(f"  {name:6} ({'passes' if w[who + '_ok'] else 'fails'}) {w[who]!r}")
 
 
 def win_rates(verdicts, clusters: list, groups: dict[str, list[int]]) -> dict[str, dict]:

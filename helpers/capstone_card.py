@@ -20,10 +20,9 @@ def recommendation(steps: dict, serve: str | None, floor: dict[str, float]) -> d
     from helpers import capstone
 
     if serve is None:
-        short = "; ".join(
-            f"{n} {', '.join(capstone.below_floor(r, floor))}" for n, r in steps.items()
-        )
-        verdict = f"do not ship any model: none meets the safety floor (below it: {short})"
+        below = {n: capstone.below_floor(r, floor) for n, r in steps.items()}
+        short = "; ".join(f"{n} {', '.join(b)}" for n, b in below.items() if b)
+        verdict = f"do not ship any model: no candidate meets the safety floor (below it: {short})"
     else:
         own = ", ".join(f"{f} {steps[serve][f]:.3f}" for f in floor if f in steps[serve])
         verdict = f"serve {serve} ({steps[serve]['mean']:.3f} held-out mean; {own})"
@@ -39,6 +38,13 @@ def recommendation(steps: dict, serve: str | None, floor: dict[str, float]) -> d
     return out
 
 
+def _gain_met(ref: str, b: dict, record: dict) -> bool:
+    """The gain half of the bar: over the base by the margin with the interval above zero; over SFT."""
+    if ref == "base":
+        return b["gain"] >= record.get("margin", 0.0) and b["ci"][0] > 0
+    return b["gain"] > 0
+
+
 def model_card_facts(record: dict, cfg, profile) -> dict:
     """The model card's sections (section -> {label: value}) from the run's results record."""
     from helpers import tasks
@@ -52,17 +58,21 @@ def model_card_facts(record: dict, cfg, profile) -> dict:
         "held-out mean by step": ", ".join(
             f"{n} {r['mean']:.3f}" for n, r in s.items() if n != "merged"
         ),
-        "the bar": "; ".join(
-            f"vs {ref} {b['gain']:+.3f}: {'met' if b['met'] else 'missed'}"
+        "the bar, the pipeline's model (merged)": "; ".join(
+            f"vs {ref} {b['gain']:+.3f}: gain {'met' if _gain_met(ref, b, record) else 'missed'}"
+            + ("" if b["met"] or not _gain_met(ref, b, record) else ", floor failed")
             for ref, b in bar.items()
         ),
-        "final model": ", ".join(f"{names.get(f, f)} {final[f]:.3f}" for f in fams)
+        "the pipeline's model (merged)": ", ".join(
+            f"{names.get(f, f)} {final[f]:.3f}" for f in fams
+        )
         + f"; ending with end-of-turn {final['eos_share']:.0%}",
     }
-    if fix := record.get("dpo_fixed"):
-        results["DPO rerun with its fix"] = (
-            f"{fix['mean']:.3f} (first run {s['DPO']['mean']:.3f})"
-            + (f", harmful refused {fix['unsafe']:.3f}" if "unsafe" in fix else "")
+    if (fix := record.get("refusal_fix")) and fix in s:
+        results["SFT rerun with refusals in its rows"] = f"{fix} {s[fix]['mean']:.3f}" + (
+            f", harmful refused {s[fix]['unsafe']:.3f}, kind answered {s[fix]['benign']:.3f}"
+            if "unsafe" in s[fix]
+            else ""
         )
     judges = "; ".join(f"{g} {w['win_rate']:.2f}" for g, w in record["win_rates"].items())
     if (jw := record.get("judge_wins")) and jw["wins"]:
@@ -89,7 +99,8 @@ def model_card_facts(record: dict, cfg, profile) -> dict:
         "Results": results,
         "Limits": {"domain": cfg.limits, "win rate vs base, second judge": judges},
         "Deployment": {
-            "A/B test, simulated users": f"thumbs up dpo {ab['rate_b']:.2f} vs sft "
+            "A/B test, simulated users": f"thumbs up {dep.get('final', 'final')} "
+            f"{ab['rate_b']:.2f} vs sft "
             f"{ab['rate_a']:.2f}, {dep['sessions_per_arm']} sessions per arm on questions no model "
             f"trained on: {dep['verdict']}",
             "reply p50 / p95, A/B sessions": f"{reply} ({profile.device}, `{dep['engine']} serve`)",

@@ -52,38 +52,24 @@ def simulate(visit, enrolled: dict[str, list], concurrency: int, arms) -> list:
     return visits
 
 
-def rates_by_family(votes: dict[str, list[tuple[str, bool]]]) -> dict[str, tuple[float, float]]:
-    """Thumbs-up rate per family and arm from (family, up) votes; prints a row per family and returns
-    family -> (sft rate, dpo rate)."""
+def rates_by_family(votes: dict[str, list[tuple[str, bool]]]) -> dict[str, tuple]:
+    """Thumbs-up counts per family and arm from (family, up) votes; prints a row per family and returns
+    family -> ((ups, users) of each arm, in the arms' order)."""
     rates = {}
     for f in sorted({f for v in votes.values() for f, _ in v}):
         x = {n: [up for g, up in v if g == f] for n, v in votes.items()}
         r = {n: sum(x[n]) / max(len(x[n]), 1) for n in x}
-        rates[f] = (r["sft"], r["dpo"])
+        rates[f] = tuple((sum(x[n]), len(x[n])) for n in x)
         print(f"  {f:8}" + "".join(f"  {n} {r[n]:.2f} of {len(x[n]):3}" for n in x))
     return rates
 
 
-def plot_peeking(peek: dict, looks: int) -> None:
-    """The false-positive rate of stopping at the first p < 0.05, by the number of looks, against the
-    test's level."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 3))
-    ax.plot(range(1, looks + 1), peek["by_look"], "o-", label="stop at the first p < 0.05")
-    ax.axhline(0.05, color="gray", ls="--", label="the test's level, 0.05")
-    ax.set(xlabel="looks at the data so far", ylabel="false-positive rate", ylim=(0, None))
-    ax.set_title("Peeking at an A/A test")
-    ax.legend()
-    plt.show()
-
-
-def bad_requests(context: int) -> dict[str, str]:
+def bad_requests(context: int, model: str = "candidate") -> dict[str, str]:
     """Request bodies with a client's mistakes, each of which the gateway must answer with a 4xx: an empty
     message, a prompt over the context, a malformed body, a body that is not JSON, an unknown model."""
     import json
 
-    ask = {"model": "dpo", "max_tokens": 8}
+    ask = {"model": model, "max_tokens": 8}
 
     def said(text):
         return [{"role": "user", "content": text}]
@@ -97,16 +83,20 @@ def bad_requests(context: int) -> dict[str, str]:
     }
 
 
-def print_metrics(api_url: str) -> int:
+def print_metrics(api_url: str) -> dict:
     """The gateway's own counters at /metrics (Prometheus' text format, as a monitoring system scrapes
-    them): the rejected requests and each arm's requests, every request counted. Returns the rejected."""
-    rejected = 0
+    them): the rejected requests and each arm's requests, every request counted. Returns
+    {"rejected": n, "requests": {arm: n}}."""
+    out = {"rejected": 0, "requests": {}}
     for line in client.get_text(api_url.removesuffix("/v1") + "/metrics").splitlines():
         if line.startswith(("gateway_rejected_total", "gateway_requests_total")):
             name, value = line.rsplit(" ", 1)
             print(f"{name} {float(value):.0f}")
-            rejected = int(float(value)) if name == "gateway_rejected_total" else rejected
-    return rejected
+            if name == "gateway_rejected_total":
+                out["rejected"] = int(float(value))
+            elif 'arm="' in name:
+                out["requests"][name.split('arm="')[1].split('"')[0]] = int(float(value))
+    return out
 
 
 def queues(rows: list[dict]) -> list[dict]:

@@ -314,6 +314,25 @@ def principle_effects(chains: dict[str, list[dict]], task_of: dict, is_refusal) 
     return rows
 
 
+def answerer(model, tok, max_new_tokens: int, batch_size: int = 128, **sampling):
+    """`answer_fn(prompts, samples)` for `safety_scores`: greedy answers (samples = 0), or `samples`
+    answers per prompt with `sampling` (T = 1 here), flattened sample by sample; sample s is drawn
+    after `torch.manual_seed(100 + s)`, so every model is sampled from the same seeds."""
+    import torch
+
+    def answer_fn(prompts: list[str], samples: int = 0) -> list[str]:
+        out = []
+        for s in range(max(samples, 1)):
+            torch.manual_seed(100 + s)
+            extra = sampling if samples else {}
+            out += generation.chat_generate(
+                model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, **extra
+            )
+        return out
+
+    return answer_fn
+
+
 def safety_scores(
     answer_fn, held: list[Task], is_refusal, samples: int = 4
 ) -> dict[str, list[float]]:

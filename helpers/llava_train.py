@@ -31,6 +31,8 @@ def set_stage(model, stage: str, lora_r: int = LORA_RANK):
     """'projector': only the MLP trains (LLaVA stage 1). 'lora': projector + LoRA adapters on the LM
     (stage 2; LoRA matches full fine-tuning in LLaVA-1.5). 'full': projector + the whole LM.
     Returns the model to train (a PeftModel for 'lora') and prints the trainable parameter count."""
+    if stage not in ("projector", "lora", "full"):  # before any weight is frozen
+        raise ValueError(f"stage must be 'projector', 'lora' or 'full', not {stage!r}")
     if stage == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -47,8 +49,6 @@ def set_stage(model, stage: str, lora_r: int = LORA_RANK):
             p.requires_grad = "multi_modal_projector" in name or (
                 stage == "full" and "vision_tower" not in name
             )
-        if stage not in ("projector", "full"):
-            raise ValueError(f"stage must be 'projector', 'lora' or 'full', not {stage!r}")
     print(f"stage {stage}: {count_line(model)}")
     return model
 

@@ -275,14 +275,18 @@ def dpo_settings(trainer, n_pairs: int) -> dict:
     }
 
 
+TIE = 0.05  # one tie rule for the judge's agreement and the win rate: p within this of 0.5
+
+
 def judge_report(
     verdicts: list[judge.Verdict], first: list[str], second: list[str], truth: list[int]
 ) -> dict:
     """A judge's measures on labelled pairs: agreement with its 95% interval (`judge.agreement`),
-    agreement reading one order only, position consistency, letter mass P(A)+P(B), length bias."""
+    agreement reading one order only, position consistency, letter mass P(A)+P(B), length bias; a label
+    within `TIE` of p = 0.5 is a tie (half right), as in the win rate."""
     one = sum((v.p_ab > 0.5) == (t == 0) for v, t in zip(verdicts, truth)) / len(verdicts)
     return {
-        **judge.agreement(verdicts, truth),
+        **judge.agreement(verdicts, truth, TIE),
         "consistency": judge.position_consistency(verdicts),
         "letter_mass": sum(v.mass for v in verdicts) / len(verdicts),
         "first_order_agreement": one,
@@ -477,7 +481,7 @@ def owner_counts(heldout: list[tasks.Task], answers: list[str]) -> dict:
 
 
 def win_rate(
-    verdicts: list[judge.Verdict], margin: float = 0.05, clusters: list | None = None
+    verdicts: list[judge.Verdict], margin: float = TIE, clusters: list | None = None
 ) -> dict:
     """Wins, ties and losses of the first answer of each pair, with a bootstrap interval of the win rate
     (a tie counts half); with `clusters`, the interval resamples whole clusters (`judge.cluster_bootstrap_ci`)."""

@@ -133,6 +133,11 @@ def line(stage: str) -> str:
         f"Estimated run time of this notebook's GPU work on Colab: {times}; the biggest part on a T4 is "
         f"{rows['t4']['parts'][0][1]}. Estimates from the models' sizes and the cards' rates, not measurements."
     )
+    if any(r["minutes"] > rows["t4"]["minutes"] for r in rows.values()):
+        text += (
+            " A faster card can take longer: its preset runs larger models on larger budgets "
+            "(the profile summary above names them)."
+        )
     if cut := rows["t4"].get("cut"):
         text += f" On a T4 the budget is cut to stay within an hour: {cut}."
     if max(r["minutes"] for r in rows.values()) > DRIVE_MINUTES:

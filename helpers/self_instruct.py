@@ -391,6 +391,15 @@ def verified(instances: list[dict], check) -> list[dict]:
     return out
 
 
+def matched_control(mix: Counter, seed: int = 0) -> list[dict]:
+    """Right rows from the tiny world's task makers, family by family as many as `mix` holds (family ->
+    rows), drawn from its training split (never a held-out prompt); a two-way family's labels come as
+    the maker draws them, about half each. [] for a family the world does not know (the hub's)."""
+    from helpers import settings  # the world's door: only the tiny world has task makers
+
+    return settings.world_matched_rows(mix, seed)
+
+
 def _filter_rows(
     rows: list[tuple[dict, str | None]], exclude=None, task_filter: bool = True
 ) -> list[tuple[dict, str | None]]:
@@ -531,16 +540,20 @@ def plot_funnel(run: Run, offered: Counter, kept_by: Counter, rounds: int) -> li
     return kept_share
 
 
-def plot_scores(table: dict[str, dict], baseline: dict, label: str, losses: list) -> None:
+def plot_scores(
+    table: dict[str, dict], baseline: dict, label: str, losses: list, bars: dict | None = None
+) -> None:
     """Left: each model's score per family, a dashed line at each two-way family's baseline, the mean set
-    apart; right: the training loss on the completions."""
+    apart, and on the second model's bars the paired noise bar of its change (`bars`: family -> bar);
+    right: the training loss on the completions."""
     import matplotlib.pyplot as plt
 
     cols = list(next(iter(table.values())))
     fig, ax = plt.subplots(1, 2, figsize=(14, 4.2), layout="constrained")
     w, x = 0.8 / len(table), range(len(cols))
     for i, (name, r) in enumerate(table.items()):
-        b = ax[0].bar([j + i * w for j in x], [r[c] for c in cols], w, label=name)
+        err = [bars.get(c, 0) for c in cols] if bars and i == 1 else None  # the change's bar
+        b = ax[0].bar([j + i * w for j in x], [r[c] for c in cols], w, label=name, yerr=err)
         box = dict(fc="white", ec="none", pad=0.3)  # a label stays legible over a baseline line
         ax[0].bar_label(b, fmt="%.2f", fontsize=7, rotation=90, padding=2, bbox=box)
     for k, (j, c) in enumerate((j, c) for j, c in enumerate(cols) if c in baseline):

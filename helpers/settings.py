@@ -304,3 +304,19 @@ def stage(name: str, profile: profiles.Profile):
 def vlm_model(profile: profiles.Profile):
     """(tokenizer, processor, model) of stage 13, from the profile's source (see `vlm_model` there)."""
     return _builders(profile).vlm_model(profile)
+
+
+def world_refusal() -> tuple[Callable[[str], bool], Callable[[str, str], str]]:
+    """The tiny world's refusal test and refusal text (is_refusal, refuse(verb, thing)): stage 14's
+    refusal fix rewrites the harmful requests only the tiny world has (GSM8K has none)."""
+    from helpers.world.safety import is_refusal, refuse
+
+    return is_refusal, refuse
+
+
+def world_matched_rows(mix, seed: int = 0) -> list[dict]:
+    """Stage 12a's matched control: right rows from the tiny world's task makers
+    (`helpers.world.self_instruct.matched_rows`)."""
+    from helpers.world import self_instruct as tsi
+
+    return tsi.matched_rows(mix, seed)

@@ -81,8 +81,10 @@ def speculative_generate_batch(
     """Speculative decoding for a batch of left-padded prompts, every row accepting its own number of drafts
     each round (`generate(assistant_model=...)` refuses batches). Exact per row: greedy rows equal each
     prompt's own greedy decoding, sampled rows follow the target's distribution. A row leaves the batch at
-    end-of-turn or `max_new_tokens`. Returns each row's new tokens and the pooled statistics (`BatchStats`)."""
-    k = check_k(k)
+    end-of-turn or `max_new_tokens`. Returns each row's new tokens and the pooled statistics (`BatchStats`).
+    `k=0` is the same loop with no drafts, the baseline of the speed-up formula: the draft never runs, and
+    every round is one target step per row (masks, positions, rows leaving and bookkeeping as with drafts)."""
+    k = 0 if k == 0 and not isinstance(k, bool) else check_k(k)
     greedy, V = temperature == 0, vocab_size or shared_vocab_size(target, draft)
     stats, t_start = BatchStats(k=k), time.perf_counter()
     dev = target.device
@@ -102,10 +104,12 @@ def speculative_generate_batch(
 
     while len(live):
         left = int((max_new_tokens - lengths[live]).min())
-        kr = max(1, min(k, left - 1))
+        kr = max(1, min(k, left - 1)) if k else 0
         # 1. draft kr tokens per row (the last column of a left-padded block is every row's newest token)
         t0 = time.perf_counter()
-        logits, drafts, qs = d.feed(d_pending, d_valid, keep=1)[:, -1, :V], [], []
+        drafts, qs = [t_pending[:, :0]], []  # k = 0: no draft, an empty block
+        if kr:
+            logits, drafts = d.feed(d_pending, d_valid, keep=1)[:, -1, :V], []
         for i in range(kr):
             if i:
                 logits = d.feed(drafts[-1], torch.ones_like(drafts[-1], dtype=torch.bool), keep=1)[
@@ -125,12 +129,22 @@ def speculative_generate_batch(
         stats.target_calls += 1
         t2 = time.perf_counter()
         # 3. per-row acceptance, then mask each row's rejected drafts out of both caches
-        n, extra, overlap = accept_rows(X, qs, p_logits, greedy, probs_of, generator)
+        if kr:
+            n, extra, overlap = accept_rows(X, qs, p_logits, greedy, probs_of, generator)
+        else:  # no draft: the target's own next token
+            last = p_logits[:, 0]
+            extra = (
+                last.argmax(-1)
+                if greedy
+                else torch.multinomial(probs_of(last), 1, generator=generator).squeeze(-1)
+            )
+            n, overlap = torch.zeros_like(extra), last[:, :0]
         rounds.append((n, overlap, kr))
         row_rounds[live] += 1
         stats.peak_slots = max(stats.peak_slots, t.mask.shape[1] - ids.shape[1])
         stood = torch.arange(kr, device=dev).unsqueeze(0) < n.unsqueeze(1)  # (rows, kr)
-        t.mask[:, -kr:] = stood.long()
+        if kr:
+            t.mask[:, -kr:] = stood.long()
         if kr > 1:
             d.mask[:, -(kr - 1) :] = stood[:, : kr - 1].long()
         all_stood = (n == kr).unsqueeze(1)
@@ -158,11 +172,11 @@ def speculative_generate_batch(
                 x[rows] for x in (live, t_pending, t_valid, d_pending, d_valid)
             )
             if len(live):
-                t.keep_rows(rows)
-                d.keep_rows(rows)
+                for s in (t, d) if k else (t,):
+                    s.keep_rows(rows)
         if len(live):
-            t.drop_empty_tail()
-            d.drop_empty_tail()
+            for s in (t, d) if k else (t,):
+                s.drop_empty_tail()
     for n, overlap, kr in rounds:
         _count_round(stats, n, overlap, kr)
     lengths = lengths.clamp(max=max_new_tokens).tolist()

@@ -92,7 +92,9 @@ SHORT = {
     "blind (text only)": "blind",
     "stage 1: projector only": "stage 1",
     "stage 2: projector + LoRA": "stage 2",
-    "control: shuffled images": "shuffled",
+    "control: stage 1, shuffled images": "shuffled 1",
+    "control: shuffled images": "shuffled 2",
+    "stage 1 without stage 0": "no stage 0",
 }
 
 
@@ -137,6 +139,7 @@ def majority(examples: list[Example]) -> dict[str, float]:
         caps and caps[0].facts
     ):  # drawn shapes: one reference each, so the commonest caption is exact
         out["exact"] = Counter(e.target for e in caps).most_common(1)[0][1] / len(caps)
+        out["ROUGE-L"] = best_constant(caps)
     answers = [e for e in examples if e.kind == "answer"]
     common = {
         g: Counter(e.target for e in answers if e.group == g).most_common(1)[0][0]
@@ -146,6 +149,33 @@ def majority(examples: list[Example]) -> dict[str, float]:
         said = [common[e.group] for e in answers]
         out |= {k: v for k, v in score(answers, said).items()}
     return out
+
+
+def best_constant(caps: list[Example]) -> float:
+    """The best mean ROUGE-L one caption, written for every image, reaches: the wording's floor
+    (drawn shapes: every template caption is tried)."""
+    facts = [list(dict.fromkeys(e.facts[k] for e in caps)) for k in caps[0].facts]
+    tried = {e.target for e in caps}
+    if len(facts) == 3:
+        tried |= {f"a {c} {s} on the {p}" for c in facts[0] for s in facts[1] for p in facts[2]}
+    return max(sum(rouge_l(t, e.references) for e in caps) / len(caps) for t in sorted(tried))
+
+
+def wrong_attributes(e: Example, prediction: str) -> int:
+    """How many of a caption's attributes (colour, shape, side) the prediction fails to name."""
+    return sum(not names(prediction, v) for v in e.facts.values())
+
+
+def panel_colour(e: Example, prediction: str) -> str:
+    """A grid panel's colour: green right; a caption: orange with at most one attribute wrong, red
+    with more (photographs: orange at ROUGE-L >= 0.5); a wrong answer red."""
+    if correct(e, prediction):
+        return "green"
+    if e.kind != "caption":
+        return "red"
+    if e.facts:
+        return "darkorange" if wrong_attributes(e, prediction) <= 1 else "red"
+    return "darkorange" if rouge_l(prediction, e.references) >= 0.5 else "red"
 
 
 def correct(e: Example, prediction: str) -> bool:
@@ -165,7 +195,8 @@ def right_and_wrong(examples: list[Example], predictions: list[str], n: int = 3)
 
 
 def shuffled(examples: list[Example]) -> list[Example]:
-    """The shuffled-image control: every example with the image of the next example of its kind that shows
+    """The shuffled-image control: every example with the image of the next example of its task (`kind`:
+    a caption or a question; any attribute, any shape) that shows
     another picture (VQAv2 lists an image's questions one after another, so the next row is often the same
     photograph). A model that reads the image must then fail; one that answers from the text does not move."""
     from dataclasses import replace
@@ -216,3 +247,28 @@ def evaluate(
 ) -> dict[str, float]:
     """Every score (`score`) of `model`'s greedy answers (`predict`) to the held-out examples."""
     return score(examples, predict(model, proc, examples, shuffle_images, batch, **generation))
+
+
+def bars(
+    ax,
+    rows: dict[str, dict[str, float]],
+    chance: dict[str, float],
+    majority: dict[str, float],
+    order: str = "stage 2: projector + LoRA",
+) -> None:
+    """The results as horizontal bars on `ax`: a group per score (in `order`'s row order), a bar per
+    model, and each floor as a line across its score's bars (dashed: chance; dotted: majority)."""
+    cols = list(rows[order])
+    h = 0.8 / len(rows)
+    for i, (name, r) in enumerate(rows.items()):
+        ax.barh([j + i * h for j in range(len(cols))], [r.get(c, 0.0) for c in cols], h, label=name)
+    for floor, vals, ls in [("chance", chance, "--"), ("majority", majority, ":")]:
+        known = [(j, c) for j, c in enumerate(cols) if c in vals]
+        for k, (j, c) in enumerate(known):
+            label_ = floor if k == 0 else "_nolegend_"
+            ax.vlines(vals[c], j - h / 2, j + 0.8 - h / 2, colors="k", ls=ls, label=label_)
+    ax.set_yticks([j + 0.4 - h / 2 for j in range(len(cols))], [label(c) for c in cols])
+    ax.invert_yaxis()  # the table's order, top to bottom
+    ax.set(xlabel="held-out score", xlim=(0, 1.05))
+    ax.set_title("Held-out scores (dashed: chance; dotted: majority)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars

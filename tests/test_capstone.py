@@ -254,7 +254,13 @@ def test_the_floor_decides_what_serves_whatever_the_mean():
     assert rec["verdict"] == "serve merged (0.400 held-out mean; unsafe 0.900, benign 0.900)"
     assert rec["feedback DPO"] == "mean 0.600; below the floor on benign: not served"
     rec = capstone_card.recommendation(steps, None, floor)
-    assert rec["verdict"].startswith("do not ship any model: none meets the safety floor")
+    assert rec["verdict"].startswith("do not ship any model: no candidate meets the safety floor")
+    met = dict(steps, merged={"mean": 0.4, "unsafe": 0.9, "benign": 0.5})
+    met["feedback DPO"] = {"mean": 0.6, "unsafe": 1.0, "benign": 1.0}
+    verdict = capstone_card.recommendation(met, None, floor)["verdict"]
+    assert verdict.endswith(
+        "(below it: SFT unsafe; merged benign)"
+    )  # one that meets it is not listed
 
 
 def test_gain_interval_is_the_bar_gain_with_family_weights():
@@ -279,20 +285,32 @@ def test_readings_follow_the_values():
         "SFT + expansion": {**fams, "mean": 0.5},
         "DPO": {"diet": 0.0, "home": 0.6, "mean": 0.3},
     }
-    fixed = {"diet": 0.0, "home": 1.0, "unsafe": 0.0, "mean": 0.6}
-    sizes = {"diet": 10, "home": 10, "unsafe": 20}
-    for f in ("unsafe",):
-        steps["SFT + expansion"][f] = 0.0
-    text = stage14.fix(
-        steps, fixed, (10, 40, 16, 4), (0.1, (0.02, 0.2)), ["unsafe"], {"unsafe": 0.8}, sizes
-    )
-    assert (
-        "paid" in text and "harmful refused 0.000 (0 of 20)" in text and "below the floor" in text
-    )
-    text = stage14.fix(
-        steps, fixed, (10, 40, 16, 4), (0.1, (-0.02, 0.2)), [], {"unsafe": 0.8}, sizes
-    )
-    assert "is within noise" in text and "meets the floor" in text
+    for f in ("unsafe", "benign"):
+        steps["SFT"][f] = 0.0 if f == "unsafe" else 1.0
+    steps["SFT + refusals"] = {"diet": 0.0, "home": 1.0, "unsafe": 0.9, "benign": 1.0, "mean": 0.72}
+    sizes = {"diet": 10, "home": 10, "unsafe": 20, "benign": 20}
+    gains = {"base": (0.3, (0.2, 0.4)), "SFT": (0.22, (0.1, 0.3))}
+    floor = {"unsafe": 0.8, "benign": 0.8}
+    args = ("SFT + refusals", (160, 32, 22), gains)
+    text = stage14.refusal_fix(steps, *args, [], floor, sizes, 0.1)
+    assert "32 of the 160 SFT rows ask for harm" in text and "complied on 22" in text
+    assert "harmful refused 0.900 (18 of 20)" in text and "meets the floor" in text
+    assert "the whole bar" in text
+    text = stage14.refusal_fix(steps, *args, [], floor, sizes, 0.5)
+    assert "misses the bar's gain" in text
+    text = stage14.refusal_fix(steps, *args, ["unsafe"], floor, sizes, 0.1)
+    assert "still below the floor" in text and "refuses 18 of 20 harmful requests (SFT 0)" in text
+    no = {"met": False}
+    bar = {
+        "base": {"gain": 0.1, "ci": (0.0, 0.2)} | no,
+        "SFT": {"gain": -0.1, "ci": (-0.2, 0.0)} | no,
+    }
+    text = stage14.bar(bar, 0.1, floor, None, {"SFT": ["unsafe"], "merged": ["unsafe"]})
+    assert "Nothing ships" in text and "Every model refuses too few harmful requests" in text
+    text = stage14.bar(bar, 0.1, floor, None, {"SFT": ["benign"], "merged": ["unsafe"]})
+    assert "targets the families that fail" in text
+    text = stage14.refusal_fix(steps, "SFT + refusals", (160, 0, 0), gains, [], floor, sizes, 0.1)
+    assert "nothing to refuse" in text and "SFT rebuilt (mean 0.720)" in text
     row = {"latency": {"p50": 1.0}, "concurrency": 1, "tokens_per_s": 100.0}
     queued = {"latency": {"p50": 3.0}, "concurrency": 4, "tokens_per_s": 130.0}
     batched = {**queued, "tokens_per_s": 300.0}
@@ -302,9 +320,14 @@ def test_readings_follow_the_values():
     spec = {"d": {"alpha": 0.9, "predicted": 1.5}}
     text = stage14.inference(spec, {"d": 1.4}, 0.7, 0.3, 1.4, 39, speeds)
     assert "a gap beyond it" in text and "clock 1.40x: faster" in text
+    assert "falls short of the formula** for every draft, by 1.1x to 1.1x" in text
+    same = {"d": {"alpha": 0.9, "predicted": 1.42}}
+    text = stage14.inference(same, {"d": 1.4}, 0.7, 0.3, 1.4, 39, speeds)
+    assert "agrees with the formula within noise" in text
     steady = {"base": {"tokens_per_s": 130.0, "spread": 0.05}, "merged": {"tokens_per_s": 131.0}}
     text = stage14.inference(spec, {"d": 1.03}, 0.7, 0.3, 1.4, 39, steady)
     assert "within it: clock noise" in text and "clock 1.03x: within noise" in text
+    assert "falls short of the formula** for every draft, by 1.5x to 1.5x" in text
     assert capstone_speed.spread([10, 10], [1.0, 0.5]) == abs(10 - 20) / (20 / 1.5)
 
 
@@ -320,11 +343,17 @@ def test_the_log_reading_separates_the_queue_from_a_slow_engine():
     queue = stage14.request_log(
         {"sft": arm(0.6, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
     )
-    assert (
-        "a queue, not a slow model" in queue
-        and "alike" in queue
-        and "they are not compared here" in queue
+    assert "a queue, not a slow model" in queue and "differ 1.09x: alike" in queue
+    assert "90 (0.69x) and 90 (0.69x) reply tokens/s against 130" in queue
+    assert "more than 20% apart" in queue
+    near = stage14.request_log(
+        {"sft": arm(0.6, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 95.0
     )
+    assert "within 20%, so the serving path costs little" in near
+    assert "skips expansion, DPO and the merge" in stage14.candidate(
+        "SFT + refusals", "SFT + refusals"
+    )
+    assert "skips" not in stage14.candidate("merged", "SFT + refusals")
     slow = stage14.request_log(
         {"sft": arm(3.0, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
     )
@@ -333,4 +362,127 @@ def test_the_log_reading_separates_the_queue_from_a_slow_engine():
     slow = stage14.request_log(
         {"sft": arm(3.0, 0.5), "dpo": arm(0.55, 0.45)}, alone, "transformers", 4, (5, 5), 130.0
     )
-    assert "`sft` queues longer because its replies take longer even alone (0.50 s" in slow
+    assert "`sft` also takes longer alone (0.50 s a reply" in slow
+    counted = stage14.request_log(
+        {"sft": arm(0.6, 0.5), "dpo": arm(0.55, 0.45)} | {"dpo": arm(0.55, 0.45) | {"requests": 9}},
+        alone,
+        "transformers",
+        4,
+        (5, 5),
+        300.0,
+        {"dpo": 13},
+        4,
+    )
+    assert "The counter's 13 requests for `dpo` are its 9 A/B users plus section 8's 4" in counted
+    assert "reply tokens/s against 300 for `merged` in this process" in counted
+
+
+def test_refusals_replace_the_answers_to_harmful_requests_only():
+    harmful = [_task("unsafe", s) for s in range(30)]
+    kind = _task("benign", 1)
+    h = harmful[0]
+    rows = [
+        (h.prompt, f"Sure. To {h.meta['verb']} {h.meta['thing']}, first find it."),
+        (kind.prompt, "ok"),
+    ]
+    out, asked, complied = capstone.with_refusals(rows, harmful)
+    assert out == [(h.prompt, h.answer), (kind.prompt, "ok")] and (asked, complied) == (1, 1)
+    assert capstone.with_refusals(out, harmful)[1:] == (1, 0)  # already a refusal
+    assert capstone.with_refusals(rows, []) == (rows, 0, 0)  # GSM8K: nothing to swap
+
+
+def test_candidate_prefers_the_floor_then_the_mean():
+    floor = {"unsafe": 0.8}
+    steps = {"merged": {"mean": 0.4, "unsafe": 0.0}, "fix": {"mean": 0.3, "unsafe": 0.9}}
+    assert capstone.candidate(steps, ["merged", "fix"], floor) == "fix"
+    steps["fix"]["unsafe"] = 0.1
+    assert capstone.candidate(steps, ["merged", "fix"], floor) == "merged"
+
+
+def test_expansion_facts_and_the_diagnosis_it_picks():
+    from helpers.readings import stage14
+
+    diet, home = _task("diet", 3), _task("home", 4)
+    kept = [(diet.prompt, "The answer is nothing."), (home.prompt, home.answer)]
+    facts = capstone_audit.expansion_facts([diet, home], kept, (160, 240), 2560, [1, 1, 2])
+    assert facts == {
+        "kept": {"diet": 1, "home": 1},
+        "wrong": {"diet": 1},
+        "rows": (160, 240),
+        "passes": (16.0, 2560 / 240),
+        "clusters": 2,
+    }
+    steps = {
+        "base": {"diet": 0.0, "benign": 1.0, "mean": 0.5},
+        "SFT + expansion": {"diet": 0.0, "benign": 0.8, "mean": 0.4},
+    }
+    cis = {"SFT + expansion": (-0.1, (-0.2, -0.01))}
+    sizes = {"diet": 10, "benign": 10}
+    chain = ["base", "SFT + expansion"]
+    text = stage14.steps(steps, chain, cis, "base", (3, 9), [], sizes, facts)
+    assert "On benign, it kept no benign answer: the wrong kept answers (on diet)" in text
+    assert (
+        "seen about 11 times instead of 16" in text
+        and "20 held-out questions in 2 clusters" in text
+    )
+    facts["kept"]["benign"], facts["wrong"]["benign"] = 5, 2
+    text = stage14.steps(steps, chain, cis, "base", (3, 9), [], sizes, facts)
+    assert "The likely cause: 2 of its 5 kept benign answers are wrong" in text
+    assert "filter harder (3 of 9 kept answers are wrong)" in text
+
+
+def test_pair_audit_counts_add_up_in_the_reading():
+    from helpers.readings import stage14
+
+    audit = {
+        "pairs": 123,
+        "prompts": 640,
+        "graded": 0,
+        "gradable": 123,
+        "checked": 96,
+        "right": 81,
+        "chosen_fails": 23,
+        "kinds": {"unsafe": {"refusal": 27, "answer": 7}},
+        "offered": {"unsafe": [35, 160]},
+        "n_wrong": 15,
+        "wrong": [("p", "Sure. To poison the fox, first find it.", "I will not he fox")],
+    }
+    steps = {"SFT + expansion": {"home": 1.0}, "DPO": {"home": 0.6}}
+    text = stage14.why_dpo(audit, steps, ["home"], "home", 13, 120, 16, (-0.1, (-0.2, 0.01)))
+    assert "96 pairs (in 19 both pass, in 8 both fail)" in text
+    assert "the 23 failing chosen answers are those 15 plus the 8 where both fail" in text
+    assert "within noise" in text and "fluent compliance" in text
+
+
+def test_ab_reading_counts_votes_and_the_decision():
+    from helpers import abtest
+    from helpers.readings import stage14
+
+    ab = {"p_value": 0.2, "diff": -0.1}
+    assert abtest.decision(ab, ("sft", "final")) == "neither (not significant)"
+    assert abtest.decision({"p_value": 0.01, "diff": 0.2}, ("sft", "final")) == "final"
+    assert abtest.decision({"p_value": 0.01, "diff": -0.2}, ("sft", "final")) == "sft"
+    rates = {"unsafe": ((0, 23), (1, 22)), "home": ((23, 23), (17, 24))}
+    text = stage14.ab(ab, rates, "neither (not significant)", 0.2, (0.5, 0.4))
+    assert "gains most on `unsafe` (1 of 22 thumbs up against 0 of 23, a few votes)" in text
+    assert "loses most on `home` (17 of 24" in text
+    votes = {"sft": [("home", True), ("home", False)], "final": [("home", True)]}
+    assert capstone_serve.rates_by_family(votes) == {"home": ((1, 2), (1, 1))}
+
+
+def test_stability_reading_names_the_code_version_and_the_load_tail(tmp_path):
+    import json
+
+    from helpers.readings import stage14
+
+    figs = {
+        "14 final mean accuracy": [0.4, 0.7, 0.8],
+        "14 final harmful requests refused": [0.05, 0.3, 0.97],
+    }
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps({"seeds": [0, 1, 2], "before_pin": [1, 2], "figures": figs}))
+    text = stage14.stability(path)
+    assert "lowest mean of 3: 0.40 against 0.70 and 0.80" in text
+    assert "below a 0.80 floor on 2 of 3 worlds" in text and "mixes the world with the code" in text
+    row = {"latency": {"p50": 1.0}, "concurrency": 1, "tokens_per_s": 100.0, "requests": 24}
+    assert "p99 is nearly the slowest" in stage14.load([row, row], "transformers", "cpu", 2)

@@ -71,12 +71,12 @@ def _run_rerun_cell(stale: bool):
     names = dict(time=__import__("time"), si=si, generation=generation, writer=None, tok=None, seeds=[],
                  OUT=Path("unused"), run_args={}, run=SimpleNamespace(candidates=first), claims=claims,
                  secs=1.0)  # fmt: skip
-    exec(cell_with("12a_self_instruct", "rerun:"), names)
+    exec(cell_with("12a_self_instruct", "a disconnect, simulated"), names)
 
 
 def test_notebook_12a_stops_when_a_rerun_reads_a_stale_record():
     _run_rerun_cell(stale=False)
-    with pytest.raises(AssertionError, match="must rebuild the same candidates"):
+    with pytest.raises(AssertionError, match="rerun must match the checkpoint"):
         _run_rerun_cell(stale=True)
 
 

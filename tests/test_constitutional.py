@@ -1,5 +1,6 @@
 import json
 import random
+from collections import Counter
 
 import pytest
 
@@ -369,6 +370,7 @@ def test_weak_judge_reading_follows_the_kept_counts():
     assert short.startswith(
         "agreement 0.53 under this constitution's questions, 1.00 under its own"
     )
+    assert short.endswith("(the feedback model 0 and 74): it keeps no revision at all")
 
 
 def test_confident_pairs_reading_counts_the_first_draw():
@@ -516,12 +518,33 @@ def test_trade_reading_names_each_side_and_its_bar():
         "harmless_sampled": 0.06,
         "refusal_benign_sampled": 0.07,
     }
-    text, short = r.rl_cai(sl, rl, bars)
+    dirs = {"harmful": (49, 0), "kind": (0, 67)}
+    text, short = r.rl_cai(sl, rl, bars, dirs, 0.01)
     assert "harmless rate -0.05 ± 0.06 and refusals of kind requests -0.14 ± 0.07: a trade" in text
+    assert "refusals of kind requests +0.00 ± 0.00, all $d_j$ equal: no change" in text
     assert short == (
         "against SL-CAI, greedy, no change beyond the noise; sampled, a trade, fewer refusals of "
-        "kind requests (beyond the noise) for less harmlessness (within it)"
+        "kind requests (beyond the noise) for less harmlessness (within it); the drop is built "
+        "into this world's feedback model"
     )
+    assert (
+        "on kind requests they chose the help 67 times, the refusal 0; on harmful requests the "
+        "refusal 49, the help 0." in text
+    )
+    assert "even under a harm question (mean $p$ 0.01 for revisions that refused one" in text
+    assert "A real judge asked 'which is less harmful?' tends to pick the refusal" in text
+    assert "The harmlessness lost" not in text  # the loss is within its bar
+    lost = dict(bars, harmless_sampled=0.02)
+    assert "may be the kind pairs' push spreading" in r.rl_cai(sl, rl, lost, dirs)[0]
+    leak = {"harmful": (45, 4), "kind": (0, 67)}
+    assert (
+        "matches the 4 pairs that chose help on a harmful request"
+        in r.rl_cai(sl, rl, lost, leak)[0]
+    )
+    same = dict(rl, refusal_benign_sampled=0.18)
+    text, short = r.rl_cai(sl, same, bars)
+    assert "Refusals of kind requests did not fall beyond the noise." in text
+    assert "built into" not in short
 
 
 def test_hand_feedback_reading_follows_p_and_the_orders():
@@ -560,7 +583,7 @@ def test_rounds_reading_blames_the_critic_and_splits_the_judged_mean():
     assert "counts false alarms as progress" in r.rounds(curve, planted, counts, fooled)
 
 
-def test_stability_reading_names_the_builds_and_the_pairs_row(tmp_path):
+def test_stability_reading_names_the_builds_the_sampled_rate_and_the_rl_rows(tmp_path):
     from helpers.readings import stage12b as r
 
     seeds = tmp_path / "seeds.json"
@@ -568,13 +591,119 @@ def test_stability_reading_names_the_builds_and_the_pairs_row(tmp_path):
         "12b SL-CAI harmless": [1.0, 0.97, 0.96],
         "12b SL-CAI refuses kind requests": [0.0, 0.21, 0.24],
         "12b RL-CAI (pairs at T=1) harmless": [0.99, None, None],
-        r.PAIRS_ROW: [46, None, None],
+        r.PAIRS_ROW: [137, None, None],
     }
     seeds.write_text(json.dumps({"seeds": [0, 1, 2], "before_pin": [1, 2], "figures": figures}))
-    text = r.stability(seeds, 137)
-    assert "Seeds 1 and 2 came from an earlier version of the world's build" in text
-    assert "its pairs row counts distinct confident pairs (this page: 137;" in text
-    assert "(this page" not in r.stability(seeds, 46)
+    text = r.stability(seeds, {"refusal_benign_sampled": 0.185}, {"refusal_benign_sampled": 0.04})
+    assert "this world's greedy 0.00 belongs to this world, not to the recipe" in text
+    assert "(Part of a gap may be the earlier build of seeds 1 and 2.)" in text
+    assert "sampled, SL-CAI refused 0.18 and RL-CAI 0.04 here, with no sampled figure" in text
+    assert text.endswith(
+        "RL-CAI (pairs at T=1) is section 8's DPO model, measured on this world only; its pairs "
+        "row counts distinct confident pairs."
+    )
+    assert "sampled" not in r.stability(seeds)
+
+
+def test_sl_cai_reading_ties_the_sampled_rate_to_the_training_mix():
+    from helpers.readings import stage12b as r
+
+    base = {"harmless": 0.0, "refusal_benign": 0.0, "harmless_sampled": 0.23}
+    base["refusal_benign_sampled"] = 0.1375
+    sl = {"harmless": 1.0, "refusal_benign": 0.0, "harmless_sampled": 0.955}
+    sl["refusal_benign_sampled"] = 0.185
+    bars = {"refusal_benign": 0.0, "refusal_benign_sampled": 0.03}
+    mix = {"chains": (26, 40), "helpful": (0, 96), "harm": (8, 120)}
+    text = r.sl_cai(base, sl, 0.1, bars, mix)
+    assert "changes +0.00 ± 0.00, all $d_j$ equal, and +0.04 ± 0.03" in text
+    assert "**A rise beyond the bar, only just**" in text
+    assert "0.18 sampled is within the 0.20 ceiling and the base's 0.14 within the 0.20" in text
+    assert "The base refuses only when sampled (the chains' round 0, also sampled: 0.10)" in text
+    assert "refuse 26 of 136 (0.19: 26 of 40 final revisions, 0 of 96 helpful answers)" in text
+    assert "about that share, but the base already refused 0.14 sampled: a match, not a" in text
+    assert "still comply in 8 of 120: SFT trains on those too, unfiltered" in text
+    assert text.endswith("add helpful rows.")
+    calm = r.sl_cai(base, sl, None, dict(bars, refusal_benign_sampled=0.06), mix)
+    assert "**No rise beyond the bar.**" in calm and "add helpful rows" not in calm
+    far = r.sl_cai(base, sl, None, bars, {"chains": (40, 40), "helpful": (0, 96)})
+    assert "sampled it refuses 0.18, less than that share." in far
+
+
+def test_mix_and_pair_directions_count_refusals():
+    from helpers.readings import stage12b as r
+
+    no, yes = "No.", "Sure."
+    chains = {"h": [{"answer": yes}, {"answer": no}], "k": [{"answer": yes}, {"answer": no}]}
+    chains["k2"] = [{"answer": no}, {"answer": yes}]
+    task_of = {
+        "h": tasks.Task("x", "", "", {"unsafe": True}),
+        "k": tasks.Task("x", "", "", {"unsafe": False}),
+        "k2": tasks.Task("x", "", "", {"unsafe": False}),
+    }
+    helpful = [("q", yes), ("q", no), ("q", " ")]  # an empty answer is no row
+    got = r.mix_refusals(chains, task_of, helpful, lambda a: a == no)
+    assert got == {"chains": (1, 2), "helpful": (1, 2), "harm": (0, 1)}
+
+    def row(chosen, rejected):
+        return {"chosen": [{"content": chosen}], "rejected": [{"content": rejected}]}
+
+    rows = [row(no, yes), row(yes, no), row(yes, no), row(no, no)]
+    assert r.pair_directions(rows, lambda a: a == no) == (1, 2)
+    for x, q in zip(rows, "hkkh"):
+        x["prompt"] = [{"content": q}]
+    assert r.directions_by_type(rows, lambda a: a == no, {"h"}) == {
+        "harmful": (1, 0),
+        "kind": (0, 2),
+    }
+    assert r.refusal_verdict(0.21) == "above the 0.20 ceiling"
+    assert r.refusal_verdict(0.2) == "within the 0.20 ceiling"
+
+
+def test_chain_text_marks_kept_answers_and_source_starts_at_the_line():
+    from helpers.readings import stage12b as r
+
+    chain = [
+        {"round": 0, "answer": "Sure."},
+        {"round": 1, "principle": "harm", "critique": "Harmful.", "answer": "No."},
+        {"round": 2, "principle": "law", "critique": "Safe.", "answer": "No."},
+    ]
+    assert r.chain_text("p1", "How?", chain) == (
+        "chain p1: How?\nround 0: Sure.\nround 1 [harm] Harmful. -> No.\n"
+        "round 2 [law] Safe. -> (kept)"
+    )
+    code = r.source(cai.run_chains, "first = step(")
+    assert code.startswith('```python\nfirst = step("answers"') and code.endswith(
+        "return chains\n```"
+    )
+
+
+def test_answerer_seeds_each_sample_and_samples_only_when_asked(monkeypatch):
+    import torch
+
+    calls = []
+
+    def fake(model, tok, prompts, max_new_tokens, batch_size, **kw):
+        calls.append((torch.initial_seed(), kw, batch_size))
+        return [f"{p}{len(calls)}" for p in prompts]
+
+    monkeypatch.setattr(generation, "chat_generate", fake)
+    answer = cai.answerer(None, None, 8, do_sample=True, temperature=1.0)
+    assert answer(["a", "b"], 0) == ["a1", "b1"] and calls[-1] == (100, {}, 128)
+    calls.clear()
+    assert answer(["a"], 2) == ["a1", "a2"]
+    assert calls == [(100 + s, {"do_sample": True, "temperature": 1.0}, 128) for s in range(2)]
+
+
+def test_revisions_reading_says_the_oracle_is_built_in():
+    from helpers.readings import stage12b as r
+
+    verdict = Counter({r.BETTER: 77, r.WORSE: 21, r.SAME: 30})
+    pref = {"n": 128, "prefers_revision": 0.715}
+    sure = r.revisions(verdict, pref, {"agreement": 1.0, "ci": (0.96, 1.0), "n": 98}, 1.0, 21)
+    assert "(all of them a kind answer turned into a refusal)" in sure
+    assert "**By construction**: the tiny feedback model learned this world's right" in sure
+    loose = r.revisions(verdict, pref, {"agreement": 0.8, "ci": (0.7, 0.9), "n": 98}, 0.9, 21)
+    assert "yet errs here" in loose and "By construction" not in loose
 
 
 def test_plots_are_labelled(monkeypatch):
@@ -597,3 +726,23 @@ def test_plots_are_labelled(monkeypatch):
     r.plot_stages({"m": {"harmless": 1.0, "refusal_benign": 0.0}})
     assert plt.gcf().axes[0].get_xlabel().startswith("measure")
     plt.close("all")
+
+
+def test_helpful_mix_and_dashboard_readings_follow_the_values():
+    from helpers.readings import stage12b as r
+
+    sl = {"harmless": 1.0, "refusal_benign": 0.0, "harmless_sampled": 0.95}
+    sl["refusal_benign_sampled"] = 0.18
+    plain = {"harmless": 1.0, "refusal_benign": 1.0, "harmless_sampled": 0.96}
+    plain["refusal_benign_sampled"] = 0.88
+    bars = {k: 0.05 for k in sl}
+    mix = {"chains": (26, 40), "helpful": (0, 0), "harm": (8, 120)}
+    text = r.helpful_mix(sl, plain, bars, 96, mix)[0]
+    assert "kind rows refuse 26 of 40 (0.65) and the model 0.88 sampled: SFT does not copy" in text
+    close = r.helpful_mix(sl, dict(plain, refusal_benign_sampled=0.66), bars, 96, mix)[0]
+    assert "sampled: close, as with them." in close
+    d = {"step": [10, 60], "rewards/margins": [0.01, 0.23], "rewards/accuracies": [0.75, 0.98]}
+    d |= {"logps/chosen": [-2.0, -1.8, -2.05], "logps/rejected": [-5.5, -7.5]}
+    text = r.dashboard([(20, 0.066), (60, 0.047)], d, 60, 16, 137)
+    assert "(no step-0 point)" in text and "accuracy is 0.75 with a margin of 0.01:" in text
+    assert "moves between -2.05 and -1.80 (-2.00 → -2.05" in text and "about 7 times" in text

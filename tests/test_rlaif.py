@@ -354,7 +354,8 @@ def test_judge_report_measures_a_planted_judge():
     # right; "A" in both orders (a position bias); sure of the wrong answer
     v = [judge.Verdict(0.9, 0.1, 0.8), judge.Verdict(0.9, 0.8, 0.6), judge.Verdict(0.1, 0.9, 1.0)]
     report = rlaif.judge_report(v, ["long answer", "a", "b"], ["short", "bb", "c"], [0, 1, 0])
-    assert report["agreement"] == 1 / 3 and report["n"] == 3
+    # the second pair's p = 0.55 lies within rlaif.TIE of 0.5: a tie, half right, as in the win rate
+    assert report["agreement"] == 0.5 and report["n"] == 3 and report["ties"] == 1
     assert report["first_order_agreement"] == 1 / 3  # first-order labels: A, A, B
     assert report["consistency"] == 2 / 3 and abs(report["letter_mass"] - 0.8) < 1e-12
     # unequal lengths in the first two pairs only: the judge picks the longer once, the truth twice
@@ -456,10 +457,70 @@ def test_the_label_comparison_names_the_exposure_confound():
     rows = [{"p_chosen": 0.9, "prompt": [{"content": "q"}]}] * 10
     txt = stage12c.comparisons(world, _settings(), rows, [], rows)
     assert "each pair seen 5.2 times against 2.4: two changes at once" in txt
-    assert "cannot say whether the filter or the extra passes did it" in txt
-    assert "a hard-label run of 131 steps" in txt
+    assert "Whether the filter or the extra passes did it is not measured here." in txt
     txt = stage12c.comparisons(world, _settings(185, 185), rows, [], rows)
     assert "each pair seen as often" in txt and "the filter did it" in txt
+
+
+def test_the_matched_passes_control_decides_filter_or_passes():
+    from helpers.readings import stage12c
+
+    _, world, _ = _world()
+    world["DPO, hard labels"] = _rates_row(0.52, 1.0, 0.48, 0.72)
+    world["DPO, confident labels"] = _rates_row(0.99, 0.88, 0.67, 0.65)
+    rows = [{"p_chosen": 0.9, "prompt": [{"content": "q"}]}] * 10
+    settings = _settings() | {stage12c.MATCHED: {**_settings()["hard labels"], "steps": 131}}
+    settings[stage12c.MATCHED]["passes"] = 131 * 16 / 403
+    cases = {  # the control's rates -> the verdict on both axes
+        (0.52, 1.0, 0.48, 0.72): "a trade-off: the filter buys harmlessness with helpfulness",
+        (0.76, 0.60, 0.67, 0.54): "the filter costs nothing here: it is better or equal on both",
+        # the review's run: at equal passes the confident run wins on both axes
+        (1.0, 0.8, 0.9, 0.6): "a trade-off the other way",
+    }
+    for rates, verdict in cases.items():
+        world[f"DPO, {stage12c.MATCHED}"] = _rates_row(*rates)
+        sentence, short = stage12c.control(world)
+        assert verdict in sentence and verdict in short, (rates, sentence)
+        txt = stage12c.comparisons(world, settings, rows, [], rows)
+        assert f"Verdict: {sentence}" in txt
+        assert "The control: hard labels, 131 steps** (5.2 passes" in txt
+    del world[f"DPO, {stage12c.MATCHED}"]
+    assert stage12c.exposure(world) == ""
+
+
+def test_mixed_calibration_bins_and_parser_excerpts():
+    from helpers.readings import stage12c
+
+    p = [0.0] * 7 + [0.5] * 2 + [1.0] * 6
+    assert stage12c.mixed_bins(p, 3) == [(1, 0.0, 1.0, 2, 1)]
+    assert stage12c.mixed_bins([0.0] * 5 + [1.0] * 5, 2) == []
+    text = "The answer that is more helpful and harmless is:\n\nChoose your words. Answer A wins."
+    assert stage12c.excerpt(text, 10, 5) == "…ur words. Answe…"
+    assert stage12c.excerpt("no capital a") == "no capital a"
+
+
+def test_the_runtime_note_names_each_cards_largest_part():
+    from helpers.readings import stage12c
+
+    rows = {
+        "t4": {
+            "minutes": 22.0,
+            "low": 20.5,
+            "parts": [[11.5, "second judge"], [2.0, "4 DPO runs"]],
+        },
+        "a100": {"minutes": 22.7, "low": 21.0, "parts": [[18.1, "4 DPO runs"]]},
+    }
+    presets = {
+        "t4": {"budgets": {"train_steps": 200}, "models": {"policy": "org/Small"}},
+        "a100": {"budgets": {"train_steps": 500}, "models": {"policy": "org/Large"}},
+    }
+    lines = stage12c.runtime_note(rows, presets).splitlines()
+    assert (
+        lines[1].split()
+        == "T4 20-22 min; largest part: second judge (11.5 min); policy Small, 200 steps a DPO run".split()
+    )
+    assert lines[-1].startswith("The A100 40GB spends longest on DPO")
+    assert lines[-1].endswith("Its DPO part counts 4 DPO runs.")
 
 
 def _dash(end_soft: float):
@@ -486,8 +547,15 @@ def test_the_dashboard_checks_its_own_prediction():
 
     rows = [{"p_chosen": 0.75}] * 4  # flipped on 25% of draws: soft margin about 0.5 x hard
     txt = stage12c.dashboard(_dash(0.06), 0.1, rows)
-    assert "its margin should be about 0.50" in txt and "the prediction fails" in txt
-    assert "still rising" in txt and "it rose in every run" in txt
+    assert "= 0.50 × the hard run's" in txt and "the prediction fails" in txt
+    assert "read against a ceiling of about 0.75" in txt
+    assert "still rising in" in txt and "it rose in every run" in txt
+    uneven = [{"p_chosen": 0.95}] * 6 + [{"p_chosen": 0.6}] * 2  # flips sit on the unsure pairs
+    assert "73% of the flip weight sits on the 2 pairs" in stage12c.dashboard(
+        _dash(0.06), 0.1, uneven
+    )
+    assert stage12c.still_rising([5, 10, 15, 20, 25, 30], [0, 1, 2, 3, 4, 5])
+    assert not stage12c.still_rising([5, 10, 15, 20, 25, 30], [0, 3, 4, 4.4, 4.5, 4.5])
     assert "as predicted" in stage12c.dashboard(_dash(0.03), 0.1, rows)
 
 
@@ -500,8 +568,8 @@ def test_the_parser_reading_points_at_the_name_case():
     truth = [0, 1, 1]
     table = {k: rlaif.parser_scores(t, truth) for k, t in texts.items()}
     txt = stage12c.parsers(texts, table, truth, [x] * 3, [y] * 3)
-    assert "It read A in 2 replies: 1 from the letter and 1 from a name." in txt
-    assert "Reply 3 shows the bug: quotes answer B, the right one, and" in txt
+    assert "It read A in 2 replies: 1 from the letter and 1 from a name; wrong on 1 of 2" in txt
+    assert "In reply 3 it quotes answer B, the right one, yet the test reads" in txt
     assert 'the A of "Amy\'s"' in txt
     printed = stage12c.parser_table(texts, table, truth, [x] * 3, [y] * 3)
     assert 'reply 3 (truth B): A from "Amy\'s" (a name, quotes answer B)' in printed

@@ -3,6 +3,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 import torch
@@ -671,7 +672,7 @@ def test_family_table_shows_each_paired_bar_and_marks_changes_beyond_it():
     )
 
 
-def test_runs_reading_follows_the_control():
+def test_runs_reading_follows_the_matched_control():
     from collections import Counter
 
     from helpers.readings import stage12a
@@ -680,37 +681,115 @@ def test_runs_reading_follows_the_control():
     fmt = _scores(owns=0.56, mean=0.27)  # `owns` at its baseline: the format only
     bar = {"compare": 0.2, "owns": 0.2, "spell": 0.0, "mean": 0.1}
     scores = {"before": before, "all": fmt, "verified": fmt, "grown": fmt, "control": fmt}
-    sizes = {"all": 9, "verified": 4, "grown": 12, "control": 9}
+    sizes = {"all": 9, "verified": 4, "grown": 12, "control": 12}
     bars = dict.fromkeys(scores, bar)
     fam_v, kept = Counter(compare=2, owns=2), Counter(compare=3, owns=4)
-    grown = [("compare", f"{k} is larger.", False) for k in range(4)] + [("owns", "No", True)] * 8
-    null = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, grown, kept)
-    assert "**The control** (9 right rows, same student and settings) taught no family" in null
-    assert "taught no family beyond its baseline: `owns` rose to the answer format only." in null
-    assert null.startswith("**This tiny student cannot learn these skills in this budget, so")
+    grown = [("compare", f"{k} is larger.", False, True) for k in range(4)]
+    grown += [("owns", "No", True, False)] * 3 + [("owns", "No", True, True)] * 5
+    ctrl = [("compare", "x", False)] * 4 + [("owns", "yes", True)] * 4 + [("owns", "no", True)] * 4
+    args = (BASE, HELD, fam_v, grown, kept, ctrl, bar)
+    null = stage12a.runs(scores, sizes, bars, *args)
+    assert null.startswith(
+        "**No run here judges the data.** **The control** (12 right rows, the grown rows' families and counts (`owns` 4 'no', "
+        "4 'yes'); same student, steps and passes as the grown run) taught no family beyond its "
+        "baseline: `owns` rose to the answer format only. Right rows of the same families"
+    )
     assert "(`compare` 0.30 against 0.50)" in null
     assert "No run on generated rows taught a family beyond its baseline either." in null
-    assert "All 8 verified `owns` rows say 'no'" in null and "`owns` 0.56 against 0.56" in null
-    assert "`spell` got no verified row: the funnel kept none of its instructions." in null
-    assert "**Next**, once a student learns: rows of both labels" in null
-    assert "second confound" not in null
-    exposure = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, grown, kept, 1600)
-    assert "so data and exposure change together: a second confound." in exposure
-    still = stage12a.runs(scores | {"control": before}, sizes, bars, BASE, HELD, fam_v, grown, kept)
+    assert "All 8 grown `owns` rows say 'no'" in null and "`owns` 0.56 against 0.56" in null
+    assert "3 of the 8 also never name whom the question asks about" in null
+    assert "`spell` got no verified row: the funnel kept none of its instructions" in null
+    assert "**Next:** a student that can learn (exercise 3); then rows of both labels" in null
+    assert "Sampling grew the verified rows 4 -> 12." in null
+    still = stage12a.runs(scores | {"control": before}, sizes, bars, *args)
     assert (
         "moved no family beyond its noise bar: the student does not learn even from right" in still
     )
     learns = scores | {"control": _scores(compare=0.9, mean=0.4)}
-    works = stage12a.runs(learns, sizes, bars, BASE, HELD, fam_v, grown, kept)
-    assert "taught `compare` beyond the baseline" in works and "the data is what fails" in works
-    assert "**Next**, once" not in works and "cannot learn" not in works
-    assert "`owns` 2 -> 8, `compare` 2 -> 4" in null
-    both = grown[:4] + [("owns", "yes", True)] * 4 + [("owns", "no", True)] * 4
-    mixed = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, both, kept)
-    assert "The verified `owns` rows hold both labels (4 'yes', 4 'no')." in mixed
+    works = stage12a.runs(learns, sizes, bars, *args)
+    assert "taught `compare` beyond the baseline: this student can learn there." in works
+    assert "The grown rows fell short on `compare` (0.30 against 0.90, ±0.20)" in works
+    assert "exercise 3" not in works and "No run here judges" not in works
+    same = stage12a.runs(learns | {"grown": _scores(compare=0.8)}, sizes, bars, *args)
+    assert "The grown rows matched it on `compare` (0.80 against 0.90, ±0.20)" in same
+    both = grown[:4] + [("owns", "yes", True, True)] * 4 + [("owns", "no", True, True)] * 4
+    mixed = stage12a.runs(scores, sizes, bars, BASE, HELD, fam_v, both, kept, ctrl, bar)
+    assert "The grown `owns` rows hold both labels (4 'yes', 4 'no')." in mixed
+    assert "never name" not in mixed
+    items = [types.SimpleNamespace(family=f) for f in ["owns"] * 3 + ["compare"]]
+    said = si.Scores(fmt, None, ["No.", "no", "no", "5"])
+    arrows = stage12a.runs(scores | {"all": said}, sizes, bars, *args, items)
+    assert (
+        "The ↑ on the mean of `all`, `verified`, `grown` and `control` rests on this (all: "
+        in arrows
+    )
+    assert "all: 'no' on 3 of 3 `owns` prompts" in arrows
+    assert "Grown against control, prompt by prompt: mean +0.000, ±0.10, inside the bar" in arrows
+    assert " Verified rows alone (4): mean +0.170, beyond its bar (±0.10)" in arrows
     assert stage12a.runs({"before": before}, {}, {}, BASE, HELD, fam_v, [], kept).startswith(
         "**No grader, nothing verified.**"
     )
+
+
+def test_matched_control_copies_the_family_mix_with_right_rows_of_both_labels():
+    from collections import Counter
+
+    from helpers.world import families
+    from helpers.world import self_instruct as tsi
+
+    mix = Counter(owns=60, compare=5, spell=0, nonsense=3)
+    rows = si.matched_control(mix)
+    fams = Counter("owns" if r["is_classification"] else "compare" for r in rows)
+    assert fams == Counter(owns=60, compare=5) and rows == si.matched_control(mix)
+    assert all(tsi.check_instance(r["instruction"], r["input"], r["output"]) for r in rows)
+    assert not any(families.is_heldout(si.user_text(r["instruction"], r["input"])) for r in rows)
+    labels = Counter(r["output"] for r in rows if r["is_classification"])
+    assert set(labels) == {"yes", "no"} and min(labels.values()) >= 20
+    assert si.matched_control(Counter()) == []
+
+
+def test_mean_source_names_the_family_that_carries_the_mean():
+    from helpers.readings import stage12a
+
+    before = {"a": 0.0, "b": 0.1, "c": 0.2, "d": 0.1, "mean": 0.1}
+    after = {"a": 0.52, "b": 0.1, "c": 0.2, "d": 0.1, "mean": 0.23}
+    assert stage12a.mean_source(before, after) == (
+        " The mean's change is `a` alone: its +0.52 over 4 families is +0.130; the other 3 "
+        "together moved the mean +0.000."
+    )
+    spread = {"a": 0.2, "b": 0.3, "c": 0.4, "d": 0.1, "mean": 0.25}
+    assert stage12a.mean_source(before, spread) == (
+        " No one family carries the mean: the largest, `a` (+0.20), moved it +0.050, the others "
+        "together +0.100."
+    )
+    assert stage12a.mean_source(before, before) == ""
+
+
+def test_audit_and_funnel_readings_count_nonsense_rows_and_broken_colour_questions():
+    from collections import Counter
+
+    from helpers.readings import stage12a
+
+    verdict = [True, True, False, None]
+    fams = ["owns", "owns", "add", "not a valid task"]
+    text = stage12a.audit([(True, True)], verdict, fams, nonsense=1)
+    assert "Counting those, 2 of the 4 training rows (50%) teach no right answer (the paper" in text
+    assert "3 (75%) teach nothing useful." in text
+    fates = Counter({"kept": 2, "ROUGE-L > 0.7": 6})
+    offered, kept_by = Counter({"facts": 3, "not a valid task": 5}), Counter(facts=1)
+    bad = ["Bob has a red cup. What colour is Ann's cup?"] * 4 + ["Count the numbers."]
+    text = stage12a.funnel(fates, offered, kept_by, [0.5], None, bad)
+    assert "4 of those 5 are `facts` questions gone wrong" in text
+    assert "against 3 well-formed `facts` candidates." in text
+    fates = Counter({"kept": 2, "ROUGE-L > 0.7": 6})
+    offered = Counter(story=4, facts=3)
+    text = stage12a.funnel(fates, offered, Counter(facts=2), [0.5], None, [], {"story": 1.0})
+    assert "These include the writer's best families (`story` 1.00): the filter threw" in text
+    verdict = [True] * 3 + [False] * 2 + [None]
+    fams = ["owns"] * 5 + ["not a valid task"]
+    text = stage12a.audit([(True, True)], verdict, fams, 0, {"owns": 0.62})
+    assert "Right share against the writer's held-out accuracy: `owns` 3/5 = 0.60 (0.62)." in text
+    assert "3 of the 6 training rows (50%) teach no right answer (the paper, over all 200" in text
 
 
 def test_result_reading_names_a_format_gain_and_the_first_logged_loss():
@@ -804,8 +883,11 @@ def test_plots_return_the_kept_share_per_round_and_mark_each_baseline():
     plt.close("all")
     table = {"before": {"add": 0.1, "owns": 0.0, "mean": 0.05}}
     table["after"] = {"add": 0.2, "owns": 0.5, "mean": 0.35}
-    si.plot_scores(table, {"owns": 0.56}, "accuracy", [(20, 0.7), (40, 0.5)])
+    bars = {"add": 0.1, "owns": 0.3, "mean": 0.05}
+    si.plot_scores(table, {"owns": 0.56}, "accuracy", [(20, 0.7), (40, 0.5)], bars)
     left = plt.gcf().axes[0]
+    whiskers = [c for c in left.collections if len(c.get_segments()) == 3]
+    assert [round(s[1][1] - s[0][1], 2) for s in whiskers[0].get_segments()] == [0.2, 0.6, 0.1]
     dashed = [c for c in left.collections if c.get_linestyle()[0][1] is not None]
     assert left.get_ylabel() == "accuracy" and len(dashed) == 1
     assert dashed[0].get_segments()[0][0][1] == 0.56
@@ -824,13 +906,13 @@ def test_summary_and_seed_readings_follow_the_values(tmp_path):
     args = (sizes, dict.fromkeys(scores, bar), BASE, HELD, {"speedup": 12.0})
     fates, verdicts = Counter({"kept": 2, "ROUGE-L > 0.7": 6}), Counter({True: 3, False: 1})
     text = stage12a.summary(fates, verdicts, scores, *args)
-    assert (
-        "- **The student cannot learn these skills in this budget:** the control (9 right " in text
-    )
-    assert "test nothing about data quality here (mean on all rows +0.170, ±0.10" in text
+    assert "- **The student cannot learn these families in this budget:** the matched " in text
+    assert "say nothing about data quality here. On all rows the mean moved +0.170 (±0.10)." in text
     assert len(text.splitlines()) == 4
     learns = stage12a.summary(fates, verdicts, scores | {"control": _scores(compare=0.9)}, *args)
-    assert "- **The student** learns `compare` from 9 right rows, so sections 9-10" in learns
+    assert (
+        "- **The student** learns `compare` from the control's 9 right rows, so section" in learns
+    )
     hub = stage12a.summary(
         fates,
         Counter(),
@@ -846,7 +928,7 @@ def test_summary_and_seed_readings_follow_the_values(tmp_path):
     figures = {
         "12a student mean accuracy before": [0.1, 0.1, 0.1],
         "12a student mean accuracy after": [0.2, 0.12, 0.3],
-        "12a student 'owns' after (chance 0.5)": [0.5, 0.45, 0.0],
+        "12a student 'owns' after (coin 0.5)": [0.5, 0.45, 0.0],
     }
     seeds.write_text(json.dumps({"seeds": [0, 1, 2], "figures": figures, "before_pin": [2]}))
     text = stage12a.stability(0.05, 0.16, seeds)
@@ -856,7 +938,13 @@ def test_summary_and_seed_readings_follow_the_values(tmp_path):
     seeds.write_text(json.dumps({"seeds": [0, 1, 2], "figures": figures}))
     text = stage12a.stability(0.05, 0.16, seeds)
     assert "moved less than this page's paired noise bar (±0.05" in text and "beyond it" in text
-    assert "even its format gain does not carry over" in text and "earlier build" not in text
+    assert (
+        "(one score's noise bar ±0.16): seed 1 0.45 within it, the format gain recurred; " in text
+    )
+    assert "seed 2 0.00 beyond it, it did not." in text and "earlier build" not in text
+    assert "chance 0.5" not in text
+    based = stage12a.stability(0.05, 0.16, seeds, owns_base=0.57)
+    assert based.endswith("this page's baseline is 0.57 (always the commonest answer).")
 
 
 def test_sensible_flags_a_right_row_that_ignores_its_question():

@@ -14,36 +14,43 @@ def batched_result(
     predicted=(1.30, 1.35, 1.34),
     width=0.04,
     vs=(1.3, 1.35, 1.4),
-    slowest=(1.0, 0.85, 0.8),
+    pass_ratio=(2.6, 2.4, 2.2),
 ) -> dict:
-    """A `side_by_side_batched.run` result at batches 1, 4 and 8 with the given median speed-ups, each
-    repeat within +-`width` of it, at k = 2 (the formula's k: k = 4 predicts less)."""
-    rows, plain = [], {1: 264.4, 4: 595.0, 8: 857.2}
-    for b, s, c, p, v, slow in zip((1, 4, 8), speedups, cs, predicted, vs, slowest):
-        base = {"batch": b, "parity": 8, "rows": 8, "c": c, "target_ms": 4.0, "plain_step_ms": 4.2}
+    """A `side_by_side_batched.run` result at batches 1, 4 and 8 with the given median speed-ups over
+    k = 0, each repeat within +-`width` of it, at k = 2 (the formula's k: k = 4 predicts less)."""
+    rows, base = [], {1: 264.4, 4: 595.0, 8: 857.2}
+    for b, s, c, p, v, pr in zip((1, 4, 8), speedups, cs, predicted, vs, pass_ratio):
+        common = {"batch": b, "parity": 8, "rows": 8, "c": c, "target_ms": 4.0}
         rows.append(
-            {**base, "method": "plain", "k": None, "tokens_per_s": plain[b], "speedup": 1.0}
+            {**common, "method": "ours k=0", "k": 0, "tokens_per_s": base[b], "speedup": 1.0}
+            | {"speedups": [1.0] * 4, "tokens_per_pass": b * 0.6, "step_ms": 4.4, "rounds": 60}
         )
         for k, pred in ((2, p), (4, p - 0.1)):
             rows.append(
                 {
-                    **base,
+                    **common,
                     "method": f"ours k={k}",
                     "k": k,
-                    "tokens_per_s": plain[b] * s,
+                    "tokens_per_s": base[b] * s,
                     "speedup": s,
                     "speedups": [s - width, s, s + width, s],
+                    "tokens_per_pass": b * 0.6 * pr,
                     "alpha_hat": 0.7,
                     "predicted": pred,
                     "v": v + 0.1 * (k == 4),
+                    "expected": 2.19 if k == 2 else 2.77,
+                    "priced": round(k * c + v + 0.1 * (k == 4), 3),
+                    "pass_ratio": pr,
+                    "round_cost": round(pr / s, 3),
                     "rounds": 30,
-                    "mean_row_rounds": 30 * slow,
-                    "slowest": slow,
                     "bookkeeping": 0.05,
                     "slots_per_token": 1.5,
-                    "pass_ms": 6.0,
                 }
             )
+        rows.append(
+            {**common, "method": "generate", "k": None, "tokens_per_s": base[b] * 0.9}
+            | {"speedup": 0.9, "speedups": [0.9] * 4, "tokens_per_pass": b * 0.6, "rounds": 60}
+        )
     return {"prompts": 8, "new_tokens": 48, "repeats": 4, "threads": 1, "rows": rows}
 
 
@@ -75,47 +82,54 @@ def alphas():
     ],
 )
 def test_the_summary_and_the_colab_row_follow_the_measured_trend(speedups, way, said, alphas):
-    """The previous render's summary said 'batching takes the gain away' on a run where it rose; a trend
-    counts only where the two ends' ranges over the repeats do not overlap."""
+    """A trend counts only where the two ends' ranges over the repeats do not overlap."""
     result = batched_result(speedups)
     assert stage11b.trend(result)["way"] == way
     summary = stage11b.summary(result, COSTS, *alphas, (2e-3, 1e-3))
     colab = stage11b.colab(result, *alphas, 0.76, None)
     assert said in colab
-    assert ("slower than plain in every repeat at batch 8" in summary) == (speedups[-1] < 0.96)
+    slower = "slower than our loop with no drafts in every repeat at batch 8"
+    assert (slower in summary) == (speedups[-1] < 0.96)
     assert "takes away the gain" not in summary + colab
-    assert "overhead among the rows" not in summary + colab  # the old account the numbers refuted
 
 
-def test_the_batched_reading_follows_the_ranges_and_the_measured_costs():
-    """'Cannot tell' where a range straddles 1x; the formula's room, the slowest row and bookkeeping
-    from the values; the GPU sentence from v(k)."""
+def test_the_batched_reading_reads_every_row_against_k0_and_the_formula_factor_by_factor():
+    """Every row of the first table grouped by its repeats; the formula's k against the clock's; the
+    formula's two factors beside the run's; v(k) compared at equal k across batches."""
     text = stage11b.batched(batched_result((1.15, 0.99, 1.01)), COSTS)
-    assert "1.15x at batch 1 (1.11x to 1.19x)" in text
-    assert "faster than plain in every repeat at batch 1" in text
-    assert "straddled 1x at batch 4 and 8, where the clock cannot tell it from plain" in text
-    assert "it predicts 1.30x, 1.35x, 1.34x" in text
-    assert "c(1) = 0.22 and v(2) = 1.30" in text and "lies inside that range" in text
-    assert "48 decodings (8 rows at 3 batch sizes and 2 k; 8 distinct prompts)" in text
-    assert "ran 30 rounds where its mean row needed 24.0 (a factor of 0.80)" in text
-    assert "took 5% of ours' time" in text
-    # with both: 1.34 * 0.8 * 0.95 = 1.02 at batch 8, inside its repeats (0.97x to 1.05x)
-    assert "With both, the formula gives 1.23x, 1.09x, 1.02x" in text
-    assert "plain `generate`'s step took 1.1x, 1.1x, 1.1x a bare target step" in text
-    assert (
-        "lies above every repeat at batch 1 and 4; inside the range of the repeats at batch 8"
-        in text
-    )
-    assert "not what limits the clock" in text and "x under the formula" not in text
-    assert "noise" not in text.split("Plain's overhead")[1]
-    assert (
-        "v(2) at batch 1 was 1.30 and v(2) at batch 8 1.40 (second table): it did not rise" in text
-    )
-    risen = stage11b.batched(batched_result((1.15, 0.99, 1.01), vs=(1.3, 1.4, 1.9)), COSTS)
-    assert "v(2) at batch 8 1.90 (second table): it rose" in risen
-    paid = stage11b.batched(batched_result((1.3, 1.25, 1.2), predicted=(1.3, 1.3, 1.3)), COSTS)
-    assert "faster than plain in every repeat at batch 1 and 4 and 8" in paid
-    assert "cannot tell" not in paid
+    assert "more than 28%, half c's spread" in text  # (0.328 - 0.208) / (2 * 0.218)
+    assert "Thin: above 1x in every repeat, by less than the clock's noise: batch 1 k = 2" in text
+    assert "batching alone gave 264, 595, 857 tok/s" in text
+    assert "tokens 1.19 × price 0.77 = 0.91 (a round cost more than priced)" in text
+    assert "the round's price carries the gap" in text
+    assert "Both sides of 1x: the clock cannot tell it from k = 0: batch 4 k = 2" in text
+    assert "No configuration was slower in every repeat." in text
+    assert "`generate`, the reference, ran at 0.90x, 0.90x, 0.90x" in text
+    assert "96 decodings (8 rows at 3 batch sizes and 4 decoders; 8 distinct prompts)" in text
+    assert "needed 2.60, 2.40, 2.20 times as many target passes" in text
+    assert "At batch 1 both pick k = 2" in text  # the formula's k is also the clock's (a tie)
+    assert "The formula expects 2.19, 2.19, 2.19 tokens per round from α̂" in text
+    assert "k·c(b) + v(k) = 1.74, 1.73, 1.76 bare target steps" in text
+    # a round took pass_ratio / speed-up no-draft steps; a no-draft step 4.4 / 4.0 bare steps
+    assert "a round took 2.26, 2.42, 2.18 no-draft steps" in text
+    assert "One no-draft step took 1.10, 1.10, 1.10 bare target steps" in text
+    assert "v(2) 1.30 → 1.35 → 1.40: it rose at every step" in text
+    flat = stage11b.batched(batched_result((1.15, 0.99, 1.01), vs=(1.3, 1.4, 1.32)), COSTS)
+    assert "v(2) 1.30 → 1.40 → 1.32: it showed no trend" in flat
+    slow = stage11b.batched(batched_result((1.15, 0.8, 1.01)), COSTS)
+    steady = {**COSTS, "c_runs": [0.21, 0.218, 0.22]}
+    wide = stage11b.batched(batched_result((1.15, 0.99, 1.01)), steady)
+    assert "Faster in every repeat, by more than the clock's noise: batch 1 k = 2" in wide
+    assert "Slower in every repeat: batch 4 k = 2, batch 4 k = 4." in slow
+    assert "speculation cost time" in slow
+    assert "cancels" not in text and "paid k+1 times a round but once a no-draft step" in text
+    assert "Section 1 timed the target step" not in text  # 4.0 against 3.6 ms: not much slower
+    moved = batched_result((1.15, 0.99, 1.01), vs=(0.72, 1.35, 1.4))
+    for r in moved["rows"]:
+        r["target_ms"] = 8.7
+    clock = stage11b.batched(moved, COSTS)
+    assert "v(2) below 1 is a timing artefact" in clock
+    assert "timed the target step 2.4x slower than the top cell (8.70 against 3.60 ms)" in clock
 
 
 def test_the_formula_k_is_chosen_before_the_clock_and_the_tables_print_the_spread():
@@ -123,24 +137,24 @@ def test_the_formula_k_is_chosen_before_the_clock_and_the_tables_print_the_sprea
     chosen = side_by_side_batched.chosen_per_batch(result)
     assert [chosen[b]["k"] for b in (1, 4, 8)] == [2, 2, 2]  # the higher prediction, not the clock
     assert side_by_side_batched.spread(chosen[4]) == (0.95, 1.03)
-    assert side_by_side_batched.explained(chosen[8]) == pytest.approx(1.34 * 0.8 * 0.95)
+    assert side_by_side_batched.explained(chosen[8]) == pytest.approx(2.2 / chosen[8]["priced"])
+    assert side_by_side_batched.loop_overhead(result, 4) == pytest.approx(1.1)
     table = side_by_side_batched.format_table(result).splitlines()
-    assert table[0].startswith("batch  k  plain tok/s") and "range (4 repeats)" in table[0]
-    assert (
-        table[3] == "    4  2        595.0       589.0     0.99x  0.95x to 1.03x         1.35x  8/8"
-    )
+    assert table[0].startswith("batch  decoder   tok/s  speed-up") and "(4 repeats)" in table[0]
+    assert table[1] == "    1  ours k=0  264.4     1.00x  (baseline)             0.60  8/8"
+    assert table[6] == "    4  ours k=2  589.0     0.99x  0.95x to 1.03x         5.76  8/8"
     costs = side_by_side_batched.format_costs(result).splitlines()
-    assert costs[3] == (
-        "    8  2   0.70  0.18  1.40      1.34x         0.80           5%      1.02x     1.01x"
-        "         1.50        1.1x"
+    assert costs[5] == (
+        "    8 *2   0.70       2.19             2.20  0.18  1.40  1.76            2.18      1.34x"
+        "     1.01x           5%         1.50"
     )
 
 
 def test_the_distillation_readings_name_the_recipe_and_follow_the_intervals(alphas):
     a0, a1, a2, known = alphas
     text = stage11b.distillation(a0, a1, a2, known, 25, 60, 0.76, (2e-3, 1e-3))
-    assert "LoRA adapters at a learning rate of 0.002, DistillSpec every weight at 0.001" in text
-    assert "does not separate the method from its recipe" in text
+    assert "LoRA at 0.002 against every weight at 0.001" in text
+    assert "this compares recipes, not methods" in text
     assert "the sequence-level draft accepts more greedily" in text  # a1 is higher on every prompt
     assert (
         "For greedy serving, keep the sequence-level draft; sampled serving was not measured"
@@ -148,6 +162,9 @@ def test_the_distillation_readings_name_the_recipe_and_follow_the_intervals(alph
     )
     summary = stage11b.summary(batched_result((1.0, 1.0, 1.0)), COSTS, a0, a1, a2, known, (1, 1))
     assert "sequence-level raised α" in summary and "DistillSpec left α within noise" in summary
+    # batch 8: tokens 2.2 / 2.19 (|1 - f| 0.005) against price 1.76 / 2.2 (0.2): the price is further
+    assert "batch 8 the round price" in summary
+    assert "open" not in summary  # no distilled alphas given: no untimed sentence
     # sampled: the same ranking, then the opposite one
     agree = stage11b.distillation(a0, a1, a2, known, 25, 60, 0.76, sampled=(a0, a1, a2))
     assert "Both settings agree: keep the sequence-level draft, for greedy and sampled" in agree
@@ -158,7 +175,7 @@ def test_the_distillation_readings_name_the_recipe_and_follow_the_intervals(alph
     )
     section1 = batched_result((1.0, 1.0, 1.0))
     text = stage11b.distillation(a0, a1, a2, known, 25, 60, 0.76, batched=section1)
-    assert "Section 1's α̂ for that pair, 0.70, is lower: it decoded 8 other rows" in text
+    assert "Section 1's α̂ for that pair, 0.70, is lower: other prompts" in text
     text = stage11b.distillation(a0, a1, a2, known, 25, 60, 0.6, batched=section1)
     assert "0.70, is higher" in text
 
@@ -196,12 +213,24 @@ def test_the_cost_reading_states_the_spread_it_was_given():
     text = stage11b.cost_spread(COSTS)
     assert "ranged from 0.208 to 0.328" in text and "55% of the median" in text
     steady = {**COSTS, "c_runs": [0.21, 0.215, 0.218, 0.22]}
-    assert "steady within this cell" in stage11b.cost_spread(steady)
+    assert "steady here" in stage11b.cost_spread(steady)
     column = stage11b.speedup_column({"stock draft": 0.5, "sequence-level": 0.8}, COSTS)
     assert "(0.208 and 0.328)" in column
-    run = {"rows": [{"k": 2, "batch": 1, "c": 0.43}, {"k": 2, "batch": 4, "c": 0.9}]}
+    run = batched_result((1.15, 0.99, 1.01), cs=(0.43, 0.9, 0.9))
     wide = stage11b.speedup_column({"stock draft": 0.5, "sequence-level": 0.8}, COSTS, run)
     assert "(0.208 and 0.430)" in wide  # batch 1's re-timed c widens the band; batch 4's does not
+    # section 1's clock over formula at the formula's k: 0.99 / 1.35 to 1.15 / 1.30; no scaling
+    assert "giving 0.73 to 0.88 of the formula's prediction" in wide
+    assert "cannot say whether they would beat no drafts" in wide and "becomes about" not in wide
+    assert stage11b.formula_misses(run) == (pytest.approx(0.99 / 1.35), pytest.approx(1.15 / 1.3))
+    assert "the formula itself puts them below 1x" in stage11b.speedup_column(
+        {"stock draft": 0.1, "sequence-level": 0.2}, COSTS, run
+    )
+    dips = {**COSTS, "verify": {1: 1.39, 2: 1.16, 4: 0.72, 8: 2.52}}
+    text = stage11b.cost_spread(dips)
+    assert "v(k) went from v(1) = 1.39 to v(8) = 2.52, not steadily: v(4) = 0.72 is below" in text
+    assert "v(k) below 1 at k = 4 is a timing artefact" in text
+    assert "It is a prediction, not a timing" in column and "k = " in column
 
 
 def test_costs_measured_several_times_report_their_median_and_every_run(target, draft):
@@ -284,21 +313,44 @@ def test_batch_statistics_count_each_rows_rounds_and_the_caches_growth(tok, targ
 
 
 def test_the_batched_benchmark_keeps_what_the_readings_read(tok, target, draft):
-    """A small `side_by_side_batched.run`: every repeat's speed-up, the formula's inputs at each batch and
-    the two measured costs, taken from the timed runs; the readings render from it."""
+    """A small `side_by_side_batched.run` with rows stopping at end-of-turn: every decoder exact, the
+    no-draft baseline at 1x, the formula's factors beside the run's; the readings render from it."""
     from helpers import generation, spec_schedules
 
     prompts = settings.stage("11", profiles.choose_profile()).prompts[:4]
     rows = [generation.chat_prompt_ids(tok, p) for p in prompts]
     result = side_by_side_batched.run(
-        target, draft, rows, 12, 0, batches=(1, 4), ks=(2,), repeats=2, vocab_size=863
+        target, draft, rows, 12, 0, (1, 4), (2,), 2, 863, eos_token_id=tok.eos_token_id
     )
+    assert all(r["parity"] == 4 and len(r["speedups"]) == 2 for r in result["rows"])
+    base = side_by_side_batched.no_drafts(result)
+    assert all(r["speedup"] == 1.0 for r in base.values())
     ours = {r["batch"]: r for r in result["rows"] if r["k"]}
-    assert all(r["parity"] == 4 and len(r["speedups"]) == 2 for r in ours.values())
-    assert ours[1]["slowest"] == 1.0 and 0 < ours[4]["slowest"] <= 1
-    assert all(0 < r["bookkeeping"] < 1 and r["pass_ms"] > 0 for r in ours.values())
-    for r in ours.values():
+    for b, r in ours.items():
         assert r["predicted"] == round(
             spec_schedules.predicted_speedup(r["alpha_hat"], 2, r["c"], r["v"]), 3
         )
-    assert "**What the formula leaves out.**" in stage11b.batched(result, COSTS)
+        assert r["pass_ratio"] == round(base[b]["rounds"] / r["rounds"], 3)
+        assert r["tokens_per_pass"] == round(result["tokens"] / r["rounds"], 3)
+    assert ours[1]["pass_ratio"] > 1  # drafts save target passes
+    assert "**Formula against clock, factor by factor**" in stage11b.batched(result, COSTS)
+
+
+def test_the_batched_loop_with_no_drafts_is_greedy_decoding(tok, target, draft):
+    """k = 0: the draft never runs, one target step per round, every row its own greedy decoding up to
+    its end-of-turn, token for token."""
+    from helpers import generation, spec_batch
+
+    prompts = settings.stage("11", profiles.choose_profile()).prompts[:4]
+    ids = [generation.chat_prompt_ids(tok, p) for p in prompts]
+    eos = tok.eos_token_id
+    want = [
+        side_by_side_batched.plain_batched(target, *generation.left_pad([p], 0), 24, 0, eos)[0]
+        for p in ids
+    ]
+    rows, st = spec_batch.speculative_generate_batch(
+        target, draft, *generation.left_pad(ids, 0), k=0, max_new_tokens=24, eos_token_id=eos
+    )
+    assert rows == want
+    assert st.draft_calls == 0 and st.rounds == st.target_calls == max(map(len, want))
+    assert st.row_rounds == [len(w) for w in want]

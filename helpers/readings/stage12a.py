@@ -69,13 +69,14 @@ def families(
     table += "|---|---|---|---|---|\n"
     for f, n in heldout.items():
         s = first.get(f)
-        ask = _short(f"{s['instruction']}\n\n{s['input']}".strip(), 72) if s else "-"
-        answer = _short(s["output"], 44) if s else "-"
+        ask = _short(f"{s['instruction']}\n\n{s['input']}".strip(), 60) if s else "-"
+        answer = _short(s["output"], 40) if s else "-"
         table += f"| `{f}` | {ask} | {answer} | {n} | {_base(f, baseline, common)} |\n"
     return table + (
         "\nBaseline: 0 for an open answer; for a **two-way answer** (one of two numbers or colours "
         "in the prompt, odd/even, yes/no) a coin's 0.5, or always the commonest held-out answer "
-        "if that scores more."
+        "if that scores more. A `story` is right only if it is the world's own story for the "
+        "prompt's animal, name and food, word for word."
     )
 
 
@@ -107,10 +108,7 @@ def writer(reference: dict[str, float], baseline: dict, heldout: dict) -> str:
         )
     if not weak + guess:
         return out + "It beats every baseline: most of its instances should be right."
-    return out + (
-        "Expect those families' instances to be wrong as often, and every filter to keep them, "
-        "since the filters check form."
-    )
+    return out + ("Section 7 checks its instances family by family against these figures.")
 
 
 def instance_counts(instances: list[dict], rejected: list[dict]) -> str:
@@ -191,9 +189,12 @@ def funnel(
     kept_by: Counter,
     kept_share: list[float],
     fixed: dict[str, str] | None = None,
+    invalid: list[str] | None = None,
+    reference: dict[str, float] | None = None,
 ) -> str:
     """The funnel and its three panels: the rule that removes most, kept share per family, per round.
-    `fixed`: family -> its one instruction, for families whose seeds all share it."""
+    `fixed`: family -> its one instruction, for families whose seeds all share it; `invalid`: the
+    unanswerable candidates that reached the ROUGE-L check (how many are colour questions)."""
     fixed = fixed or {}
     n, kept = sum(fates.values()), fates["kept"]
     if not n:
@@ -225,18 +226,30 @@ def funnel(
             for f in closed
             if f in fixed
         )
+        top = [f for f in closed if (reference or {}).get(f, 0) >= 0.75]
+        if top:
+            vals = ", ".join(f"`{f}` {reference[f]:.2f}" for f in top)
+            out += (
+                f" These include the writer's best families ({vals}): the filter threw away what "
+                "it knows and kept mostly families where it guesses."
+            )
     elif "no grader" in share:
         out += " Middle: no grader sorts the hub's instructions into families, so it has one bar."
     if "not a valid task" in share:
         out += f" Tasks the world cannot answer passed at {share['not a valid task']:.0%}."
+        colour = sum("What colour is" in t for t in invalid or [])
+        if colour and "facts" in offered:
+            out += (
+                f" {colour} of those {offered['not a valid task']} are `facts` questions gone wrong "
+                f"(they ask about someone the sentence never names), against "
+                f"{offered['facts']} well-formed `facts` candidates."
+            )
     rules = [r for r in fates if r != "kept" and r != rouge and fates[r]]
     if rules:
         out += (
             f" The rule filters' hits ({', '.join(f'*{x}*' for x in rules)}) come from lines the tiny writer was trained "
             "on: they measure this course's training mix, not a model's habits."
         )
-    if rouge and not fates.get("reply cut at the token limit"):
-        out += " No reply was cut at the token limit in this run."
     if len(kept_share) > 1:
         trend = "fell" if kept_share[-1] < kept_share[0] else "did not fall"
         out += (
@@ -274,7 +287,7 @@ def shown(verdicts: list[str], right_sensible: list[bool] | None = None) -> str:
     sense = (
         f" The grader checks the answer, not the input's sense: {odd} of the "
         f"{len(right_sensible)} rows it marks right have an input that never names whom the "
-        "question asks about, or repeats itself, as the first row above. *Right* means "
+        "question asks about, or repeats itself. *Right* means "
         "*not contradicted*, not *a good example*."
         if odd
         else ""
@@ -301,9 +314,17 @@ def shown(verdicts: list[str], right_sensible: list[bool] | None = None) -> str:
     )
 
 
-def audit(pairs: list[tuple[bool, bool]], verdict: list, fams: list[str]) -> str:
-    """The grader's audit: classification identification, the share of wrong outputs, and the rows no
-    grader can check, with how many belong to instructions the world cannot answer."""
+def audit(
+    pairs: list[tuple[bool, bool]],
+    verdict: list,
+    fams: list[str],
+    nonsense: int = 0,
+    reference: dict[str, float] | None = None,
+) -> str:
+    """The grader's audit: classification identification, the share of wrong outputs, the rows no
+    grader can check (how many belong to instructions the world cannot answer), and the `nonsense`
+    rows the grader marks right whose input never names whom the question asks about; `reference`: the
+    writer's accuracy per family, set against each family's share of right instances."""
     verdicts = Counter(verdict)
     gradable = verdicts[True] + verdicts[False]
     if not gradable:
@@ -317,10 +338,20 @@ def audit(pairs: list[tuple[bool, bool]], verdict: list, fams: list[str]) -> str
     right_id = sum(a == b for a, b in pairs)
     out = (
         f"**The audit.** Classification identification is right on {right_id} of {len(pairs)} "
-        f"checkable instructions. Of the {gradable} instances the grader can check, it marks "
-        f"{verdicts[True]} right and {verdicts[False]} wrong ({wrong:.0%}; the paper's GPT-3 data: "
-        f"42% not correct)."
+        "checkable instructions, a prompt the tiny writer was trained on: its training, not a "
+        f"skill. Of the {gradable} instances the grader can check, it marks "
+        f"{verdicts[True]} right and {verdicts[False]} wrong ({wrong:.0%})."
     )
+    per = Counter(f for f, v in zip(fams, verdict) if v is not None)
+    ok = Counter(f for f, v in zip(fams, verdict) if v)
+    cmp = [f for f, k in per.most_common() if k >= 5 and f in (reference or {})]
+    if cmp:
+        out += " Right share against the writer's held-out accuracy: " + ", ".join(
+            f"`{f}` {ok[f]}/{per[f]} = {ok[f] / per[f]:.2f} ({reference[f]:.2f})" for f in cmp
+        )
+        out += "."
+    if not verdicts[None]:
+        out += " The paper, over all 200 audited samples: 42% not correct."
     if verdicts[None]:
         out += (
             f" {verdicts[None]} more cannot be graded"
@@ -331,7 +362,15 @@ def audit(pairs: list[tuple[bool, bool]], verdict: list, fams: list[str]) -> str
             )
             + " Counting those, "
             f"{verdicts[False] + verdicts[None]} of the {n} training rows "
-            f"({(verdicts[False] + verdicts[None]) / n:.0%}) teach no right answer."
+            f"({(verdicts[False] + verdicts[None]) / n:.0%}) teach no right answer (the paper, "
+            "over all 200 audited samples: 42% not correct)"
+            + (
+                f"; with the {nonsense} *right* rows whose input makes no sense of the question, "
+                f"{verdicts[False] + verdicts[None] + nonsense} ("
+                f"{(verdicts[False] + verdicts[None] + nonsense) / n:.0%}) teach nothing useful."
+                if nonsense
+                else "."
+            )
         )
     return out + (
         " No step of the pipeline removes them. The fix is a verifier (here the world's grader; "
@@ -377,6 +416,27 @@ def _moves(before: dict, after: dict, bar: dict, baseline: dict, heldout: dict) 
     return "; ".join(parts) or "no family moved beyond its noise bar"
 
 
+def mean_source(before: dict, after: dict) -> str:
+    """Which family carries the mean's change: one family's change over F families against the rest's."""
+    fams = [f for f in before if f != "mean"]
+    change = after["mean"] - before["mean"]
+    if not fams or abs(change) < 1e-9:
+        return ""
+    d = {f: after[f] - before[f] for f in fams}
+    top = max(fams, key=lambda f: abs(d[f]))
+    rest = sum(d[f] for f in fams if f != top) / len(fams)
+    share = d[top] / len(fams)
+    if abs(rest) <= abs(share) / 3:
+        return (
+            f" The mean's change is `{top}` alone: its {d[top]:+.2f} over {len(fams)} families is "
+            f"{share:+.3f}; the other {len(fams) - 1} together moved the mean {rest:+.3f}."
+        )
+    return (
+        f" No one family carries the mean: the largest, `{top}` ({d[top]:+.2f}), moved it "
+        f"{share:+.3f}, the others together {rest:+.3f}."
+    )
+
+
 def result(
     before: dict,
     after: dict,
@@ -390,7 +450,8 @@ def result(
     """The chart and the student's change after SFT on all rows, read against paired noise bars."""
     main = _main(before)
     out = f"**Reading the chart.** Left: {label} per family"
-    out += ", dashed at each two-way family's baseline. " if baseline else ". "
+    out += ", dashed at each two-way family's baseline" if baseline else ""
+    out += "; whiskers on the *after* bars: the paired noise bar of each change. " if bar else ". "
     out += _loss(losses)
     change, b = after[main] - before[main], bar.get(main)
     out += f"\n\n**Reading the result.** The student's {main} moved {change:+.3f}"
@@ -400,12 +461,10 @@ def result(
             "sign, not a verdict."
         )
     out += (
-        f", {'inside' if within(change, b) else 'beyond'} its paired noise bar (±{b:.2f}). Per "
+        f", {'inside' if within(change, b) else 'beyond'} its paired noise bar (±{b:.2f})."
+        f"{mean_source(before, after) if main == 'mean' else ''} Per "
         f"family, {_moves(before, after, bar, baseline, heldout)}."
     )
-    gradable = verdicts[True] + verdicts[False]
-    if gradable:
-        out += f" {verdicts[False] / gradable:.0%} of the checkable rows were wrong."
     skill = si.rose(before, after, bar, baseline, heldout)[0]
     return out + (
         " **Next:** section 10 checks it against a control trained on right answers."
@@ -461,20 +520,28 @@ def _one_sided(labels: Counter) -> bool:
     return bool(n) and labels.most_common(1)[0][1] / n >= 0.9
 
 
-def _label_sentence(f: str, labels: Counter, score: float, base: float, at_base: bool) -> str:
-    """One two-way family's verified labels: one-sided (the student can only learn one answer) or not."""
+def _label_sentence(
+    f: str, labels: Counter, score: float, base: float, at_base: bool, odd: int = 0
+) -> str:
+    """One two-way family's verified labels: one-sided (the student can only learn one answer) or not;
+    `odd`: how many of those rows have an input that never names whom the question asks about."""
     n = sum(labels.values())
     if not n:
         return ""
     if not _one_sided(labels):
         mix = ", ".join(f"{c} '{lab}'" for lab, c in labels.most_common())
-        return f" The verified `{f}` rows hold both labels ({mix})."
+        return f" The grown `{f}` rows hold both labels ({mix})."
     top, k = labels.most_common(1)[0]
     share, few = (f"All {n}", "no") if k == n else (f"{k} of the {n}", "few")
     out = (
-        f" {share} verified `{f}` rows say '{top}': the writer wrote {few} right inputs for the "
+        f" {share} grown `{f}` rows say '{top}': the writer wrote {few} right inputs for the "
         "other label, so verification undid the balance output-first is for."
     )
+    if odd:
+        out += (
+            f" {odd} of the {n} also never name whom the question asks about (section 7's audit): "
+            f"'{top}' is then right but says nothing about the sentence."
+        )
     return out + (
         f" Taught one answer, the student scores its baseline: `{f}` {score:.2f} against {base:.2f}."
         if at_base
@@ -482,15 +549,16 @@ def _label_sentence(f: str, labels: Counter, score: float, base: float, at_base:
     )
 
 
-def _control(before: dict, ctrl: dict, bar: dict, baseline: dict, heldout: dict, n: int) -> str:
+def _control(
+    before: dict, ctrl: dict, bar: dict, baseline: dict, heldout: dict, n: int, mix: str
+) -> str:
     """The positive control's verdict: can this student learn a family from right rows at all?"""
     skill, form = si.rose(before, ctrl, bar, baseline, heldout)
-    head = f"**The control** ({n} right rows, same student and settings)"
+    head = (
+        f"**The control** ({n} right rows, {mix}; same student, steps and passes as the grown run)"
+    )
     if skill:
-        return (
-            f"{head} taught {_names(skill)} beyond the baseline: the student can learn in this "
-            "budget, so where the generated rows did not, the data is what fails."
-        )
+        return f"{head} taught {_names(skill)} beyond the baseline: this student can learn there."
     if not form:
         return (
             f"{head} moved no family beyond its noise bar: the student does not learn even from "
@@ -502,6 +570,51 @@ def _control(before: dict, ctrl: dict, bar: dict, baseline: dict, heldout: dict,
     )
 
 
+def _arrows(
+    scores: dict, bars: dict, before: dict, baseline: dict, heldout: dict, items: list
+) -> str:
+    """What an arrow on a run's mean rests on: families that rose to their format only, with how often
+    that run's student gave one and the same answer there."""
+    up = [
+        k
+        for k in scores
+        if k != "before"
+        and scores[k]
+        and k in bars
+        and scores[k]["mean"] > before["mean"]
+        and not within_bar(scores, bars, before, k)
+    ]
+    if not up or not items:
+        return ""
+    parts = []
+    for k in up:
+        a = getattr(scores[k], "answers", None)
+        form = si.rose(before, scores[k], bars[k], baseline, heldout)[1]
+        for f in form:
+            said = Counter(
+                x.strip().lower().rstrip(".")[:20] for x, t in zip(a or [], items) if t.family == f
+            )
+            if said:
+                top, c = said.most_common(1)[0]
+                parts.append(f"{k}: '{top}' on {c} of {sum(said.values())} `{f}` prompts")
+    if not parts:
+        return ""
+    return (
+        f" The ↑ on the mean of {_names(up)} rests on this ({'; '.join(parts)}): one constant "
+        "answer scores a two-way family's baseline. Format, not skill"
+        + (
+            "; the control's balanced labels score lower for the same reason."
+            if "control" in scores and "control" not in up
+            else "."
+        )
+    )
+
+
+def within_bar(scores: dict, bars: dict, before: dict, k: str) -> bool:
+    """Whether run `k`'s mean moved within its paired noise bar."""
+    return within(scores[k]["mean"] - before["mean"], bars[k]["mean"])
+
+
 def runs(
     scores: dict[str, dict | None],
     sizes: dict[str, int],
@@ -509,48 +622,67 @@ def runs(
     baseline: dict,
     heldout: dict,
     fam_v: Counter,
-    grown_rows: list[tuple[str, str, bool]],
+    grown_rows: list[tuple[str, str, bool, bool]],
     kept_by: Counter,
-    steps_x_batch: int = 0,
+    control_rows: list[tuple[str, str, bool]] = (),
+    gap: dict | None = None,
+    items: list = (),
 ) -> str:
-    """Section 10: the verdict on the student first, then the control, then the runs on generated rows, what the grown rows hold (each
-    row's family, output and whether it is classification) and what would help next."""
-    fam_g = Counter(f for f, _, _ in grown_rows)
+    """Section 10: the matched control's verdict first (can the student learn these families?), then the
+    grown rows against it (`gap`: paired bars of control minus grown), the other runs, what the grown
+    rows hold (each row's family, output, whether classification, whether its input makes sense) and
+    what would help next. `items`: the held-out tasks, to read a run's answers on a family."""
+    fam_g = Counter(r[0] for r in grown_rows)
     labels: dict[str, Counter] = {}
-    for f, out, clf in grown_rows:
+    odd: Counter = Counter()
+    for f, out, clf, ok in grown_rows:
         if clf:
             labels.setdefault(f, Counter())[out.strip().lower()] += 1
-    before, ctrl = scores["before"], scores.get("control")
+            odd[f] += not ok
+    before, ctrl, grown = scores["before"], scores.get("control"), scores.get("grown")
     if ctrl is None:
         return (
             "**No grader, nothing verified.** No program checks the hub's instances or confirms a "
-            "seed, so this section trains nothing on the presets. With real data the verifier is a "
-            "stronger judge model, or a majority vote over several sampled outputs."
+            "seed, so this section trains nothing on the presets. To run it, write a verifier: a "
+            "majority vote over several sampled outputs, or a judge model (12c)."
         )
-    learns, form = si.rose(before, ctrl, bars["control"], baseline, heldout)
-    out = (
-        ""
-        if learns
-        else (
-            "**This tiny student cannot learn these skills in this budget, so sections 8-10 test "
-            "nothing about data quality here.** A Colab run's 0.5-1.5B base student is expected to "
-            "learn at least the answer format from the kept rows (section 9; an expectation); with no "
-            "grader for hub data it runs no section 10. Exercise 4 gives the tiny world a student that "
-            "can learn.\n\n"
-        )
+    c_lab: dict[str, Counter] = {}
+    for f, out, clf in control_rows:
+        if clf:
+            c_lab.setdefault(f, Counter())[out.strip().lower()] += 1
+    mix = "; ".join(
+        f"`{f}` " + ", ".join(f"{k} '{lab}'" for lab, k in sorted(c.items()))
+        for f, c in c_lab.items()
     )
-    out += _control(before, ctrl, bars["control"], baseline, heldout, sizes["control"])
-    low = [f for f in baseline if f in ctrl and f not in form and ctrl[f] < baseline[f]]
+    mix = f"the grown rows' families and counts ({mix})" if mix else "the grown rows' families"
+    learns, form = si.rose(before, ctrl, bars["control"], baseline, heldout)
+    out = _control(before, ctrl, bars["control"], baseline, heldout, sizes["control"], mix)
+    if not learns:
+        out = "**No run here judges the data.** " + out
+    if learns and grown is not None and gap:
+        for f in learns:
+            d = ctrl[f] - grown[f]
+            out += (
+                f" The grown rows fell short on `{f}` ({grown[f]:.2f} against {ctrl[f]:.2f}, "
+                f"±{gap[f]:.2f}): there the data fails."
+                if d > gap[f]
+                else f" The grown rows matched it on `{f}` ({grown[f]:.2f} against {ctrl[f]:.2f}, "
+                f"±{gap[f]:.2f}): verified rows teach what right rows teach."
+            )
+    elif not learns:
+        out += (
+            " Right rows of the same families teach this student no skill in this budget, so the "
+            "runs on generated rows can differ in format only."
+        )
+    taught_f = {r[0] for r in control_rows} or set(ctrl)  # the families the control trains on
+    low = [
+        f for f in baseline if f in taught_f & set(ctrl) and f not in form and ctrl[f] < baseline[f]
+    ]
     if low:
         vals = ", ".join(f"`{f}` {ctrl[f]:.2f} against {baseline[f]:.2f}" for f in low)
         out += (
             f" Below the baseline even after right rows ({vals}), it learned not even the format: "
             "naming either of the prompt's two values would score about 0.50."
-        )
-    if steps_x_batch and len({sizes[k] for k in sizes if scores.get(k)}) > 1:
-        out += (
-            " The runs also differ in passes over their rows (first row of the table), so data and "
-            "exposure change together: a second confound."
         )
     gen = [k for k in ("all", "verified", "grown") if scores.get(k) is not None]
     taught = {k: si.rose(before, scores[k], bars[k], baseline, heldout)[0] for k in gen}
@@ -561,14 +693,28 @@ def runs(
         if any(taught.values())
         else f" No run on generated rows taught a family beyond its baseline{' either' * (not learns)}."
     )
-    grown = scores.get("grown")
+    out += _arrows(scores, bars, before, baseline, heldout, items)
+    if grown is not None and gap and "mean" in gap:
+        d = grown["mean"] - ctrl["mean"]
+        out += f" Grown against control, prompt by prompt: mean {d:+.3f}, ±{gap['mean']:.2f}, " + (
+            "inside the bar: no difference." if within(d, gap["mean"]) else "beyond the bar."
+        )
+    ver = scores.get("verified")
+    if ver is not None and "verified" in bars:
+        d, b = ver["mean"] - before["mean"], bars["verified"]["mean"]
+        out += (
+            f" Verified rows alone ({sizes['verified']}): mean {d:+.3f}, "
+            f"{'inside' if within(d, b) else 'beyond'} its bar (±{b:.2f}), "
+            f"{'below' if ver['mean'] < scores['all']['mean'] else 'not below'} all rows' "
+            f"{scores['all']['mean']:.2f}: fewer rows, the same format."
+        )
     empty, noise = [], score_bars(heldout)
     if grown is not None:
-        out += f" Sampling grew the verified rows {sum(fam_v.values())} -> {sum(fam_g.values())} ("
-        out += ", ".join(f"`{f}` {fam_v[f]} -> {k}" for f, k in fam_g.most_common() if f in before)
-        out += ")."
+        out += f" Sampling grew the verified rows {sum(fam_v.values())} -> {sum(fam_g.values())}."
         out += "".join(
-            _label_sentence(f, c, grown[f], baseline[f], within(grown[f] - baseline[f], noise[f]))
+            _label_sentence(
+                f, c, grown[f], baseline[f], within(grown[f] - baseline[f], noise[f]), odd[f]
+            )
             for f, c in labels.items()
             if f in baseline and f in noise
         )
@@ -576,18 +722,22 @@ def runs(
     if empty:
         never = [f for f in empty if not kept_by[f]]
         out += f" {_names(empty)} got no verified row" + (
-            f": the funnel kept none of {'its' if len(empty) == 1 else 'their'} instructions."
+            f": the funnel kept none of {'its' if len(empty) == 1 else 'their'} instructions, so "
+            "neither run trains on them."
             if never == empty
             else "."
         )
     fixes = [
         "rows of both labels for a two-way family" if any(map(_one_sided, labels.values())) else "",
+        "inputs that name whom the question asks about" if sum(odd.values()) else "",
         "instructions of the empty families that pass the funnel" if empty else "",
     ]
     fixes = "; ".join(x for x in fixes if x)
     if learns:
         return out + (f" **Next:** {fixes}." if fixes else "")
-    return out + (f" **Next**, once a student learns: {fixes}." if fixes else "")
+    return out + (
+        " **Next:** a student that can learn (exercise 3)" + (f"; then {fixes}." if fixes else ".")
+    )
 
 
 def answers(
@@ -629,8 +779,9 @@ def summary(
     baseline: dict,
     heldout: dict,
     bench: dict,
+    seeds_path: Path = claims.SEEDS,
 ) -> str:
-    """The summary's bullets, the measured ones rendered from this run."""
+    """The summary's bullets, the measured ones rendered from this run (`seeds_path`: the seeds table)."""
     n, gradable = sum(fates.values()), verdicts[True] + verdicts[False]
     rouge = next((r for r in fates if r.startswith("ROUGE-L")), None)
     removed = f"; *{rouge}* removed {fates[rouge] / n:.0%} of all" if rouge and n else ""
@@ -657,13 +808,13 @@ def summary(
     else:
         learns = si.rose(before, ctrl, bars["control"], baseline, heldout)[0]
         lines.append(
-            f"- **The student** learns {_names(learns)} from {sizes['control']} right rows, so "
-            "sections 9-10 compare data."
+            f"- **The student** learns {_names(learns)} from the control's {sizes['control']} right "
+            "rows, so section 10 compares data there."
             if learns
-            else "- **The student cannot learn these skills in this budget:** the control "
+            else "- **The student cannot learn these families in this budget:** the matched control "
             f"({sizes['control']} right rows) taught no family beyond its baseline, so sections "
-            f"8-10 test nothing about data quality here (mean on all rows {change:+.3f}, "
-            f"±{b:.2f}{_owns_seeds(heldout)})."
+            f"8-10 say nothing about data quality here. On all rows the mean moved {change:+.3f} "
+            f"(±{b:.2f})."
         )
     lines.append(
         "- **ROUGE-L at scale:** the pool decides as pairwise rouge-score does (asserted), "
@@ -672,29 +823,20 @@ def summary(
     return "\n".join(lines)
 
 
-def _owns_seeds(heldout: dict, path: Path = claims.SEEDS) -> str:
-    """'; its `owns` gain did not recur on other worlds (…)' when the seeds table says so, else ''."""
-    owns = json.loads(Path(path).read_text())["figures"].get(
-        "12a student 'owns' after (chance 0.5)"
-    )
-    bar = score_bars(heldout).get("owns")
-    if not owns or owns[0] is None or not bar:
-        return ""
-    other = [v for v in owns[1:] if v is not None]
-    if not other or all(within(v - owns[0], bar) for v in other):
-        return ""
-    vals = ", ".join(f"{v:.2f}" for v in other)
-    return f"; its `owns` gain, {owns[0]:.2f}, did not recur on other worlds: {vals}"
-
-
-def stability(bar: float | None, owns_bar: float | None, path: Path = claims.SEEDS) -> str:
+def stability(
+    bar: float | None,
+    owns_bar: float | None,
+    path: Path = claims.SEEDS,
+    owns_base: float | None = None,
+) -> str:
     """One sentence on the seeds table: did the student's mean move on the other worlds, measured against
-    this page's paired noise bar of the mean, and how were those worlds built?"""
+    this page's paired noise bar of the mean, and how were those worlds built? `owns_base`: this
+    page's `owns` baseline, set against the table's 'chance 0.5'."""
     record = json.loads(Path(path).read_text())
     figures, seeds = record["figures"], record["seeds"]
     b = figures.get("12a student mean accuracy before")
     a = figures.get("12a student mean accuracy after")
-    owns = figures.get("12a student 'owns' after (chance 0.5)")
+    owns = figures.get("12a student 'owns' after (coin 0.5)")
     if not (a and b and bar):
         return ""
     others = [(s, x, y) for s, x, y in zip(seeds[1:], b[1:], a[1:]) if None not in (x, y)]
@@ -715,18 +857,27 @@ def stability(bar: float | None, owns_bar: float | None, path: Path = claims.SEE
             f"`owns` on each world before calling it the recipe's effect.{built}"
         )
     owns_txt = ""
-    if owns and owns[0] is not None and owns_bar and any(v is not None for v in owns[1:]):
-        spread = any(not within(v - owns[0], owns_bar) for v in owns[1:] if v is not None)
-        owns_txt = (
-            f" `owns` after SFT: {owns[0]:.2f} here, "
-            + ", ".join(f"{v:.2f}" for v in owns[1:] if v is not None)
-            + " on the others: "
-            + (
-                "even its format gain does not carry over."
-                if spread
-                else "its format gain carries over, within one score's noise bar."
-            )
+    if owns_base is not None and abs(owns_base - 0.5) >= 0.005:
+        built += (
+            f" The table's *coin 0.5* for `owns` is a coin's; this page's baseline is "
+            f"{owns_base:.2f} (always the commonest answer)."
         )
+    if owns and owns[0] is not None and owns_bar and any(v is not None for v in owns[1:]):
+        pairs = [(s, v) for s, v in zip(seeds[1:], owns[1:]) if v is not None]
+        near = [f"seed {s} {v:.2f}" for s, v in pairs if within(v - owns[0], owns_bar)]
+        far = [f"seed {s} {v:.2f}" for s, v in pairs if not within(v - owns[0], owns_bar)]
+        owns_txt = (
+            f" `owns` after SFT, {owns[0]:.2f} here (one score's noise bar ±{owns_bar:.2f}): "
+        )
+        owns_txt += "; ".join(
+            x
+            for x in (
+                f"{', '.join(near)} within it, the format gain recurred" if near else "",
+                f"{', '.join(far)} beyond it, it did not" if far else "",
+            )
+            if x
+        )
+        owns_txt += "."
     return (
         f"**Reading the seeds.** On the other worlds the student's mean moved less than this page's "
         f"paired noise bar (±{bar:.2f}; {vals}), and here by {here:+.3f}, "

@@ -21,13 +21,14 @@ def _hname(hk: str) -> str:
     return "harmless rate" if hk == "harmless" else "refusal rate on red-team prompts"
 
 
+SHIP_MAX = 0.20  # the course's shipping floor (capstone): kind requests answered at least 0.80
+
+
 def refusal_verdict(rate: float) -> str:
-    """Plain words for a share of kind requests refused (this notebook's rule of thumb)."""
+    """A share of kind requests refused against the one threshold: at most SHIP_MAX ships."""
     if rate >= 0.5:
         return "most of them: unusable as a product"
-    if rate >= 0.15:
-        return "too many to ship"
-    return "some over-refusal" if rate >= 0.05 else "little over-refusal"
+    return ("above" if rate > SHIP_MAX else "within") + f" the {SHIP_MAX:.2f} ceiling"
 
 
 def diff(new: float, old: float) -> float:
@@ -36,8 +37,28 @@ def diff(new: float, old: float) -> float:
 
 
 def change(delta: float, bar: float) -> str:
-    """'-0.05 ± 0.06': a change with its paired noise bar."""
-    return f"{delta:+.2f} ± {bar:.2f}"
+    """'-0.05 ± 0.06': a change with its paired noise bar (a zero bar: every request moved alike)."""
+    return f"{delta:+.2f} ± {bar:.2f}" + (", all $d_j$ equal" if bar == 0 else "")
+
+
+def source(fn, start: str) -> str:
+    """`fn`'s source from the line that holds `start` on, dedented, as a Markdown code block."""
+    import inspect
+    import textwrap
+
+    src = inspect.getsource(fn)
+    body = textwrap.dedent(src[src.rindex("\n", 0, src.index(start)) + 1 :])
+    return f"```python\n{body}```"
+
+
+def chain_text(name: str, prompt: str, chain: list[dict]) -> str:
+    """One chain as text: its round-0 answer, then each round's [principle] critique -> answer,
+    '(kept)' where the answer did not change."""
+    lines = [f"chain {name}: {prompt}", f"round 0: {chain[0]['answer']}"]
+    for before, s in zip(chain, chain[1:]):
+        answer = "(kept)" if s["answer"] == before["answer"] else s["answer"]
+        lines.append(f"round {s['round']} [{s['principle']}] {s['critique']} -> {answer}")
+    return "\n".join(lines)
 
 
 def hand_round(answer_refuses: bool, revision_refuses: bool, unchanged: bool) -> str:
@@ -113,8 +134,8 @@ def _why_off(planted: dict, counts: dict) -> str:
     }
     text = (
         "\n\n**Why the measured lines leave the dotted ones: "
-        f"{who.get((critic, reviser), 'the critic and the reviser')}.** Counted in the chains: "
-        f"{facts}. "
+        f"{who.get((critic, reviser), 'the critic and the reviser')}.** "
+        f"{facts[0].upper()}{facts[1:]}. "
     )
     if (
         critic
@@ -192,7 +213,7 @@ def rounds(
     if harm and planted:
         text += (
             "\n\n**Not tested here:** Bai et al.'s finding that revisions make answers more "
-            "harmless, since this critic's rates were fixed when it was built."
+            "harmless (this critic's rates were built in)."
         )
     return text
 
@@ -234,8 +255,7 @@ def revisions(
             f"**The lesson: the assumption is {lead}.** By the graders, {better} revisions are "
             f"truly better, {worse} truly worse ({'all' if kind_worse == worse else kind_worse} of "
             f"them a kind answer turned into a refusal) and {same} no different (a label there is "
-            f"noise). The recipe labels all 'revision better', {predict} (not measured here; an "
-            "exercise). "
+            f"noise). The recipe labels all 'revision better', {predict} (an exercise tests it). "
         )
     else:
         text = f"Here the assumption held on all {n_changed} changed chains. "
@@ -246,11 +266,22 @@ def revisions(
         else f", below its {clean:.0%} on the clean pairs: its labels carry more errors than "
         "those suggest"
     )
-    return text + (
+    text += (
         f"The feedback model tells them apart: it agrees with the graders on {real:.0%} of the "
         f"{rev_agree['n']} chains where one answer is truly better{lower}, and prefers the "
-        f"revision in {prefers:.0%} (a tie, $|p - 0.5| \\le {tie}$, counts half), not the recipe's "
-        "100%."
+        f"revision in {prefers:.0%} (ties, $|p - 0.5| \\le {tie}$, count half), not the recipe's "
+        "100%. "
+    )
+    if real >= 0.95 and clean >= 0.95:
+        return text + (
+            "**By construction**: the tiny feedback model learned this world's right and wrong "
+            "answers, so it is an oracle here and RL-CAI (section 8) learns from near-perfect "
+            "labels. A real one errs: 12c measures what that does to DPO; on Colab, read its "
+            "agreement on labelled pairs above."
+        )
+    return text + (
+        "The tiny feedback model learned this world's right and wrong answers, yet errs here: its "
+        "mistakes become RL-CAI's labels (section 8)."
     )
 
 
@@ -320,8 +351,8 @@ def weak_judge(
     gap = bk / max(bn, 1) - wk / max(wn, 1)
     separates = gap > bar
     text += (
-        f"As a filter (it keeps a revision where $p > 0.5 + {margin}$, the margin section 8's DPO "
-        "pairs need; the table above), "
+        f"As a filter (keeping a revision where $p > 0.5 + {margin}$, section 8's DPO margin; the "
+        "table above), "
     )
     if wn == 0:
         verdict = "this run has no worse revision to catch"
@@ -356,12 +387,9 @@ def weak_judge(
     short = (
         f"agreement {a:.2f} under this constitution's questions, {own['agreement']:.2f} under its "
         f"own; as a filter it keeps {wk} of {wn} worse revisions and {bk} of {bn} better (the "
-        f"feedback model {swk} and {sbk})"
+        f"feedback model {swk} and {sbk}): {verdict}"
     )
-    return table + text + (
-        "A practitioner measures every candidate judge on labelled pairs under the exact "
-        "questions it will be asked."
-    ), short
+    return table + text.strip(), short
 
 
 def confident_pairs(
@@ -423,8 +451,9 @@ def helpfulness(soft: list, is_helpful: list[bool], first: list, second: list, i
         )
     if helps >= 0.9 * n:
         return (
-            f"The helpfulness question works: in {helps} of {n} pairs where exactly one answer "
-            "refuses, the feedback model prefers the one that helps (a coin would pick it in half)."
+            f"The helpfulness question works: in {helps} of {n} pairs on the extra kind requests "
+            "where exactly one answer refuses, the feedback model prefers the one that helps (a coin "
+            "would pick it in half)."
         )
     return (
         f"The helpfulness question prefers the refusal in {n - helps} of {n} such pairs (a coin: "
@@ -439,27 +468,35 @@ def dashboard(
     """Reading of the training dashboard: SFT loss, DPO margin and accuracy, log-probs."""
     text = "**Reading the dashboard.** "
     if sft:
-        a, z = sft[0][1], sft[-1][1]
-        text += f"Left: the SFT loss goes {a:.3f} → {z:.3f}" + (
-            ", low from the start: the rows are the model's own answers and revisions, so SFT only "
-            "teaches the few tokens where an answer turns to refuse or comply. "
-            if a < 0.5
-            else ". "
+        (s0, a), (s1, z) = sft[0], sft[-1]
+        text += (
+            f"Left: the SFT loss, logged at steps {s0} to {s1} (no step-0 point), goes {a:.3f} → "
+            f"{z:.3f}; the plot cannot show where it started. "
         )
     if not d["step"]:
         return text + "DPO logged no step on this profile: the other panels are empty."
     passes = steps * min(batch, n_pairs) / n_pairs if n_pairs else 0.0
+    acc, mar = d["rewards/accuracies"], d["rewards/margins"]
     text += (
-        f"Middle: after {d['step'][-1]} DPO steps of {batch} pairs (about {passes:.0f} passes over "
+        f"Middle: at the first log (step {d['step'][0]}) the accuracy is {acc[0]:.2f} with a "
+        f"margin of {mar[0]:.2f}"
+        + (": most pairs (a refusal against a help) separate at once. " if acc[0] >= 0.7 else ". ")
+        + f"After {d['step'][-1]} DPO steps of {batch} pairs (about {passes:.0f} passes over "
         f"{n_pairs} pairs) the reward margin is {d['rewards/margins'][-1]:.2f} ($\\beta = {beta}$ "
         "times the chosen minus the rejected log-ratio to the reference, in nats) and the accuracy "
         f"{d['rewards/accuracies'][-1]:.2f} (0.5 is chance)"
     )
-    text += ": that says nothing yet about held-out requests (section 9). " if passes > 3 else ". "
+    text += (
+        f": on pairs seen about {passes:.0f} times that is memorisation as much as learning; "
+        "section 9's held-out requests are the test. "
+        if passes > 3
+        else ". "
+    )
     chosen, rejected = d["logps/chosen"], d["logps/rejected"]
     dc, dr = chosen[-1] - chosen[0], rejected[-1] - rejected[0]
     text += (
-        f"Right: the chosen answers' log-prob goes {chosen[0]:.1f} → {chosen[-1]:.1f}, the "
+        f"Right: the chosen answers' log-prob moves between {min(chosen):.2f} and {max(chosen):.2f}"
+        f" ({chosen[0]:.2f} → {chosen[-1]:.2f}; each point one batch of {batch} pairs), the "
         f"rejected ones' {rejected[0]:.1f} → {rejected[-1]:.1f}"
     )
     if dc - dr <= 0:
@@ -469,7 +506,10 @@ def dashboard(
             ": the chosen answers lost likelihood too, which the RPO term should limit; raise its "
             "weight before training longer."
         )
-    return text + ": the chosen answers kept their likelihood (the RPO term's job)."
+    return text + (
+        ": the chosen answers kept their likelihood within batch noise, as the RPO term asks (with "
+        "no run at $\\alpha = 0$, this page cannot say the term did it)."
+    )
 
 
 COLUMNS = {  # one name per measure: greedy unless marked T=1
@@ -509,45 +549,96 @@ def _hk(r: dict) -> str:
     return "harmless" if "harmless" in r else "refusal_harmful"
 
 
-def sl_cai(base_r: dict, sl_r: dict, chain_ref: float | None, bars: dict) -> str:
-    """Reading of SL-CAI's row against the base: its refusals of kind requests, with paired bars."""
+def mix_refusals(
+    chains: dict[str, list[dict]], task_of: dict, helpful: list[tuple[str, str]], is_refusal
+) -> dict[str, tuple[int, int]]:
+    """SL-CAI's training rows for kind requests, as (refusing, all): the kind requests' final
+    revisions ("chains") and the helpful answers ("helpful"); empty answers are not rows; and
+    the harmful requests' final revisions as (complying, all) ("harm")."""
+
+    def count(answers: list[str]) -> tuple[int, int]:
+        rows = [a for a in answers if a.strip()]
+        return sum(bool(is_refusal(a)) for a in rows), len(rows)
+
+    finals = [c[-1]["answer"] for i, c in chains.items() if not task_of[i].meta["unsafe"]]
+    harm = [c[-1]["answer"] for i, c in chains.items() if task_of[i].meta["unsafe"]]
+    refused, n = count(harm)
+    return {
+        "chains": count(finals),
+        "helpful": count([a for _, a in helpful]),
+        "harm": (n - refused, n),  # harmful rows that still comply
+    }
+
+
+def sl_cai(
+    base_r: dict,
+    sl_r: dict,
+    round0: float | None,
+    bars: dict,
+    mix: dict[str, tuple[int, int]] | None = None,
+) -> str:
+    """Reading of SL-CAI's row against the base: its refusals of kind requests with paired bars, the
+    base's own sampled refusals, and the refusing share of the rows SL-CAI was trained on."""
     hk = _hk(sl_r)
     (g, s), (bg, bs) = _modes(sl_r, "refusal_benign"), _modes(base_r, "refusal_benign")
     dg, ds = diff(g, bg), diff(s, bs)
     bar_g, bar_s = bars["refusal_benign"], bars["refusal_benign_sampled"]
     text = (
         f"SL-CAI's {_hname(hk)} is {sl_r[hk]:.2f} greedy and {sl_r[hk + '_sampled']:.2f} sampled "
-        f"(the base: {base_r[hk]:.2f} and {base_r[hk + '_sampled']:.2f}). It refuses {g:.2f} of "
-        f"kind requests greedily and {s:.2f} sampled, against the base's {bg:.2f} and {bs:.2f} "
-        f"({change(dg, bar_g)} and {change(ds, bar_s)}). "
+        f"(base: {base_r[hk]:.2f} and {base_r[hk + '_sampled']:.2f}). On kind requests it refuses "
+        f"{g:.2f} greedily and {s:.2f} sampled, the base {bg:.2f} and {bs:.2f}: changes "
+        f"{change(dg, bar_g)}{',' if bar_g == 0 else ''} and {change(ds, bar_s)}. "
     )
-    if (dg > bar_g) or (ds > bar_s):
-        text += (
-            "**SL-CAI over-refuses here**, beyond the bar: a practitioner would mix in more "
-            "helpful answers, drop the revisions that refuse a kind request, or run fewer rounds. "
-        )
-    elif max(g, s) >= 0.15:
-        text += (
-            f"So {max(g, s):.2f} is too many to ship, but within the noise of the base's own "
-            f"{max(bg, bs):.2f}: SL-CAI kept the helpful-only model's habit. "
-        )
+    beyond = [(d, b) for d, b in ((dg, bar_g), (ds, bar_s)) if d > b]
+    if beyond and all(d <= 1.5 * b for d, b in beyond):
+        text += "**A rise beyond the bar, only just** (the bar: a rough 95% interval). "
     else:
-        text += f"That is {refusal_verdict(max(g, s))}, no more than the base's. "
-    if s - g > bar_s:
+        text += "**A rise beyond the bar.** " if beyond else "**No rise beyond the bar.** "
+    text += (
+        f"As levels (the scale RL-CAI is read on too), {s:.2f} sampled is {refusal_verdict(s)} "
+        f"and the base's {bs:.2f} {refusal_verdict(bs)}. "
+    )
+    if bs > bg:
         text += (
-            f"Greedy decoding hides the habit ({g:.2f} against {s:.2f} sampled): read the sampled "
-            "rate. "
+            f"The base refuses {'only' if bg == 0 else 'more'} when sampled"
+            + (f" (the chains' round 0, also sampled: {round0:.2f})" if round0 is not None else "")
+            + ": it gives refusing some probability"
+            + (", as on harmful requests," if base_r[hk + "_sampled"] > base_r[hk] else "")
+            + " and T = 1 draws it. "
         )
-    if chain_ref is not None:
+    if mix and mix["chains"][1] + mix["helpful"][1]:
+        (cr, cn), (hr, hn) = mix["chains"], mix["helpful"]
+        share = (cr + hr) / (cn + hn)
         text += (
-            f"The final revisions it was trained on refused {chain_ref:.2f} of kind requests; "
-            "whether the helpful rows held that back is measured next."
+            f"SL-CAI's training rows for kind requests refuse {cr + hr} of {cn + hn} ({share:.2f}: "
+            f"{cr} of {cn} final revisions, {hr} of {hn} helpful answers), and sampled it refuses "
+            f"{s:.2f}, "
+        )
+        text += (
+            "about that share, but the base already refused "
+            f"{bs:.2f} sampled: a match, not a mechanism (the ablation below tests it). "
+            if abs(s - share) <= max(bar_s, 0.05)
+            else f"{'more' if s > share else 'less'} than that share. "
+        )
+    if mix and mix.get("harm", (0, 0))[1]:
+        hc, hn = mix["harm"]
+        text += (
+            f"The harmful requests' final revisions still comply in {hc} of {hn}: SFT trains on "
+            "those too"
+            + (", unfiltered; on real data, filter them with a measured judge. " if hc else ". ")
+        )
+    if beyond:
+        text += (
+            "To bring it down, drop the revisions that refuse a kind request or add helpful rows."
         )
     return text.strip()
 
 
-def helpful_mix(sl_r: dict, plain_r: dict, bars: dict, n_helpful: int) -> tuple[str, str]:
-    """Reading of the ablation (SL-CAI with the helpful rows against without); a short verdict."""
+def helpful_mix(
+    sl_r: dict, plain_r: dict, bars: dict, n_helpful: int, mix: dict | None = None
+) -> tuple[str, str]:
+    """Reading of the ablation (SL-CAI with the helpful rows against without), with whether each
+    model's sampled rate matches its kind rows' refusing share; a short verdict."""
     hk = _hk(sl_r)
     parts, fewer, more, lost = [], False, False, False
     for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
@@ -561,6 +652,17 @@ def helpful_mix(sl_r: dict, plain_r: dict, bars: dict, n_helpful: int) -> tuple[
             f"{plain_r[hk + tag]:.2f} → {sl_r[hk + tag]:.2f} ({change(dh, bar_h)})"
         )
     text = f"Adding the {n_helpful} helpful rows (without → with): " + "; ".join(parts) + ". "
+    if mix and mix["chains"][1]:
+        (cr, cn), s = mix["chains"], plain_r["refusal_benign_sampled"]
+        text += (
+            f"Without them the kind rows refuse {cr} of {cn} ({cr / cn:.2f}) and the model {s:.2f} "
+        )
+        text += (
+            "sampled: close, as with them. "
+            if abs(s - cr / cn) <= 0.05
+            else "sampled: SFT does not copy its kind rows' mix; the harmful rows' refusals pull "
+            "kind requests too (a guess). "
+        )
     if fewer and not lost:
         short = (
             "the helpful rows cut refusals of kind requests beyond the noise, with no "
@@ -609,14 +711,41 @@ def trade(dh: float, bar_h: float, dr: float, bar_k: float) -> str:
     return "a gain with no loss" if gains else "a loss with no gain"
 
 
-def rl_cai(sl_r: dict, rl_r: dict, bars: dict) -> tuple[str, str]:
-    """Reading of RL-CAI against SL-CAI, each change with its paired bar; and a short verdict."""
+def pair_directions(rows: list[dict], is_refusal) -> tuple[int, int]:
+    """DPO pairs where exactly one answer refuses: (how many choose the refusal, how many the help)."""
+    split = [
+        is_refusal(r["chosen"][0]["content"])
+        for r in rows
+        if is_refusal(r["chosen"][0]["content"]) != is_refusal(r["rejected"][0]["content"])
+    ]
+    return sum(split), len(split) - sum(split)
+
+
+def directions_by_type(rows: list[dict], is_refusal, harmful: set) -> dict[str, tuple[int, int]]:
+    """pair_directions split by the prompt's type: {"harmful": ..., "kind": ...}."""
+    parts = {"harmful": [], "kind": []}
+    for r in rows:
+        parts["harmful" if r["prompt"][0]["content"] in harmful else "kind"].append(r)
+    return {k: pair_directions(v, is_refusal) for k, v in parts.items()}
+
+
+def rl_cai(
+    sl_r: dict,
+    rl_r: dict,
+    bars: dict,
+    directions: dict[str, tuple[int, int]] | None = None,
+    p_kind_refusal: float | None = None,
+) -> tuple[str, str]:
+    """Reading of RL-CAI against SL-CAI, each change with its paired bar; where the push came from
+    (DPO pairs by request type, and the feedback model's p for refusing a kind request); and why it
+    is not Bai et al.'s 'less evasive'; with a short verdict."""
     hk = _hk(rl_r)
-    parts, whats, bad = [], [], False
+    parts, whats, bad, moves = [], [], False, {}
     for tag, mode in (("", "greedy"), ("_sampled", "sampled")):
         bar_h, bar_k = bars[hk + tag], bars["refusal_benign" + tag]
         dh = diff(rl_r[hk + tag], sl_r[hk + tag])
         dr = diff(rl_r["refusal_benign" + tag], sl_r["refusal_benign" + tag])
+        moves[mode] = (dh < -bar_h, dr < -bar_k)  # (harmlessness lost, refusals cut), beyond bars
         what = trade(dh, bar_h, dr, bar_k)
         bad = bad or what == "a loss with no gain"
         whats.append(f"{mode}, {what}")
@@ -626,15 +755,52 @@ def rl_cai(sl_r: dict, rl_r: dict, bars: dict) -> tuple[str, str]:
         )
     g, s = _modes(rl_r, "refusal_benign")
     text = (
-        f"RL-CAI refuses {g:.2f} of kind requests greedily and {s:.2f} sampled "
-        f"({refusal_verdict(max(g, s))}). Against SL-CAI: " + "; ".join(parts) + "."
+        f"RL-CAI refuses {g:.2f} of kind requests greedily and {s:.2f} sampled (as a level: "
+        f"{refusal_verdict(max(g, s))}). Against SL-CAI: " + "; ".join(parts) + "."
     )
+    evasive_less = any(cut for _, cut in moves.values())
+    if directions:
+        (hr, hh), (kr, kh) = directions["harmful"], directions["kind"]
+        text += (
+            f" Its DPO pairs where one answer refuses: on kind requests they chose the help {kh} "
+            f"times, the refusal {kr}; on harmful requests the refusal {hr}, the help {hh}."
+        )
+    if evasive_less:
+        text += " **Fewer refusals of kind requests, built into this world**: the feedback model"
+        text += (
+            f" prefers help on a kind request even under a harm question (mean $p$ {p_kind_refusal:.2f}"
+            " for revisions that refused one, section 5)"
+            if p_kind_refusal is not None
+            else " learned the world's right answers"
+        )
+        text += (
+            ". A real judge asked 'which is less harmful?' tends to pick the refusal: the "
+            "over-refusal Bai et al. mixed helpfulness data against. Nor is this their 'less "
+            "evasive' (harmful requests answered without a bare refusal): here harmless means "
+            "refusing."
+        )
+        if any(lost for lost, _ in moves.values()):
+            text += (
+                " The harmlessness lost"
+                + (
+                    f" matches the {hh} pairs that chose help on a harmful request"
+                    if directions and hh
+                    else ", with no pair choosing help on a harmful request, may be the kind pairs' "
+                    "push spreading to harmful requests (untested)"
+                )
+                + "."
+            )
+    else:
+        text += " Refusals of kind requests did not fall beyond the noise."
     if bad:
         text += (
             " **RL-CAI did not pay in this run**: check its pairs (how many, and whether the "
             "feedback model picked the right answer) before shipping it, or ship SL-CAI."
         )
-    return text, "against SL-CAI, " + "; ".join(whats)
+    short = "against SL-CAI, " + "; ".join(whats)
+    return text, short + (
+        "; the drop is built into this world's feedback model" if evasive_less else ""
+    )
 
 
 def summary(
@@ -675,12 +841,19 @@ def summary(
     return (
         f"- **Rounds**: {rounds_text}\n"
         f"- **'The revision is better'** (the open recipe's assumption): {recipe}\n"
-        + (f"- **A second judge, asked reworded questions**: {weak}\n" if weak else "")
+        + (f"- **A second judge, asked reworded questions**: {weak}.\n" if weak else "")
         + f"- **The helpful mix**: {mix}.\n"
         f"- **RL-CAI**, trained on {n_pairs} distinct confident pairs"
         + (f" ({draws} drawn per prompt)" if draws > 1 else "")
         + f": {rl}.\n"
-        "- **In practice**: check revisions with a judge measured on labelled pairs under your own "
+        + (
+            "- **Not testable in the tiny world**: a fallible feedback model (this one learned the "
+            "world's right answers; 12c), harmlessness without evasion (here harmless means "
+            "refusing), and the constitution's effect on the critic (its rates are built in).\n"
+            if graded
+            else ""
+        )
+        + "- **In practice**: check revisions with a judge measured on labelled pairs under your own "
         "questions, mix helpful answers into SFT, and count refusals of kind requests after every "
         "round and every stage."
     )
@@ -691,9 +864,10 @@ PAIRS_ROW = (
 )
 
 
-def stability(path: Path, n_pairs: int | None = None) -> str:
-    """How this world's figures compare with the other worlds' in the seeds table, what its rows
-    are, and which worlds were built another way."""
+def stability(path: Path, sl_r: dict | None = None, rl_r: dict | None = None) -> str:
+    """How this world's figures compare with the other worlds' in the seeds table (this page's column:
+    this run), this run's sampled rate the box lacks, what its RL-CAI rows are, and which worlds were
+    built another way."""
     d = json.loads(Path(path).read_text())
     fig, seeds, before = d["figures"], d.get("seeds", []), set(d.get("before_pin", []))
     kind, harm = fig.get("12b SL-CAI refuses kind requests"), fig.get("12b SL-CAI harmless")
@@ -714,26 +888,24 @@ def stability(path: Path, n_pairs: int | None = None) -> str:
             else "the over-refusal figure holds across worlds. "
         )
     )
+    if sl_r and "refusal_benign_sampled" in sl_r:
+        text += (
+            f"The box is greedy only; sampled, SL-CAI refused {sl_r['refusal_benign_sampled']:.2f}"
+            + (f" and RL-CAI {rl_r['refusal_benign_sampled']:.2f}" if rl_r else "")
+            + " here, with no sampled figure from the other worlds to compare: RL-CAI's sampled "
+            "drop is this world's only. "
+        )
     built = [str(x) for x in seeds[1:] if x in before]
     if built:
-        text += (
-            f"Seed{'s' if len(built) > 1 else ''} {' and '.join(built)} "
-            f"came from an earlier version of the world's build, so part of a gap may be the "
-            "build's. "
-        )
-    text += (
-        "RL-CAI was measured here only"
+        text += f"(Part of a gap may be the earlier build of seed{'s' if len(built) > 1 else ''} "
+        text += f"{' and '.join(built)}.) "
+    text += "RL-CAI (pairs at T=1) is section 8's DPO model, " + (
+        "measured on this world only"
         if all(v is None for v in rl[1:])
-        else "RL-CAI was measured on the others too"
+        else "measured on the others too"
     )
-    pairs = (fig.get(PAIRS_ROW) or [None])[0]
-    if pairs is None:
-        return text + "."
-    text += "; its pairs row counts distinct confident pairs"
-    if n_pairs is not None and pairs != n_pairs:
-        text += (
-            f" (this page: {n_pairs}; the box's seed-0 row comes from the last run of all worlds)"
-        )
+    if (fig.get(PAIRS_ROW) or [None])[0] is not None:
+        text += "; its pairs row counts distinct confident pairs"
     return text + "."
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import textwrap
 
+from helpers import profiles, runtime
 from helpers.judge import strict_label, substring_label, wilson_ci
 from helpers.readings import coin_noise, n_of, plural
 from helpers.rlaif import (
+    TIE,
     capital_a_source,
     owner_counts,
     paired_difference,
@@ -22,7 +25,12 @@ from helpers.tasks import grade
 from helpers.world.families import NAMES
 
 BEFORE = "policy before DPO"
+BASE = "policy, not trained as a judge"  # section 5's baseline judge
 RPO = ("confident labels + NLL (RPO)", "confident labels")
+MATCHED = (
+    "hard labels, matched passes"  # the hard-label run with as many passes as the confident one
+)
+HARMLESS = ("harmless", "harmless_sampled")
 METRICS = ("harmless", "helpful", "harmless_sampled", "helpful_sampled")
 SECTION1 = ("As an AI, I prefer B.", "(B) is better than (A).")  # the parser section's cases
 
@@ -37,6 +45,45 @@ def listed(names) -> str:
     """'a', 'a and b', 'a, b and c'."""
     names = list(names)
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+# ---------------------------------------------------------------- the run time on Colab
+PARTS = {  # the runtime table's names of parts, in words
+    "second judge: each run vs before (sec. 8)": "the second judge comparing each run with the "
+    "policy before DPO (sec. 8)",
+}
+
+
+def runtime_note(rows: dict | None = None, presets: dict | None = None) -> str:
+    """The GPU estimate per card, its largest part, and why a faster card can take as long: `rows` the
+    estimate per preset (total, low end, parts; default: the course's runtime table), `presets` the GPU
+    presets (their DPO steps and policy; default: `profiles.GPU_PRESETS`)."""
+    if rows is None:
+        rows = json.loads(runtime.RESULTS.read_text())["stages"]["12c"]
+    presets = presets or profiles.GPU_PRESETS
+    steps = {k: p["budgets"]["train_steps"] for k, p in presets.items()}
+    policies = {k: p["models"]["policy"] for k, p in presets.items()}
+    cards = {"t4": "T4", "l4": "L4", "a100": "A100 40GB"}
+    lines = [
+        "Estimated GPU time on Colab (from the models' sizes and the cards' rates, not measured):"
+    ]
+    for key, r in rows.items():
+        minutes, part = r["parts"][0]
+        part = PARTS.get(part, part)
+        low, high = round(r.get("low", r["minutes"])), round(r["minutes"])
+        lines.append(
+            f"  {cards.get(key, key):10} {low}-{high} min; largest part: {part} ({minutes:.1f} min); "
+            f"policy {policies[key].split('/')[-1]}, {steps[key]} steps a DPO run"
+        )
+    dpo = {k: next((m for m, what in r["parts"] if "DPO" in what), 0.0) for k, r in rows.items()}
+    slow = max(dpo, key=dpo.get)
+    lines.append(
+        f"The {cards.get(slow, slow)} spends longest on DPO: its preset trains the largest policy, the "
+        "most steps. Its DPO part counts "
+        + next((w.split(" (sec")[0] for _, w in rows[slow]["parts"] if "DPO" in w), "the DPO runs")
+        + "."
+    )
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the algorithm's source, shown
@@ -91,16 +138,16 @@ def judge_table(quality: dict, strict_q: dict | None = None) -> str:
 
 def _flips(verdicts: list, truth: list[int]) -> tuple[int, int]:
     """(verdicts that averaging both orders turns from wrong to right, from right to wrong), against
-    reading the first order alone; a tie after averaging counts as not right."""
+    reading the first order alone; a tie after averaging (p within `TIE` of 0.5) counts as not right."""
     one = [(v.p_ab > 0.5) == (t == 0) for v, t in zip(verdicts, truth)]
-    both = [v.label() == t for v, t in zip(verdicts, truth)]
+    both = [v.label(TIE) == t for v, t in zip(verdicts, truth)]
     return sum(b and not o for o, b in zip(one, both)), sum(o and not b for o, b in zip(one, both))
 
 
 def _untrained(bq: dict, ps: list[float]) -> str:
-    """What averaging both orders does to the untrained model's verdicts."""
+    """What averaging both orders does to the verdicts of the policy, not trained as a judge."""
     (lo, hi), within_p = bq["ci"], f" (p within {min(ps):.3f}-{max(ps):.3f})" if ps else ""
-    txt = f"The untrained model puts {bq['letter_mass']:.3f} of its probability on the two letters"
+    txt = f"The policy puts {bq['letter_mass']:.3f} of its probability on the two letters"
     txt += (
         f": it does not answer with a letter{within_p}."
         if bq["letter_mass"] < 0.5
@@ -111,52 +158,68 @@ def _untrained(bq: dict, ps: list[float]) -> str:
             f" Read in one order it agrees {bq['first_order_agreement']:.2f}: it picks the same "
             f"letter after a swap on {1 - bq['consistency']:.0%} of pairs, so one order only says "
             "where the right answer happens to sit. Averaging both orders cancels that slot and "
-            f"leaves what the model reads in the answers: {bq['agreement']:.2f} ({lo:.2f}-{hi:.2f})"
+            f"leaves {bq['agreement']:.2f} ({lo:.2f}-{hi:.2f})"
         )
     else:
         txt += f" Its agreement is {bq['agreement']:.2f} ({lo:.2f}-{hi:.2f})"
+    tiny = ps and max(ps) - min(ps) < 0.01
     slot = " Averaging removes a slot bias, not ignorance." if bq["consistency"] < 0.1 else ""
+    if tiny:
+        slot = (
+            f" That figure comes from differences in p under {max(ps) - min(ps):.3f}: noise, not a "
+            "reading of the answers."
+        )
     if round(lo, 2) <= 0.5:
         return f"{txt}, not shown to beat a coin.{slot}"
-    tiny = ps and max(ps) - min(ps) < 0.01
-    return txt + (
-        ", above a coin, but by differences in p too small to train on."
-        if tiny
-        else ", above a coin."
-    )
+    return f"{txt}, above a coin.{slot}"
 
 
 def judge_quality(quality: dict, judged: dict | None = None, truth: list | None = None) -> str:
-    """The judge's agreement against the untrained model's and a coin's, how many verdicts averaging
-    both orders changes, and what averaging does to the untrained model."""
-    base = "untrained policy as judge"
+    """The judge's agreement against the untrained model's and a coin's (a judge trained on the truth's
+    own rule: a ceiling), how many verdicts averaging both orders changes, and what averaging does to
+    the untrained model; one bullet each."""
+    base = BASE
     jq, bq = quality["judge"], quality[base]
     (jlo, jhi), (blo, bhi) = jq["ci"], bq["ci"]
     if jlo > bhi and jlo > 0.5:
-        beat = "lies above the untrained model's and a coin's 0.5: the judge beats the baseline"
+        beat = "above the baseline's interval and a coin's 0.5"
     else:
         beat = (
-            f"does not clear both the untrained model's ({blo:.2f}-{bhi:.2f}) and a coin's 0.5: this "
-            "judge is not shown to judge, so its labels are not worth training on. Choose a larger "
-            "judge, or check its prompt and letters, before it labels anything"
+            f"not clear of both the baseline's ({blo:.2f}-{bhi:.2f}) and a coin's 0.5: this "
+            "judge is not shown to judge. Choose a larger judge, or check its prompt and letters"
         )
-    txt = (
-        f"**Reading.** The judge agrees with the truth on {jq['agreement']:.2f} of {jq['n']} pairs "
-        f"(95% CI {jlo:.2f}-{jhi:.2f}); that interval {beat}."
+    rule = (
+        "It learned the grader's own rule (section 3), so this is the score of a judge that knows the "
+        "rule, on requests like its training ones: a ceiling, not evidence that AI labels are good."
+        if jq["agreement"] >= 0.95
+        else "It learned the grader's own rule (section 3), yet misses some pairs: check them first."
     )
+    out = [
+        f"- **Agreement.** {jq['agreement']:.2f} of {jq['n']} pairs (95% CI {jlo:.2f}-{jhi:.2f}; "
+        f"{plural(jq['ties'], 'tie')}, p within {TIE} of 0.5, counted half), {beat}. {rule}"
+    ]
     if judged and truth:
         fixed, broken = _flips(judged["judge"], truth)
-        txt += (
-            f" Averaging its two orders turns {fixed} verdicts from wrong to right, {broken} the other way"
-            + (
-                f": it keeps its verdict after a swap on {jq['consistency']:.2f} of pairs, so there is "
-                "little slot bias to cancel."
-                if jq["consistency"] >= 0.9
-                else "."
-            )
+        slot = (
+            f" It keeps its verdict after a swap on {jq['consistency']:.2f} of pairs: there is little "
+            "slot bias to cancel, so the debiasing is not put to the test here."
+            if jq["consistency"] >= 0.9
+            else ""
+        )
+        out.append(
+            f"- **Both orders.** Averaging turns {plural(fixed, 'verdict')} from wrong to right and "
+            f"{broken} the other way.{slot}"
         )
     ps = [v.p_first for v in judged[base]] if judged and base in judged else []
-    return f"{txt} {_untrained(bq, ps)}"
+    out.append(f"- **Baseline.** {_untrained(bq, ps)}")
+    return "**Reading.**\n\n" + "\n".join(out)
+
+
+def object_only(strict_v: list, tests: tuple, held: list) -> tuple[int, int, int]:
+    """(pairs that differ only in the object, the judge's right labels on them, its ties)."""
+    only = _object_only(tests, held) if strict_v else []
+    hit = sum(strict_v[i].label(TIE) == tests[3][i] for i in only)
+    return len(only), hit, sum(strict_v[i].label(TIE) is None for i in only)
 
 
 def _object_only(tests: tuple, held: list) -> list[int]:
@@ -178,9 +241,9 @@ def strict_judge(
     held: list,
     demo_p: float | None = None,
 ) -> str:
-    """The judge against the strict grader: its agreement, its p on the pairs that differ only in the
-    object, and on section 2's pair (`demo_p`). `tests`, `world`: (questions, first, second, truth)
-    under the strict and the world's grader."""
+    """The judge against the strict grader: its agreement (ties, p = 0.5, counted apart), its p on the
+    pairs that differ only in the object, and on section 2's pair (`demo_p`); one bullet each.
+    `tests`, `world`: (questions, first, second, truth) under the strict and the world's grader."""
     if not strict_q:
         return ""
     task_of = {t.prompt: t for t in held}
@@ -189,33 +252,48 @@ def strict_judge(
         true_preference(task_of[q], a, b, strict_grade) is not None for q, a, b in zip(*world[:3])
     )
     (lo, hi), n = strict_q["ci"], strict_q["n"]
-    txt = (
-        f"**Against the strict grader.** Of the {n_world} pairs the world's grader decides, "
-        f"{n_world - both} are kind requests helped with another thing: the strict grader fails "
-        f"both answers and calls them even. It decides {plural(n, 'pair')}, and the judge agrees "
-        f"on {strict_q['agreement']:.2f} (95% CI {lo:.2f}-{hi:.2f})."
-    )
+    labelled = [(v.label(TIE), y) for v, y in zip(strict_v, tests[3]) if v.label(TIE) is not None]
+    right, ties = sum(a == y for a, y in labelled), n - len(labelled)
     only = _object_only(tests, held)
+    out = [
+        f"- **Which pairs.** Of the {n_world} pairs the world's grader decides, {n_world - both} are "
+        "kind requests helped with another thing: the strict grader fails both answers and calls "
+        f"them even. {both} remain, plus {len(only)} the world's grader calls even (both help, "
+        f"one with the request's thing): {both} + {len(only)} = {n} pairs.",
+        f"- **Agreement.** The judge labels {n - ties} of them and is right on {right}; "
+        + (
+            f"{plural(ties, 'pair')} {'is a tie' if ties == 1 else 'are ties'} (no label), "
+            f"which the agreement counts as half right: ({right} + {ties}/2)/{n} = "
+            f"{strict_q['agreement']:.2f} (95% CI {lo:.2f}-{hi:.2f})."
+            if ties
+            else f"no ties: agreement {strict_q['agreement']:.2f} (95% CI {lo:.2f}-{hi:.2f})."
+        ),
+    ]
     if only:
         ps = [strict_v[i].p_first for i in only]
-        right = sum(strict_v[i].label() == tests[3][i] for i in only)
-        txt += (
-            f" {n_of(len(only), n)} differ only in the object (both help, one with the request's "
-            f"thing): there the judge's p lies within {min(ps):.3f}-{max(ps):.3f}, and its label "
-            f"is right on {n_of(right, len(only))}."
+        _, hit, tie_only = object_only(strict_v, tests, held)
+        what = (
+            f"the judge's p lies within {min(ps):.3f}-{max(ps):.3f}: all ties, it has no label"
+            if tie_only == len(only)
+            else f"it labels {len(only) - tie_only}, right on {hit}, and ties on {tie_only}"
         )
-    else:
-        txt += " No pair here differs only in the object."
+        coin = (hit + tie_only / 2 - len(only) / 2) <= coin_noise(len(only)) * len(only)
+        out.append(
+            f"- **The object.** Only these {len(only)} pairs test the object: {what}"
+            + (": a coin's score." if coin else ".")
+        )
     if demo_p is not None:
         if abs(demo_p - 0.5) < 0.05:
             seen = (
-                "it cannot see the object (it was trained on refusing against helping only), so "
-                "its agreement measures refusing against helping, not answering the request asked."
+                "it cannot see the object (it was trained on refusing against helping only): its "
+                "agreement measures refusing against helping, not answering the request asked."
             )
         else:
             seen = f"it prefers the help with {'the asked' if demo_p > 0.5 else 'the other'} thing."
-        txt += f" On section 2's pair (the asked thing against another) it gives p = {demo_p:.2f}: {seen}"
-    return txt
+        out.append(
+            f"- **Section 2's pair** (the asked thing against another): p = {demo_p:.2f}; {seen}"
+        )
+    return "**Against the strict grader.**\n\n" + "\n".join(out)
 
 
 def _cal_line(p: list[float], cal: list[tuple[float, float, int]]) -> str:
@@ -244,15 +322,41 @@ def points(cal: list[tuple[float, float, int]]) -> int:
     return len({(round(m, 2), round(f, 2)) for m, f, _ in cal})
 
 
+def mixed_bins(p: list[float], bins: int = 5) -> list[tuple[int, float, float, int, int]]:
+    """The equal-count bins of `judge.calibration` whose labels run from below 0.25 to above 0.75:
+    (bin index, lowest p, highest p, labels below 0.1, labels above 0.9) each. Their point is an average of sure
+    labels on both sides, not a p the judge gave."""
+    order = sorted(p)
+    out = []
+    for b in range(bins):
+        chunk = order[b * len(order) // bins : (b + 1) * len(order) // bins]
+        if chunk and chunk[0] < 0.25 and chunk[-1] > 0.75:
+            low, high = sum(x < 0.1 for x in chunk), sum(x > 0.9 for x in chunk)
+            out.append((b, chunk[0], chunk[-1], low, high))
+    return out
+
+
+def _mixed_line(p: list[float], cal: list[tuple[float, float, int]]) -> str:
+    """Which calibration points are mixtures of sure labels, read from the bins' labels."""
+    mixed = mixed_bins(p, len(cal))
+    if not mixed:
+        return " No bin mixes sure labels of both sides: each point is a p the judge gave."
+    i, lo, hi, n_lo, n_hi = mixed[0]
+    return (
+        f" The point at ({cal[i][0]:.2f}, {cal[i][1]:.2f}) is an artefact of equal-count "
+        f"bins: its labels run from p = {lo:.2f} to {hi:.2f} ({n_lo} below 0.1, {n_hi} above 0.9), "
+        "so it averages sure labels of both sides; the judge gave no p near it."
+    )
+
+
 def calibration(p: list[float], cal: list[tuple[float, float, int]]) -> str:
-    """The calibration curve, and how much the soft labels' spread lets it show."""
+    """The calibration curve, which of its points are mixtures, and how much the soft labels' spread
+    lets it show."""
     middle = sum(0.2 <= x <= 0.8 for x in p)
     if middle < 10:
         tail = (
             f" Only {plural(middle, 'label')} {'lies' if middle == 1 else 'lie'} between 0.2 and 0.8, "
-            "so on this profile the plot "
-            "cannot say whether a p of 0.7 means 70 %. A Colab run's human-labelled hh-rlhf pairs "
-            "are hard for its judge and spread p across the range: there the plot is the test."
+            "so this plot cannot say whether a p of 0.7 means 70 %; a Colab run's spread p can."
         )
     else:
         tail = f" {plural(middle, 'label')} between 0.2 and 0.8 fill the middle bins."
@@ -303,6 +407,16 @@ def _a_cases(sent: list[str], truth: list[int], first: list, second: list) -> li
     ]
 
 
+def excerpt(text: str, before: int = 40, after: int = 25) -> str:
+    """The part of a reply around its first capital A (the one the substring test reads), with '…'
+    where text was cut; the reply's start when it has no capital A."""
+    i = text.find("A")
+    if i < 0:
+        return text[: before + after]
+    lo, hi = max(0, i - before), min(len(text), i + after)
+    return ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+
+
 def parser_table(
     texts: dict[str, list[str]], table: dict[str, dict], truth: list[int], first: list, second: list
 ) -> str:
@@ -311,7 +425,9 @@ def parser_table(
     head = next(iter(table.values()))
     lines = [f"{'written by':32}{'n':>4}" + "".join(f"{k:>19}" for k in head)]
     for name, row in table.items():
-        lines.append(f"{name:32}{len(texts[name]):4}" + "".join(f"{x:19.2f}" for x in row.values()))
+        none = row.get("strict: abstains") == 1.0  # no label to score: n/a, not 0
+        cells = ["n/a" if none and k == "strict: agrees" else f"{x:.2f}" for k, x in row.items()]
+        lines.append(f"{name:32}{len(texts[name]):4}" + "".join(f"{c:>19}" for c in cells))
     cases = "; ".join(f"{c!r} -> {'AB'[substring_label(c)]}" for c in SECTION1)
     lines += ["", f"the cases above, as the substring test reads them: {cases}"]
     sent = list(texts.values())[1]
@@ -320,7 +436,7 @@ def parser_table(
         quote = f", quotes answer {'AB'[q]}" if q is not None else ""
         lines.append(
             f"  reply {i + 1} (truth {'AB'[y]}): A from {word!r} ({kind}{quote}): "
-            f"{sent[i].strip()[:60]!r}"
+            f"{excerpt(sent[i])!r}"
         )
     return "\n".join(lines)
 
@@ -331,18 +447,24 @@ def _bug(cases: list[tuple]) -> str:
         return "No reply has a capital A, so the substring test read every one as B."
     kinds = {k: sum(c[3] == k for c in cases) for k in ("the letter", "a name", "a word")}
     where = listed(f"{n} from {k}" for k, n in kinds.items() if n)
-    txt = f"It read A in {plural(len(cases), 'reply', 'replies')}: {where}."
+    wrong = [c[0] + 1 for c in cases if c[1] == 1]
+    txt = f"It read A in {plural(len(cases), 'reply', 'replies')}: {where}" + (
+        f"; wrong on {n_of(len(wrong), len(cases))} (truth B: {'reply' if len(wrong) == 1 else 'replies'} "
+        f"{listed(map(str, wrong))})."
+        if wrong
+        else "."
+    )
     named = [c for c in cases if c[3] == "a name"]
     if named:
         i, y, word, _, q = named[0]
         quote = (
-            f" quotes answer {'AB'[q]}, the {'right' if q == y else 'wrong'} one, and"
+            f" quotes answer {'AB'[q]}, the {'right' if q == y else 'wrong'} one,"
             if q is not None
             else ""
         )
         txt += (
-            f" Reply {i + 1} shows the bug:{quote} the substring test reads the A of {word!r}, a "
-            "name, as a vote for A."
+            f" In reply {i + 1} it{quote} yet the test reads the A of {word!r}, a "
+            'name, as a vote; an option label "A)" counts as a vote the same way.'
         )
     else:
         txt += " No A here comes from a name; the cases above show the same bug."
@@ -454,17 +576,19 @@ def labels(
     conf_right = (
         f"the judge is right on {conf['right']:.1%} of those" if conf["known"] else "none checked"
     )
-    txt = (
-        f"{kept} Of these, {unknown} ({share:.0%}) have no true preference: "
+    out = [
+        f"- **Kept.** {kept}",
+        f"- **Hard labels.** {unknown} of them ({share:.0%}) have no true preference: "
         f"{'more than half' if share > 0.5 else 'that share'} of what the hard-label run learns "
-        f"from teaches nothing true. The confident filter keeps {conf['labelled']} pairs, "
-        f"{conf['known']} of them with a true preference, and {conf_right}."
-    )
+        "from teaches nothing true.",
+        f"- **Confident labels.** The filter keeps {conf['labelled']} pairs, {conf['known']} of them "
+        f"with a true preference, and {conf_right}.",
+    ]
     n_off, n_passing = off_object(train_prompts, train_pairs, tr)
     if n_passing and strict:
         sh, sc = strict["hard"], strict["confident"]
-        txt += (
-            f" That truth is coarse: {n_of(n_off, n_passing)} answers the world's grader prefers "
+        out.append(
+            f"- **A coarse truth.** {n_of(n_off, n_passing)} answers the world's grader prefers "
             f"in these pairs are help with another thing. Under the strict grader "
             f"{n_of(sh['known'], hard['labelled'])} hard-label pairs carry a true preference (the "
             f"judge right on {sh['right']:.0%}), and {n_of(sc['known'], conf['labelled'])} "
@@ -474,12 +598,12 @@ def labels(
     row_task = next((t for t in train_prompts if t.prompt == row_q), None)
     off_row = row_task and grade(row_task, row_a) and not strict_grade(row_task, row_a)
     if off_row and row_task.meta.get("thing"):
-        txt += (
-            f" The row printed above is such a case: the request is about "
+        out.append(
+            f"- **The row printed above** is such a case: the request is about "
             f"{row_task.meta['thing']}, the chosen answer is not, and grader, judge and DPO all "
             "treat it as the better answer."
         )
-    return f"**Reading the labels.** {txt}"
+    return "**Reading the labels.**\n\n" + "\n".join(out)
 
 
 # ---------------------------------------------------------------- section 7: the DPO runs
@@ -497,76 +621,122 @@ def dpo_table(settings: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def wiring(runs: dict) -> str:
+    """How each run reaches TRL, as printed text: its trainer class (the soft run's draws rows by
+    weight), loss terms and weights, steps, and the settings all runs share, LoRA's included."""
+    lines = [f"{'run':30}{'trainer':>20}{'loss_type':>14}{'loss_weights':>14}{'steps':>6}"]
+    for name, tr in runs.items():
+        a = tr.args
+        kinds = a.loss_type if isinstance(a.loss_type, list | tuple) else [a.loss_type]
+        weights = ", ".join(f"{w:g}" for w in a.loss_weights) if a.loss_weights else "-"
+        lines.append(
+            f"{name:30}{type(tr).__name__:>20}{' + '.join(kinds):>14}{weights:>14}{a.max_steps:6}"
+        )
+    first = next(iter(runs.values()))
+    a, lora = first.args, next(iter(first.model.peft_config.values()))
+    where = lora.target_modules
+    where = ", ".join(sorted(where)) if isinstance(where, set | list | tuple) else where
+    sched = getattr(a.lr_scheduler_type, "value", a.lr_scheduler_type)
+    lines += [
+        f"all runs: beta {a.beta}, lr {a.learning_rate:.0e} ({sched}), batch "
+        f"{a.per_device_train_batch_size}, label_smoothing {a.label_smoothing}",
+        f"LoRA: r {lora.r}, alpha {lora.lora_alpha}, dropout {lora.lora_dropout}, on {where}",
+    ]
+    return "\n".join(lines)
+
+
 def _smoothed(dash: dict[str, dict], key: str) -> dict[str, list[float]]:
     """Each run's curve `key` as a running mean over 3 logged points."""
     return {k: running_mean(d[key]) for k, d in dash.items() if d["step"]}
 
 
+def still_rising(steps: list[int], curve: list[float]) -> bool:
+    """Whether a curve's slope over its last third is at least half its slope over its first third."""
+    k = max(1, len(curve) // 3)
+    if len(curve) < 2 * k + 1:
+        return False
+    first = (curve[k] - curve[0]) / (steps[k] - steps[0])
+    last = (curve[-1] - curve[-1 - k]) / (steps[-1] - steps[-1 - k])
+    return last > 0 and last >= first / 2
+
+
 def dashboard(dash: dict[str, dict], beta: float, rows: list | None = None) -> str:
-    """The DPO curves, read on their running means: margin and accuracy at the end, the chosen answers'
-    log-prob against the reference, and the check of the soft run's predicted margin."""
+    """The DPO curves, read on their running means, one bullet each: margins, accuracy (the soft run's
+    against its own ceiling, 1 - its flip rate), the chosen answers' log-prob against the reference,
+    and the check of the soft run's predicted margin. `rows`: the hard-label pairs."""
     logged = {k: d for k, d in dash.items() if d["step"]}
     if not logged:
         return (
             "No training step was logged here (too few steps): the dashboard has nothing to read."
         )
-    last = max(d["step"][-1] for d in logged.values())
+    ends_at = {k: d["step"][-1] for k, d in logged.items()}
     margin, acc = _smoothed(logged, "rewards/margins"), _smoothed(logged, "rewards/accuracies")
     chosen = _smoothed(logged, "chosen_vs_ref")
     ends = [m[-1] for m in margin.values()]
-    trend = min(len(m) for m in margin.values()) >= 2
-    rising = trend and all(m[-1] > m[-2] for m in margin.values())
-    txt = (
-        f"Read the lines (running means over 3 logged points), not the dots. At step {last} the "
-        f"reward margins are {span(ends, '.3f')}: Δ has moved {span([m / beta for m in ends], '.1f')} "
-        "nats from the reference's"
-        + (
-            ", and still rising: these runs are short."
-            if rising
-            else ", levelling off."
-            if trend
-            else "."
-        )
-        + f" Reward accuracy ends at {span([a[-1] for a in acc.values()])}"
+    up = [k for k, m in margin.items() if still_rising(logged[k]["step"], m)]
+    flat = [k for k in margin if k not in up]
+    at = listed(f"{v}" for v in sorted(set(ends_at.values())))
+    slope = (f"still rising in {listed(up)}" if up else "") + (
+        f"{'; ' if up else ''}levelling off in {listed(flat)}" if flat else ""
+    )
+    out = [
+        "Each dot is one logged figure, the mean over the 5 training batches since the last log; "
+        "each line is a running mean of 3 dots. None is held out.",
+        f"- **Margins.** At the last step ({at}) they are {span(ends, '.3f')}: Δ has moved "
+        f"{span([m / beta for m in ends], '.1f')} nats from the reference's, {slope} (slope over "
+        "the last third of a curve against its first third).",
+    ]
+    hard_acc = {k: a[-1] for k, a in acc.items() if k != "soft labels"}
+    out.append(
+        f"- **Accuracy.** The runs on hard labels end at {span(list(hard_acc.values()))}"
         + (
             " (chance: 0.5)."
-            if min(a[-1] for a in acc.values()) > 0.5
+            if min(hard_acc.values(), default=1) > 0.5
             else ", not all above chance."
         )
     )
+    soft = margin.get("soft labels")
+    flip = sum(1 - r["p_chosen"] for r in rows) / len(rows) if rows else None
+    if flip is not None and "soft labels" in acc:
+        out[-1] += (
+            f" The soft run's rows are flipped on {flip:.0%} of draws: its "
+            f"{acc['soft labels'][-1]:.2f} is read against a ceiling of about {1 - flip:.2f}."
+        )
     end = {k: c[-1] for k, c in chosen.items()}
     fell = [k for k, c in end.items() if c < 0]
-    txt += (
-        f" The chosen answers' log-prob against the reference (0 at step 0) ends at "
+    out.append(
+        f"- **Chosen answers** (log-prob against the reference, 0 at step 0) end at "
         f"{span(list(end.values()), '+.2f')} nats: "
         + (
-            f"it fell in {listed(fell)}: DPO lowered answers it prefers along with the rejected ones."
+            f"it fell in the {listed(fell)} {'run' if len(fell) == 1 else 'runs'}: DPO lowered "
+            "answers it prefers along with the rejected ones."
             if fell
             else "it rose in every run, so no run traded its chosen answers away."
         )
     )
     if all(k in end for k in RPO):
         gap = end[RPO[0]] - end[RPO[1]]
-        txt += (
+        out[-1] += (
             " The two confident runs draw the same batches, so their curves overlap; the NLL "
             f"term moved the chosen answers' log-prob by {gap:+.2f} nats."
         )
-    hard, soft = margin.get("hard labels"), margin.get("soft labels")
-    if rows and hard and soft:
-        flip = sum(1 - r["p_chosen"] for r in rows) / len(rows)
+    hard = margin.get("hard labels")
+    if flip is not None and hard and soft:
         pred = (1 - 2 * flip) * hard[-1]
-        txt += (
-            f" Prediction: the soft run draws a pair flipped with chance 1 − p, {flip:.0%} of "
-            f"draws, so its margin should be about {1 - 2 * flip:.2f} × the hard run's, "
-            f"{pred:.3f}. Measured: {soft[-1]:.3f} against the hard run's {hard[-1]:.3f}: "
+        unsure = [1 - r["p_chosen"] for r in rows if r["p_chosen"] < 0.75]
+        share = sum(unsure) / (flip * len(rows)) if flip else 0.0
+        out.append(
+            f"- **Prediction.** Flipped draws pull the other way, so the soft run's margin should "
+            f"be about (1 − 2 × {flip:.2f}) = {1 - 2 * flip:.2f} × the hard run's: {pred:.3f}. "
+            f"Measured: {soft[-1]:.3f} against the hard run's {hard[-1]:.3f}: "
             + (
                 "as predicted."
                 if abs(soft[-1] - pred) < abs(soft[-1] - hard[-1])
-                else "the prediction fails, likely because the flips fall on unsure pairs (1 − p "
-                f"is large only where p is near 0.5), on which {last} steps moved little."
+                else "the prediction fails. It assumes flips spread evenly over the pairs; here "
+                f"{share:.0%} of the flip weight sits on the {len(unsure)} pairs with p below 0.75."
             )
         )
-    return f"**Reading the dashboard.** {txt}"
+    return "**Reading the dashboard.** " + out[0] + "\n\n" + "\n".join(out[1:])
 
 
 # ---------------------------------------------------------------- section 8: before and after
@@ -642,9 +812,17 @@ def _vs(a: dict, b: dict, metric: str, fmt: str = ".2f") -> str:
     return f"{a[metric]:{fmt}} {word} {b[metric]:{fmt}} ({d:+.2f} ± {noise:.2f})"
 
 
-def chart(results: dict, held: list, strict: dict | None = None) -> str:
-    """The bar chart: how far DPO moved harmlessness, which runs paid for it in helpfulness (paired
-    tests against the policy before DPO), and the answer lengths."""
+def chart(
+    results: dict,
+    held: list,
+    strict: dict | None = None,
+    answers: dict | None = None,
+    lb: dict | None = None,
+) -> str:
+    """The bar chart, one bullet each: how far DPO moved harmlessness greedy and sampled at T=1, which
+    runs paid for it in helpfulness (paired tests against the policy before DPO), and the lengths of
+    the sampled answers and of the greedy ones the second judge compares (`answers`, by run), read
+    with section 5's length bias `lb`."""
     if not _graded(results):
         return (
             "**Reading the chart.** No grader knows these prompts, so no graded rate is measured "
@@ -664,37 +842,73 @@ def chart(results: dict, held: list, strict: dict | None = None) -> str:
         if hs[lo_k] == hs[hi_k]
         else f"between {hs[lo_k]:.2f} ({lo_k}) and {hs[hi_k]:.2f} ({hi_k})"
     )
-    txt = (
-        f"DPO took the greedy harmless rate from {b0['harmless']:.2f} to {reach}. Greedy, "
+    hi_s, s0 = trained[hi_k]["harmless_sampled"], b0["harmless_sampled"]
+    less = sum(r["harmless_sampled"] < r["harmless"] - 0.05 for r in trained.values())
+    way = "more" if s0 > b0["harmless"] + 0.05 else "less" if s0 < b0["harmless"] - 0.05 else "as"
+    sampled = (
+        f"At T=1 the policy refuses {way} than greedily before DPO ({s0:.2f}), and less in "
+        f"{less} of {len(trained)} runs after ({span([r['harmless_sampled'] for r in trained.values()])})."
+    )
+    if hs[hi_k] - hi_s > 0.05:
+        sampled += (
+            f" The {hi_k} run refuses {hs[hi_k]:.2f} greedily but {hi_s:.2f} sampled: a chat model "
+            f"sampled at temperature 1 still serves {1 - hi_s:.0%} of harmful requests after it."
+        )
+    out = [
+        f"- **Harmless.** DPO took the greedy harmless rate from {b0['harmless']:.2f} to {reach}. {sampled}"
+    ]
+    if hs[lo_k] <= b0["harmless"]:
+        out[-1] += f" The {lo_k} run did not raise the harmless rate: it did not pay."
+    elif hs[lo_k] < 0.9:
+        out[-1] += (
+            f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: "
+            "better than before, far from safe enough to ship."
+        )
+    out.append(
+        "- **Helpful.** Greedy, "
         + (f"the {listed(found['kept'])} runs kept" if found["kept"] else "no run kept")
         + f" helpfulness at {b0['helpful']:.2f}"
         + (f"; {paid} lost it beyond noise" if paid else "")
         + (f"; {listed(found['noisy'])} lost a little, within noise" if found["noisy"] else "")
         + f". Sampled at T=1 ({b0['helpful_sampled']:.2f} before), "
         f"{len(found['paid_sampled'])} of {len(trained)} runs lost helpfulness beyond noise."
-    )
-    if found["paid"] or found["paid_sampled"]:
-        txt += (
+        + (
             " That is over-refusal; a practitioner would add pairs on kind requests (or up-weight "
             "them) and retrain."
+            if found["paid"] or found["paid_sampled"]
+            else ""
         )
-    if hs[lo_k] <= b0["harmless"]:
-        txt += f" The {lo_k} run did not raise the harmless rate: it did not pay."
-    elif hs[lo_k] < 0.9:
-        txt += (
-            f" The {lo_k} run still serves {1 - hs[lo_k]:.0%} of harmful requests greedily: "
-            "better than before, but far from safe enough to ship."
-        )
-    tok0, toks = b0["answer_tokens"], [r["answer_tokens"] for r in trained.values()]
-    moved = max(abs(t - tok0) for t in toks)
-    txt += (
-        f" Answer length ({tok0:.1f} tokens before, {span(toks, '.1f')} after; the table's tokens) "
-        "moved under 2 tokens: no run won by writing more."
-        if moved < 2
-        else f" Answer length moved from {tok0:.1f} tokens to {span(toks, '.1f')}: check the "
-        "judge's length bias (section 5) before trusting the win rates below."
     )
-    return f"**Reading the chart.** {txt}"
+    tok0, toks = b0["answer_tokens"], [r["answer_tokens"] for r in trained.values()]
+    moved = max(abs(t - tok0) for t in toks) < 2
+    words = ""
+    if answers and BEFORE in answers:
+        mean = {k: sum(len(a.split()) for a in v) / len(v) for k, v in answers.items() if v}
+        w0, ws = mean.pop(BEFORE), list(mean.values())
+        moved = moved and max(abs(w - w0) for w in ws) < 2
+        words = (
+            f"; the greedy answers the second judge compares, in words: {w0:.1f} before, "
+            f"{span(ws, '.1f')} after"
+        )
+    fair = (
+        lb is not None
+        and round(abs(lb["judge_prefers_longer"] - lb["truth_prefers_longer"]) * lb["n"]) <= 1
+    )
+    out.append(
+        f"- **Length.** Sampled answers, in the policy's tokens: {tok0:.1f} before, "
+        f"{span(toks, '.1f')} after{words}. "
+        + (
+            "Under 2 each: no run won by writing more."
+            if moved
+            else "Length moved, but section 5 found no length bias in the first judge, trained "
+            "as the second: the win rates below do not reward it."
+            if fair
+            else "Length moved, and section 5 did not clear the judge of a length bias: read the "
+            "win rates below with care."
+        )
+    )
+    txt = "\n\n" + "\n".join(out)
+    return f"**Reading the chart.**{txt}"
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -718,13 +932,85 @@ def _label_verdicts(results: dict) -> dict[str, object]:
             "the confident run " + ("moved harmlessness further" if further else "did not pay")
         )
         + (" and cost more helpfulness" if costlier else ""),
-        "soft": "soft labels landed on hard ones"
+        "soft": "soft labels trained the same policy as hard ones"
         if soft_same
         else "soft labels parted from hard ones",
         "nll": "the NLL term changed nothing beyond noise"
         if nll_same
         else "the NLL term moved the rates",
     }
+
+
+def exposure(results: dict) -> str:
+    """Filter or passes, from the confident run against the hard-label run with as many passes over
+    its pairs (`MATCHED`) and that run against the 60-step hard one, on the harmless rates: "filter",
+    "both", "passes", "passes beat filter", "mixed" or "neither"; "" without the control."""
+    t = _trained(results)
+    if not {MATCHED, "confident labels", "hard labels"} <= set(t):
+        return ""
+    signs = {diff(t["confident labels"], t[MATCHED], m)[2] for m in HARMLESS}
+    passes = any(diff(t[MATCHED], t["hard labels"], m)[2] > 0 for m in HARMLESS)
+    if signs == {1} or signs == {0, 1}:
+        return "both" if passes else "filter"
+    if signs == {-1} or signs == {0, -1}:
+        return "passes beat filter"
+    if signs == {1, -1} or signs == {1, 0, -1}:
+        return "mixed"
+    return "passes" if passes else "neither"
+
+
+EXPOSURE = {
+    "filter": "the filter did it: at equal passes the confident run still refuses more, and more "
+    "passes did not move the hard labels beyond noise",
+    "both": "both count: more passes moved the hard labels, yet at equal passes the confident run "
+    "still refuses more",
+    "passes": "the passes did it: at equal passes hard labels refuse as often as confident ones "
+    "(within noise); the filter reached that with fewer pairs and steps",
+    "passes beat filter": "at equal passes the hard labels refuse more than the confident ones: "
+    "the filter's gain came from the passes, and its dropped pairs still taught something",
+    "mixed": "the control splits: greedy and sampled harmlessness point different ways",
+    "neither": "the control sits within noise of both runs: this budget cannot separate filter "
+    "from passes",
+}
+
+
+def _axis(a: dict, b: dict, metrics: tuple[str, ...]) -> int | None:
+    """Run a against run b on the greedy and sampled rates of one axis: 1 better, -1 worse, 0 within
+    noise, None when the two rates point different ways."""
+    signs = {diff(a, b, m)[2] for m in metrics} - {0}
+    return None if len(signs) > 1 else signs.pop() if signs else 0
+
+
+WORD = {1: "more {}", 0: "as {} (within noise)", -1: "less {}", None: "mixed on {}"}
+
+
+def control(results: dict) -> tuple[str, str]:
+    """The control's verdict on both axes: (the sentence, a short form for the summary); ("", "")
+    without the control. Confident against matched passes isolates the filter; matched passes against
+    the 60-step hard run isolates the passes."""
+    t = _trained(results)
+    if not {MATCHED, "confident labels", "hard labels"} <= set(t):
+        return "", ""
+    helpful = ("helpful", "helpful_sampled")
+    fh, fg = (_axis(t["confident labels"], t[MATCHED], m) for m in (HARMLESS, helpful))
+    ph, pg = (_axis(t[MATCHED], t["hard labels"], m) for m in (HARMLESS, helpful))
+    filt = f"{WORD[fh].format('harmless')} and {WORD[fg].format('helpful')}"
+    passes = f"{WORD[ph].format('harmless')} and {WORD[pg].format('helpful')}"
+    if fh is not None and fg is not None and fh >= 0 and fg >= 0 and fh + fg > 0:
+        what = "the filter costs nothing here: it is better or equal on both axes"
+    elif fh == 1 and fg == -1:
+        what = "a trade-off: the filter buys harmlessness with helpfulness"
+    elif fh == -1 and fg == 1:
+        what = "a trade-off the other way: the filter buys helpfulness with harmlessness"
+    else:
+        what = "the filter is not shown to help"
+    if pg == -1:
+        what += "; the helpfulness lost came with the extra passes"
+    sentence = (
+        f"At equal passes the confident run is {filt} than the hard labels: {what}. More passes "
+        f"made the hard labels {passes} than in the shorter run."
+    )
+    return sentence, f"at equal passes it is {filt}: {what}"
 
 
 def _pair_rates(a: dict, b: dict) -> str:
@@ -735,6 +1021,22 @@ def _pair_rates(a: dict, b: dict) -> str:
     apart_ = [m for m in METRICS if diff(a, b, m)[2]]
     rest = " (the rest within noise)" if len(apart_) < len(METRICS) else ""
     return "; ".join(f"{m.replace('_sampled', ' at T=1')} {_vs(a, b, m)}" for m in apart_) + rest
+
+
+def overlap(verdicts: list, tr: list, pairs: list) -> tuple[int, int, int, int]:
+    """Over the hard-label pairs (labelled, two different answers): (pairs, unsure ones with p within
+    0.25 of 0.5, ones with no true preference, ones that are both)."""
+    kept = [
+        (abs(v.p_first - 0.5) < 0.25, t is None)
+        for v, t, (a, b) in zip(verdicts, tr, pairs)
+        if v.label() is not None and a != b
+    ]
+    return (
+        len(kept),
+        sum(u for u, _ in kept),
+        sum(n for _, n in kept),
+        sum(u and n for u, n in kept),
+    )
 
 
 def _unsure(rows: list[dict]) -> int:
@@ -749,9 +1051,10 @@ def comparisons(
     train_prompts: list,
     hard_rows: list,
     dash: dict | None = None,
+    split: tuple[int, int, int, int] | None = None,
 ) -> str:
     """Each label scheme against another, one change at a time, by paired tests; what differs besides
-    the labels (passes over each pair), and for a null, what a run that separates them would need."""
+    the labels (passes over each pair), and for a null, why (`split`: `overlap`'s counts)."""
     if not _graded(results):
         return ""
     v, t = _label_verdicts(results), _trained(results)
@@ -759,20 +1062,14 @@ def comparisons(
     fams = [family_of.get(r["prompt"][0]["content"]) for r in confident_rows]
     unsafe_share = fams.count("unsafe") / len(fams) if fams else 0.0
     sh, sc = settings["hard labels"], settings["confident labels"]
-    matched = round(sh["steps"] * sc["passes"] / sh["passes"])
-    exposure = (
+    exposure_txt = (
         f"and each pair seen {sc['passes']:.1f} times against {sh['passes']:.1f}: two changes at once"
         if abs(sc["passes"] / sh["passes"] - 1) > 0.1
         else "each pair seen as often"
     )
     why = (
         "The confident run moved harmlessness further"
-        + (
-            f", but this page cannot say whether the filter or the extra passes did it (a hard-label "
-            f"run of {matched} steps would see its pairs as often; an exercise)"
-            if "two changes" in exposure
-            else ": the filter did it"
-        )
+        + ("" if "two changes" in exposure_txt else ": the filter did it")
         + (
             f". {unsafe_share:.0%} of the confident pairs are harmful requests, so that run learned "
             "to refuse more than to help"
@@ -783,39 +1080,73 @@ def comparisons(
         else "The filter did not pay: fewer, surer pairs moved harmlessness no further"
     )
     confident = (
-        f"**Hard against confident labels** (the same loss; fewer, surer pairs, {exposure}): "
+        f"- **Hard against confident labels** (the same loss; fewer, surer pairs, {exposure_txt}): "
         f"{_pair_rates(t['confident labels'], t['hard labels'])}. {why}."
         + (" It cost helpfulness beyond noise: over-refusal." if v["costlier"] else "")
     )
+    verdict = control(results)[0]
+    if not verdict and "two changes" in exposure_txt:
+        confident += " Whether the filter or the extra passes did it is not measured here."
+    if verdict:
+        sm = settings[MATCHED]
+        confident += (
+            f"\n- **The control: hard labels, {sm['steps']} steps** ({sm['passes']:.1f} passes over "
+            f"each pair, as the confident run). Against the confident run: "
+            f"{_pair_rates(t['confident labels'], t[MATCHED])}. Against the "
+            f"{sh['steps']}-step hard run: {_pair_rates(t[MATCHED], t['hard labels'])}. "
+            f"Verdict: {verdict}"
+        )
     soft = (
-        "**Hard against soft labels** (the same pairs and passes, the judge's p as the target): "
+        "- **Hard against soft labels** (the same pairs and passes, the judge's p as the target): "
         f"{_pair_rates(t['soft labels'], t['hard labels'])}. "
         + (
-            "Soft labels trained the same policy as hard ones: no evidence for or against them. "
-            f"{n_of(_unsure(hard_rows), len(hard_rows))} pairs have a judge's p below 0.75, where "
-            f"the two targets differ; {sh['steps']} steps did not part the policies."
+            "Soft labels trained the same policy as hard ones. "
             if v["soft_same"]
-            else "The two runs part: read which rates moved, and at what cost."
+            else "The two runs part: read which rates moved, and at what cost. "
         )
     )
-    c0 = running_mean(dash[RPO[1]]["chosen_vs_ref"])[-1] if dash and dash.get(RPO[1]) else None
+    if split:
+        n, unsure, none, both = split
+        same = both >= 0.8 * min(unsure, none)
+        soft += (
+            f"The targets differ only on unsure pairs: {n_of(unsure, n)} have p within 0.25 of "
+            f"0.5, {none} have no true preference, and {both} are both: "
+            + (
+                "nearly the same pairs. There the soft target (near 0.5) teaches little and the hard "
+                "one a coin's pick between equally right answers: both runs learn from the same sure "
+                "pairs."
+                if same
+                else "partly different pairs, so the two targets teach different things."
+            )
+        )
+
+    def end(k: str) -> float | None:
+        """A run's last chosen log-prob against the reference (running mean), if logged."""
+        return running_mean(dash[k]["chosen_vs_ref"])[-1] if dash and dash.get(k) else None
+
+    c0, cm = end(RPO[1]), end(MATCHED)
     guard = (
-        f" Without it the chosen answers' log-prob rose ({c0:+.2f} nats against the reference): "
-        "nothing to guard against."
+        f" Without it the chosen answers' log-prob rose ({c0:+.2f} nats): nothing to guard."
         if c0 is not None and c0 >= 0
         else ""
     )
+    if cm is not None and cm < 0 and MATCHED in t:
+        guard += (
+            f" It fell in the matched-passes run ({cm:+.2f} nats, helpful "
+            f"{t[MATCHED]['helpful']:.2f}), which had no NLL term: the place to test RPO "
+            "(an exercise)."
+        )
     nll = (
-        "**Confident labels with and without the NLL term** (supervised learning on the judge's "
+        "- **Confident labels with and without the NLL term** (supervised learning on the judge's "
         f"chosen answers): {_pair_rates(t[RPO[0]], t[RPO[1]])}. "
         + (
             f"The term changed nothing in {sc['steps']} steps: no evidence for or against RPO."
-            f"{guard} It matters in a longer run where DPO pushes the chosen answers down."
+            f"{guard}"
             if v["nll_same"]
             else "The term changed the outcome: weigh what it bought against what it cost."
         )
     )
-    return "\n\n".join((confident, soft, nll))
+    return "\n".join((confident, soft, nll))
 
 
 def _owners_txt(c: dict) -> str:
@@ -839,7 +1170,7 @@ def strict_rates(results: dict, strict: dict, held: list, answers: dict | None =
     b0, s0, ts_ = results[BEFORE], strict[BEFORE], _trained(strict)
     moved = [k for k, r in ts_.items() if diff(r, s0, "helpful")[2] != 0]
     txt = (
-        "**Under the strict grader.** It differs from the world's on helpfulness only. Greedy, "
+        "**Under the strict grader.** Greedy, "
         f"the policy helps with {b0['helpful']:.2f} of kind requests by the world's grader and "
         f"{s0['helpful']:.2f} by the strict one; after DPO "
         f"{span([r['helpful'] for r in _trained(results).values()])} and "
@@ -871,25 +1202,40 @@ def strict_rates(results: dict, strict: dict, held: list, answers: dict | None =
             txt += (
                 f" After DPO the share is {span(shares, '.0%')}: DPO changed which names it writes."
             )
-        txt += (
-            " A practitioner would fix the copying first (supervised examples with names), then "
-            "add pairs that differ only in the object, with a judge that sees it."
-        )
+        txt += " Fix the copying first (supervised examples with names)."
     return txt
 
 
-def wins(results: dict, n_eval: int, held: list) -> str:
-    """The second judge's win rates against the policy before DPO, with wins, ties and losses."""
+def losses(held: list, before: list[str], answers: dict, verdicts: dict) -> dict[str, dict]:
+    """Per run, its losses to the policy before DPO by the world's grader: "kind refused" (a kind
+    request the run fails and the policy before helped), "harm served", "other"."""
+    out = {}
+    for k, vs in verdicts.items():
+        c = {"kind refused": 0, "harm served": 0, "other": 0}
+        for t, a, b, v in zip(held, answers[k], before, vs):
+            if v.label(TIE) == 1:
+                kind = t.family == "benign" and grade(t, b) and not grade(t, a)
+                harm = t.family == "unsafe" and not grade(t, a)
+                c["kind refused" if kind else "harm served" if harm else "other"] += 1
+        out[k] = c
+    return out
+
+
+def wins(results: dict, n_eval: int, held: list, lost: dict | None = None) -> str:
+    """The second judge's win rates against the policy before DPO, with wins, ties and losses;
+    `lost`: `losses`' counts by run."""
     trained = _trained(results)
     ws = {k: r["win_rate_vs_before"] for k, r in trained.items() if "win_rate_vs_before" in r}
     above = [k for k, w in ws.items() if w["ci"][0] > 0.5]
-    lost = [k for k, w in ws.items() if w["win_rate"] < 0.5]
+    lost_runs = [k for k, w in ws.items() if w["win_rate"] < 0.5]
     best = max(ws, key=lambda k: ws[k]["win_rate"]) if ws else None
     below_best = [k for k in ws if ws[k]["ci"][1] < ws[best]["ci"][0]] if best else []
     tail = ""
-    if lost:
-        they = "that run" if len(lost) == 1 else "those runs"
-        tail += f"Below 0.5, worse than where DPO started: {listed(lost)}; {they} did not pay. "
+    if lost_runs:
+        they = "that run" if len(lost_runs) == 1 else "those runs"
+        tail += (
+            f"Below 0.5, worse than where DPO started: {listed(lost_runs)}; {they} did not pay. "
+        )
     if not above:
         tail += "By the second judge, no run is shown to beat the policy it started from. "
     if below_best:
@@ -907,8 +1253,18 @@ def wins(results: dict, n_eval: int, held: list) -> str:
                 "losses the kind requests it newly refuses: here the second judge's verdict is the "
                 "world's grader's. "
             )
-        elif any(w["losses"] for w in ws.values()):
-            tail += "The losses are plausibly refusals of kind requests. "
+        elif lost and any(w["losses"] for w in ws.values()):
+            parts = [
+                f"{k} {ws[k]['losses']} ("
+                + ", ".join(f"{n} {what}" for what, n in lost[k].items() if n)
+                + ")"
+                for k in ws
+                if ws[k]["losses"] and k in lost
+            ]
+            tail += (
+                "Losses by what the world's grader says of the run's answer (kind refused: a kind "
+                f"request the policy helped with before): {'; '.join(parts)}. "
+            )
     return (
         f"**The second judge** prefers {len(above)} of {len(ws)} runs to the policy before DPO "
         f"with an interval above 0.5 ({n_eval} comparisons a run). "
@@ -973,10 +1329,11 @@ def summary(
     strict: dict | None = None,
     settings: dict | None = None,
     owners: dict | None = None,
+    obj: tuple[int, int, int] | None = None,
 ) -> str:
-    """The notebook's lessons as this run measured them: the judge, the truth it is measured against,
-    the trade-off, the label schemes."""
-    jq, bq = quality["judge"], quality["untrained policy as judge"]
+    """The notebook's lessons as this run measured them: the judge, the truth it is measured against
+    (`obj`: `object_only`'s counts), the trade-off, the label schemes."""
+    jq, bq = quality["judge"], quality[BASE]
     graded = _graded(results)
     steps = next(iter(settings.values()))["steps"] if settings else None
     budget = f" All of it is about short runs of {steps} steps." if steps else ""
@@ -986,17 +1343,19 @@ def summary(
         else None
     )
     seen = f" (it also saw each pair {ratio:.1f} times as often)" if ratio else ""
+    short = control(results)[1] if graded else ""
+    if short:
+        seen += f"; {short}"
     if graded:
         found, v = _help_lost(results), _label_verdicts(results)
         trade = (
             f"Runs that lost helpfulness beyond noise: {listed(found['paid']) or 'none'} greedy, "
-            f"{len(found['paid_sampled'])} of {len(_trained(results))} sampled. Quote the helpful "
-            "figures beside the harmless ones."
+            f"{len(found['paid_sampled'])} of {len(_trained(results))} sampled. Harmless after "
+            f"DPO: {span([r['harmless'] for r in _trained(results).values()])} greedy, "
+            f"{span([r['harmless_sampled'] for r in _trained(results).values()])} sampled at T=1. "
+            "Quote helpful beside harmless, sampled beside greedy."
         )
-        labels_txt = (
-            f"Here {v['filter']}{seen}; {v['soft']}; "
-            f"{v['nll']}. A tie is no evidence for or against either scheme.{budget}"
-        )
+        labels_txt = f"Here {v['filter']}{seen}; {v['soft']}; {v['nll']}.{budget}"
     else:
         trade = "No grader here: only the win rates above, which cannot show over-refusal."
         labels_txt = "Without a grader the label schemes are compared only by the win rates above."
@@ -1011,18 +1370,27 @@ def summary(
             else ""
         )
         truth = (
-            "- **The truth.** The world's grader checks refusing against helping, not the request's "
-            "object. A strict grader that also fails help with another thing (a refusal of anything "
-            f"stays harmless) leaves the harmless rates as they are "
-            f"({span([r['harmless'] for r in tw.values()])}) and puts the helpful ones at "
+            "- **The truth.** The world's grader ignores the request's object. A strict grader "
+            "that checks it puts the helpful rates at "
             f"{span([r['helpful'] for r in ts_.values()])} instead of "
             f"{span([r['helpful'] for r in tw.values()])}:{floor} Against it the judge agrees "
             f"{strict_q['agreement']:.2f} ({strict_q['ci'][0]:.2f}-{strict_q['ci'][1]:.2f}, "
-            f"{strict_q['n']} pairs).\n"
+            f"{strict_q['n']} pairs)"
+            + (
+                f"; on the {obj[0]} pairs that differ only in the object it is right on {obj[1]}"
+                + (f" and ties on {obj[2]}" if obj[2] else "")
+                if obj and obj[0]
+                else ""
+            )
+            + ".\n"
         )
     return (
         "- **The judge.** Letter log-probabilities in both orders, averaged, give a soft label you can "
         f"measure: agreement {jq['agreement']:.2f} ({jq['ci'][0]:.2f}-{jq['ci'][1]:.2f}) against "
-        f"{bq['agreement']:.2f} for the untrained model, in distribution (it was trained on this "
-        "rule).\n" + truth + "- **The trade-off.** " + trade + f"\n- **Labels.** {labels_txt}"
+        f"{bq['agreement']:.2f} for the policy, not trained as a judge: a ceiling, since it was trained on the "
+        "grader's own rule.\n"
+        + truth
+        + "- **The trade-off.** "
+        + trade
+        + f"\n- **Labels.** {labels_txt}"
     )

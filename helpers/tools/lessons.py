@@ -75,17 +75,25 @@ def study_minutes(cells: list[dict]) -> float:
     )
 
 
+STUDY = re.compile(r"\*\*Study time\.?\*\*[^\n]*?(\d+)\s*minutes")
+
+
+def stated_minutes(first: str) -> int | None:
+    """The study time the first cell states (what the learner is told), or None."""
+    study = STUDY.search(first)
+    return int(study.group(1)) if study else None
+
+
 def opening_findings(first: str, measured: float | None = None) -> list[str]:
     """The first cell names the prerequisites and a study time of at most 55 minutes, not less than the
     page measures."""
     found = []
     if "**Prerequisites" not in first:
         found.append("first cell: no **Prerequisites** paragraph")
-    study = re.search(r"\*\*Study time\.?\*\*[^\n]*?(\d+)\s*minutes", first)
-    if not study:
+    stated = stated_minutes(first)
+    if stated is None:
         found.append("first cell: no **Study time.** paragraph with its minutes")
         return found
-    stated = int(study.group(1))
     if stated > MAX_STUDY_MINUTES:
         found.append(f"first cell: study time {stated} minutes > {MAX_STUDY_MINUTES}")
     if measured is not None and stated < UNDERSTATED * measured:

@@ -411,7 +411,12 @@ def stage14(p: Preset) -> list[Cell]:
             judge_step(e, p.j, jl, legacy=p.legacy),
         ),
     ]
-    serving = served + ((Load("evaluator (not freed)", e, p.j),) if p.legacy else ())
+    # the refusal fix (sec. 7): GSM8K has no harmful rows, so section 2's SFT is reloaded; it stays loaded
+    fixed = served + (() if p.legacy else (Load("SFT + refusals (reloaded)", pol, p.d),))
+    if not p.legacy:
+        step = generate_step(pol, p.d, 64, CHAT_PROMPT, p.new)
+        cells.append(Cell("14", 31, "the refusal fix, evaluated, batch 64", fixed, step))
+    serving = fixed + ((Load("evaluator (not freed)", e, p.j),) if p.legacy else ())
     if p.name != "a100":  # serve_4bit on a GPU: the merged model reloaded in NF4
         serving += (Load("merged, 4-bit", pol, p.d, True),)
     # today GSM8K pairs are graded by their final number: no judge is loaded (capstone.label_pairs)
@@ -431,19 +436,6 @@ def stage14(p: Preset) -> list[Cell]:
             generate_step(pol, p.d, 1, CHAT_PROMPT, p.new),
         )
     )
-    if (
-        not p.legacy
-    ):  # the DPO step rerun with its fix: exp_model rebuilt from disk, trained in place
-        rerun = serving + (Load("exp_model (reloaded)", pol, p.d),)
-        cells.append(
-            Cell(
-                "14",
-                29,
-                "DPO rerun with the fix (LoRA)",
-                rerun,
-                lora_step(pol, p.d, p.batch, 1024, dpo=True),
-            )
-        )
     return cells
 
 

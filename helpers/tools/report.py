@@ -259,7 +259,8 @@ def deployment_sentence(dep: dict | None) -> str:
     ab, load = dep["ab"], dep["load"]
     lo, hi = load[0], load[-1]
     return (
-        f" Deployment (`{dep['engine']} serve` behind the gateway): A/B test on simulated users, thumbs up dpo "
+        f" Deployment (`{dep['engine']} serve` behind the gateway): A/B test on simulated users, thumbs up "
+        f"{dep.get('final', 'dpo')} "
         f"{ab['rate_b']:.2f} vs sft {ab['rate_a']:.2f} ({ab['diff']:+.2f}, 95% CI {ab['ci'][0]:+.2f} to "
         f"{ab['ci'][1]:+.2f}; {dep['sessions_per_arm']} sessions per arm, decision: {dep['verdict']}); load test "
         f"{lo['tokens_per_s']:.0f} -> {hi['tokens_per_s']:.0f} reply tokens/s from {lo['concurrency']} to "
@@ -391,7 +392,8 @@ def margins_rows(m: dict) -> list[str]:
 
 
 def batched_rows(r: dict) -> list[str]:
-    """Batched speculative decoding vs plain batched `generate`, best k per batch size (`helpers.tools.batch_bench`)."""
+    """Batched speculative decoding vs plain batched `generate`, best k per batch size (`helpers.tools.batch_bench`);
+    since the k = 0 baseline a row's `speedup` is over our loop drafting nothing, `vs_generate` over `generate`."""
     from helpers.side_by_side_batched import best_per_batch
 
     plain = {row["batch"]: row for row in r["rows"] if row["k"] is None}
@@ -402,7 +404,7 @@ def batched_rows(r: dict) -> list[str]:
     for b, row in best_per_batch(r).items():
         rows.append(
             f"| {b} | {plain[b]['tokens_per_s']:.0f} | {row['tokens_per_s']:.0f} (k={row['k']}) | "
-            f"**{row['speedup']:.2f}x** | {row['predicted']:.2f}x | {row['alpha_hat']:.2f} | {row['c']:.3f} | "
+            f"**{row.get('vs_generate', row['speedup']):.2f}x** | {row['predicted']:.2f}x | {row['alpha_hat']:.2f} | {row['c']:.3f} | "
             f"{row['parity']}/{row['rows']} |"
         )
     return rows
@@ -667,8 +669,18 @@ def _rlaif_row() -> str | None:
         if judge is not None
         else ""
     )
-    runs = "; ".join(f"{n}: {_pair(rl, n, 'harmless', 'helpful')}" for n in rl["results"])
-    return f"| 12c | {said}harmless / helpful after DPO on its labels: {runs} | not measured |"
+    strict = (rl.get("strict") or {}).get("results", {})
+    runs = "; ".join(
+        f"{n}: {_pair(rl, n, 'harmless', 'helpful')}"
+        + (f" ({strict[n]['helpful']:.2f})" if n in strict else "")
+        for n in rl["results"]
+    )
+    note = (
+        "; in brackets, helpful under a strict grader that checks the request's object"
+        if strict
+        else ""
+    )
+    return f"| 12c | {said}harmless / helpful after DPO on its labels, greedy: {runs}{note} | not measured |"
 
 
 def _llava_row() -> str | None:
@@ -695,6 +707,12 @@ def _capstone_row() -> str | None:
         verdict = f"the notebook serves {serve} ({s[serve]['mean']:.2f}), the best that meets its safety floor"
     else:
         verdict = f"nothing ships: no model meets the safety floor set before training ({rule or 'see the page'})"
+    fix = s.get(cap.get("refusal_fix") or "", {})
+    if {"unsafe", "benign"} <= set(fix):
+        verdict += (
+            f"; the refusal fix ({cap['refusal_fix']}) refuses {fix['unsafe']:.2f} of harmful "
+            f"requests and answers {fix['benign']:.2f} of kind ones"
+        )
     return (f"| 14 | accuracy {_arrow(s['base']['mean'], final['mean'])} from the base to the full pipeline, "
             f"which refuses {final['unsafe']:.2f} of harmful requests; {verdict} | "
             + other_worlds([("14 final mean accuracy", "accuracy of the full pipeline"),
@@ -747,19 +765,21 @@ STAGES = [
 
 
 def stage_table() -> str:
-    """The README's table of notebooks: badge, what you build, prerequisites, study minutes (measured from the
-    page by `lessons.study_minutes`) and estimated T4 minutes."""
+    """The README's table of notebooks: badge, what you build, prerequisites, study minutes (as the page's first
+    cell states them, checked against `lessons.study_minutes`) and estimated T4 minutes."""
     from helpers.tools import lessons, notebooks
 
     times = (_load("runtime.json") or {}).get("stages", {})
-    rows = [STAGE_START, "", "| notebook | what you build | study after | reading (min) | T4 compute (min, estimate) | Colab |",
+    rows = [STAGE_START, "", "| notebook | what you build | study after | study (min) | T4 compute (min, estimate) | Colab |",
             "|---|---|---|---:|---:|---|"]  # fmt: skip
     for name, what, before in STAGES:
         t = times.get(name.split("_")[0], {}).get("t4")
         low, high = (f"{t[k]:.0f}" for k in ("low", "minutes")) if t else ("-", "-")
         minutes = low if low == high else f"{low}-{high}"
         path = ROOT / "notebooks" / f"{name}.ipynb"
-        study = f"{lessons.study_minutes(notebooks.read_notebook(path)['cells']):.0f}"
+        cells = notebooks.read_notebook(path)["cells"]
+        stated = lessons.stated_minutes("".join(cells[0]["source"]))
+        study = f"{stated if stated is not None else lessons.study_minutes(cells):.0f}"
         badge = notebooks.colab_badge(f"notebooks/{name}.ipynb")
         rows.append(
             f"| [{name}](notebooks/{name}.ipynb) | {what} | {before} | {study} | {minutes} | {badge} |"

@@ -26,7 +26,7 @@ NOTEBOOKS = ("12a_self_instruct", "12b_constitutional", "12c_rlaif", "13_llava",
 HEADLINES = [
     ("self_instruct.json", "12a student mean accuracy before", ("before", "mean")),
     ("self_instruct.json", "12a student mean accuracy after", ("after", "mean")),
-    ("self_instruct.json", "12a student 'owns' after (chance 0.5)", ("after", "owns")),
+    ("self_instruct.json", "12a student 'owns' after (coin 0.5)", ("after", "owns")),
     ("constitutional.json", "12b SL-CAI harmless", ("results", "SL-CAI", "harmless")),
     (
         "constitutional.json",
@@ -57,17 +57,12 @@ HEADLINES = [
     ],
     ("llava.json", "13 stage 2 exact", ("results", "stage 2: projector + LoRA", "exact")),
     *[
-        ("llava.json", f"13 stage 2 caption: {a}", ("results", "stage 2: projector + LoRA", a))
-        for a in ("colour", "shape", "position")
+        ("llava.json", f"13 stage 2 caption: {name}", ("results", "stage 2: projector + LoRA", a))
+        for a, name in (("colour", "colour"), ("shape", "shape"), ("position", "side"))
     ],
     ("llava.json", "13 blind exact", ("results", "blind (text only)", "exact")),
     ("capstone.json", "14 final mean accuracy", ("steps", "merged", "mean")),
     ("capstone.json", "14 final harmful requests refused", ("steps", "merged", "unsafe")),
-    (
-        "capstone.json",
-        "14 win rate, knowledge questions",
-        ("win_rates", "knowledge questions", "win_rate"),
-    ),
     ("capstone.json", "14 acceptance, self-draft", ("speculative", "draft", "alpha")),
     (
         "capstone.json",

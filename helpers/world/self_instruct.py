@@ -282,3 +282,19 @@ def classification_family(text: str) -> str:
     if text in PARITY:
         return "parity"
     return "owns" if re.fullmatch(OWNS_RE, text) else "classification"
+
+
+def matched_rows(mix, seed: int = 0) -> list[dict]:
+    """`self_instruct.matched_control`'s rows: right rows from the world's task makers, per family as
+    many as `mix` holds, from the training split; a family the world does not know gives none."""
+    rows = []
+    for i, (f, n) in enumerate(sorted(mix.items())):
+        if f not in tasks.FAMILIES or n <= 0:
+            continue
+        for t in tasks.sample_tasks(n, "train", seed * 1000 + i, (f,)):
+            ask, inp = t.meta.get("instruction", t.prompt), t.meta.get("input", "")
+            clf = f in CLASSIFICATION
+            rows.append(
+                {"instruction": ask, "input": inp, "output": t.answer, "is_classification": clf}
+            )
+    return rows
