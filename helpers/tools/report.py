@@ -634,6 +634,22 @@ def _self_instruct_row() -> str | None:
     wrong, n = si["instances_gradable"] - si["instances_correct"], si["instances_gradable"]
     verified = si.get("after_verified", {}).get("mean")
     tail = f" (on verified answers only: {verified:.2f})" if verified is not None else ""
+    b, a = si["before"], si["after"]
+    fams = [f for f in a if f != "mean" and f in b]
+    if fams:  # the family that moved most, and whether it is a yes/no one (a constant answer scores ~half)
+        from helpers.world.self_instruct import CLASSIFICATION
+
+        top = max(fams, key=lambda f: a[f] - b[f])
+        kind = (
+            " (yes/no questions: one constant answer scores about half)"
+            if top in CLASSIFICATION
+            else ""
+        )
+        share = (
+            (a[top] - b[top]) / len(fams) / max(a["mean"] - b["mean"], 1e-9)
+        )  # of the mean's move
+        if share >= 0.5:
+            tail += f", most of it one family, `{top}` {_arrow(b[top], a[top])}{kind}"
     return (f"| 12a | the filters keep form, not truth: {wrong} of {n} checkable generated answers were wrong; "
             f"SFT on the generated data moved mean accuracy {_arrow(si['before']['mean'], si['after']['mean'])}"
             f"{tail} | " + other_worlds([("12a student mean accuracy before", "before"),
